@@ -1,0 +1,50 @@
+# Pipewise: `make demo` and `make test` work on a fresh Debian machine with Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: demo smoke test bench venv test-venv chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements.txt requirements-test.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+test-venv: $(VENV)/.installed-test
+
+## Browser tests drive Debian's chromium; install it when missing and we may.
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || { echo "chromium could not be installed"; exit 1; }; \
+	  else \
+	    echo "The browser tests need Debian's chromium. Install it with: sudo apt-get install -y chromium"; exit 1; \
+	  fi; \
+	fi
+
+demo: venv
+	$(BIN)/python -m demo
+
+smoke: venv
+	$(BIN)/python -m demo --smoke
+
+test: test-venv chromium
+	$(BIN)/python -m pytest -q
+
+bench: test-venv
+	$(BIN)/python -m demo.bench
+
+clean:
+	rm -rf var/ .pytest_cache artifacts/

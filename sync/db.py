@@ -1,0 +1,61 @@
+"""Database engine, sessions and the dialect-aware bulk upsert."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """A session factory bound to the engine."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def upsert(session: Session, model, rows: Sequence[dict], conflict: Iterable[str],
+           update: Iterable[str] | None = None) -> None:
+    """INSERT … ON CONFLICT DO UPDATE of many rows in one statement (SQLite and PostgreSQL)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - only the two supported stores
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    conflict = list(conflict)
+    columns = list(rows[0].keys())
+    update = [c for c in (update if update is not None else columns) if c not in conflict]
+    # SQLite caps bound parameters per statement; chunk so a 2,000-row page fits.
+    chunk = max(1, 30000 // max(1, len(columns)))
+    for start in range(0, len(rows), chunk):
+        stmt = insert(model).values(list(rows[start:start + chunk]))
+        if update:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=conflict, set_={c: getattr(stmt.excluded, c) for c in update})
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=conflict)
+        session.execute(stmt)

@@ -1,0 +1,181 @@
+"""RQ job functions of the sync layer. They take ids, never ORM objects."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from redis.lock import Lock
+from rq import Queue
+from sqlalchemy import select
+
+from connectors import registry
+from connectors.errors import QuotaExceeded, ReauthorizationRequired, Retriable
+from sync import runtime as runtime_module
+from sync.connections import mark, open_client
+from sync.engine import SyncEngine
+from sync.models import Connection, SyncRun, utcnow
+
+log = logging.getLogger(__name__)
+
+# Statuses in which no scheduled sync runs.
+NOT_SYNCING = {"needs_reauth", "disconnected"}
+BUSY_RETRY_SECONDS = 10
+
+
+class SyncBusy(Exception):
+    """Another sync of the same connection holds the lock."""
+
+
+def sync_lock(redis, connection_id: int, ttl: int) -> Lock:
+    """The per-connection lock that keeps syncs of one connection one at a time."""
+    return Lock(redis, f"pipewise:sync-lock:{connection_id}", timeout=ttl, blocking=False)
+
+
+def sync_connection(connection_id: int, kind: str = "incremental", then_score: bool = True) -> dict:
+    """Pull a connection's streams, then chain scoring of what changed."""
+    return _locked_run(connection_id, kind=kind, then_score=then_score)
+
+
+def sync_records(connection_id: int, remote_ids: dict[str, list[str]], then_score: bool = True) -> dict:
+    """Targeted pull of just these records (stream name → remote ids), e.g. from a webhook."""
+    return _locked_run(connection_id, kind="targeted", remote_ids=remote_ids, then_score=then_score)
+
+
+def _locked_run(connection_id: int, *, kind: str, then_score: bool,
+                remote_ids: dict[str, list[str]] | None = None) -> dict:
+    rt = runtime_module.current()
+    ttl = rt.config.SYNC_LOCK_TTL_SECONDS
+    lock = sync_lock(rt.redis, connection_id, ttl)
+    if not lock.acquire():
+        # Not lost: the same work runs again once the holder is done (or its lock expired).
+        rt.queues["sync"].enqueue_in(timedelta(seconds=BUSY_RETRY_SECONDS),
+                                     _locked_run_entry(kind), connection_id,
+                                     *([remote_ids] if kind == "targeted" else [kind]),
+                                     then_score=then_score)
+        return {"status": "busy", "retry_in": BUSY_RETRY_SECONDS}
+    try:
+        return _run(rt, connection_id, kind=kind, remote_ids=remote_ids, then_score=then_score,
+                    heartbeat=lambda: lock.extend(ttl, replace_ttl=True))
+    finally:
+        try:
+            lock.release()
+        except Exception:  # the lock expired while we worked: nothing to release
+            log.warning("sync.lock-expired connection=%s", connection_id)
+
+
+def _locked_run_entry(kind: str):
+    return sync_records if kind == "targeted" else sync_connection
+
+
+def _run(rt, connection_id: int, *, kind: str, remote_ids, then_score: bool, heartbeat) -> dict:
+    with rt.sessions() as session:
+        connection = session.get(Connection, connection_id)
+        if connection is None or connection.status == "disconnected":
+            return {"status": "gone"}
+        if connection.status == "paused_quota" and connection.paused_until and connection.paused_until > utcnow():
+            return {"status": "paused", "until": connection.paused_until.isoformat()}
+        client = open_client(rt.config, rt.sessions, rt.cipher, connection)
+        organization_id = connection.organization_id
+        mark(session, connection, "syncing", None)
+        session.commit()
+    package = registry.get(connection.provider)
+    engine = SyncEngine(rt.sessions, client, package.provider, package.mapping.to_common,
+                        lookback=timedelta(seconds=rt.config.SYNC_LOOKBACK_SECONDS), heartbeat=heartbeat)
+    try:
+        if kind == "targeted":
+            run = engine.run_targeted(connection_id, organization_id, remote_ids)
+        else:
+            run = engine.run(connection_id, organization_id, kind=kind)
+    except QuotaExceeded as exc:
+        _after_failure(rt, connection_id, "paused_quota",
+                       f"{exc} Pipewise pauses this connection and resumes by itself when the quota returns; "
+                       "nothing is lost.", client, paused_until=exc.resume_at, run_status="paused")
+        return {"status": "paused"}
+    except ReauthorizationRequired as exc:
+        _after_failure(rt, connection_id, "needs_reauth", str(exc), client)
+        return {"status": "needs_reauth"}
+    except Retriable as exc:
+        _after_failure(rt, connection_id, "failing",
+                       f"{exc} Pipewise retried and will try again at the next scheduled sync.", client)
+        raise
+    except Exception as exc:
+        _after_failure(rt, connection_id, "failing", f"The last sync failed: {exc}", client)
+        raise
+    with rt.sessions() as session:
+        connection = session.get(Connection, connection_id)
+        _record_usage(connection, client)
+        mark(session, connection, "healthy", None)
+        connection.last_synced_at = run.finished_at
+        session.commit()
+    if then_score and (run.changed or run.deleted or kind == "full"):
+        rt.queues["scoring"].enqueue("scoring.jobs.score_connection_job", connection_id,
+                                     _changed_for_scoring(run, kind), job_timeout=1800)
+    return {"status": run.status, "run_id": run.id, "seen": run.seen, "changed": run.changed,
+            "deleted": run.deleted, "api_calls": run.api_calls}
+
+
+def _changed_for_scoring(run: SyncRun, kind: str) -> dict | None:
+    """What scoring should look at: None means everything."""
+    if kind == "full":
+        return None
+    if any(v == "all" for v in (run.changed_ids or {}).values()):
+        return None
+    return run.changed_ids
+
+
+def _record_usage(connection: Connection, client) -> None:
+    usage = client.usage
+    if usage.used is not None:
+        connection.api_usage_used = usage.used
+        connection.api_usage_limit = usage.limit
+
+
+def _after_failure(rt, connection_id: int, status: str, reason: str, client, *, paused_until=None,
+                   run_status: str | None = None) -> None:
+    with rt.sessions() as session:
+        connection = session.get(Connection, connection_id)
+        _record_usage(connection, client)
+        mark(session, connection, status, reason, paused_until=paused_until)
+        if run_status:
+            run = session.scalar(select(SyncRun).where(SyncRun.connection_id == connection_id)
+                                 .order_by(SyncRun.id.desc()).limit(1))
+            if run is not None:
+                run.status = run_status
+        session.commit()
+    log.warning("sync.%s connection=%s reason=%s", status, connection_id, reason)
+
+
+def enqueue_due_syncs() -> list[int]:
+    """Enqueue an incremental sync for every connection that is due (the scheduler's tick)."""
+    rt = runtime_module.current()
+    interval = timedelta(seconds=rt.config.SYNC_INTERVAL_SECONDS)
+    now = utcnow()
+    due = []
+    with rt.sessions() as session:
+        for connection in session.scalars(select(Connection)):
+            if connection.status in NOT_SYNCING:
+                continue
+            if connection.status == "paused_quota" and connection.paused_until and connection.paused_until > now:
+                continue
+            if connection.last_synced_at and now - connection.last_synced_at < interval:
+                continue
+            due.append(connection.id)
+    for connection_id in due:
+        rt.queues["sync"].enqueue(sync_connection, connection_id, job_timeout=3600)
+    return due
+
+
+def schedule_tick(queue: Queue, every_seconds: int) -> None:
+    """Keep one self-rescheduling tick job alive across all workers."""
+    if queue.connection.set("pipewise:tick-scheduled", "1", nx=True, ex=every_seconds * 2):
+        queue.enqueue_in(timedelta(seconds=every_seconds), tick, every_seconds)
+
+
+def tick(every_seconds: int) -> list[int]:
+    """Enqueue due syncs, then schedule the next tick."""
+    rt = runtime_module.current()
+    rt.redis.delete("pipewise:tick-scheduled")
+    try:
+        return enqueue_due_syncs()
+    finally:
+        schedule_tick(rt.queues["sync"], every_seconds)

@@ -1,0 +1,367 @@
+"""The normalized store: tenancy, synced common objects, sync state and outputs.
+
+Conventions: every datetime is naive UTC; rows point at each other by remote id within one
+connection (``account_remote_id``), because records arrive in any order and a sync never
+waits for a parent to exist.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer,
+                        LargeBinary, String, Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+
+def utcnow() -> datetime:
+    """The current time as naive UTC, the store's convention."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Organization(Base):
+    __tablename__ = "organization"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Connection(Base):
+    """One OAuth link between an organization and a remote system."""
+
+    __tablename__ = "connection"
+    __table_args__ = (UniqueConstraint("provider", "remote_org_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    remote_org_id: Mapped[str] = mapped_column(String(64))
+    instance_url: Mapped[str] = mapped_column(String(512))
+    scopes: Mapped[str] = mapped_column(String(512), default="")
+    # healthy | syncing | paused_quota | needs_reauth | failing | disconnected
+    status: Mapped[str] = mapped_column(String(32), default="healthy")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    paused_until: Mapped[datetime | None]
+    token_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    token_expires_at: Mapped[datetime | None]
+    api_usage_used: Mapped[int | None]
+    api_usage_limit: Mapped[int | None]
+    # Secret in the per-connection webhook path (Salesforce outbound messages).
+    webhook_secret: Mapped[str] = mapped_column(String(64))
+    installed_by: Mapped[str | None] = mapped_column(String(255))
+    last_synced_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SyncedRecord(Base):
+    """Columns every synced row carries."""
+
+    __abstract__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    remote_id: Mapped[str] = mapped_column(String(64))
+    remote_data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    remote_modified_at: Mapped[datetime | None]
+    remote_created_at: Mapped[datetime | None]
+    # Seen as deleted remotely during a run; becomes deleted_at when the run completes.
+    remote_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted_at: Mapped[datetime | None]
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @declared_attr
+    def organization_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+
+    @declared_attr
+    def connection_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("connection.id", ondelete="CASCADE"))
+
+    @declared_attr
+    def __table_args__(cls):
+        return (UniqueConstraint("connection_id", "remote_id"),)
+
+
+class Account(SyncedRecord):
+    __tablename__ = "account"
+
+    name: Mapped[str | None] = mapped_column(String(255))
+    industry: Mapped[str | None] = mapped_column(String(128))
+    website: Mapped[str | None] = mapped_column(String(255))
+    annual_revenue: Mapped[float | None] = mapped_column(Float)
+    employees: Mapped[int | None]
+    country: Mapped[str | None] = mapped_column(String(128))
+    year_established: Mapped[int | None]
+    parent_remote_id: Mapped[str | None] = mapped_column(String(64))
+    owner_remote_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Contact(SyncedRecord):
+    __tablename__ = "contact"
+
+    first_name: Mapped[str | None] = mapped_column(String(128))
+    last_name: Mapped[str | None] = mapped_column(String(128))
+    email: Mapped[str | None] = mapped_column(String(255))
+    # Normalized email, linking one person across systems.
+    email_key: Mapped[str | None] = mapped_column(String(255), index=True)
+    title: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    lead_source: Mapped[str | None] = mapped_column(String(128))
+    account_remote_id: Mapped[str | None] = mapped_column(String(64))
+    owner_remote_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Lead(SyncedRecord):
+    __tablename__ = "lead"
+
+    first_name: Mapped[str | None] = mapped_column(String(128))
+    last_name: Mapped[str | None] = mapped_column(String(128))
+    email: Mapped[str | None] = mapped_column(String(255))
+    email_key: Mapped[str | None] = mapped_column(String(255), index=True)
+    company: Mapped[str | None] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(String(255))
+    industry: Mapped[str | None] = mapped_column(String(128))
+    country: Mapped[str | None] = mapped_column(String(128))
+    lead_source: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str | None] = mapped_column(String(64))
+    rating: Mapped[str | None] = mapped_column(String(32))
+    is_converted: Mapped[bool] = mapped_column(Boolean, default=False)
+    converted_at: Mapped[datetime | None]
+    converted_account_remote_id: Mapped[str | None] = mapped_column(String(64))
+    converted_contact_remote_id: Mapped[str | None] = mapped_column(String(64))
+    converted_opportunity_remote_id: Mapped[str | None] = mapped_column(String(64))
+    owner_remote_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Opportunity(SyncedRecord):
+    __tablename__ = "opportunity"
+
+    name: Mapped[str | None] = mapped_column(String(255))
+    account_remote_id: Mapped[str | None] = mapped_column(String(64))
+    owner_remote_id: Mapped[str | None] = mapped_column(String(64))
+    campaign_remote_id: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str | None] = mapped_column(String(64))
+    amount: Mapped[float | None] = mapped_column(Float)
+    probability: Mapped[float | None] = mapped_column(Float)
+    close_date: Mapped[date | None] = mapped_column(Date)
+    is_closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_won: Mapped[bool] = mapped_column(Boolean, default=False)
+    lead_source: Mapped[str | None] = mapped_column(String(128))
+    type: Mapped[str | None] = mapped_column(String(64))
+    product: Mapped[str | None] = mapped_column(String(128))
+
+
+class OpportunityStageChange(SyncedRecord):
+    __tablename__ = "opportunity_stage_change"
+
+    opportunity_remote_id: Mapped[str] = mapped_column(String(64), index=True)
+    stage: Mapped[str | None] = mapped_column(String(64))
+    amount: Mapped[float | None] = mapped_column(Float)
+    probability: Mapped[float | None] = mapped_column(Float)
+    close_date: Mapped[date | None] = mapped_column(Date)
+    changed_at: Mapped[datetime | None]
+
+
+class Activity(SyncedRecord):
+    """Calls, emails, meetings, tasks, notes and marketing touches."""
+
+    __tablename__ = "activity"
+
+    # call | email | meeting | task | note | web_visit | form | email_open | email_click
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[datetime | None]
+    duration_minutes: Mapped[int | None]
+    owner_remote_id: Mapped[str | None] = mapped_column(String(64))
+    # The person (lead or contact) and the deal or account the activity is about.
+    who_remote_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    what_remote_id: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class User(SyncedRecord):
+    __tablename__ = "crm_user"
+
+    name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    username: Mapped[str | None] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(String(255))
+    # admin | manager | rep
+    role: Mapped[str | None] = mapped_column(String(32))
+    team: Mapped[str | None] = mapped_column(String(128))
+    manager_remote_id: Mapped[str | None] = mapped_column(String(64))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Campaign(SyncedRecord):
+    __tablename__ = "campaign"
+
+    name: Mapped[str | None] = mapped_column(String(255))
+    type: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str | None] = mapped_column(String(64))
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+
+
+class CampaignMember(SyncedRecord):
+    __tablename__ = "campaign_member"
+
+    campaign_remote_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    lead_remote_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    contact_remote_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str | None] = mapped_column(String(64))
+    has_responded: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_responded_at: Mapped[datetime | None]
+
+
+# The common object name (connectors.common) → its table.
+SYNCED_MODELS: dict[str, type[SyncedRecord]] = {
+    "account": Account,
+    "contact": Contact,
+    "lead": Lead,
+    "opportunity": Opportunity,
+    "opportunity_stage_change": OpportunityStageChange,
+    "activity": Activity,
+    "user": User,
+    "campaign": Campaign,
+    "campaign_member": CampaignMember,
+}
+
+
+class SyncCursor(Base):
+    """How far one stream of one connection has been pulled: a (modified_at, id) checkpoint."""
+
+    __tablename__ = "sync_cursor"
+    __table_args__ = (UniqueConstraint("connection_id", "stream"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"))
+    stream: Mapped[str] = mapped_column(String(64))
+    # Last committed checkpoint, inside the current run or the last completed one.
+    position_modified_at: Mapped[datetime | None]
+    position_remote_id: Mapped[str | None] = mapped_column(String(64))
+    # Lower bound of the run in progress (None when no run is in progress for this stream).
+    run_started_from: Mapped[datetime | None]
+    run_id: Mapped[int | None]
+    completed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SyncRun(Base):
+    """The run log: one row per sync of a connection."""
+
+    __tablename__ = "sync_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32), default="incremental")  # incremental | full | targeted
+    # running | completed | failed | paused
+    status: Mapped[str] = mapped_column(String(32), default="running")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    seen: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    api_calls: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    # Per stream: {"account": {"seen": n, "changed": n, "deleted": n, "done": bool}}
+    streams: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Records changed by this run, per common object: {"lead": ["00Q..."]} (for rescoring).
+    changed_ids: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class WebhookEvent(Base):
+    """Inbox of inbound CRM events, unique on the provider's event id."""
+
+    __tablename__ = "webhook_event"
+    __table_args__ = (UniqueConstraint("connection_id", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str | None] = mapped_column(String(64))
+    remote_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ModelVersion(Base):
+    """A trained scoring model with its card: metrics, calibration, top factors, window."""
+
+    __tablename__ = "model_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    target: Mapped[str] = mapped_column(String(32))  # lead | opportunity
+    version: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64))  # e.g. logistic_regression, gradient_boosting, rules
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    card: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    artifact: Mapped[bytes | None] = mapped_column(LargeBinary)
+    trained_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Score(Base):
+    """The latest score of one record, with the model version that made it."""
+
+    __tablename__ = "score"
+    __table_args__ = (UniqueConstraint("connection_id", "object_type", "remote_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"))
+    object_type: Mapped[str] = mapped_column(String(32))  # lead | opportunity
+    remote_id: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str] = mapped_column(String(64))
+    probability: Mapped[float] = mapped_column(Float)
+    score: Mapped[int] = mapped_column(Integer)
+    band: Mapped[str] = mapped_column(String(1))
+    reasons: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    next_step: Mapped[str | None] = mapped_column(Text)
+    limited_history: Mapped[bool] = mapped_column(Boolean, default=False)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScoreHistory(Base):
+    """Every score computed, for the probability-over-time chart."""
+
+    __tablename__ = "score_history"
+    __table_args__ = (Index("ix_score_history_record", "connection_id", "object_type", "remote_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"))
+    object_type: Mapped[str] = mapped_column(String(32))
+    remote_id: Mapped[str] = mapped_column(String(64))
+    probability: Mapped[float] = mapped_column(Float)
+    score: Mapped[int] = mapped_column(Integer)
+    model_version: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WritebackLedger(Base):
+    """What Pipewise last wrote (or tried to write) to one field of one remote record."""
+
+    __tablename__ = "writeback_ledger"
+    __table_args__ = (UniqueConstraint("connection_id", "object_type", "remote_id", "field"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"))
+    object_type: Mapped[str] = mapped_column(String(32))
+    remote_id: Mapped[str] = mapped_column(String(64))
+    field: Mapped[str] = mapped_column(String(128))
+    value: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # written | rejected
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    written_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

