@@ -1,0 +1,45 @@
+"""python -m connectors.salesforce.sandbox --port 8443 --data-dir var/sandbox/salesforce --seed full"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .seed import SEEDS
+from .server import SandboxServer
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a Salesforce sandbox in the foreground."""
+    parser = argparse.ArgumentParser(prog="python -m connectors.salesforce.sandbox",
+                                     description="A Salesforce org emulator over HTTPS, seeded from the datasets.")
+    parser.add_argument("--port", type=int, default=8443)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--data-dir", default="var/sandbox/salesforce")
+    parser.add_argument("--seed", choices=SEEDS, default="full", help="used only when the data dir is new")
+    parser.add_argument("--reset", action="store_true", help="delete the data and seed again")
+    parser.add_argument("--origin", help="clock origin, e.g. 2017-10-01T00:00:00Z")
+    args = parser.parse_args(argv)
+    settings = {"clock_origin": args.origin} if args.origin else None
+    try:
+        server = SandboxServer(args.data_dir, port=args.port, seed=args.seed, settings=settings,
+                               reset=args.reset, host=args.host, quiet=False)
+    except (FileNotFoundError, OSError) as error:
+        print(f"The Salesforce sandbox could not start: {error}", file=sys.stderr)
+        return 1
+    info = server.info()
+    print(f"Salesforce sandbox {info['org_id']} at {server.base_url}", flush=True)
+    print(f"  CA certificate: {server.ca_path} (pass it as verify=)")
+    print(f"  OAuth client: {info['client_id']} / secret from settings; consent at "
+          f"{server.base_url}/services/oauth2/authorize")
+    print(f"  clock {info['clock']}, olist date shift {info['date_shift_days']} days, records {info['counts']}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""One sandbox org: its store, clock, tokens, knobs and API counter, shared by every request."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+from .clock import SandboxClock, format_datetime, parse_datetime
+from .cursors import Cursors
+from .faults import ApiUsage, Faults, Knobs
+from .ids import make_id
+from .records import RecordWriter
+from .schema import OBJECTS
+from .seed import seed
+from .settings import SandboxSettings, datasets_dir
+from .store import Store
+from .tokens import TokenStore
+
+DB_NAME = "salesforce.sqlite3"
+ADMIN_PROFILE = "System Administrator"
+ROLE_BY_PROFILE = {"System Administrator": "admin", "Sales Manager": "manager", "Sales Representative": "rep"}
+
+
+class Sandbox:
+    """The state behind the Flask app; the control API and SandboxServer call its methods."""
+
+    def __init__(self, data_dir: Path, seed_name: str = "small", settings: SandboxSettings | dict | None = None,
+                 reset: bool = False):
+        self.settings = SandboxSettings.coerce(settings)
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        db_path = self.data_dir / DB_NAME
+        if reset:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(db_path) + suffix).unlink(missing_ok=True)
+        fresh = not db_path.exists()
+        datasets = datasets_dir(self.settings) if fresh and seed_name != "none" else None
+        self.store = Store(db_path)
+        if fresh:
+            try:
+                self._create(seed_name, datasets)
+            except BaseException:
+                self.store.close()
+                db_path.unlink(missing_ok=True)
+                raise
+        self.org_id = self.store.meta("org_id")
+        self.clock = SandboxClock(self.settings.clock_origin, not_before=self._latest_stamp())
+        self.faults = Faults(Knobs(token_ttl_seconds=self.settings.token_ttl_seconds,
+                                   daily_api_limit=self.settings.daily_api_limit,
+                                   refresh_token_rotation=self.settings.refresh_token_rotation))
+        self.usage = ApiUsage(self.clock, self.faults)
+        self.tokens = TokenStore(self.store, self.org_id)
+        self.cursors = Cursors()
+        self.writer = RecordWriter(self.store, self.clock, self.faults.rejects)
+        if not self.store.count("User"):
+            self.writer.create("User", {"FirstName": "Alex", "LastName": "Admin", "Title": ADMIN_PROFILE,
+                                        "ProfileName__c": ADMIN_PROFILE, "Department": "Sales Operations",
+                                        "Username": "alex.admin@maven-sandbox.example",
+                                        "Email": "alex.admin@maven-sandbox.example"},
+                               actor_id="", system=True)
+        self.admin_id = self.store.fetchall(
+            'SELECT "Id" FROM "User" ORDER BY "ProfileName__c" = ? DESC, rowid LIMIT 1', (ADMIN_PROFILE,))[0][0]
+
+    def _create(self, seed_name: str, datasets: Path | None) -> None:
+        org_id = self.settings.org_id or make_id("00D", random.SystemRandom().randrange(10 ** 8, 10 ** 9))
+        self.store.set_meta("org_id", org_id)
+        self.store.set_meta("seed", seed_name)
+        result = seed(self.store, datasets, seed_name, self.settings.clock_origin)
+        self.store.set_meta("date_shift_days", result["date_shift_days"])
+
+    def _latest_stamp(self):
+        stamps = [self.store.fetchall(f'SELECT MAX("SystemModstamp") FROM "{name}"')[0][0] for name in OBJECTS]
+        stamps = [s for s in stamps if s]
+        return parse_datetime(max(stamps)) if stamps else None
+
+    # -- facts for the control API and tests ----------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Live (not deleted) records per object."""
+        return {name: self.store.count(name, '"IsDeleted" = 0') for name in OBJECTS}
+
+    def info(self, instance_url: str) -> dict[str, Any]:
+        """What a test or script needs to know about this org."""
+        admin = self.store.get("User", self.admin_id)
+        return {
+            "org_id": self.org_id, "org_name": self.settings.org_name, "instance_url": instance_url,
+            "login_url": instance_url, "api_version": self.settings.api_version,
+            "client_id": self.settings.client_id, "admin_user_id": self.admin_id,
+            "admin_username": admin["Username"], "seed": self.store.meta("seed"),
+            "clock": format_datetime(self.clock.now()), "clock_origin": format_datetime(self.clock.origin),
+            "date_shift_days": int(self.store.meta("date_shift_days") or 0),
+            "counts": self.counts(), "api_usage": {"used": self.usage.used, "limit": self.usage.limit},
+        }
+
+    def user_role(self, user: dict[str, Any]) -> str:
+        """admin, manager or rep, from the user's ProfileName__c (Title as a fallback)."""
+        return ROLE_BY_PROFILE.get(user.get("ProfileName__c") or user.get("Title") or "", "rep")
+
+    def records(self, object_name: str, include_deleted: bool = False) -> list[dict[str, Any]]:
+        """Every record of an object as the API shows it."""
+        where = "1=1" if include_deleted else '"IsDeleted" = 0'
+        return [self.store.api_record(object_name, row, self.settings.api_version)
+                for row in self.store.select(object_name, where)]
+
+    def close(self) -> None:
+        """Release the SQLite file."""
+        self.store.close()

@@ -1,0 +1,111 @@
+"""The standard objects the sandbox knows, with their fields as describe reports them."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+TEXT_TYPES = {"id", "reference", "string", "textarea", "picklist", "email", "url", "phone"}
+NUMBER_TYPES = {"double", "currency", "percent", "int"}
+DEFAULT_LENGTH = {"id": 18, "reference": 18, "string": 255, "textarea": 32000, "picklist": 255,
+                  "email": 80, "url": 255, "phone": 40}
+SYSTEM_FIELDS = ("Id:id:ro IsDeleted:boolean:ro CreatedDate:datetime:ro CreatedById:reference:ro "
+                 "LastModifiedDate:datetime:ro LastModifiedById:reference:ro SystemModstamp:datetime:ro")
+OWNER = "OwnerId:reference"
+
+# name: (key prefix, field specs "Name:type[:ro][:req][:len=N]")
+OBJECTS: dict[str, tuple[str, str]] = {
+    "User": ("005", "Username:string:req FirstName:string:len=40 LastName:string:req:len=80 Name:string:ro "
+                    "Email:email:req Title:string:len=80 Department:string:len=80 ManagerId:reference "
+                    "IsActive:boolean ProfileName__c:string:len=80"),
+    "Account": ("001", f"{OWNER} Name:string:req Type:picklist Industry:picklist Website:url "
+                       "AnnualRevenue:currency NumberOfEmployees:int BillingCountry:string:len=80 "
+                       "ParentId:reference YearStarted:string:len=4 Description:textarea"),
+    "Contact": ("003", f"{OWNER} AccountId:reference FirstName:string:len=40 LastName:string:req:len=80 "
+                       "Name:string:ro Email:email Title:string:len=128 Phone:phone LeadSource:picklist "
+                       "Department:string:len=80 MailingCountry:string:len=80"),
+    "Lead": ("00Q", f"{OWNER} FirstName:string:len=40 LastName:string:req:len=80 Name:string:ro Email:email "
+                    "Company:string:req Title:string:len=128 Industry:picklist Country:string:len=80 Phone:phone "
+                    "LeadSource:picklist Status:picklist Rating:picklist IsConverted:boolean:ro "
+                    "ConvertedDate:date:ro ConvertedAccountId:reference:ro ConvertedContactId:reference:ro "
+                    "ConvertedOpportunityId:reference:ro Description:textarea"),
+    "Opportunity": ("006", f"{OWNER} Name:string:req:len=120 AccountId:reference StageName:picklist:req "
+                           "Amount:currency Probability:percent CloseDate:date:req IsClosed:boolean:ro "
+                           "IsWon:boolean:ro LeadSource:picklist Type:picklist CampaignId:reference "
+                           "Description:textarea Product__c:string"),
+    "OpportunityHistory": ("008", "OpportunityId:reference:ro StageName:picklist:ro Amount:currency:ro "
+                                  "Probability:percent:ro CloseDate:date:ro"),
+    "Task": ("00T", f"{OWNER} Subject:string Status:picklist Priority:picklist ActivityDate:date "
+                    "WhoId:reference WhatId:reference TaskSubtype:picklist Description:textarea"),
+    "Event": ("00U", f"{OWNER} Subject:string ActivityDate:date ActivityDateTime:datetime "
+                     "DurationInMinutes:int EndDateTime:datetime WhoId:reference WhatId:reference "
+                     "EventSubtype:picklist Location:string Description:textarea"),
+    "Campaign": ("701", f"{OWNER} Name:string:req:len=80 Type:picklist Status:picklist StartDate:date "
+                        "EndDate:date IsActive:boolean Description:textarea"),
+    "CampaignMember": ("00v", "CampaignId:reference:req LeadId:reference ContactId:reference Status:picklist "
+                              "HasResponded:boolean FirstRespondedDate:date"),
+}
+# Objects the API may read but not write (Salesforce maintains them).
+READ_ONLY_OBJECTS = {"OpportunityHistory"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of an object, as describe shows it."""
+
+    name: str
+    type: str
+    label: str
+    updateable: bool = True
+    required: bool = False
+    custom: bool = False
+    length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+
+    def describe(self) -> dict:
+        """The field's entry in a describe answer."""
+        entry = {"name": self.name, "type": self.type, "label": self.label, "custom": self.custom,
+                 "updateable": self.updateable, "createable": self.updateable,
+                 "nillable": not self.required and self.type != "boolean" and self.name != "Id",
+                 "length": self.length or 0, "precision": self.precision or 0, "scale": self.scale or 0}
+        if self.type == "reference":
+            entry["referenceTo"] = []
+        return entry
+
+
+def label_for(name: str) -> str:
+    """A human label from an API name: AnnualRevenue → Annual Revenue, OwnerId → Owner ID."""
+    base = name[:-3] if name.endswith("__c") else name
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", base.replace("_", " ")).split()
+    if words and words[-1] == "Id":
+        words[-1] = "ID"
+    return " ".join(words)
+
+
+def parse_fields(spec: str) -> list[Field]:
+    """Fields from the compact spec strings above."""
+    result = []
+    for item in spec.split():
+        name, type_, *flags = item.split(":")
+        length = next((int(f[4:]) for f in flags if f.startswith("len=")), DEFAULT_LENGTH.get(type_))
+        result.append(Field(name, type_, label_for(name), updateable="ro" not in flags,
+                            required="req" in flags, custom=name.endswith("__c"), length=length,
+                            precision=18 if type_ in NUMBER_TYPES else None,
+                            scale=2 if type_ in ("currency", "double") else 0 if type_ in NUMBER_TYPES else None))
+    return result
+
+
+def standard_fields(object_name: str) -> list[Field]:
+    """System fields then the object's own fields."""
+    return parse_fields(SYSTEM_FIELDS) + parse_fields(OBJECTS[object_name][1])
+
+
+def key_prefix(object_name: str) -> str:
+    """The three-character id prefix of an object."""
+    return OBJECTS[object_name][0]
+
+
+def canonical_object(name: str) -> str | None:
+    """The object's proper name, matched case-insensitively as Salesforce does."""
+    lowered = name.lower()
+    return next((known for known in OBJECTS if known.lower() == lowered), None)

@@ -1,0 +1,235 @@
+"""Seeding the sandbox org from the shared datasets (maven-crm and olist-marketing-funnel).
+
+Rules the datasets leave open, chosen here:
+- Users: one admin (Title/ProfileName__c "System Administrator"), the maven managers ("Sales Manager")
+  and agents ("Sales Representative", ManagerId = their manager); Department = regional office.
+- Opportunities: Prospecting deals have no dates: CreatedDate is the snapshot day (2017-09-30) minus
+  0-29 days picked from a hash of the opportunity id. Open deals (Prospecting, Engaging) close
+  15-89 days after the snapshot, picked the same way. Amount is close_value for won deals and the
+  product's list price otherwise; history rows: Prospecting and Engaging at engage_date, the closed
+  stage at close_date.
+- Olist: every date moves by one whole-day shift so that the last one falls the day before the clock
+  origin; names, e-mails and companies are generated from the mql_id; owners are maven agents picked
+  by hash; converted leads get an Account (Industry = business segment) and a Contact.
+- Seeds: "full" is everything, "small" every 20th deal and every 20th lead with their campaigns
+  (all users and accounts), "none" nothing.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .clock import format_datetime
+from .ids import make_id
+from .records import STAGES
+from .schema import key_prefix
+from .store import Store
+
+SNAPSHOT = date(2017, 9, 30)
+SMALL_EVERY = 20
+SEEDS = ("full", "small", "none")
+FIRST_NAMES = ["Ana", "Bruno", "Carla", "Daniel", "Eduarda", "Felipe", "Gabriela", "Henrique", "Isabela",
+               "Joao", "Karina", "Lucas", "Mariana", "Nicolas", "Olivia", "Paulo", "Rafaela", "Samuel",
+               "Tatiana", "Vitor", "Yasmin", "Thiago", "Beatriz", "Rodrigo", "Leticia", "Gustavo"]
+LAST_NAMES = ["Silva", "Santos", "Oliveira", "Souza", "Rodrigues", "Ferreira", "Alves", "Pereira", "Lima",
+              "Gomes", "Costa", "Ribeiro", "Martins", "Carvalho", "Almeida", "Lopes", "Soares", "Fernandes",
+              "Vieira", "Barbosa", "Rocha", "Dias", "Nascimento", "Andrade", "Moreira", "Nunes"]
+COMPANY_SUFFIXES = ["Comercio", "Store", "Ltda", "Distribuidora", "Shop", "Importados", "Atacado"]
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _hash(text: str) -> int:
+    return int(hashlib.md5(text.encode()).hexdigest()[:12], 16)
+
+
+def _stamp(moment: date | datetime) -> str:
+    if not isinstance(moment, datetime):
+        moment = datetime(moment.year, moment.month, moment.day)
+    return format_datetime(moment)
+
+
+class _Rows:
+    """Rows per object with sequential ids, inserted in bulk at the end."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def add(self, object_name: str, created: date | datetime, modified: date | datetime | None,
+            actor: str | None, **values: Any) -> str:
+        rows = self.rows[object_name]
+        record_id = make_id(key_prefix(object_name), len(rows) + 1)
+        stamp, modstamp = _stamp(created), _stamp(modified or created)
+        for name in ("FirstName", "LastName"):
+            if name in values and object_name in ("User", "Lead", "Contact"):
+                values["Name"] = " ".join(p for p in (values.get("FirstName"), values.get("LastName")) if p)
+        rows.append({"Id": record_id, "IsDeleted": 0, "CreatedDate": stamp, "CreatedById": actor or record_id,
+                     "LastModifiedDate": modstamp, "LastModifiedById": actor or record_id,
+                     "SystemModstamp": modstamp, **values})
+        return record_id
+
+    def save(self, store: Store) -> dict[str, int]:
+        for object_name, rows in self.rows.items():
+            store.insert(object_name, rows)
+            store.allocate(key_prefix(object_name), len(rows))
+        return {name: len(rows) for name, rows in self.rows.items()}
+
+
+def _users(rows: _Rows, teams: list[dict[str, str]], created: date) -> tuple[str, dict[str, str]]:
+    def person(full_name: str, title: str, department: str, manager: str | None) -> str:
+        first, _, last = full_name.partition(" ")
+        username = f"{first}.{last}".lower().replace(" ", "") + "@maven-sandbox.example"
+        return rows.add("User", created, None, None, FirstName=first, LastName=last, Username=username,
+                        Email=username, Title=title, ProfileName__c=title, Department=department,
+                        ManagerId=manager, IsActive=1)
+
+    admin = person("Alex Admin", "System Administrator", "Sales Operations", None)
+    office_of = {t["manager"]: t["regional_office"] for t in teams}
+    users = {name: person(name, "Sales Manager", office_of[name], None) for name in sorted(office_of)}
+    for team in sorted(teams, key=lambda t: t["sales_agent"]):
+        users[team["sales_agent"]] = person(team["sales_agent"], "Sales Representative",
+                                            team["regional_office"], users[team["manager"]])
+    return admin, users
+
+
+def _maven(rows: _Rows, folder: Path, small: bool, created: date) -> tuple[str, list[str]]:
+    teams = _read(folder / "sales_teams.csv")
+    admin, users = _users(rows, teams, created)
+    prices = {p["product"].replace(" ", ""): float(p["sales_price"]) for p in _read(folder / "products.csv")}
+    deals = _read(folder / "sales_pipeline.csv")
+    accounts = _read(folder / "accounts.csv")
+    owners = {name: Counter(d["sales_agent"] for d in deals if d["account"] == name) for name in
+              (a["account"] for a in accounts)}
+    first_deal = {}
+    for deal in deals:
+        if deal["engage_date"] and deal["account"]:
+            first_deal[deal["account"]] = min(first_deal.get(deal["account"], deal["engage_date"]),
+                                              deal["engage_date"])
+    account_ids: dict[str, str] = {}
+    for account in accounts:
+        name = account["account"]
+        top = sorted(owners[name].items(), key=lambda kv: (-kv[1], kv[0]))
+        owner = users[top[0][0]] if top else admin
+        since = date.fromisoformat(first_deal[name]) - timedelta(days=1) if name in first_deal else created
+        account_ids[name] = rows.add(
+            "Account", since, None, owner, OwnerId=owner, Name=name, Industry=account["sector"],
+            Website="www." + "".join(c for c in name.lower() if c.isalnum()) + ".com",
+            AnnualRevenue=round(float(account["revenue"]) * 1_000_000, 2),
+            NumberOfEmployees=int(account["employees"]), BillingCountry=account["office_location"],
+            YearStarted=account["year_established"])
+    for row, account in zip(rows.rows["Account"], accounts):
+        row["ParentId"] = account_ids.get(account["subsidiary_of"] or "")
+    stage_names = {"Prospecting": "Prospecting", "Engaging": "Engaging", "Won": "Closed Won", "Lost": "Closed Lost"}
+    for index, deal in enumerate(deals):
+        if small and index % SMALL_EVERY:
+            continue
+        spread = _hash(deal["opportunity_id"])
+        owner = users[deal["sales_agent"]]
+        stage = stage_names[deal["deal_stage"]]
+        engaged = date.fromisoformat(deal["engage_date"]) if deal["engage_date"] else None
+        created_on = engaged or SNAPSHOT - timedelta(days=spread % 30)
+        closed = date.fromisoformat(deal["close_date"]) if deal["close_date"] else None
+        close_date = closed or SNAPSHOT + timedelta(days=15 + spread % 75)
+        list_price = prices[deal["product"].replace(" ", "")]
+        amount = float(deal["close_value"]) if stage == "Closed Won" else list_price
+        probability, is_closed, is_won = STAGES[stage]
+        label = deal["account"] or "New customer"
+        opportunity = rows.add(
+            "Opportunity", created_on, closed or created_on, owner, OwnerId=owner,
+            Name=f"{label} {deal['product']} ({deal['opportunity_id']})", AccountId=account_ids.get(deal["account"]),
+            StageName=stage, Amount=amount, Probability=float(probability), CloseDate=close_date.isoformat(),
+            IsClosed=int(is_closed), IsWon=int(is_won), Type="New Business", Product__c=deal["product"])
+        steps = [(created_on, "Prospecting", list_price)]
+        if engaged:
+            steps.append((engaged, "Engaging", list_price))
+            moment = datetime(engaged.year, engaged.month, engaged.day, 10)
+            rows.add("Event", engaged, None, owner, OwnerId=owner, Subject="Engagement meeting",
+                     ActivityDate=engaged.isoformat(), ActivityDateTime=_stamp(moment), DurationInMinutes=60,
+                     EndDateTime=_stamp(moment + timedelta(hours=1)), WhatId=opportunity, EventSubtype="Event")
+        if closed:
+            steps.append((closed, stage, amount))
+        for when, step_stage, step_amount in steps:
+            rows.add("OpportunityHistory", when, None, owner, OpportunityId=opportunity, StageName=step_stage,
+                     Amount=step_amount, Probability=float(STAGES[step_stage][0]), CloseDate=close_date.isoformat())
+    agents = [users[t["sales_agent"]] for t in sorted(teams, key=lambda t: t["sales_agent"])]
+    return admin, agents
+
+
+def olist_shift_days(folder: Path, origin: datetime) -> int:
+    """Whole days to add to every olist date so the last one falls the day before the clock origin."""
+    leads = _read(folder / "olist_marketing_qualified_leads_dataset.csv")
+    deals = _read(folder / "olist_closed_deals_dataset.csv")
+    last = max([date.fromisoformat(l["first_contact_date"][:10]) for l in leads] +
+               [date.fromisoformat(d["won_date"][:10]) for d in deals if d["won_date"]])
+    return (origin.date() - timedelta(days=1) - last).days
+
+
+def _olist(rows: _Rows, folder: Path, small: bool, shift_days: int, admin: str, agents: list[str]) -> None:
+    shift = timedelta(days=shift_days)
+    leads = _read(folder / "olist_marketing_qualified_leads_dataset.csv")
+    won = {d["mql_id"]: d for d in _read(folder / "olist_closed_deals_dataset.csv")}
+    chosen = [lead for index, lead in enumerate(leads) if not small or index % SMALL_EVERY == 0]
+    pages: dict[str, list[date]] = defaultdict(list)
+    for lead in chosen:
+        pages[lead["landing_page_id"]].append(date.fromisoformat(lead["first_contact_date"]) + shift)
+    last_day = max(day for days in pages.values() for day in days)
+    campaigns = {}
+    for page, days in pages.items():
+        active = max(days) > last_day - timedelta(days=30)
+        campaigns[page] = rows.add(
+            "Campaign", min(days), max(days), admin, OwnerId=admin, Name=f"Landing page {page[:8]}", Type="Web",
+            Status="In Progress" if active else "Completed", StartDate=min(days).isoformat(),
+            EndDate=max(days).isoformat(), IsActive=int(active), Description=f"Olist landing page {page}")
+    for lead in chosen:
+        mql = lead["mql_id"]
+        spread = _hash(mql)
+        first, last = FIRST_NAMES[spread % len(FIRST_NAMES)], LAST_NAMES[(spread // 97) % len(LAST_NAMES)]
+        company = f"{last} {COMPANY_SUFFIXES[(spread // 7919) % len(COMPANY_SUFFIXES)]}"
+        email = f"{first}.{last}.{mql[:6]}@example.com".lower()
+        owner = agents[int(mql[8:16], 16) % len(agents)]
+        contacted = date.fromisoformat(lead["first_contact_date"]) + shift
+        source = lead["origin"] or None
+        values: dict[str, Any] = dict(OwnerId=owner, FirstName=first, LastName=last, Email=email, Company=company,
+                                      Country="Brazil", LeadSource=source, Status="Working - Contacted",
+                                      IsConverted=0)
+        modified: datetime | date = contacted
+        deal = won.get(mql)
+        if deal and deal["won_date"]:
+            modified = datetime.fromisoformat(deal["won_date"]) + shift
+            account = rows.add("Account", modified, None, owner, OwnerId=owner, Name=company,
+                               Industry=deal["business_segment"] or None, BillingCountry="Brazil",
+                               Description=f"Olist seller {deal['seller_id']}")
+            contact = rows.add("Contact", modified, None, owner, OwnerId=owner, AccountId=account, FirstName=first,
+                               LastName=last, Email=email, LeadSource=source, MailingCountry="Brazil")
+            values.update(Status="Closed - Converted", IsConverted=1, ConvertedDate=modified.date().isoformat(),
+                          ConvertedAccountId=account, ConvertedContactId=contact)
+        lead_id = rows.add("Lead", contacted, modified, owner, **values)
+        rows.add("CampaignMember", contacted, None, owner, CampaignId=campaigns[lead["landing_page_id"]],
+                 LeadId=lead_id, Status="Responded", HasResponded=1, FirstRespondedDate=contacted.isoformat())
+        rows.add("Task", contacted, None, owner, OwnerId=owner, Subject="First contact", Status="Completed",
+                 Priority="Normal", ActivityDate=contacted.isoformat(), WhoId=lead_id,
+                 TaskSubtype="Email" if source == "email" else "Call")
+
+
+def seed(store: Store, datasets: Path | None, kind: str, origin: datetime) -> dict[str, Any]:
+    """Fill an empty store; returns the date shift and the counts per object."""
+    if kind not in SEEDS:
+        raise ValueError(f"Unknown seed {kind!r}: use one of {', '.join(SEEDS)}.")
+    if kind == "none":
+        return {"date_shift_days": 0, "counts": {}}
+    olist_folder = datasets / "olist-marketing-funnel"
+    shift_days = olist_shift_days(olist_folder, origin)
+    users_created = min(date(2016, 1, 1), date(2017, 6, 1) + timedelta(days=shift_days))
+    rows = _Rows()
+    admin, agents = _maven(rows, datasets / "maven-crm", kind == "small", users_created)
+    _olist(rows, olist_folder, kind == "small", shift_days, admin, agents)
+    with store.transaction():
+        counts = rows.save(store)
+    return {"date_shift_days": shift_days, "counts": counts}
