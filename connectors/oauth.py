@@ -36,6 +36,8 @@ class OAuthApp:
         session = OAuth2Session(self.client_id, self.client_secret, redirect_uri=redirect_uri,
                                 scope=" ".join(self.provider.scopes) or None, token=token)
         session.verify = self.verify
+        # An explicit CA file must win over REQUESTS_CA_BUNDLE and friends from the environment.
+        session.trust_env = self.verify is True
         return session
 
     def authorization_url(self, redirect_uri: str) -> tuple[str, str]:

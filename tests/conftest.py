@@ -106,16 +106,9 @@ def sf_control(sf_sandbox):
 
 def make_config(tmp_path: Path, db_url: str, redis_url: str, sandbox=None, **overrides) -> Config:
     """A Config for tests: a private var dir, the given stores, the sandbox as the CRM."""
-    config = Config(
-        VAR_DIR=tmp_path / "var",
-        DATABASE_URL=db_url,
-        REDIS_URL=redis_url,
-        ENCRYPTION_KEYS=None,
-        SECRET_KEY="test-secret",
-        SYNC_LOOKBACK_SECONDS=300,
-        SYNC_LOCK_TTL_SECONDS=30,
-        **overrides,
-    )
+    settings = dict(VAR_DIR=tmp_path / "var", DATABASE_URL=db_url, REDIS_URL=redis_url, ENCRYPTION_KEYS=None,
+                    SECRET_KEY="test-secret", SYNC_LOOKBACK_SECONDS=300, SYNC_LOCK_TTL_SECONDS=30)
+    config = Config(**{**settings, **overrides})
     if sandbox is not None:
         config.SALESFORCE_LOGIN_URL = sandbox.base_url
         config.SALESFORCE_CA_BUNDLE = str(sandbox.ca_path)

@@ -1,0 +1,40 @@
+"""Salesforce declared: OAuth endpoints, streams, and the fields Pipewise writes back."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+from connectors.base import Identity, Provider, WritableField
+from connectors.errors import Fatal
+from connectors.salesforce.streams import ALL as STREAMS
+
+
+class SalesforceProvider(Provider):
+    key = "salesforce"
+    name = "Salesforce"
+    authorize_path = "/services/oauth2/authorize"
+    token_path = "/services/oauth2/token"
+    revoke_path = "/services/oauth2/revoke"
+    scopes = ("api", "refresh_token")
+    streams = STREAMS
+    writable_objects = {"lead": "Lead", "opportunity": "Opportunity"}
+    writable_fields = (
+        WritableField("score", "Pipewise_Score__c", "Pipewise Score", "number"),
+        WritableField("band", "Pipewise_Band__c", "Pipewise Band", "text"),
+        WritableField("reasons", "Pipewise_Reasons__c", "Pipewise Reasons", "textarea"),
+        WritableField("next_step", "Pipewise_Next_Step__c", "Pipewise Next Step", "text"),
+        WritableField("model_version", "Pipewise_Model_Version__c", "Pipewise Model Version", "text"),
+        WritableField("scored_at", "Pipewise_Scored_At__c", "Pipewise Scored At", "datetime"),
+    )
+    writeback_batch_size = 200  # sObject Collections take at most 200 records per call
+
+    @classmethod
+    def identity(cls, token: dict[str, Any]) -> Identity:
+        """Org and user from the token's identity URL (``https://host/id/<orgId>/<userId>``)."""
+        instance_url = token.get("instance_url")
+        parts = urlparse(token.get("id") or "").path.strip("/").split("/")
+        if not instance_url or len(parts) != 3 or parts[0] != "id":
+            raise Fatal("Salesforce's token answer has no identity URL or instance URL. "
+                        "Start the connection again; if it persists, check the connected app.")
+        return Identity(remote_org_id=parts[1], instance_url=instance_url.rstrip("/"),
+                        remote_user_id=parts[2])

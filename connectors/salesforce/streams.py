@@ -1,0 +1,110 @@
+"""The Salesforce objects Pipewise reads, one declaration each.
+
+Every stream pages on SystemModstamp. OpportunityHistory has no LastModifiedDate (its rows are
+never edited), but it does carry SystemModstamp in current API versions, so one cursor fits all.
+Pipewise's own writeback fields (Pipewise_*__c) are not read: they are ours, and reading them
+would turn every writeback into an incoming change.
+"""
+from __future__ import annotations
+
+from connectors.base import Stream
+
+# Read on every object: bookkeeping for the cursor, deletes and the common Remote columns.
+SYSTEM_FIELDS = ("Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp")
+
+
+class SalesforceStream(Stream):
+    cursor_field = "SystemModstamp"
+    primary_key = "Id"
+    page_size = 2000  # the REST query maximum
+
+
+class Users(SalesforceStream):
+    name = "user"
+    object_type = "user"
+    remote_name = "User"
+    fields = ("Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "Username", "Name",
+              "FirstName", "LastName", "Email", "Title", "Department", "IsActive", "ManagerId")
+    # Users are deactivated, never deleted: User has no IsDeleted field.
+    reports_deletes = False
+
+
+class Accounts(SalesforceStream):
+    name = "account"
+    object_type = "account"
+    remote_name = "Account"
+    fields = SYSTEM_FIELDS + ("Name", "Industry", "Website", "AnnualRevenue", "NumberOfEmployees",
+                              "BillingCountry", "YearStarted", "ParentId", "OwnerId")
+
+
+class Contacts(SalesforceStream):
+    name = "contact"
+    object_type = "contact"
+    remote_name = "Contact"
+    fields = SYSTEM_FIELDS + ("FirstName", "LastName", "Email", "Title", "Phone", "LeadSource",
+                              "AccountId", "OwnerId")
+
+
+class Leads(SalesforceStream):
+    name = "lead"
+    object_type = "lead"
+    remote_name = "Lead"
+    fields = SYSTEM_FIELDS + ("FirstName", "LastName", "Email", "Company", "Title", "Industry",
+                              "Country", "LeadSource", "Status", "Rating", "IsConverted",
+                              "ConvertedDate", "ConvertedAccountId", "ConvertedContactId",
+                              "ConvertedOpportunityId", "OwnerId")
+
+
+class Opportunities(SalesforceStream):
+    name = "opportunity"
+    object_type = "opportunity"
+    remote_name = "Opportunity"
+    fields = SYSTEM_FIELDS + ("Name", "AccountId", "OwnerId", "CampaignId", "StageName", "Amount",
+                              "Probability", "CloseDate", "IsClosed", "IsWon", "LeadSource", "Type",
+                              "Product__c")
+
+
+class OpportunityHistories(SalesforceStream):
+    name = "opportunity_history"
+    object_type = "opportunity_stage_change"
+    remote_name = "OpportunityHistory"
+    fields = ("Id", "IsDeleted", "CreatedDate", "SystemModstamp", "OpportunityId", "StageName",
+              "Amount", "Probability", "CloseDate")
+
+
+class Tasks(SalesforceStream):
+    name = "task"
+    object_type = "activity"
+    remote_name = "Task"
+    fields = SYSTEM_FIELDS + ("Subject", "Status", "TaskSubtype", "ActivityDate", "OwnerId", "WhoId",
+                              "WhatId")
+
+
+class Events(SalesforceStream):
+    name = "event"
+    object_type = "activity"
+    remote_name = "Event"
+    fields = SYSTEM_FIELDS + ("Subject", "ActivityDateTime", "ActivityDate", "EndDateTime",
+                              "DurationInMinutes", "OwnerId", "WhoId", "WhatId")
+
+
+class Campaigns(SalesforceStream):
+    name = "campaign"
+    object_type = "campaign"
+    remote_name = "Campaign"
+    fields = SYSTEM_FIELDS + ("Name", "Type", "Status", "StartDate", "EndDate")
+
+
+class CampaignMembers(SalesforceStream):
+    name = "campaign_member"
+    object_type = "campaign_member"
+    remote_name = "CampaignMember"
+    fields = SYSTEM_FIELDS + ("CampaignId", "LeadId", "ContactId", "Status", "HasResponded",
+                              "FirstRespondedDate")
+
+
+# Parents before children, so a first sync meets references it already knows.
+ALL: tuple[type[SalesforceStream], ...] = (
+    Users, Accounts, Contacts, Campaigns, Leads, Opportunities, OpportunityHistories,
+    CampaignMembers, Tasks, Events,
+)

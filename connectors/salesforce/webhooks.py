@@ -1,0 +1,101 @@
+"""Salesforce Outbound Messages: parse the SOAP notification safely, and the acknowledgement."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+# Outbound messages carry at most 100 notifications; a little slack for the envelope.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+@dataclass
+class Notification:
+    id: str
+    object_type: str
+    record_id: str
+    fields: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass
+class OutboundMessage:
+    organization_id: str
+    action_id: str
+    session_id: str | None = None
+    notifications: list[Notification] = field(default_factory=list)
+
+
+def _parser() -> etree.XMLParser:
+    # No entities, no DTD, no network: an outbound message never needs them, an attacker would.
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           dtd_validation=False, huge_tree=False, remove_comments=True)
+
+
+def _local(tag: object) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def _child_text(parent: etree._Element, name: str) -> str | None:
+    node = parent.find(f"{{{OUTBOUND_NS}}}{name}")
+    if node is None or node.text is None:
+        return None
+    return node.text.strip() or None
+
+
+def _sobject(node: etree._Element) -> tuple[str, dict[str, str | None]]:
+    """The object type (from xsi:type ``sf:Lead``) and the record's fields."""
+    xsi_type = node.get(f"{{{XSI_NS}}}type") or ""
+    object_type = xsi_type.rpartition(":")[2]
+    fields: dict[str, str | None] = {}
+    for child in node:
+        name = _local(child.tag)
+        if not name:
+            continue
+        nil = child.get(f"{{{XSI_NS}}}nil") == "true"
+        fields[name] = None if nil else (child.text or "")
+    return object_type, fields
+
+
+def parse_outbound_message(body: bytes) -> OutboundMessage:
+    """The notifications in an Outbound Message body; ValueError when it is not one."""
+    if not body or len(body) > MAX_BODY_BYTES:
+        raise ValueError("The outbound message is empty or larger than Salesforce ever sends.")
+    try:
+        root = etree.fromstring(body, parser=_parser())
+    except etree.XMLSyntaxError as exc:
+        raise ValueError(f"The outbound message is not well-formed XML: {exc}") from exc
+    if root.getroottree().docinfo.doctype:
+        raise ValueError("The outbound message declares a DTD; Salesforce never sends one.")
+    if root.tag != f"{{{SOAP_NS}}}Envelope":
+        raise ValueError("The outbound message is not a SOAP 1.1 envelope.")
+    notifications = root.find(f"{{{SOAP_NS}}}Body/{{{OUTBOUND_NS}}}notifications")
+    if notifications is None:
+        raise ValueError("The SOAP body holds no Salesforce outbound <notifications>.")
+    organization_id = _child_text(notifications, "OrganizationId")
+    action_id = _child_text(notifications, "ActionId")
+    if not organization_id or not action_id:
+        raise ValueError("The outbound message has no OrganizationId or ActionId.")
+    message = OutboundMessage(organization_id, action_id, _child_text(notifications, "SessionId"))
+    for node in notifications.findall(f"{{{OUTBOUND_NS}}}Notification"):
+        notification_id = _child_text(node, "Id")
+        sobject = node.find(f"{{{OUTBOUND_NS}}}sObject")
+        if not notification_id or sobject is None:
+            raise ValueError("An outbound notification has no Id or no sObject.")
+        object_type, fields = _sobject(sobject)
+        record_id = fields.get("Id")
+        if not object_type or not record_id:
+            raise ValueError(f"Notification {notification_id} names no object type or record Id.")
+        message.notifications.append(Notification(notification_id, object_type, record_id, fields))
+    return message
+
+
+def ack_response(ack: bool = True) -> bytes:
+    """The SOAP answer Salesforce expects; without Ack true it redelivers for about a day."""
+    envelope = etree.Element(f"{{{SOAP_NS}}}Envelope", nsmap={"soapenv": SOAP_NS})
+    body = etree.SubElement(envelope, f"{{{SOAP_NS}}}Body")
+    response = etree.SubElement(body, f"{{{OUTBOUND_NS}}}notificationsResponse", nsmap={None: OUTBOUND_NS})
+    etree.SubElement(response, f"{{{OUTBOUND_NS}}}Ack").text = "true" if ack else "false"
+    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
