@@ -22,9 +22,12 @@ def create_app(config: Config | None = None) -> Flask:
     from web import extensions
     extensions.init_app(app, config)
 
-    from web import cli, install, security
+    from web import cli, install, security, webhooks
     security.init_app(app)
     app.register_blueprint(install.bp)
+    app.register_blueprint(webhooks.bp)
+    import embed
+    embed.init_app(app)
     cli.init_app(app)
     return app
 

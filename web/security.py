@@ -11,7 +11,9 @@ def init_app(app: Flask) -> None:
     def _headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        framed = "frame-ancestors" in response.headers.get("Content-Security-Policy", "")
         response.headers.setdefault("Content-Security-Policy",
                                     "default-src 'self'; img-src 'self' data:; frame-ancestors 'self'")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        if not framed:  # a view naming its own frame-ancestors (embed/) must not be blocked by XFO
+            response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         return response

@@ -1,0 +1,192 @@
+"""The embedding endpoints: the Salesforce Canvas POST and the panel's own token-authorized requests."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from flask import Blueprint, Response, current_app, jsonify, make_response, render_template, request, url_for
+from sqlalchemy import select
+
+from embed import context as canvas_context
+from embed.canvas import DEFAULT_WINDOW_SECONDS, InvalidSignedRequest, verify_signed_request
+from embed.panel import history_chart, panel_context, record_title, score_history
+from embed.tokens import (DEFAULT_MAX_AGE_SECONDS, InvalidPanelToken, PanelClaims, issue_panel_token,
+                          read_panel_token, token_from_request)
+from sync.models import Connection, User
+from web.extensions import runtime
+
+log = logging.getLogger(__name__)
+bp = Blueprint("embed", __name__, url_prefix="/embed", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+
+PANEL_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'")
+NO_ANCESTORS = "'none'"
+
+
+@bp.app_template_filter("embed_utc")
+def _utc(value: datetime | None) -> str:
+    """A naive-UTC datetime as the panel shows it."""
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else ""
+
+
+@bp.post("/salesforce/canvas")
+def salesforce_canvas():
+    """Verify Salesforce's signed request, then show the panel of the record in its context."""
+    rt = runtime()
+    window = int(getattr(rt.config, "EMBED_CANVAS_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS))
+    try:
+        envelope = verify_signed_request(request.form.get("signed_request", ""),
+                                         rt.config.SALESFORCE_CLIENT_SECRET, redis=rt.redis,
+                                         window_seconds=window)
+    except InvalidSignedRequest as exc:
+        log.warning("embed.canvas.invalid-signature reason=%s", exc.reason)
+        return _refusal("Pipewise could not verify this request",
+                        "The request did not come from Salesforce with a valid signature, or it was "
+                        "already used or too old. Reload the Salesforce page to try again.", [])
+
+    org_id = canvas_context.organization_id(envelope)
+    with rt.sessions() as session:
+        connection = _salesforce_connection(session, org_id)
+        if connection is None:
+            log.warning("embed.canvas.unknown-organization org=%s", org_id)
+            # The envelope is verified, so its instance may frame this message for the admin to read.
+            ancestors = canvas_context.frame_ancestors(canvas_context.instance_url(envelope))
+            return _refusal("Pipewise is not installed for this organization",
+                            "Ask your Salesforce admin to install Pipewise (connect this Salesforce "
+                            "organization in the Pipewise console), then reload this page.", ancestors)
+        ancestors = canvas_context.frame_ancestors(connection.instance_url)
+        ref = canvas_context.record_ref(envelope)
+        if ref is None or ref[0] is None:
+            return _notice("Open a lead or an opportunity",
+                           "Pipewise scores leads and opportunities. Open one to see its score.", ancestors)
+        object_type, remote_id = ref
+        user_remote_id = canvas_context.user_id(envelope)
+        claims = PanelClaims(organization_id=connection.organization_id, connection_id=connection.id,
+                             user_remote_id=user_remote_id,
+                             role=_role(session, connection.id, user_remote_id), object_type=object_type,
+                             remote_id=remote_id)
+        log.info("embed.canvas.opened connection=%s object=%s", connection.id, object_type)
+        return _panel(session, connection, claims, issue_panel_token(current_app.secret_key, claims))
+
+
+@bp.get("/panel/<object_type>/<remote_id>")
+def panel(object_type: str, remote_id: str):
+    """The panel again, for a refresh inside the frame."""
+    with runtime().sessions() as session:
+        checked = _authorize(session, object_type, remote_id)
+        if isinstance(checked, Response):
+            return checked
+        connection, claims, token = checked
+        return _panel(session, connection, claims, token)
+
+
+@bp.get("/panel/<object_type>/<remote_id>/history.svg")
+def history_svg(object_type: str, remote_id: str):
+    """The opportunity's win probability over time, as an SVG image."""
+    with runtime().sessions() as session:
+        checked = _authorize(session, object_type, remote_id)
+        if isinstance(checked, Response):
+            return checked
+        connection, claims, _token = checked
+        history = score_history(session, connection.id, claims.object_type, claims.remote_id)
+        title = record_title(session, connection.id, claims.object_type, claims.remote_id)
+        svg = '<?xml version="1.0" encoding="UTF-8"?>\n' + history_chart(history, title)
+        response = make_response(svg)
+        response.mimetype = "image/svg+xml"
+        return _embed_headers(response, canvas_context.frame_ancestors(connection.instance_url))
+
+
+@bp.get("/panel/<object_type>/<remote_id>/score.json")
+def score_json(object_type: str, remote_id: str):
+    """The panel's data as JSON, for a refresh without reloading the page."""
+    with runtime().sessions() as session:
+        checked = _authorize(session, object_type, remote_id)
+        if isinstance(checked, Response):
+            return checked
+        connection, claims, _token = checked
+        data = panel_context(session, connection, claims.object_type, claims.remote_id)
+        score = data["score"]
+        if score:
+            score = {**score, "scored_at": _utc(score["scored_at"])}
+        response = jsonify(object_type=data["object_type"], remote_id=data["remote_id"],
+                           title=data["record_title"], score=score,
+                           history=[{"at": _utc(at), "probability": p} for at, p in data["history"]])
+        return _embed_headers(response, canvas_context.frame_ancestors(connection.instance_url))
+
+
+def _authorize(session, object_type: str, remote_id: str):
+    """(connection, claims, token) for a valid panel token on this record, else the 403 answer."""
+    token = token_from_request(request)
+    max_age = int(getattr(runtime().config, "EMBED_PANEL_TOKEN_SECONDS", DEFAULT_MAX_AGE_SECONDS))
+    try:
+        claims = read_panel_token(current_app.secret_key, token, max_age=max_age)
+    except InvalidPanelToken as exc:
+        log.warning("embed.panel.invalid-token reason=%s", exc.reason)
+        # An expired token is still authentic: its org may frame the message; a forged one gets no frame.
+        expired = exc.expired_claims and session.get(Connection, exc.expired_claims.connection_id)
+        ancestors = canvas_context.frame_ancestors(expired.instance_url) if expired else []
+        return _refusal("This panel has expired",
+                        "Reload the Salesforce page to see the latest Pipewise score.", ancestors)
+    connection = session.get(Connection, claims.connection_id)
+    if (object_type.lower() != claims.object_type or remote_id != claims.remote_id
+            or connection is None or connection.organization_id != claims.organization_id
+            or connection.status == "disconnected"):
+        log.warning("embed.panel.token-mismatch connection=%s", claims.connection_id)
+        return _refusal("This panel cannot show that record",
+                        "Open the record in Salesforce to see its Pipewise score.", [])
+    return connection, claims, token
+
+
+def _panel(session, connection: Connection, claims: PanelClaims, token: str) -> Response:
+    """Render the panel of the claimed record with links that carry the token."""
+    data = panel_context(session, connection, claims.object_type, claims.remote_id)
+    links = {"object_type": claims.object_type, "remote_id": claims.remote_id, "pt": token}
+    html = render_template("embed/panel.html", **data, refresh_url=url_for(".panel", **links),
+                           chart_url=url_for(".history_svg", **links))
+    return _embed_headers(make_response(html), canvas_context.frame_ancestors(connection.instance_url))
+
+
+def _salesforce_connection(session, org_id: str | None) -> Connection | None:
+    """The live Salesforce connection of an organization id (15 or 18 characters)."""
+    if not org_id:
+        return None
+    candidates = {org_id, canvas_context.to_18(org_id)}
+    connection = session.scalar(select(Connection).where(Connection.provider == "salesforce",
+                                                         Connection.remote_org_id.in_(candidates)))
+    if connection is None or connection.status == "disconnected":
+        return None
+    return connection
+
+
+def _role(session, connection_id: int, user_remote_id: str) -> str:
+    """The viewer's role from the synced users; a rep until known otherwise."""
+    if not user_remote_id:
+        return "rep"
+    role = session.scalar(select(User.role).where(User.connection_id == connection_id,
+                                                  User.remote_id == canvas_context.to_18(user_remote_id)))
+    return role or "rep"
+
+
+def _refusal(title: str, message: str, ancestors: list[str]) -> Response:
+    """A short plain 403 page."""
+    response = make_response(render_template("embed/message.html", title=title, message=message), 403)
+    return _embed_headers(response, ancestors)
+
+
+def _notice(title: str, message: str, ancestors: list[str]) -> Response:
+    """A short plain page that is not an error (nothing to show here)."""
+    response = make_response(render_template("embed/message.html", title=title, message=message), 200)
+    return _embed_headers(response, ancestors)
+
+
+def _embed_headers(response: Response, ancestors: list[str]) -> Response:
+    """CSP naming exactly the CRM origins that may frame this answer; no referrer, no caching."""
+    response.headers["Content-Security-Policy"] = (
+        f"{PANEL_POLICY}; frame-ancestors {' '.join(ancestors) or NO_ANCESTORS}")
+    response.headers.pop("X-Frame-Options", None)
+    # The token rides in links; it must not leak through Referer or a shared cache.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+

@@ -1,0 +1,77 @@
+"""Inbound CRM events: verify, deduplicate, enqueue a targeted sync. Nothing is synced inline."""
+from __future__ import annotations
+
+import hmac
+import logging
+
+from flask import Blueprint, Response, abort, request
+from sqlalchemy import select
+
+from connectors import registry
+from sync.db import insert_ignore
+from sync.models import Connection, WebhookEvent
+from sync.writeback import is_echo
+from web.extensions import runtime
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+SOAP = "text/xml; charset=utf-8"
+
+
+def _soap(body: bytes, status: int = 200) -> Response:
+    return Response(body, status=status, content_type=SOAP)
+
+
+@bp.post("/salesforce/<remote_org_id>/<secret>")
+def salesforce_outbound(remote_org_id: str, secret: str):
+    """Salesforce Outbound Messages: the org id and the connection's secret are in the path."""
+    rt = runtime()
+    package = registry.get("salesforce")
+    with rt.sessions() as session:
+        connection = session.scalar(select(Connection).where(
+            Connection.provider == "salesforce", Connection.remote_org_id == remote_org_id))
+        # Constant-time even when the org is unknown, so the answer time tells nothing.
+        expected = connection.webhook_secret if connection else "-" * len(secret)
+        if not hmac.compare_digest(expected.encode(), secret.encode()) or connection is None \
+                or connection.status == "disconnected":
+            log.warning("salesforce.outbound.refused org=%s", remote_org_id)
+            abort(403)
+        try:
+            message = package.webhooks.parse_outbound_message(request.get_data())
+        except ValueError as exc:
+            log.warning("salesforce.outbound.malformed org=%s error=%s", remote_org_id, exc)
+            return _soap(package.webhooks.ack_response(False), 400)
+        if message.organization_id[:15] != remote_org_id[:15]:
+            log.warning("salesforce.outbound.wrong-org path=%s body=%s", remote_org_id, message.organization_id)
+            abort(403)
+        streams = {s.remote_name: s for s in package.provider.streams}
+        rows = []
+        for note in message.notifications:
+            stream = streams.get(note.object_type)
+            if stream is None:
+                continue
+            rows.append({"connection_id": connection.id, "event_id": note.id, "kind": "outbound_message",
+                         "object_type": stream.object_type, "remote_ids": [note.record_id],
+                         "payload": {"stream": stream.name, "fields": note.fields}})
+        fresh = insert_ignore(session, WebhookEvent, rows, conflict=("connection_id", "event_id"),
+                              key="event_id")
+        targets: dict[str, list[str]] = {}
+        echoes = 0
+        for row in rows:
+            if row["event_id"] not in fresh:
+                continue
+            if row["object_type"] in package.provider.writable_objects and is_echo(
+                    session, connection.id, row["object_type"], row["remote_ids"][0],
+                    row["payload"]["fields"], package.provider):
+                echoes += 1
+                continue
+            targets.setdefault(row["payload"]["stream"], []).extend(row["remote_ids"])
+        session.commit()
+        connection_id = connection.id
+    if targets:
+        rt.queues["webhooks"].enqueue("sync.jobs.sync_records", connection_id,
+                                      {k: sorted(set(v)) for k, v in targets.items()})
+    log.info("salesforce.outbound.accepted connection=%s new=%d duplicates=%d echoes=%d",
+             connection_id, len(fresh), len(rows) - len(fresh), echoes)
+    return _soap(package.webhooks.ack_response(True))
