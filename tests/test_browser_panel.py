@@ -18,15 +18,11 @@ from werkzeug.wrappers import Request, Response
 import web
 from tests.conftest import make_config
 from tests.test_embed_canvas import LEAD_ID, OPP_ID, SECRET, envelope, seed_store, sign
+from tests.browser import SCREENSHOTS, launch_chromium
 from web.cli import upgrade_database
 from web.extensions import runtime
 
 ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-# Debian's chromium; Playwright never downloads a browser here.
-CHROMIUM = os.environ.get("PIPEWISE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 class ServedApp:
@@ -93,7 +89,7 @@ def servers(tmp_path, sqlite_url, redis_url):
 @pytest.fixture
 def browser():
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        launched = launch_chromium(playwright)
         yield launched
         launched.close()
 

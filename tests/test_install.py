@@ -1,0 +1,89 @@
+"""The admin's install: Pipewise → the CRM's consent page → back, then the first backfill, live."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from werkzeug.serving import make_server
+
+from demo.stack import give_consent
+from sync.models import Connection
+from tests.conftest import make_config, wait_for
+from web import create_app
+from web.cli import upgrade_database
+
+from tests.browser import SCREENSHOTS as ARTIFACTS, launch_chromium
+
+
+@pytest.fixture
+def app(tmp_path, sqlite_url, redis_url, sf_sandbox):
+    config = make_config(tmp_path, sqlite_url, redis_url, sf_sandbox)
+    upgrade_database(config.DATABASE_URL)
+    return create_app(config)
+
+
+def test_a_stale_or_foreign_state_is_refused_before_anything_else(app):
+    client = app.test_client()
+    answer = client.get("/install/salesforce/callback?code=anything&state=forged")
+    assert answer.status_code == 400
+    assert b"Start the connection again" in answer.data
+    with app.extensions["pipewise"].sessions() as session:
+        assert session.query(Connection).count() == 0
+
+
+def test_install_creates_the_connection_and_the_backfill_runs_on_a_worker(app, sf_sandbox, start_worker):
+    rt = app.extensions["pipewise"]
+    client = app.test_client()
+    to_crm = client.get("/install/salesforce")
+    assert to_crm.status_code == 302 and to_crm.headers["Location"].startswith(sf_sandbox.base_url)
+
+    back = urlsplit(give_consent(sf_sandbox.base_url, str(sf_sandbox.ca_path), to_crm.headers["Location"]))
+    landed = client.get(f"{back.path}?{back.query}")
+    assert landed.status_code == 302 and landed.headers["Location"].endswith("/progress")
+    with rt.sessions() as session:
+        connection = session.query(Connection).one()
+        assert connection.remote_org_id == sf_sandbox.org_id
+        assert connection.instance_url.startswith("https://127.0.0.1")
+
+    start_worker(rt.config, queues=("sync", "writeback"))
+    url = f"/connections/{connection.id}/progress.json"
+    wait_for(lambda: (client.get(url).json["run"] or {}).get("status") == "completed", 120,
+             message="the first backfill")
+    progress = client.get(url).json
+    assert all(stream["done"] for stream in progress["run"]["streams"].values())
+    assert progress["stored"]["lead"] == len(sf_sandbox.records("Lead"))
+    assert progress["stored"]["opportunity"] == len(sf_sandbox.records("Opportunity"))
+
+
+def test_the_admin_watches_the_backfill_in_a_browser(app, sf_sandbox, sf_control, start_worker):
+    """A real browser: connect, consent on the sandbox page, watch the progress table fill in."""
+    from playwright.sync_api import sync_playwright
+
+
+    rt = app.extensions["pipewise"]
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    sf_control.knobs(delay_ms=150)  # slow enough to see the table fill in
+    start_worker(rt.config, queues=("sync", "writeback"))
+    try:
+        with sync_playwright() as pw:
+            browser = launch_chromium(pw)
+            page = browser.new_page(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
+            page.goto(base + "/")
+            page.get_by_role("link", name="Connect Salesforce").click()
+            page.get_by_role("button", name="Allow").click()
+            page.wait_for_url("**/progress")
+            page.wait_for_selector("#streams tr")
+            page.locator('#summary[data-state="completed"]').wait_for(timeout=120_000)
+            rows = page.locator("#streams tr").count()
+            summary = page.locator("#summary").inner_text()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "install-progress.png"), full_page=True)
+            browser.close()
+    finally:
+        server.shutdown()
+    assert rows == 10
+    assert summary.startswith("Sync complete")
