@@ -21,6 +21,14 @@ class Stream:
     page_size: ClassVar[int] = 2000
     # Whether the remote reports soft deletes on this stream's pages.
     reports_deletes: ClassVar[bool] = True
+    # Further common objects the mapping may produce from this stream (HubSpot contacts are
+    # leads or contacts by lifecycle stage).
+    also_maps_to: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def object_types(cls) -> tuple[str, ...]:
+        """Every common object this stream's records can land in."""
+        return (cls.object_type, *cls.also_maps_to)
 
 
 @dataclass(frozen=True)
@@ -106,7 +114,7 @@ class Client(Protocol):
         """
 
     def read_records(self, stream: type[Stream], remote_ids: list[str]) -> list[dict[str, Any]]:
-        """The current raw records with these ids (a targeted sync)."""
+        """The current raw records with these ids (a targeted sync); deleted ones flagged."""
 
     def update_records(self, remote_name: str, updates: list[dict[str, Any]]) -> list[WriteResult]:
         """One batch update call: each update is ``{"Id": ..., field: value}``."""

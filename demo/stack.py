@@ -46,7 +46,7 @@ class Stack:
                                      seed=self.seed).start()
         os.environ.setdefault("PIPEWISE_VAR_DIR", str(self.var_dir))
         os.environ["SALESFORCE_LOGIN_URL"] = self.sandbox.base_url
-        os.environ["SALESFORCE_CA_BUNDLE"] = str(self.sandbox.ca_path)
+        os.environ["PIPEWISE_CA_BUNDLE"] = str(self.sandbox.ca_path)
         os.environ["PIPEWISE_PUBLIC_URL"] = self.web_url
         self.config = Config()
         from web import create_app

@@ -28,8 +28,9 @@ class Config:
         self.SALESFORCE_LOGIN_URL = _env("SALESFORCE_LOGIN_URL", "https://127.0.0.1:8443")
         self.SALESFORCE_CLIENT_ID = _env("SALESFORCE_CLIENT_ID", "pipewise-sandbox-client")
         self.SALESFORCE_CLIENT_SECRET = _env("SALESFORCE_CLIENT_SECRET", "pipewise-sandbox-secret")
-        # CA bundle that signs the CRM's certificate; the sandbox writes its own under var/.
-        self.SALESFORCE_CA_BUNDLE = _env("SALESFORCE_CA_BUNDLE")
+        # CA file (PEM, may hold several) that signs the CRMs' certificates; unset means the
+        # system's CAs. The demo points it at the sandboxes' own CA.
+        self.CA_BUNDLE = _env("PIPEWISE_CA_BUNDLE")
         self.SALESFORCE_API_VERSION = _env("SALESFORCE_API_VERSION", "59.0")
         self.SYNC_LOOKBACK_SECONDS = int(_env("SYNC_LOOKBACK_SECONDS", "300"))
         self.SYNC_LOCK_TTL_SECONDS = int(_env("SYNC_LOCK_TTL_SECONDS", "120"))
@@ -43,6 +44,6 @@ class Config:
     @property
     def ca_bundle(self) -> str | bool:
         """What requests should verify the CRM's certificate with."""
-        if self.SALESFORCE_CA_BUNDLE:
-            return self.SALESFORCE_CA_BUNDLE
+        if self.CA_BUNDLE:
+            return self.CA_BUNDLE
         return True

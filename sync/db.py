@@ -59,3 +59,17 @@ def upsert(session: Session, model, rows: Sequence[dict], conflict: Iterable[str
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=conflict)
         session.execute(stmt)
+
+
+def insert_ignore(session: Session, model, rows: Sequence[dict], conflict: Iterable[str], key: str) -> set:
+    """Insert rows, skipping those that already exist; return the ``key`` values actually inserted."""
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = (insert(model).values(list(rows)).on_conflict_do_nothing(index_elements=list(conflict))
+            .returning(getattr(model, key)))
+    return set(session.scalars(stmt).all())

@@ -21,12 +21,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Client, Provider, Stream
-from connectors.common import Remote
+from connectors.common import COMMON_TYPES, Remote
 from sync.db import upsert
 from sync.models import SYNCED_MODELS, SyncCursor, SyncRun, utcnow
 
 log = logging.getLogger(__name__)
 
+COMMON_TYPE_NAMES = {cls: name for name, cls in COMMON_TYPES.items()}
 # Fields that change without the record changing for anyone reading it.
 VOLATILE = frozenset({"remote_data", "remote_modified_at"})
 # Past this many changed ids a run records "all" instead of the list (rescoring scores everything).
@@ -123,30 +124,38 @@ class SyncEngine:
 
     def _write_page(self, session: Session, run: SyncRun, organization_id: int,
                     stream: type[Stream], raw_page: list[dict]) -> tuple[datetime, str] | None:
-        """Upsert the changed records of one page; return the page's last (modified_at, id)."""
+        """Upsert the changed records of one page; return the page's last (modified_at, id).
+
+        A mapping may turn one remote record into several common ones (a HubSpot contact is a
+        lead or a contact by its lifecycle stage): each lands in its own table.
+        """
         if not raw_page:
             return None
-        model = SYNCED_MODELS[stream.object_type]
-        records = [self.to_common(stream, raw) for raw in raw_page]
-        # The same record can appear twice in one page only through remote quirks: keep the last.
-        by_id = {r.remote_id: r for r in records}
-        existing = dict(session.execute(
-            select(model.remote_id, model.content_hash).where(
-                model.connection_id == run.connection_id, model.remote_id.in_(list(by_id)))).all())
+        mapped = [self.to_common(stream, raw) for raw in raw_page]
+        by_type: dict[str, dict[str, Remote]] = {}
+        for item in mapped:
+            for record in (item if isinstance(item, list) else [item]):
+                # The same record twice in one page only comes from remote quirks: keep the last.
+                by_type.setdefault(COMMON_TYPE_NAMES[type(record)], {})[record.remote_id] = record
         now = utcnow()
-        rows = []
-        for record in by_id.values():
-            digest = content_hash(record)
-            if existing.get(record.remote_id) == digest:
-                continue
-            row = dataclasses.asdict(record)
-            row.update(organization_id=organization_id, connection_id=run.connection_id,
-                       content_hash=digest, synced_at=now)
-            rows.append(row)
-        upsert(session, model, rows, conflict=("connection_id", "remote_id"))
-        changed = [row["remote_id"] for row in rows]
-        self._count(session, run, stream, seen=len(by_id), changed=changed)
-        last = records[-1]
+        for object_type, by_id in by_type.items():
+            model = SYNCED_MODELS[object_type]
+            existing = dict(session.execute(
+                select(model.remote_id, model.content_hash).where(
+                    model.connection_id == run.connection_id, model.remote_id.in_(list(by_id)))).all())
+            rows = []
+            for record in by_id.values():
+                digest = content_hash(record)
+                if existing.get(record.remote_id) == digest:
+                    continue
+                row = dataclasses.asdict(record)
+                row.update(organization_id=organization_id, connection_id=run.connection_id,
+                           content_hash=digest, synced_at=now)
+                rows.append(row)
+            upsert(session, model, rows, conflict=("connection_id", "remote_id"))
+            self._count(session, run, stream, object_type, seen=len(by_id),
+                        changed=[row["remote_id"] for row in rows])
+        last = mapped[-1][0] if isinstance(mapped[-1], list) else mapped[-1]
         if last.remote_modified_at is None:
             return None
         return last.remote_modified_at, last.remote_id
@@ -177,7 +186,7 @@ class SyncEngine:
             session.flush()
         return cursor
 
-    def _count(self, session: Session, run: SyncRun, stream: type[Stream], seen: int,
+    def _count(self, session: Session, run: SyncRun, stream: type[Stream], object_type: str, seen: int,
                changed: list[str]) -> None:
         live = session.get(SyncRun, run.id)
         live.seen += seen
@@ -194,10 +203,10 @@ class SyncEngine:
         live.streams = progress
         if changed:
             ids = dict(live.changed_ids or {})
-            known = ids.get(stream.object_type, [])
+            known = ids.get(object_type, [])
             if known != "all":
                 merged = list(dict.fromkeys([*known, *changed]))
-                ids[stream.object_type] = merged if len(merged) <= CHANGED_IDS_CAP else "all"
+                ids[object_type] = merged if len(merged) <= CHANGED_IDS_CAP else "all"
             live.changed_ids = ids
 
     @staticmethod
@@ -228,7 +237,7 @@ class SyncEngine:
         """Turn staged remote deletes into deleted_at (and undo it for restored records)."""
         now = utcnow()
         total = 0
-        object_types = {self.provider.stream(name).object_type for name in (run.streams or {})}
+        object_types = {t for name in (run.streams or {}) for t in self.provider.stream(name).object_types()}
         for object_type in object_types:
             model = SYNCED_MODELS[object_type]
             result = session.execute(update(model).where(

@@ -13,7 +13,7 @@ from connectors.errors import QuotaExceeded, ReauthorizationRequired, Retriable
 from sync import runtime as runtime_module
 from sync.connections import mark, open_client
 from sync.engine import SyncEngine
-from sync.models import Connection, SyncRun, utcnow
+from sync.models import Activity, CampaignMember, Connection, OpportunityStageChange, SyncRun, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -108,19 +108,42 @@ def _run(rt, connection_id: int, *, kind: str, remote_ids, then_score: bool, hea
         connection.last_synced_at = run.finished_at
         session.commit()
     if then_score and (run.changed or run.deleted or kind == "full"):
-        rt.queues["scoring"].enqueue("scoring.jobs.score_connection_job", connection_id,
-                                     _changed_for_scoring(run, kind), job_timeout=1800)
+        with rt.sessions() as session:
+            targets = affected_records(session, connection_id, run, kind)
+        if targets is None or any(targets.values()):
+            rt.queues["scoring"].enqueue("scoring.jobs.score_connection_job", connection_id, targets,
+                                         job_timeout=1800)
     return {"status": run.status, "run_id": run.id, "seen": run.seen, "changed": run.changed,
             "deleted": run.deleted, "api_calls": run.api_calls}
 
 
-def _changed_for_scoring(run: SyncRun, kind: str) -> dict | None:
-    """What scoring should look at: None means everything."""
-    if kind == "full":
+def affected_records(session, connection_id: int, run: SyncRun, kind: str) -> dict[str, list[str]] | None:
+    """The leads and deals whose score may have moved after a run; None means all of them.
+
+    A changed activity moves the score of the lead or deal it is about; a stage change, its deal;
+    a campaign response, its lead.
+    """
+    changed = run.changed_ids or {}
+    if kind == "full" or any(v == "all" for v in changed.values()):
         return None
-    if any(v == "all" for v in (run.changed_ids or {}).values()):
-        return None
-    return run.changed_ids
+    leads = set(changed.get("lead", []))
+    deals = set(changed.get("opportunity", []))
+    if changed.get("activity"):
+        for who, what in session.execute(select(Activity.who_remote_id, Activity.what_remote_id).where(
+                Activity.connection_id == connection_id, Activity.remote_id.in_(changed["activity"]))):
+            leads.add(who)
+            deals.add(what)
+    if changed.get("opportunity_stage_change"):
+        deals |= set(session.scalars(select(OpportunityStageChange.opportunity_remote_id).where(
+            OpportunityStageChange.connection_id == connection_id,
+            OpportunityStageChange.remote_id.in_(changed["opportunity_stage_change"]))))
+    if changed.get("campaign_member"):
+        leads |= set(session.scalars(select(CampaignMember.lead_remote_id).where(
+            CampaignMember.connection_id == connection_id,
+            CampaignMember.remote_id.in_(changed["campaign_member"]))))
+    # Ids that are not leads or deals (a Who that is a contact, a What that is an account) are
+    # dropped by scoring, which only scores what exists.
+    return {"lead": sorted(i for i in leads if i), "opportunity": sorted(i for i in deals if i)}
 
 
 def _record_usage(connection: Connection, client) -> None:

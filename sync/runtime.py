@@ -6,7 +6,6 @@ install it with ``use()``, so nothing is created at import time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from redis import Redis
 from rq import Queue
@@ -37,10 +36,6 @@ class Runtime:
         queues = {name: Queue(name, connection=redis) for name in QUEUE_NAMES}
         return cls(config=config, engine=engine, sessions=make_sessionmaker(engine), redis=redis,
                    cipher=TokenCipher.from_config(config), queues=queues)
-
-    @cached_property
-    def salesforce_verify(self) -> str | bool:
-        return self.config.ca_bundle
 
 
 def connect_redis(config: Config) -> Redis:

@@ -111,7 +111,7 @@ def make_config(tmp_path: Path, db_url: str, redis_url: str, sandbox=None, **ove
     config = Config(**{**settings, **overrides})
     if sandbox is not None:
         config.SALESFORCE_LOGIN_URL = sandbox.base_url
-        config.SALESFORCE_CA_BUNDLE = str(sandbox.ca_path)
+        config.CA_BUNDLE = str(sandbox.ca_path)
     return config
 
 
@@ -124,7 +124,7 @@ def config_env(config: Config) -> dict[str, str]:
         "REDIS_URL": config.REDIS_URL,
         "SECRET_KEY": config.SECRET_KEY or "",
         "SALESFORCE_LOGIN_URL": config.SALESFORCE_LOGIN_URL,
-        "SALESFORCE_CA_BUNDLE": config.SALESFORCE_CA_BUNDLE or "",
+        "PIPEWISE_CA_BUNDLE": config.CA_BUNDLE or "",
         "SYNC_LOOKBACK_SECONDS": str(config.SYNC_LOOKBACK_SECONDS),
         "SYNC_LOCK_TTL_SECONDS": str(config.SYNC_LOCK_TTL_SECONDS),
         "PYTHONPATH": str(ROOT),
