@@ -4,6 +4,7 @@ from alembic import context
 from sync.config import Config
 from sync.db import make_engine
 from sync.models import Base
+import scoring.forecast_models  # noqa: F401  - its tables belong to the same metadata
 
 
 target_metadata = Base.metadata
