@@ -18,8 +18,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", choices=SEEDS, default="full", help="used only when the data dir is new")
     parser.add_argument("--reset", action="store_true", help="delete the data and seed again")
     parser.add_argument("--origin", help="clock origin, e.g. 2017-10-01T00:00:00Z")
+    parser.add_argument("--canvas-url", help="the Pipewise Canvas app URL embedded on record pages")
+    parser.add_argument("--outbound-url", help="where Outbound Messages are POSTed (default: off)")
+    parser.add_argument("--outbound-objects", default="Lead,Opportunity,Task,Event",
+                        help="comma-separated objects whose changes send Outbound Messages")
     args = parser.parse_args(argv)
-    settings = {"clock_origin": args.origin} if args.origin else None
+    settings = {"clock_origin": args.origin} if args.origin else {}
+    if args.canvas_url:
+        settings["canvas_url"] = args.canvas_url
+    if args.outbound_url:
+        settings.update(outbound_url=args.outbound_url, outbound_objects=tuple(args.outbound_objects.split(",")))
     try:
         server = SandboxServer(args.data_dir, port=args.port, seed=args.seed, settings=settings,
                                reset=args.reset, host=args.host, quiet=False)
@@ -31,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  CA certificate: {server.ca_path} (pass it as verify=)")
     print(f"  OAuth client: {info['client_id']} / secret from settings; consent at "
           f"{server.base_url}/services/oauth2/authorize")
+    print(f"  home page {server.base_url}/ ; canvas_url {info['canvas_url']} ; outbound to {info['outbound_url']}")
     print(f"  clock {info['clock']}, olist date shift {info['date_shift_days']} days, records {info['counts']}")
     try:
         server.serve_forever()

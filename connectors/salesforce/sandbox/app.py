@@ -6,17 +6,17 @@ from pathlib import Path
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import composite, control_api, oauth, pages, query, rest
+from . import composite, control_api, control_triggers, oauth, pages, query, rest
 from .api import EXTENSION, ApiError, add_limit_header
 from .core import Sandbox
 
 
 def create_app(box: Sandbox) -> Flask:
-    """An app serving one sandbox org: OAuth, REST, the control API and record pages."""
+    """An app serving one sandbox org: OAuth, REST, the control API, record pages and their Canvas app."""
     app = Flask(__name__, template_folder=str(Path(__file__).with_name("templates")))
     app.extensions[EXTENSION] = box
     app.json.sort_keys = False
-    for blueprint in (oauth.bp, rest.bp, query.bp, composite.bp, control_api.bp, pages.bp):
+    for blueprint in (oauth.bp, rest.bp, query.bp, composite.bp, control_api.bp, control_triggers.bp, pages.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(ApiError, lambda error: error.response())
     app.register_error_handler(HTTPException, _http_error)

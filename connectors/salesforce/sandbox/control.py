@@ -1,6 +1,7 @@
 """SandboxControl: a small requests client for the sandbox control API (/_sandbox/), for tests and scripts."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
@@ -70,3 +71,39 @@ class SandboxControl:
 
     def advance_clock(self, seconds: float) -> str:
         return self._call("POST", "clock", json={"advance_seconds": seconds})["clock"]
+
+    def outbound(self) -> dict[str, Any]:
+        """Outbound configuration and delivery counters."""
+        return self._call("GET", "outbound")
+
+    def configure_outbound(self, url: str | None, objects: list[str] | None = None,
+                           retry_seconds: float | None = None, retry_max_seconds: float | None = None,
+                           ca_bundle: str | None = None) -> dict[str, Any]:
+        """Send Outbound Messages for these objects to url (None: off)."""
+        body: dict[str, Any] = {"url": url, "objects": objects, "retry_seconds": retry_seconds,
+                                "retry_max_seconds": retry_max_seconds, "ca_bundle": ca_bundle}
+        return self._call("POST", "outbound", json={k: v for k, v in body.items() if v is not None or k == "url"})
+
+    def redeliver_last(self) -> list[str]:
+        """Send the last acknowledged message again; returns its notification ids."""
+        return self._call("POST", "outbound/redeliver_last")["notification_ids"]
+
+    def wait_outbound_idle(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Poll until nothing is pending; returns the stats, or raises TimeoutError with them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            stats = self.outbound()
+            if stats["pending"] == 0:
+                return stats
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Outbound messages still pending after {timeout} s: {stats}")
+            time.sleep(0.05)
+
+    def configure_canvas(self, canvas_url: str | None) -> str | None:
+        """Embed the Canvas app at canvas_url on record pages (None: none)."""
+        return self._call("POST", "canvas", json={"canvas_url": canvas_url})["canvas_url"]
+
+    def signed_request(self, object_name: str, record_id: str, as_user: str | None = None) -> dict[str, Any]:
+        """A signed request as a record page would POST it: {signed_request, context}."""
+        body = {"object": object_name, "record_id": record_id, **({"as_user": as_user} if as_user else {})}
+        return self._call("POST", "canvas/signed_request", json=body)

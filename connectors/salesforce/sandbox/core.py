@@ -9,6 +9,8 @@ from .clock import SandboxClock, format_datetime, parse_datetime
 from .cursors import Cursors
 from .faults import ApiUsage, Faults, Knobs
 from .ids import make_id
+from .outbound import OutboundDispatcher, notification_listener
+from .outbound_xml import Notification, snapshot
 from .records import RecordWriter
 from .schema import OBJECTS
 from .seed import seed
@@ -60,6 +62,21 @@ class Sandbox:
                                actor_id="", system=True)
         self.admin_id = self.store.fetchall(
             'SELECT "Id" FROM "User" ORDER BY "ProfileName__c" = ? DESC, rowid LIMIT 1', (ADMIN_PROFILE,))[0][0]
+        action_id = self.store.meta("outbound_action_id")
+        if action_id is None:
+            action_id = make_id("04k", self.store.allocate("04k"))
+            self.store.set_meta("outbound_action_id", action_id)
+        self.outbound = OutboundDispatcher(self.settings, self.org_id, action_id, self.settings.api_version)
+        self.writer.listeners.append(notification_listener(self.outbound, self._notification))
+
+    def _notification(self, object_name: str, record_id: str, change: str) -> Notification | None:
+        """A committed change as an outbound notification: a new 04l id and the record's values now."""
+        row = self.store.get(object_name, record_id)
+        if row is None:
+            return None
+        notification_id = make_id("04l", self.store.allocate("04l"))  # persisted: unique across restarts
+        return Notification(notification_id, object_name, record_id, change,
+                            snapshot(self.store.fields(object_name), row))
 
     def _create(self, seed_name: str, datasets: Path | None) -> None:
         org_id = self.settings.org_id or make_id("00D", random.SystemRandom().randrange(10 ** 8, 10 ** 9))
@@ -90,6 +107,7 @@ class Sandbox:
             "clock": format_datetime(self.clock.now()), "clock_origin": format_datetime(self.clock.origin),
             "date_shift_days": int(self.store.meta("date_shift_days") or 0),
             "counts": self.counts(), "api_usage": {"used": self.usage.used, "limit": self.usage.limit},
+            "canvas_url": self.settings.canvas_url, "outbound_url": self.outbound.url,
         }
 
     def user_role(self, user: dict[str, Any]) -> str:
@@ -103,5 +121,6 @@ class Sandbox:
                 for row in self.store.select(object_name, where)]
 
     def close(self) -> None:
-        """Release the SQLite file."""
+        """Stop outbound delivery and release the SQLite file."""
+        self.outbound.stop()
         self.store.close()

@@ -102,6 +102,12 @@ class RecordWriter:
         self.store = store
         self.clock = clock
         self.rejects = rejects  # record id → validation-rule message, for the fault knob
+        # (object, record id, "created" | "updated" | "deleted") after the change commits; outbound messages
+        self.listeners: list[Callable[[str, str, str], None]] = []
+
+    def _changed(self, object_name: str, record_id: str, change: str) -> None:
+        for listener in self.listeners:
+            self.store.after_commit(lambda listener=listener: listener(object_name, record_id, change))
 
     def _values(self, object_name: str, payload: dict[str, Any], system: bool) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -162,6 +168,7 @@ class RecordWriter:
             self.store.insert(object_name, [row])
             if object_name == "Opportunity":
                 self._history(row, stamp, actor_id)
+            self._changed(object_name, record_id, "created")
         return record_id
 
     def _existing(self, object_name: str, record_id: Any) -> dict[str, Any]:
@@ -192,6 +199,7 @@ class RecordWriter:
             if object_name == "Opportunity" and any(
                     name in values and values[name] != current[name] for name in HISTORY_TRIGGERS):
                 self._history({**current, **values}, stamp, actor_id)
+            self._changed(object_name, current["Id"], "updated")
         return current["Id"]
 
     def delete(self, object_name: str, record_id: str, actor_id: str) -> str:
@@ -199,8 +207,10 @@ class RecordWriter:
         self._check_writable(object_name)
         current = self._existing(object_name, record_id)
         stamp = format_datetime(self.clock.now())
-        self.store.update(object_name, current["Id"], {"IsDeleted": 1, "LastModifiedDate": stamp,
-                                                       "LastModifiedById": actor_id, "SystemModstamp": stamp})
+        with self.store.transaction():
+            self.store.update(object_name, current["Id"], {"IsDeleted": 1, "LastModifiedDate": stamp,
+                                                           "LastModifiedById": actor_id, "SystemModstamp": stamp})
+            self._changed(object_name, current["Id"], "deleted")
         return current["Id"]
 
     def touch(self, object_name: str, record_ids: list[str], modstamp: datetime | None = None) -> str:

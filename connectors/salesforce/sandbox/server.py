@@ -37,6 +37,7 @@ class SandboxServer:
                                    request_handler=_QuietHandler if quiet else None)
         self.port = self._server.server_port
         self.base_url = f"https://{host}:{self.port}"
+        self.sandbox.outbound.instance_url = self.base_url
         self._thread: threading.Thread | None = None
 
     @property
@@ -119,3 +120,28 @@ class SandboxServer:
     def advance_clock(self, seconds: float) -> str:
         """Move the sandbox clock forward."""
         return format_datetime(self.sandbox.clock.advance(seconds))
+
+    # -- outbound messages and the Canvas app ------------------------------------------------------
+
+    def configure_outbound(self, url: str | None, objects: list[str] | None = None,
+                           retry_seconds: float | None = None, retry_max_seconds: float | None = None,
+                           ca_bundle: str | None = None) -> dict[str, Any]:
+        """Send Outbound Messages for these objects to url (None: off); returns the delivery stats."""
+        self.sandbox.outbound.configure(url, objects, retry_seconds, retry_max_seconds, ca_bundle)
+        return self.sandbox.outbound.stats()
+
+    def outbound_stats(self) -> dict[str, Any]:
+        """Outbound counters: notifications, sent, acked, failed, pending, recent attempts."""
+        return self.sandbox.outbound.stats()
+
+    def redeliver_last_outbound(self) -> list[str] | None:
+        """Send the last acknowledged message again (same notification ids); None if there is none."""
+        return self.sandbox.outbound.redeliver_last()
+
+    def wait_outbound_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every outbound notification is acknowledged; False on timeout."""
+        return self.sandbox.outbound.wait_idle(timeout)
+
+    def configure_canvas(self, url: str | None) -> None:
+        """Embed the Canvas app at url on record pages (None: no Canvas app)."""
+        self.sandbox.settings.canvas_url = url or None

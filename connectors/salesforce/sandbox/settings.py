@@ -28,7 +28,15 @@ class SandboxSettings:
     api_version: str = "59.0"
     datasets_dir: Path | None = None
     refresh_token_rotation: bool = False
-    canvas_url: str | None = None         # where the record page's Canvas frame will POST later
+    canvas_url: str | None = None         # where the record page's Canvas frame POSTs its signed_request
+    # Outbound Messages (workflow "Send Outbound Message"): None turns them off.
+    outbound_url: str | None = None
+    outbound_objects: tuple[str, ...] = ("Lead", "Opportunity", "Task", "Event")
+    outbound_retry_seconds: float = 0.5       # first retry delay; doubles per failure
+    outbound_retry_max_seconds: float = 30.0  # cap of the retry delay (Salesforce: up to 2 h, for 24 h)
+    outbound_batch_seconds: float = 0.05      # gather changes this long so they share one message
+    outbound_timeout_seconds: float = 10.0
+    outbound_ca_bundle: str | None = None     # CA file for an https receiver with a private certificate
 
     @classmethod
     def coerce(cls, value: "SandboxSettings | dict | None") -> "SandboxSettings":
@@ -36,7 +44,7 @@ class SandboxSettings:
         if value is None:
             return cls()
         if isinstance(value, cls):
-            return value
+            return replace(value)  # a copy: runtime changes (outbound, canvas) stay with one sandbox
         known = {f.name for f in fields(cls)}
         unknown = set(value) - known
         if unknown:
@@ -45,6 +53,7 @@ class SandboxSettings:
         settings = replace(cls(), **value)
         if isinstance(settings.clock_origin, str):
             settings.clock_origin = parse_datetime(settings.clock_origin)
+        settings.outbound_objects = tuple(settings.outbound_objects)
         return settings
 
 

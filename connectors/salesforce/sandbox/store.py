@@ -1,13 +1,16 @@
 """The sandbox's SQLite file: one table per object, plus meta, counters, custom fields and tokens."""
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .schema import OBJECTS, TEXT_TYPES, Field, standard_fields
+
+logger = logging.getLogger(__name__)
 
 _INTERNAL_TABLES = """
 CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT);
@@ -54,6 +57,7 @@ class Store:
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
         self._depth = 0
+        self._after_commit: list[Callable[[], None]] = []
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_INTERNAL_TABLES)
@@ -86,10 +90,30 @@ class Store:
                 self._depth -= 1
                 if outer:
                     self._db.execute("ROLLBACK")
+                    self._after_commit.clear()
                 raise
             self._depth -= 1
             if outer:
                 self._db.execute("COMMIT")
+                callbacks, self._after_commit = self._after_commit, []
+                for callback in callbacks:
+                    self._run_callback(callback)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run callback once the current transaction commits (now, outside one); dropped on rollback."""
+        with self._lock:
+            if self._depth:
+                self._after_commit.append(callback)
+                return
+        self._run_callback(callback)
+
+    @staticmethod
+    def _run_callback(callback: Callable[[], None]) -> None:
+        # A failing listener (say, the outbound queue) must not fail the write that already committed.
+        try:
+            callback()
+        except Exception:  # noqa: BLE001
+            logger.exception("A sandbox after-commit callback failed")
 
     def fetchall(self, sql: str, params: tuple | list = ()) -> list[tuple]:
         """Rows of a read query."""
