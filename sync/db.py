@@ -49,17 +49,14 @@ def upsert(session: Session, model, rows: Sequence[dict], conflict: Iterable[str
     conflict = list(conflict)
     columns = list(rows[0].keys())
     update = [c for c in (update if update is not None else columns) if c not in conflict]
-    # SQLite caps bound parameters per statement; chunk so a 2,000-row page fits.
-    chunk = max(1, 30000 // max(1, len(columns)))
-    for start in range(0, len(rows), chunk):
-        stmt = insert(model).values(list(rows[start:start + chunk]))
-        if update:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=conflict, set_={c: getattr(stmt.excluded, c) for c in update})
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=conflict)
-        session.execute(stmt)
-
+    # One statement compiled once and run as an executemany: the driver batches the rows.
+    stmt = insert(model)
+    if update:
+        stmt = stmt.on_conflict_do_update(index_elements=conflict,
+                                          set_={c: getattr(stmt.excluded, c) for c in update})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=conflict)
+    session.connection().execute(stmt, list(rows))
 
 def insert_ignore(session: Session, model, rows: Sequence[dict], conflict: Iterable[str], key: str) -> set:
     """Insert rows, skipping those that already exist; return the ``key`` values actually inserted."""

@@ -9,6 +9,7 @@ any moment resumes without duplicates or gaps. Remote deletes are staged on the 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -34,9 +35,19 @@ VOLATILE = frozenset({"remote_data", "remote_modified_at"})
 CHANGED_IDS_CAP = 5000
 
 
+def as_row(record: Remote) -> dict[str, Any]:
+    """A record's fields as a flat dict (no deep copy of remote_data, unlike dataclasses.asdict)."""
+    return {name: getattr(record, name) for name in _field_names(type(record))}
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def content_hash(record: Remote) -> str:
     """SHA-256 over the mapped fields, volatile ones left out."""
-    values = {k: v for k, v in dataclasses.asdict(record).items() if k not in VOLATILE}
+    values = {k: v for k, v in as_row(record).items() if k not in VOLATILE}
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=_json_default).encode()).hexdigest()
 
 
@@ -148,7 +159,7 @@ class SyncEngine:
                 digest = content_hash(record)
                 if existing.get(record.remote_id) == digest:
                     continue
-                row = dataclasses.asdict(record)
+                row = as_row(record)
                 row.update(organization_id=organization_id, connection_id=run.connection_id,
                            content_hash=digest, synced_at=now)
                 rows.append(row)

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
 from connectors import registry
 from connectors.errors import ConnectorError
+from sync import audit
 from sync.connections import install, oauth_app
 from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun
+from web.admin.webhooks import allow_reveal
+from web.auth import actor, admin_required, current_user, set_organization
 from web.extensions import runtime
 
 log = logging.getLogger(__name__)
@@ -17,16 +20,19 @@ bp = Blueprint("install", __name__)
 
 
 @bp.get("/")
+@admin_required
 def home():
-    """The connections this Pipewise knows, and the CRMs it can connect."""
+    """The admin's organization's connections, and the CRMs it can connect."""
     rt = runtime()
     with rt.sessions() as db:
         rows = db.execute(select(Connection, Organization).join(Organization)
+                          .where(Connection.organization_id == current_user()["organization_id"])
                           .order_by(Connection.id)).all()
     return render_template("home.html", rows=rows, providers=sorted(registry.PACKAGES))
 
 
 @bp.get("/install/<provider>")
+@admin_required
 def start(provider: str):
     """Send the admin to the CRM's consent page, with a state bound to their session."""
     if provider not in registry.PACKAGES:
@@ -38,6 +44,7 @@ def start(provider: str):
 
 
 @bp.get("/install/<provider>/callback")
+@admin_required
 def callback(provider: str):
     """Check state before anything else, trade the code, create the connection, start the backfill."""
     expected = session.pop("oauth_state", None)
@@ -55,33 +62,63 @@ def callback(provider: str):
         token = oauth_app(rt.config, provider).exchange_code(request.args.get("code", ""), _callback_url(provider))
     except ConnectorError as exc:
         return render_template("install_error.html", message=str(exc)), 400
+    user = current_user()
+    try:
+        remote_org_id = registry.get(provider).provider.identity(token).remote_org_id
+    except ConnectorError as exc:
+        return render_template("install_error.html", message=str(exc)), 400
+    if user["provider"] == provider and user["remote_org_id"] != remote_org_id:
+        log.warning("install.foreign-org provider=%s", provider)
+        return render_template("install_error.html", message=(
+            "You allowed access to a different CRM org than the one you signed in to Pipewise with. "
+            "Sign in with an admin of the org you want to connect, then connect it.")), 403
     with rt.sessions() as db:
-        connection = install(db, rt.cipher, provider, token)
+        existed = db.scalar(select(Connection.id).where(Connection.provider == provider,
+                                                        Connection.remote_org_id == remote_org_id))
+        connection = install(db, rt.cipher, provider, token, installed_by=actor())
+        audit.record(db, actor=actor(), action="connection.reauthorize_done" if existed else "connection.install",
+                     organization_id=connection.organization_id, target=f"connection:{connection.id}",
+                     details={"provider": provider})
         db.commit()
-        connection_id = connection.id
+        connection_id, organization_id = connection.id, connection.organization_id
+    set_organization(organization_id)
+    allow_reveal(connection_id)
+    flash("Connected. For changes to arrive as they happen, paste the webhook endpoint shown once on the "
+          "Webhooks page into the CRM.", "info")
     enqueue_install_jobs(rt, connection_id)
     return redirect(url_for("install.progress", connection_id=connection_id))
 
 
 def enqueue_install_jobs(rt, connection_id: int) -> None:
     """Provision the writeback fields, then run the first full backfill."""
-    rt.queues["writeback"].enqueue("sync.writeback.provision_job", connection_id, job_timeout=600)
+    # On the sync queue, ahead of the backfill, so the fields exist before the first writeback.
+    rt.queues["sync"].enqueue("sync.writeback.provision_job", connection_id, job_timeout=600)
     rt.queues["sync"].enqueue("sync.jobs.sync_connection", connection_id, "full", job_timeout=3600)
 
 
+def _own_connection(db, connection_id: int) -> Connection:
+    """A connection of the signed-in admin's organization, else 404."""
+    connection = db.get(Connection, connection_id)
+    if connection is None or connection.organization_id != current_user()["organization_id"]:
+        abort(404)
+    return connection
+
+
 @bp.get("/connections/<int:connection_id>/progress")
+@admin_required
 def progress(connection_id: int):
     """The live backfill page."""
     with runtime().sessions() as db:
-        connection = db.get(Connection, connection_id) or abort(404)
+        connection = _own_connection(db, connection_id)
     return render_template("progress.html", connection=connection)
 
 
 @bp.get("/connections/<int:connection_id>/progress.json")
+@admin_required
 def progress_json(connection_id: int):
     """Progress of the latest run, object by object, and the records stored per object."""
     with runtime().sessions() as db:
-        connection = db.get(Connection, connection_id) or abort(404)
+        connection = _own_connection(db, connection_id)
         run = db.scalar(select(SyncRun).where(SyncRun.connection_id == connection_id)
                         .order_by(SyncRun.id.desc()).limit(1))
         stored = {name: db.scalar(select(func.count()).select_from(model).where(
