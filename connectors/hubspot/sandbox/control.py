@@ -1,0 +1,122 @@
+"""HubSpotSandboxControl: a small requests client for the sandbox control API (/_sandbox/), for tests and scripts."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+
+class HubSpotSandboxControl:
+    """Calls /_sandbox/ endpoints; raises requests.HTTPError with the sandbox's sentence on failure."""
+
+    def __init__(self, base_url: str, ca_path: str | bool = True, session: requests.Session | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.session = session or requests.Session()
+        self.session.verify = str(ca_path) if not isinstance(ca_path, bool) else ca_path
+        # requests lets REQUESTS_CA_BUNDLE override session.verify unless the environment is ignored.
+        self.session.trust_env = False
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.session.request(method, f"{self.base_url}/_sandbox/{path}", timeout=60, **kwargs)
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("error", response.text)
+            except ValueError:
+                detail = response.text
+            raise requests.HTTPError(f"Sandbox control {method} {path} failed ({response.status_code}): {detail}",
+                                     response=response)
+        return response.json()
+
+    def info(self) -> dict[str, Any]:
+        return self._call("GET", "info")
+
+    def knobs(self, **changes: Any) -> dict[str, Any]:
+        """Set knobs by name (no arguments: read them)."""
+        return self._call("POST", "knobs", json=changes) if changes else self._call("GET", "knobs")
+
+    def reset_knobs(self) -> dict[str, Any]:
+        return self._call("POST", "knobs", json={"reset": True})
+
+    def expire_tokens(self) -> dict[str, Any]:
+        return self._call("POST", "expire_tokens")
+
+    def revoke_tokens(self) -> dict[str, Any]:
+        return self._call("POST", "revoke_tokens")
+
+    def reset_usage(self) -> dict[str, Any]:
+        return self._call("POST", "reset_usage")
+
+    def owners(self) -> list[dict[str, Any]]:
+        return self._call("GET", "owners")["results"]
+
+    def records(self, type_name: str, archived: bool | None = False) -> list[dict[str, Any]]:
+        """Records with every property (archived: True only, False live, None both)."""
+        flag = "all" if archived is None else str(bool(archived)).lower()
+        return self._call("GET", f"records/{type_name}", params={"archived": flag})["results"]
+
+    def record(self, type_name: str, record_id: str) -> dict[str, Any]:
+        return self._call("GET", f"records/{type_name}/{record_id}")
+
+    def create(self, type_name: str, properties: dict[str, Any], as_user: str | None = None) -> str:
+        body = {"properties": properties, **({"as_user": as_user} if as_user else {})}
+        return self._call("POST", f"records/{type_name}", json=body)["id"]
+
+    def update(self, type_name: str, record_id: str, properties: dict[str, Any], as_user: str | None = None) -> str:
+        body = {"properties": properties, **({"as_user": as_user} if as_user else {})}
+        return self._call("PATCH", f"records/{type_name}/{record_id}", json=body)["id"]
+
+    def archive(self, type_name: str, record_id: str) -> str:
+        return self._call("DELETE", f"records/{type_name}/{record_id}")["id"]
+
+    def associate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        self._call("POST", "associations", json={"from_type": from_type, "from_id": from_id, "to_type": to_type,
+                                                 "to_id": to_id})
+
+    def touch(self, type_name: str, record_ids: list[str], modified_at: str | None = None) -> str:
+        body = {"type": type_name, "ids": record_ids, **({"modified_at": modified_at} if modified_at else {})}
+        return self._call("POST", "touch", json=body)["modified_at"]
+
+    def bulk_create(self, type_name: str, count: int, properties: dict[str, Any] | None = None,
+                    modified_at: str | None = None) -> dict[str, Any]:
+        """Create count records at once; returns {count, first_id, last_id}."""
+        body = {"type": type_name, "count": count, "properties": properties or {},
+                **({"modified_at": modified_at} if modified_at else {})}
+        return self._call("POST", "bulk_create", json=body)
+
+    def advance_clock(self, seconds: float) -> str:
+        return self._call("POST", "clock", json={"advance_seconds": seconds})["clock"]
+
+    def webhooks(self) -> dict[str, Any]:
+        """Webhook configuration, counters and recent attempts."""
+        return self._call("GET", "webhooks")
+
+    def configure_webhooks(self, url: str | None, subscriptions: list | None = None, app_id: int | None = None,
+                           retry_seconds: float | None = None, max_attempts: int | None = None) -> dict[str, Any]:
+        """Send events of these subscriptions to url (None: off)."""
+        body = {"url": url, "subscriptions": subscriptions, "app_id": app_id, "retry_seconds": retry_seconds,
+                "max_attempts": max_attempts}
+        return self._call("POST", "webhooks", json={k: v for k, v in body.items() if v is not None or k == "url"})
+
+    def redeliver_last(self) -> list[int]:
+        """Send the last acknowledged POST again; returns its event ids."""
+        return self._call("POST", "webhooks/redeliver_last")["event_ids"]
+
+    def wait_webhooks_idle(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Poll until nothing is pending; returns the stats, or raises TimeoutError with them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            stats = self.webhooks()
+            if stats["pending"] == 0:
+                return stats
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Webhook events still pending after {timeout} s: {stats}")
+            time.sleep(0.05)
+
+    def configure_card(self, fetch_url: str | None, title: str | None = None,
+                       properties: dict | None = None) -> dict[str, Any]:
+        """Show the CRM card fetched from fetch_url on record pages (None: none)."""
+        body: dict[str, Any] = {"fetch_url": fetch_url, **({"title": title} if title else {})}
+        if properties is not None:
+            body["properties"] = properties
+        return self._call("POST", "card", json=body)

@@ -1,0 +1,246 @@
+"""Seeding the sandbox portal from the shared datasets (maven-crm and olist-marketing-funnel).
+
+Rules the datasets leave open, chosen here (the Salesforce sandbox's choices where they overlap, so one olist
+lead has the same name, e-mail, company, owner and shifted dates in both sandboxes):
+- Owners: Alex Admin (role admin, no team), the maven managers (role manager) and agents (role rep); teams are
+  the regional offices (Central, East, West), each person's primary team.
+- Companies: the maven accounts; owner = the agent with most deals on the account.
+- Deals: dealstage appointmentscheduled (Prospecting), qualifiedtobuy (Engaging), closedwon, closedlost.
+  Prospecting deals have no dates: createdate is the snapshot day (2017-09-30) minus 0-29 days from a hash of
+  the opportunity id; open deals close 15-89 days after the snapshot, picked the same way. amount is
+  close_value for won deals and the product's list price otherwise (never the leaking 0 of lost deals).
+  dealstage history: appointmentscheduled at createdate, qualifiedtobuy at engage_date 09:00, the closed
+  stage at close_date 17:00; hs_lastmodifieddate is the last of these. Engaged deals get a meeting
+  "Engagement meeting" at engage_date 10:00 associated with the deal (and its company).
+- Contacts (olist leads): every date moves by one whole-day shift so that the last one falls the day before
+  the clock origin. lifecyclestage is lead, or customer for converted leads with hs_lifecyclestage_customer_date
+  = the shifted won date (and lastmodifieddate then); nothing else tells converted leads apart.
+  hs_analytics_source comes from origin (the raw origin in hs_analytics_source_data_1), the landing page in
+  hs_analytics_first_url. Each contact has a "First contact" engagement at 10:00 of its first-contact day:
+  an email when origin is email, else a note.
+- Seeds: "full" is everything, "small" every 20th deal and every 20th lead (all owners and companies),
+  "none" nothing. Goal targets (quotas): see quotas.py.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from connectors.salesforce.sandbox.seed import COMPANY_SUFFIXES, FIRST_NAMES, LAST_NAMES, olist_shift_days
+
+from .associations import associate_many
+from .clock import iso
+from .quotas import goal_targets
+from .schema import DEAL_STAGES, OBJECT_TYPES
+from .store import Store
+
+SNAPSHOT = date(2017, 9, 30)
+SMALL_EVERY = 20
+SEEDS = ("full", "small", "none")
+FIRST_OWNER_ID, FIRST_USER_ID, FIRST_TEAM_ID = 40_000_001, 70_000_001, 101
+STAGE_OF = {"Prospecting": "appointmentscheduled", "Engaging": "qualifiedtobuy", "Won": "closedwon",
+            "Lost": "closedlost"}
+SOURCE_OF = {"organic_search": "ORGANIC_SEARCH", "paid_search": "PAID_SEARCH", "social": "SOCIAL_MEDIA",
+             "email": "EMAIL_MARKETING", "referral": "REFERRALS", "direct_traffic": "DIRECT_TRAFFIC",
+             "display": "OTHER_CAMPAIGNS", "other_publicities": "OTHER_CAMPAIGNS", "other": "OTHER_CAMPAIGNS",
+             "unknown": "OFFLINE"}
+JOB_TITLES = ["Owner", "Founder", "Sales Manager", "Marketing Manager", "Operations Manager", "E-commerce Lead",
+              "Buyer", "Director"]
+ADMIN_EMAIL = "alex.admin@maven-sandbox.example"
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _hash(text: str) -> int:
+    return int(hashlib.md5(text.encode()).hexdigest()[:12], 16)
+
+
+def _at(day: date, hour: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour)
+
+
+def email_of(full_name: str) -> str:
+    """A maven person's sandbox e-mail (the Salesforce sandbox's username)."""
+    first, _, last = full_name.partition(" ")
+    return f"{first}.{last}".lower().replace(" ", "") + "@maven-sandbox.example"
+
+
+class Rows:
+    """Records, history and associations gathered in memory, written in bulk at the end."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.history: list[tuple] = []
+        self.links: list[tuple[str, int, str, int]] = []
+
+    def add(self, kind: str, created: datetime, modified: datetime | None = None, **props: Any) -> int:
+        record_id = OBJECT_TYPES[kind][2] + len(self.records[kind])
+        stamp, modstamp = iso(created), iso(modified or created)
+        values = {k: str(v) for k, v in props.items() if v is not None and v != ""}
+        values.update(hs_object_id=str(record_id), createdate=stamp, hs_lastmodifieddate=modstamp)
+        if kind == "contacts":
+            values["lastmodifieddate"] = modstamp
+        self.records[kind].append({"type": kind, "id": record_id, "created_at": stamp, "updated_at": modstamp,
+                                   "props": values})
+        return record_id
+
+    def changed(self, kind: str, record_id: int, name: str, value: str, moment: datetime) -> None:
+        self.history.append((kind, record_id, name, value, iso(moment), "CRM_UI", None))
+
+    def save(self, store: Store) -> dict[str, int]:
+        with store.transaction():
+            for kind, records in self.records.items():
+                store.insert_records(records)
+                store.allocate(kind, OBJECT_TYPES[kind][2], len(records))
+            store.executemany("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?)", self.history)
+            associate_many(store, self.links)
+        return {kind: len(records) for kind, records in self.records.items()}
+
+
+def _owners(store: Store, teams: list[dict[str, str]], created: date) -> dict[str, int]:
+    """Owners and teams; returns owner id by maven name."""
+    offices = sorted({t["regional_office"] for t in teams})
+    team_ids = {office: FIRST_TEAM_ID + i for i, office in enumerate(offices)}
+    store.executemany("INSERT INTO teams VALUES (?, ?)", [(team_ids[o], o) for o in offices])
+    office_of = {t["manager"]: t["regional_office"] for t in teams}
+    office_of.update({t["sales_agent"]: t["regional_office"] for t in teams})
+    people = [("Alex Admin", "admin")] + [(m, "manager") for m in sorted({t["manager"] for t in teams})]
+    people += [(a, "rep") for a in sorted(t["sales_agent"] for t in teams)]
+    stamp, rows, ids = iso(created), [], {}
+    for index, (name, role) in enumerate(people):
+        first, _, last = name.partition(" ")
+        office = office_of.get(name)
+        team = f'[{{"id": "{team_ids[office]}", "name": "{office}", "primary": true}}]' if office else "[]"
+        ids[name] = FIRST_OWNER_ID + index
+        rows.append((ids[name], FIRST_USER_ID + index, email_of(name), first, last, role, team, stamp, stamp, 0))
+    store.executemany("INSERT INTO owners VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return ids
+
+
+def _maven(rows: Rows, folder: Path, owners: dict[str, int], small: bool, created: date) -> None:
+    prices = {p["product"].replace(" ", ""): p["sales_price"] for p in _read(folder / "products.csv")}
+    deals = _read(folder / "sales_pipeline.csv")
+    accounts = _read(folder / "accounts.csv")
+    per_account = {a["account"]: Counter(d["sales_agent"] for d in deals if d["account"] == a["account"])
+                   for a in accounts}
+    first_deal: dict[str, str] = {}
+    for deal in deals:
+        if deal["engage_date"] and deal["account"]:
+            first_deal[deal["account"]] = min(first_deal.get(deal["account"], deal["engage_date"]), deal["engage_date"])
+    company_ids = {}
+    for account in accounts:
+        name = account["account"]
+        top = sorted(per_account[name].items(), key=lambda kv: (-kv[1], kv[0]))
+        owner = owners[top[0][0]] if top else owners["Alex Admin"]
+        since = date.fromisoformat(first_deal[name]) - timedelta(days=1) if name in first_deal else created
+        company_ids[name] = rows.add(
+            "companies", _at(since), name=name, domain="".join(c for c in name.lower() if c.isalnum()) + ".com",
+            industry=account["sector"], annualrevenue=round(float(account["revenue"]) * 1_000_000),
+            numberofemployees=account["employees"], country=account["office_location"],
+            founded_year=account["year_established"], hubspot_owner_id=owner)
+    for index, deal in enumerate(deals):
+        if small and index % SMALL_EVERY:
+            continue
+        spread = _hash(deal["opportunity_id"])
+        owner = owners[deal["sales_agent"]]
+        stage = STAGE_OF[deal["deal_stage"]]
+        engaged = date.fromisoformat(deal["engage_date"]) if deal["engage_date"] else None
+        created_on = engaged or SNAPSHOT - timedelta(days=spread % 30)
+        closed = date.fromisoformat(deal["close_date"]) if deal["close_date"] else None
+        close_on = closed or SNAPSHOT + timedelta(days=15 + spread % 75)
+        amount = deal["close_value"] if stage == "closedwon" else prices[deal["product"].replace(" ", "")]
+        steps = [(_at(created_on), "appointmentscheduled")]
+        if engaged:
+            steps.append((_at(engaged, 9), "qualifiedtobuy"))
+        if closed:
+            steps.append((_at(closed, 17), stage))
+        _label, probability, is_closed, is_won = DEAL_STAGES[stage]
+        label = deal["account"] or "New customer"
+        deal_id = rows.add(
+            "deals", steps[0][0], steps[-1][0], dealname=f"{label} {deal['product']} ({deal['opportunity_id']})",
+            amount=amount, dealstage=stage, pipeline="default", closedate=iso(_at(close_on)), hubspot_owner_id=owner,
+            hs_is_closed=str(is_closed).lower(), hs_is_closed_won=str(is_won).lower(),
+            hs_deal_stage_probability=probability, product=deal["product"])
+        for moment, step in steps:
+            rows.changed("deals", deal_id, "dealstage", step, moment)
+        company = company_ids.get(deal["account"])
+        if company:
+            rows.links.append(("deals", deal_id, "companies", company))
+        if engaged:
+            start = _at(engaged, 10)
+            meeting = rows.add("meetings", start, hs_timestamp=iso(start), hubspot_owner_id=owner,
+                               hs_meeting_title="Engagement meeting", hs_meeting_start_time=iso(start),
+                               hs_meeting_end_time=iso(start + timedelta(hours=1)), hs_meeting_outcome="COMPLETED")
+            rows.links.append(("meetings", meeting, "deals", deal_id))
+            if company:
+                rows.links.append(("meetings", meeting, "companies", company))
+
+
+def _olist(rows: Rows, folder: Path, agents: list[int], small: bool, shift_days: int) -> None:
+    shift = timedelta(days=shift_days)
+    leads = _read(folder / "olist_marketing_qualified_leads_dataset.csv")
+    won = {d["mql_id"]: d for d in _read(folder / "olist_closed_deals_dataset.csv")}
+    for index, lead in enumerate(leads):
+        if small and index % SMALL_EVERY:
+            continue
+        mql = lead["mql_id"]
+        spread = _hash(mql)
+        first, last = FIRST_NAMES[spread % len(FIRST_NAMES)], LAST_NAMES[(spread // 97) % len(LAST_NAMES)]
+        company = f"{last} {COMPANY_SUFFIXES[(spread // 7919) % len(COMPANY_SUFFIXES)]}"
+        owner = agents[int(mql[8:16], 16) % len(agents)]
+        contacted = _at(date.fromisoformat(lead["first_contact_date"]) + shift)
+        origin = lead["origin"] or None
+        values: dict[str, Any] = dict(
+            firstname=first, lastname=last, email=f"{first}.{last}.{mql[:6]}@example.com".lower(), company=company,
+            jobtitle=JOB_TITLES[(spread // 31) % len(JOB_TITLES)], country="Brazil", hubspot_owner_id=owner,
+            lifecyclestage="lead", hs_lead_status="CONNECTED", hs_analytics_source=SOURCE_OF.get(origin or ""),
+            hs_analytics_source_data_1=origin, hs_lifecyclestage_lead_date=iso(contacted),
+            hs_analytics_first_url=f"https://www.olist.example/lp/{lead['landing_page_id']}")
+        modified = contacted
+        deal = won.get(mql)
+        if deal and deal["won_date"]:
+            modified = datetime.fromisoformat(deal["won_date"]) + shift
+            values.update(lifecyclestage="customer", hs_lifecyclestage_customer_date=iso(modified))
+        contact = rows.add("contacts", contacted, modified, **values)
+        rows.changed("contacts", contact, "lifecyclestage", "lead", contacted)
+        if modified != contacted:
+            rows.changed("contacts", contact, "lifecyclestage", "customer", modified)
+        moment = contacted + timedelta(hours=10)
+        if origin == "email":
+            engagement = rows.add("emails", moment, hs_timestamp=iso(moment), hubspot_owner_id=owner,
+                                  hs_email_subject="First contact", hs_email_direction="EMAIL")
+            rows.links.append(("emails", engagement, "contacts", contact))
+        else:
+            engagement = rows.add("notes", moment, hs_timestamp=iso(moment), hubspot_owner_id=owner,
+                                  hs_note_body="First contact")
+            rows.links.append(("notes", engagement, "contacts", contact))
+
+
+def seed(store: Store, datasets: Path | None, kind: str, origin: datetime) -> dict[str, Any]:
+    """Fill an empty store; returns the date shift and the counts per object type."""
+    if kind not in SEEDS:
+        raise ValueError(f"Unknown seed {kind!r}: use one of {', '.join(SEEDS)}.")
+    if kind == "none":
+        store.executemany("INSERT INTO owners VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          [(FIRST_OWNER_ID, FIRST_USER_ID, ADMIN_EMAIL, "Alex", "Admin", "admin", "[]",
+                            iso(origin), iso(origin), 0)])
+        return {"date_shift_days": 0, "counts": {}}
+    olist_folder = datasets / "olist-marketing-funnel"
+    shift_days = olist_shift_days(olist_folder, origin)
+    created = min(date(2016, 1, 1), date(2017, 6, 1) + timedelta(days=shift_days))
+    teams = _read(datasets / "maven-crm" / "sales_teams.csv")
+    owners = _owners(store, teams, created)
+    rows = Rows()
+    _maven(rows, datasets / "maven-crm", owners, kind == "small", created)
+    agents = [owners[t["sales_agent"]] for t in sorted(teams, key=lambda t: t["sales_agent"])]
+    _olist(rows, olist_folder, agents, kind == "small", shift_days)
+    goal_targets(rows, store)
+    counts = rows.save(store)
+    return {"date_shift_days": shift_days, "counts": counts}

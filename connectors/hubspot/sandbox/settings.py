@@ -1,0 +1,81 @@
+"""Settings of one HubSpot sandbox portal."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+from pathlib import Path
+
+from .clock import parse_datetime
+
+DEFAULT_CLIENT_ID = "pipewise-hubspot-sandbox-client"
+DEFAULT_CLIENT_SECRET = "pipewise-hubspot-sandbox-secret"
+DEFAULT_APP_ID = 2016482
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+@dataclass
+class HubSpotSandboxSettings:
+    """What can be configured when a sandbox starts; runtime faults live in Knobs."""
+
+    client_id: str = DEFAULT_CLIENT_ID
+    client_secret: str = DEFAULT_CLIENT_SECRET
+    app_id: int = DEFAULT_APP_ID
+    app_name: str = "Pipewise"
+    portal_name: str = "Maven Tech (HubSpot sandbox)"
+    hub_domain: str = "maven-sandbox.example"
+    portal_id: int | None = None           # None: chosen once per data directory
+    token_ttl_seconds: int = 1800
+    daily_limit: int = 500_000             # calls per portal per day (Professional tier)
+    ten_secondly_limit: int = 110          # calls per 10 s per app and portal (OAuth apps)
+    search_per_second: int = 4             # search calls per second per token
+    clock_origin: datetime = datetime(2017, 10, 1)
+    datasets_dir: Path | None = None
+    # Webhooks: off until a URL is configured (settings or POST /_sandbox/webhooks).
+    webhook_url: str | None = None
+    webhook_subscriptions: tuple = ()
+    webhook_retry_seconds: float = 0.5      # first redelivery delay; doubles per failure
+    webhook_retry_max_seconds: float = 30.0
+    webhook_max_attempts: int = 10          # HubSpot tries 10 times over 24 hours
+    webhook_batch_seconds: float = 0.05     # gather events this long so they share one POST
+    webhook_timeout_seconds: float = 5.0
+    webhook_ca_bundle: str | None = None    # CA file for an https receiver with a private certificate
+    # The CRM card shown on record pages: off until a fetch URL is configured.
+    card_fetch_url: str | None = None
+    card_title: str = "Pipewise"
+    card_properties: dict | None = None     # object type → properties sent with the card fetch
+    card_ca_bundle: str | None = None
+
+    @classmethod
+    def coerce(cls, value: "HubSpotSandboxSettings | dict | None") -> "HubSpotSandboxSettings":
+        """Settings from an instance, a dict of overrides or None."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return replace(value)  # a copy: runtime changes (webhooks, card) stay with one sandbox
+        known = {f.name for f in fields(cls)}
+        unknown = set(value) - known
+        if unknown:
+            raise ValueError(f"Unknown sandbox settings: {', '.join(sorted(unknown))}. "
+                             f"Known settings: {', '.join(sorted(known))}.")
+        settings = replace(cls(), **value)
+        if isinstance(settings.clock_origin, str):
+            settings.clock_origin = parse_datetime(settings.clock_origin)
+        settings.webhook_subscriptions = tuple(settings.webhook_subscriptions)
+        return settings
+
+
+def datasets_dir(settings: HubSpotSandboxSettings) -> Path:
+    """The shared datasets folder: settings, then PIPEWISE_DATASETS, then ../shared/datasets."""
+    if settings.datasets_dir:
+        path = Path(settings.datasets_dir)
+    elif os.environ.get("PIPEWISE_DATASETS"):
+        path = Path(os.environ["PIPEWISE_DATASETS"])
+    else:
+        path = PROJECT_ROOT.parent / "shared" / "datasets"
+    if not (path / "maven-crm").is_dir() or not (path / "olist-marketing-funnel").is_dir():
+        raise FileNotFoundError(
+            f"The HubSpot sandbox cannot seed: the datasets were not found in {path}. "
+            "Set PIPEWISE_DATASETS to the folder holding maven-crm/ and olist-marketing-funnel/, "
+            "or start the sandbox with seed='none'.")
+    return path

@@ -1,0 +1,80 @@
+"""Records as the CRM v3 API shows them: chosen properties, history and associations."""
+from __future__ import annotations
+
+from typing import Any
+
+from .associations import associated
+from .schema import DEFAULT_ENGAGEMENT_PROPERTIES, DEFAULT_PROPERTIES, association_label, canonical_type
+from .store import Store
+from .registry import Registry
+
+
+def split_names(values: list[str] | str | None) -> list[str]:
+    """Names from repeated or comma-separated query values (properties=a,b&properties=c)."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    return [name.strip() for value in values for name in str(value).split(",") if name.strip()]
+
+
+def api_record(record: dict[str, Any], registry: Registry, names: list[str] | None = None,
+               history: dict[str, list] | None = None, associations: dict[str, list] | None = None
+               ) -> dict[str, Any]:
+    """One record: requested properties (null when empty), or the type's defaults when none are named."""
+    kind, props = record["type"], record["props"]
+    wanted = names or list(DEFAULT_PROPERTIES.get(kind, DEFAULT_ENGAGEMENT_PROPERTIES))
+    properties = {name: props.get(name) for name in wanted if registry.get(kind, name) is not None}
+    answer: dict[str, Any] = {"id": str(record["id"]), "properties": properties, "createdAt": record["created_at"],
+                              "updatedAt": record["updated_at"], "archived": record["archived"]}
+    if record["archived"]:
+        answer["archivedAt"] = record["archived_at"]
+    if history is not None:
+        answer["propertiesWithHistory"] = history
+    if associations:
+        answer["associations"] = associations
+    return answer
+
+
+def histories(store: Store, records: list[dict[str, Any]], names: list[str]) -> dict[int, dict[str, list]]:
+    """propertiesWithHistory per record: newest first; a value never changed shows as one entry."""
+    if not records or not names:
+        return {}
+    kind = records[0]["type"]
+    ids = [r["id"] for r in records]
+    found: dict[int, dict[str, list]] = {r["id"]: {name: [] for name in names} for r in records}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        rows = store.fetchall(
+            f"SELECT id, name, value, timestamp, source_type, source_id FROM history WHERE type = ? "
+            f"AND id IN ({', '.join('?' for _ in chunk)}) AND name IN ({', '.join('?' for _ in names)}) "
+            f"ORDER BY timestamp DESC, rowid DESC", (kind, *chunk, *names))
+        for record_id, name, value, timestamp, source, source_id in rows:
+            entry = {"value": value if value is not None else "", "timestamp": timestamp, "sourceType": source}
+            if source_id:
+                entry["sourceId"] = source_id
+            found[record_id][name].append(entry)
+    for record in records:
+        for name in names:
+            value = record["props"].get(name)
+            if not found[record["id"]][name] and value is not None:
+                found[record["id"]][name] = [{"value": value, "timestamp": record["created_at"],
+                                              "sourceType": "CRM_UI"}]
+    return found
+
+
+def v3_associations(store: Store, records: list[dict[str, Any]], to_names: list[str]) -> dict[int, dict]:
+    """The v3 `associations` block per record: {contacts: {results: [{id, type}]}}, non-empty types only."""
+    if not records or not to_names:
+        return {}
+    kind = records[0]["type"]
+    blocks: dict[int, dict] = {r["id"]: {} for r in records}
+    for name in to_names:
+        to_kind = canonical_type(name)
+        if to_kind is None or to_kind == kind:
+            continue
+        label = association_label(kind, to_kind)
+        for from_id, targets in associated(store, kind, [r["id"] for r in records], to_kind).items():
+            results = [{"id": str(to_id), "type": label} for to_id, _types in targets]
+            blocks[from_id][to_kind] = {"results": results}
+    return blocks

@@ -1,0 +1,265 @@
+"""Webhook subscriptions: committed changes become events, batched (≤100 per POST) and signed by a thread.
+
+Like HubSpot, a POST not answered 2xx is sent again later with the SAME eventIds and attemptNumber + 1,
+with a delay that doubles up to a cap, until webhook_max_attempts; events arrive in batches, possibly repeated.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from .records import STAMPS, Change
+from .settings import HubSpotSandboxSettings
+from .signing import signed_headers
+
+logger = logging.getLogger(__name__)
+MAX_EVENTS = 100
+HISTORY = 30
+SUBSCRIBABLE = {"contacts": "contact", "companies": "company", "deals": "deal"}
+CHANGES = ("creation", "deletion", "propertyChange")
+USER_AGENT = "HubSpot Connect 2.0 (http://dev.hubspot.com/) - WebhooksExecutorDaemon"
+
+
+@dataclass
+class Delivery:
+    """One POST of up to 100 events, sent (and re-sent) as a unit."""
+
+    number: int
+    events: list[dict[str, Any]]
+    due: float = 0.0
+    attempts: int = 0
+    redelivery: bool = False
+    ids: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.ids = [event["eventId"] for event in self.events]
+
+
+def parse_subscriptions(items: list | tuple) -> list[dict[str, Any]]:
+    """Subscriptions from "contact.propertyChange", "contact.propertyChange:lifecyclestage" or dicts."""
+    parsed = []
+    for index, item in enumerate(items or ()):
+        if isinstance(item, str):
+            kind, _, name = item.partition(":")
+            item = {"subscriptionType": kind, "propertyName": name or None}
+        if not isinstance(item, dict) or "." not in str(item.get("subscriptionType", "")):
+            raise ValueError(f"Subscription {item!r} is not valid: use e.g. 'deal.propertyChange' or "
+                             "{'subscriptionType': 'contact.propertyChange', 'propertyName': 'email'}.")
+        singular, _, change = item["subscriptionType"].partition(".")
+        if singular not in SUBSCRIBABLE.values() or change not in CHANGES:
+            raise ValueError(f"Subscription type {item['subscriptionType']} is not supported: use contact, company "
+                             f"or deal with {', '.join(CHANGES)}.")
+        parsed.append({"id": 1_800_001 + index, "subscriptionType": item["subscriptionType"],
+                       "propertyName": item.get("propertyName"), "active": True})
+    return parsed
+
+
+class WebhookDispatcher:
+    """The subscriptions, the queue and its delivery thread; configure() turns it on (a URL) or off (None)."""
+
+    def __init__(self, settings: HubSpotSandboxSettings, portal_id: int):
+        self.settings, self.portal_id = settings, portal_id
+        self.url: str | None = None
+        self.subscriptions: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+        self._incoming: list[tuple[float, dict]] = []
+        self._pending: list[Delivery] = []
+        self._numbers = itertools.count(1)
+        self._last_event_id = int(time.time() * 1000) * 100
+        self._history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
+        self._last_acked: Delivery | None = None
+        self._counts = {"events": 0, "posts": 0, "acked": 0, "failed": 0, "dropped_events": 0}
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self.configure(settings.webhook_url, list(settings.webhook_subscriptions))
+
+    def configure(self, url: str | None, subscriptions: list | None = None, app_id: int | None = None,
+                  retry_seconds: float | None = None, max_attempts: int | None = None) -> None:
+        """Send events of these subscriptions to url; None turns webhooks off and drops what is pending."""
+        parsed = parse_subscriptions(subscriptions) if subscriptions is not None else None
+        with self._cond:
+            self.url = url or None
+            if parsed is not None:
+                self.subscriptions = parsed
+            if app_id is not None:
+                self.settings.app_id = int(app_id)
+            if retry_seconds is not None:
+                self.settings.webhook_retry_seconds = float(retry_seconds)
+            if max_attempts is not None:
+                self.settings.webhook_max_attempts = int(max_attempts)
+            self.settings.webhook_url = self.url
+            if self.url is None:
+                self._counts["dropped_events"] += len(self._incoming) + sum(len(d.events) for d in self._pending)
+                self._incoming.clear()
+                self._pending.clear()
+            else:
+                self._ensure_thread()
+            self._cond.notify_all()
+
+    def _event_id(self) -> int:
+        # Unique across restarts of one portal: derived from the wall clock, never repeating in a run.
+        self._last_event_id = max(self._last_event_id + 1, int(time.time() * 1000) * 100)
+        return self._last_event_id
+
+    def on_changes(self, changes: list[Change]) -> None:
+        """A RecordWriter listener: matching subscriptions turn committed changes into queued events."""
+        with self._cond:
+            if self.url is None or not self.subscriptions:
+                return
+            now = time.monotonic()
+            for change in changes:
+                singular = SUBSCRIBABLE.get(change.kind)
+                if singular is None or change.property_name in STAMPS:
+                    continue
+                for sub in self.subscriptions:
+                    if sub["subscriptionType"] != f"{singular}.{change.change}" or (
+                            sub["propertyName"] and sub["propertyName"] != change.property_name):
+                        continue
+                    event = {"eventId": self._event_id(), "subscriptionId": sub["id"], "portalId": self.portal_id,
+                             "appId": self.settings.app_id, "occurredAt": change.occurred_at,
+                             "subscriptionType": sub["subscriptionType"], "attemptNumber": 0,
+                             "objectId": change.object_id, "changeSource": change.source}
+                    if change.change == "propertyChange":
+                        event.update(propertyName=change.property_name, propertyValue=change.property_value or "")
+                    if change.source_id:
+                        event["sourceId"] = change.source_id
+                    self._incoming.append((now, event))
+                    self._counts["events"] += 1
+            self._cond.notify_all()
+
+    def redeliver_last(self) -> list[int] | None:
+        """Send the last acknowledged POST again: same eventIds, attemptNumber + 1; None if there is none."""
+        with self._cond:
+            last = self._last_acked
+            if last is None or self.url is None:
+                return None
+            events = [{**event, "attemptNumber": event["attemptNumber"] + 1} for event in last.events]
+            copy = Delivery(next(self._numbers), events, redelivery=True, attempts=last.attempts)
+            self._pending.append(copy)
+            self._cond.notify_all()
+            return copy.ids
+
+    def stats(self) -> dict[str, Any]:
+        """Configuration, counters and the last delivery attempts."""
+        with self._cond:
+            pending = len(self._incoming) + sum(len(d.events) for d in self._pending)
+            return {"url": self.url, "app_id": self.settings.app_id, "portal_id": self.portal_id,
+                    "subscriptions": list(self.subscriptions), **self._counts, "pending": pending,
+                    "retry_seconds": self.settings.webhook_retry_seconds,
+                    "max_attempts": self.settings.webhook_max_attempts, "recent": list(self._history)}
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until nothing is queued or awaiting a retry; True if that happened in time."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._incoming or self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.05))
+        return True
+
+    def stop(self) -> None:
+        """Stop the thread; unsent events are dropped."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=self.settings.webhook_timeout_seconds + 1)
+            self._thread = None
+
+    # -- the delivery thread --------------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None and not self._stopping:
+            self._thread = threading.Thread(target=self._run, name="hubspot-sandbox-webhooks", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        session = requests.Session()
+        session.trust_env = False  # no proxies or CA bundle from the environment; verify is chosen here
+        session.verify = self.settings.webhook_ca_bundle or True
+        try:
+            while True:
+                due = self._next_due()
+                if due is None:
+                    return
+                for delivery in due:
+                    self._deliver(session, delivery)
+        finally:
+            session.close()
+
+    def _next_due(self) -> list[Delivery] | None:
+        with self._cond:
+            while not self._stopping:
+                now = time.monotonic()
+                if self._incoming:
+                    gather_until = self._incoming[0][0] + self.settings.webhook_batch_seconds
+                    if now < gather_until:
+                        self._cond.wait(gather_until - now)
+                        continue
+                    events = [event for _, event in self._incoming]
+                    self._incoming.clear()
+                    for start in range(0, len(events), MAX_EVENTS):
+                        self._pending.append(Delivery(next(self._numbers), events[start:start + MAX_EVENTS]))
+                due = [d for d in self._pending if d.due <= now]
+                if due and self.url is not None:
+                    return due
+                waits = [d.due - now for d in self._pending]
+                self._cond.wait(min(waits) if waits else None)
+            return None
+
+    def _deliver(self, session: requests.Session, delivery: Delivery) -> None:
+        url = self.url
+        if url is None:
+            return
+        body = json.dumps(delivery.events, separators=(",", ":"))
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+                   **signed_headers(self.settings.client_secret, "POST", url, body, legacy="v1")}
+        status, error = None, None
+        try:
+            answer = session.post(url, data=body.encode(), headers=headers,
+                                  timeout=self.settings.webhook_timeout_seconds)
+            status = answer.status_code
+            if not 200 <= status < 300:
+                error = f"The receiver answered HTTP {status}."
+        except requests.RequestException as exc:
+            error = f"The receiver could not be reached: {exc.__class__.__name__}: {exc}"
+        self._record(delivery, url, status, error)
+
+    def _record(self, delivery: Delivery, url: str, status: int | None, error: str | None) -> None:
+        with self._cond:
+            self._counts["posts"] += 1
+            self._history.append({"post": delivery.number, "event_ids": delivery.ids,
+                                  "attempt_number": delivery.events[0]["attemptNumber"],
+                                  "redelivery": delivery.redelivery, "url": url, "status": status,
+                                  "acked": error is None, "error": error, "at": time.time()})
+            if delivery not in self._pending:  # turned off while the request was in flight
+                return
+            delivery.attempts += 1
+            if error is None:
+                self._pending.remove(delivery)
+                self._counts["acked"] += 1
+                self._last_acked = delivery
+            else:
+                self._counts["failed"] += 1
+                if delivery.attempts >= self.settings.webhook_max_attempts:
+                    self._pending.remove(delivery)
+                    self._counts["dropped_events"] += len(delivery.events)
+                else:
+                    delay = min(self.settings.webhook_retry_seconds * 2 ** (delivery.attempts - 1),
+                                self.settings.webhook_retry_max_seconds)
+                    delivery.due = time.monotonic() + delay
+                    delivery.events = [{**event, "attemptNumber": event["attemptNumber"] + 1}
+                                       for event in delivery.events]
+                    logger.info("HubSpot sandbox webhook POST %s to %s failed (%s); retrying in %.1f s",
+                                delivery.number, url, error, delay)
+            self._cond.notify_all()
