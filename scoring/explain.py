@@ -1,0 +1,157 @@
+"""Reasons a rep can read: the strongest factors raising and lowering each record's score.
+
+The impacts are the record's exact contributions in calibrated log-odds (scoring.attribution);
+this module only chooses the top ones and says them in words.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+TOP = 3
+MIN_IMPACT = 0.01  # smaller contributions are not worth a line
+LIMITED_HISTORY = "Limited history: score from rules, not a trained model"
+
+
+def _n(value) -> int:
+    """A count for a sentence; a missing value (None or NaN) counts as none."""
+    number = float(value) if value is not None else 0.0
+    return 0 if np.isnan(number) else int(round(number))
+
+
+PLURALS = {"activity": "activities", "marketing touch": "marketing touches",
+           "call, email or meeting": "calls, emails or meetings"}
+
+
+def _plural(n: int, word: str) -> str:
+    """"1 meeting", "4 meetings"."""
+    return f"{n} {word}" if n == 1 else f"{n} {PLURALS.get(word, word + 's')}"
+
+
+def _words(value) -> str:
+    """A coded value in words: paid_search → paid search."""
+    return str(value).replace("_", " ").strip()
+
+
+def _count(word: str, window: str):
+    """Describe a count of things in a time window."""
+    def text(value, row, target):
+        n = _n(value)
+        return f"{_plural(n, word)} {window}" if n else f"No {PLURALS.get(word, word + 's')} {window}"
+    return text
+
+
+def _days_since_activity(value, row, target):
+    if value is None or math.isnan(value):
+        return "No activity recorded"
+    n = _n(value)
+    return f"No activity for {n} days" if n >= 7 else f"Last activity {_plural(n, 'day')} ago"
+
+
+def _days_in_stage(value, row, target):
+    stage = row.get("stage")
+    where = f"in {stage}" if isinstance(stage, str) and stage else "in its current stage"
+    return f"Deal has been {where} for {_plural(_n(value), 'day')}"
+
+
+def _age(value, row, target):
+    thing = "Deal opened" if target == "opportunity" else "Lead created"
+    return f"{thing} {_plural(_n(value), 'day')} ago"
+
+
+def _win_rate(whose: str, count_column: str):
+    """Describe an owner's or account's record."""
+    def text(value, row, target):
+        closed = row.get(count_column)
+        if value is None or math.isnan(value):
+            return f"No {whose} on record"
+        if not closed:
+            return f"No closed deals for this {whose} yet"
+        return f"This {whose} won {value:.0%} of deals (history of {_plural(_n(closed), 'closed deal')})"
+    return text
+
+
+def _pushes(value, row, target):
+    n = _n(value)
+    return f"Close date pushed back {_plural(n, 'time')}" if n else "Close date never pushed back"
+
+
+def _moves_back(value, row, target):
+    n = _n(value)
+    return f"Moved back to an earlier stage {_plural(n, 'time')}" if n else "Never moved back a stage"
+
+
+def _moves_forward(value, row, target):
+    n = _n(value)
+    return f"Moved forward {_plural(n, 'stage')}" if n else "Has not moved forward a stage yet"
+
+
+def _response(value, row, target):
+    if value is None or math.isnan(value):
+        return "Never responded to a campaign"
+    return f"Responded to a campaign {_plural(_n(value), 'day')} ago"
+
+
+def _flag(yes: str, no: str):
+    return lambda value, row, target: yes if bool(value) else no
+
+
+DESCRIBE = {
+    "activities_14d": _count("activity", "in the last 14 days"),
+    "activities_30d": _count("activity", "in the last 30 days"),
+    "activities_90d": _count("activity", "in the last 90 days"),
+    "activities_total": _count("activity", "so far"),
+    "meetings_30d": _count("meeting", "in the last 30 days"),
+    "marketing_touches_30d": _count("marketing touch", "in the last 30 days"),
+    "sales_touches_total": _count("call, email or meeting", "so far"),
+    "days_since_activity": _days_since_activity,
+    "days_in_stage": _days_in_stage,
+    "age_days": _age,
+    "owner_win_rate": _win_rate("owner", "owner_closed_deals"),
+    "account_win_rate": _win_rate("account", "account_closed_deals"),
+    "owner_closed_deals": lambda v, r, t: f"Owner has closed {_plural(_n(v or 0), 'deal')}",
+    "account_closed_deals": lambda v, r, t: f"Account has {_plural(_n(v or 0), 'closed deal')} with us",
+    "close_date_pushes": _pushes,
+    "stage_moves_back": _moves_back,
+    "stage_moves_forward": _moves_forward,
+    "campaign_responses": lambda v, r, t: (f"Responded to {_plural(_n(v), 'campaign')}" if _n(v)
+                                           else "No campaign responses"),
+    "campaigns": lambda v, r, t: f"Member of {_plural(_n(v), 'campaign')}" if _n(v) else "In no campaign",
+    "days_since_response": _response,
+    "has_company": _flag("Company is known", "No company given"),
+    "has_title": _flag("Job title is known", "No job title given"),
+    "has_email": _flag("Email address is known", "No email address"),
+    "amount": lambda v, r, t: f"Amount: {float(v):,.0f}" if v is not None and not math.isnan(v) else "No amount",
+}
+
+
+def describe(feature: str, value, row: pd.Series, target: str) -> str:
+    """One factor in words, e.g. 'No activity for 32 days' or 'Lead source: paid search'."""
+    if isinstance(value, (np.floating, np.integer)):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        value = None  # every describer reads None as "not known"
+    if feature in DESCRIBE:
+        return DESCRIBE[feature](value, row, target)
+    label = _words(feature).capitalize()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return f"{label}: not given"
+    if isinstance(value, float):
+        return f"{label}: {value:,.2f}".rstrip("0").rstrip(".")
+    return f"{label}: {_words(value)}"
+
+
+def reasons(base: float, impacts: pd.Series, row: pd.Series, target: str, limited_history: bool) -> dict:
+    """Top factors raising and lowering one record's score, with their exact impacts."""
+    def pick(items):
+        return [{"feature": f, "text": describe(f, row.get(f), row, target), "impact": round(float(v), 4)}
+                for f, v in items[:TOP]]
+    ordered = impacts.sort_values(kind="stable")
+    up = [(f, v) for f, v in ordered[::-1].items() if v >= MIN_IMPACT]
+    down = [(f, v) for f, v in ordered.items() if v <= -MIN_IMPACT]
+    out = {"up": pick(up), "down": pick(down), "base": round(float(base), 4), "limited_history": limited_history}
+    if limited_history:
+        out["note"] = LIMITED_HISTORY
+    return out

@@ -1,0 +1,63 @@
+"""Queue jobs of the scoring layer (enqueued by dotted path, e.g. after a sync or from the admin console)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scoring.registry import train
+from scoring.score import score_connection, score_target
+from sync import runtime
+from sync.models import Activity, Connection, Lead, Opportunity, utcnow
+
+
+def crm_now(session: Session, connection_id: int) -> datetime:
+    """The CRM's own clock, estimated from the newest record seen and when it was seen.
+
+    In a live org this is within the sync lag of the current time; for a sandbox or an org whose
+    clock differs it keeps ages and recencies in the CRM's terms rather than ours.
+    """
+    newest = None
+    for model in (Opportunity, Lead, Activity):
+        row = session.execute(select(model.remote_modified_at, model.synced_at)
+                              .where(model.connection_id == connection_id, model.remote_modified_at.is_not(None))
+                              .order_by(model.remote_modified_at.desc()).limit(1)).first()
+        if row is not None and (newest is None or row[0] > newest[0]):
+            newest = row
+    if newest is None:
+        return utcnow()
+    modified, seen = newest
+    return modified + max(timedelta(0), utcnow() - seen)
+
+
+def score_connection_job(connection_id: int, remote_ids: dict[str, list[str]] | None = None,
+                         then_write_back: bool = True) -> dict:
+    """Score a connection's open records (or only the given remote ids), then write back what changed."""
+    rt = runtime.current()
+    with rt.sessions() as session:
+        result = score_connection(session, connection_id, now=crm_now(session, connection_id),
+                                  remote_ids=remote_ids)
+    changed = {k: v for k, v in result["changed"].items() if v}
+    if then_write_back and (changed or remote_ids is None):
+        # After a full scoring the ledger decides what differs; after a targeted one, only these.
+        rt.queues["writeback"].enqueue("sync.writeback.writeback_job", connection_id,
+                                       None if remote_ids is None else changed, job_timeout=1800)
+    return result
+
+
+def retrain_job(organization_id: int, target: str) -> dict:
+    """Train a new version of an organization's model now; when it becomes active, rescore that target."""
+    with runtime.current().sessions() as session:
+        connections = session.scalars(select(Connection).where(
+            Connection.organization_id == organization_id)).all()
+        now = max((crm_now(session, c.id) for c in connections), default=utcnow())
+        version = train(session, organization_id, target, now)
+        session.commit()
+        rescored = 0
+        if version.is_active:
+            for connection in connections:
+                rescored += len(score_target(session, connection, target, now)[0])
+                session.commit()
+        return {"version": version.version, "kind": version.kind, "active": version.is_active,
+                "metrics": (version.card or {}).get("metrics"), "rescored": rescored}

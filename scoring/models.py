@@ -1,0 +1,147 @@
+"""Candidate models, time-aware cross-validation, selection and Platt calibration.
+
+Calibration is Platt's: calibrated log-odds = a·f(x) + b on the model's raw log-odds f(x),
+fitted on out-of-fold predictions. Because it is affine in f(x), additive explanations of f
+stay exact after calibration (contributions scale by a, the base becomes a·base + b).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from sklearn.model_selection import StratifiedKFold
+
+from scoring.tabular import TabularEncoder
+
+N_FOLDS = 4
+# A more complex candidate replaces a simpler one only when its log loss is this much lower.
+SIMPLER_MARGIN = 0.01
+
+
+def _logistic_regression():
+    """Regularized logistic regression on the standardized encoding."""
+    return LogisticRegression(C=0.3, max_iter=5000)
+
+
+def _gradient_boosting():
+    """Shallow gradient-boosted trees, slowly learnt and subsampled against overfitting."""
+    return GradientBoostingClassifier(n_estimators=150, max_depth=2, learning_rate=0.05, subsample=0.8,
+                                      min_samples_leaf=20, random_state=0)
+
+
+# Name → estimator factory. Both see balanced sample weights (the minority class counts as much
+# as the majority) so the rare class shapes the fit; Platt scaling restores true probabilities.
+CANDIDATES = {"logistic_regression": _logistic_regression, "gradient_boosting": _gradient_boosting}
+
+
+def balanced_weights(y: np.ndarray) -> np.ndarray:
+    """Sample weights giving each class the same total weight."""
+    y = np.asarray(y, dtype=int)
+    counts = np.bincount(y, minlength=2).astype(float)
+    return (len(y) / (2.0 * np.maximum(counts, 1.0)))[y]
+
+
+def cv_splits(y: np.ndarray, order: np.ndarray | None = None, n_folds: int = N_FOLDS, seed: int = 0):
+    """Validation splits: with an order (timestamps), train on earlier records and validate on the next block."""
+    y = np.asarray(y, dtype=int)
+    if order is None or np.isnan(np.asarray(order, dtype=float)).all():
+        folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+        return list(folds.split(np.zeros(len(y)), y))
+    order = np.nan_to_num(np.asarray(order, dtype=float), nan=np.nanmin(order))
+    blocks = np.array_split(np.argsort(order, kind="stable"), n_folds + 1)
+    splits = []
+    for k in range(1, n_folds + 1):
+        train, valid = np.concatenate(blocks[:k]), blocks[k]
+        if len(np.unique(y[train])) == 2 and len(np.unique(y[valid])) == 2:
+            splits.append((train, valid))
+    return splits or list(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+
+
+@dataclass
+class FittedModel:
+    """An encoder, an estimator and its Platt calibration: everything needed to score and explain."""
+
+    kind: str
+    encoder: TabularEncoder
+    estimator: object
+    platt_a: float = 1.0
+    platt_b: float = 0.0
+    base_rate: float = 0.5
+    excluded: dict[str, str] = field(default_factory=dict)
+    cv_log_loss: float | None = None
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """The encoded matrix the estimator sees."""
+        return self.encoder.transform(frame)
+
+    def raw_log_odds(self, frame: pd.DataFrame) -> np.ndarray:
+        """The estimator's own log-odds, before calibration."""
+        return np.asarray(self.estimator.decision_function(self.encode(frame)), dtype=float).ravel()
+
+    def log_odds(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated log-odds."""
+        return self.platt_a * self.raw_log_odds(frame) + self.platt_b
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of the positive class."""
+        return 1.0 / (1.0 + np.exp(-self.log_odds(frame)))
+
+
+def _fit_estimator(name: str, X: np.ndarray, y: np.ndarray):
+    """Fit one candidate with balanced class weights."""
+    estimator = CANDIDATES[name]()
+    estimator.fit(X, y, sample_weight=balanced_weights(y))
+    return estimator
+
+
+def _raw_out_of_fold(name: str, frame: pd.DataFrame, y: np.ndarray, kinds: dict,
+                     splits) -> tuple[np.ndarray, np.ndarray]:
+    """Raw log-odds for each validation record from a model fitted on its training part."""
+    idx, raw = [], []
+    for train, valid in splits:
+        encoder = TabularEncoder(kinds)
+        X_train = encoder.fit_transform(frame.iloc[train], y[train])
+        estimator = _fit_estimator(name, X_train, y[train])
+        raw.append(estimator.decision_function(encoder.transform(frame.iloc[valid])))
+        idx.append(valid)
+    return np.concatenate(idx), np.concatenate(raw)
+
+
+def fit_platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling: a, b with P(y=1) = sigmoid(a·raw + b)."""
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(np.asarray(raw).reshape(-1, 1), y)
+    return float(platt.coef_[0, 0]), float(platt.intercept_[0])
+
+
+def _platt_log_loss(raw: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """Log loss of the Platt-calibrated raw scores, and the Platt parameters."""
+    a, b = fit_platt(raw, y)
+    p = 1.0 / (1.0 + np.exp(-(a * raw + b)))
+    return float(log_loss(y, np.clip(p, 1e-9, 1 - 1e-9), labels=[0, 1])), a, b
+
+
+def fit_candidate(name: str, frame: pd.DataFrame, y: np.ndarray, kinds: dict, order=None) -> FittedModel:
+    """Calibrate one candidate on out-of-fold predictions, then fit it on every record."""
+    y = np.asarray(y, dtype=int)
+    idx, raw = _raw_out_of_fold(name, frame, y, kinds, cv_splits(y, order))
+    loss, a, b = _platt_log_loss(raw, y[idx])
+    encoder = TabularEncoder(kinds)
+    estimator = _fit_estimator(name, encoder.fit_transform(frame, y), y)
+    return FittedModel(name, encoder, estimator, a, b, float(y.mean()), cv_log_loss=loss)
+
+
+def select_and_fit(frame: pd.DataFrame, y: np.ndarray, kinds: dict, order=None,
+                   candidates: tuple[str, ...] = tuple(CANDIDATES)) -> FittedModel:
+    """Fit the candidates, simplest first; a later one must clearly beat the kept one's cross-validated loss."""
+    chosen = None
+    for name in candidates:
+        model = fit_candidate(name, frame, y, kinds, order)
+        # Differences of a fraction of a percent are noise between folds; the simpler model
+        # (linear, exactly explained by its coefficients) keeps them.
+        if chosen is None or model.cv_log_loss < chosen.cv_log_loss * (1 - SIMPLER_MARGIN):
+            chosen = model
+    return chosen

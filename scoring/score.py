@@ -1,0 +1,112 @@
+"""Score a connection's open leads and deals and store the results (Score, ScoreHistory)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scoring.attribution import contributions
+from scoring.explain import reasons
+from scoring.features import ScoringScope, resolve_now
+from scoring.nextstep import band, next_step, to_score
+from scoring.registry import TARGETS, active_version, build_features, load_model, needs_training, train
+from sync.db import upsert
+from sync.models import Connection, Score, ScoreHistory
+
+# A model trained on data older than this is retrained before scoring.
+RETRAIN_AFTER = timedelta(days=7)
+_IN_CHUNK = 500
+
+
+def score_frame(model, frame: pd.DataFrame, target: str) -> list[dict]:
+    """Probability, score, band, reasons and next step for each row of a feature frame."""
+    base, impacts = contributions(model, frame)
+    # The probability is computed from the explanation itself: base + Σ impacts is the log-odds.
+    log_odds = np.clip(base + impacts.sum(axis=1).to_numpy(), -700, 700)
+    probabilities = 1.0 / (1.0 + np.exp(-log_odds))
+    limited = model.kind == "rules"
+    out = []
+    for i, (_, row) in enumerate(frame.iterrows()):
+        p = float(probabilities[i])
+        grade = band(p, model.base_rate)
+        out.append({"probability": p, "score": to_score(p), "band": grade,
+                    "reasons": reasons(base, impacts.iloc[i], row, target, limited),
+                    "next_step": next_step(target, row, grade), "limited_history": limited})
+    return out
+
+
+def _existing(session: Session, connection_id: int, target: str, remote_ids: list[str]) -> dict[str, Score]:
+    """The current Score rows of these records, by remote id."""
+    found = {}
+    for start in range(0, len(remote_ids), _IN_CHUNK):
+        chunk = remote_ids[start:start + _IN_CHUNK]
+        stmt = select(Score).where(Score.connection_id == connection_id, Score.object_type == target,
+                                   Score.remote_id.in_(chunk))
+        found.update({s.remote_id: s for s in session.scalars(stmt)})
+    return found
+
+
+def store_scores(session: Session, connection: Connection, target: str, version: str,
+                 remote_ids: list[str], scored: list[dict], now: datetime) -> list[str]:
+    """Upsert Score rows, add ScoreHistory rows where the score moved; return remote ids whose output changed."""
+    before = _existing(session, connection.id, target, remote_ids)
+    rows, history, changed = [], [], []
+    for remote_id, result in zip(remote_ids, scored):
+        old = before.get(remote_id)
+        rows.append({"organization_id": connection.organization_id, "connection_id": connection.id,
+                     "object_type": target, "remote_id": remote_id, "model_version": version,
+                     "probability": result["probability"], "score": result["score"], "band": result["band"],
+                     "reasons": result["reasons"], "next_step": result["next_step"],
+                     "limited_history": result["limited_history"], "computed_at": now})
+        if old is None or (old.score, old.band, old.reasons, old.next_step) != (
+                result["score"], result["band"], result["reasons"], result["next_step"]):
+            changed.append(remote_id)
+        if old is None or old.score != result["score"]:
+            history.append({"connection_id": connection.id, "object_type": target, "remote_id": remote_id,
+                            "probability": result["probability"], "score": result["score"],
+                            "model_version": version, "computed_at": now})
+    upsert(session, Score, rows, conflict=("connection_id", "object_type", "remote_id"))
+    if history:
+        session.execute(ScoreHistory.__table__.insert(), history)
+    return changed
+
+
+def score_target(session: Session, connection: Connection, target: str, now: datetime,
+                 remote_ids: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Score one type of the connection's open records, training first if needed: (ids scored, ids changed)."""
+    scope = ScoringScope(connection.id, frozenset(remote_ids) if remote_ids is not None else None)
+    organization_id = connection.organization_id
+    version = active_version(session, organization_id, target)
+    if needs_training(version, now, RETRAIN_AFTER):
+        features = build_features(session, organization_id, target, now)
+        train(session, organization_id, target, now, features=features)
+        version = active_version(session, organization_id, target)
+        chosen = features.subset((scope.mask(features.meta) & features.meta["is_open"]).to_numpy())
+    else:  # only the records to score need features
+        chosen = build_features(session, organization_id, target, now, scope)
+    if chosen.frame.empty:
+        return [], []
+    scored = score_frame(load_model(version), chosen.frame, target)
+    ids = chosen.meta["remote_id"].tolist()
+    return ids, store_scores(session, connection, target, version.version, ids, scored, now)
+
+
+def score_connection(session: Session, connection_id: int, now: datetime | None = None,
+                     remote_ids: dict[str, list[str]] | None = None) -> dict:
+    """Score the connection's open leads and deals (or only the given remote ids per type), and commit."""
+    connection = session.get(Connection, connection_id)
+    if connection is None:
+        raise ValueError(f"No connection with id {connection_id}; it may have been removed. Reconnect the CRM.")
+    now = resolve_now(now)
+    result = {"lead": 0, "opportunity": 0, "changed": {"lead": [], "opportunity": []}}
+    for target in TARGETS:
+        wanted = None if remote_ids is None else remote_ids.get(target)
+        if remote_ids is not None and not wanted:
+            continue
+        scored, changed = score_target(session, connection, target, now, wanted)
+        result[target], result["changed"][target] = len(scored), changed
+    session.commit()
+    return result
