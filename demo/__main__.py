@@ -12,7 +12,10 @@ import time
 
 from sqlalchemy import func, select
 
+from demo import measure
 from demo.stack import Stack
+
+BASELINE: dict[str, int] = {}
 from sync.models import SYNCED_MODELS, Connection, SyncRun
 
 # Sandbox object → the store's common object it lands in.
@@ -29,9 +32,18 @@ def connect(stack: Stack) -> tuple[int, bool]:
         existing = db.scalar(select(Connection).where(Connection.provider == "salesforce",
                                                       Connection.remote_org_id == stack.sandbox.org_id))
     if existing is not None and existing.status not in ("needs_reauth", "disconnected"):
+        stack.wire_salesforce(existing.id)
         rt.queues["sync"].enqueue("sync.jobs.sync_connection", existing.id, "incremental")
         return existing.id, False
     return stack.install_salesforce(), True
+
+
+def connect_and_count(stack: Stack) -> tuple[int, bool]:
+    """Connect, remembering the writeback counters from before this run."""
+    with stack.runtime.sessions() as db:
+        existing = db.scalar(select(Connection.id).where(Connection.provider == "salesforce"))
+    BASELINE.update(measure.writeback_counters(stack, existing) if existing else {"written": 0, "calls": 0})
+    return connect(stack)
 
 
 def synced_counts(stack: Stack, connection_id: int) -> dict[str, int]:
@@ -78,13 +90,20 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack().start()
     try:
         started = time.time() - 1
-        connection_id, installed = connect(stack)
+        connection_id, installed = connect_and_count(stack)
         if not args.smoke:
             print(f"Pipewise console:   {stack.web_url}/", flush=True)
             print(f"First sync:         {stack.web_url}/connections/{connection_id}/progress", flush=True)
         stack.wait_idle()
         result = figures(stack, connection_id, started)
         result["installed"] = installed
+        written = measure.writeback_counters(stack, connection_id)
+        result.update(scored=measure.scored(stack, connection_id),
+                      written_back=written["written"] - BASELINE["written"],
+                      writeback_calls=written["calls"] - BASELINE["calls"],
+                      panel=measure.panel_check(stack, connection_id))
+        if args.smoke:
+            result["change_to_score_seconds"] = measure.change_to_score(stack, connection_id)
         if result["synced"] != {k: result["sandbox"].get(k, 0) for k in result["synced"]}:
             result["mismatch"] = True
         if args.smoke:

@@ -42,8 +42,11 @@ class Stack:
         from connectors.salesforce.sandbox.server import SandboxServer
 
         self.var_dir.mkdir(parents=True, exist_ok=True)
+        from connectors.salesforce.sandbox.control import SandboxControl
+
         self.sandbox = SandboxServer(self.var_dir / "sandbox" / "salesforce", port=self.sandbox_port,
                                      seed=self.seed).start()
+        self.control = SandboxControl(self.sandbox.base_url, str(self.sandbox.ca_path))
         os.environ.setdefault("PIPEWISE_VAR_DIR", str(self.var_dir))
         os.environ["SALESFORCE_LOGIN_URL"] = self.sandbox.base_url
         os.environ["PIPEWISE_CA_BUNDLE"] = str(self.sandbox.ca_path)
@@ -74,17 +77,36 @@ class Stack:
             return runtime()
 
     def install_salesforce(self, username: str | None = None) -> int:
-        """The admin's install, done programmatically: Pipewise → consent page → back to Pipewise."""
+        """The admin's install, done programmatically: sign in with the CRM, then connect it."""
         browser = requests.Session()
-        browser.verify = str(self.sandbox.ca_path)
-        answer = browser.get(urljoin(self.web_url, "/install/salesforce"), allow_redirects=False)
-        authorize_url = answer.headers["Location"]
-        consent = give_consent(self.sandbox.base_url, str(self.sandbox.ca_path), authorize_url, username)
-        back = browser.get(consent, allow_redirects=False)
-        if back.status_code != 302:
-            raise RuntimeError(f"install failed: {back.status_code} {back.text[:300]}")
+        browser.trust_env = False
+        self._through_consent(browser, "/auth/login/salesforce", username)
+        landed = self._through_consent(browser, "/install/salesforce", username)
         # …/connections/<id>/progress
-        return int(back.headers["Location"].rstrip("/").split("/")[-2])
+        connection_id = int(landed.rstrip("/").split("/")[-2])
+        self.wire_salesforce(connection_id)
+        return connection_id
+
+    def _through_consent(self, browser: requests.Session, start: str, username: str | None) -> str:
+        """Follow Pipewise → the sandbox's consent page (Allow) → Pipewise; return where it lands."""
+        answer = browser.get(urljoin(self.web_url, start), allow_redirects=False)
+        if answer.status_code != 302:
+            raise RuntimeError(f"{start} answered {answer.status_code}: {answer.text[:300]}")
+        back = give_consent(self.sandbox.base_url, str(self.sandbox.ca_path), answer.headers["Location"], username)
+        landed = browser.get(back, allow_redirects=False)
+        if landed.status_code != 302:
+            raise RuntimeError(f"the CRM's answer to {start} failed: {landed.status_code} {landed.text[:300]}")
+        return landed.headers["Location"]
+
+    def wire_salesforce(self, connection_id: int) -> None:
+        """What the admin pastes into the org: the outbound message endpoint and the Canvas URL."""
+        from sync.models import Connection
+
+        with self.runtime.sessions() as db:
+            connection = db.get(Connection, connection_id)
+            endpoint = f"{self.web_url}/webhooks/salesforce/{connection.remote_org_id}/{connection.webhook_secret}"
+        self.control.configure_outbound(endpoint)
+        self.control.configure_canvas(f"{self.web_url}/embed/salesforce/canvas")
 
     def wait_idle(self, timeout: float = 900) -> None:
         """Wait until every queue is empty and no job is running."""
@@ -123,8 +145,10 @@ def give_consent(sandbox_url: str, ca_path: str, authorize_url: str, username: s
             "state": query.get("state", ""), "scope": query.get("scope", ""), "action": "allow"}
     if username:
         form["username"] = username
-    answer = requests.post(urljoin(sandbox_url, "/services/oauth2/authorize"), data=form,
-                           verify=ca_path, allow_redirects=False, timeout=30)
+    session = requests.Session()
+    session.trust_env = False  # the sandbox's own CA, not REQUESTS_CA_BUNDLE
+    answer = session.post(urljoin(sandbox_url, "/services/oauth2/authorize"), data=form,
+                          verify=ca_path, allow_redirects=False, timeout=30)
     if answer.status_code != 302:
         raise RuntimeError(f"the sandbox refused consent: {answer.status_code} {answer.text[:300]}")
     return answer.headers["Location"]

@@ -360,7 +360,7 @@ class WritebackLedger(Base):
     remote_id: Mapped[str] = mapped_column(String(64))
     field: Mapped[str] = mapped_column(String(128))
     value: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))  # written | rejected
+    status: Mapped[str] = mapped_column(String(16))  # pending | written | rejected
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     written_at: Mapped[datetime | None]

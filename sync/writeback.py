@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors import registry
@@ -80,11 +79,14 @@ def plan(session: Session, connection_id: int, provider: type[Provider],
                  .where(Score.connection_id == connection_id, Score.object_type == object_type,
                         model.deleted_at.is_(None)))
         if remote_ids is not None:
-            wanted = remote_ids.get(object_type)
+            # Records the CRM rejected last time are retried on every run, changed or not.
+            wanted = set(remote_ids.get(object_type) or []) | set(session.scalars(
+                select(WritebackLedger.remote_id).where(
+                    WritebackLedger.connection_id == connection_id,
+                    WritebackLedger.object_type == object_type, WritebackLedger.status == "rejected")))
             if not wanted:
                 continue
-            if wanted != "all":
-                query = query.where(Score.remote_id.in_(list(wanted)))
+            query = query.where(Score.remote_id.in_(list(wanted)))
         scores = session.scalars(query).all()
         if not scores:
             continue
@@ -92,11 +94,12 @@ def plan(session: Session, connection_id: int, provider: type[Provider],
         for score in scores:
             values = field_values(score)
             previous = ledger.get(score.remote_id, {})
-            rejected = any(row.status == "rejected" for row in previous.values())
+            # Anything not confirmed written (rejected, or cut short mid-call) is sent again.
+            unconfirmed = any(row.status != "written" for row in previous.values())
             differs = any(previous.get(fields[k].remote_name) is None
                           or previous[fields[k].remote_name].value != v
                           for k, v in values.items() if k not in TRAVELLING)
-            if differs or rejected:
+            if differs or unconfirmed:
                 todo.setdefault(object_type, []).append({"remote_id": score.remote_id, "values": values})
             else:
                 unchanged += 1
@@ -128,6 +131,9 @@ def write(session: Session, client: Client, provider: type[Provider], connection
             batch = records[start:start + size]
             updates = [{"Id": r["remote_id"], **{fields[k].remote_name: remote_value(fields[k].type, v)
                                                   for k, v in r["values"].items()}} for r in batch]
+            # Recorded before the call: the CRM's echo of this write can arrive before it returns.
+            _mark_pending(session, connection_id, object_type, batch, fields)
+            session.commit()
             results = client.update_records(remote_name, updates)
             summary.calls += 1
             _record(session, connection_id, object_type, batch, results, fields, summary)
@@ -161,6 +167,17 @@ def _record(session: Session, connection_id: int, object_type: str, batch: list[
     upsert(session, WritebackLedger, rows, conflict=("connection_id", "object_type", "remote_id", "field"))
 
 
+def _mark_pending(session: Session, connection_id: int, object_type: str, batch: list[dict], fields) -> None:
+    """Ledger rows for a write about to be sent, so its echo is recognized even if it beats the answer."""
+    now = utcnow()
+    rows = [{"connection_id": connection_id, "object_type": object_type, "remote_id": record["remote_id"],
+             "field": fields[key].remote_name, "value": value, "status": "pending", "error": None,
+             "attempts": 0, "written_at": None, "updated_at": now}
+            for record in batch for key, value in record["values"].items()]
+    upsert(session, WritebackLedger, rows, conflict=("connection_id", "object_type", "remote_id", "field"),
+           update=("value", "status", "updated_at"))
+
+
 def _attempts(session: Session, connection_id: int, object_type: str,
               remote_ids: list[str]) -> dict[tuple[str, str], int]:
     return {(r, f): a for r, f, a in session.execute(
@@ -179,7 +196,7 @@ def is_echo(session: Session, connection_id: int, object_type: str, remote_id: s
     ledger = _ledger(session, connection_id, object_type, [remote_id]).get(remote_id, {})
     for name, value in seen.items():
         row = ledger.get(name)
-        if row is None or row.status != "written" or not _same(row.value, value):
+        if row is None or row.status not in ("written", "pending") or not _same(row.value, value):
             return False
     return True
 
@@ -239,6 +256,7 @@ def writeback_job(connection_id: int, remote_ids: dict[str, list[str]] | None = 
         client = open_client(rt.config, rt.sessions, rt.cipher, connection)
         provider = registry.get(connection.provider).provider
         summary = write(session, client, provider, connection_id, remote_ids)
+    rt.redis.hincrby(f"pipewise:writeback:{connection_id}", "written", summary.written)
     rt.redis.hincrby(f"pipewise:writeback:{connection_id}", "calls", summary.calls)
     rt.redis.hincrby(f"pipewise:writeback:{connection_id}", "rejected", summary.rejected)
     log.info("writeback.done connection=%s %s", connection_id, summary.as_dict())

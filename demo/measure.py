@@ -1,0 +1,76 @@
+"""Figures of the smoke run beyond the sync: scores, writeback, the panel, change-to-score latency."""
+from __future__ import annotations
+
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urljoin
+
+import requests
+from sqlalchemy import func, select
+
+from sync.models import Opportunity, Score
+
+
+def scored(stack, connection_id: int) -> dict[str, int]:
+    """Scores stored per object type."""
+    with stack.runtime.sessions() as db:
+        rows = db.execute(select(Score.object_type, func.count()).where(Score.connection_id == connection_id)
+                          .group_by(Score.object_type)).all()
+    return {"lead": 0, "opportunity": 0, **{k: n for k, n in rows}}
+
+
+def writeback_counters(stack, connection_id: int) -> dict[str, int]:
+    """The worker's running totals of records written and calls made for a connection."""
+    raw = stack.runtime.redis.hgetall(f"pipewise:writeback:{connection_id}")
+    return {"written": int(raw.get(b"written", 0)), "calls": int(raw.get(b"calls", 0)),
+            "rejected": int(raw.get(b"rejected", 0))}
+
+
+def panel_check(stack, connection_id: int) -> str:
+    """Open one scored deal's Canvas panel as Salesforce does; "ok" when it shows the CRM field's score."""
+    with stack.runtime.sessions() as db:
+        score = db.scalar(select(Score).where(Score.connection_id == connection_id,
+                                              Score.object_type == "opportunity").limit(1))
+    if score is None:
+        return "no scored deal"
+    crm = stack.control.record("Opportunity", score.remote_id)
+    signed = stack.control.signed_request("Opportunity", score.remote_id)["signed_request"]
+    answer = requests.post(urljoin(stack.web_url, "/embed/salesforce/canvas"),
+                           data={"signed_request": signed}, timeout=30)
+    if answer.status_code != 200:
+        return f"panel answered {answer.status_code}"
+    if str(crm.get("Pipewise_Score__c")).split(".")[0] != str(score.score):
+        return f"CRM field {crm.get('Pipewise_Score__c')} differs from the stored score {score.score}"
+    if f">{score.score}<" not in answer.text:
+        return "the panel does not show the score"
+    return "ok"
+
+
+def change_to_score(stack, connection_id: int, changes: int = 50, timeout: float = 60.0) -> dict:
+    """Log a meeting on open deals in the CRM and time until each deal's new score is on its record."""
+    with stack.runtime.sessions() as db:
+        deals = db.scalars(select(Opportunity.remote_id).where(
+            Opportunity.connection_id == connection_id, Opportunity.is_closed.is_(False),
+            Opportunity.deleted_at.is_(None)).order_by(Opportunity.remote_id).limit(changes)).all()
+    clock = stack.control.info()["clock"]
+
+    def one(deal: str) -> float | None:
+        before = stack.control.record("Opportunity", deal).get("Pipewise_Scored_At__c")
+        started = time.monotonic()
+        stack.control.create("Event", {"Subject": "Demo meeting", "WhatId": deal, "ActivityDateTime": clock,
+                                       "DurationInMinutes": 30, "EventSubtype": "Event"})
+        while time.monotonic() - started < timeout:
+            if stack.control.record("Opportunity", deal).get("Pipewise_Scored_At__c") != before:
+                return time.monotonic() - started
+            time.sleep(0.1)
+        return None
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        results = list(pool.map(one, deals))
+    times = sorted(t for t in results if t is not None)
+    if not times:
+        return {"p50": None, "p95": None, "changes": len(deals), "timed_out": len(deals)}
+    return {"p50": round(statistics.median(times), 2),
+            "p95": round(times[max(0, int(round(0.95 * len(times))) - 1)], 2),
+            "changes": len(deals), "timed_out": len(deals) - len(times)}
