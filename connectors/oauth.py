@@ -22,6 +22,8 @@ class OAuthApp:
     client_id: str
     client_secret: str
     verify: str | bool = True
+    # Where the token endpoint lives when it is not on the consent host (HubSpot: the API host).
+    token_base_url: str | None = None
 
     @property
     def authorize_url(self) -> str:
@@ -29,7 +31,7 @@ class OAuthApp:
 
     @property
     def token_url(self) -> str:
-        return self.base_url.rstrip("/") + self.provider.token_path
+        return (self.token_base_url or self.base_url).rstrip("/") + self.provider.token_path
 
     def session(self, redirect_uri: str | None = None, token: dict | None = None) -> OAuth2Session:
         """An authlib session for this app."""

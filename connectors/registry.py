@@ -10,6 +10,7 @@ from connectors.base import Provider
 # provider key → package; every package has the same module names.
 PACKAGES: dict[str, str] = {
     "salesforce": "connectors.salesforce",
+    "hubspot": "connectors.hubspot",
 }
 
 

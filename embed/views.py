@@ -22,6 +22,7 @@ bp = Blueprint("embed", __name__, url_prefix="/embed", template_folder="template
 PANEL_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                 "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'")
 NO_ANCESTORS = "'none'"
+PANEL_THEMES = frozenset({"hubspot"})
 
 
 @bp.app_template_filter("embed_utc")
@@ -142,7 +143,11 @@ def _panel(session, connection: Connection, claims: PanelClaims, token: str) -> 
     """Render the panel of the claimed record with links that carry the token."""
     data = panel_context(session, connection, claims.object_type, claims.remote_id)
     links = {"object_type": claims.object_type, "remote_id": claims.remote_id, "pt": token}
-    html = render_template("embed/panel.html", **data, refresh_url=url_for(".panel", **links),
+    # The CRM's look where it differs (HubSpot's card opens the panel with ?theme=hubspot).
+    theme = request.args.get("theme") if request.args.get("theme") in PANEL_THEMES else None
+    if theme:
+        links["theme"] = theme
+    html = render_template("embed/panel.html", **data, theme=theme, refresh_url=url_for(".panel", **links),
                            chart_url=url_for(".history_svg", **links))
     return _embed_headers(make_response(html), canvas_context.frame_ancestors(connection.instance_url))
 

@@ -28,6 +28,13 @@ class Config:
         self.SALESFORCE_LOGIN_URL = _env("SALESFORCE_LOGIN_URL", "https://127.0.0.1:8443")
         self.SALESFORCE_CLIENT_ID = _env("SALESFORCE_CLIENT_ID", "pipewise-sandbox-client")
         self.SALESFORCE_CLIENT_SECRET = _env("SALESFORCE_CLIENT_SECRET", "pipewise-sandbox-secret")
+        # HubSpot public app: consent on the app host, API and tokens on the API host (both the
+        # sandbox when unset; production: https://app.hubspot.com and https://api.hubapi.com).
+        self.HUBSPOT_LOGIN_URL = _env("HUBSPOT_LOGIN_URL", "https://127.0.0.1:8444")
+        self.HUBSPOT_API_URL = _env("HUBSPOT_API_URL", self.HUBSPOT_LOGIN_URL)
+        self.HUBSPOT_CLIENT_ID = _env("HUBSPOT_CLIENT_ID", "pipewise-hubspot-sandbox-client")
+        self.HUBSPOT_CLIENT_SECRET = _env("HUBSPOT_CLIENT_SECRET", "pipewise-hubspot-sandbox-secret")
+        self.HUBSPOT_APP_ID = _env("HUBSPOT_APP_ID")
         # CA file (PEM, may hold several) that signs the CRMs' certificates; unset means the
         # system's CAs. The demo points it at the sandboxes' own CA.
         self.CA_BUNDLE = _env("PIPEWISE_CA_BUNDLE")

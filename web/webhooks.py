@@ -75,3 +75,66 @@ def salesforce_outbound(remote_org_id: str, secret: str):
     log.info("salesforce.outbound.accepted connection=%s new=%d duplicates=%d echoes=%d",
              connection_id, len(fresh), len(rows) - len(fresh), echoes)
     return _soap(package.webhooks.ack_response(True))
+
+
+@bp.post("/hubspot")
+def hubspot_events():
+    """HubSpot webhook events: v3 signature with the app's client secret, then parse, dedupe, enqueue."""
+    rt = runtime()
+    package = registry.get("hubspot")
+    hooks = package.webhooks
+    if (request.content_length or 0) > hooks.MAX_BODY_BYTES:
+        abort(413)
+    body = request.get_data(cache=False)
+    # The signature covers the URL HubSpot called: see hooks.signed_uri_candidates about proxies.
+    query = request.query_string.decode("latin-1")
+    uris = hooks.signed_uri_candidates(request.url, request.path + (f"?{query}" if query else ""),
+                                       rt.config.PUBLIC_URL)
+    if not hooks.verify_request(rt.config.HUBSPOT_CLIENT_SECRET, request.method, uris, body,
+                                request.headers.get(hooks.TIMESTAMP_HEADER),
+                                request.headers.get(hooks.SIGNATURE_HEADER)):
+        log.warning("hubspot.webhook.invalid-signature")
+        abort(401)
+    try:
+        events = hooks.parse_events(body)
+    except ValueError as exc:
+        log.warning("hubspot.webhook.malformed error=%s", exc)
+        abort(400)
+    provider = package.provider
+    streams = {s.name: s for s in provider.streams}
+    jobs: list[tuple[int, dict[str, list[str]]]] = []
+    with rt.sessions() as session:
+        for portal_id in dict.fromkeys(e.portal_id for e in events):
+            connection = session.scalar(select(Connection).where(
+                Connection.provider == "hubspot", Connection.remote_org_id == portal_id))
+            if connection is None or connection.status == "disconnected":
+                # Retrying cannot help a portal Pipewise is not installed in: accept and drop.
+                log.warning("hubspot.webhook.unknown-portal portal=%s", portal_id)
+                continue
+            mine = [e for e in events if e.portal_id == portal_id and e.stream in streams]
+            rows = [{"connection_id": connection.id, "event_id": hooks.dedupe_key(e), "kind": e.subscription_type,
+                     "object_type": streams[e.stream].object_type, "remote_ids": list(e.object_ids),
+                     "payload": e.raw} for e in mine]
+            fresh = insert_ignore(session, WebhookEvent, rows, conflict=("connection_id", "event_id"),
+                                  key="event_id") if rows else set()
+            wanted = [e for e in mine if hooks.dedupe_key(e) in fresh
+                      and not _hubspot_echo(session, connection.id, streams[e.stream], e, provider)]
+            targets = hooks.coalesce(wanted)
+            if targets:
+                jobs.append((connection.id, targets))
+            log.info("hubspot.webhook.accepted connection=%s new=%d duplicates=%d echoes=%d", connection.id,
+                     len(fresh), len(rows) - len(fresh), len(fresh) - len(wanted))
+        session.commit()
+    for connection_id, targets in jobs:
+        rt.queues["webhooks"].enqueue("sync.jobs.sync_records", connection_id, targets)
+    return Response(status=204)
+
+
+def _hubspot_echo(session, connection_id: int, stream, event, provider) -> bool:
+    """Whether a property change only echoes what Pipewise itself wrote (pipewise_* properties)."""
+    if event.action != "propertyChange" or not (event.property_name or "").startswith("pipewise_"):
+        return False
+    incoming = {event.property_name: event.property_value}
+    return any(is_echo(session, connection_id, object_type, event.object_ids[0], incoming, provider)
+               for object_type, remote_name in provider.writable_objects.items()
+               if remote_name == stream.remote_name)

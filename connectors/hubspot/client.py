@@ -1,0 +1,413 @@
+"""The HubSpot CRM client over hubspot-api-client: search paging, token refresh, retries, typed errors.
+
+Reads go through the search API in cursor order (see ``connectors.hubspot.search`` for why no
+record is ever skipped), then one pass over the archived listing (the search API never returns
+archived records) yields the records archived since the window's start, flagged deleted. Each page
+is completed with the associations and property histories its stream declares (batch reads).
+
+Calls use the official client with ``_preload_content=False``: the JSON answer and the rate-limit
+headers are read as HubSpot sent them, with no model (de)serialization in between.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import urllib3
+from hubspot import HubSpot
+from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
+from urllib3.util.retry import Retry
+
+from connectors.base import Stream, TokenSaver, Usage, WritableField, WriteResult
+from connectors.errors import (Fatal, QuotaExceeded, ReauthorizationRequired, Retriable, Skippable,
+                               error_for_status)
+from connectors.hubspot.mapping import epoch_ms, hs_datetime
+from connectors.hubspot.owners import owner_order, read_owners
+from connectors.hubspot.provider import PROPERTY_GROUP, PROPERTY_GROUP_LABEL
+from connectors.hubspot.search import RateLimiter, search_in_cursor_order
+from connectors.oauth import OAuthApp
+from connectors.retry import call_with_retries, parse_retry_after
+
+BATCH_LIMIT = 100                       # inputs per batch read/update and association read
+HISTORY_LIST_LIMIT = 50                 # list pages carrying propertiesWithHistory are capped at 50
+REFRESH_MARGIN_SECONDS = 300            # refresh when less than this is left of the 30 minutes
+QUOTA_PAUSE = timedelta(hours=1)        # the daily limit resets at the portal's midnight: look hourly
+POLICY_WAITS = {"SECONDLY": 1.0, "TEN_SECONDLY_ROLLING": 10.0}
+PROPERTY_TYPES = {"number": ("number", "number"), "text": ("string", "text"),
+                  "textarea": ("string", "textarea"), "datetime": ("datetime", "date")}
+
+
+class _SessionExpired(Exception):
+    """HubSpot refused the access token (401): refresh it and try once more."""
+
+
+def _json(response: Any) -> Any:
+    """The parsed body of a raw urllib3 response, its connection handed back to the pool."""
+    try:
+        data = response.data
+    finally:
+        response.release_conn()
+    return json.loads(data) if data else None
+
+
+def _error_body(exc: Any) -> dict[str, Any]:
+    body = getattr(exc, "body", None)
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        parsed = json.loads(body) if body else {}
+    except ValueError:
+        return {"message": str(body)[:500]}
+    return parsed if isinstance(parsed, dict) else {"message": str(parsed)[:500]}
+
+
+def sdk(access_token: str | None, api_url: str, verify: str | bool) -> HubSpot:
+    """The official client pointed at ``api_url``, verifying TLS with ``verify`` (a CA file or bool)."""
+    options: dict[str, Any] = {"host": api_url.rstrip("/"), "verify_ssl": verify is not False,
+                               # Retry only connections that never reached HubSpot; the rest is ours.
+                               "retry": Retry(total=2, connect=2, read=0, status=0, redirect=0, other=0)}
+    if isinstance(verify, str):
+        options["ssl_ca_cert"] = verify
+    return HubSpot(access_token=access_token, **options)
+
+
+def complete_token(token: dict[str, Any], oauth: OAuthApp) -> dict[str, Any]:
+    """The token with the portal it belongs to (hub_id, hub_domain, user) and the app host.
+
+    HubSpot's token answer names no portal; install calls this before ``provider.identity``.
+    """
+    api_url = oauth.token_base_url or oauth.base_url
+    client = sdk(None, api_url, oauth.verify)
+    try:
+        info = _json(client.oauth.access_tokens_api.get(token["access_token"], _preload_content=False))
+    except Exception as exc:  # noqa: BLE001 - every failure here means the same to the admin
+        raise Fatal(f"Pipewise could not look up the new HubSpot token ({getattr(exc, 'status', exc)}). "
+                    "Start the connection again.") from exc
+    completed = dict(token)
+    for key in ("hub_id", "hub_domain", "user", "user_id", "app_id", "scopes"):
+        if info.get(key) is not None:
+            completed[key] = info[key]
+    # The record pages (and so the frames around Pipewise's panel) live on the consent host.
+    completed["instance_url"] = oauth.base_url.rstrip("/")
+    return completed
+
+
+class HubSpotClient:
+    """One portal's CRM client; refreshes its token itself and reports every new token."""
+
+    def __init__(self, token: dict[str, Any], oauth: OAuthApp, on_token: TokenSaver | None = None, *,
+                 api_url: str, verify: str | bool = True, max_attempts: int = 5,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
+                 search_per_second: float = 4.0, monotonic: Callable[[], float] = time.monotonic,
+                 timeout: float = 60.0):
+        self.usage = Usage()
+        self.last_total: int | None = None
+        self._token = dict(token)
+        self._oauth = oauth
+        self._on_token = on_token
+        self._api_url = api_url
+        self._verify = verify
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+        self._clock = clock
+        self._timeout = timeout
+        self._search_limiter = RateLimiter(search_per_second, clock=monotonic, sleep=sleep)
+        self._apis: dict[str, Any] = {}
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _api(self, name: str) -> Any:
+        """One API object of the official client, kept (each builds its own connection pool)."""
+        if name not in self._apis:
+            hub = sdk(self._token.get("access_token"), self._api_url, self._verify)
+            self._apis[name] = {
+                "search": lambda: hub.crm.objects.search_api, "batch": lambda: hub.crm.objects.batch_api,
+                "basic": lambda: hub.crm.objects.basic_api, "owners": lambda: hub.crm.owners.owners_api,
+                "properties": lambda: hub.crm.properties.core_api, "groups": lambda: hub.crm.properties.groups_api,
+                "associations": lambda: hub.crm.associations.v4.batch_api,
+                "users": lambda: hub.settings.users.users_api, "roles": lambda: hub.settings.users.roles_api,
+            }[name]()
+        return self._apis[name]
+
+    def _call(self, api: str, fn: Callable[[Any], Any], *, search: bool = False) -> Any:
+        """One API call with token refresh, rate limiting and retries; the parsed JSON answer."""
+        return call_with_retries(lambda: self._with_refresh(api, fn, search),
+                                 max_attempts=self._max_attempts, sleep=self._sleep)
+
+    def _with_refresh(self, api: str, fn: Callable[[Any], Any], search: bool) -> Any:
+        expires_at = self._token.get("expires_at")
+        if expires_at and float(expires_at) - self._clock() < REFRESH_MARGIN_SECONDS:
+            self._refresh()
+        try:
+            return self._once(api, fn, search)
+        except _SessionExpired:
+            self._refresh()
+        try:
+            return self._once(api, fn, search)
+        except _SessionExpired as exc:
+            raise ReauthorizationRequired("HubSpot refused a freshly refreshed token: the app may have "
+                                          "been uninstalled. An admin must re-authorize the connection.",
+                                          status=401) from exc
+
+    def _once(self, api: str, fn: Callable[[Any], Any], search: bool) -> Any:
+        if search:
+            self._search_limiter.wait()
+        self.usage.calls += 1
+        try:
+            response = fn(self._api(api))
+        except urllib3.exceptions.HTTPError as exc:
+            raise Retriable(f"HubSpot could not be reached ({type(exc).__name__}); "
+                            "Pipewise will try again.") from exc
+        except Exception as exc:
+            # Each sub-package of the official client has its own ApiException class.
+            if not (type(exc).__module__.startswith("hubspot.") and hasattr(exc, "status")):
+                raise
+            self._note_usage(getattr(exc, "headers", None))
+            raise self._translate(exc) from exc
+        self._note_usage(response.headers)
+        return _json(response)
+
+    def _note_usage(self, headers: Any) -> None:
+        if not headers:
+            return
+        daily, remaining = headers.get("X-HubSpot-RateLimit-Daily"), headers.get("X-HubSpot-RateLimit-Daily-Remaining")
+        if daily and remaining and daily.isdigit() and remaining.isdigit():
+            self.usage.limit, self.usage.used = int(daily), int(daily) - int(remaining)
+
+    def _translate(self, exc: Any) -> Exception:
+        status = int(exc.status or 0)
+        body = _error_body(exc)
+        message, category = body.get("message") or exc.reason or "error", body.get("category")
+        if status == 0:
+            return Fatal(f"Pipewise could not make a trusted connection to HubSpot: {exc.reason}. "
+                         "Check the CA bundle setting.")
+        if status == 401:
+            return _SessionExpired(message)
+        headers = getattr(exc, "headers", None) or {}
+        if status == 429:
+            policy = body.get("policyName") or ""
+            if policy == "DAILY":
+                resume_at = datetime.now(timezone.utc).replace(tzinfo=None) + QUOTA_PAUSE
+                return QuotaExceeded(f"HubSpot's daily API limit for this portal is used up ({message}). "
+                                     "Pipewise pauses this connection and tries again in an hour.",
+                                     status=status, code=policy, resume_at=resume_at)
+            wait = parse_retry_after(headers.get("Retry-After"))
+            if wait is None:
+                interval = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
+                wait = POLICY_WAITS.get(policy) or (int(interval) / 1000 if interval and interval.isdigit() else 1.0)
+            return Retriable(f"HubSpot is rate limiting Pipewise ({policy or 'rate limit'}); waiting {wait:g}s.",
+                             status=status, code=policy or None, retry_after=wait)
+        if status == 409:
+            return Fatal(f"HubSpot reports a conflict: {message}", status=status, code="CONFLICT")
+        if status == 404:
+            return Skippable(f"HubSpot has no such resource: {message}", status=status, code=category)
+        if status == 403:
+            return Fatal(f"HubSpot refused access ({message}). The app may lack a scope: an admin should "
+                         "re-authorize Pipewise with the scopes it asks for.", status=status, code=category)
+        return error_for_status(status, f"HubSpot answered {status}: {category or 'error'}: {message}",
+                                code=category, retry_after=parse_retry_after(headers.get("Retry-After")))
+
+    def _refresh(self) -> None:
+        """Get a new access token (authlib), hand it to the caller to persist, rebuild the APIs."""
+        self._token = self._oauth.refresh(self._token)
+        if self._on_token is not None:
+            self._on_token(dict(self._token))
+        self._apis.clear()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read_stream(self, stream: type[Stream], since: datetime | None,
+                    after_id: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Pages in cursor order from ``since`` inclusive, then the records archived since then."""
+        if not getattr(stream, "incremental", True):
+            yield from self._pages_of(sorted(self._owners(), key=owner_order), stream.page_size)
+            return
+        since_ms = epoch_ms(since) if since is not None else None
+
+        def search(body: dict[str, Any]) -> dict[str, Any]:
+            return self._call("search", lambda api: api.do_search(
+                stream.remote_name, body, _preload_content=False, _request_timeout=self._timeout), search=True)
+
+        self.last_total = None
+        for page in search_in_cursor_order(search, stream.cursor_field, stream.fields, stream.page_size,
+                                           since_ms, on_total=self._set_total):
+            if after_id is not None and since_ms is not None:
+                page = [r for r in page if not _at_or_before(r, stream, since_ms, after_id)]
+            if page:
+                yield self._complete(stream, page, archived=False)
+        archived = [r for r in self._archived(stream)
+                    if since is None or (hs_datetime(r.get("archivedAt")) or since) >= since]
+        archived.sort(key=lambda r: (hs_datetime(r.get("archivedAt")) or datetime.min, int(r["id"])))
+        yield from self._pages_of(archived, stream.page_size)
+
+    def _set_total(self, total: int) -> None:
+        self.last_total = total
+
+    @staticmethod
+    def _pages_of(records: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+        for start in range(0, len(records), size):
+            yield records[start:start + size]
+
+    def _owners(self) -> list[dict[str, Any]]:
+        """Every owner, with its role and its manager (see ``connectors.hubspot.owners``)."""
+        return read_owners(lambda api, fn: self._call(api, lambda a: fn(a, self._timeout)))
+
+    def _archived(self, stream: type[Stream]) -> list[dict[str, Any]]:
+        """Every archived record of the stream's object (the listing has no filter on archivedAt)."""
+        history = list(getattr(stream, "history_properties", ()))
+        associations = list(getattr(stream, "associations", ()))
+        limit = HISTORY_LIST_LIMIT if history else BATCH_LIMIT
+        records, after = [], None
+        while True:
+            answer = self._call("basic", lambda api: api.get_page(
+                stream.remote_name, limit=limit, after=after, properties=list(stream.fields),
+                properties_with_history=history or None, associations=associations or None, archived=True,
+                _preload_content=False, _request_timeout=self._timeout))
+            records.extend(answer.get("results") or [])
+            after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return [{**r, "archived": True} for r in records]
+
+    def _batch_read(self, stream: type[Stream], ids: list[str], archived: bool,
+                    with_history: bool) -> list[dict[str, Any]]:
+        """Batch reads of these ids (chunks of 100), with the stream's property histories if asked."""
+        history = list(getattr(stream, "history_properties", ())) if with_history else []
+        found = []
+        for start in range(0, len(ids), BATCH_LIMIT):
+            body = {"inputs": [{"id": i} for i in ids[start:start + BATCH_LIMIT]],
+                    "properties": list(stream.fields), "propertiesWithHistory": history}
+            answer = self._call("batch", lambda api: api.read(
+                stream.remote_name, body, archived=archived, _preload_content=False,
+                _request_timeout=self._timeout))
+            found.extend(answer.get("results") or [])
+        return found
+
+    def _complete(self, stream: type[Stream], page: list[dict[str, Any]], archived: bool) -> list[dict[str, Any]]:
+        """Add the stream's property histories and associations to a page of records."""
+        ids = [str(r["id"]) for r in page]
+        if getattr(stream, "history_properties", ()) and not all("propertiesWithHistory" in r for r in page):
+            histories = {str(r["id"]): r.get("propertiesWithHistory") or {}
+                         for r in self._batch_read(stream, ids, archived, with_history=True)}
+            page = [{**r, "propertiesWithHistory": histories.get(str(r["id"]), {})} for r in page]
+        for to_type in getattr(stream, "associations", ()):
+            links = self._associations(stream.remote_name, to_type, ids)
+            page = [{**r, "associations": {**(r.get("associations") or {}),
+                                           to_type: {"results": links.get(str(r["id"]), [])}}} for r in page]
+        return page
+
+    def _associations(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """Associated ids per record (v4 batch read), in the list endpoint's {id, type} shape."""
+        links: dict[str, list[dict[str, Any]]] = {}
+        for start in range(0, len(ids), BATCH_LIMIT):
+            body = {"inputs": [{"id": i} for i in ids[start:start + BATCH_LIMIT]]}
+            answer = self._call("associations", lambda api: api.get_page(
+                from_type, to_type, body, _preload_content=False, _request_timeout=self._timeout))
+            for result in answer.get("results") or []:
+                source = str((result.get("from") or {}).get("id"))
+                for target in result.get("to") or []:
+                    kinds = target.get("associationTypes") or [{}]
+                    links.setdefault(source, []).append(
+                        {"id": str(target.get("toObjectId")), "type": kinds[0].get("label") or kinds[0].get("typeId")})
+        return links
+
+    def read_records(self, stream: type[Stream], remote_ids: list[str]) -> list[dict[str, Any]]:
+        """The current records with these ids; archived ones flagged, vanished ones as tombstones."""
+        ids = list(dict.fromkeys(str(i) for i in remote_ids))
+        if not getattr(stream, "incremental", True):
+            wanted = set(ids)
+            return [o for o in self._owners() if str(o.get("id")) in wanted]
+        live = self._batch_read(stream, ids, archived=False, with_history=True)
+        seen = {str(r["id"]) for r in live}
+        missing = [i for i in ids if i not in seen]
+        gone = [{**r, "archived": True} for r in self._batch_read(stream, missing, archived=True, with_history=True)] \
+            if missing else []
+        seen |= {str(r["id"]) for r in gone}
+        # Neither live nor archived: purged (GDPR delete) or never there. Either way it is gone.
+        purged = [{"id": i, "properties": {}, "archived": True} for i in missing if i not in seen]
+        records = []
+        if live:
+            records += self._complete(stream, live, archived=False)
+        if gone:
+            records += self._complete(stream, gone, archived=True)
+        return records + purged
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def update_records(self, remote_name: str, updates: list[dict[str, Any]]) -> list[WriteResult]:
+        """One batch update (at most 100): a result per update, in order, from the 200/207 answer."""
+        if len(updates) > BATCH_LIMIT:
+            raise ValueError(f"HubSpot takes at most {BATCH_LIMIT} records per batch update, "
+                             f"got {len(updates)}; batch them first.")
+        if not updates:
+            return []
+        inputs = [SimplePublicObjectBatchInput(id=str(u["Id"]), properties={
+            k: "" if v is None else str(v) for k, v in u.items() if k != "Id"}) for u in updates]
+        body = BatchInputSimplePublicObjectBatchInput(inputs=inputs)
+        answer = self._call("batch", lambda api: api.update(
+            remote_name, body, _preload_content=False, _request_timeout=self._timeout)) or {}
+        failed: dict[str, tuple[str | None, str | None]] = {}
+        for error in answer.get("errors") or []:
+            context = error.get("context") or {}
+            for record_id in context.get("ids") or context.get("id") or []:
+                failed[str(record_id)] = (error.get("category") or error.get("subCategory"), error.get("message"))
+        written = {str(r.get("id")) for r in answer.get("results") or []}
+        results = []
+        for update in updates:
+            record_id = str(update["Id"])
+            if record_id in failed:
+                results.append(WriteResult(record_id, False, *failed[record_id]))
+            elif record_id in written:
+                results.append(WriteResult(record_id, True))
+            else:
+                results.append(WriteResult(record_id, False, "MISSING_FROM_ANSWER",
+                                           "HubSpot's answer did not mention this record; it is retried next run."))
+        return results
+
+    def ensure_fields(self, remote_name: str, fields: tuple[WritableField, ...]) -> list[str]:
+        """Create the "pipewise" property group and the missing properties; the names created."""
+        group = {"name": PROPERTY_GROUP, "label": PROPERTY_GROUP_LABEL}
+        try:
+            self._call("groups", lambda api: api.create(remote_name, group, _preload_content=False,
+                                                        _request_timeout=self._timeout))
+        except Fatal as exc:
+            if exc.code != "CONFLICT":
+                raise
+        answer = self._call("properties", lambda api: api.get_all(remote_name, _preload_content=False,
+                                                                  _request_timeout=self._timeout)) or {}
+        existing = {p.get("name") for p in answer.get("results") or []}
+        created = []
+        for writable in fields:
+            if writable.remote_name in existing:
+                continue
+            kind, field_type = PROPERTY_TYPES[writable.type]
+            prop = {"name": writable.remote_name, "label": writable.label, "type": kind,
+                    "fieldType": field_type, "groupName": PROPERTY_GROUP,
+                    "description": "Written by Pipewise; changes made in HubSpot are overwritten."}
+            try:
+                self._call("properties", lambda api: api.create(remote_name, prop, _preload_content=False,
+                                                                _request_timeout=self._timeout))
+            except Fatal as exc:
+                if exc.code != "CONFLICT":  # a retried create whose first attempt went through
+                    raise
+                continue
+            created.append(writable.remote_name)
+        return created
+
+    @property
+    def token(self) -> dict[str, Any]:
+        """The current token set (after any refresh)."""
+        return dict(self._token)
+
+
+def _at_or_before(record: dict[str, Any], stream: type[Stream], since_ms: int, after_id: str) -> bool:
+    """Whether a record sits at exactly ``since`` with an id not past ``after_id`` (already synced)."""
+    value = hs_datetime((record.get("properties") or {}).get(stream.cursor_field))
+    return value is not None and epoch_ms(value) == since_ms and int(record["id"]) <= int(after_id)
+
+
+def build_client(token: dict[str, Any], oauth: OAuthApp, on_token: TokenSaver | None, config: Any) -> HubSpotClient:
+    """The client for one connection, from the settings object every connector package accepts."""
+    return HubSpotClient(token, oauth, on_token, api_url=config.HUBSPOT_API_URL, verify=config.ca_bundle)

@@ -1,0 +1,80 @@
+"""HubSpot owners with what the owners API lacks: each user's role and each rep's manager.
+
+Owners carry no role: the settings users API does (a scope the app may lack; then everyone is a
+rep). Each owner gets ``user`` (its settings user, with ``roleName``) and, for a rep, the
+``managerOwnerId`` of the active manager whose primary team is the rep's.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from connectors.errors import Fatal, Skippable
+from connectors.hubspot.mapping import hs_datetime, owner_primary_team, owner_role
+
+# call(api name, fn(api, timeout)) → the JSON answer; the client's retrying, refreshing call.
+Call = Callable[[str, Callable[[Any, float], Any]], Any]
+
+
+def _next_after(answer: dict[str, Any] | None) -> str | None:
+    return (((answer or {}).get("paging") or {}).get("next") or {}).get("after")
+
+
+def owner_listing(call: Call) -> list[dict[str, Any]]:
+    """Every owner, the archived (deactivated) ones included."""
+    owners: list[dict[str, Any]] = []
+    for archived in (False, True):
+        after = None
+        while True:
+            answer = call("owners", lambda api, timeout: api.get_page(
+                limit=100, after=after, archived=archived, _preload_content=False, _request_timeout=timeout))
+            owners.extend((answer or {}).get("results") or [])
+            after = _next_after(answer)
+            if not after:
+                break
+    return owners
+
+
+def settings_users(call: Call) -> dict[str, dict[str, Any]]:
+    """Settings users by user id, with their role's name; empty without the users scope."""
+    try:
+        answer = call("roles", lambda api, timeout: api.get_all(_preload_content=False, _request_timeout=timeout))
+        roles = {str(r.get("id")): r.get("name") for r in (answer or {}).get("results") or []}
+        users: dict[str, dict[str, Any]] = {}
+        after = None
+        while True:
+            answer = call("users", lambda api, timeout: api.get_page(
+                limit=100, after=after, _preload_content=False, _request_timeout=timeout))
+            for user in (answer or {}).get("results") or []:
+                users[str(user.get("id"))] = {**user, "roleName": roles.get(str(user.get("roleId")))}
+            after = _next_after(answer)
+            if not after:
+                return users
+    except (Fatal, Skippable):
+        return {}
+
+
+def read_owners(call: Call) -> list[dict[str, Any]]:
+    """Every owner with ``user`` and, for reps, ``managerOwnerId``."""
+    owners = owner_listing(call)
+    users = settings_users(call)
+    for owner in owners:
+        if str(owner.get("userId")) in users:
+            owner["user"] = users[str(owner.get("userId"))]
+    managers: dict[str, str] = {}
+    for owner in owners:
+        team = owner_primary_team(owner)
+        if team and owner_role(owner) == "manager" and not owner.get("archived"):
+            managers.setdefault(team, str(owner["id"]))
+    for owner in owners:
+        team = owner_primary_team(owner)
+        if owner_role(owner) == "rep" and team in managers:
+            owner["managerOwnerId"] = managers[team]
+    return owners
+
+
+def owner_order(owner: dict[str, Any]) -> tuple[datetime, int]:
+    """Owners sort by (updatedAt, id), the order the sync engine checkpoints in."""
+    when = hs_datetime(owner.get("updatedAt")) or hs_datetime(owner.get("createdAt")) or datetime.min
+    return when, int(owner.get("id") or 0)

@@ -1,0 +1,134 @@
+"""The HubSpot objects Pipewise reads, one declaration each.
+
+Every CRM object pages on its last-modified property through the search API (contacts call it
+``lastmodifieddate``, the others ``hs_lastmodifieddate``). Owners have no search and no cursor:
+they are listed in full on every run (a portal has tens or hundreds of them). HubSpot teams are
+not a common object: an owner's primary team lands on the user's ``team``.
+
+Pipewise's own writeback properties (pipewise_*) are never read: they are ours, and reading them
+would turn every writeback into an incoming change.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+from connectors.base import Stream
+
+
+class HubSpotStream(Stream):
+    primary_key = "hs_object_id"
+    cursor_field = "hs_lastmodifieddate"
+    # The search API takes at most 200 per page; fewer calls matter at ~4 searches a second.
+    page_size = 200
+    # Deletes come from the archived listing (the search API never returns archived records).
+    reports_deletes = True
+    # Whether the stream is read through the search API on its cursor; False: a full listing.
+    incremental: ClassVar[bool] = True
+    # Objects whose associations are read for each page (v4 batch read), in this order of preference.
+    associations: ClassVar[tuple[str, ...]] = ()
+    # Properties whose history is read for each page (batch read with propertiesWithHistory).
+    history_properties: ClassVar[tuple[str, ...]] = ()
+
+
+class Owners(HubSpotStream):
+    name = "owner"
+    object_type = "user"
+    remote_name = "owners"
+    fields = ("id", "email", "firstName", "lastName", "userId", "createdAt", "updatedAt", "archived",
+              "teams")
+    primary_key = "id"
+    cursor_field = "updatedAt"
+    page_size = 100
+    incremental = False
+    # Owners who leave are archived, which means inactive, not deleted.
+    reports_deletes = False
+
+
+class Companies(HubSpotStream):
+    name = "company"
+    object_type = "account"
+    remote_name = "companies"
+    fields = ("hs_object_id", "createdate", "hs_lastmodifieddate", "name", "industry", "domain",
+              "website", "annualrevenue", "numberofemployees", "country", "founded_year",
+              "hs_parent_company_id", "hubspot_owner_id")
+
+
+class Contacts(HubSpotStream):
+    """Every contact is a lead (converted once a customer); customers are contacts too (see mapping)."""
+
+    name = "contact"
+    object_type = "lead"
+    also_maps_to = ("contact",)
+    remote_name = "contacts"
+    cursor_field = "lastmodifieddate"
+    fields = ("hs_object_id", "createdate", "lastmodifieddate", "firstname", "lastname", "email",
+              "jobtitle", "phone", "company", "industry", "country", "lifecyclestage",
+              "hs_lead_status", "hs_analytics_source", "hubspot_owner_id", "associatedcompanyid",
+              "hs_lifecyclestage_opportunity_date", "hs_lifecyclestage_customer_date",
+              "hs_lifecyclestage_evangelist_date")
+
+
+class Deals(HubSpotStream):
+    """Deals, and their stage history as stage-change records (``<dealId>-<epoch ms>``)."""
+
+    name = "deal"
+    object_type = "opportunity"
+    also_maps_to = ("opportunity_stage_change",)
+    remote_name = "deals"
+    fields = ("hs_object_id", "createdate", "hs_lastmodifieddate", "dealname", "dealstage", "pipeline",
+              "amount", "closedate", "hs_deal_stage_probability", "hs_is_closed", "hs_is_closed_won",
+              "dealtype", "hubspot_owner_id", "hs_analytics_source", "product")
+    associations = ("companies",)
+    history_properties = ("dealstage", "amount", "closedate", "hs_deal_stage_probability")
+
+
+class EngagementStream(HubSpotStream):
+    object_type = "activity"
+    associations = ("contacts", "deals", "companies")
+    kind: ClassVar[str] = "task"
+
+
+class Calls(EngagementStream):
+    name = "call"
+    kind = "call"
+    remote_name = "calls"
+    fields = ("hs_object_id", "createdate", "hs_lastmodifieddate", "hs_timestamp", "hs_call_title",
+              "hs_call_status", "hs_call_duration", "hubspot_owner_id")
+
+
+class Emails(EngagementStream):
+    name = "email"
+    kind = "email"
+    remote_name = "emails"
+    fields = ("hs_object_id", "createdate", "hs_lastmodifieddate", "hs_timestamp", "hs_email_subject",
+              "hs_email_status", "hs_email_direction", "hubspot_owner_id")
+
+
+class Meetings(EngagementStream):
+    name = "meeting"
+    kind = "meeting"
+    remote_name = "meetings"
+    fields = ("hs_object_id", "createdate", "hs_lastmodifieddate", "hs_timestamp", "hs_meeting_title",
+              "hs_meeting_outcome", "hs_meeting_start_time", "hs_meeting_end_time", "hubspot_owner_id")
+
+
+class Notes(EngagementStream):
+    name = "note"
+    kind = "note"
+    remote_name = "notes"
+    fields = ("hs_object_id", "createdate", "hs_lastmodifieddate", "hs_timestamp", "hs_note_body",
+              "hubspot_owner_id")
+
+
+class Tasks(EngagementStream):
+    name = "task"
+    kind = "task"
+    remote_name = "tasks"
+    fields = ("hs_object_id", "createdate", "hs_lastmodifieddate", "hs_timestamp", "hs_task_subject",
+              "hs_task_status", "hs_task_type", "hubspot_owner_id")
+
+
+# Parents before children, so a first sync meets references it already knows.
+ALL: tuple[type[HubSpotStream], ...] = (
+    Owners, Companies, Contacts, Deals, Calls, Emails, Meetings, Notes, Tasks,
+)

@@ -1,0 +1,104 @@
+"""The HubSpot CRM card: HubSpot's signed data fetch answered with the score, and an iframe action
+that opens the full panel (the same panel as Salesforce's, in HubSpot's look)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Response, current_app, jsonify, request, url_for
+from sqlalchemy import select
+
+from connectors.hubspot import webhooks as signatures
+from embed.panel import panel_context
+from embed.tokens import PanelClaims, issue_panel_token
+from embed.views import bp
+from sync.models import Connection
+from web.extensions import runtime
+
+log = logging.getLogger(__name__)
+
+# HubSpot's associatedObjectType → the common object Pipewise scores. A HubSpot contact is always a
+# live Lead in the store (converted or not; see connectors.hubspot.mapping), so contacts score as leads.
+CARD_OBJECTS = {"CONTACT": "lead", "DEAL": "opportunity"}
+IFRAME_WIDTH, IFRAME_HEIGHT = 890, 748
+MAX_CARD_REASONS = 3
+
+
+@bp.get("/hubspot/card")
+def hubspot_card():
+    """Verify HubSpot's v3 signature on the card fetch, then answer the card for the record."""
+    rt = runtime()
+    query = request.query_string.decode("latin-1")
+    uris = signatures.signed_uri_candidates(request.url, request.path + (f"?{query}" if query else ""),
+                                            rt.config.PUBLIC_URL)
+    if not signatures.verify_request(rt.config.HUBSPOT_CLIENT_SECRET, "GET", uris, b"",
+                                     request.headers.get(signatures.TIMESTAMP_HEADER),
+                                     request.headers.get(signatures.SIGNATURE_HEADER)):
+        log.warning("hubspot.card.invalid-signature")
+        return _json({"status": "error", "message": "The request did not come from HubSpot with a valid, "
+                                                    "fresh signature."}, 401)
+    portal_id = request.args.get("portalId", "")
+    object_id = request.args.get("associatedObjectId", "")
+    object_type = CARD_OBJECTS.get(request.args.get("associatedObjectType", "").upper())
+    with rt.sessions() as session:
+        connection = session.scalar(select(Connection).where(Connection.provider == "hubspot",
+                                                             Connection.remote_org_id == portal_id))
+        if connection is None or connection.status == "disconnected":
+            log.warning("hubspot.card.unknown-portal portal=%s", portal_id)
+            return _json(_message_card(object_id, "Pipewise is not installed for this HubSpot account",
+                                       "Ask your HubSpot admin to connect this account in the Pipewise console."))
+        if object_type is None or not object_id.isdigit():
+            return _json(_message_card(object_id, "Pipewise scores contacts and deals",
+                                       "Open a contact or a deal to see its Pipewise score."))
+        context = panel_context(session, connection, object_type, object_id)
+        claims = PanelClaims(organization_id=connection.organization_id, connection_id=connection.id,
+                             user_remote_id=request.args.get("userId", ""), role="rep",
+                             object_type=object_type, remote_id=object_id)
+        token = issue_panel_token(current_app.secret_key, claims)
+        log.info("hubspot.card.fetched connection=%s object=%s", connection.id, object_type)
+        return _json(card(context, object_id, panel_url(rt.config.PUBLIC_URL, object_type, object_id, token)))
+
+
+def panel_url(public_url: str, object_type: str, remote_id: str, token: str) -> str:
+    """The absolute URL of the panel in HubSpot's look, authorized by a fresh panel token."""
+    path = url_for("embed.panel", object_type=object_type, remote_id=remote_id)
+    return f"{public_url.rstrip('/')}{path}?{urlencode({'pt': token, 'theme': 'hubspot'})}"
+
+
+def card(context: dict[str, Any], object_id: str, iframe_uri: str) -> dict[str, Any]:
+    """The card JSON for one record from its panel context."""
+    action = {"type": "IFRAME", "width": IFRAME_WIDTH, "height": IFRAME_HEIGHT, "uri": iframe_uri,
+              "label": "Open Pipewise panel"}
+    score = context.get("score")
+    if not score:
+        result = {"objectId": int(object_id), "title": "Pipewise has not scored this record yet",
+                  "properties": [{"label": "Status", "dataType": "STRING",
+                                  "value": "The score appears after the next sync."}],
+                  "actions": [action]}
+        return {"results": [result]}
+    reasons = [f"+ {text}" for text in score["up"]] + [f"- {text}" for text in score["down"]]
+    properties = [
+        {"label": "Score", "dataType": "NUMERIC", "value": score["value"]},
+        {"label": "Band", "dataType": "STRING", "value": score["band"]},
+        {"label": context["probability_label"], "dataType": "STRING", "value": score["probability_percent"]},
+        {"label": "Next step", "dataType": "STRING", "value": score["next_step"] or "None suggested"},
+        {"label": "Top reasons", "dataType": "STRING",
+         "value": "; ".join(reasons[:MAX_CARD_REASONS]) or "Not enough history to explain this score."},
+    ]
+    result = {"objectId": int(object_id), "title": f"Pipewise score {score['value']} ({score['band']})",
+              "properties": properties, "actions": [action]}
+    return {"results": [result]}
+
+
+def _message_card(object_id: str, title: str, message: str) -> dict[str, Any]:
+    result = {"objectId": int(object_id) if object_id.isdigit() else 0, "title": title,
+              "properties": [{"label": "Pipewise", "dataType": "STRING", "value": message}]}
+    return {"results": [result]}
+
+
+def _json(data: dict[str, Any], status: int = 200) -> Response:
+    response = jsonify(data)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
