@@ -66,6 +66,11 @@ class Provider:
         raise KeyError(f"{cls.key} has no stream {name!r}")
 
     @classmethod
+    def complete_token(cls, token: dict[str, Any], oauth: Any) -> dict[str, Any]:
+        """Add what the token answer leaves out (HubSpot names no portal); most providers need nothing."""
+        return token
+
+    @classmethod
     def identity(cls, token: dict[str, Any]) -> "Identity":
         """Who and where a token belongs to: remote org id, instance URL, user id."""
         raise NotImplementedError

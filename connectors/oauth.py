@@ -56,7 +56,7 @@ class OAuthApp:
         except OAuthError as exc:
             raise Fatal(f"{self.provider.name} refused the authorization code "
                         f"({exc.error}: {exc.description}). Start the connection again.") from exc
-        return _stamp(dict(token))
+        return self.provider.complete_token(_stamp(dict(token)), self)
 
     def refresh(self, token: dict[str, Any]) -> dict[str, Any]:
         """A fresh access token; keeps the refresh token when the provider sends none."""

@@ -46,8 +46,15 @@ class HubSpotProvider(Provider):
     writeback_batch_size = 100  # batch/update takes at most 100 inputs
 
     @classmethod
+    def complete_token(cls, token: dict[str, Any], oauth: Any) -> dict[str, Any]:
+        """Look the new token up at HubSpot for its portal; the code exchange calls this."""
+        from connectors.hubspot.client import complete_token
+
+        return token if token.get("hub_id") else complete_token(token, oauth)
+
+    @classmethod
     def identity(cls, token: dict[str, Any]) -> Identity:
-        """Portal and user from a token completed by ``client.complete_token`` (hub_id, user_id)."""
+        """Portal and user from a token completed by ``complete_token`` (hub_id, user_id)."""
         hub_id = token.get("hub_id")
         instance_url = token.get("instance_url")
         if not hub_id or not instance_url:
