@@ -10,22 +10,25 @@ from werkzeug.serving import make_server
 
 from demo.stack import give_consent
 from sync.models import Connection
-from tests.conftest import make_config, wait_for
-from web import create_app
-from web.cli import upgrade_database
+from tests.conftest import wait_for
 
 from tests.browser import SCREENSHOTS as ARTIFACTS, launch_chromium
+from tests.test_admin_signin import build_app, sign_in
 
 
 @pytest.fixture
 def app(tmp_path, sqlite_url, redis_url, sf_sandbox):
-    config = make_config(tmp_path, sqlite_url, redis_url, sf_sandbox)
-    upgrade_database(config.DATABASE_URL)
-    return create_app(config)
+    return build_app(tmp_path, sqlite_url, redis_url, sf_sandbox)
 
 
-def test_a_stale_or_foreign_state_is_refused_before_anything_else(app):
+def test_only_a_signed_in_admin_may_install(app):
+    answer = app.test_client().get("/install/salesforce")
+    assert answer.status_code == 302 and answer.headers["Location"].startswith("/auth/login")
+
+
+def test_a_stale_or_foreign_state_is_refused_before_anything_else(app, sf_sandbox):
     client = app.test_client()
+    sign_in(client, sf_sandbox)
     answer = client.get("/install/salesforce/callback?code=anything&state=forged")
     assert answer.status_code == 400
     assert b"Start the connection again" in answer.data
@@ -36,6 +39,7 @@ def test_a_stale_or_foreign_state_is_refused_before_anything_else(app):
 def test_install_creates_the_connection_and_the_backfill_runs_on_a_worker(app, sf_sandbox, start_worker):
     rt = app.extensions["pipewise"]
     client = app.test_client()
+    sign_in(client, sf_sandbox)
     to_crm = client.get("/install/salesforce")
     assert to_crm.status_code == 302 and to_crm.headers["Location"].startswith(sf_sandbox.base_url)
 
@@ -73,6 +77,8 @@ def test_the_admin_watches_the_backfill_in_a_browser(app, sf_sandbox, sf_control
             browser = launch_chromium(pw)
             page = browser.new_page(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
             page.goto(base + "/")
+            page.get_by_role("link", name="Sign in with Salesforce").click()
+            page.get_by_role("button", name="Allow").click()  # signs in as the sandbox's admin
             page.get_by_role("link", name="Connect Salesforce").click()
             page.get_by_role("button", name="Allow").click()
             page.wait_for_url("**/progress")

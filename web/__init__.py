@@ -18,14 +18,24 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=config.SESSION_LIFETIME_SECONDS)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    # Behind HTTPS the session (the admin's sign-in) never travels in clear text.
+    app.config["SESSION_COOKIE_SECURE"] = config.PUBLIC_URL.startswith("https://")
 
     from web import extensions
     extensions.init_app(app, config)
 
-    from web import cli, install, security, webhooks
+    from web import admin, auth, cli, csrf, install, security, webhooks
     security.init_app(app)
+    csrf.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(install.bp)
     app.register_blueprint(webhooks.bp)
+    from web import admin_mapping, api, api_keys_admin, ops
+    app.register_blueprint(ops.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(api_keys_admin.bp)
+    app.register_blueprint(admin_mapping.bp)
     import embed
     embed.init_app(app)
     cli.init_app(app)

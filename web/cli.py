@@ -15,6 +15,7 @@ from web.extensions import runtime
 ROOT = Path(__file__).resolve().parent.parent
 db_cli = AppGroup("db", help="Database schema.")
 sync_cli = AppGroup("sync", help="Run syncs.")
+audit_cli = AppGroup("audit", help="The audit trail.")
 
 
 def alembic_config(database_url: str) -> AlembicConfig:
@@ -53,10 +54,25 @@ def sync_run(connection_id: int, full: bool, queue: bool):
         click.echo(json.dumps(jobs.sync_connection(connection_id, kind, then_score=False)))
 
 
+@audit_cli.command("verify")
+def audit_verify():
+    """Check every entry's hash and link; exit 1 naming the first bad entry."""
+    from sync.audit import verify
+
+    with runtime().sessions() as session:
+        ok, first_bad = verify(session)
+    if not ok:
+        click.echo(f"audit trail broken at entry {first_bad}: it does not match its hash or its link "
+                   "to the entry before. Entries from there on cannot be trusted.", err=True)
+        raise SystemExit(1)
+    click.echo("audit trail intact")
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups."""
     app.cli.add_command(db_cli)
     app.cli.add_command(sync_cli)
+    app.cli.add_command(audit_cli)
     from scoring.cli import model as model_cli
     from scoring.forecast_cli import forecast_group as forecast_cli
     app.cli.add_command(model_cli)

@@ -63,22 +63,21 @@ def callback(provider: str):
     except ConnectorError as exc:
         return render_template("install_error.html", message=str(exc)), 400
     user = current_user()
-    try:
-        remote_org_id = registry.get(provider).provider.identity(token).remote_org_id
-    except ConnectorError as exc:
-        return render_template("install_error.html", message=str(exc)), 400
-    if user["provider"] == provider and user["remote_org_id"] != remote_org_id:
-        log.warning("install.foreign-org provider=%s", provider)
-        return render_template("install_error.html", message=(
-            "You allowed access to a different CRM org than the one you signed in to Pipewise with. "
-            "Sign in with an admin of the org you want to connect, then connect it.")), 403
     with rt.sessions() as db:
-        existed = db.scalar(select(Connection.id).where(Connection.provider == provider,
-                                                        Connection.remote_org_id == remote_org_id))
-        connection = install(db, rt.cipher, provider, token, installed_by=actor())
-        audit.record(db, actor=actor(), action="connection.reauthorize_done" if existed else "connection.install",
-                     organization_id=connection.organization_id, target=f"connection:{connection.id}",
-                     details={"provider": provider})
+        last_id = db.scalar(select(func.max(Connection.id))) or 0
+        try:
+            connection = install(db, rt.cipher, provider, token, installed_by=actor())
+        except ConnectorError as exc:
+            return render_template("install_error.html", message=str(exc)), 400
+        if user["provider"] == provider and user["remote_org_id"] != connection.remote_org_id:
+            db.rollback()
+            log.warning("install.foreign-org provider=%s", provider)
+            return render_template("install_error.html", message=(
+                "You allowed access to a different CRM org than the one you signed in to Pipewise with. "
+                "Sign in with an admin of the org you want to connect, then connect it.")), 403
+        audit.record(db, actor=actor(), action="connection.install" if connection.id > last_id
+                     else "connection.reauthorize_done", organization_id=connection.organization_id,
+                     target=f"connection:{connection.id}", details={"provider": provider})
         db.commit()
         connection_id, organization_id = connection.id, connection.organization_id
     set_organization(organization_id)

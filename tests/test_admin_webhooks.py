@@ -1,0 +1,102 @@
+"""The webhooks screen: the endpoint shown once after install or rotation, last events, failures."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from demo.stack import give_consent
+from sync.audit import AuditEntry
+from sync.models import Connection, WebhookEvent, utcnow
+from tests.test_admin_signin import build_app, csrf, sign_in
+
+
+@pytest.fixture
+def app(tmp_path, sqlite_url, redis_url, sf_sandbox):
+    return build_app(tmp_path, sqlite_url, redis_url, sf_sandbox, PUBLIC_URL="http://pipewise.test:8000")
+
+
+def install(client, sandbox) -> int:
+    """The admin's install through Pipewise's own routes and the sandbox's consent."""
+    to_crm = client.get("/install/salesforce")
+    back = urlsplit(give_consent(sandbox.base_url, str(sandbox.ca_path), to_crm.headers["Location"]))
+    landed = client.get(f"{back.path}?{back.query}")
+    assert landed.status_code == 302 and landed.headers["Location"].endswith("/progress")
+    return int(landed.headers["Location"].split("/")[-2])
+
+
+def test_the_endpoint_is_shown_once_after_install_then_masked(app, sf_sandbox):
+    rt = app.extensions["pipewise"]
+    client = app.test_client()
+    sign_in(client, sf_sandbox)
+    connection_id = install(client, sf_sandbox)
+    with rt.sessions() as session:
+        connection = session.get(Connection, connection_id)
+        install_entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "connection.install"))
+    assert install_entry.target == f"connection:{connection_id}"
+    assert install_entry.organization_id == connection.organization_id
+    with client.session_transaction() as session:
+        assert session["user"]["organization_id"] == connection.organization_id
+    url = f"http://pipewise.test:8000/webhooks/salesforce/{sf_sandbox.org_id}/{connection.webhook_secret}"
+    first = client.get("/admin/webhooks").get_data(as_text=True)
+    assert url in first and "not shown again" in first
+    second = client.get("/admin/webhooks").get_data(as_text=True)
+    assert connection.webhook_secret not in second
+    assert f"/webhooks/salesforce/{sf_sandbox.org_id}/{connection.webhook_secret[:4]}" in second
+
+
+def test_last_event_and_failures_come_from_the_inbox(app, sf_sandbox):
+    rt = app.extensions["pipewise"]
+    client = app.test_client()
+    sign_in(client, sf_sandbox)
+    connection_id = install(client, sf_sandbox)
+    with rt.sessions() as session:
+        session.add_all([
+            WebhookEvent(connection_id=connection_id, event_id="evt-1", kind="outbound_message",
+                         object_type="lead", remote_ids=["00Q1"], received_at=utcnow().replace(microsecond=0)),
+            WebhookEvent(connection_id=connection_id, event_id="evt-2", kind="outbound_message",
+                         object_type="opportunity", remote_ids=["0061"],
+                         error="The targeted sync failed: Salesforce answered 503."),
+        ])
+        session.commit()
+    page = client.get("/admin/webhooks").get_data(as_text=True)
+    assert "outbound message, opportunity" in page
+    assert "evt-2" in page and "The targeted sync failed: Salesforce answered 503." in page
+    assert "<dt>Events today (UTC)</dt><dd>2</dd>" in page
+
+
+def test_rotating_the_secret_is_confirmed_audited_and_the_old_one_stops_working(app, sf_sandbox):
+    rt = app.extensions["pipewise"]
+    client = app.test_client()
+    sign_in(client, sf_sandbox)
+    connection_id = install(client, sf_sandbox)
+    client.get("/admin/webhooks")  # the one showing after install
+    with rt.sessions() as session:
+        old = session.get(Connection, connection_id).webhook_secret
+    confirm = client.get(f"/admin/webhooks/{connection_id}/rotate")
+    assert b"Rotate the webhook secret?" in confirm.data
+    client.post(f"/admin/webhooks/{connection_id}/rotate", data={"csrf_token": csrf(client)})
+    with rt.sessions() as session:
+        new = session.get(Connection, connection_id).webhook_secret
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "webhook.rotate_secret"))
+    assert new != old and entry is not None
+    assert old not in str(entry.details) and new not in str(entry.details)
+    shown = client.get("/admin/webhooks").get_data(as_text=True)
+    assert new in shown and new not in client.get("/admin/webhooks").get_data(as_text=True)
+    refused = client.post(f"/webhooks/salesforce/{sf_sandbox.org_id}/{old}", data=b"<x/>")
+    assert refused.status_code == 403
+
+
+def test_an_admin_cannot_connect_an_org_other_than_the_one_they_signed_in_with(app, sf_sandbox):
+    client = app.test_client()
+    sign_in(client, sf_sandbox)
+    with client.session_transaction() as session:
+        session["user"] = {**session["user"], "remote_org_id": "00Danother"}
+    to_crm = client.get("/install/salesforce")
+    back = urlsplit(give_consent(sf_sandbox.base_url, str(sf_sandbox.ca_path), to_crm.headers["Location"]))
+    refused = client.get(f"{back.path}?{back.query}")
+    assert refused.status_code == 403 and b"different CRM org" in refused.data
+    with app.extensions["pipewise"].sessions() as session:
+        assert session.scalar(select(Connection)) is None
+        assert session.scalar(select(AuditEntry)) is None

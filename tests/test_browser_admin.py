@@ -1,0 +1,69 @@
+"""In a real browser: sign in with the CRM, install, watch the backfill, then disconnect and delete the data."""
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from sync.models import SYNCED_MODELS, Connection
+from tests.browser import SCREENSHOTS, launch_chromium
+from tests.test_admin_signin import build_app
+
+
+def test_an_admin_installs_watches_and_disconnects_in_a_browser(tmp_path, sqlite_url, redis_url, sf_sandbox,
+                                                               start_worker):
+    from playwright.sync_api import expect, sync_playwright
+
+    app = build_app(tmp_path, sqlite_url, redis_url, sf_sandbox)
+    rt = app.extensions["pipewise"]
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    start_worker(rt.config, queues=("sync", "writeback"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as pw:
+            browser = launch_chromium(pw)
+            page = browser.new_page(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
+            page.goto(base + "/admin/connections")
+            page.get_by_role("link", name="Sign in with Salesforce").click()
+            page.get_by_role("button", name="Allow").click()
+            expect(page.get_by_text("No CRM is connected yet")).to_be_visible()
+            expect(page.locator(".who")).to_contain_text("Alex Admin")
+
+            page.get_by_role("link", name="Connect Salesforce").click()
+            page.get_by_role("button", name="Allow").click()
+            page.wait_for_url("**/progress")
+            page.locator('#summary[data-state="completed"]').wait_for(timeout=60_000)
+            connection_id = int(page.url.rstrip("/").split("/")[-2])
+
+            page.goto(f"{base}/admin/connections/{connection_id}")
+            for _ in range(50):  # the worker marks the connection healthy right after the run
+                if page.locator("#status").inner_text() == "Healthy":
+                    break
+                page.wait_for_timeout(200)
+                page.reload()
+            expect(page.locator("#status")).to_have_text("Healthy")
+            leads = int(page.locator('td[data-object="lead"]').inner_text())
+            page.screenshot(path=str(SCREENSHOTS / "admin-connection.png"), full_page=True)
+
+            page.get_by_role("link", name="Disconnect…").click()
+            expect(page.get_by_role("heading", name="Disconnect this CRM?")).to_be_visible()
+            page.get_by_role("button", name="Disconnect").click()
+            expect(page.get_by_role("heading", name="Delete the data Pipewise kept?")).to_be_visible()
+            total = int(page.locator("#purge-total").inner_text())
+            page.screenshot(path=str(SCREENSHOTS / "admin-purge-confirm.png"), full_page=True)
+            page.get_by_role("button", name=f"Delete {total} rows").click()
+            expect(page.get_by_text(f"Deleted {total} rows")).to_be_visible()
+            expect(page.locator("#status")).to_have_text("Disconnected")
+            browser.close()
+    finally:
+        server.shutdown()
+    assert leads == len(sf_sandbox.records("Lead"))
+    assert total > leads
+    with rt.sessions() as session:
+        assert session.get(Connection, connection_id).status == "disconnected"
+        for model in SYNCED_MODELS.values():
+            assert session.scalar(select(func.count()).select_from(model).where(
+                model.connection_id == connection_id)) == 0

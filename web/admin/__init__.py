@@ -1,0 +1,56 @@
+"""The admin console: connections, writeback, webhooks, models, audit trail and erasure.
+
+Every route here is for the signed-in CRM admin of one organization; the blueprint refuses
+anyone else before a view runs, and every query is scoped to the admin's organization.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, g
+from sqlalchemy.orm import Session
+
+from sync import audit
+from sync.models import Connection
+from web.auth import actor, admin_refusal, current_user
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+def _admins_only():
+    """No admin route runs for anyone but a signed-in admin."""
+    refusal = admin_refusal()
+    if refusal is not None:
+        return refusal
+    g.organization_id = current_user().get("organization_id")
+    return None
+
+
+@bp.after_request
+def _no_store(response):
+    """Admin pages show secrets and personal data: never keep them in a cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def organization_id() -> int | None:
+    """The signed-in admin's organization (None before the first install)."""
+    return g.get("organization_id")
+
+
+def connection_or_404(db: Session, connection_id: int) -> Connection:
+    """A connection of the admin's own organization; anything else does not exist for them."""
+    connection = db.get(Connection, connection_id)
+    if connection is None or connection.organization_id != organization_id():
+        abort(404)
+    return connection
+
+
+def record(db: Session, action: str, target: str | None = None, details: dict[str, Any] | None = None):
+    """Append an audit entry for the signed-in admin, in the caller's transaction."""
+    return audit.record(db, actor=actor(), action=action, organization_id=organization_id(),
+                        target=target, details=details)
+
+
+from web.admin import audit_views, connections, erasure, models, webhooks, writeback  # noqa: E402,F401

@@ -1,0 +1,70 @@
+"""Models: each target's model card, its version history, and retraining on demand."""
+from __future__ import annotations
+
+import importlib
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from sync.models import ModelVersion
+from web.admin import bp, organization_id, record
+from web.extensions import runtime
+
+TARGETS = ("lead", "opportunity")
+RETRAIN_JOB = "scoring.jobs.retrain_job"
+
+
+def retrain_available() -> bool:
+    """Whether the scoring layer offers the retrain job yet."""
+    module, _, name = RETRAIN_JOB.rpartition(".")
+    try:
+        return callable(getattr(importlib.import_module(module), name, None))
+    except ImportError:
+        return False
+
+
+@bp.get("/models")
+def models():
+    """Per target: the active version's card and every version trained."""
+    with runtime().sessions() as db:
+        versions = db.scalars(select(ModelVersion).where(ModelVersion.organization_id == organization_id())
+                              .order_by(ModelVersion.trained_at.desc(), ModelVersion.id.desc())).all()
+    by_target = {target: [v for v in versions if v.target == target] for target in TARGETS}
+    for version in versions:
+        by_target.setdefault(version.target, [])
+    active = {target: next((v for v in rows if v.is_active), None) for target, rows in by_target.items()}
+    return render_template("admin/models.html", by_target=by_target, active=active, shown=None,
+                           retrain=retrain_available())
+
+
+@bp.get("/models/<int:version_id>")
+def model_version(version_id: int):
+    """The card of one version (active or not)."""
+    with runtime().sessions() as db:
+        version = db.get(ModelVersion, version_id)
+        if version is None or version.organization_id != organization_id():
+            abort(404)
+        history = db.scalars(select(ModelVersion).where(ModelVersion.organization_id == organization_id(),
+                                                        ModelVersion.target == version.target)
+                             .order_by(ModelVersion.trained_at.desc(), ModelVersion.id.desc())).all()
+    return render_template("admin/models.html", by_target={version.target: history},
+                           active={version.target: version}, shown=version, retrain=retrain_available())
+
+
+@bp.post("/models/retrain")
+def retrain():
+    """Queue a retrain of one target's model for the organization."""
+    target = request.form.get("target", "")
+    if target not in TARGETS or organization_id() is None:
+        abort(400)
+    if not retrain_available():
+        flash("Retraining on demand is not available in this version of Pipewise yet; models retrain "
+              "on their schedule.", "error")
+        return redirect(url_for("admin.models"))
+    with runtime().sessions() as db:
+        record(db, "model.retrain", f"model:{target}")
+        db.commit()
+    runtime().queues["scoring"].enqueue(RETRAIN_JOB, organization_id(), target, job_timeout=3600)
+    flash(f"Retraining the {target} model was queued. The new version becomes active only if it scores "
+          "at least as well as the current one on recent outcomes.", "info")
+    return redirect(url_for("admin.models"))

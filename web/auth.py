@@ -1,0 +1,248 @@
+"""Sign-in with the CRM identity, the signed-in user in the session, and the role checks.
+
+Sign-in is the CRM's OAuth web-server flow with the narrowest scope that reads the identity;
+the grant is revoked as soon as the identity is read. Providers plug in through
+``IDENTITY_RESOLVERS``: a function from (config, token) to ``SignIn``.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, abort, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+
+from connectors.errors import ConnectorError
+from sync.config import Config
+from sync.connections import oauth_app
+from sync.models import Connection
+from web.extensions import runtime
+
+log = logging.getLogger(__name__)
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+ROLES = ("admin", "manager", "rep")
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """Who signed in, as their CRM tells it."""
+
+    provider: str
+    user_id: str
+    remote_org_id: str
+    username: str
+    email: str | None
+    name: str
+    role: str  # admin | manager | rep
+
+
+class SignInError(Exception):
+    """Sign-in could not complete; the message is shown to the person signing in."""
+
+
+def salesforce_identity(config: Config, token: dict[str, Any]) -> SignIn:
+    """Read the Salesforce identity URL (the token's ``id``) with the access token."""
+    identity_url = token.get("id") or ""
+    if urlsplit(identity_url).scheme != "https":
+        raise SignInError("Salesforce's answer had no identity URL.")
+    response = oauth_app(config, "salesforce").session(token=token).get(identity_url, timeout=30)
+    if response.status_code != 200:
+        raise SignInError(f"Salesforce did not tell Pipewise who you are (HTTP {response.status_code}).")
+    info = response.json()
+    role = (info.get("custom_attributes") or {}).get("role")
+    return SignIn(provider="salesforce", user_id=info["user_id"], remote_org_id=info["organization_id"],
+                  username=info.get("username") or info["user_id"], email=info.get("email"),
+                  name=info.get("display_name") or info.get("username") or info["user_id"],
+                  role=role if role in ROLES else "rep")
+
+
+# provider key → identity resolver. HubSpot adds one here (token → hub id, user, role) with
+# its scope in SIGNIN_SCOPES; the routes, session and role checks need nothing else.
+IDENTITY_RESOLVERS: dict[str, Callable[[Config, dict[str, Any]], SignIn]] = {
+    "salesforce": salesforce_identity,
+}
+# The narrowest scope that lets the identity be read.
+SIGNIN_SCOPES: dict[str, str] = {"salesforce": "id"}
+
+
+# -- the signed-in user ---------------------------------------------------------------------------
+
+def current_user() -> dict[str, Any] | None:
+    """The signed-in user, or None; a session older than SESSION_LIFETIME_SECONDS is ended."""
+    user = session.get("user")
+    if not user:
+        return None
+    if time.time() - user.get("signed_in_at", 0) > runtime().config.SESSION_LIFETIME_SECONDS:
+        session.clear()
+        return None
+    return user
+
+
+def actor() -> str:
+    """How the signed-in user is named in the audit trail (an id, not personal data)."""
+    user = current_user()
+    return f"{user['provider']}:{user['user_id']}" if user else "anonymous"
+
+
+def set_organization(organization_id: int) -> None:
+    """Attach the signed-in admin's session to the organization they just installed."""
+    user = dict(session["user"])
+    user["organization_id"] = organization_id
+    session["user"] = user
+
+
+def signed_in_required(view):
+    """Send signed-out visitors to the sign-in page, then back."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_user() is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def admin_refusal():
+    """None for a signed-in admin; else the answer to give (sign-in redirect or the 403 page)."""
+    user = current_user()
+    if user is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if user["role"] != "admin":
+        log.warning("auth.forbidden user=%s:%s role=%s path=%s", user["provider"], user["user_id"],
+                    user["role"], request.path)
+        return render_template("auth/forbidden.html", user=user), 403
+    return None
+
+
+def admin_required(view):
+    """Signed-in CRM admins only: others get a 403 page saying why."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        return admin_refusal() or view(*args, **kwargs)
+    return wrapped
+
+
+def _safe_next(value: str | None) -> str | None:
+    """Only a path on this site, never another host."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    return value
+
+
+# -- routes ---------------------------------------------------------------------------------------
+
+@bp.get("/login")
+def login():
+    """Choose the CRM to sign in with."""
+    nxt = _safe_next(request.args.get("next"))
+    if nxt:
+        session["next"] = nxt
+    return render_template("auth/login.html", providers=sorted(IDENTITY_RESOLVERS))
+
+
+@bp.get("/login/<provider>")
+def start(provider: str):
+    """Send the visitor to the CRM's consent page with a state bound to their session."""
+    if provider not in IDENTITY_RESOLVERS:
+        abort(404)
+    app = oauth_app(runtime().config, provider)
+    client = app.session(_callback_url(provider))
+    client.scope = SIGNIN_SCOPES.get(provider)
+    state = secrets.token_urlsafe(24)
+    session["signin_state"] = {"provider": provider, "state": state}
+    return redirect(client.create_authorization_url(app.authorize_url, state=state)[0])
+
+
+@bp.get("/<provider>/callback")
+def callback(provider: str):
+    """Check state first, trade the code, read who it is, then start the session."""
+    expected = session.pop("signin_state", None)
+    if not expected or expected["provider"] != provider or request.args.get("state") != expected["state"]:
+        log.warning("auth.invalid-state provider=%s", provider)
+        return _message("This sign-in link is stale or was not started here.",
+                        "Start again from the Pipewise sign-in page."), 400
+    if request.args.get("error"):
+        return _message("The CRM did not sign you in.",
+                        "Start again and choose Allow on the CRM's page."), 400
+    config = runtime().config
+    app = oauth_app(config, provider)
+    try:
+        token = app.exchange_code(request.args.get("code", ""), _callback_url(provider))
+    except ConnectorError as exc:
+        return _message("Sign-in did not complete.", str(exc)), 400
+    try:
+        who = IDENTITY_RESOLVERS[provider](config, token)
+    except (SignInError, OSError, KeyError, ValueError) as exc:
+        detail = str(exc) if isinstance(exc, SignInError) else "The CRM's identity answer could not be read."
+        return _message("Sign-in did not complete.", f"{detail} Try signing in again."), 400
+    finally:
+        _revoke(app, token)
+    with runtime().sessions() as db:
+        organization_id = db.scalar(select(Connection.organization_id).where(
+            Connection.provider == provider, Connection.remote_org_id == who.remote_org_id))
+    if organization_id is None and who.role != "admin":
+        return _message("Pipewise is not connected to your CRM yet.",
+                        "Ask your CRM admin to sign in to Pipewise and connect it; then sign in again."), 403
+    nxt = _safe_next(session.get("next"))
+    session.clear()  # a fresh session on sign-in: nothing from before carries over
+    session.permanent = True
+    session["user"] = {**asdict(who), "organization_id": organization_id, "signed_in_at": time.time()}
+    log.info("auth.signed-in user=%s:%s role=%s", provider, who.user_id, who.role)
+    if nxt:
+        return redirect(nxt)
+    return redirect(url_for("admin.connections") if who.role == "admin" else url_for("auth.whoami"))
+
+
+def _revoke(app, token: dict[str, Any]) -> None:
+    """Give the sign-in grant back: Pipewise only needed to read the identity."""
+    revoke_path = app.provider.revoke_path
+    value = token.get("refresh_token") or token.get("access_token")
+    if not revoke_path or not value:
+        return
+    try:
+        app.session().revoke_token(app.base_url.rstrip("/") + revoke_path, token=value, timeout=30)
+    except Exception as exc:  # best effort; the grant is useless to anyone without the client secret
+        log.warning("auth.revoke-failed provider=%s error=%s", app.provider.key, type(exc).__name__)
+
+
+@bp.get("/me")
+@signed_in_required
+def whoami():
+    """Who is signed in, and what they may do here."""
+    return render_template("auth/me.html", user=current_user())
+
+
+@bp.get("/logout")
+def logout_page():
+    """Confirm signing out (signing out is a POST, so no link can do it behind your back)."""
+    return render_template("auth/logout.html", user=current_user())
+
+
+@bp.post("/logout")
+def logout():
+    """End the session."""
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+def _message(title: str, message: str):
+    return render_template("auth/message.html", title=title, message=message)
+
+
+def _callback_url(provider: str) -> str:
+    return url_for("auth.callback", provider=provider, _external=True)
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint and give templates the signed-in user."""
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def _user():
+        return {"current_user": current_user()}
