@@ -4,7 +4,12 @@ from alembic import context
 from sync.config import Config
 from sync.db import make_engine
 from sync.models import Base
-import scoring.forecast_models  # noqa: F401  - its tables belong to the same metadata
+# Modules whose tables belong to the same metadata.
+import scoring.forecast_models  # noqa: F401
+import scoring.quota_models  # noqa: F401
+import sync.api_keys  # noqa: F401
+import sync.audit  # noqa: F401
+import sync.field_mapping  # noqa: F401
 
 
 target_metadata = Base.metadata

@@ -44,6 +44,8 @@ class Config:
         self.SYNC_INTERVAL_SECONDS = int(_env("SYNC_INTERVAL_SECONDS", "900"))
         self.EMBED_CANVAS_WINDOW_SECONDS = int(_env("EMBED_CANVAS_WINDOW_SECONDS", "300"))
         self.EMBED_PANEL_TOKEN_SECONDS = int(_env("EMBED_PANEL_TOKEN_SECONDS", "900"))
+        # When set, /metrics asks for "Authorization: Bearer <token>".
+        self.METRICS_TOKEN = _env("PIPEWISE_METRICS_TOKEN")
         self.SESSION_LIFETIME_SECONDS = int(_env("SESSION_LIFETIME_SECONDS", "28800"))
         for key, value in overrides.items():
             setattr(self, key, value)

@@ -13,12 +13,13 @@ from connectors.errors import QuotaExceeded, ReauthorizationRequired, Retriable
 from sync import runtime as runtime_module
 from sync.connections import mark, open_client
 from sync.engine import SyncEngine
+from sync.field_mapping import run_mapping
 from sync.models import Activity, CampaignMember, Connection, OpportunityStageChange, SyncRun, utcnow
 
 log = logging.getLogger(__name__)
 
 # Statuses in which no scheduled sync runs.
-NOT_SYNCING = {"needs_reauth", "disconnected"}
+NOT_SYNCING = {"needs_reauth", "disconnected", "paused"}
 BUSY_RETRY_SECONDS = 10
 
 
@@ -72,14 +73,20 @@ def _run(rt, connection_id: int, *, kind: str, remote_ids, then_score: bool, hea
         connection = session.get(Connection, connection_id)
         if connection is None or connection.status == "disconnected":
             return {"status": "gone"}
+        if connection.status == "paused":  # an admin paused it; resuming enqueues a sync
+            return {"status": "paused by an admin"}
         if connection.status == "paused_quota" and connection.paused_until and connection.paused_until > utcnow():
             return {"status": "paused", "until": connection.paused_until.isoformat()}
         client = open_client(rt.config, rt.sessions, rt.cipher, connection)
         organization_id = connection.organization_id
+        overrides = run_mapping(session, connection)
         mark(session, connection, "syncing", None)
         session.commit()
     package = registry.get(connection.provider)
-    engine = SyncEngine(rt.sessions, client, package.provider, package.mapping.to_common,
+    provider, to_common = package.provider, package.mapping.to_common
+    if overrides is not None:  # the admin's field mapping: extra remote fields, overridden common fields
+        provider, to_common = overrides.provider(provider), overrides.to_common(to_common)
+    engine = SyncEngine(rt.sessions, client, provider, to_common,
                         lookback=timedelta(seconds=rt.config.SYNC_LOOKBACK_SECONDS), heartbeat=heartbeat)
     try:
         if kind == "targeted":
@@ -104,7 +111,9 @@ def _run(rt, connection_id: int, *, kind: str, remote_ids, then_score: bool, hea
     with rt.sessions() as session:
         connection = session.get(Connection, connection_id)
         _record_usage(connection, client)
-        mark(session, connection, "healthy", None)
+        # An admin may have paused or disconnected it while this run worked: that decision stands.
+        if connection.status == "syncing":
+            mark(session, connection, "healthy", None)
         connection.last_synced_at = run.finished_at
         session.commit()
     if then_score and (run.changed or run.deleted or kind == "full"):
@@ -158,7 +167,8 @@ def _after_failure(rt, connection_id: int, status: str, reason: str, client, *, 
     with rt.sessions() as session:
         connection = session.get(Connection, connection_id)
         _record_usage(connection, client)
-        mark(session, connection, status, reason, paused_until=paused_until)
+        if connection.status in ("syncing", "healthy", "failing", "paused_quota"):
+            mark(session, connection, status, reason, paused_until=paused_until)
         if run_status:
             run = session.scalar(select(SyncRun).where(SyncRun.connection_id == connection_id)
                                  .order_by(SyncRun.id.desc()).limit(1))

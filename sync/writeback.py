@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from connectors import registry
 from connectors.base import Client, Provider
 from sync.db import upsert
+from sync.field_mapping import enabled_writeback_keys
 from sync.models import SYNCED_MODELS, Score, WritebackLedger, utcnow
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,9 @@ def plan(session: Session, connection_id: int, provider: type[Provider],
          remote_ids: dict[str, list[str]] | None = None) -> tuple[dict[str, list[dict]], int]:
     """The records that need writing per object type, as {remote_id, values}; and how many need none."""
     fields = {f.key: f for f in provider.writable_fields}
+    # Fields an admin switched off are neither written nor held against the record.
+    enabled = enabled_writeback_keys(session, connection_id, provider)
+    names = {fields[k].remote_name for k in enabled}
     todo: dict[str, list[dict]] = {}
     unchanged = 0
     for object_type in provider.writable_objects:
@@ -92,10 +96,12 @@ def plan(session: Session, connection_id: int, provider: type[Provider],
             continue
         ledger = _ledger(session, connection_id, object_type, [s.remote_id for s in scores])
         for score in scores:
-            values = field_values(score)
+            values = {k: v for k, v in field_values(score).items() if k in enabled}
+            if not values:
+                continue
             previous = ledger.get(score.remote_id, {})
             # Anything not confirmed written (rejected, or cut short mid-call) is sent again.
-            unconfirmed = any(row.status != "written" for row in previous.values())
+            unconfirmed = any(row.status != "written" for name, row in previous.items() if name in names)
             differs = any(previous.get(fields[k].remote_name) is None
                           or previous[fields[k].remote_name].value != v
                           for k, v in values.items() if k not in TRAVELLING)
@@ -251,7 +257,7 @@ def writeback_job(connection_id: int, remote_ids: dict[str, list[str]] | None = 
     rt = runtime_module.current()
     with rt.sessions() as session:
         connection = session.get(Connection, connection_id)
-        if connection is None or connection.status in ("disconnected", "needs_reauth"):
+        if connection is None or connection.status in ("disconnected", "needs_reauth", "paused"):
             return {"status": "skipped"}
         client = open_client(rt.config, rt.sessions, rt.cipher, connection)
         provider = registry.get(connection.provider).provider
