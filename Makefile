@@ -40,7 +40,12 @@ demo: venv
 smoke: venv
 	$(BIN)/python -m demo --smoke
 
-test: test-venv chromium
+## axe-core for the accessibility checks, pinned by tests/js/package-lock.json.
+tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --silent
+	touch $@
+
+test: test-venv chromium tests/js/node_modules/.installed
 	$(BIN)/python -m pytest -q
 
 bench: test-venv

@@ -7,14 +7,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Response, current_app, jsonify, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from connectors.hubspot import webhooks as signatures
 from embed.panel import panel_context
 from embed.tokens import PanelClaims, issue_panel_token
 from embed.views import bp
-from sync.models import Connection
-from web.extensions import runtime
+from sync.models import Connection, User
+from embed.app_runtime import runtime
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,29 @@ def hubspot_card():
                              user_remote_id=request.args.get("userId", ""), role="rep",
                              object_type=object_type, remote_id=object_id)
         token = issue_panel_token(current_app.secret_key, claims)
+        team = team_panel_action(session, connection, request.args.get("userEmail", ""), rt.config.PUBLIC_URL)
         log.info("hubspot.card.fetched connection=%s object=%s", connection.id, object_type)
-        return _json(card(context, object_id, panel_url(rt.config.PUBLIC_URL, object_type, object_id, token)))
+        answer = card(context, object_id, panel_url(rt.config.PUBLIC_URL, object_type, object_id, token))
+        if team is not None:
+            answer["results"][0].setdefault("actions", []).append(team)
+        return _json(answer)
+
+
+def team_panel_action(session, connection: Connection, user_email: str, public_url: str) -> dict[str, Any] | None:
+    """For a viewing manager or admin (matched by email to the portal's owners), the team panel's action."""
+    from embed.manager import mint_manager_token
+
+    if not user_email:
+        return None
+    viewer = session.scalar(select(User).where(User.connection_id == connection.id, User.deleted_at.is_(None),
+                                               func.lower(User.email) == user_email.strip().lower()))
+    if viewer is None or viewer.role not in ("manager", "admin"):
+        return None
+    token = mint_manager_token(current_app.secret_key, connection.organization_id, connection.id,
+                               viewer.remote_id, viewer.role)
+    path = url_for("embed.manager_home")
+    return {"type": "IFRAME", "width": IFRAME_WIDTH, "height": IFRAME_HEIGHT, "label": "Open team panel",
+            "uri": f"{public_url.rstrip('/')}{path}?{urlencode({'pt': token})}"}
 
 
 def panel_url(public_url: str, object_type: str, remote_id: str, token: str) -> str:

@@ -13,7 +13,7 @@ from embed.panel import history_chart, panel_context, record_title, score_histor
 from embed.tokens import (DEFAULT_MAX_AGE_SECONDS, InvalidPanelToken, PanelClaims, issue_panel_token,
                           read_panel_token, token_from_request)
 from sync.models import Connection, User
-from web.extensions import runtime
+from embed.app_runtime import runtime
 
 log = logging.getLogger(__name__)
 bp = Blueprint("embed", __name__, url_prefix="/embed", template_folder="templates",

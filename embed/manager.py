@@ -1,0 +1,377 @@
+"""The manager's team panel: entered from a Salesforce Canvas POST or a HubSpot iframe link, then
+navigated inside the frame with a manager panel token (no cookies). Six views, each drilling down
+team → rep → deal and exporting any of its tables as CSV (`?format=csv&table=<name>`).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import logging
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+
+from flask import Response, current_app, make_response, redirect, render_template, request, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from markupsafe import Markup
+from sqlalchemy import func, select
+
+from embed import context as canvas_context
+from embed.canvas import DEFAULT_WINDOW_SECONDS, InvalidSignedRequest, verify_signed_request
+from embed.manager_charts import bar_chart_svg, range_chart_svg
+from embed.tokens import DEFAULT_MAX_AGE_SECONDS, token_from_request
+from embed.views import _embed_headers, _refusal, _salesforce_connection, bp
+from scoring.benchmarks import benchmarks
+from scoring.coaching import coaching
+from scoring.forecast_data import Period, parse_period
+from scoring.funnel import funnel_view
+from scoring.pipeline import Table, deals_closing, pipeline_health
+from scoring.quotas import forecast_against_quota, parse_amount, set_quota
+from scoring.scope import OutOfScope, Viewer, owner_names, subject_for, viewer_role
+from scoring.winloss import win_loss_view
+from sync.models import Connection, Opportunity, utcnow
+from embed.app_runtime import runtime
+
+log = logging.getLogger(__name__)
+TOKEN_SALT = "pipewise.embed.manager-token"
+CSRF_CONTEXT = b"pipewise.embed.manager-form|"
+SALESFORCE_USER_PREFIX = "005"
+
+
+@dataclass(frozen=True)
+class ManagerClaims:
+    """Who is looking at the team panel, as a verified signed request (or the HubSpot card) said."""
+
+    organization_id: int
+    connection_id: int
+    user_remote_id: str
+    role: str
+
+
+def _serializer(secret_key: str) -> URLSafeTimedSerializer:
+    # Its own salt: a rep panel token never opens the team panel, nor the reverse.
+    return URLSafeTimedSerializer(secret_key, salt=TOKEN_SALT)
+
+
+def mint_manager_token(secret_key: str, organization_id: int, connection_id: int, user_remote_id: str,
+                       role: str) -> str:
+    """A short-lived token for `GET /embed/manager?pt=…` (the HubSpot card's iframe link)."""
+    claims = ManagerClaims(organization_id, connection_id, user_remote_id, role)
+    return _serializer(secret_key).dumps(asdict(claims))
+
+
+def read_manager_token(secret_key: str, token: str | None, max_age: int) -> ManagerClaims | None:
+    """The claims of a valid token, or None (missing, forged, malformed or expired)."""
+    if not token:
+        return None
+    try:
+        return ManagerClaims(**_serializer(secret_key).loads(token, max_age=max_age))
+    except (BadSignature, SignatureExpired, TypeError):
+        return None
+
+
+def csrf_token(token: str) -> str:
+    """The form's csrf_token, bound to the panel token the form was rendered with."""
+    key = current_app.secret_key.encode() if isinstance(current_app.secret_key, str) else current_app.secret_key
+    return hmac.new(key, CSRF_CONTEXT + token.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_valid(token: str, submitted: str | None) -> bool:
+    """Whether a submitted csrf_token matches the panel token (constant time)."""
+    return bool(submitted) and hmac.compare_digest(csrf_token(token), submitted)
+
+
+# -- the views -------------------------------------------------------------------------------------
+
+def forecast_view(session, organization_id, subject, period: Period, as_of: date, names) -> dict:
+    """The forecast against quota as tables: the reps, and earlier periods against what closed."""
+    data = forecast_against_quota(session, organization_id, subject, period.label, as_of, names)
+    money = [("p10", "P10"), ("p50", "P50"), ("p90", "P90"), ("expected", "Expected"), ("quota", "Quota")]
+    if data["source"] == "none":
+        note = ("No forecast has been saved for this period yet. It appears once the forecast is saved by rep "
+                f"(flask forecast --as-of {as_of.isoformat()} --period {period.label} --by rep --save).")
+    else:
+        note = f"Forecast source: {data['source']}."
+    reps = Table("forecast", [("name", "Rep"), *money, ("attainment_p50", "P50 of quota")], data["rows"],
+                 {"name": "Team" if subject.kind != "rep" else "Total", **data["totals"]}, note=note)
+    history = Table("history", [("period", "Period"), ("p10", "P10"), ("p50", "P50"), ("p90", "P90"),
+                                ("won", "Won"), ("inside_p10_p90", "Inside P10 to P90")], data["history"],
+                    note="The last forecast made for each earlier period, against the revenue won in it.")
+    tables = [reps, history]
+    if subject.kind == "rep":  # the deals the rep's forecast rests on
+        tables.append(deals_closing(session, organization_id, subject.owners, period, names))
+    return {"tables": tables, "figures": data["totals"], "source": data["source"]}
+
+
+VIEWS = {
+    "pipeline": ("Pipeline health", lambda s, o, subj, p, a, n: pipeline_health(s, o, subj, p, a, n)),
+    "forecast": ("Forecast", forecast_view),
+    "benchmarks": ("Benchmarks", benchmarks),
+    "winloss": ("Win/loss", win_loss_view),
+    "funnel": ("Funnel", funnel_view),
+    "coaching": ("Coaching", coaching),
+}
+MONEY = {"amount", "open_amount", "open_in_period", "won_amount", "avg_won", "quota", "expected", "p10",
+         "p50", "p90", "remaining"}
+PERCENT = {"win_rate", "conversion", "attainment_p50", "lead_to_converted", "converted_to_opportunity",
+           "opportunity_to_won", "lead_to_won", "gap"}
+DAYS = {"avg_days", "idle_days", "days_in_stage", "stage_p75_days", "days_to_convert", "days_to_opportunity",
+        "days_to_win"}
+BY_UNIT = {"value", "previous", "trend", "median", "top"}
+MONEY_TABLES = {"owners", "history"}  # where "won" is revenue rather than a count of deals
+
+
+def money(value) -> str:
+    return f"{value:,.0f}"
+
+
+def cell(row: dict, key: str, table: str = "") -> str:
+    """A table cell as the panel shows it."""
+    value = row.get(key)
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key in BY_UNIT and "unit" in row:
+        unit = row["unit"]
+        sign = "+" if key == "trend" and value > 0 else ""
+        if unit == "percent":
+            return f"{sign}{value * 100:.0f}" + (" pts" if key == "trend" else "%")
+        if unit == "days":
+            return f"{sign}{value:.0f} days"
+        return f"{sign}{value:,.0f}"
+    if key == "percentile":
+        return f"{value:.0f}"
+    if key in MONEY or (key == "won" and table in MONEY_TABLES):
+        return money(value)
+    if key in PERCENT:
+        return f"{value:.0%}"
+    if key in DAYS:
+        return f"{value:.0f}"
+    if isinstance(value, float):
+        return f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+bp.add_app_template_filter(cell, "pw_cell")
+
+
+# -- routes ----------------------------------------------------------------------------------------
+
+@bp.post("/salesforce/manager")
+def salesforce_manager():
+    """Verify Salesforce's signed request (as the rep panel does), then open the team panel."""
+    rt = runtime()
+    window = int(getattr(rt.config, "EMBED_CANVAS_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS))
+    try:
+        envelope = verify_signed_request(request.form.get("signed_request", ""), rt.config.SALESFORCE_CLIENT_SECRET,
+                                         redis=rt.redis, window_seconds=window)
+    except InvalidSignedRequest as exc:
+        log.warning("embed.manager.invalid-signature reason=%s", exc.reason)
+        return _refusal("Pipewise could not verify this request",
+                        "The request did not come from Salesforce with a valid signature, or it was already "
+                        "used or too old. Reload the Salesforce page to try again.", [])
+    with rt.sessions() as session:
+        connection = _salesforce_connection(session, canvas_context.organization_id(envelope))
+        if connection is None:
+            ancestors = canvas_context.frame_ancestors(canvas_context.instance_url(envelope))
+            return _refusal("Pipewise is not installed for this organization",
+                            "Ask your Salesforce admin to install Pipewise (connect this Salesforce organization "
+                            "in the Pipewise console), then reload this page.", ancestors)
+        user = canvas_context.to_18(canvas_context.user_id(envelope))
+        claims = ManagerClaims(connection.organization_id, connection.id, user,
+                               viewer_role(session, connection.organization_id, user))
+        token = _serializer(current_app.secret_key).dumps(asdict(claims))
+        ref = canvas_context.record_ref(envelope)
+        subject = ref[1] if ref and ref[1].startswith(SALESFORCE_USER_PREFIX) else None
+        log.info("embed.manager.opened connection=%s role=%s", connection.id, claims.role)
+        return _render(session, connection, claims, token, "pipeline", {"rep": subject}, from_record=True)
+
+
+@bp.get("/manager")
+def manager_home():
+    """The team panel's first view (the HubSpot card's iframe opens this)."""
+    return manager_view("pipeline")
+
+
+@bp.get("/manager/<view>")
+def manager_view(view: str):
+    """A view of the team panel, authorized by the manager panel token alone."""
+    if view not in VIEWS:
+        return _refusal("There is no such view", "Use the tabs at the top of the panel.", [])
+    with runtime().sessions() as session:
+        checked = _authorize(session)
+        if isinstance(checked, Response):
+            return checked
+        connection, claims, token = checked
+        return _render(session, connection, claims, token, view, request.args)
+
+
+@bp.post("/manager/quotas")
+def manager_quotas():
+    """An admin sets a quota (for CRMs that keep none); the panel token and csrf_token come in the form."""
+    with runtime().sessions() as session:
+        checked = _authorize(session, request.form.get("pt"))
+        if isinstance(checked, Response):
+            return checked
+        connection, claims, token = checked
+        ancestors = canvas_context.frame_ancestors(connection.instance_url)
+        if not csrf_valid(token, request.form.get("csrf_token")):
+            return _refusal("This form has expired", "Reload the panel and enter the quota again.", ancestors)
+        if claims.role != "admin":
+            return _refusal("Only an admin can set quotas",
+                            "Ask your CRM admin to set the quota, or to record it in the CRM.", ancestors)
+        form = request.form
+        owner = form.get("owner", "").strip()
+        try:
+            if not owner:
+                raise ValueError("Choose whose quota this is, then save it again.")
+            period = parse_period(form.get("period", "")).label
+            set_quota(session, claims.organization_id, owner, period, parse_amount(form.get("amount", "")))
+        except ValueError as exc:
+            session.rollback()
+            args = {k: form.get(k) for k in ("rep", "period", "as_of") if form.get(k)}
+            return _render(session, connection, claims, token, "forecast", args, error=str(exc), status=400)
+        session.commit()
+        log.info("embed.manager.quota-set organization=%s period=%s", claims.organization_id, period)
+        args = {k: form.get(k) for k in ("rep", "as_of") if form.get(k)}
+        return redirect(url_for(".manager_view", view="forecast", pt=token, period=period, saved=1, **args), 303)
+
+
+def _authorize(session, token: str | None = None):
+    """(connection, claims, token) for a valid manager token, else the 403 answer."""
+    token = token or token_from_request(request)
+    max_age = int(getattr(runtime().config, "EMBED_PANEL_TOKEN_SECONDS", DEFAULT_MAX_AGE_SECONDS))
+    claims = read_manager_token(current_app.secret_key, token, max_age)
+    connection = session.get(Connection, claims.connection_id) if claims else None
+    if claims is None or connection is None or connection.organization_id != claims.organization_id \
+            or connection.status == "disconnected":
+        log.warning("embed.manager.invalid-token")
+        return _refusal("This panel has expired", "Reload the CRM page to open the team panel again.", [])
+    return connection, claims, token
+
+
+def data_as_of(session, organization_id: int) -> date:
+    """Today, or the day after the store's last change when the data stops earlier (a stale copy)."""
+    latest = session.scalar(select(func.max(Opportunity.remote_modified_at))
+                            .where(Opportunity.organization_id == organization_id))
+    today = utcnow().date()
+    return min(today, latest.date() + timedelta(days=1)) if latest else today
+
+
+def _render(session, connection, claims: ManagerClaims, token: str, view: str, args, *, from_record=False,
+            error: str | None = None, status: int = 200) -> Response:
+    """Build the view for the subject asked for, as HTML or as one table's CSV."""
+    ancestors = canvas_context.frame_ancestors(connection.instance_url)
+    viewer = Viewer(claims.organization_id, claims.user_remote_id, claims.role)
+    notice = None
+    rep = args.get("rep") or None
+    try:
+        subject = subject_for(session, viewer, rep)
+    except OutOfScope:
+        if not from_record:
+            return _refusal("You cannot see this person's numbers",
+                            "The team panel shows your own team only. Open it from your own user page.", ancestors)
+        notice = "You can see the numbers of your own team only, so the panel shows yours."
+        subject = subject_for(session, viewer, None)
+    try:
+        as_of = date.fromisoformat(args["as_of"]) if args.get("as_of") else data_as_of(session, claims.organization_id)
+        period = parse_period(args.get("period") or f"{as_of.year}-Q{(as_of.month - 1) // 3 + 1}")
+    except ValueError as exc:
+        return _embed_headers(make_response(render_template(
+            "embed/message.html", title="That period is not understood", message=str(exc)), 400), ancestors)
+    names = owner_names(session, claims.organization_id)
+    title, build = VIEWS[view]
+    data = build(session, claims.organization_id, subject, period, as_of, names)
+    if args.get("format") == "csv":
+        return _csv(data["tables"], args.get("table"), view, period, ancestors)
+    keep = {"pt": token, "period": period.label, **({"as_of": args["as_of"]} if args.get("as_of") else {})}
+
+    def link(to_view: str = view, rep_id: str | None = subject.remote_id if subject.kind != "org" else None, **extra):
+        return url_for(".manager_view", view=to_view, **keep, **({"rep": rep_id} if rep_id else {}), **extra)
+
+    subject_name = ("Whole organization" if subject.kind == "org"
+                    else names.get(subject.remote_id, subject.remote_id) + ("'s team" if subject.kind == "team" else ""))
+    crumbs = _breadcrumbs(session, viewer, subject, names, link)
+    html = render_template(
+        "embed/manager.html", view=view, title=title, views=VIEWS, data=data, subject=subject,
+        subject_name=subject_name, period=period, as_of=as_of, link=link, crumbs=crumbs, token=token,
+        charts=_charts(view, data, subject), notice=notice, error=error, claims=claims,
+        saved=bool(args.get("saved")), periods=_period_choices(period, as_of),
+        csrf_token=csrf_token(token) if claims.role == "admin" else None,
+        quota_owners=sorted(((names.get(o, o), o) for o in (subject.owners or names)), key=lambda p: p[0]))
+    return _embed_headers(make_response(html, status), ancestors)
+
+
+def _breadcrumbs(session, viewer: Viewer, subject, names, link) -> list[tuple[str, str | None]]:
+    """Team → rep: the viewer's own top level, then the subject when it differs."""
+    top = None if viewer.role == "admin" else viewer.user_remote_id
+    crumbs = [("Organization" if top is None else names.get(top, top), link(rep_id=top))]
+    if subject.remote_id and subject.remote_id != top:
+        crumbs.append((names.get(subject.remote_id, subject.remote_id), None))
+    return crumbs
+
+
+def _period_choices(period: Period, as_of: date) -> list[str]:
+    """The quarter of as_of, the next one and four before it, plus the one shown."""
+    current = parse_period(f"{as_of.year}-Q{(as_of.month - 1) // 3 + 1}")
+    choices, step = [], parse_period(f"{current.end.year}-Q{(current.end.month - 1) // 3 + 1}")
+    for _ in range(6):
+        choices.append(step.label)
+        step = step.previous()
+    return choices if period.label in choices else [period.label, *choices]
+
+
+def _charts(view: str, data: dict, subject) -> list[Markup]:
+    """The view's SVG charts (each table below repeats its numbers)."""
+    tables = {t.name: t for t in data.get("tables", [])}
+    pct = lambda v: f"{v:.0%}"  # noqa: E731
+    charts = []
+    if view == "pipeline" and "stages" in tables:
+        charts.append(bar_chart_svg([(r["stage"], r["amount"]) for r in tables["stages"].rows],
+                                    title="Open pipeline by stage (amount)", chart_id="chart-stages", fmt=money))
+    elif view == "forecast":
+        ranges = [dict(r) for r in tables["forecast"].rows]
+        if data["figures"].get("p50") is not None and subject.kind != "rep":
+            ranges.insert(0, {"name": "Team", **data["figures"]})
+        charts.append(range_chart_svg(ranges, title="Forecast range (P10 to P90, P50 tick, quota diamond)",
+                                      chart_id="chart-forecast", fmt=money))
+    elif view == "winloss":
+        first = data["tables"][0]
+        charts.append(bar_chart_svg([(r["value"], r["win_rate"] or 0.0) for r in first.rows[:12]],
+                                    title="Win rate by product", chart_id="chart-winloss", fmt=pct,
+                                    marker=("All", first.totals["win_rate"]) if first.totals.get("win_rate") else None))
+    elif view == "funnel":
+        total = tables["funnel-source"].totals
+        charts.append(bar_chart_svg([(label, total[key]) for key, label in (
+            ("leads", "Leads"), ("converted", "Converted"), ("opportunities", "Opportunities"), ("won", "Won"))],
+            title="Lead funnel", chart_id="chart-funnel", fmt=lambda v: f"{v:,.0f}"))
+    elif view == "benchmarks":
+        rows = [r for r in tables["benchmarks"].rows if r["metric_key"] == "win_rate" and r["value"] is not None]
+        median = data["marks"].get("win_rate", {}).get("median")
+        charts.append(bar_chart_svg([(r["name"], r["value"]) for r in rows], title="Win rate by rep",
+                                    chart_id="chart-benchmarks", fmt=pct,
+                                    marker=("Team median", median) if median is not None else None))
+    return [Markup(c) for c in charts]
+
+
+def _csv(tables: list[Table], name: str | None, view: str, period: Period, ancestors) -> Response:
+    """One table of the view as CSV: raw values, the column labels as the header."""
+    table = next((t for t in tables if t.name == name), tables[0] if tables else None)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if table is not None:
+        writer.writerow([label for _, label in table.columns])
+        for row in table.rows:
+            writer.writerow(["" if row.get(key) is None else row.get(key) for key, _ in table.columns])
+        if table.totals and any(key in table.totals for key, _ in table.columns[1:]):
+            writer.writerow([table.totals[key] if table.totals.get(key) is not None else ("Total" if i == 0 else "")
+                             for i, (key, _) in enumerate(table.columns)])
+    response = make_response(out.getvalue())
+    response.mimetype = "text/csv"
+    filename = f"pipewise-{view}-{table.name if table else 'empty'}-{period.label}.csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return _embed_headers(response, ancestors)

@@ -1,0 +1,152 @@
+"""Rep benchmarks: win rate, cycle length, average deal size and activity volume, this period and
+the one before, against the team's median and top quartile, with a percentile rank.
+
+Per-rep figures come from two GROUP BY queries; medians and quartiles are then taken over those
+few per-rep rows. Quartiles interpolate linearly (statistics.quantiles, "inclusive"). "Top" means
+the better end: the 75th percentile for win rate, deal size and activity, the 25th for cycle.
+Percentile rank = share of the team below the rep, counting ties as half.
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from scoring.forecast_data import Period
+from scoring.pipeline import Table, days_between, live_opportunities, midnight
+from scoring.scope import owner_filter
+from sync.models import Activity, Opportunity
+
+# Activities a rep does themselves; marketing touches (web visits, email opens) are not effort.
+REP_ACTIVITY_KINDS = ("call", "email", "meeting", "task")
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    higher_is_better: bool
+    unit: str  # percent | days | amount | count
+
+
+METRICS = (Metric("win_rate", "Win rate", True, "percent"),
+           Metric("cycle_days", "Cycle length", False, "days"),
+           Metric("avg_deal", "Average deal size", True, "amount"),
+           Metric("activities", "Activities", True, "count"))
+
+
+def rep_figures(session: Session, organization_id: int, owners, period: Period,
+                as_of: date) -> dict[str, dict[str, Any]]:
+    """Per owner: each metric this period (up to as_of) and the previous period."""
+    previous = period.previous()
+    upto = min(as_of, period.end)
+    now, prev = (and_(Opportunity.close_date >= period.start, Opportunity.close_date < upto),
+                 and_(Opportunity.close_date >= previous.start, Opportunity.close_date < previous.end))
+    won = Opportunity.is_won.is_(True)
+    cycle = days_between(Opportunity.remote_created_at, Opportunity.close_date)
+
+    def figures(window):
+        return [func.sum(case((window, 1), else_=0)), func.sum(case((and_(window, won), 1), else_=0)),
+                func.avg(case((and_(window, won), Opportunity.amount))),
+                func.avg(case((and_(window, won), cycle)))]
+
+    out: dict[str, dict[str, Any]] = {}
+    rows = session.execute(
+        select(Opportunity.owner_remote_id, *figures(now), *figures(prev))
+        .where(*live_opportunities(organization_id, owners), Opportunity.is_closed.is_(True),
+               Opportunity.close_date >= previous.start, Opportunity.close_date < upto)
+        .group_by(Opportunity.owner_remote_id))
+    for owner, *values in rows:
+        if owner is None:
+            continue
+        for suffix, (closed, won_count, avg_deal, cycle_days) in (("", values[:4]), ("_prev", values[4:])):
+            entry = out.setdefault(owner, {})
+            entry["closed" + suffix] = int(closed or 0)
+            entry["won" + suffix] = int(won_count or 0)
+            entry["win_rate" + suffix] = won_count / closed if closed else None
+            entry["avg_deal" + suffix] = float(avg_deal) if avg_deal is not None else None
+            entry["cycle_days" + suffix] = float(cycle_days) if cycle_days is not None else None
+    start_now, start_prev, end_now = midnight(period.start), midnight(previous.start), midnight(upto)
+    in_now = and_(Activity.occurred_at >= start_now, Activity.occurred_at < end_now)
+    activity_rows = session.execute(
+        select(Activity.owner_remote_id, func.sum(case((in_now, 1), else_=0)),
+               func.sum(case((Activity.occurred_at < start_now, 1), else_=0)))
+        .where(Activity.organization_id == organization_id, Activity.deleted_at.is_(None),
+               Activity.kind.in_(REP_ACTIVITY_KINDS), Activity.occurred_at >= start_prev,
+               Activity.occurred_at < end_now, owner_filter(Activity.owner_remote_id, owners))
+        .group_by(Activity.owner_remote_id))
+    for owner, current, earlier in activity_rows:
+        if owner is None:
+            continue
+        entry = out.setdefault(owner, {})
+        entry["activities"], entry["activities_prev"] = int(current or 0), int(earlier or 0)
+    for entry in out.values():
+        entry.setdefault("activities", 0)
+        entry.setdefault("activities_prev", 0)
+    return out
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    """(P25, median, P75) of the values, interpolating linearly."""
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+def percentile_rank(value: float, values: list[float], higher_is_better: bool) -> float:
+    """Percent of the team the value beats, ties counting half (the value itself among them)."""
+    below = sum(1 for v in values if (v < value if higher_is_better else v > value))
+    equal = sum(1 for v in values if v == value)
+    return 100.0 * (below + 0.5 * equal) / len(values)
+
+
+def team_marks(figures: dict[str, dict[str, Any]], peers) -> dict[str, dict[str, float]]:
+    """Per metric: the team's median and top-quartile mark, and the values they came from."""
+    marks = {}
+    for metric in METRICS:
+        values = [entry[metric.key] for owner, entry in figures.items()
+                  if (peers is None or owner in peers) and entry.get(metric.key) is not None]
+        if not values:
+            continue
+        low, median, high = quartiles(values)
+        marks[metric.key] = {"median": median, "top": high if metric.higher_is_better else low,
+                             "values": values}
+    return marks
+
+
+def benchmarks(session: Session, organization_id: int, subject, period: Period, as_of: date,
+               names: dict[str, str]) -> dict[str, Any]:
+    """The benchmarks view: one row per rep and metric, against the team (the subject's peers)."""
+    figures = rep_figures(session, organization_id, subject.peers, period, as_of)
+    marks = team_marks(figures, subject.peers)
+    table = Table("benchmarks", [("name", "Rep"), ("metric", "Metric"), ("value", "This period"),
+                                 ("previous", "Previous period"), ("trend", "Change"),
+                                 ("median", "Team median"), ("top", "Top quartile"),
+                                 ("percentile", "Percentile")],
+                  note=f"Deals closed and activities logged in {period.label} up to {as_of.isoformat()}, "
+                       f"against {period.previous().label}.")
+    for owner in sorted(figures, key=lambda o: names.get(o, o)):
+        if subject.owners is not None and owner not in subject.owners:
+            continue
+        entry = figures[owner]
+        for metric in METRICS:
+            value, previous = entry.get(metric.key), entry.get(metric.key + "_prev")
+            mark = marks.get(metric.key)
+            table.rows.append({
+                "owner": owner, "name": names.get(owner, owner), "metric": metric.label,
+                "metric_key": metric.key, "unit": metric.unit, "value": value, "previous": previous,
+                "trend": value - previous if value is not None and previous is not None else None,
+                "median": mark["median"] if mark else None, "top": mark["top"] if mark else None,
+                "percentile": (percentile_rank(value, mark["values"], metric.higher_is_better)
+                               if mark and value is not None else None)})
+    team = {m.key: marks[m.key] for m in METRICS if m.key in marks}
+    tables = [table]
+    if subject.kind == "rep":  # the deals behind a rep's figures
+        from scoring.winloss import closed_deals
+        tables.append(closed_deals(session, organization_id, subject.owners, period, as_of, names))
+    return {"tables": tables, "figures": figures, "marks": team}

@@ -1,0 +1,403 @@
+"""Pipeline health for a team or a rep: open pipeline by stage, coverage, velocity, stage-to-stage
+conversion and stalled deals. Every figure is aggregated in SQL; Python only shapes the few rows.
+
+Windows: "history" means deals closed (or stage changes made) in the 365 days before as_of.
+A stage's P75 duration is the nearest-rank 75th percentile of completed stays in it, among the
+deals of the team being looked at (the whole organization for an admin).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Float, String, and_, case, cast, func, literal, null, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
+
+from scoring.forecast_data import Period
+from scoring.scope import owner_filter
+from sync.models import Activity, Connection, Opportunity, OpportunityStageChange, User
+
+HISTORY_DAYS = 365
+DEFAULT_IDLE_DAYS = 14
+STALLED_LIMIT = 50
+
+
+@dataclass
+class Table:
+    """One exportable table of a view: column keys and labels, rows, and a totals row."""
+
+    name: str
+    columns: list[tuple[str, str]]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    totals: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+class days_between(FunctionElement):
+    """Days (fractional) from the first date/time expression to the second."""
+
+    type = Float()
+    inherit_cache = True
+    name = "days_between"
+
+
+@compiles(days_between)
+def _days_between_postgresql(element, compiler, **kw):
+    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
+    return (f"(EXTRACT(EPOCH FROM (CAST({end} AS TIMESTAMP) - CAST({start} AS TIMESTAMP)))"
+            f" / 86400.0)")
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element, compiler, **kw):
+    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(julianday({end}) - julianday({start}))"
+
+
+def midnight(day: date) -> datetime:
+    """A date as the naive-UTC datetime at its start."""
+    return datetime(day.year, day.month, day.day)
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    """numerator / denominator, or None when the denominator is empty."""
+    return float(numerator or 0) / float(denominator) if denominator else None
+
+
+def live_opportunities(organization_id: int, owners):
+    """WHERE clauses: the organization's undeleted opportunities owned inside the scope."""
+    return (Opportunity.organization_id == organization_id, Opportunity.deleted_at.is_(None),
+            owner_filter(Opportunity.owner_remote_id, owners))
+
+
+def won_lost_stages(session: Session, organization_id: int, owners,
+                    since: date | None = None) -> tuple[set[str], set[str]]:
+    """The stage names closed deals carry (closed since a day, if given): (won stages, lost stages)."""
+    query = (select(Opportunity.stage, Opportunity.is_won).distinct()
+             .where(*live_opportunities(organization_id, owners), Opportunity.is_closed.is_(True)))
+    if since is not None:
+        query = query.where(Opportunity.close_date >= since)
+    rows = session.execute(query).all()
+    won = {stage for stage, is_won in rows if stage and is_won}
+    return won | {"Closed Won", "Won"}, {stage for stage, is_won in rows if stage and not is_won} - won
+
+
+def stage_breakdown(session: Session, organization_id: int, owners) -> Table:
+    """Open deals by stage: count and amount."""
+    rows = session.execute(
+        select(Opportunity.stage, func.count(), func.coalesce(func.sum(Opportunity.amount), 0.0))
+        .where(*live_opportunities(organization_id, owners), Opportunity.is_closed.is_(False))
+        .group_by(Opportunity.stage)).all()
+    table = Table("stages", [("stage", "Stage"), ("deals", "Open deals"), ("amount", "Amount")],
+                  [{"stage": stage or "(no stage)", "deals": count, "amount": float(amount)}
+                   for stage, count, amount in rows])
+    table.totals = {"stage": "Total", "deals": sum(r["deals"] for r in table.rows),
+                    "amount": sum(r["amount"] for r in table.rows)}
+    return table
+
+
+def period_figures(session: Session, organization_id: int, owners, period: Period, as_of: date,
+                   group_by_owner: bool = False) -> list[dict[str, Any]]:
+    """Open pipeline closing in the period and revenue won in it so far (per owner if asked)."""
+    upto = min(as_of, period.end)
+    in_period = and_(Opportunity.close_date >= period.start, Opportunity.close_date < period.end)
+    columns = [
+        func.sum(case((and_(Opportunity.is_closed.is_(False), in_period), Opportunity.amount), else_=0.0)),
+        func.sum(case((and_(Opportunity.is_closed.is_(False), in_period), 1), else_=0)),
+        func.sum(case((and_(Opportunity.is_won.is_(True), Opportunity.close_date >= period.start,
+                            Opportunity.close_date < upto), Opportunity.amount), else_=0.0)),
+        func.sum(case((Opportunity.is_closed.is_(False), 1), else_=0)),
+        func.sum(case((Opportunity.is_closed.is_(False), Opportunity.amount), else_=0.0)),
+    ]
+    # Only open deals and those closed since the period began can count: the index skips the rest.
+    query = select(*columns).where(*live_opportunities(organization_id, owners),
+                                   or_(Opportunity.is_closed.is_(False), Opportunity.close_date >= period.start))
+    if group_by_owner:
+        query = query.add_columns(Opportunity.owner_remote_id).group_by(Opportunity.owner_remote_id)
+    out = []
+    for row in session.execute(query):
+        out.append({"open_in_period": float(row[0] or 0), "open_in_period_deals": int(row[1] or 0),
+                    "won": float(row[2] or 0), "open_deals": int(row[3] or 0),
+                    "open_amount": float(row[4] or 0),
+                    "owner": row[5] if group_by_owner else None})
+    return out
+
+
+def coverage_of(open_in_period: float, won: float, quota: float | None) -> dict[str, Any]:
+    """Coverage = open pipeline closing in the period ÷ (quota − won so far), worded for the panel."""
+    if not quota:
+        return {"quota": None, "remaining": None, "coverage": None, "coverage_text": "no quota set"}
+    remaining = quota - won
+    if remaining <= 0:
+        return {"quota": quota, "remaining": 0.0, "coverage": None, "coverage_text": "quota met"}
+    value = open_in_period / remaining
+    return {"quota": quota, "remaining": remaining, "coverage": value, "coverage_text": f"{value:.1f}×"}
+
+
+def velocity(session: Session, organization_id: int, owners, as_of: date,
+             open_deals: int | None = None) -> dict[str, Any]:
+    """Sales velocity per day: open deals × win rate × average won size ÷ average cycle (days)."""
+    since = as_of - timedelta(days=HISTORY_DAYS)
+    cycle = days_between(Opportunity.remote_created_at, Opportunity.close_date)
+    won = Opportunity.is_won.is_(True)
+    row = session.execute(
+        select(func.sum(case((Opportunity.is_closed.is_(True), 1), else_=0)),
+               func.sum(case((won, 1), else_=0)),
+               func.avg(case((won, Opportunity.amount))),
+               func.avg(case((won, cycle))))
+        .where(*live_opportunities(organization_id, owners), Opportunity.is_closed.is_(True),
+               Opportunity.close_date >= since, Opportunity.close_date < as_of)).one()
+    if open_deals is None:
+        open_deals = session.scalar(select(func.count()).where(
+            *live_opportunities(organization_id, owners), Opportunity.is_closed.is_(False))) or 0
+    closed, won_count = int(row[0] or 0), int(row[1] or 0)
+    win_rate = ratio(won_count, closed)
+    avg_won, avg_cycle = (float(row[2]) if row[2] is not None else None,
+                          float(row[3]) if row[3] is not None else None)
+    per_day = (open_deals * win_rate * avg_won / avg_cycle
+               if win_rate is not None and avg_won and avg_cycle and avg_cycle > 0 else None)
+    return {"open_deals": int(open_deals), "closed": closed, "won": won_count, "win_rate": win_rate,
+            "avg_won": avg_won, "avg_cycle_days": avg_cycle, "per_day": per_day,
+            "per_30_days": per_day * 30 if per_day is not None else None}
+
+
+def stage_entries(organization_id: int, owners, since: datetime | None, until: datetime,
+                  open_only: bool = False):
+    """A subquery of stage entries (a change whose stage differs from the one before), with the next."""
+    change = OpportunityStageChange
+    partition = (change.connection_id, change.opportunity_remote_id)
+    order = (change.changed_at, change.id)
+    # No organization filter on the changes: the join ties each to a deal of the organization on its
+    # connection, and leaving it out lets a covering index answer without reading the table.
+    conditions = [change.deleted_at.is_(None), change.stage.is_not(None), change.changed_at < until]
+    if since is not None:
+        conditions.append(change.changed_at >= since)
+    joined = (select(change.connection_id, change.opportunity_remote_id, change.stage, change.changed_at,
+                     Opportunity.owner_remote_id.label("owner"), Opportunity.stage.label("current_stage"),
+                     func.lag(change.stage).over(partition_by=partition, order_by=order).label("previous"))
+              .join(Opportunity, and_(Opportunity.connection_id == change.connection_id,
+                                      Opportunity.remote_id == change.opportunity_remote_id))
+              .where(*conditions, *live_opportunities(organization_id, owners)))
+    if open_only:
+        joined = joined.where(Opportunity.is_closed.is_(False))
+    if since is not None:
+        # A deal closed before the window has no stage change inside it: skip it (index on close_date).
+        joined = joined.where(Opportunity.remote_created_at < until,
+                              or_(Opportunity.is_closed.is_(False), Opportunity.close_date >= since.date()))
+    changes = joined.subquery("changes")
+    entries = (select(changes).where((changes.c.previous.is_(None)) | (changes.c.previous != changes.c.stage))
+               .subquery("entries"))
+    entry_partition = (entries.c.connection_id, entries.c.opportunity_remote_id)
+    return select(entries.c.connection_id, entries.c.opportunity_remote_id, entries.c.stage,
+                  entries.c.changed_at, entries.c.owner, entries.c.current_stage,
+                  func.lead(entries.c.stage).over(partition_by=entry_partition,
+                                                  order_by=entries.c.changed_at).label("next_stage"),
+                  func.lead(entries.c.changed_at).over(partition_by=entry_partition,
+                                                       order_by=entries.c.changed_at).label("next_at"))
+
+
+CONVERSION_COLUMNS = [("stage", "Stage"), ("entered", "Entered"), ("advanced", "Moved on"), ("lost", "Lost"),
+                      ("still_in", "Still in stage"), ("conversion", "Conversion"),
+                      ("avg_days", "Average days in stage")]
+
+
+def stage_stats(session: Session, organization_id: int, owners, as_of: date, by_owner: bool = False,
+                with_p75: bool = False) -> tuple[Table, dict[str, float]]:
+    """Stage-to-stage conversion and (if asked) each stage's P75 stay, from one pass over the entries.
+
+    Of the deals that entered each open stage in the last year: how many moved on, were lost, are
+    still in it. The P75 is the nearest-rank 75th percentile of the completed stays.
+    """
+    since, until = midnight(as_of - timedelta(days=HISTORY_DAYS)), midnight(as_of)
+    won_stages, lost_stages = won_lost_stages(session, organization_id, owners, since.date())
+    stays = stage_entries(organization_id, owners, since, until).cte("stays")
+    lost = stays.c.next_stage.in_(sorted(lost_stages)) if lost_stages else literal(False)
+    owner = stays.c.owner if by_owner else cast(null(), String)
+    statement = (select(literal("c").label("kind"), stays.c.stage, owner.label("owner"), func.count().label("n"),
+                        func.sum(case((and_(stays.c.next_stage.is_not(None), ~lost), 1), else_=0)).label("advanced"),
+                        func.sum(case((lost, 1), else_=0)).label("lost"),
+                        func.avg(days_between(stays.c.changed_at, stays.c.next_at)).label("days"))
+                 .where(stays.c.stage.not_in(sorted(won_stages | lost_stages)))
+                 .group_by(stays.c.stage, *([stays.c.owner] if by_owner else [])))
+    if with_p75:
+        durations = (select(stays.c.stage, days_between(stays.c.changed_at, stays.c.next_at).label("days"))
+                     .where(stays.c.next_at.is_not(None)).subquery("durations"))
+        ranked = select(durations.c.stage, durations.c.days,
+                        func.row_number().over(partition_by=durations.c.stage,
+                                               order_by=durations.c.days).label("rank"),
+                        func.count().over(partition_by=durations.c.stage).label("total")).subquery("ranked")
+        statement = statement.union_all(
+            select(literal("p"), ranked.c.stage, cast(null(), String), literal(0), literal(0), literal(0),
+                   func.min(ranked.c.days))
+            .where(ranked.c.rank * 4 >= ranked.c.total * 3).group_by(ranked.c.stage))
+    table = Table("conversion", list(CONVERSION_COLUMNS), note="Deals that entered each stage in the last 365 days.")
+    p75: dict[str, float] = {}
+    for kind, stage, row_owner, entered, advanced, lost_count, days in session.execute(statement):
+        if kind == "p":
+            p75[stage] = float(days)
+            continue
+        entered, advanced, lost_count = int(entered), int(advanced or 0), int(lost_count or 0)
+        table.rows.append({"stage": stage, **({"owner": row_owner} if by_owner else {}),
+                           "entered": entered, "advanced": advanced, "lost": lost_count,
+                           "still_in": entered - advanced - lost_count, "conversion": ratio(advanced, entered),
+                           "avg_days": float(days) if days is not None else None})
+    order = stage_order(table.rows)
+    table.rows.sort(key=lambda r: (order.get(r["stage"], len(order)), r["stage"], r.get("owner") or ""))
+    return table, p75
+
+
+def stage_conversion(session: Session, organization_id: int, owners, as_of: date,
+                     by_owner: bool = False) -> Table:
+    """Per open stage, of the deals that entered it in the last year: how many moved on, lost, still in."""
+    return stage_stats(session, organization_id, owners, as_of, by_owner)[0]
+
+
+def stage_order(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Funnel order of stages: the most entered stage first (deals drop out as they move on)."""
+    entered: dict[str, int] = {}
+    for row in rows:
+        entered[row["stage"]] = entered.get(row["stage"], 0) + row["entered"]
+    return {stage: i for i, stage in enumerate(sorted(entered, key=lambda s: (-entered[s], s)))}
+
+
+def stage_p75_days(session: Session, organization_id: int, as_of: date, owners=None) -> dict[str, float]:
+    """Nearest-rank P75 of completed stays per stage over the last year, among the owners' deals."""
+    return stage_stats(session, organization_id, owners, as_of, with_p75=True)[1]
+
+
+def record_url(connection: Connection | None, object_type: str, remote_id: str) -> str | None:
+    """The record's page in its CRM."""
+    if connection is None:
+        return None
+    if connection.provider == "salesforce":
+        label = {"opportunity": "Opportunity", "user": "User", "lead": "Lead"}[object_type]
+        return f"{connection.instance_url.rstrip('/')}/lightning/r/{label}/{remote_id}/view"
+    if connection.provider == "hubspot":
+        kind = {"opportunity": "deal", "lead": "contact", "user": "settings"}[object_type]
+        return f"https://app.hubspot.com/contacts/{connection.remote_org_id}/{kind}/{remote_id}"
+    return None
+
+
+def deals_closing(session: Session, organization_id: int, owners, period: Period,
+                  names: dict[str, str], limit: int = STALLED_LIMIT * 4) -> Table:
+    """A rep's open deals expected to close by the period's end (overdue ones too), largest first."""
+    connections = {c.id: c for c in session.scalars(
+        select(Connection).where(Connection.organization_id == organization_id))}
+    rows = session.execute(
+        select(Opportunity.connection_id, Opportunity.remote_id, Opportunity.name, Opportunity.owner_remote_id,
+               Opportunity.stage, Opportunity.amount, Opportunity.close_date)
+        .where(*live_opportunities(organization_id, owners), Opportunity.is_closed.is_(False),
+               Opportunity.close_date < period.end)
+        .order_by(Opportunity.amount.desc().nulls_last(), Opportunity.remote_id).limit(limit))
+    table = Table("closing", [("name", "Deal"), ("owner_name", "Owner"), ("stage", "Stage"), ("amount", "Amount"),
+                              ("close_date", "Close date"), ("url", "CRM link")],
+                  note=f"Open deals with a close date before the end of {period.label} (overdue ones included).")
+    for conn_id, remote_id, name, owner, stage, amount, close_date in rows:
+        table.rows.append({"remote_id": remote_id, "name": name or remote_id, "owner": owner,
+                           "owner_name": names.get(owner, owner), "stage": stage, "amount": amount,
+                           "close_date": close_date,
+                           "url": record_url(connections.get(conn_id), "opportunity", remote_id)})
+    return table
+
+
+def stalled_deals(session: Session, organization_id: int, owners, as_of: date,
+                  idle_days: int = DEFAULT_IDLE_DAYS, limit: int = STALLED_LIMIT,
+                  p75: dict[str, float] | None = None) -> Table:
+    """Open deals with no activity for idle_days, or in their stage longer than its P75 (default:
+    the P75 over the same owners' deals; the panel passes the team's)."""
+    now = midnight(as_of)
+    p75 = stage_p75_days(session, organization_id, as_of, owners) if p75 is None else p75
+    touched = (select(Activity.connection_id, Activity.what_remote_id,
+                      func.max(Activity.occurred_at).label("last_at"))
+               .join(Opportunity, and_(Opportunity.connection_id == Activity.connection_id,
+                                       Opportunity.remote_id == Activity.what_remote_id))
+               .where(Activity.organization_id == organization_id, Activity.deleted_at.is_(None),
+                      Activity.occurred_at < now, Opportunity.is_closed.is_(False),
+                      *live_opportunities(organization_id, owners))
+               .group_by(Activity.connection_id, Activity.what_remote_id).subquery("touched"))
+    stays = stage_entries(organization_id, owners, None, now, open_only=True).subquery("stays")
+    entered = (select(stays.c.connection_id, stays.c.opportunity_remote_id,
+                      func.max(stays.c.changed_at).label("entered_at"))
+               .where(stays.c.stage == stays.c.current_stage)
+               .group_by(stays.c.connection_id, stays.c.opportunity_remote_id).subquery("entered"))
+    last_touch = func.coalesce(touched.c.last_at, Opportunity.remote_created_at)
+    idle = days_between(last_touch, literal(now))
+    in_stage = days_between(func.coalesce(entered.c.entered_at, Opportunity.remote_created_at), literal(now))
+    limit_days = case(p75, value=Opportunity.stage, else_=None) if p75 else literal(None, Float)
+    too_long = and_(limit_days.is_not(None), in_stage > limit_days)
+    rows = session.execute(
+        select(Opportunity.connection_id, Opportunity.remote_id, Opportunity.name, Opportunity.owner_remote_id,
+               User.name, Opportunity.stage, Opportunity.amount, Opportunity.close_date, idle, in_stage,
+               limit_days, func.count().over())
+        .outerjoin(touched, and_(touched.c.connection_id == Opportunity.connection_id,
+                                 touched.c.what_remote_id == Opportunity.remote_id))
+        .outerjoin(entered, and_(entered.c.connection_id == Opportunity.connection_id,
+                                 entered.c.opportunity_remote_id == Opportunity.remote_id))
+        .outerjoin(User, and_(User.connection_id == Opportunity.connection_id,
+                              User.remote_id == Opportunity.owner_remote_id))
+        .where(*live_opportunities(organization_id, owners), Opportunity.is_closed.is_(False),
+               Opportunity.remote_created_at < now, (idle >= idle_days) | too_long)
+        .order_by(idle.desc(), Opportunity.remote_id).limit(limit)).all()
+    connections = {c.id: c for c in session.scalars(
+        select(Connection).where(Connection.organization_id == organization_id))}
+    table = Table("stalled", [("name", "Deal"), ("owner_name", "Owner"), ("stage", "Stage"),
+                              ("amount", "Amount"), ("close_date", "Close date"),
+                              ("idle_days", "Days without activity"), ("days_in_stage", "Days in stage"),
+                              ("stage_p75_days", "Stage P75 (days)"), ("reason", "Why"), ("url", "CRM link")],
+                  note=f"No activity for {idle_days} days, or longer in the stage than 3 in 4 deals stay.")
+    for row in rows:
+        reasons = []
+        if row[8] >= idle_days:
+            reasons.append(f"no activity for {row[8]:.0f} days")
+        if row[10] is not None and row[9] > row[10]:
+            reasons.append(f"{row[9]:.0f} days in {row[5]} (P75 {row[10]:.0f})")
+        table.rows.append({"remote_id": row[1], "name": row[2] or row[1], "owner": row[3],
+                           "owner_name": row[4] or row[3], "stage": row[5], "amount": row[6],
+                           "close_date": row[7], "idle_days": float(row[8]), "days_in_stage": float(row[9]),
+                           "stage_p75_days": float(row[10]) if row[10] is not None else None,
+                           "reason": "; ".join(reasons),
+                           "url": record_url(connections.get(row[0]), "opportunity", row[1])})
+    table.totals = {"count": int(rows[0][11]) if rows else 0}
+    return table
+
+
+def pipeline_health(session: Session, organization_id: int, subject, period: Period, as_of: date,
+                    names: dict[str, str], idle_days: int = DEFAULT_IDLE_DAYS) -> dict[str, Any]:
+    """The pipeline-health view: figures, then the stage, owner, conversion and stalled tables."""
+    from scoring.quotas import quota_for, quotas_by_owner
+
+    owners = subject.owners
+    per_owner = period_figures(session, organization_id, owners, period, as_of, group_by_owner=True)
+    keys = ("open_in_period", "open_in_period_deals", "won", "open_deals", "open_amount")
+    totals = {key: sum(row[key] for row in per_owner) for key in keys}
+    quota = quota_for(session, organization_id, period.label, subject)
+    stages = stage_breakdown(session, organization_id, owners)
+    figures = {**totals, **coverage_of(totals["open_in_period"], totals["won"], quota),
+               "velocity": velocity(session, organization_id, owners, as_of, stages.totals["deals"])}
+    tables = [stages]
+    if subject.kind != "rep":
+        quotas = quotas_by_owner(session, organization_id, period.label, owners)
+        by_owner = Table("owners", [("name", "Owner"), ("open_deals", "Open deals"),
+                                    ("open_amount", "Open amount"), ("open_in_period", "Closing this period"),
+                                    ("won", "Won so far"), ("quota", "Quota"), ("coverage_text", "Coverage")])
+        for row in per_owner:
+            owner = row["owner"] or ""
+            by_owner.rows.append({**row, "name": names.get(owner, owner or "Unassigned"),
+                                  **coverage_of(row["open_in_period"], row["won"], quotas.get(owner))})
+        by_owner.rows.sort(key=lambda r: (-r["open_amount"], r["name"]))
+        tables.append(by_owner)
+    # A stage's usual length is the team's (a rep is measured against their manager's team); when
+    # the team is the subject, one pass over the stage entries gives conversion and P75 together.
+    conversion, p75 = stage_stats(session, organization_id, owners, as_of, with_p75=subject.peers == owners)
+    if subject.peers != owners:
+        p75 = stage_p75_days(session, organization_id, as_of, subject.peers)
+    order = stage_order(conversion.rows)
+    stages.rows.sort(key=lambda r: (order.get(r["stage"], len(order)), r["stage"]))
+    tables.append(conversion)
+    tables.append(stalled_deals(session, organization_id, owners, as_of, idle_days, p75=p75))
+    if subject.kind == "rep":
+        tables.append(deals_closing(session, organization_id, owners, period, names))
+    return {"figures": figures, "tables": tables}

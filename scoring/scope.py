@@ -1,0 +1,115 @@
+"""Who sees what on the manager's panel: an admin everything, a manager their team, a rep themselves.
+
+Teams come from the CRM's user hierarchy (User.manager_remote_id), followed recursively in SQL,
+so a director sees the teams of the managers who report to them. A scope is a frozenset of owner
+remote ids, or None for the whole organization.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, true
+from sqlalchemy.orm import Session
+
+from sync.models import User
+
+ROLES = ("admin", "manager", "rep")
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The person looking at the panel, as a verified signed request or panel token names them."""
+
+    organization_id: int
+    user_remote_id: str
+    role: str
+
+
+class OutOfScope(Exception):
+    """The viewer asked for someone they may not see."""
+
+
+def viewer_role(session: Session, organization_id: int, user_remote_id: str | None) -> str:
+    """The synced user's role; anyone unknown or unlabelled is treated as a rep."""
+    if not user_remote_id:
+        return "rep"
+    role = session.scalar(select(User.role).where(User.organization_id == organization_id,
+                                                  User.remote_id == user_remote_id).limit(1))
+    return role if role in ROLES else "rep"
+
+
+def reports_of(session: Session, organization_id: int, manager_remote_id: str) -> frozenset[str]:
+    """Everyone below the manager in the hierarchy, at any depth (the manager excluded)."""
+    tree = (select(User.remote_id)
+            .where(User.organization_id == organization_id, User.manager_remote_id == manager_remote_id)
+            .cte("reports", recursive=True))
+    # UNION (not UNION ALL) stops a cycle in a misconfigured hierarchy from recursing forever.
+    tree = tree.union(select(User.remote_id)
+                      .join(tree, User.manager_remote_id == tree.c.remote_id)
+                      .where(User.organization_id == organization_id))
+    return frozenset(session.scalars(select(tree.c.remote_id))) - {manager_remote_id}
+
+
+def team_of(session: Session, organization_id: int, leader_remote_id: str) -> frozenset[str]:
+    """The leader and everyone who reports to them."""
+    return reports_of(session, organization_id, leader_remote_id) | {leader_remote_id}
+
+
+def visible_owners(session: Session, viewer: Viewer) -> frozenset[str] | None:
+    """The owners whose numbers the viewer may see; None means the whole organization."""
+    if viewer.role == "admin":
+        return None
+    if viewer.role == "manager":
+        return team_of(session, viewer.organization_id, viewer.user_remote_id)
+    return frozenset({viewer.user_remote_id})
+
+
+def may_view(session: Session, viewer: Viewer, owner_remote_id: str) -> bool:
+    """Whether the viewer may see this person's numbers."""
+    visible = visible_owners(session, viewer)
+    return visible is None or owner_remote_id in visible
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Whose numbers a view shows: the organization, a leader's team, or one rep."""
+
+    kind: str  # org | team | rep
+    remote_id: str | None
+    owners: frozenset[str] | None
+    # The people a rep is compared with (their manager's team); the subject's own owners otherwise.
+    peers: frozenset[str] | None
+
+
+def subject_for(session: Session, viewer: Viewer, remote_id: str | None = None) -> Subject:
+    """The subject the viewer asked for (default: their own), or OutOfScope."""
+    org = viewer.organization_id
+    if remote_id is None:
+        if viewer.role == "admin":
+            return Subject("org", None, None, None)
+        remote_id = viewer.user_remote_id
+    if not may_view(session, viewer, remote_id):
+        raise OutOfScope(remote_id)
+    reports = reports_of(session, org, remote_id)
+    if reports:
+        team = reports | {remote_id}
+        return Subject("team", remote_id, team, team)
+    manager = session.scalar(select(User.manager_remote_id).where(User.organization_id == org,
+                                                                  User.remote_id == remote_id).limit(1))
+    peers = team_of(session, org, manager) if manager else frozenset({remote_id})
+    return Subject("rep", remote_id, frozenset({remote_id}), peers)
+
+
+def owner_filter(column, owners: frozenset[str] | None):
+    """A WHERE clause limiting a column of owner ids to the scope (None: no limit)."""
+    if owners is None:
+        return true()
+    return column.in_(sorted(owners))
+
+
+def owner_names(session: Session, organization_id: int, owners: frozenset[str] | None = None) -> dict[str, str]:
+    """Display names of the organization's users (within the scope when given)."""
+    rows = session.execute(select(User.remote_id, User.name)
+                           .where(User.organization_id == organization_id,
+                                  owner_filter(User.remote_id, owners)))
+    return {remote_id: name or remote_id for remote_id, name in rows}

@@ -1,0 +1,171 @@
+"""The team panel in a real browser, framed by a Salesforce-like app page on another origin,
+at desktop (1280 px) and phone (375 px) widths, with an axe-core accessibility check of every view.
+
+axe-core comes from the npm registry into tests/js/node_modules (`npm ci --prefix tests/js`).
+"""
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+from werkzeug.wrappers import Request, Response
+
+import web
+from tests.browser import SCREENSHOTS, launch_chromium
+from tests.conftest import make_config
+from tests.test_browser_panel import ServedApp
+from tests.test_embed_canvas import ORG_ID, SECRET, envelope, sign
+from tests.test_manager_seed import M1, prepare_store, seed_team
+from web.extensions import runtime
+
+AXE = Path(__file__).resolve().parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
+VIEWS = [("pipeline", "Pipeline health"), ("forecast", "Forecast"), ("benchmarks", "Benchmarks"),
+         ("winloss", "Win/loss"), ("funnel", "Funnel"), ("coaching", "Coaching")]
+
+
+def crm_page(pipewise_origin: str):
+    """A Lightning-like app page whose Canvas frame is POSTed a fresh signed request for the viewer."""
+
+    @Request.application
+    def app(request: Request) -> Response:
+        if request.path != "/lightning/n/Pipewise_Team":
+            return Response("not found", status=404)
+        context = envelope("User", "005000000000009AAA")
+        context["context"]["user"]["userId"] = request.args.get("viewer", M1)
+        context["context"]["environment"]["record"] = {}
+        page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Team | Salesforce</title>
+<style>body {{ margin: 0; font-family: sans-serif; background: #f3f3f3; }}
+header {{ background: #fff; padding: 12px 16px; border-bottom: 1px solid #ddd; }}
+.slot {{ margin: 12px; }} iframe {{ display: block; width: 100%; height: 900px; border: 0; background: #fff; }}</style>
+</head><body><header><strong>Pipewise team</strong></header>
+<div class="slot"><iframe name="pipewise-team" id="pipewise-team" title="Pipewise team panel"></iframe></div>
+<form id="canvas-post" method="post" action="{pipewise_origin}/embed/salesforce/manager" target="pipewise-team">
+<input type="hidden" name="signed_request" value="{escape(sign(context))}"></form>
+<script>document.getElementById("canvas-post").submit();</script>
+</body></html>"""
+        return Response(page, mimetype="text/html")
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory, redis_server):
+    """Pipewise and the CRM page on their own origins, with the seeded team in the store."""
+    tmp = tmp_path_factory.mktemp("manager-browser")
+    url = f"sqlite:///{tmp / 'store.db'}"
+    engine, _ = prepare_store(url)
+    engine.dispose()
+    app = web.create_app(make_config(tmp, url, redis_server, SALESFORCE_CLIENT_SECRET=SECRET))
+    pipewise = ServedApp(app)
+    crm = ServedApp(crm_page(pipewise.origin))
+    with app.app_context(), runtime().sessions() as session:
+        seed_team(session, instance_url=crm.origin, remote_org_id=ORG_ID)
+    yield pipewise, crm
+    crm.stop()
+    pipewise.stop()
+    with app.app_context():
+        runtime().engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        launched = launch_chromium(playwright)
+        yield launched
+        launched.close()
+
+
+def open_panel(browser, crm_origin: str, width: int):
+    """The CRM app page at a width; returns (page, frame locator, frame, requested URLs)."""
+    if not AXE.exists():
+        pytest.fail(f"axe-core is missing at {AXE}: run `npm ci --prefix tests/js` (make test does).")
+    # The panel's CSP (script-src 'self') would block the injected axe script; bypass it for the check only.
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    requested: list[str] = []
+    page.on("request", lambda req: requested.append(req.url))
+    page.goto(f"{crm_origin}/lightning/n/Pipewise_Team")
+    panel = page.frame_locator("#pipewise-team")
+    panel.get_by_role("heading", name="Pipeline health: User 0M1's team").wait_for()
+    return page, panel, page.wait_for_selector("iframe#pipewise-team").content_frame(), requested
+
+
+def axe_violations(frame) -> list[str]:
+    """Serious or critical WCAG 2.1 A/AA violations axe-core finds in the frame."""
+    frame.add_script_tag(path=str(AXE))
+    result = frame.evaluate("""() => axe.run(document, {runOnly: {type: 'tag',
+        values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})""")
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def snapshot(page, frame, name: str) -> None:
+    """Grow the frame to its content (as Canvas autogrow does) and keep a screenshot."""
+    height = frame.evaluate("document.documentElement.scrollHeight")
+    page.evaluate("h => { document.getElementById('pipewise-team').style.height = h + 'px'; }", height)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"manager-{name}.png"), full_page=True)
+
+
+def test_every_view_renders_inside_the_crm_at_desktop_width(servers, browser):
+    pipewise, crm = servers
+    page, panel, frame, requested = open_panel(browser, crm.origin, 1280)
+    assert frame.url.startswith(f"{pipewise.origin}/embed/salesforce/manager")
+    for view, label in VIEWS:
+        if view != "pipeline":
+            panel.get_by_role("link", name=label, exact=True).click()
+            panel.get_by_role("heading", name=f"{label}: User 0M1's team").wait_for()
+            frame = page.frame(name="pipewise-team")
+        assert panel.locator(f'.pw-tab[aria-current="page"]').inner_text() == label
+        assert panel.locator("table.pw-data").first.is_visible(), view
+        if view != "coaching":
+            assert panel.locator("svg.chart").first.is_visible(), view
+        assert axe_violations(frame) == [], view
+        snapshot(page, frame, view)
+        page.evaluate("() => { document.getElementById('pipewise-team').style.height = '900px'; }")
+
+    # The stylesheet applied, the drill-down goes team → rep → deal inside the frame, with no cookie.
+    assert panel.locator(".pw-tab[aria-current='page']").evaluate(
+        "e => getComputedStyle(e).borderBottomColor") == "rgb(11, 92, 171)"
+    panel.get_by_role("link", name="Pipeline health", exact=True).click()
+    panel.locator("table[data-table='owners']").get_by_role("link", name="User 0R1").click()
+    panel.get_by_role("heading", name="Pipeline health: User 0R1").wait_for()
+    deal = panel.locator("table[data-table='stalled'] tbody a").first
+    assert deal.get_attribute("href").startswith(f"{crm.origin}/lightning/r/Opportunity/006")
+    assert deal.get_attribute("target") == "_blank"
+    assert panel.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="User 0M1").is_visible()
+    assert page.context.cookies() == []
+    assert all(url.startswith((crm.origin, pipewise.origin)) for url in requested), requested
+    page.context.close()
+
+
+def test_the_panel_fits_a_phone_and_works_from_the_keyboard(servers, browser):
+    _pipewise, crm = servers
+    page, panel, frame, _requested = open_panel(browser, crm.origin, 375)
+    for view, label in VIEWS:
+        if view != "pipeline":
+            panel.get_by_role("link", name=label, exact=True).click()
+            panel.get_by_role("heading", name=f"{label}: User 0M1's team").wait_for()
+            frame = page.frame(name="pipewise-team")
+        overflow = frame.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{view} scrolls sideways by {overflow}px at 375px"
+        snapshot(page, frame, f"{view}-375")
+        page.evaluate("() => { document.getElementById('pipewise-team').style.height = '900px'; }")
+    assert axe_violations(frame) == []
+
+    # Keyboard only: Tab from the top of the frame reaches the Forecast tab, Enter opens it.
+    frame.evaluate("document.activeElement && document.activeElement.blur()")
+    panel.locator(".pw-skip").focus()
+    for _ in range(15):
+        if frame.evaluate("document.activeElement.textContent.trim()") == "Forecast":
+            break
+        page.keyboard.press("Tab")
+    assert frame.evaluate("document.activeElement.textContent.trim()") == "Forecast"
+    page.keyboard.press("Enter")
+    panel.get_by_role("heading", name="Forecast: User 0M1's team").wait_for()
+    page.context.close()
+
