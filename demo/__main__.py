@@ -1,7 +1,8 @@
-"""`make demo` and `make smoke`: the whole path on the embedded defaults.
+"""`make demo` and `make smoke`: the whole path on the embedded defaults, for both sandbox CRMs.
 
-demo:  start everything, connect the sandbox org, sync, score, write back, print the URLs, keep running.
-smoke: the same headless, then print one JSON line of figures and exit.
+demo:  start everything, connect the sandbox Salesforce org and HubSpot portal, sync, score, write
+       back, print the URLs, keep running.
+smoke: the same headless, then print one JSON line of figures and exit (non-zero on a mismatch).
 """
 from __future__ import annotations
 
@@ -9,41 +10,39 @@ import argparse
 import json
 import sys
 import time
+from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
 from demo import measure
 from demo.stack import Stack
-
-BASELINE: dict[str, int] = {}
 from sync.models import SYNCED_MODELS, Connection, SyncRun
 
-# Sandbox object → the store's common object it lands in.
-SANDBOX_OBJECTS = {
+PROVIDERS = ("salesforce", "hubspot")
+# Sandbox object → the common object it lands in, per CRM (what can be counted on both sides).
+SALESFORCE_OBJECTS = {
     "User": "user", "Account": "account", "Contact": "contact", "Lead": "lead", "Opportunity": "opportunity",
-    "OpportunityHistory": "opportunity_stage_change", "Campaign": "campaign", "CampaignMember": "campaign_member",
+    "OpportunityHistory": "opportunity_stage_change", "Task": "activity", "Event": "activity",
+    "Campaign": "campaign", "CampaignMember": "campaign_member",
 }
+HUBSPOT_OBJECTS = {"contacts": "lead", "companies": "account", "deals": "opportunity", "calls": "activity",
+                   "emails": "activity", "meetings": "activity", "notes": "activity", "tasks": "activity"}
 
 
-def connect(stack: Stack) -> tuple[int, bool]:
-    """Install the connection once; later runs reuse it and sync incrementally."""
-    rt = stack.runtime
-    with rt.sessions() as db:
-        existing = db.scalar(select(Connection).where(Connection.provider == "salesforce",
-                                                      Connection.remote_org_id == stack.sandbox.org_id))
-    if existing is not None and existing.status not in ("needs_reauth", "disconnected"):
-        stack.wire_salesforce(existing.id)
-        rt.queues["sync"].enqueue("sync.jobs.sync_connection", existing.id, "incremental")
-        return existing.id, False
-    return stack.install_salesforce(), True
-
-
-def connect_and_count(stack: Stack) -> tuple[int, bool]:
-    """Connect, remembering the writeback counters from before this run."""
+def existing_connection(stack: Stack, provider: str) -> Connection | None:
     with stack.runtime.sessions() as db:
-        existing = db.scalar(select(Connection.id).where(Connection.provider == "salesforce"))
-    BASELINE.update(measure.writeback_counters(stack, existing) if existing else {"written": 0, "calls": 0})
-    return connect(stack)
+        return db.scalar(select(Connection).where(Connection.provider == provider,
+                                                  Connection.status.not_in(("needs_reauth", "disconnected"))))
+
+
+def connect(stack: Stack, provider: str) -> tuple[int, bool]:
+    """Install the connection once; later runs reuse it and sync incrementally."""
+    existing = existing_connection(stack, provider)
+    if existing is not None:
+        stack.wire(provider, existing.id)
+        stack.runtime.queues["sync"].enqueue("sync.jobs.sync_connection", existing.id, "incremental")
+        return existing.id, False
+    return stack.install(provider), True
 
 
 def synced_counts(stack: Stack, connection_id: int) -> dict[str, int]:
@@ -54,33 +53,41 @@ def synced_counts(stack: Stack, connection_id: int) -> dict[str, int]:
                 for name, model in SYNCED_MODELS.items()}
 
 
-def sandbox_counts(stack: Stack) -> dict[str, int]:
-    """Live records in the sandbox per common object (Task and Event both become activities)."""
-    info = stack.sandbox.info()
-    counts = {common: 0 for common in set(SANDBOX_OBJECTS.values()) | {"activity"}}
+def sandbox_counts(stack: Stack, provider: str) -> dict[str, int]:
+    """Live records in the sandbox per common object it can be compared on."""
+    info = stack.sandbox_of(provider).info()
+    table = SALESFORCE_OBJECTS if provider == "salesforce" else HUBSPOT_OBJECTS
+    counts: dict[str, int] = {}
     for name, n in info["counts"].items():
-        counts[SANDBOX_OBJECTS.get(name, "activity" if name in ("Task", "Event") else name.lower())] += n
+        if name in table:
+            counts[table[name]] = counts.get(table[name], 0) + n
+    if provider == "hubspot":
+        counts["user"] = info["owners"]
     return counts
 
 
-def figures(stack: Stack, connection_id: int, started: float) -> dict:
-    """The smoke line's figures from the store's run log."""
+def figures(stack: Stack, provider: str, connection_id: int, started: datetime, baseline: dict) -> dict:
+    """One provider's smoke figures, from the store's run log and the worker's counters."""
     with stack.runtime.sessions() as db:
         runs = db.scalars(select(SyncRun).where(SyncRun.connection_id == connection_id,
-                                                SyncRun.started_at >= _utc(started))).all()
-    sync_runs = [r for r in runs if r.kind != "targeted"]
+                                                SyncRun.started_at >= started,
+                                                SyncRun.kind != "targeted")).all()
+    synced = synced_counts(stack, connection_id)
+    remote = sandbox_counts(stack, provider)
+    seen = sum(r.seen for r in runs)
+    seconds = round(sum(r.seconds or 0 for r in runs), 2)
+    calls = sum(r.api_calls for r in runs)
+    written = measure.writeback_counters(stack, connection_id)
     return {
-        "synced": synced_counts(stack, connection_id),
-        "sandbox": sandbox_counts(stack),
-        "api_calls": sum(r.api_calls for r in sync_runs),
-        "seconds": round(sum(r.seconds or 0 for r in sync_runs), 2),
-        "records_seen": sum(r.seen for r in sync_runs),
+        "synced": synced, "sandbox": remote,
+        "matches_sandbox": all(synced[k] == n for k, n in remote.items()),
+        "api_calls": calls, "seconds": seconds, "records_seen": seen,
+        "records_per_second": round(seen / seconds, 1) if seconds else None,
+        "api_calls_per_1000_records": round(1000 * calls / seen, 2) if seen else None,
+        "scored": measure.scored(stack, connection_id),
+        "written_back": written["written"] - baseline.get("written", 0),
+        "writeback_calls": written["calls"] - baseline.get("calls", 0),
     }
-
-
-def _utc(epoch: float):
-    from datetime import datetime, timezone
-    return datetime.fromtimestamp(epoch, timezone.utc).replace(tzinfo=None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,28 +96,32 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stack = Stack().start()
     try:
-        started = time.time() - 1
-        connection_id, installed = connect_and_count(stack)
+        started = datetime.now(timezone.utc).replace(tzinfo=None)
+        baselines = {}
+        for provider in PROVIDERS:
+            existing = existing_connection(stack, provider)
+            baselines[provider] = measure.writeback_counters(stack, existing.id) if existing else {}
+        stack.sign_in()
+        connections = {provider: connect(stack, provider) for provider in PROVIDERS}
         if not args.smoke:
             print(f"Pipewise console:   {stack.web_url}/", flush=True)
-            print(f"First sync:         {stack.web_url}/connections/{connection_id}/progress", flush=True)
+            for provider, (connection_id, _) in connections.items():
+                print(f"{provider:<19} {stack.web_url}/connections/{connection_id}/progress", flush=True)
         stack.wait_idle()
-        result = figures(stack, connection_id, started)
-        result["installed"] = installed
-        written = measure.writeback_counters(stack, connection_id)
-        result.update(scored=measure.scored(stack, connection_id),
-                      written_back=written["written"] - BASELINE["written"],
-                      writeback_calls=written["calls"] - BASELINE["calls"],
-                      panel=measure.panel_check(stack, connection_id))
+        result = {provider: figures(stack, provider, cid, started, baselines[provider])
+                  for provider, (cid, _) in connections.items()}
+        sf_id = connections["salesforce"][0]
+        result["salesforce"]["panel"] = measure.panel_check(stack, sf_id)
+        result["hubspot"]["card"] = measure.card_check(stack, connections["hubspot"][0])
         if args.smoke:
-            result["change_to_score_seconds"] = measure.change_to_score(stack, connection_id)
-        if result["synced"] != {k: result["sandbox"].get(k, 0) for k in result["synced"]}:
-            result["mismatch"] = True
-        if args.smoke:
-            print(json.dumps(result), flush=True)
-            return 1 if result.get("mismatch") else 0
-        print(f"Sandbox CRM:        {stack.sandbox.base_url}/  (org {stack.sandbox.org_id})", flush=True)
-        print("Synced: " + ", ".join(f"{k} {v}" for k, v in result["synced"].items()), flush=True)
+            result["salesforce"]["change_to_score_seconds"] = measure.change_to_score(stack, sf_id)
+            # Issue-level keys stay at the top for Salesforce; each provider's figures sit under its name.
+            line = {k: v for k, v in result["salesforce"].items() if k != "sandbox"}
+            line.update(salesforce=result["salesforce"], hubspot=result["hubspot"])
+            print(json.dumps(line), flush=True)
+            ok = all(r["matches_sandbox"] for r in result.values()) and line["panel"] == "ok"
+            return 0 if ok else 1
+        print(measure.where_to_look(stack, connections), flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         while True:
             time.sleep(3600)

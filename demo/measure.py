@@ -74,3 +74,41 @@ def change_to_score(stack, connection_id: int, changes: int = 50, timeout: float
     return {"p50": round(statistics.median(times), 2),
             "p95": round(times[max(0, int(round(0.95 * len(times))) - 1)], 2),
             "changes": len(deals), "timed_out": len(deals) - len(times)}
+
+
+def card_check(stack, connection_id: int) -> str:
+    """Open one scored deal's record page in the HubSpot sandbox; "ok" when its card shows the score."""
+    with stack.runtime.sessions() as db:
+        score = db.scalar(select(Score).where(Score.connection_id == connection_id,
+                                              Score.object_type == "opportunity").limit(1))
+    if score is None:
+        return "no scored deal"
+    page = _sandbox_get(stack.hubspot, f"/contacts/{stack.hubspot.portal_id}/record/0-3/{score.remote_id}")
+    if page.status_code != 200:
+        return f"record page answered {page.status_code}"
+    return "ok" if f"{score.score}" in page.text and "Pipewise" in page.text else "the card does not show the score"
+
+
+def _sandbox_get(sandbox, path: str) -> requests.Response:
+    session = requests.Session()
+    session.trust_env = False
+    return session.get(urljoin(sandbox.base_url, path), verify=str(sandbox.ca_path), timeout=30)
+
+
+def where_to_look(stack, connections: dict[str, tuple[int, bool]]) -> str:
+    """Record pages of a few scored leads and deals in each sandbox, with the panel inside."""
+    lines = ["", "Open these record pages (the Pipewise panel is embedded in each):"]
+    pages = {"salesforce": {"lead": "/lightning/r/Lead/{id}/view", "opportunity": "/lightning/r/Opportunity/{id}/view"},
+             "hubspot": {"lead": "/contacts/{portal}/record/0-1/{id}", "opportunity": "/contacts/{portal}/record/0-3/{id}"}}
+    with stack.runtime.sessions() as db:
+        for provider, (connection_id, _) in connections.items():
+            sandbox = stack.sandbox_of(provider)
+            for object_type, pattern in pages[provider].items():
+                ids = db.scalars(select(Score.remote_id).where(Score.connection_id == connection_id,
+                                                               Score.object_type == object_type)
+                                 .order_by(Score.score.desc()).limit(2)).all()
+                for remote_id in ids:
+                    path = pattern.format(id=remote_id, portal=getattr(sandbox, "portal_id", ""))
+                    lines.append(f"  {provider:<11} {object_type:<12} {sandbox.base_url}{path}")
+    lines.append(f"Sandbox home pages: {stack.sandbox.base_url}/  and  {stack.hubspot.base_url}/")
+    return "\n".join(lines)

@@ -29,9 +29,9 @@ class Runtime:
     queues: dict[str, Queue] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, config: Config, redis: Redis | None = None) -> "Runtime":
-        """Connect to everything the config names."""
-        engine = make_engine(config.DATABASE_URL)
+    def from_config(cls, config: Config, redis: Redis | None = None, writer: bool = False) -> "Runtime":
+        """Connect to everything the config names (``writer``: a worker's, see make_engine)."""
+        engine = make_engine(config.DATABASE_URL, writer=writer)
         redis = redis or connect_redis(config)
         queues = {name: Queue(name, connection=redis) for name in QUEUE_NAMES}
         return cls(config=config, engine=engine, sessions=make_sessionmaker(engine), redis=redis,
@@ -69,5 +69,5 @@ def current() -> Runtime:
     """The installed runtime; a worker process builds it from the environment on first use."""
     global _current
     if _current is None:
-        _current = Runtime.from_config(Config())
+        _current = Runtime.from_config(Config(), writer=True)
     return _current

@@ -99,9 +99,10 @@ class SandboxControl:
                 raise TimeoutError(f"Outbound messages still pending after {timeout} s: {stats}")
             time.sleep(0.05)
 
-    def configure_canvas(self, canvas_url: str | None) -> str | None:
-        """Embed the Canvas app at canvas_url on record pages (None: none)."""
-        return self._call("POST", "canvas", json={"canvas_url": canvas_url})["canvas_url"]
+    def configure_canvas(self, canvas_url: str | None, user_canvas_url: str | None = None) -> str | None:
+        """Embed the Canvas app at canvas_url on record pages, and user_canvas_url on User pages (None: none)."""
+        body = {"canvas_url": canvas_url, "user_canvas_url": user_canvas_url}
+        return self._call("POST", "canvas", json=body)["canvas_url"]
 
     def signed_request(self, object_name: str, record_id: str, as_user: str | None = None) -> dict[str, Any]:
         """A signed request as a record page would POST it: {signed_request, context}."""

@@ -103,7 +103,9 @@ def canvas():
         if "canvas_url" not in body:
             raise ControlError('Send {"canvas_url": "https://host/canvas"} (null removes the Canvas app).')
         box.settings.canvas_url = check_url(body["canvas_url"], "canvas_url")
-    return jsonify({"canvas_url": box.settings.canvas_url})
+        if "user_canvas_url" in body:
+            box.settings.user_canvas_url = check_url(body["user_canvas_url"], "user_canvas_url")
+    return jsonify({"canvas_url": box.settings.canvas_url, "user_canvas_url": box.settings.user_canvas_url})
 
 
 @bp.post("/canvas/signed_request")

@@ -31,14 +31,15 @@ def _display(field, value) -> str:
 
 def _canvas(box, name: str, row: dict):
     """The Canvas frame's form values, or None when no canvas_url is set; 404 for an unknown ?as= user."""
-    if not box.settings.canvas_url:
+    url = (box.settings.user_canvas_url if name == "User" else None) or box.settings.canvas_url
+    if not url:
         return None
     viewer = find_user(box, request.args.get("as"))
     if viewer is None:
         abort(404, description=f"No active sandbox user has the username or id {request.args['as']!r}; "
                                "pass ?as=<Username> of a user listed on the home page.")
-    context = canvas_context(box, viewer, name, row, instance_url(), request.url, box.settings.canvas_url)
-    return {"url": box.settings.canvas_url, "signed_request": signed_request(box, context), "viewer": viewer,
+    context = canvas_context(box, viewer, name, row, instance_url(), request.url, url)
+    return {"url": url, "signed_request": signed_request(box, context), "viewer": viewer,
             "frame_name": FRAME_NAME, "height": FRAME_HEIGHT}
 
 

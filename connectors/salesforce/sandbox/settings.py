@@ -29,6 +29,7 @@ class SandboxSettings:
     datasets_dir: Path | None = None
     refresh_token_rotation: bool = False
     canvas_url: str | None = None         # where the record page's Canvas frame POSTs its signed_request
+    user_canvas_url: str | None = None    # a second Canvas app placed on User record pages (the team panel)
     # Outbound Messages (workflow "Send Outbound Message"): None turns them off.
     outbound_url: str | None = None
     outbound_objects: tuple[str, ...] = ("Lead", "Opportunity", "Task", "Event")

@@ -1,0 +1,94 @@
+"""In a real browser, the sandbox CRMs' own record pages show Pipewise as a rep sees it: the
+Salesforce Canvas panel inside its iframe, and the HubSpot card opening the panel."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import sync_playwright
+from sqlalchemy import select
+
+from connectors.salesforce.provider import SalesforceProvider
+from scoring.jobs import crm_now
+from scoring.score import score_connection
+from sync import jobs
+from sync.connections import open_client
+from sync.models import Connection, Score
+from sync.writeback import provision_job, write
+from tests.browser import SCREENSHOTS, launch_chromium
+from tests.conftest import connect_salesforce
+from tests.hubspot_fixtures import LiveApp, connect as connect_hubspot, hs_sandbox, hubspot_settings  # noqa: F401
+from web import create_app
+
+
+def _score(rt, connection_id: int) -> None:
+    with rt.sessions() as session:
+        score_connection(session, connection_id, now=crm_now(session, connection_id))
+
+
+@pytest.fixture
+def browser():
+    with sync_playwright() as playwright:
+        launched = launch_chromium(playwright)
+        yield launched
+        launched.close()
+
+
+def test_the_salesforce_record_page_shows_the_panel_inside_its_canvas_frame(
+        make_runtime, sqlite_url, sf_sandbox, sf_control, browser):
+    rt = make_runtime(sqlite_url, sf_sandbox)
+    rt.config.runtime = rt
+    connection_id = connect_salesforce(rt, sf_sandbox)
+    provision_job(connection_id)
+    jobs.sync_connection(connection_id, "full", then_score=False)
+    _score(rt, connection_id)
+    with rt.sessions() as session:
+        client = open_client(rt.config, rt.sessions, rt.cipher, session.get(Connection, connection_id))
+        write(session, client, SalesforceProvider, connection_id)
+        score = session.scalars(select(Score).where(Score.connection_id == connection_id,
+                                                    Score.object_type == "opportunity")
+                                .order_by(Score.score.desc())).first()
+    with LiveApp(create_app(rt.config)) as live:
+        sf_control.configure_canvas(f"{live.url}/embed/salesforce/canvas")
+        try:
+            for width in (1280, 375):
+                page = browser.new_page(ignore_https_errors=True, viewport={"width": width, "height": 1000})
+                page.goto(f"{sf_sandbox.base_url}/lightning/r/Opportunity/{score.remote_id}/view")
+                field = page.get_by_text(re.compile(r"Pipewise_Score__c|Pipewise Score")).first
+                assert field.is_visible()
+                frame = page.frame_locator("iframe[title='Pipewise']")
+                frame.get_by_text(str(score.score), exact=True).first.wait_for(timeout=30_000)
+                first_reason = (score.reasons.get("up") or score.reasons.get("down"))[0]["text"]
+                assert frame.get_by_text(first_reason).first.is_visible()
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(SCREENSHOTS / f"salesforce-record-page-{width}.png"), full_page=True)
+                page.close()
+        finally:
+            sf_control.configure_canvas(None)
+
+
+def test_the_hubspot_deal_page_shows_the_card_and_opens_the_panel(make_runtime, sqlite_url, hs_sandbox, browser):
+    rt = make_runtime(sqlite_url, **hubspot_settings(hs_sandbox))
+    rt.config.runtime = rt
+    installed = connect_hubspot(rt, hs_sandbox)
+    jobs.sync_connection(installed.connection_id, "full", then_score=False)
+    _score(rt, installed.connection_id)
+    with rt.sessions() as session:
+        score = session.scalars(select(Score).where(Score.connection_id == installed.connection_id,
+                                                    Score.object_type == "opportunity")
+                                .order_by(Score.score.desc())).first()
+    live = LiveApp(create_app(rt.config))
+    rt.config.PUBLIC_URL = live.url  # the card's panel link is absolute, as HubSpot needs
+    with live:
+        hs_sandbox.configure_card(f"{live.url}/embed/hubspot/card")
+        try:
+            page = browser.new_page(ignore_https_errors=True, viewport={"width": 1280, "height": 1000})
+            page.goto(f"{hs_sandbox.base_url}/contacts/{hs_sandbox.portal_id}/record/0-3/{score.remote_id}")
+            assert page.get_by_text(re.compile(rf"\b{score.score}\b")).first.is_visible()
+            page.get_by_role("button", name=re.compile("Open Pipewise panel")).click()
+            frame = page.frame_locator("iframe").last
+            frame.get_by_text(str(score.score), exact=True).first.wait_for(timeout=30_000)
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "hubspot-deal-page.png"), full_page=True)
+        finally:
+            hs_sandbox.configure_card(None)
