@@ -20,7 +20,6 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     names = (argv if argv is not None else sys.argv[1:]) or list(QUEUE_NAMES)
     rt = runtime_module.current()
-    from sync.models import Base  # noqa: F401  - models imported before jobs unpickle
     schedule_tick(rt.queues["sync"], max(30, rt.config.SYNC_INTERVAL_SECONDS // 3))
     worker = Worker([rt.queues[name] for name in names], connection=rt.redis)
     worker.work(with_scheduler=True)

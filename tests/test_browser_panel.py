@@ -5,7 +5,6 @@ signed request yet): it auto-POSTs a freshly signed request into an iframe, as L
 """
 from __future__ import annotations
 
-import os
 import threading
 from html import escape
 from pathlib import Path

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from sync.models import Connection, WebhookEvent
-from tests.conftest import connect_salesforce, make_config, wait_for
+from tests.conftest import connect_salesforce, make_config
 from web import create_app
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from connectors.salesforce.mapping import to_common
 from connectors.salesforce.provider import SalesforceProvider

@@ -15,27 +15,13 @@ from connectors.errors import ConnectorError
 from sync import audit, field_mapping
 from sync.connections import open_client
 from sync.models import Connection
-from web.auth import actor, admin_refusal, current_user
+from web.auth import actor, admins_only
 from web.extensions import runtime
 
 log = logging.getLogger(__name__)
 bp = Blueprint("admin_mapping", __name__, url_prefix="/admin/connections/<int:connection_id>/mapping")
+admins_only(bp)
 
-
-@bp.before_request
-def _admins_only():
-    """Only a signed-in admin gets past, and only into their own organization."""
-    refusal = admin_refusal()
-    if refusal is not None:
-        return refusal
-    g.organization_id = current_user().get("organization_id")
-    return None
-
-
-@bp.after_request
-def _no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _connection(db, connection_id: int) -> Connection:

@@ -6,28 +6,13 @@ import logging
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from sync import api_keys, audit
-from web.auth import actor, admin_refusal, current_user
+from web.auth import actor, admins_only
 from web.extensions import runtime
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api_keys_admin", __name__, url_prefix="/admin/api-keys")
+admins_only(bp)
 
-
-@bp.before_request
-def _admins_only():
-    """Only a signed-in admin of an organization manages its keys."""
-    refusal = admin_refusal()
-    if refusal is not None:
-        return refusal
-    g.organization_id = current_user().get("organization_id")
-    return None
-
-
-@bp.after_request
-def _no_store(response):
-    """The page that shows a new secret must never be cached."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _page(new_token: str | None = None, error: str | None = None, status: int = 200):

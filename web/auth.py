@@ -15,10 +15,11 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
 from connectors.errors import ConnectorError
+from connectors.hubspot.provider import HubSpotProvider
 from sync.config import Config
 from sync.connections import oauth_app
 from sync.models import Connection
@@ -63,13 +64,22 @@ def salesforce_identity(config: Config, token: dict[str, Any]) -> SignIn:
                   role=role if role in ROLES else "rep")
 
 
-# provider key → identity resolver. HubSpot adds one here (token → hub id, user, role) with
-# its scope in SIGNIN_SCOPES; the routes, session and role checks need nothing else.
+def hubspot_identity(config: Config, token: dict[str, Any]) -> SignIn:
+    """HubSpot's resolver (web.auth_hubspot), imported on use: that module imports this one."""
+    from web.auth_hubspot import hubspot_identity as resolve
+
+    return resolve(config, token)
+
+
+# provider key → identity resolver (token → remote org, user, role) with its scope in
+# SIGNIN_SCOPES; the routes, session and role checks need nothing else.
 IDENTITY_RESOLVERS: dict[str, Callable[[Config, dict[str, Any]], SignIn]] = {
     "salesforce": salesforce_identity,
+    "hubspot": hubspot_identity,
 }
-# The narrowest scope that lets the identity be read.
-SIGNIN_SCOPES: dict[str, str] = {"salesforce": "id"}
+# The narrowest scope that lets the identity be read. HubSpot refuses an authorization that leaves
+# out any of the app's required scopes (docs/hubspot/app.json), so its sign-in asks for all of them.
+SIGNIN_SCOPES: dict[str, str] = {"salesforce": "id", "hubspot": " ".join(HubSpotProvider.scopes)}
 
 
 # -- the signed-in user ---------------------------------------------------------------------------
@@ -246,3 +256,23 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _user():
         return {"current_user": current_user()}
+
+
+def admins_only(blueprint: Blueprint) -> Blueprint:
+    """Guard every route of an admin blueprint: signed-in admins only, and nothing cached."""
+
+    @blueprint.before_request
+    def _admins_only():
+        refusal = admin_refusal()
+        if refusal is not None:
+            return refusal
+        g.organization_id = current_user().get("organization_id")
+        return None
+
+    @blueprint.after_request
+    def _no_store(response):
+        # Admin pages show secrets and personal data: never keep them in a cache.
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return blueprint

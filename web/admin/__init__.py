@@ -12,26 +12,11 @@ from sqlalchemy.orm import Session
 
 from sync import audit
 from sync.models import Connection
-from web.auth import actor, admin_refusal, current_user
+from web.auth import actor, admins_only
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+admins_only(bp)
 
-
-@bp.before_request
-def _admins_only():
-    """No admin route runs for anyone but a signed-in admin."""
-    refusal = admin_refusal()
-    if refusal is not None:
-        return refusal
-    g.organization_id = current_user().get("organization_id")
-    return None
-
-
-@bp.after_request
-def _no_store(response):
-    """Admin pages show secrets and personal data: never keep them in a cache."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def organization_id() -> int | None:
