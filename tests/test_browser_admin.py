@@ -48,6 +48,14 @@ def test_an_admin_installs_watches_and_disconnects_in_a_browser(tmp_path, sqlite
             leads = int(page.locator('td[data-object="lead"]').inner_text())
             page.screenshot(path=str(SCREENSHOTS / "admin-connection.png"), full_page=True)
 
+            # Feed the leads' job title from another CRM field, as an admin would.
+            page.get_by_role("link", name="Field mapping").click()
+            page.locator("#lead-title").select_option("Company")
+            page.get_by_role("button", name="Save lead mapping").click()
+            expect(page.get_by_text("Saved. The next sync re-reads every lead")).to_be_visible()
+            expect(page.locator("#lead-title")).to_have_value("Company")
+            page.screenshot(path=str(SCREENSHOTS / "admin-field-mapping.png"), full_page=True)
+            page.goto(f"{base}/admin/connections/{connection_id}")
             page.get_by_role("link", name="Disconnect…").click()
             expect(page.get_by_role("heading", name="Disconnect this CRM?")).to_be_visible()
             page.get_by_role("button", name="Disconnect").click()
