@@ -21,10 +21,10 @@ GET  card / POST card {fetch_url, title?, properties?}  the CRM card on record p
 """
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
 
 from flask import Blueprint, jsonify, request
+
+from connectors.sandbox_kit.control_routes import ControlError, add_common_routes, control_error_response
 
 from .api import sandbox
 from .associations import AssociationError, associate_many
@@ -36,25 +36,9 @@ from .views import api_record
 bp = Blueprint("hubspot_control", __name__, url_prefix="/_sandbox")
 
 
-class ControlError(Exception):
-    """A control request that cannot be served; answered as {"error": sentence}."""
-
-    def __init__(self, message: str, status: int = 400, errors: list | None = None):
-        super().__init__(message)
-        self.message, self.status, self.errors = message, status, errors
-
-
-@bp.errorhandler(ControlError)
-def _control_error(error: ControlError):
-    body: dict[str, Any] = {"error": error.message}
-    if error.errors:
-        body["errors"] = error.errors
-    return jsonify(body), error.status
-
-
 @bp.errorhandler(RecordError)
 def _record_error(error: RecordError):
-    return _control_error(ControlError(error.message, error.status, error.errors))
+    return control_error_response(ControlError(error.message, error.status, error.errors))
 
 
 def _kind(name: str) -> str:
@@ -84,34 +68,13 @@ def _properties(body: dict) -> dict:
     return body.pop("properties") if isinstance(body.get("properties"), dict) else body
 
 
+add_common_routes(bp, sandbox, _body)
+
+
 @bp.get("/info")
 def info():
     """Facts about the portal."""
     return jsonify(sandbox().info(request.host_url.rstrip("/")))
-
-
-@bp.route("/knobs", methods=["GET", "POST"])
-def knobs():
-    """Read or set fault knobs."""
-    faults = sandbox().faults
-    if request.method == "POST":
-        try:
-            faults.update(_body())
-        except (ValueError, TypeError) as error:
-            raise ControlError(str(error)) from None
-    return jsonify(asdict(faults.knobs))
-
-
-@bp.post("/expire_tokens")
-def expire_tokens():
-    """End every access token now."""
-    return jsonify({"expired": sandbox().tokens.expire_access_tokens()})
-
-
-@bp.post("/revoke_tokens")
-def revoke_tokens():
-    """Revoke every token, refresh tokens included (the app was uninstalled)."""
-    return jsonify({"revoked": sandbox().tokens.revoke_all()})
 
 
 @bp.post("/reset_usage")

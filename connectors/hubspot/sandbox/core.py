@@ -6,6 +6,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+from connectors.sandbox_kit.sqlite_store import fill_or_remove, new_database
+
 from .clock import SandboxClock, iso, parse_datetime
 from .faults import Faults, Knobs, RateLimits
 from .quotas import quotas
@@ -29,21 +31,12 @@ class HubSpotSandbox:
                  settings: HubSpotSandboxSettings | dict | None = None, reset: bool = False):
         self.settings = HubSpotSandboxSettings.coerce(settings)
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         db_path = self.data_dir / DB_NAME
-        if reset:
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(db_path) + suffix).unlink(missing_ok=True)
-        fresh = not db_path.exists()
+        fresh = new_database(db_path, reset)
         datasets = datasets_dir(self.settings) if fresh and seed_name != "none" else None
         self.store = Store(db_path)
         if fresh:
-            try:
-                self._create(seed_name, datasets)
-            except BaseException:
-                self.store.close()
-                db_path.unlink(missing_ok=True)
-                raise
+            fill_or_remove(self.store, lambda: self._create(seed_name, datasets))
         self.portal_id = int(self.store.meta("portal_id"))
         self.registry = Registry(self.store)
         latest = self.store.fetchall("SELECT MAX(updated_at) FROM objects")[0][0]

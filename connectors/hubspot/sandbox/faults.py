@@ -1,11 +1,12 @@
 """Fault knobs (throttling, 5xx, slowness, rejections), HubSpot's rate limits and the daily call counter."""
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections import defaultdict, deque
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
+
+from connectors.sandbox_kit.knobs import KnobBoard
 
 from .clock import SandboxClock
 
@@ -34,44 +35,8 @@ class Knobs:
     reject_category: str = "VALIDATION_ERROR"
 
 
-class Faults:
+class Faults(KnobBoard):
     """The knobs of one sandbox, shared by its request threads."""
-
-    def __init__(self, knobs: Knobs):
-        self._defaults = Knobs(**asdict(knobs))
-        self.knobs = knobs
-        self._lock = threading.Lock()
-        self._random = random.Random(0)
-
-    def update(self, changes: dict) -> Knobs:
-        """Set knobs by name; unknown names are refused with a sentence."""
-        changes = dict(changes)
-        if changes.pop("reset", False):
-            self.reset()
-        known = {f.name for f in fields(Knobs)}
-        unknown = set(changes) - known
-        if unknown:
-            raise ValueError(f"Unknown knobs: {', '.join(sorted(unknown))}. Known knobs: "
-                             f"{', '.join(sorted(known))}, and reset.")
-        with self._lock:
-            for name, value in changes.items():
-                default = getattr(self._defaults, name)
-                if isinstance(default, bool):
-                    value = bool(value)
-                elif isinstance(default, (int, float)):
-                    value = type(default)(value)
-                elif isinstance(default, list):
-                    value = [str(v) for v in value]
-                else:
-                    value = str(value)
-                setattr(self.knobs, name, value)
-        return self.knobs
-
-    def reset(self) -> None:
-        """Back to the start-up values (no faults)."""
-        with self._lock:
-            self.knobs = Knobs(**asdict(self._defaults))
-            self._random = random.Random(0)
 
     def forced_throttle(self) -> str | None:
         """The policy name when a throttle knob hits this call (consumes counted throttles)."""

@@ -81,7 +81,7 @@ def _filter(kind: str, item: Any) -> tuple[str, list]:
         return f"({column} IS NULL OR {column} NOT IN ({marks}))", params * 2 + converted
     if operator in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
         pattern = "%" + str(item.get("value", "")).lower().replace("*", "%") + "%"
-        text = f"lower(json_extract(props, ?))" if prop.name != "hs_object_id" else "CAST(id AS TEXT)"
+        text = "lower(json_extract(props, ?))" if prop.name != "hs_object_id" else "CAST(id AS TEXT)"
         path = [f'$."{prop.name}"'] if prop.name != "hs_object_id" else []
         if operator == "CONTAINS_TOKEN":
             return f"{text} LIKE ?", path + [pattern]

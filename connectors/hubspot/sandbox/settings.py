@@ -1,21 +1,21 @@
 """Settings of one HubSpot sandbox portal."""
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from connectors.sandbox_kit.settings import CoercibleSettings, datasets_dir as shared_datasets_dir
 
 from .clock import parse_datetime
 
 DEFAULT_CLIENT_ID = "pipewise-hubspot-sandbox-client"
 DEFAULT_CLIENT_SECRET = "pipewise-hubspot-sandbox-secret"
 DEFAULT_APP_ID = 2016482
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass
-class HubSpotSandboxSettings:
+class HubSpotSandboxSettings(CoercibleSettings):
     """What can be configured when a sandbox starts; runtime faults live in Knobs."""
 
     client_id: str = DEFAULT_CLIENT_ID
@@ -46,36 +46,13 @@ class HubSpotSandboxSettings:
     card_properties: dict | None = None     # object type → properties sent with the card fetch
     card_ca_bundle: str | None = None
 
-    @classmethod
-    def coerce(cls, value: "HubSpotSandboxSettings | dict | None") -> "HubSpotSandboxSettings":
-        """Settings from an instance, a dict of overrides or None."""
-        if value is None:
-            return cls()
-        if isinstance(value, cls):
-            return replace(value)  # a copy: runtime changes (webhooks, card) stay with one sandbox
-        known = {f.name for f in fields(cls)}
-        unknown = set(value) - known
-        if unknown:
-            raise ValueError(f"Unknown sandbox settings: {', '.join(sorted(unknown))}. "
-                             f"Known settings: {', '.join(sorted(known))}.")
-        settings = replace(cls(), **value)
-        if isinstance(settings.clock_origin, str):
-            settings.clock_origin = parse_datetime(settings.clock_origin)
-        settings.webhook_subscriptions = tuple(settings.webhook_subscriptions)
-        return settings
+    def _normalize(self) -> None:
+        """Text clock origins become datetimes, lists tuples."""
+        if isinstance(self.clock_origin, str):
+            self.clock_origin = parse_datetime(self.clock_origin)
+        self.webhook_subscriptions = tuple(self.webhook_subscriptions)
 
 
 def datasets_dir(settings: HubSpotSandboxSettings) -> Path:
     """The shared datasets folder: settings, then PIPEWISE_DATASETS, then ../shared/datasets."""
-    if settings.datasets_dir:
-        path = Path(settings.datasets_dir)
-    elif os.environ.get("PIPEWISE_DATASETS"):
-        path = Path(os.environ["PIPEWISE_DATASETS"])
-    else:
-        path = PROJECT_ROOT.parent / "shared" / "datasets"
-    if not (path / "maven-crm").is_dir() or not (path / "olist-marketing-funnel").is_dir():
-        raise FileNotFoundError(
-            f"The HubSpot sandbox cannot seed: the datasets were not found in {path}. "
-            "Set PIPEWISE_DATASETS to the folder holding maven-crm/ and olist-marketing-funnel/, "
-            "or start the sandbox with seed='none'.")
-    return path
+    return shared_datasets_dir(settings.datasets_dir, "HubSpot")

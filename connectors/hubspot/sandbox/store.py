@@ -2,14 +2,10 @@
 from __future__ import annotations
 
 import json
-import logging
-import sqlite3
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
-logger = logging.getLogger(__name__)
+from connectors.sandbox_kit.sqlite_store import LockedSqlite
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -52,84 +48,13 @@ def row_to_record(row: tuple) -> dict[str, Any]:
             "archived": bool(archived), "archived_at": archived_at, "props": json.loads(props)}
 
 
-class Store:
+class Store(LockedSqlite):
     """One SQLite connection guarded by a lock, so request threads can share it."""
 
     def __init__(self, path: Path):
-        self.path = Path(path)
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._lock = threading.RLock()
-        self._depth = 0
-        self._after_commit: list[Callable[[], None]] = []
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_TABLES)
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic unit of work; nested calls join the outer one."""
-        with self._lock:
-            outer = self._depth == 0
-            if outer:
-                self._db.execute("BEGIN IMMEDIATE")
-            self._depth += 1
-            try:
-                yield
-            except BaseException:
-                self._depth -= 1
-                if outer:
-                    self._db.execute("ROLLBACK")
-                    self._after_commit.clear()
-                raise
-            self._depth -= 1
-            if outer:
-                self._db.execute("COMMIT")
-                callbacks, self._after_commit = self._after_commit, []
-                for callback in callbacks:
-                    try:
-                        callback()
-                    except Exception:  # noqa: BLE001 - a listener must not fail a committed write
-                        logger.exception("A HubSpot sandbox after-commit callback failed")
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run callback once the current transaction commits (now, outside one); dropped on rollback."""
-        with self._lock:
-            if self._depth:
-                self._after_commit.append(callback)
-                return
-        callback()
-
-    def fetchall(self, sql: str, params: tuple | list = ()) -> list[tuple]:
-        """Rows of a read query."""
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
-
-    def execute(self, sql: str, params: tuple | list = ()) -> int:
-        """Run one write statement; returns the number of rows changed."""
-        with self._lock:
-            return self._db.execute(sql, params).rowcount
-
-    def executemany(self, sql: str, rows: list[tuple]) -> None:
-        """Run one statement over many parameter rows, atomically."""
-        with self.transaction():
-            self._db.executemany(sql, rows)
-
-    def close(self) -> None:
-        """Close the file."""
-        with self._lock:
-            self._db.close()
+        super().__init__(path, _TABLES)
 
     # -- meta and counters --------------------------------------------------------------------
-
-    def meta(self, key: str, default: str | None = None) -> str | None:
-        """A stored setting of this portal."""
-        rows = self.fetchall("SELECT value FROM meta WHERE key = ?", (key,))
-        return rows[0][0] if rows else default
-
-    def set_meta(self, key: str, value: Any) -> None:
-        """Store a setting of this portal."""
-        self.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                     (key, None if value is None else str(value)))
 
     def allocate(self, name: str, first: int, count: int = 1) -> int:
         """Reserve count consecutive ids of a counter starting at first; returns the first reserved."""

@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 
-from .store import Store
-
-CODE_TTL_SECONDS = 600
+from connectors.sandbox_kit.token_table import TokenTable
 
 
 @dataclass
@@ -24,29 +21,11 @@ class Grant:
     revoked: bool = False
 
 
-class TokenStore:
+class TokenStore(TokenTable):
     """Issues, checks, expires and revokes tokens."""
 
-    def __init__(self, store: Store):
-        self.store = store
-        self._codes: dict[str, Grant] = {}
-        self._lock = threading.Lock()
-
-    def issue_code(self, grant: Grant) -> str:
-        """A single-use authorization code, valid ten minutes."""
-        code = str(uuid.uuid4())
-        grant.expires_at = time.time() + CODE_TTL_SECONDS
-        with self._lock:
-            self._codes[code] = grant
-        return code
-
-    def redeem_code(self, code: str) -> Grant | None:
-        """The grant behind a code, once; None when unknown, used or expired."""
-        with self._lock:
-            grant = self._codes.pop(code, None)
-        if grant is None or (grant.expires_at or 0) < time.time():
-            return None
-        return grant
+    def _new_code(self) -> str:
+        return str(uuid.uuid4())
 
     def issue_access(self, user_id: int, client_id: str, scope: str, ttl_seconds: float,
                      parent: str | None = None) -> str:
@@ -79,19 +58,3 @@ class TokenStore:
         if grant is None or grant.revoked or (grant.expires_at is not None and grant.expires_at <= time.time()):
             return None
         return grant
-
-    def revoke(self, token: str) -> bool:
-        """Revoke a refresh token and the access tokens minted with it."""
-        with self.store.transaction():
-            changed = self.store.execute("UPDATE tokens SET revoked = 1 WHERE token = ?", (token,))
-            self.store.execute("UPDATE tokens SET revoked = 1 WHERE parent = ?", (token,))
-        return changed > 0
-
-    def expire_access_tokens(self) -> int:
-        """End every access token now (early expiry)."""
-        return self.store.execute("UPDATE tokens SET expires_at = ? WHERE kind = 'access' AND revoked = 0",
-                                  (time.time(),))
-
-    def revoke_all(self) -> int:
-        """Revoke every token, as an admin uninstalling the app would."""
-        return self.store.execute("UPDATE tokens SET revoked = 1 WHERE revoked = 0")

@@ -8,13 +8,14 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+
+from connectors.sandbox_kit.delivery import DeliveryQueue, retry_delay
 
 from .records import STAMPS, Change
 from .settings import HubSpotSandboxSettings
@@ -62,23 +63,20 @@ def parse_subscriptions(items: list | tuple) -> list[dict[str, Any]]:
     return parsed
 
 
-class WebhookDispatcher:
+class WebhookDispatcher(DeliveryQueue):
     """The subscriptions, the queue and its delivery thread; configure() turns it on (a URL) or off (None)."""
 
+    thread_name = "hubspot-sandbox-webhooks"
+
     def __init__(self, settings: HubSpotSandboxSettings, portal_id: int):
+        super().__init__()
         self.settings, self.portal_id = settings, portal_id
-        self.url: str | None = None
         self.subscriptions: list[dict[str, Any]] = []
-        self._cond = threading.Condition()
-        self._incoming: list[tuple[float, dict]] = []
-        self._pending: list[Delivery] = []
         self._numbers = itertools.count(1)
         self._last_event_id = int(time.time() * 1000) * 100
         self._history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
         self._last_acked: Delivery | None = None
         self._counts = {"events": 0, "posts": 0, "acked": 0, "failed": 0, "dropped_events": 0}
-        self._thread: threading.Thread | None = None
-        self._stopping = False
         self.configure(settings.webhook_url, list(settings.webhook_subscriptions))
 
     def configure(self, url: str | None, subscriptions: list | None = None, app_id: int | None = None,
@@ -156,66 +154,23 @@ class WebhookDispatcher:
                     "retry_seconds": self.settings.webhook_retry_seconds,
                     "max_attempts": self.settings.webhook_max_attempts, "recent": list(self._history)}
 
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Wait until nothing is queued or awaiting a retry; True if that happened in time."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._incoming or self._pending:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.05))
-        return True
-
-    def stop(self) -> None:
-        """Stop the thread; unsent events are dropped."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=self.settings.webhook_timeout_seconds + 1)
-            self._thread = None
-
     # -- the delivery thread --------------------------------------------------------------------
 
-    def _ensure_thread(self) -> None:
-        if self._thread is None and not self._stopping:
-            self._thread = threading.Thread(target=self._run, name="hubspot-sandbox-webhooks", daemon=True)
-            self._thread.start()
+    def _batch_seconds(self) -> float:
+        return self.settings.webhook_batch_seconds
 
-    def _run(self) -> None:
-        session = requests.Session()
-        session.trust_env = False  # no proxies or CA bundle from the environment; verify is chosen here
-        session.verify = self.settings.webhook_ca_bundle or True
-        try:
-            while True:
-                due = self._next_due()
-                if due is None:
-                    return
-                for delivery in due:
-                    self._deliver(session, delivery)
-        finally:
-            session.close()
+    def _timeout_seconds(self) -> float:
+        return self.settings.webhook_timeout_seconds
 
-    def _next_due(self) -> list[Delivery] | None:
-        with self._cond:
-            while not self._stopping:
-                now = time.monotonic()
-                if self._incoming:
-                    gather_until = self._incoming[0][0] + self.settings.webhook_batch_seconds
-                    if now < gather_until:
-                        self._cond.wait(gather_until - now)
-                        continue
-                    events = [event for _, event in self._incoming]
-                    self._incoming.clear()
-                    for start in range(0, len(events), MAX_EVENTS):
-                        self._pending.append(Delivery(next(self._numbers), events[start:start + MAX_EVENTS]))
-                due = [d for d in self._pending if d.due <= now]
-                if due and self.url is not None:
-                    return due
-                waits = [d.due - now for d in self._pending]
-                self._cond.wait(min(waits) if waits else None)
-            return None
+    def _session_verify(self) -> str | bool:
+        return self.settings.webhook_ca_bundle or True
+
+    def _batch(self) -> None:
+        """Turn queued events into POSTs of at most 100 events each."""
+        events = [event for _, event in self._incoming]
+        self._incoming.clear()
+        for start in range(0, len(events), MAX_EVENTS):
+            self._pending.append(Delivery(next(self._numbers), events[start:start + MAX_EVENTS]))
 
     def _deliver(self, session: requests.Session, delivery: Delivery) -> None:
         url = self.url
@@ -255,8 +210,8 @@ class WebhookDispatcher:
                     self._pending.remove(delivery)
                     self._counts["dropped_events"] += len(delivery.events)
                 else:
-                    delay = min(self.settings.webhook_retry_seconds * 2 ** (delivery.attempts - 1),
-                                self.settings.webhook_retry_max_seconds)
+                    delay = retry_delay(self.settings.webhook_retry_seconds,
+                                        self.settings.webhook_retry_max_seconds, delivery.attempts)
                     delivery.due = time.monotonic() + delay
                     delivery.events = [{**event, "attemptNumber": event["attemptNumber"] + 1}
                                        for event in delivery.events]

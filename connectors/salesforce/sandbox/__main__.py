@@ -1,8 +1,9 @@
 """python -m connectors.salesforce.sandbox --port 8443 --data-dir var/sandbox/salesforce --seed full"""
 from __future__ import annotations
 
-import argparse
 import sys
+
+from connectors.sandbox_kit.cli import sandbox_parser, serve_in_foreground
 
 from .seed import SEEDS
 from .server import SandboxServer
@@ -10,14 +11,8 @@ from .server import SandboxServer
 
 def main(argv: list[str] | None = None) -> int:
     """Run a Salesforce sandbox in the foreground."""
-    parser = argparse.ArgumentParser(prog="python -m connectors.salesforce.sandbox",
-                                     description="A Salesforce org emulator over HTTPS, seeded from the datasets.")
-    parser.add_argument("--port", type=int, default=8443)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--data-dir", default="var/sandbox/salesforce")
-    parser.add_argument("--seed", choices=SEEDS, default="full", help="used only when the data dir is new")
-    parser.add_argument("--reset", action="store_true", help="delete the data and seed again")
-    parser.add_argument("--origin", help="clock origin, e.g. 2017-10-01T00:00:00Z")
+    parser = sandbox_parser("salesforce", "A Salesforce org emulator over HTTPS, seeded from the datasets.",
+                            8443, SEEDS)
     parser.add_argument("--canvas-url", help="the Pipewise Canvas app URL embedded on record pages")
     parser.add_argument("--outbound-url", help="where Outbound Messages are POSTed (default: off)")
     parser.add_argument("--outbound-objects", default="Lead,Opportunity,Task,Event",
@@ -28,12 +23,12 @@ def main(argv: list[str] | None = None) -> int:
         settings["canvas_url"] = args.canvas_url
     if args.outbound_url:
         settings.update(outbound_url=args.outbound_url, outbound_objects=tuple(args.outbound_objects.split(",")))
-    try:
-        server = SandboxServer(args.data_dir, port=args.port, seed=args.seed, settings=settings,
-                               reset=args.reset, host=args.host, quiet=False)
-    except (FileNotFoundError, OSError) as error:
-        print(f"The Salesforce sandbox could not start: {error}", file=sys.stderr)
-        return 1
+    return serve_in_foreground(lambda: SandboxServer(args.data_dir, port=args.port, seed=args.seed, settings=settings,
+                                                     reset=args.reset, host=args.host, quiet=False),
+                               "Salesforce", _describe)
+
+
+def _describe(server: SandboxServer) -> None:
     info = server.info()
     print(f"Salesforce sandbox {info['org_id']} at {server.base_url}", flush=True)
     print(f"  CA certificate: {server.ca_path} (pass it as verify=)")
@@ -41,13 +36,6 @@ def main(argv: list[str] | None = None) -> int:
           f"{server.base_url}/services/oauth2/authorize")
     print(f"  home page {server.base_url}/ ; canvas_url {info['canvas_url']} ; outbound to {info['outbound_url']}")
     print(f"  clock {info['clock']}, olist date shift {info['date_shift_days']} days, records {info['counts']}")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,37 +1,19 @@
 """The sandbox clock: a configurable origin that ticks with real time."""
 from __future__ import annotations
 
-import threading
-import time
-from datetime import datetime, timedelta
+from datetime import datetime
+
+from connectors.sandbox_kit.clock import TickingClock, parse_iso_utc
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.000+0000"
 
 
-class SandboxClock:
+class SandboxClock(TickingClock):
     """now = start + real time elapsed + manual advances, so edits are newer than seeded data."""
-
-    def __init__(self, origin: datetime, not_before: datetime | None = None):
-        # A reopened data directory may hold stamps past the origin: never go back in time.
-        self.start = max(origin, not_before) if not_before else origin
-        self.origin = origin
-        self._started = time.monotonic()
-        self._advanced = 0.0
-        self._lock = threading.Lock()
 
     def now(self) -> datetime:
         """The current sandbox time, naive UTC, whole seconds as Salesforce stamps are."""
-        with self._lock:
-            elapsed = time.monotonic() - self._started + self._advanced
-        return (self.start + timedelta(seconds=elapsed)).replace(microsecond=0)
-
-    def advance(self, seconds: float) -> datetime:
-        """Jump forward (tests of quotas and windows)."""
-        if seconds < 0:
-            raise ValueError("The sandbox clock only moves forward.")
-        with self._lock:
-            self._advanced += seconds
-        return self.now()
+        return self._moment().replace(microsecond=0)
 
 
 def format_datetime(value: datetime) -> str:
@@ -39,14 +21,4 @@ def format_datetime(value: datetime) -> str:
     return value.strftime(DATETIME_FORMAT)
 
 
-def parse_datetime(text: str) -> datetime:
-    """A naive UTC datetime from ISO text with Z, +0000, +00:00 or no offset."""
-    value = text.strip()
-    if value.endswith("Z"):
-        value = value[:-1] + "+00:00"
-    if len(value) > 5 and value[-5] in "+-" and value[-4:].isdigit() and value[-3] != ":":
-        value = value[:-2] + ":" + value[-2:]
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is not None:
-        parsed = (parsed - parsed.utcoffset()).replace(tzinfo=None)
-    return parsed
+parse_datetime = parse_iso_utc  # Salesforce accepts the same ISO forms; its modules import this name

@@ -15,9 +15,9 @@ POST clock {advance_seconds}      move the sandbox clock forward
 """
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from flask import Blueprint, jsonify, request
+
+from connectors.sandbox_kit.control_routes import ControlError, add_common_routes
 
 from .api import instance_url, sandbox
 from .clock import format_datetime, parse_datetime
@@ -25,22 +25,6 @@ from .records import RecordError
 from .schema import canonical_object
 
 bp = Blueprint("salesforce_control", __name__, url_prefix="/_sandbox")
-
-
-class ControlError(Exception):
-    """A control request that cannot be served; answered as {"error": sentence}."""
-
-    def __init__(self, message: str, status: int = 400, errors: list | None = None):
-        super().__init__(message)
-        self.message, self.status, self.errors = message, status, errors
-
-
-@bp.errorhandler(ControlError)
-def _control_error(error: ControlError):
-    body = {"error": error.message}
-    if error.errors:
-        body["errors"] = error.errors
-    return jsonify(body), error.status
 
 
 def _object(name: str) -> str:
@@ -64,34 +48,13 @@ def _write(action):
         raise ControlError(error.message, 404 if error.http_status == 404 else 400, [error.as_dict()]) from None
 
 
+add_common_routes(bp, sandbox, _body)
+
+
 @bp.get("/info")
 def info():
     """Facts about the org."""
     return jsonify(sandbox().info(instance_url()))
-
-
-@bp.route("/knobs", methods=["GET", "POST"])
-def knobs():
-    """Read or set fault knobs."""
-    faults = sandbox().faults
-    if request.method == "POST":
-        try:
-            faults.update(_body())
-        except (ValueError, TypeError) as error:
-            raise ControlError(str(error)) from None
-    return jsonify(asdict(faults.knobs))
-
-
-@bp.post("/expire_tokens")
-def expire_tokens():
-    """End every access token now."""
-    return jsonify({"expired": sandbox().tokens.expire_access_tokens()})
-
-
-@bp.post("/revoke_tokens")
-def revoke_tokens():
-    """Revoke every token (refresh tokens included)."""
-    return jsonify({"revoked": sandbox().tokens.revoke_all()})
 
 
 @bp.post("/reset_usage")

@@ -14,14 +14,16 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, jsonify
 
+from connectors.sandbox_kit.control_routes import ControlError, control_error_response
+
 from .api import instance_url, sandbox
 from .canvas import canvas_context, find_user, signed_request
-from .control_api import ControlError, _body, _control_error
+from .control_api import _body
 from .ids import looks_like_id, to_18
 from .schema import OBJECTS, READ_ONLY_OBJECTS, canonical_object
 
 bp = Blueprint("salesforce_control_triggers", __name__, url_prefix="/_sandbox")
-bp.register_error_handler(ControlError, _control_error)
+bp.register_error_handler(ControlError, control_error_response)
 
 
 def check_url(url: object, what: str) -> str | None:

@@ -5,6 +5,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+from connectors.sandbox_kit.sqlite_store import fill_or_remove, new_database
+
 from .clock import SandboxClock, format_datetime, parse_datetime
 from .cursors import Cursors
 from .faults import ApiUsage, Faults, Knobs
@@ -30,21 +32,12 @@ class Sandbox:
                  reset: bool = False):
         self.settings = SandboxSettings.coerce(settings)
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         db_path = self.data_dir / DB_NAME
-        if reset:
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(db_path) + suffix).unlink(missing_ok=True)
-        fresh = not db_path.exists()
+        fresh = new_database(db_path, reset)
         datasets = datasets_dir(self.settings) if fresh and seed_name != "none" else None
         self.store = Store(db_path)
         if fresh:
-            try:
-                self._create(seed_name, datasets)
-            except BaseException:
-                self.store.close()
-                db_path.unlink(missing_ok=True)
-                raise
+            fill_or_remove(self.store, lambda: self._create(seed_name, datasets))
         self.org_id = self.store.meta("org_id")
         self.clock = SandboxClock(self.settings.clock_origin, not_before=self._latest_stamp())
         self.faults = Faults(Knobs(token_ttl_seconds=self.settings.token_ttl_seconds,

@@ -44,10 +44,3 @@ class Cursors:
     def get(self, locator: str) -> Cursor | None:
         with self._lock:
             return self._open.get(locator)
-
-
-def _cursors() -> Cursors:
-    box = sandbox()
-    if not hasattr(box, "cursors"):
-        box.cursors = Cursors()
-    return box.cursors

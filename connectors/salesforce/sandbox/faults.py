@@ -1,10 +1,11 @@
 """Fault knobs (rate limits, 5xx, slowness, validation rejections) and the daily API counter."""
 from __future__ import annotations
 
-import random
 import threading
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+from connectors.sandbox_kit.knobs import KnobBoard
 
 from .clock import SandboxClock
 
@@ -37,42 +38,8 @@ class Knobs:
     reject_message: str = "Pipewise fields are locked on this record by a validation rule."
 
 
-class Faults:
+class Faults(KnobBoard):
     """The knobs of one sandbox, shared by its request threads."""
-
-    def __init__(self, knobs: Knobs):
-        self._defaults = Knobs(**asdict(knobs))
-        self.knobs = knobs
-        self._lock = threading.Lock()
-        self._random = random.Random(0)
-
-    def update(self, changes: dict) -> Knobs:
-        """Set knobs by name; unknown names and wrong types are refused with a sentence."""
-        known = {f.name: f for f in fields(Knobs)}
-        if changes.get("reset"):
-            changes = {k: v for k, v in changes.items() if k != "reset"}
-            self.reset()
-        unknown = set(changes) - set(known)
-        if unknown:
-            raise ValueError(f"Unknown knobs: {', '.join(sorted(unknown))}. Known knobs: "
-                             f"{', '.join(sorted(known))}, and reset.")
-        with self._lock:
-            for name, value in changes.items():
-                default = getattr(self._defaults, name)
-                if isinstance(default, bool):
-                    value = bool(value)
-                elif isinstance(default, (int, float)):
-                    value = type(default)(value)
-                elif isinstance(default, list):
-                    value = [str(v) for v in value]
-                setattr(self.knobs, name, value)
-        return self.knobs
-
-    def reset(self) -> None:
-        """Back to the start-up values (no faults)."""
-        with self._lock:
-            self.knobs = Knobs(**asdict(self._defaults))
-            self._random = random.Random(0)
 
     def fault_for(self, path: str) -> tuple[int, dict, list] | None:
         """The fault to answer this REST call with, if any (consumes counted faults)."""

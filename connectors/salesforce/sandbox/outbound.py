@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import itertools
 import logging
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import requests
+
+from connectors.sandbox_kit.delivery import DeliveryQueue, retry_delay
 
 from .outbound_xml import HEADERS, MAX_PER_MESSAGE, Notification, envelope, is_ack
 from .schema import canonical_object
@@ -41,26 +42,23 @@ class Message:
         self.ids = [note.id for note in self.notifications]
 
 
-class OutboundDispatcher:
+class OutboundDispatcher(DeliveryQueue):
     """The queue and its delivery thread; configure() turns it on (a URL) or off (None)."""
+
+    thread_name = "sf-sandbox-outbound"
 
     def __init__(self, settings: SandboxSettings, org_id: str, action_id: str, api_version: str,
                  instance_url: str = "https://127.0.0.1"):
+        super().__init__()
         self.settings = settings
         self.org_id, self.action_id, self.api_version = org_id, action_id, api_version
         self.instance_url = instance_url
-        self.url: str | None = None
         self.objects: tuple[str, ...] = ()
-        self._cond = threading.Condition()
-        self._incoming: list[tuple[float, Notification]] = []
-        self._pending: list[Message] = []
         self._numbers = itertools.count(1)
         self._history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
         self._last_acked: Message | None = None
         self._counts = {"notifications": 0, "sent": 0, "acked": 0, "acked_notifications": 0, "failed": 0,
                         "dropped_notifications": 0}
-        self._thread: threading.Thread | None = None
-        self._stopping = False
         self.configure(settings.outbound_url, settings.outbound_objects)
 
     # -- configuration and intake (request threads) ---------------------------------------------
@@ -125,63 +123,13 @@ class OutboundDispatcher:
                     "retry_max_seconds": self.settings.outbound_retry_max_seconds,
                     "recent": list(self._history)}
 
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Wait until nothing is queued or awaiting a retry; True if that happened in time."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._incoming or self._pending:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.05))
-        return True
-
-    def stop(self) -> None:
-        """Stop the thread; unsent messages are dropped (Salesforce would keep trying for 24 h)."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=self.settings.outbound_timeout_seconds + 1)
-            self._thread = None
-
     # -- the delivery thread --------------------------------------------------------------------
 
-    def _ensure_thread(self) -> None:
-        if self._thread is None and not self._stopping:
-            self._thread = threading.Thread(target=self._run, name="sf-sandbox-outbound", daemon=True)
-            self._thread.start()
+    def _batch_seconds(self) -> float:
+        return self.settings.outbound_batch_seconds
 
-    def _run(self) -> None:
-        session = requests.Session()
-        session.trust_env = False  # no proxies or REQUESTS_CA_BUNDLE from the environment: verify is per post
-        try:
-            while True:
-                due = self._next_due()
-                if due is None:
-                    return
-                for message in due:
-                    self._deliver(session, message)
-        finally:
-            session.close()
-
-    def _next_due(self) -> list[Message] | None:
-        """Block until some messages are due (new batches or retries); None when stopping."""
-        with self._cond:
-            while not self._stopping:
-                now = time.monotonic()
-                if self._incoming:
-                    gather_until = self._incoming[0][0] + self.settings.outbound_batch_seconds
-                    if now < gather_until:
-                        self._cond.wait(gather_until - now)
-                        continue
-                    self._batch()
-                due = [m for m in self._pending if m.due <= now]
-                if due and self.url is not None:
-                    return due
-                waits = [m.due - now for m in self._pending]
-                self._cond.wait(min(waits) if waits else None)
-            return None
+    def _timeout_seconds(self) -> float:
+        return self.settings.outbound_timeout_seconds
 
     def _batch(self) -> None:
         """Turn queued notifications into messages: per object type, at most 100 each."""
@@ -229,8 +177,8 @@ class OutboundDispatcher:
             else:
                 self._counts["failed"] += 1
                 message.last_error = error
-                delay = min(self.settings.outbound_retry_seconds * 2 ** (message.attempts - 1),
-                            self.settings.outbound_retry_max_seconds)
+                delay = retry_delay(self.settings.outbound_retry_seconds, self.settings.outbound_retry_max_seconds,
+                                    message.attempts)
                 message.due = time.monotonic() + delay
                 logger.info("Outbound message %s to %s not acknowledged (%s); retrying in %.1f s",
                             message.number, url, error, delay)

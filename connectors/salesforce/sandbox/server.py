@@ -1,44 +1,29 @@
 """Running a sandbox org over HTTPS in a background thread (tests, the demo) or in the foreground."""
 from __future__ import annotations
 
-import threading
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import WSGIRequestHandler, make_server
+from connectors.sandbox_kit.https_server import HttpsServer
 
 from .app import create_app
-from .certs import ensure_certificates, server_context
 from .clock import format_datetime, parse_datetime
 from .core import Sandbox
 from .settings import SandboxSettings
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log lines in test output."""
-
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
-class SandboxServer:
+class SandboxServer(HttpsServer):
     """A Salesforce sandbox on https://127.0.0.1:PORT; a fresh data_dir is seeded, an old one reused."""
+
+    thread_prefix = "sf-sandbox"
 
     def __init__(self, data_dir: Path | str, port: int = 0, seed: str = "small",
                  settings: SandboxSettings | dict | None = None, reset: bool = False, host: str = "127.0.0.1",
                  quiet: bool = True):
         self.data_dir = Path(data_dir)
         self.sandbox = Sandbox(self.data_dir, seed, settings, reset=reset)
-        self.app = create_app(self.sandbox)
-        self.cert_dir = self.data_dir / "certs"
-        self.ca_path = ensure_certificates(self.cert_dir)
-        self._server = make_server(host, port, self.app, threaded=True, ssl_context=server_context(self.cert_dir),
-                                   request_handler=_QuietHandler if quiet else None)
-        self.port = self._server.server_port
-        self.base_url = f"https://{host}:{self.port}"
+        self._listen(create_app(self.sandbox), self.data_dir, host, port, quiet)
         self.sandbox.outbound.instance_url = self.base_url
-        self._thread: threading.Thread | None = None
 
     @property
     def org_id(self) -> str:
@@ -47,50 +32,6 @@ class SandboxServer:
     @property
     def settings(self) -> SandboxSettings:
         return self.sandbox.settings
-
-    def start(self) -> "SandboxServer":
-        """Serve in a background thread; returns self."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"sf-sandbox-{self.port}",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        """Serve in this thread until interrupted."""
-        self._server.serve_forever()
-
-    def stop(self) -> None:
-        """Stop serving and close the SQLite file."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-        self.sandbox.close()
-
-    def __enter__(self) -> "SandboxServer":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    # -- the same handles as the control API, in-process -----------------------------------------
-
-    def info(self) -> dict[str, Any]:
-        """Facts about the org (as GET /_sandbox/info)."""
-        return self.sandbox.info(self.base_url)
-
-    def knobs(self, **changes: Any) -> dict[str, Any]:
-        """Set fault knobs by name (see faults.Knobs); returns them all."""
-        return asdict(self.sandbox.faults.update(changes))
-
-    def expire_tokens(self) -> int:
-        """Every access token expires now."""
-        return self.sandbox.tokens.expire_access_tokens()
-
-    def revoke_tokens(self) -> int:
-        """Every token is revoked."""
-        return self.sandbox.tokens.revoke_all()
 
     def reset_usage(self) -> None:
         """The daily API counter back to 0."""

@@ -1,20 +1,20 @@
 """Settings of one Salesforce sandbox org."""
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from connectors.sandbox_kit.settings import CoercibleSettings, datasets_dir as shared_datasets_dir
 
 from .clock import parse_datetime
 
 DEFAULT_CLIENT_ID = "pipewise-sandbox-client"
 DEFAULT_CLIENT_SECRET = "pipewise-sandbox-secret"
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass
-class SandboxSettings:
+class SandboxSettings(CoercibleSettings):
     """What can be configured when a sandbox starts; runtime faults live in Knobs."""
 
     client_id: str = DEFAULT_CLIENT_ID
@@ -39,36 +39,13 @@ class SandboxSettings:
     outbound_timeout_seconds: float = 10.0
     outbound_ca_bundle: str | None = None     # CA file for an https receiver with a private certificate
 
-    @classmethod
-    def coerce(cls, value: "SandboxSettings | dict | None") -> "SandboxSettings":
-        """Settings from an instance, a dict of overrides or None."""
-        if value is None:
-            return cls()
-        if isinstance(value, cls):
-            return replace(value)  # a copy: runtime changes (outbound, canvas) stay with one sandbox
-        known = {f.name for f in fields(cls)}
-        unknown = set(value) - known
-        if unknown:
-            raise ValueError(f"Unknown sandbox settings: {', '.join(sorted(unknown))}. "
-                             f"Known settings: {', '.join(sorted(known))}.")
-        settings = replace(cls(), **value)
-        if isinstance(settings.clock_origin, str):
-            settings.clock_origin = parse_datetime(settings.clock_origin)
-        settings.outbound_objects = tuple(settings.outbound_objects)
-        return settings
+    def _normalize(self) -> None:
+        """Text clock origins become datetimes, lists tuples."""
+        if isinstance(self.clock_origin, str):
+            self.clock_origin = parse_datetime(self.clock_origin)
+        self.outbound_objects = tuple(self.outbound_objects)
 
 
 def datasets_dir(settings: SandboxSettings) -> Path:
     """The shared datasets folder: settings, then PIPEWISE_DATASETS, then ../shared/datasets."""
-    if settings.datasets_dir:
-        path = Path(settings.datasets_dir)
-    elif os.environ.get("PIPEWISE_DATASETS"):
-        path = Path(os.environ["PIPEWISE_DATASETS"])
-    else:
-        path = PROJECT_ROOT.parent / "shared" / "datasets"
-    if not (path / "maven-crm").is_dir() or not (path / "olist-marketing-funnel").is_dir():
-        raise FileNotFoundError(
-            f"The Salesforce sandbox cannot seed: the datasets were not found in {path}. "
-            "Set PIPEWISE_DATASETS to the folder holding maven-crm/ and olist-marketing-funnel/, "
-            "or start the sandbox with seed='none'.")
-    return path
+    return shared_datasets_dir(settings.datasets_dir, "Salesforce")

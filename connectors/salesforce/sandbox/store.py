@@ -1,16 +1,12 @@
 """The sandbox's SQLite file: one table per object, plus meta, counters, custom fields and tokens."""
 from __future__ import annotations
 
-import logging
-import sqlite3
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
+
+from connectors.sandbox_kit.sqlite_store import LockedSqlite
 
 from .schema import OBJECTS, TEXT_TYPES, Field, standard_fields
-
-logger = logging.getLogger(__name__)
 
 _INTERNAL_TABLES = """
 CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT);
@@ -49,18 +45,13 @@ def to_api(field: Field, value: Any) -> Any:
     return value
 
 
-class Store:
+class Store(LockedSqlite):
     """Records, custom fields and tokens; one connection guarded by a lock, so threads are safe."""
 
+    meta_table = "_meta"
+
     def __init__(self, path: Path):
-        self.path = Path(path)
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._lock = threading.RLock()
-        self._depth = 0
-        self._after_commit: list[Callable[[], None]] = []
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_INTERNAL_TABLES)
+        super().__init__(path, _INTERNAL_TABLES)
         self._fields: dict[str, list[Field]] = {}
         for name in OBJECTS:
             self._fields[name] = standard_fields(name)
@@ -73,62 +64,6 @@ class Store:
                                     "FROM _custom_fields ORDER BY rowid"):
             self._fields[row[0]].append(Field(row[1], row[2], row[3], custom=True, length=row[4],
                                               precision=row[5], scale=row[6]))
-
-    # -- transactions -------------------------------------------------------------------------
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic unit of work; nested calls join the outer one."""
-        with self._lock:
-            outer = self._depth == 0
-            if outer:
-                self._db.execute("BEGIN IMMEDIATE")
-            self._depth += 1
-            try:
-                yield
-            except BaseException:
-                self._depth -= 1
-                if outer:
-                    self._db.execute("ROLLBACK")
-                    self._after_commit.clear()
-                raise
-            self._depth -= 1
-            if outer:
-                self._db.execute("COMMIT")
-                callbacks, self._after_commit = self._after_commit, []
-                for callback in callbacks:
-                    self._run_callback(callback)
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run callback once the current transaction commits (now, outside one); dropped on rollback."""
-        with self._lock:
-            if self._depth:
-                self._after_commit.append(callback)
-                return
-        self._run_callback(callback)
-
-    @staticmethod
-    def _run_callback(callback: Callable[[], None]) -> None:
-        # A failing listener (say, the outbound queue) must not fail the write that already committed.
-        try:
-            callback()
-        except Exception:  # noqa: BLE001
-            logger.exception("A sandbox after-commit callback failed")
-
-    def fetchall(self, sql: str, params: tuple | list = ()) -> list[tuple]:
-        """Rows of a read query."""
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
-
-    def execute(self, sql: str, params: tuple | list = ()) -> int:
-        """Run one write statement; returns the number of rows changed."""
-        with self._lock:
-            return self._db.execute(sql, params).rowcount
-
-    def close(self) -> None:
-        """Close the file."""
-        with self._lock:
-            self._db.close()
 
     # -- fields -------------------------------------------------------------------------------
 
@@ -151,16 +86,6 @@ class Store:
             self._fields[object_name].append(field)
 
     # -- meta and counters --------------------------------------------------------------------
-
-    def meta(self, key: str, default: str | None = None) -> str | None:
-        """A stored setting of this org."""
-        rows = self.fetchall("SELECT value FROM _meta WHERE key = ?", (key,))
-        return rows[0][0] if rows else default
-
-    def set_meta(self, key: str, value: Any) -> None:
-        """Store a setting of this org."""
-        self.execute("INSERT INTO _meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                     (key, None if value is None else str(value)))
 
     def allocate(self, prefix: str, count: int = 1) -> int:
         """Reserve count consecutive record numbers for a key prefix; returns the first."""

@@ -4,13 +4,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 
-from .store import Store
+from connectors.sandbox_kit.token_table import TokenTable
 
-CODE_TTL_SECONDS = 600
+from .store import Store
 
 
 @dataclass
@@ -26,30 +25,17 @@ class Grant:
     expires_at: float = 0.0
 
 
-class TokenStore:
+class TokenStore(TokenTable):
     """Issues, checks, expires and revokes tokens."""
 
+    table = "_tokens"
+
     def __init__(self, store: Store, org_id: str):
-        self.store = store
+        super().__init__(store)
         self.org_id = org_id
-        self._codes: dict[str, Grant] = {}
-        self._lock = threading.Lock()
 
-    def issue_code(self, grant: Grant) -> str:
-        """A single-use authorization code, valid ten minutes."""
-        code = "aPrx" + secrets.token_urlsafe(32)
-        grant.expires_at = time.time() + CODE_TTL_SECONDS
-        with self._lock:
-            self._codes[code] = grant
-        return code
-
-    def redeem_code(self, code: str) -> Grant | None:
-        """The grant behind a code, once; None when unknown, used or expired."""
-        with self._lock:
-            grant = self._codes.pop(code, None)
-        if grant is None or grant.expires_at < time.time():
-            return None
-        return grant
+    def _new_code(self) -> str:
+        return "aPrx" + secrets.token_urlsafe(32)
 
     @staticmethod
     def pkce_ok(grant: Grant, verifier: str | None) -> bool:
@@ -90,19 +76,3 @@ class TokenStore:
         if revoked or (expires_at is not None and expires_at <= time.time()):
             return None
         return Grant(user_id, client_id, scope or "")
-
-    def revoke(self, token: str) -> bool:
-        """Revoke one token; a refresh token takes its access tokens with it."""
-        with self.store.transaction():
-            changed = self.store.execute("UPDATE _tokens SET revoked = 1 WHERE token = ?", (token,))
-            self.store.execute("UPDATE _tokens SET revoked = 1 WHERE parent = ?", (token,))
-        return changed > 0
-
-    def expire_access_tokens(self) -> int:
-        """End every access token now (early expiry)."""
-        return self.store.execute("UPDATE _tokens SET expires_at = ? WHERE kind = 'access' AND revoked = 0",
-                                  (time.time(),))
-
-    def revoke_all(self) -> int:
-        """Revoke every token, as an admin revoking the connected app would."""
-        return self.store.execute("UPDATE _tokens SET revoked = 1 WHERE revoked = 0")

@@ -1,0 +1,1 @@
+"""Pieces shared by the CRM sandboxes (Salesforce, HubSpot): server, clock, store, knobs, delivery, control."""
