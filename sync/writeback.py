@@ -195,16 +195,25 @@ def _attempts(session: Session, connection_id: int, object_type: str,
 def is_echo(session: Session, connection_id: int, object_type: str, remote_id: str,
             incoming: dict[str, Any], provider: type[Provider]) -> bool:
     """Whether incoming Pipewise field values are just what Pipewise itself last wrote."""
+    return remote_id in echoes(session, connection_id, object_type, {remote_id: incoming}, provider)
+
+
+def echoes(session: Session, connection_id: int, object_type: str, incoming: dict[str, dict[str, Any]],
+           provider: type[Provider]) -> set[str]:
+    """The records (remote id → incoming fields) whose Pipewise fields only echo our last write; one query."""
     names = {f.remote_name for f in provider.writable_fields}
-    seen = {k: v for k, v in incoming.items() if k in names}
-    if not seen:
-        return False
-    ledger = _ledger(session, connection_id, object_type, [remote_id]).get(remote_id, {})
-    for name, value in seen.items():
-        row = ledger.get(name)
-        if row is None or row.status not in ("written", "pending") or not _same(row.value, value):
-            return False
-    return True
+    carrying = {rid: {k: v for k, v in fields.items() if k in names} for rid, fields in incoming.items()}
+    carrying = {rid: seen for rid, seen in carrying.items() if seen}
+    if not carrying:
+        return set()
+    ledger = _ledger(session, connection_id, object_type, list(carrying))
+    found = set()
+    for remote_id, seen in carrying.items():
+        rows = ledger.get(remote_id, {})
+        if all((row := rows.get(name)) is not None and row.status in ("written", "pending")
+               and _same(row.value, value) for name, value in seen.items()):
+            found.add(remote_id)
+    return found
 
 
 def _same(written: str | None, incoming: Any) -> bool:

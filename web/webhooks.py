@@ -10,7 +10,7 @@ from sqlalchemy import select
 from connectors import registry
 from sync.db import insert_ignore
 from sync.models import Connection, WebhookEvent
-from sync.writeback import is_echo
+from sync.writeback import echoes, is_echo
 from web.extensions import runtime
 
 log = logging.getLogger(__name__)
@@ -56,24 +56,25 @@ def salesforce_outbound(remote_org_id: str, secret: str):
                          "payload": {"stream": stream.name, "fields": note.fields}})
         fresh = insert_ignore(session, WebhookEvent, rows, conflict=("connection_id", "event_id"),
                               key="event_id")
+        new_rows = [row for row in rows if row["event_id"] in fresh]
+        # Our own writes come back as messages too: one ledger query per object type finds them.
+        echoed: set[tuple[str, str]] = set()
+        for object_type in {row["object_type"] for row in new_rows} & set(package.provider.writable_objects):
+            incoming = {row["remote_ids"][0]: row["payload"]["fields"]
+                        for row in new_rows if row["object_type"] == object_type}
+            echoed |= {(object_type, rid) for rid in echoes(session, connection.id, object_type, incoming,
+                                                            package.provider)}
         targets: dict[str, list[str]] = {}
-        echoes = 0
-        for row in rows:
-            if row["event_id"] not in fresh:
-                continue
-            if row["object_type"] in package.provider.writable_objects and is_echo(
-                    session, connection.id, row["object_type"], row["remote_ids"][0],
-                    row["payload"]["fields"], package.provider):
-                echoes += 1
-                continue
-            targets.setdefault(row["payload"]["stream"], []).extend(row["remote_ids"])
+        for row in new_rows:
+            if (row["object_type"], row["remote_ids"][0]) not in echoed:
+                targets.setdefault(row["payload"]["stream"], []).extend(row["remote_ids"])
         session.commit()
         connection_id = connection.id
     if targets:
         rt.queues["webhooks"].enqueue("sync.jobs.sync_records", connection_id,
                                       {k: sorted(set(v)) for k, v in targets.items()})
     log.info("salesforce.outbound.accepted connection=%s new=%d duplicates=%d echoes=%d",
-             connection_id, len(fresh), len(rows) - len(fresh), echoes)
+             connection_id, len(fresh), len(rows) - len(fresh), len(echoed))
     return _soap(package.webhooks.ack_response(True))
 
 
