@@ -4,12 +4,12 @@ from __future__ import annotations
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 import requests
 from sqlalchemy import func, select
 
-from sync.models import Opportunity, Score
+from sync.models import Opportunity, Score, User
 
 
 def scored(stack, connection_id: int) -> dict[str, int]:
@@ -110,5 +110,10 @@ def where_to_look(stack, connections: dict[str, tuple[int, bool]]) -> str:
                 for remote_id in ids:
                     path = pattern.format(id=remote_id, portal=getattr(sandbox, "portal_id", ""))
                     lines.append(f"  {provider:<11} {object_type:<12} {sandbox.base_url}{path}")
+        manager = db.scalar(select(User).where(User.connection_id == connections["salesforce"][0],
+                                               User.role == "manager").order_by(User.remote_id).limit(1))
+    if manager is not None:
+        lines.append(f"  team panel  (as manager {manager.name}) {stack.sandbox.base_url}/lightning/r/User/"
+                     f"{manager.remote_id}/view?as={quote(manager.username or manager.remote_id)}")
     lines.append(f"Sandbox home pages: {stack.sandbox.base_url}/  and  {stack.hubspot.base_url}/")
     return "\n".join(lines)
