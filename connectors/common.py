@@ -150,6 +150,22 @@ COMMON_TYPES: dict[str, type[Remote]] = {
 }
 
 
+def to_float(value: Any) -> float | None:
+    """A remote number (CRMs send numbers, numeric strings and empty strings) as a float, or None."""
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def to_int(value: Any) -> int | None:
+    """A remote number rounded to an int, or None."""
+    number = to_float(value)
+    return None if number is None else int(round(number))
+
+
 def email_key(email: str | None) -> str | None:
     """Normalize an email so one person links across systems."""
     if not email or "@" not in email:

@@ -23,6 +23,7 @@ from typing import Any
 
 from connectors import common
 from connectors.base import Stream
+from connectors.common import to_float as hs_float, to_int as hs_int  # noqa: F401
 
 LEAD_STAGES = frozenset({"subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "other"})
 CONVERTED_STAGES = ("opportunity", "customer", "evangelist")
@@ -56,20 +57,6 @@ def hs_date(value: Any) -> date | None:
 def epoch_ms(value: datetime) -> int:
     """A naive-UTC datetime as epoch milliseconds, the form HubSpot filters take."""
     return int(value.replace(tzinfo=timezone.utc).timestamp() * 1000)
-
-
-def hs_float(value: Any) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def hs_int(value: Any) -> int | None:
-    number = hs_float(value)
-    return None if number is None else int(round(number))
 
 
 def hs_bool(value: Any) -> bool:

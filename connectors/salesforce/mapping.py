@@ -8,6 +8,7 @@ from typing import Any
 
 from connectors import common
 from connectors.base import Stream
+from connectors.common import to_float as sf_float, to_int as sf_int  # noqa: F401
 
 # Words in a user's profile, role or title that decide their Pipewise role, checked in this order.
 ROLE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -49,20 +50,6 @@ def sf_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() == "true"
     return bool(value)
-
-
-def sf_float(value: Any) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def sf_int(value: Any) -> int | None:
-    number = sf_float(value)
-    return None if number is None else int(round(number))
 
 
 def user_role(raw: dict[str, Any]) -> str:
