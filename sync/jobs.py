@@ -23,10 +23,6 @@ NOT_SYNCING = {"needs_reauth", "disconnected", "paused"}
 BUSY_RETRY_SECONDS = 10
 
 
-class SyncBusy(Exception):
-    """Another sync of the same connection holds the lock."""
-
-
 def sync_lock(redis, connection_id: int, ttl: int) -> Lock:
     """The per-connection lock that keeps syncs of one connection one at a time."""
     return Lock(redis, f"pipewise:sync-lock:{connection_id}", timeout=ttl, blocking=False)
