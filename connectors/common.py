@@ -137,6 +137,16 @@ class CampaignMember(Remote):
     first_responded_at: datetime | None = None
 
 
+@dataclass
+class Quota(Remote):
+    """One person's revenue quota for one quarter, as the CRM keeps it."""
+
+    owner_remote_id: str | None = None
+    period: str | None = None  # "2017-Q4"
+    period_start: date | None = None
+    amount: float | None = None
+
+
 COMMON_TYPES: dict[str, type[Remote]] = {
     "account": Account,
     "contact": Contact,
@@ -147,6 +157,7 @@ COMMON_TYPES: dict[str, type[Remote]] = {
     "user": User,
     "campaign": Campaign,
     "campaign_member": CampaignMember,
+    "quota": Quota,
 }
 
 
@@ -171,3 +182,8 @@ def email_key(email: str | None) -> str | None:
     if not email or "@" not in email:
         return None
     return email.strip().lower()
+
+
+def quarter_label(day: date) -> str:
+    """The calendar quarter containing a date, as "2017-Q4"."""
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"

@@ -23,7 +23,7 @@ PROVIDERS = ("salesforce", "hubspot")
 SALESFORCE_OBJECTS = {
     "User": "user", "Account": "account", "Contact": "contact", "Lead": "lead", "Opportunity": "opportunity",
     "OpportunityHistory": "opportunity_stage_change", "Task": "activity", "Event": "activity",
-    "Campaign": "campaign", "CampaignMember": "campaign_member",
+    "Campaign": "campaign", "CampaignMember": "campaign_member", "ForecastingQuota": "quota",
 }
 HUBSPOT_OBJECTS = {"contacts": "lead", "companies": "account", "deals": "opportunity", "calls": "activity",
                    "emails": "activity", "meetings": "activity", "notes": "activity", "tasks": "activity"}

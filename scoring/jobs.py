@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scoring.quotas import import_crm_quotas
 from scoring.registry import train
 from scoring.score import score_connection, score_target
 from sync import runtime
@@ -36,6 +37,11 @@ def score_connection_job(connection_id: int, remote_ids: dict[str, list[str]] | 
     """Score a connection's open records (or only the given remote ids), then write back what changed."""
     rt = runtime.current()
     with rt.sessions() as session:
+        connection = session.get(Connection, connection_id)
+        if connection is not None:
+            # The CRM's quotas reach the team panel with every sync that changed something.
+            import_crm_quotas(session, connection.organization_id)
+            session.commit()
         result = score_connection(session, connection_id, now=crm_now(session, connection_id),
                                   remote_ids=remote_ids)
     changed = {k: v for k, v in result["changed"].items() if v}

@@ -20,7 +20,7 @@ from scoring.forecast_models import ForecastSnapshot
 from scoring.quota_models import Quota
 from scoring.scope import Subject, owner_filter
 from sync.db import upsert
-from sync.models import Opportunity, User, utcnow
+from sync.models import CrmQuota, Opportunity, User, utcnow
 
 SOURCES = ("crm", "admin")
 HISTORY_PERIODS = 4
@@ -65,6 +65,20 @@ def upsert_quotas(session: Session, organization_id: int, rows: Iterable[dict[st
             "period": label, "amount": float(row["amount"]), "source": source, "updated_at": now}
     upsert(session, Quota, list(merged.values()), ["organization_id", "owner_remote_id", "period"])
     return len(merged)
+
+
+def import_crm_quotas(session: Session, organization_id: int) -> int:
+    """Copy the live synced CRM quotas of the organization's connections into the quota table (source crm)."""
+    rows = session.execute(
+        select(CrmQuota.owner_remote_id, CrmQuota.period, CrmQuota.amount)
+        .where(CrmQuota.organization_id == organization_id, CrmQuota.deleted_at.is_(None),
+               CrmQuota.remote_deleted.is_(False), CrmQuota.owner_remote_id.is_not(None),
+               CrmQuota.period.is_not(None), CrmQuota.amount.is_not(None))
+        # Oldest first: upsert_quotas keeps the last row of a key, so the newest CRM figure wins.
+        .order_by(CrmQuota.remote_modified_at, CrmQuota.id)).all()
+    return upsert_quotas(session, organization_id, [
+        {"owner_remote_id": owner, "period": period, "amount": amount, "source": "crm"}
+        for owner, period, amount in rows])
 
 
 def set_quota(session: Session, organization_id: int, owner_remote_id: str, period: str,
@@ -229,5 +243,5 @@ def parse_amount(text: str) -> float:
         raise ValueError(f"{text!r} is not an amount; enter a plain number such as 250000.") from None
 
 
-__all__ = ["Quota", "upsert_quotas", "set_quota", "quota_for", "quotas_by_owner", "forecast_against_quota",
+__all__ = ["Quota", "upsert_quotas", "import_crm_quotas", "set_quota", "quota_for", "quotas_by_owner", "forecast_against_quota",
            "forecasting_quota_rows", "parse_amount"]

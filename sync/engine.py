@@ -166,10 +166,12 @@ class SyncEngine:
             upsert(session, model, rows, conflict=("connection_id", "remote_id"))
             self._count(session, run, stream, object_type, seen=len(by_id),
                         changed=[row["remote_id"] for row in rows])
-        last = mapped[-1][0] if isinstance(mapped[-1], list) else mapped[-1]
-        if last.remote_modified_at is None:
-            return None
-        return last.remote_modified_at, last.remote_id
+        # The checkpoint is the page's last record that mapped to anything (a mapping may skip one).
+        for item in reversed(mapped):
+            last = (item[0] if item else None) if isinstance(item, list) else item
+            if last is not None:
+                return (last.remote_modified_at, last.remote_id) if last.remote_modified_at else None
+        return None
 
     # -- bookkeeping ------------------------------------------------------------------------------
 

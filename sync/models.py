@@ -220,6 +220,17 @@ class CampaignMember(SyncedRecord):
     first_responded_at: Mapped[datetime | None]
 
 
+class CrmQuota(SyncedRecord):
+    """A quota per owner and quarter read from the CRM (copied into scoring's quota table)."""
+
+    __tablename__ = "crm_quota"
+
+    owner_remote_id: Mapped[str | None] = mapped_column(String(64))
+    period: Mapped[str | None] = mapped_column(String(16))
+    period_start: Mapped[date | None] = mapped_column(Date)
+    amount: Mapped[float | None] = mapped_column(Float)
+
+
 # Indexes the panels' aggregate queries and the scoring clock lean on (measured by `make bench`).
 Index("ix_opportunity_org_owner_close", Opportunity.organization_id, Opportunity.owner_remote_id,
       Opportunity.is_closed, Opportunity.close_date)
@@ -251,6 +262,7 @@ SYNCED_MODELS: dict[str, type[SyncedRecord]] = {
     "user": User,
     "campaign": Campaign,
     "campaign_member": CampaignMember,
+    "quota": CrmQuota,
 }
 
 

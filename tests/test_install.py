@@ -90,5 +90,5 @@ def test_the_admin_watches_the_backfill_in_a_browser(app, sf_sandbox, sf_control
             browser.close()
     finally:
         server.shutdown()
-    assert rows == 10
+    assert rows == 11
     assert summary.startswith("Sync complete")

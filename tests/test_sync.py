@@ -16,7 +16,8 @@ from tests.conftest import connect_salesforce, wait_for
 
 OBJECTS = {"User": "user", "Account": "account", "Contact": "contact", "Lead": "lead",
            "Opportunity": "opportunity", "OpportunityHistory": "opportunity_stage_change",
-           "Task": "activity", "Event": "activity", "Campaign": "campaign", "CampaignMember": "campaign_member"}
+           "Task": "activity", "Event": "activity", "Campaign": "campaign", "CampaignMember": "campaign_member",
+           "ForecastingQuota": "quota"}
 
 
 def sandbox_ids(control) -> dict[str, set[str]]:

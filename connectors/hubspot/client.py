@@ -25,7 +25,7 @@ from connectors.base import Stream, TokenSaver, Usage, WritableField, WriteResul
 from connectors.errors import (Fatal, QuotaExceeded, ReauthorizationRequired, Retriable, Skippable,
                                error_for_status)
 from connectors.hubspot.mapping import epoch_ms, hs_datetime
-from connectors.hubspot.owners import owner_order, read_owners
+from connectors.hubspot.owners import owner_listing, owner_order, read_owners
 from connectors.hubspot.provider import PROPERTY_GROUP, PROPERTY_GROUP_LABEL
 from connectors.hubspot.search import RateLimiter, search_in_cursor_order
 from connectors.oauth import OAuthApp
@@ -255,6 +255,11 @@ class HubSpotClient:
         """Every owner, with its role and its manager (see ``connectors.hubspot.owners``)."""
         return read_owners(lambda api, fn: self._call(api, lambda a: fn(a, self._timeout)))
 
+    def _owner_ids_by_user(self) -> dict[str, str]:
+        """Owner ids by their user id (goals name users, the rest of the CRM names owners)."""
+        owners = owner_listing(lambda api, fn: self._call(api, lambda a: fn(a, self._timeout)))
+        return {str(o["userId"]): str(o["id"]) for o in owners if o.get("userId") not in (None, "")}
+
     def _archived(self, stream: type[Stream]) -> list[dict[str, Any]]:
         """Every archived record of the stream's object (the listing has no filter on archivedAt)."""
         history = list(getattr(stream, "history_properties", ()))
@@ -292,6 +297,11 @@ class HubSpotClient:
             histories = {str(r["id"]): r.get("propertiesWithHistory") or {}
                          for r in self._batch_read(stream, ids, archived, with_history=True)}
             page = [{**r, "propertiesWithHistory": histories.get(str(r["id"]), {})} for r in page]
+        user_property = getattr(stream, "user_property", None)
+        if user_property:
+            owners = self._owner_ids_by_user()
+            page = [{**r, "ownerId": owners.get(str((r.get("properties") or {}).get(user_property) or ""))}
+                    for r in page]
         for to_type in getattr(stream, "associations", ()):
             links = self._associations(stream.remote_name, to_type, ids)
             page = [{**r, "associations": {**(r.get("associations") or {}),

@@ -270,9 +270,23 @@ def _engagement(stream: type[Stream], r: dict[str, Any]) -> common.Activity:
         who_remote_id=_first(associated_ids(r, "contacts")), what_remote_id=what)
 
 
+def _goal_target(stream: type[Stream], r: dict[str, Any]) -> common.Quota:
+    """A per-owner goal as a quota; a team goal is no one's quota, so it lands as a tombstone."""
+    p = r.get("properties") or {}
+    start = hs_date(p.get("hs_start_datetime"))
+    owner = _blank(r.get("ownerId"))
+    team_goal = not _blank(p.get("hs_assignee_user_id"))
+    return common.Quota(
+        **_remote(stream, r, remote_deleted=hs_bool(r.get("archived", False)) or team_goal),
+        owner_remote_id=None if owner is None else str(owner),
+        period=common.quarter_label(start) if start else None, period_start=start,
+        amount=hs_float(p.get("hs_target_amount")))
+
+
 MAPPERS: dict[str, Callable[[type[Stream], dict[str, Any]], common.Remote | list[common.Remote]]] = {
     "owner": lambda stream, raw: _owner(raw), "company": _company, "contact": _contact, "deal": _deal,
     "call": _engagement, "email": _engagement, "meeting": _engagement, "note": _engagement, "task": _engagement,
+    "goal_target": _goal_target,
 }
 
 

@@ -28,6 +28,8 @@ class HubSpotStream(Stream):
     associations: ClassVar[tuple[str, ...]] = ()
     # Properties whose history is read for each page (batch read with propertiesWithHistory).
     history_properties: ClassVar[tuple[str, ...]] = ()
+    # A property holding a user id (not an owner id): the client adds the owner's id as ``ownerId``.
+    user_property: ClassVar[str | None] = None
 
 
 class Owners(HubSpotStream):
@@ -128,7 +130,18 @@ class Tasks(EngagementStream):
               "hs_task_status", "hs_task_type", "hubspot_owner_id")
 
 
+class GoalTargets(HubSpotStream):
+    """Goal targets (quotas): per owner, or per team (those are not anyone's quota; see mapping)."""
+
+    name = "goal_target"
+    object_type = "quota"
+    remote_name = "goal_targets"
+    fields = ("hs_object_id", "createdate", "hs_lastmodifieddate", "hs_goal_name", "hs_target_amount",
+              "hs_start_datetime", "hs_end_datetime", "hs_assignee_user_id", "hs_assignee_team_id")
+    user_property = "hs_assignee_user_id"
+
+
 # Parents before children, so a first sync meets references it already knows.
 ALL: tuple[type[HubSpotStream], ...] = (
-    Owners, Companies, Contacts, Deals, Calls, Emails, Meetings, Notes, Tasks,
+    Owners, Companies, Contacts, Deals, Calls, Emails, Meetings, Notes, Tasks, GoalTargets,
 )

@@ -163,10 +163,18 @@ def _campaign_member(r: dict[str, Any]) -> common.CampaignMember:
         first_responded_at=sf_datetime(r.get("FirstRespondedDate")))
 
 
+def _quota(r: dict[str, Any]) -> common.Quota:
+    start = sf_date(r.get("StartDate"))
+    return common.Quota(**_remote(r), owner_remote_id=r.get("QuotaOwnerId"),
+                        period=common.quarter_label(start) if start else None, period_start=start,
+                        amount=sf_float(r.get("QuotaAmount")))
+
+
 MAPPERS: dict[str, Callable[[dict[str, Any]], common.Remote]] = {
     "user": _user, "account": _account, "contact": _contact, "lead": _lead,
     "opportunity": _opportunity, "opportunity_history": _stage_change, "task": _task,
     "event": _event, "campaign": _campaign, "campaign_member": _campaign_member,
+    "forecasting_quota": _quota,
 }
 
 

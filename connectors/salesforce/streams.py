@@ -103,8 +103,17 @@ class CampaignMembers(SalesforceStream):
                               "FirstRespondedDate")
 
 
+class ForecastingQuotas(SalesforceStream):
+    """Collaborative forecasting quotas: one per person, forecast type and period."""
+
+    name = "forecasting_quota"
+    object_type = "quota"
+    remote_name = "ForecastingQuota"
+    fields = SYSTEM_FIELDS + ("QuotaOwnerId", "StartDate", "QuotaAmount", "ForecastingTypeId")
+
+
 # Parents before children, so a first sync meets references it already knows.
 ALL: tuple[type[SalesforceStream], ...] = (
     Users, Accounts, Contacts, Campaigns, Leads, Opportunities, OpportunityHistories,
-    CampaignMembers, Tasks, Events,
+    CampaignMembers, Tasks, Events, ForecastingQuotas,
 )

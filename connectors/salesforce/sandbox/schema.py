@@ -43,6 +43,8 @@ OBJECTS: dict[str, tuple[str, str]] = {
                         "EndDate:date IsActive:boolean Description:textarea"),
     "CampaignMember": ("00v", "CampaignId:reference:req LeadId:reference ContactId:reference Status:picklist "
                               "HasResponded:boolean FirstRespondedDate:date"),
+    "ForecastingQuota": ("0J9", "QuotaOwnerId:reference:req StartDate:date:req QuotaAmount:currency "
+                                "ForecastingTypeId:string:len=18"),
 }
 # Objects the API may read but not write (Salesforce maintains them).
 READ_ONLY_OBJECTS = {"OpportunityHistory"}

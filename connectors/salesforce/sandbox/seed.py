@@ -11,6 +11,9 @@ Rules the datasets leave open, chosen here:
 - Olist: every date moves by one whole-day shift so that the last one falls the day before the clock
   origin; names, e-mails and companies are generated from the mql_id; owners are maven agents picked
   by hash; converted leads get an Account (Industry = business segment) and a Contact.
+- Quotas: a ForecastingQuota per sales rep and quarter of 2017, the HubSpot sandbox's rule: 110% of the
+  revenue the rep won (Closed Won deals by CloseDate, among the seeded ones) the previous quarter, rounded up
+  to 1,000, at least 1,000; created two weeks before the quarter opens.
 - Seeds: "full" is everything, "small" every 20th deal and every 20th lead with their campaigns
   (all users and accounts), "none" nothing.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -38,6 +42,9 @@ FIRST_NAMES = ["Ana", "Bruno", "Carla", "Daniel", "Eduarda", "Felipe", "Gabriela
 LAST_NAMES = ["Silva", "Santos", "Oliveira", "Souza", "Rodrigues", "Ferreira", "Alves", "Pereira", "Lima",
               "Gomes", "Costa", "Ribeiro", "Martins", "Carvalho", "Almeida", "Lopes", "Soares", "Fernandes",
               "Vieira", "Barbosa", "Rocha", "Dias", "Nascimento", "Andrade", "Moreira", "Nunes"]
+QUOTA_YEAR = 2017
+QUOTA_GROWTH, QUOTA_ROUND_TO = 1.1, 1000
+FORECASTING_TYPE_ID = make_id("0Db", 1)  # the one forecast type (opportunity revenue) quotas belong to
 COMPANY_SUFFIXES = ["Comercio", "Store", "Ltda", "Distribuidora", "Shop", "Importados", "Atacado"]
 
 
@@ -162,6 +169,27 @@ def _maven(rows: _Rows, folder: Path, small: bool, created: date) -> tuple[str, 
     return admin, agents
 
 
+def _quarter(day: date) -> tuple[int, int]:
+    return day.year, (day.month - 1) // 3 + 1
+
+
+def _quotas(rows: _Rows, agents: list[str], admin: str) -> None:
+    """One ForecastingQuota per rep and quarter of QUOTA_YEAR (see the module docstring)."""
+    won: dict[tuple[str, tuple[int, int]], float] = defaultdict(float)
+    for deal in rows.rows["Opportunity"]:
+        if deal["IsWon"]:
+            won[deal["OwnerId"], _quarter(date.fromisoformat(deal["CloseDate"]))] += float(deal["Amount"])
+    for quarter in range(1, 5):
+        start = date(QUOTA_YEAR, 3 * quarter - 2, 1)
+        previous = (QUOTA_YEAR, quarter - 1) if quarter > 1 else (QUOTA_YEAR - 1, 4)
+        for agent in agents:
+            target = max(QUOTA_ROUND_TO, math.ceil(won[agent, previous] * QUOTA_GROWTH / QUOTA_ROUND_TO)
+                         * QUOTA_ROUND_TO)
+            rows.add("ForecastingQuota", start - timedelta(days=14), None, admin, QuotaOwnerId=agent,
+                     StartDate=start.isoformat(), QuotaAmount=float(target),
+                     ForecastingTypeId=FORECASTING_TYPE_ID)
+
+
 def olist_shift_days(folder: Path, origin: datetime) -> int:
     """Whole days to add to every olist date so the last one falls the day before the clock origin."""
     leads = _read(folder / "olist_marketing_qualified_leads_dataset.csv")
@@ -229,6 +257,7 @@ def seed(store: Store, datasets: Path | None, kind: str, origin: datetime) -> di
     users_created = min(date(2016, 1, 1), date(2017, 6, 1) + timedelta(days=shift_days))
     rows = _Rows()
     admin, agents = _maven(rows, datasets / "maven-crm", kind == "small", users_created)
+    _quotas(rows, agents, admin)
     _olist(rows, olist_folder, kind == "small", shift_days, admin, agents)
     with store.transaction():
         counts = rows.save(store)

@@ -1,0 +1,67 @@
+"""Quotas read from the CRMs: synced into crm_quota, then copied into the team panel's quota table."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from tests.conftest import connect_salesforce
+from connectors.common import quarter_label
+from connectors.hubspot import streams as hs_streams
+from connectors.hubspot.sandbox.quotas import quotas as hubspot_quotas
+from tests.hubspot_fixtures import connect, hs_runtime, hs_sandbox, make_client, make_engine  # noqa: F401
+from scoring.quotas import import_crm_quotas, quotas_by_owner, set_quota
+from sync import jobs
+from sync.models import CrmQuota
+
+
+def live_quotas(session, connection_id: int) -> list[CrmQuota]:
+    return session.scalars(select(CrmQuota).where(CrmQuota.connection_id == connection_id,
+                                                  CrmQuota.deleted_at.is_(None))).all()
+
+
+def test_salesforce_forecasting_quotas_reach_the_team_panel(sqlite_url, make_runtime, sf_sandbox):
+    rt = make_runtime(sqlite_url, sf_sandbox)
+    connection_id = connect_salesforce(rt, sf_sandbox)
+    remote = sf_sandbox.records("ForecastingQuota")
+    assert remote and {quarter_label_of(r["StartDate"]) for r in remote} == {f"2017-Q{q}" for q in range(1, 5)}
+
+    assert jobs.sync_connection(connection_id, "full", then_score=False)["status"] == "completed"
+    with rt.sessions() as session:
+        stored = live_quotas(session, connection_id)
+        assert len(stored) == len(remote)
+        organization_id = stored[0].organization_id
+        sample = max(remote, key=lambda r: (r["QuotaAmount"], r["Id"]))
+        owner, period = sample["QuotaOwnerId"], quarter_label_of(sample["StartDate"])
+        # An admin's figure is replaced by the CRM's.
+        set_quota(session, organization_id, owner, period, 1.0)
+        assert import_crm_quotas(session, organization_id) == len(remote)
+        session.commit()
+        assert quotas_by_owner(session, organization_id, period, frozenset({owner})) == {
+            owner: float(sample["QuotaAmount"])}
+
+
+def test_hubspot_goal_targets_reach_the_team_panel(hs_runtime, hs_sandbox):
+    installed = connect(hs_runtime, hs_sandbox)
+    engine = make_engine(hs_runtime, make_client(hs_runtime, installed))
+    run = engine.run(installed.connection_id, installed.organization_id, kind="full",
+                     streams=(hs_streams.Owners, hs_streams.GoalTargets))
+    assert run.status == "completed"
+    per_owner = [q for q in hubspot_quotas(hs_sandbox.sandbox.store) if q["owner_id"]]
+    assert per_owner and len(per_owner) < len(hs_sandbox.records("goal_targets"))  # team goals left out
+    with hs_runtime.sessions() as session:
+        stored = live_quotas(session, installed.connection_id)
+        assert {(q.owner_remote_id, q.period, q.amount) for q in stored} == {
+            (q["owner_id"], q["quarter"].replace("Q", "-Q"), q["amount"]) for q in per_owner}
+        assert import_crm_quotas(session, installed.organization_id) == len(per_owner)
+        session.commit()
+        sample = per_owner[0]
+        period = sample["quarter"].replace("Q", "-Q")
+        assert quotas_by_owner(session, installed.organization_id, period, frozenset({sample["owner_id"]})) == {
+            sample["owner_id"]: sample["amount"]}
+        assert session.scalar(select(func.count()).select_from(CrmQuota)) > len(per_owner)  # team tombstones
+
+
+def quarter_label_of(text: str) -> str:
+    """The quarter label of an API date string."""
+    from datetime import date
+
+    return quarter_label(date.fromisoformat(text[:10]))
