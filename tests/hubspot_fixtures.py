@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from connectors.hubspot import mapping
-from connectors.hubspot.client import HubSpotClient, complete_token
+from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.sdk import complete_token
 from connectors.hubspot.provider import HubSpotProvider
 from connectors.hubspot.sandbox.server import HubSpotSandboxServer
 from connectors.oauth import OAuthApp

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import select
 
 from connectors.errors import ConnectorError
-from connectors.hubspot.client import HubSpotClient, sdk
+from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.sdk import sdk
 from connectors.hubspot.mapping import owner_role
 from connectors.hubspot.owners import settings_users
 from sync.config import Config

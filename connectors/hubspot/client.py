@@ -10,21 +10,19 @@ headers are read as HubSpot sent them, with no model (de)serialization in betwee
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import urllib3
-from hubspot import HubSpot
 from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
-from urllib3.util.retry import Retry
 
 from connectors.base import Stream, TokenSaver, Usage, WritableField, WriteResult
 from connectors.errors import (Fatal, QuotaExceeded, ReauthorizationRequired, Retriable, Skippable,
                                error_for_status)
 from connectors.hubspot.mapping import epoch_ms, hs_datetime
+from connectors.hubspot.sdk import error_body, raw_json, sdk
 from connectors.hubspot.owners import owner_listing, owner_order, read_owners
 from connectors.hubspot.provider import PROPERTY_GROUP, PROPERTY_GROUP_LABEL
 from connectors.hubspot.search import RateLimiter, search_in_cursor_order
@@ -42,57 +40,6 @@ PROPERTY_TYPES = {"number": ("number", "number"), "text": ("string", "text"),
 
 class _SessionExpired(Exception):
     """HubSpot refused the access token (401): refresh it and try once more."""
-
-
-def _json(response: Any) -> Any:
-    """The parsed body of a raw urllib3 response, its connection handed back to the pool."""
-    try:
-        data = response.data
-    finally:
-        response.release_conn()
-    return json.loads(data) if data else None
-
-
-def _error_body(exc: Any) -> dict[str, Any]:
-    body = getattr(exc, "body", None)
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    try:
-        parsed = json.loads(body) if body else {}
-    except ValueError:
-        return {"message": str(body)[:500]}
-    return parsed if isinstance(parsed, dict) else {"message": str(parsed)[:500]}
-
-
-def sdk(access_token: str | None, api_url: str, verify: str | bool) -> HubSpot:
-    """The official client pointed at ``api_url``, verifying TLS with ``verify`` (a CA file or bool)."""
-    options: dict[str, Any] = {"host": api_url.rstrip("/"), "verify_ssl": verify is not False,
-                               # Retry only connections that never reached HubSpot; the rest is ours.
-                               "retry": Retry(total=2, connect=2, read=0, status=0, redirect=0, other=0)}
-    if isinstance(verify, str):
-        options["ssl_ca_cert"] = verify
-    return HubSpot(access_token=access_token, **options)
-
-
-def complete_token(token: dict[str, Any], oauth: OAuthApp) -> dict[str, Any]:
-    """The token with the portal it belongs to (hub_id, hub_domain, user) and the app host.
-
-    HubSpot's token answer names no portal; install calls this before ``provider.identity``.
-    """
-    api_url = oauth.token_base_url or oauth.base_url
-    client = sdk(None, api_url, oauth.verify)
-    try:
-        info = _json(client.oauth.access_tokens_api.get(token["access_token"], _preload_content=False))
-    except Exception as exc:  # noqa: BLE001 - every failure here means the same to the admin
-        raise Fatal(f"Pipewise could not look up the new HubSpot token ({getattr(exc, 'status', exc)}). "
-                    "Start the connection again.") from exc
-    completed = dict(token)
-    for key in ("hub_id", "hub_domain", "user", "user_id", "app_id", "scopes"):
-        if info.get(key) is not None:
-            completed[key] = info[key]
-    # The record pages (and so the frames around Pipewise's panel) live on the consent host.
-    completed["instance_url"] = oauth.base_url.rstrip("/")
-    return completed
 
 
 class HubSpotClient:
@@ -168,7 +115,7 @@ class HubSpotClient:
             self._note_usage(getattr(exc, "headers", None))
             raise self._translate(exc) from exc
         self._note_usage(response.headers)
-        return _json(response)
+        return raw_json(response)
 
     def _note_usage(self, headers: Any) -> None:
         if not headers:
@@ -179,7 +126,7 @@ class HubSpotClient:
 
     def _translate(self, exc: Any) -> Exception:
         status = int(exc.status or 0)
-        body = _error_body(exc)
+        body = error_body(exc)
         message, category = body.get("message") or exc.reason or "error", body.get("category")
         if status == 0:
             return Fatal(f"Pipewise could not make a trusted connection to HubSpot: {exc.reason}. "

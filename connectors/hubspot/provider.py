@@ -48,7 +48,7 @@ class HubSpotProvider(Provider):
     @classmethod
     def complete_token(cls, token: dict[str, Any], oauth: Any) -> dict[str, Any]:
         """Look the new token up at HubSpot for its portal; the code exchange calls this."""
-        from connectors.hubspot.client import complete_token
+        from connectors.hubspot.sdk import complete_token
 
         return token if token.get("hub_id") else complete_token(token, oauth)
 
