@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 from datetime import date, datetime
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from sqlalchemy import create_engine, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 import scoring.forecast_models  # noqa: F401  (registers the forecast_snapshot table)
+from connectors.sandbox_kit.settings import datasets_dir
 from sync.db import make_engine
 from sync.models import (Account, Base, Connection, Opportunity, OpportunityStageChange,
                          Organization, User)
@@ -19,16 +19,6 @@ from sync.models import (Account, Base, Connection, Opportunity, OpportunityStag
 # The pipeline is a snapshot as of this day; deals without dates are known to exist from it.
 SNAPSHOT_DAY = date(2017, 9, 30)
 WON, LOST = "Closed Won", "Closed Lost"
-
-
-def datasets_dir() -> Path:
-    """The shared datasets folder: PIPEWISE_DATASETS, or ../shared/datasets beside the project."""
-    configured = os.environ.get("PIPEWISE_DATASETS")
-    folder = Path(configured) if configured else Path(__file__).resolve().parents[2] / "shared" / "datasets"
-    if not (folder / "maven-crm" / "sales_pipeline.csv").exists():
-        raise FileNotFoundError(f"The maven-crm dataset was not found under {folder}; set "
-                                f"PIPEWISE_DATASETS to the folder holding maven-crm/.")
-    return folder
 
 
 def _read(name: str) -> list[dict[str, str]]:

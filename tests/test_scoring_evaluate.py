@@ -1,6 +1,5 @@
 """`flask model evaluate`: any CSV through the production pipeline, and the measured targets on real data."""
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -8,16 +7,16 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from connectors.sandbox_kit.settings import datasets_dir
 from scoring.cli import model as model_group
 
 
 def datasets() -> Path:
-    """The shared datasets: $PIPEWISE_DATASETS, else ../shared/datasets beside the project."""
-    default = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
-    path = Path(os.environ.get("PIPEWISE_DATASETS") or default)
-    if not path.is_dir():
-        pytest.fail(f"The datasets are missing: expected them at {path.resolve()} (or set PIPEWISE_DATASETS).")
-    return path
+    """The seed data: the project's datasets/, or $PIPEWISE_DATASETS."""
+    try:
+        return datasets_dir()
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc))
 
 
 def run_evaluate(*args) -> tuple[str, dict]:

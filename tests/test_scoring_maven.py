@@ -1,5 +1,4 @@
 """The deal model on Maven's CRM data in the store: calibrated near the base rate, timing as the signal."""
-import os
 from datetime import datetime
 from pathlib import Path
 
@@ -8,6 +7,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
+from connectors.sandbox_kit.settings import datasets_dir
 from scoring.registry import active_version
 from scoring.score import score_connection
 from sync.db import make_engine, make_sessionmaker
@@ -18,11 +18,11 @@ TIMING = {"age_days", "days_in_stage"}
 
 
 def datasets() -> Path:
-    default = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
-    path = Path(os.environ.get("PIPEWISE_DATASETS") or default)
-    if not path.is_dir():
-        pytest.fail(f"The datasets are missing: expected them at {path.resolve()} (or set PIPEWISE_DATASETS).")
-    return path
+    """The seed data: the project's datasets/, or $PIPEWISE_DATASETS."""
+    try:
+        return datasets_dir()
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc))
 
 
 def load_maven(session) -> int:

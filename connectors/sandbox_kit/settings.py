@@ -32,17 +32,21 @@ class CoercibleSettings:
         """Turn overrides given as JSON-ish values (text dates, lists) into the field types."""
 
 
-def datasets_dir(configured: Path | str | None, crm: str) -> Path:
-    """The shared datasets folder: configured, then PIPEWISE_DATASETS, then ../shared/datasets."""
+# The seed data shipped with the project (datasets/README.md gives sources and licences).
+SHIPPED_DATASETS = PROJECT_ROOT / "datasets"
+
+
+def datasets_dir(configured: Path | str | None = None, crm: str = "Pipewise") -> Path:
+    """The seed data folder: configured, then PIPEWISE_DATASETS, then the project's own datasets/."""
     if configured:
         path = Path(configured)
     elif os.environ.get("PIPEWISE_DATASETS"):
         path = Path(os.environ["PIPEWISE_DATASETS"])
     else:
-        path = PROJECT_ROOT.parent / "shared" / "datasets"
+        path = SHIPPED_DATASETS
     if not (path / "maven-crm").is_dir() or not (path / "olist-marketing-funnel").is_dir():
         raise FileNotFoundError(
-            f"The {crm} sandbox cannot seed: the datasets were not found in {path}. "
-            "Set PIPEWISE_DATASETS to the folder holding maven-crm/ and olist-marketing-funnel/, "
+            f"The {crm} seed data was not found in {path}. Set PIPEWISE_DATASETS to a folder holding "
+            "maven-crm/ and olist-marketing-funnel/ (the project ships one in datasets/), "
             "or start the sandbox with seed='none'.")
     return path
