@@ -24,6 +24,10 @@ class Stream:
     # Further common objects the mapping may produce from this stream (HubSpot contacts are
     # leads or contacts by lifecycle stage).
     also_maps_to: ClassVar[tuple[str, ...]] = ()
+    # An object some orgs do not have, have not enabled or do not let the integration read
+    # (Salesforce ForecastingQuota, HubSpot goals): when the client raises ``Unavailable`` for it,
+    # the sync skips it with a note for the admin instead of failing the run.
+    optional: ClassVar[bool] = False
 
     @classmethod
     def object_types(cls) -> tuple[str, ...]:
@@ -49,7 +53,8 @@ class Provider:
     authorize_path: ClassVar[str]
     token_path: ClassVar[str]
     revoke_path: ClassVar[str | None] = None
-    scopes: ClassVar[tuple[str, ...]] = ()
+    scopes: ClassVar[tuple[str, ...]] = ()          # asked for; the product cannot work without them
+    optional_scopes: ClassVar[tuple[str, ...]] = ()  # asked for when the CRM lets an app; features degrade without them
     streams: ClassVar[tuple[type[Stream], ...]] = ()
     # common object_type → remote object name and the fields Pipewise owns there
     writable_objects: ClassVar[dict[str, str]] = {}
@@ -93,6 +98,15 @@ class WriteResult:
     message: str | None = None
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One result of a connection's preflight check, in words an admin acts on."""
+
+    check: str      # what was checked: "scopes", "object:ForecastingQuota", "field:Lead.Pipewise_Score__c", ...
+    status: str     # "ok" | "warning" (an optional part is missing; the rest works) | "error" (must be fixed)
+    message: str    # one sentence: what is the case and, unless ok, what to do in the CRM
+
+
 @dataclass
 class Usage:
     """API usage against the remote's daily limit, read from its own headers."""
@@ -126,6 +140,9 @@ class Client(Protocol):
 
     def ensure_fields(self, remote_name: str, fields: tuple[WritableField, ...]) -> list[str]:
         """Create the Pipewise-owned fields that are missing; return the names created."""
+
+    def preflight(self) -> list[Finding]:
+        """Check the live CRM: granted scopes, object and field access, optional objects, API allowance."""
 
 
 @dataclass

@@ -29,6 +29,13 @@ class Skippable(ConnectorError):
     """One record or object cannot be read or written; the rest of the work goes on."""
 
 
+class Unavailable(ConnectorError):
+    """An object or scope this org does not have, has not enabled, or does not let Pipewise use.
+
+    For an optional stream the sync skips it and tells the admin; for a required one it is fatal.
+    """
+
+
 class QuotaExceeded(Fatal):
     """The remote daily API quota is spent: pause the connection until ``resume_at``."""
 
