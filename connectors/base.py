@@ -96,6 +96,9 @@ class WriteResult:
     ok: bool
     error_code: str | None = None
     message: str | None = None
+    # The remote will never take this write as the record stands (a converted Salesforce lead):
+    # retrying it every run cannot help.
+    permanent: bool = False
 
 
 @dataclass(frozen=True)

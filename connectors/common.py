@@ -116,6 +116,16 @@ class User(Remote):
     team: str | None = None
     manager_remote_id: str | None = None
     is_active: bool = True
+    # The user's place in the CRM's role hierarchy (a UserRole), when the CRM has one.
+    crm_role_remote_id: str | None = None
+
+
+@dataclass
+class UserRole(Remote):
+    """A role of the CRM's role hierarchy: whoever holds a role leads the roles below it."""
+
+    name: str | None = None
+    parent_remote_id: str | None = None
 
 
 @dataclass
@@ -155,6 +165,7 @@ COMMON_TYPES: dict[str, type[Remote]] = {
     "opportunity_stage_change": OpportunityStageChange,
     "activity": Activity,
     "user": User,
+    "user_role": UserRole,
     "campaign": Campaign,
     "campaign_member": CampaignMember,
     "quota": Quota,

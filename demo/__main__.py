@@ -21,7 +21,7 @@ from sync.models import SYNCED_MODELS, Connection, SyncRun
 PROVIDERS = ("salesforce", "hubspot")
 # Sandbox object → the common object it lands in, per CRM (what can be counted on both sides).
 SALESFORCE_OBJECTS = {
-    "User": "user", "Account": "account", "Contact": "contact", "Lead": "lead", "Opportunity": "opportunity",
+    "User": "user", "UserRole": "user_role", "Account": "account", "Contact": "contact", "Lead": "lead", "Opportunity": "opportunity",
     "OpportunityHistory": "opportunity_stage_change", "Task": "activity", "Event": "activity",
     "Campaign": "campaign", "CampaignMember": "campaign_member", "ForecastingQuota": "quota",
 }

@@ -130,9 +130,24 @@ class Stack:
             self.control.configure_outbound(f"{self.web_url}/webhooks/salesforce/{org}/{secret}")
             self.control.configure_canvas(f"{self.web_url}/embed/salesforce/canvas",
                                           f"{self.web_url}/embed/salesforce/manager")
+            self._map_product(connection_id)
         else:
             self.hubspot_control.configure_webhooks(f"{self.web_url}/webhooks/hubspot", HUBSPOT_SUBSCRIPTIONS)
             self.hubspot_control.configure_card(f"{self.web_url}/embed/hubspot/card")
+
+    def _map_product(self, connection_id: int) -> None:
+        """The admin's field mapping: the org keeps a deal's product in its own field, Product__c."""
+        from connectors import registry
+        from sync.field_mapping import overrides, save_mapping
+        from sync.models import Connection
+
+        with self.runtime.sessions() as db:
+            if overrides(db, connection_id).get("opportunity", {}).get("product") == "Product__c":
+                return
+            connection = db.get(Connection, connection_id)
+            save_mapping(db, connection, registry.get("salesforce").provider, "opportunity",
+                         {"product": "Product__c"}, [{"name": "Product__c", "type": "string"}], "demo")
+            db.commit()
 
     def wait_idle(self, timeout: float = 900) -> None:
         """Wait until every queue is empty and no job is running."""

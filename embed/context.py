@@ -51,16 +51,17 @@ def user_id(envelope: dict[str, Any]) -> str:
 
 
 def record_ref(envelope: dict[str, Any]) -> tuple[str | None, str] | None:
-    """(common object type or None when unsupported, 18-char id) of the record in context, if any."""
+    """(common object type or None when unsupported, 18-char id) of the record in context, if any.
+
+    The record is ``context.environment.record`` (Canvas guide, Record object: ``Id`` and
+    ``attributes.type``; empty off record pages). ``parameters`` hold only what an admin configured.
+    """
     record = _get(envelope, "context", "environment", "record") or {}
-    parameters = _get(envelope, "context", "environment", "parameters") or {}
     raw_id = record.get("Id") if isinstance(record, dict) else None
-    raw_id = raw_id or (parameters.get("recordId") if isinstance(parameters, dict) else None)
     if not isinstance(raw_id, str) or not _ID.match(raw_id):
         return None
     remote_id = to_18(raw_id)
-    declared = _get(record, "attributes", "type") or (
-        parameters.get("objectType") if isinstance(parameters, dict) else None)
+    declared = _get(record, "attributes", "type")
     if isinstance(declared, str) and declared:
         return SALESFORCE_TYPES.get(declared.lower()), remote_id
     return KEY_PREFIXES.get(remote_id[:3]), remote_id

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 
 from embed import context as canvas_context
-from embed.canvas import DEFAULT_WINDOW_SECONDS, InvalidSignedRequest, verify_signed_request
+from embed.canvas import InvalidSignedRequest
 from embed.manager_charts import bar_chart_svg, range_chart_svg
 from embed.tokens import DEFAULT_MAX_AGE_SECONDS, token_from_request
 from embed.views import _embed_headers, _refusal, _salesforce_connection, bp
@@ -161,19 +161,23 @@ bp.add_app_template_filter(cell, "pw_cell")
 
 # -- routes ----------------------------------------------------------------------------------------
 
-@bp.post("/salesforce/manager")
+@bp.route("/salesforce/manager", methods=["GET", "POST"])
 def salesforce_manager():
-    """Verify Salesforce's signed request (as the rep panel does), then open the team panel."""
+    """Verify the team panel app's signed request (its own app and secret), then open the team panel."""
+    from embed import canvas_apps
+    from embed.views import _canvas_get, _instance_of
+
+    if request.method == "GET":
+        return _canvas_get("team")
     rt = runtime()
-    window = int(getattr(rt.config, "EMBED_CANVAS_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS))
     try:
-        envelope = verify_signed_request(request.form.get("signed_request", ""), rt.config.SALESFORCE_CLIENT_SECRET,
-                                         redis=rt.redis, window_seconds=window)
+        envelope = canvas_apps.verify(canvas_apps.canvas_app("team"), request.form.get("signed_request", ""),
+                                      _instance_of)
     except InvalidSignedRequest as exc:
         log.warning("embed.manager.invalid-signature reason=%s", exc.reason)
         return _refusal("Pipewise could not verify this request",
-                        "The request did not come from Salesforce with a valid signature, or it was already "
-                        "used or too old. Reload the Salesforce page to try again.", [])
+                        "The request did not come from Salesforce with a valid signature, or it was replayed "
+                        "after its Salesforce session ended. Reload the Salesforce page to try again.", [])
     with rt.sessions() as session:
         connection = _salesforce_connection(session, canvas_context.organization_id(envelope))
         if connection is None:

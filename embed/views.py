@@ -8,11 +8,12 @@ from flask import Blueprint, Response, current_app, jsonify, make_response, rend
 from sqlalchemy import select
 
 from embed import context as canvas_context
-from embed.canvas import DEFAULT_WINDOW_SECONDS, InvalidSignedRequest, verify_signed_request
+from embed.canvas import InvalidSignedRequest
 from embed.panel import history_chart, panel_context, record_title, score_history
 from embed.tokens import (DEFAULT_MAX_AGE_SECONDS, InvalidPanelToken, PanelClaims, issue_panel_token,
                           read_panel_token, token_from_request)
-from sync.models import Connection, User
+from scoring.scope import viewer_role
+from sync.models import Connection
 from embed.app_runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -31,20 +32,22 @@ def _utc(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC" if value else ""
 
 
-@bp.post("/salesforce/canvas")
+@bp.route("/salesforce/canvas", methods=["GET", "POST"])
 def salesforce_canvas():
     """Verify Salesforce's signed request, then show the panel of the record in its context."""
+    from embed import canvas_apps
+
+    if request.method == "GET":
+        return _canvas_get("rep")
     rt = runtime()
-    window = int(getattr(rt.config, "EMBED_CANVAS_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS))
     try:
-        envelope = verify_signed_request(request.form.get("signed_request", ""),
-                                         rt.config.SALESFORCE_CLIENT_SECRET, redis=rt.redis,
-                                         window_seconds=window)
+        envelope = canvas_apps.verify(canvas_apps.canvas_app("rep"), request.form.get("signed_request", ""),
+                                      _instance_of)
     except InvalidSignedRequest as exc:
         log.warning("embed.canvas.invalid-signature reason=%s", exc.reason)
         return _refusal("Pipewise could not verify this request",
                         "The request did not come from Salesforce with a valid signature, or it was "
-                        "already used or too old. Reload the Salesforce page to try again.", [])
+                        "replayed after its Salesforce session ended. Reload the Salesforce page to try again.", [])
 
     org_id = canvas_context.organization_id(envelope)
     with rt.sessions() as session:
@@ -65,10 +68,28 @@ def salesforce_canvas():
         user_remote_id = canvas_context.user_id(envelope)
         claims = PanelClaims(organization_id=connection.organization_id, connection_id=connection.id,
                              user_remote_id=user_remote_id,
-                             role=_role(session, connection.id, user_remote_id), object_type=object_type,
+                             role=_role(session, connection.organization_id, user_remote_id), object_type=object_type,
                              remote_id=remote_id)
         log.info("embed.canvas.opened connection=%s object=%s", connection.id, object_type)
         return _panel(session, connection, claims, issue_panel_token(current_app.secret_key, claims))
+
+
+def _canvas_get(app_key: str):
+    """A Canvas URL opened with GET: Salesforce asks a self-authorized app to get the user's approval."""
+    from embed import canvas_apps
+
+    if request.args.get("_sfdc_canvas_authvalue") == canvas_apps.APPROVAL_REQUIRED:
+        log.info("embed.canvas.approval-required app=%s", app_key)
+        return canvas_apps.approval_page(app_key)
+    return _refusal("Open Pipewise from Salesforce",
+                    "This page is the Pipewise panel that Salesforce shows on its record pages.", [])
+
+
+def _instance_of(envelope: dict) -> str | None:
+    """The instance URL Pipewise installed for the envelope's organization (trusted, unlike the envelope's)."""
+    with runtime().sessions() as session:
+        connection = _salesforce_connection(session, canvas_context.organization_id(envelope))
+        return connection.instance_url if connection else None
 
 
 @bp.get("/panel/<object_type>/<remote_id>")
@@ -164,13 +185,9 @@ def _salesforce_connection(session, org_id: str | None) -> Connection | None:
     return connection
 
 
-def _role(session, connection_id: int, user_remote_id: str) -> str:
-    """The viewer's role from the synced users; a rep until known otherwise."""
-    if not user_remote_id:
-        return "rep"
-    role = session.scalar(select(User.role).where(User.connection_id == connection_id,
-                                                  User.remote_id == canvas_context.to_18(user_remote_id)))
-    return role or "rep"
+def _role(session, organization_id: int, user_remote_id: str) -> str:
+    """The viewer's role from the synced users and hierarchy; a rep until known otherwise."""
+    return viewer_role(session, organization_id, canvas_context.to_18(user_remote_id) if user_remote_id else None)
 
 
 def _refusal(title: str, message: str, ancestors: list[str]) -> Response:

@@ -1,8 +1,11 @@
 """Who sees what on the manager's panel: an admin everything, a manager their team, a rep themselves.
 
-Teams come from the CRM's user hierarchy (User.manager_remote_id), followed recursively in SQL,
-so a director sees the teams of the managers who report to them. A scope is a frozenset of owner
-remote ids, or None for the whole organization.
+Roles come from what the CRM records, never from words in a job title: an admin is who the CRM
+makes one (a Salesforce profile or permission set with Modify All Data, a HubSpot super admin); a
+manager is whoever leads someone. Teams come from the CRM's reporting line (User.manager_remote_id)
+and its role hierarchy (Salesforce UserRole: the users in the roles below one's own), both followed
+recursively in SQL, so a director sees the teams of the managers below them. A scope is a frozenset
+of owner remote ids, or None for the whole organization.
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
-from sync.models import User
+from sync.models import CrmRole, User
 
 ROLES = ("admin", "manager", "rep")
 
@@ -30,16 +33,20 @@ class OutOfScope(Exception):
 
 
 def viewer_role(session: Session, organization_id: int, user_remote_id: str | None) -> str:
-    """The synced user's role; anyone unknown or unlabelled is treated as a rep."""
+    """admin as the CRM says; manager for whoever leads someone; a rep otherwise (also when unknown)."""
     if not user_remote_id:
         return "rep"
     role = session.scalar(select(User.role).where(User.organization_id == organization_id,
                                                   User.remote_id == user_remote_id).limit(1))
-    return role if role in ROLES else "rep"
+    if role == "admin":
+        return "admin"
+    if role == "manager" or reports_of(session, organization_id, user_remote_id):
+        return "manager"
+    return "rep"
 
 
 def reports_of(session: Session, organization_id: int, manager_remote_id: str) -> frozenset[str]:
-    """Everyone below the manager in the hierarchy, at any depth (the manager excluded)."""
+    """Everyone below the person, at any depth: by reporting line and by role hierarchy (them excluded)."""
     tree = (select(User.remote_id)
             .where(User.organization_id == organization_id, User.manager_remote_id == manager_remote_id)
             .cte("reports", recursive=True))
@@ -47,7 +54,20 @@ def reports_of(session: Session, organization_id: int, manager_remote_id: str) -
     tree = tree.union(select(User.remote_id)
                       .join(tree, User.manager_remote_id == tree.c.remote_id)
                       .where(User.organization_id == organization_id))
-    return frozenset(session.scalars(select(tree.c.remote_id))) - {manager_remote_id}
+    own_role = (select(User.crm_role_remote_id)
+                .where(User.organization_id == organization_id, User.remote_id == manager_remote_id)
+                .limit(1).scalar_subquery())
+    roles = (select(CrmRole.remote_id)
+             .where(CrmRole.organization_id == organization_id, CrmRole.parent_remote_id == own_role,
+                    CrmRole.deleted_at.is_(None))
+             .cte("roles_below", recursive=True))
+    roles = roles.union(select(CrmRole.remote_id)
+                        .join(roles, CrmRole.parent_remote_id == roles.c.remote_id)
+                        .where(CrmRole.organization_id == organization_id, CrmRole.deleted_at.is_(None)))
+    in_roles_below = select(User.remote_id).where(User.organization_id == organization_id,
+                                                  User.crm_role_remote_id.in_(select(roles.c.remote_id)))
+    found = set(session.scalars(select(tree.c.remote_id))) | set(session.scalars(in_roles_below))
+    return frozenset(found) - {manager_remote_id}
 
 
 def team_of(session: Session, organization_id: int, leader_remote_id: str) -> frozenset[str]:

@@ -28,6 +28,10 @@ class Config:
         self.SALESFORCE_LOGIN_URL = _env("SALESFORCE_LOGIN_URL", "https://127.0.0.1:8443")
         self.SALESFORCE_CLIENT_ID = _env("SALESFORCE_CLIENT_ID", "pipewise-sandbox-client")
         self.SALESFORCE_CLIENT_SECRET = _env("SALESFORCE_CLIENT_SECRET", "pipewise-sandbox-secret")
+        # The team panel's Canvas app: a second app, with its own consumer key and secret (one app
+        # carries one Canvas URL and signs with its own secret).
+        self.SALESFORCE_TEAM_CLIENT_ID = _env("SALESFORCE_TEAM_CLIENT_ID", "pipewise-team-sandbox-client")
+        self.SALESFORCE_TEAM_CLIENT_SECRET = _env("SALESFORCE_TEAM_CLIENT_SECRET", "pipewise-team-sandbox-secret")
         # HubSpot public app: consent on the app host, API and tokens on the API host (both the
         # sandbox when unset; production: https://app.hubspot.com and https://api.hubapi.com).
         self.HUBSPOT_LOGIN_URL = _env("HUBSPOT_LOGIN_URL", "https://127.0.0.1:8444")

@@ -5,6 +5,10 @@ lookback window (inclusive). Every page is written with one bulk upsert of the r
 content hash changed, and committed together with the new checkpoint, so a worker killed at
 any moment resumes without duplicates or gaps. Remote deletes are staged on the rows
 (``remote_deleted``) and become ``deleted_at`` only when the whole run completed.
+
+An optional stream (an object some orgs do not have, have not enabled or do not let Pipewise
+read) whose client raises ``Unavailable`` is skipped with a note for the admin; the run goes on
+and completes. A required one that is unavailable fails the run with the connector's sentence.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Client, Provider, Stream
 from connectors.common import COMMON_TYPES, Remote
+from connectors.errors import Unavailable
 from sync.db import upsert
 from sync.models import SYNCED_MODELS, SyncCursor, SyncRun, utcnow
 
@@ -80,7 +85,12 @@ class SyncEngine:
         started = time.monotonic()
         try:
             for stream in streams:
-                self._pull_stream(run, organization_id, stream, full=(kind == "full"))
+                try:
+                    self._pull_stream(run, organization_id, stream, full=(kind == "full"))
+                except Unavailable as exc:
+                    if not stream.optional:
+                        raise
+                    self._skip(run, stream, exc)
             self._finish(run, started, "completed", apply_deletes=True)
         except BaseException as exc:
             self._finish(run, started, "failed", error=exc)
@@ -173,6 +183,16 @@ class SyncEngine:
                 return (last.remote_modified_at, last.remote_id) if last.remote_modified_at else None
         return None
 
+    def _skip(self, run: SyncRun, stream: type[Stream], reason: Unavailable) -> None:
+        """Record an optional stream the remote does not offer, with the sentence the admin reads."""
+        log.info("sync.stream.skipped connection=%s stream=%s reason=%s", run.connection_id, stream.name, reason)
+        with self.sessions() as session:
+            cursor = self._cursor(session, run.connection_id, stream.name)
+            cursor.run_id = None
+            cursor.run_started_from = None
+            self._progress(session, run, stream.name, done=True, skipped=True, note=str(reason))
+            session.commit()
+
     # -- bookkeeping ------------------------------------------------------------------------------
 
     def _start_run(self, connection_id: int, kind: str, streams) -> SyncRun:
@@ -212,6 +232,12 @@ class SyncEngine:
         total = getattr(self.client, "last_total", None)
         if total is not None:
             entry["total"] = total
+        # Fields the remote does not let Pipewise read (the client reads only what exists for it).
+        left_out = (getattr(self.client, "left_out_fields", None) or {}).get(stream.name)
+        if left_out:
+            entry["note"] = (f"{stream.remote_name}: {', '.join(left_out)} "
+                             f"{'is' if len(left_out) == 1 else 'are'} not readable by Pipewise and "
+                             f"{'was' if len(left_out) == 1 else 'were'} left out.")
         progress[stream.name] = entry
         live.streams = progress
         if changed:

@@ -90,7 +90,8 @@ class ProviderFields:
     coerce: dict[str, Callable[[Any], Any]]
     # common value kind → the remote field types that can feed it
     compatible: dict[str, frozenset[str]]
-    # object_type → common field → its built-in remote source (the fields an admin may remap)
+    # object_type → common field → its built-in remote source (the fields an admin may remap);
+    # "" when the CRM has no standard field for it and only an admin's mapping can feed it
     defaults: dict[str, dict[str, str]]
 
 
@@ -114,7 +115,9 @@ PROVIDERS: dict[str, ProviderFields] = {
                      "converted_at": "ConvertedDate"},
             "opportunity": {"name": "Name", "stage": "StageName", "amount": "Amount", "probability": "Probability",
                             "close_date": "CloseDate", "is_closed": "IsClosed", "is_won": "IsWon",
-                            "lead_source": "LeadSource", "type": "Type", "product": "Product__c"},
+                            "lead_source": "LeadSource", "type": "Type",
+                            # No standard Opportunity field holds a product: an org's own field may.
+                            "product": ""},
             "account": {"name": "Name", "industry": "Industry", "website": "Website",
                         "annual_revenue": "AnnualRevenue", "employees": "NumberOfEmployees",
                         "country": "BillingCountry", "year_established": "YearStarted"},
@@ -206,6 +209,8 @@ def check(provider_key: str, object_type: str, common_field: str, remote_field: 
     defaults = PROVIDERS[provider_key].defaults.get(object_type, {})
     if common_field not in defaults:
         return f"{common_field!r} is not a field Pipewise lets you remap on {object_type}."
+    if remote_field == "" and defaults[common_field] == "":
+        return None  # back to no source at all
     found = next((f for f in fields if f["name"] == remote_field), None)
     if found is None:
         return (f"The CRM has no field called {remote_field!r} on this object. Pick one of the listed fields, "
@@ -238,7 +243,8 @@ def save_mapping(session: Session, connection: Connection, provider: type[Provid
     if defaults is None:
         return {}, {"": f"{provider.name} has no {object_type} records for Pipewise to map."}
     current = {**defaults, **overrides(session, connection.id).get(object_type, {})}
-    wanted = {f: r.strip() for f, r in choices.items() if r and r.strip() and current.get(f) != r.strip()}
+    wanted = {f: (r or "").strip() for f, r in choices.items()
+              if current.get(f) != (r or "").strip() and ((r or "").strip() or defaults.get(f) == "")}
     errors = {f: message for f, r in wanted.items()
               if (message := check(provider.key, object_type, f, r, fields)) is not None}
     if errors or not wanted:

@@ -197,6 +197,16 @@ class User(SyncedRecord):
     team: Mapped[str | None] = mapped_column(String(128))
     manager_remote_id: Mapped[str | None] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    crm_role_remote_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class CrmRole(SyncedRecord):
+    """A role of the CRM's role hierarchy (Salesforce UserRole)."""
+
+    __tablename__ = "crm_role"
+
+    name: Mapped[str | None] = mapped_column(String(255))
+    parent_remote_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class Campaign(SyncedRecord):
@@ -260,6 +270,7 @@ SYNCED_MODELS: dict[str, type[SyncedRecord]] = {
     "opportunity_stage_change": OpportunityStageChange,
     "activity": Activity,
     "user": User,
+    "user_role": CrmRole,
     "campaign": Campaign,
     "campaign_member": CampaignMember,
     "quota": CrmQuota,
@@ -392,7 +403,7 @@ class WritebackLedger(Base):
     remote_id: Mapped[str] = mapped_column(String(64))
     field: Mapped[str] = mapped_column(String(128))
     value: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))  # pending | written | rejected
+    status: Mapped[str] = mapped_column(String(16))  # pending | written | rejected | refused (for good)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     written_at: Mapped[datetime | None]

@@ -100,8 +100,10 @@ def plan(session: Session, connection_id: int, provider: type[Provider],
             if not values:
                 continue
             previous = ledger.get(score.remote_id, {})
-            # Anything not confirmed written (rejected, or cut short mid-call) is sent again.
-            unconfirmed = any(row.status != "written" for name, row in previous.items() if name in names)
+            # Anything not confirmed written (rejected, or cut short mid-call) is sent again; what the CRM
+            # refused for good (a converted lead) only when the value changes.
+            unconfirmed = any(row.status not in ("written", "refused") for name, row in previous.items()
+                              if name in names)
             differs = any(previous.get(fields[k].remote_name) is None
                           or previous[fields[k].remote_name].value != v
                           for k, v in values.items() if k not in TRAVELLING)
@@ -165,7 +167,8 @@ def _record(session: Session, connection_id: int, object_type: str, batch: list[
             name = fields[key].remote_name
             rows.append({
                 "connection_id": connection_id, "object_type": object_type, "remote_id": record["remote_id"],
-                "field": name, "value": value, "status": "written" if ok else "rejected",
+                "field": name, "value": value,
+                "status": "written" if ok else "refused" if getattr(result, "permanent", False) else "rejected",
                 "error": None if ok else f"{result.error_code}: {result.message}",
                 "attempts": attempts.get((record["remote_id"], name), 0) + 1,
                 "written_at": now if ok else None, "updated_at": now,

@@ -91,7 +91,8 @@ def test_oauth_code_flow_answers_salesforce_token_shape(server):
     identity = requests.get(token["id"], headers={"Authorization": "Bearer " + token["access_token"]},
                             verify=str(server.ca_path)).json()
     assert identity["organization_id"] == server.org_id
-    assert identity["custom_attributes"]["role"] == "admin"
+    # Salesforce adds custom_attributes only when the app defines custom attributes; Pipewise's defines none.
+    assert "custom_attributes" not in identity
 
     refreshed = requests.post(server.base_url + "/services/oauth2/token", verify=str(server.ca_path),
                               data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"],
@@ -113,14 +114,42 @@ def test_consent_deny_and_wrong_secret(server):
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_client"
 
 
-def test_sign_in_as_a_rep_shows_the_role(server):
-    rep = next(u for u in server.records("User") if u["ProfileName__c"] == "Sales Representative")
+def test_a_users_standing_is_read_from_profile_permission_sets_and_hierarchy(server):
+    rep = next(u for u in server.records("User") if u["Title"] == "Sales Representative")
     token = install(server, username=rep["Username"])
     identity = requests.get(token["id"], headers={"Authorization": "Bearer " + token["access_token"]},
                             verify=str(server.ca_path)).json()
     assert identity["user_id"] == rep["Id"]
-    assert identity["custom_attributes"] == {**identity["custom_attributes"], "role": "rep",
-                                             "department": rep["Department"], "manager_id": rep["ManagerId"]}
+    sf = client(server, token)
+    me = sf.query(f"SELECT Profile.Name, Profile.PermissionsModifyAllData, UserRole.ParentRoleId, UserRoleId "
+                  f"FROM User WHERE Id = '{rep['Id']}'")["records"][0]
+    assert me["Profile"]["Name"] == "Standard User" and me["Profile"]["PermissionsModifyAllData"] is False
+    assert me["Profile"]["attributes"]["type"] == "Profile"
+    # The rep's role sits right below their manager's; the manager holds that role.
+    manager = sf.query(f"SELECT Id, UserRoleId FROM User WHERE Id = '{rep['ManagerId']}'")["records"][0]
+    assert me["UserRole"]["ParentRoleId"] == manager["UserRoleId"]
+    below = sf.query(f"SELECT COUNT() FROM User WHERE UserRole.ParentRoleId = '{manager['UserRoleId']}'")
+    assert below["totalSize"] >= 1
+    # Every user holds the permission set their profile owns; only the admin's grants Modify All Data.
+    admins = sf.query("SELECT AssigneeId FROM PermissionSetAssignment "
+                      "WHERE PermissionSet.PermissionsModifyAllData = true")["records"]
+    assert [a["AssigneeId"] for a in admins] == [server.info()["admin_user_id"]]
+
+
+def test_a_token_without_the_api_scope_cannot_call_the_rest_api(server):
+    session = oauth_session(server)
+    session.scope = "id"
+    url, state = session.create_authorization_url(server.base_url + "/services/oauth2/authorize")
+    query = {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
+    answer = requests.post(server.base_url + "/services/oauth2/authorize", verify=str(server.ca_path),
+                           allow_redirects=False, data={**query, "action": "allow"})
+    token = session.fetch_token(server.base_url + "/services/oauth2/token",
+                                authorization_response=answer.headers["Location"], state=state)
+    refused = requests.get(server.base_url + "/services/data/v59.0/limits/", verify=str(server.ca_path),
+                           headers={"Authorization": "Bearer " + token["access_token"]})
+    assert refused.status_code == 401
+    assert refused.json() == [{"message": "This session is not valid for use with the REST API",
+                               "errorCode": "INVALID_SESSION_ID"}]
 
 
 def test_revoked_refresh_token_gets_invalid_grant(server, control):
@@ -301,7 +330,7 @@ def test_composite_update_results_per_record_and_all_or_none(server, sf, control
         sf.restful("composite/sobjects", method="PATCH", json=too_many)
 
 
-def test_custom_field_through_tooling_then_describe_write_read(server, sf):
+def test_custom_field_through_tooling_is_invisible_until_a_permission_set_grants_it(server, sf):
     field = {"FullName": "Lead.Pipewise_Score__c",
              "Metadata": {"type": "Number", "label": "Pipewise Score", "precision": 3, "scale": 0}}
     created = sf.restful("tooling/sobjects/CustomField", method="POST", json=field)
@@ -313,16 +342,42 @@ def test_custom_field_through_tooling_then_describe_write_read(server, sf):
         "FullName": "Lead.Pipewise_Reasons__c",
         "Metadata": {"type": "LongTextArea", "label": "Pipewise Reasons", "length": 32768, "visibleLines": 3}})
 
+    # No field-level security yet, for the admin too: the fields do not exist for the API.
+    lead = server.records("Lead")[5]["Id"]
+    assert "Pipewise_Score__c" not in {f["name"] for f in sf.Lead.describe()["fields"]}
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.query("SELECT Id, Pipewise_Score__c FROM Lead")
+    assert caught.value.content[0]["errorCode"] == "INVALID_FIELD"
+    refused = sf.restful("composite/sobjects", method="PATCH", json={"allOrNone": False, "records": [
+        {"attributes": {"type": "Lead"}, "Id": lead, "Pipewise_Score__c": 87}]})
+    assert refused[0]["errors"][0]["statusCode"] == "INVALID_FIELD"
+
+    # A permission set with edit on both fields, assigned to the user: now they exist.
+    permission_set = sf.PermissionSet.create({"Name": "Scores", "Label": "Scores"})["id"]
+    grants = sf.restful("composite/sobjects", method="POST", json={"allOrNone": True, "records": [
+        {"attributes": {"type": "FieldPermissions"}, "ParentId": permission_set, "SobjectType": "Lead",
+         "Field": f"Lead.{name}", "PermissionsRead": True, "PermissionsEdit": True}
+        for name in ("Pipewise_Score__c", "Pipewise_Reasons__c")]})
+    assert all(g["success"] for g in grants)
+    sf.PermissionSetAssignment.create({"AssigneeId": server.info()["admin_user_id"], "PermissionSetId": permission_set})
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.PermissionSetAssignment.create({"AssigneeId": server.info()["admin_user_id"],
+                                           "PermissionSetId": permission_set})
+    assert caught.value.content[0]["errorCode"] == "DUPLICATE_VALUE"
+
     described = {f["name"]: f for f in sf.Lead.describe()["fields"]}
     assert described["Pipewise_Score__c"]["custom"] is True and described["Pipewise_Score__c"]["type"] == "double"
-    assert described["Pipewise_Reasons__c"]["type"] == "textarea"
-
-    lead = server.records("Lead")[5]["Id"]
+    assert described["Pipewise_Reasons__c"]["type"] == "textarea" and described["Pipewise_Reasons__c"]["updateable"]
     results = sf.restful("composite/sobjects", method="PATCH", json={"allOrNone": True, "records": [
         {"attributes": {"type": "Lead"}, "Id": lead, "Pipewise_Score__c": 87, "Pipewise_Reasons__c": "Fast reply"}]})
     assert results == [{"id": lead, "success": True, "errors": []}]
-    read = sf.query(f"SELECT Id, Pipewise_Score__c, Pipewise_Reasons__c FROM Lead WHERE Pipewise_Score__c >= 80")
+    read = sf.query("SELECT Id, Pipewise_Score__c, Pipewise_Reasons__c FROM Lead WHERE Pipewise_Score__c >= 80")
     assert read["records"][0]["Pipewise_Score__c"] == 87.0 and read["records"][0]["Pipewise_Reasons__c"] == "Fast reply"
+
+    # A rep holds no such permission set: to them the fields still do not exist.
+    rep = next(u for u in server.records("User") if u["Title"] == "Sales Representative")
+    as_rep = client(server, install(server, username=rep["Username"]))
+    assert "Pipewise_Score__c" not in {f["name"] for f in as_rep.Lead.describe()["fields"]}
 
     page = requests.get(f"{server.base_url}/lightning/r/Lead/{lead}/view", verify=str(server.ca_path))
     assert page.status_code == 200 and "Pipewise Score" in page.text and "canvas-slot" in page.text
@@ -357,10 +412,14 @@ def test_seed_is_deterministic_and_follows_the_rules(server, tmp_path):
     info = server.info()
     assert info["date_shift_days"] == -410
     users = server.records("User")
-    roles = {u["ProfileName__c"] for u in users}
-    assert roles == {"System Administrator", "Sales Manager", "Sales Representative"}
-    reps = [u for u in users if u["ProfileName__c"] == "Sales Representative"]
+    assert {u["Title"] for u in users} == {"System Administrator", "Sales Manager", "Sales Representative"}
+    profiles = {p["Id"]: p["Name"] for p in server.records("Profile")}
+    assert {profiles[u["ProfileId"]] for u in users} == {"System Administrator", "Standard User"}
+    reps = [u for u in users if u["Title"] == "Sales Representative"]
     assert all(u["ManagerId"] and u["Department"] in ("Central", "East", "West") for u in reps)
+    roles = {r["Id"]: r for r in server.records("UserRole")}
+    managers = {u["Id"]: u for u in users if u["Title"] == "Sales Manager"}
+    assert all(roles[u["UserRoleId"]]["ParentRoleId"] == managers[u["ManagerId"]]["UserRoleId"] for u in reps)
     opportunities = server.records("Opportunity")
     assert all(o["Amount"] > 0 for o in opportunities)
     assert {o["StageName"] for o in opportunities} >= {"Prospecting", "Engaging", "Closed Won", "Closed Lost"}

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 
 from connectors.salesforce.sandbox.control import SandboxControl
 from connectors.salesforce.sandbox.server import SandboxServer
-from connectors.salesforce.sandbox.settings import DEFAULT_CLIENT_SECRET
+from connectors.salesforce.sandbox.settings import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TEAM_CLIENT_SECRET
 
 OUTBOUND = "http://soap.sforce.com/2005/09/outbound"
 SOAPENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -129,17 +129,31 @@ def test_rest_update_posts_a_soap_outbound_message(server, sf, receiver, control
     assert notifications.findtext("o:EnterpriseUrl", namespaces=NS).startswith(f"{server.base_url}/services/Soap/c/")
     assert notifications.findtext("o:PartnerUrl", namespaces=NS).startswith(f"{server.base_url}/services/Soap/u/")
     assert kind == "sf:Lead" and record_id == lead and note_id.startswith("04l") and len(note_id) == 18
-    assert sobject.findtext("sf:Title", namespaces=NS) == "Head of Buying"
-    assert sobject.findtext("sf:IsDeleted", namespaces=NS) == "false"
-    assert sobject.findtext("sf:Company", namespaces=NS) == control.record("Lead", lead)["Company"]
+    # Only the fields the message definition chose travel (the shipped one: Id, who changed it, when, and
+    # Pipewise's own fields); the changed Title is not among them.
+    sent = [child.tag.rpartition("}")[2] for child in sobject]
+    assert sent == ["Id", "LastModifiedById", "SystemModstamp"]
+    assert sobject.findtext("sf:LastModifiedById", namespaces=NS) == server.info()["admin_user_id"]
     stats = control.wait_outbound_idle()
     assert stats["acked"] >= 1 and stats["pending"] == 0 and stats["url"] == receiver.url
+
+    control.configure_outbound(receiver.url, fields={"Lead": ["Title", "Company"]})
+    sf.Lead.update(lead, {"Title": "Head of Purchasing"})
+    latest = receiver.wait_for(lambda n: n[2] == lead and n[3].findtext("sf:Title", namespaces=NS))[-1][3]
+    assert latest.findtext("sf:Title", namespaces=NS) == "Head of Purchasing"
+    assert latest.findtext("sf:Company", namespaces=NS) == control.record("Lead", lead)["Company"]
+    assert latest.findtext("sf:IsDeleted", namespaces=NS) is None
 
 
 def test_custom_field_ui_change_and_batching(server, sf, receiver, control):
     sf.restful("tooling/sobjects/CustomField", method="POST", json={
         "FullName": "Lead.Pipewise_Score__c", "Metadata": {"type": "Number", "label": "Pipewise Score",
                                                            "precision": 3, "scale": 0}})
+    granted = sf.PermissionSet.create({"Name": "Triggers", "Label": "Triggers"})["id"]
+    sf.FieldPermissions.create({"ParentId": granted, "SobjectType": "Lead", "Field": "Lead.Pipewise_Score__c",
+                                "PermissionsRead": True, "PermissionsEdit": True})
+    sf.PermissionSetAssignment.create({"AssigneeId": server.info()["admin_user_id"], "PermissionSetId": granted})
+    control.configure_outbound(receiver.url, fields={"Lead": ["Status", "Pipewise_Score__c"]})
     leads = [r["Id"] for r in server.records("Lead")[10:15]]
     results = sf.restful("composite/sobjects", method="PATCH", json={"allOrNone": True, "records": [
         {"attributes": {"type": "Lead"}, "Id": lead, "Pipewise_Score__c": 70 + i} for i, lead in enumerate(leads)]})
@@ -155,12 +169,14 @@ def test_custom_field_ui_change_and_batching(server, sf, receiver, control):
                              n[3].findtext("sf:Status", namespaces=NS) == "Working - Contacted")
     assert hits[-1][3].findtext("sf:Pipewise_Score__c", namespaces=NS) == "70.0"
 
+    # Deleted before delivery: the notification carries no data at all (Outbound Messaging considerations).
+    before = len(receiver.notifications())
     opportunity = server.create("Opportunity", {"Name": "Triggered", "StageName": "Prospecting",
                                                 "CloseDate": "2017-12-01"})
     control.delete("Opportunity", opportunity)
-    deleted = receiver.wait_for(lambda n: n[2] == opportunity and
-                                n[3].findtext("sf:IsDeleted", namespaces=NS) == "true")
-    assert deleted[0][1] == "sf:Opportunity"
+    control.wait_outbound_idle()
+    empty = [n for n in receiver.notifications()[before:] if n[1] == "sf:Opportunity"]
+    assert empty and all(n[2] is None and len(n[3]) == 0 for n in empty)
     account = server.create("Account", {"Name": "Not watched"})  # Account is not a configured object
     rolled_back = server.records("Lead")[16]["Id"]
     results = sf.restful("composite/sobjects", method="PATCH", json={"allOrNone": True, "records": [
@@ -228,6 +244,13 @@ def _decode(signed: str) -> tuple[dict, str, str]:
     return json.loads(base64.b64decode(envelope)), signature, expected
 
 
+def page_envelope(html: str) -> str:
+    """The envelope part of the signed request a page posts."""
+    parser = _Forms()
+    parser.feed(html)
+    return next(a for t, a in parser.tags if t == "input")["value"].split(".", 1)[1]
+
+
 def _page(server, path: str) -> requests.Response:
     return requests.get(server.base_url + path, verify=str(server.ca_path))
 
@@ -251,14 +274,15 @@ def test_record_page_embeds_the_canvas_app_with_a_signed_request(server, control
 
     context, signature, expected = _decode(fields[0]["value"])
     assert hmac.compare_digest(signature, expected)
-    assert context["algorithm"] == "HMACSHA256" and abs(context["issuedAt"] - time.time()) < 60
+    # Canvas guide, CanvasRequest: issuedAt is for internal use; its example carries null.
+    assert context["algorithm"] == "HMACSHA256" and context["issuedAt"] is None
     admin = server.info()["admin_user_id"]
     assert context["userId"] == admin and context["context"]["user"]["userId"] == admin
     assert context["client"]["instanceUrl"] == server.base_url == context["client"]["targetOrigin"]
     environment = context["context"]["environment"]
-    assert environment["record"]["Id"] == opportunity["Id"]
-    assert environment["record"]["attributes"]["type"] == "Opportunity"
-    assert environment["parameters"] == {"recordId": opportunity["Id"], "recordType": "Opportunity"}
+    assert environment["record"] == {"attributes": {"type": "Opportunity", "url": f"/services/data/v59.0/sobjects/"
+                                                    f"Opportunity/{opportunity['Id']}"}, "Id": opportunity["Id"]}
+    assert environment["parameters"] == {} and environment["displayLocation"] == "PageLayout"
     assert context["context"]["application"]["canvasUrl"] == canvas_url
     assert context["context"]["application"]["authType"] == "SIGNED_REQUEST"
     assert context["context"]["organization"]["organizationId"] == server.org_id
@@ -269,12 +293,25 @@ def test_record_page_embeds_the_canvas_app_with_a_signed_request(server, control
                      headers={"Authorization": "Bearer " + context["client"]["oauthToken"]})
     assert me.status_code == 200 and me.json()["user_id"] == admin
 
-    rep = next(u for u in server.records("User") if u["ProfileName__c"] == "Sales Representative")
+    # A reload posts the same token again (the user's session for the app lasts).
+    reload = _Forms()
+    reload.feed(_page(server, f"/lightning/r/Opportunity/{opportunity['Id']}/view").text)
+    assert _decode(next(a for t, a in reload.tags if t == "input")["value"])[0]["client"]["oauthToken"] == \
+        context["client"]["oauthToken"]
+
+    # The team panel is a second app: User pages post its own signed request, signed with its own secret.
+    team_url = "https://pipewise.test/embed/salesforce/manager"
+    control.configure_canvas(canvas_url, team_url)
+    rep = next(u for u in server.records("User") if u["Title"] == "Sales Representative")
     page = _page(server, f"/lightning/r/User/{rep['Id']}/view?as={rep['Username']}")
     parser = _Forms()
     parser.feed(page.text)
+    assert next(a for t, a in parser.tags if t == "form")["action"] == team_url
     again, signature, expected = _decode(next(a for t, a in parser.tags if t == "input")["value"])
-    assert signature == expected and again["userId"] == rep["Id"]
+    assert signature != expected, "not signed with the rep panel app's secret"
+    assert signature == base64.b64encode(hmac.new(DEFAULT_TEAM_CLIENT_SECRET.encode(),
+                                                  page_envelope(page.text).encode(), hashlib.sha256).digest()).decode()
+    assert again["userId"] == rep["Id"] and again["context"]["application"]["name"] == "Pipewise Team"
     assert again["context"]["environment"]["record"]["attributes"]["type"] == "User"
     assert again["client"]["oauthToken"] != context["client"]["oauthToken"]
     assert _page(server, f"/lightning/r/Lead/{server.records('Lead')[0]['Id']}/view?as=nobody").status_code == 404
@@ -287,3 +324,30 @@ def test_record_page_embeds_the_canvas_app_with_a_signed_request(server, control
     assert home.status_code == 200 and "/lightning/r/Opportunity/" in home.text and "/lightning/r/User/" in home.text
     control.configure_canvas(None)
     assert "signed_request" not in _page(server, f"/lightning/r/Opportunity/{opportunity['Id']}/view").text
+
+
+def test_a_self_authorized_app_opens_with_a_get_until_the_user_allows_it(server, control):
+    canvas_url = "https://pipewise.test/embed/salesforce/canvas"
+    control.configure_canvas(canvas_url)
+    server.sandbox.settings.canvas_permitted_users = "self_authorized"
+    try:
+        rep = next(u for u in server.records("User") if u["Title"] == "Sales Representative")
+        lead = server.records("Lead")[1]["Id"]
+        parser = _Forms()
+        parser.feed(_page(server, f"/lightning/r/Lead/{lead}/view?as={rep['Username']}").text)
+        frame = next(a for t, a in parser.tags if t == "iframe")
+        assert frame["src"] == f"{canvas_url}?_sfdc_canvas_authvalue=user_approval_required"
+        assert not [a for t, a in parser.tags if t == "input" and a.get("name") == "signed_request"]
+
+        # The user allows the app once (the OAuth consent); from then on the page posts the signed request.
+        allowed = requests.post(server.base_url + "/services/oauth2/authorize", verify=str(server.ca_path),
+                                allow_redirects=False, data={"client_id": DEFAULT_CLIENT_ID, "action": "allow",
+                                                             "redirect_uri": "https://pipewise.test/approved",
+                                                             "username": rep["Username"], "state": "s"})
+        assert allowed.status_code == 302
+        parser = _Forms()
+        parser.feed(_page(server, f"/lightning/r/Lead/{lead}/view?as={rep['Username']}").text)
+        assert [a for t, a in parser.tags if t == "input" and a.get("name") == "signed_request"]
+    finally:
+        server.sandbox.settings.canvas_permitted_users = "admin_approved"
+        control.configure_canvas(None)

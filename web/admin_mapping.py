@@ -67,7 +67,9 @@ def _rows(db, connection: Connection, provider, catalogs, submitted=None) -> dic
             names = {f["name"] for f in options}
             # The current and built-in sources stay selectable even when the CRM list is unavailable.
             extra = [{"name": n, "label": n, "type": "", "custom": n.endswith("__c")}
-                     for n in dict.fromkeys((source, default)) if n not in names]
+                     for n in dict.fromkeys((source, default)) if n and n not in names]
+            if default == "":  # no standard source: "none" is a choice of its own
+                extra.insert(0, {"name": "", "label": "None", "type": "", "custom": False})
             rows.append({"field": common_field, "label": common_field.replace("_", " ").capitalize(),
                          "kind": field_mapping.field_kind(object_type, common_field), "default": default,
                          "source": source, "selected": (submitted or {}).get(common_field, source),

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, abort, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
+from connectors import registry
 from connectors.errors import ConnectorError
 from connectors.hubspot.provider import HubSpotProvider
 from sync.config import Config
@@ -49,15 +50,20 @@ class SignInError(Exception):
 
 
 def salesforce_identity(config: Config, token: dict[str, Any]) -> SignIn:
-    """Read the Salesforce identity URL (the token's ``id``) with the access token."""
+    """Read the Salesforce identity URL (the token's ``id``), then the user's standing through the API."""
     identity_url = token.get("id") or ""
     if urlsplit(identity_url).scheme != "https":
         raise SignInError("Salesforce's answer had no identity URL.")
-    response = oauth_app(config, "salesforce").session(token=token).get(identity_url, timeout=30)
+    http = oauth_app(config, "salesforce").session(token=token)
+    response = http.get(identity_url, timeout=30)
     if response.status_code != 200:
         raise SignInError(f"Salesforce did not tell Pipewise who you are (HTTP {response.status_code}).")
     info = response.json()
-    role = (info.get("custom_attributes") or {}).get("role")
+    # The app defines no custom attributes: the role comes from the user's profile, permission sets
+    # and place in the hierarchy, which every org has (connectors/salesforce/identity.py).
+    role = "rep"
+    if token.get("instance_url"):
+        role = registry.get("salesforce").provider.user_role(http, token, config.SALESFORCE_API_VERSION)
     return SignIn(provider="salesforce", user_id=info["user_id"], remote_org_id=info["organization_id"],
                   username=info.get("username") or info["user_id"], email=info.get("email"),
                   name=info.get("display_name") or info.get("username") or info["user_id"],
@@ -79,7 +85,8 @@ IDENTITY_RESOLVERS: dict[str, Callable[[Config, dict[str, Any]], SignIn]] = {
 }
 # The narrowest scope that lets the identity be read. HubSpot refuses an authorization that leaves
 # out any of the app's required scopes (docs/hubspot/app.json), so its sign-in asks for all of them.
-SIGNIN_SCOPES: dict[str, str] = {"salesforce": "id", "hubspot": " ".join(HubSpotProvider.scopes)}
+# Salesforce: "api" too, because an admin is recognised by the profile and permission sets read through the API.
+SIGNIN_SCOPES: dict[str, str] = {"salesforce": "id api", "hubspot": " ".join(HubSpotProvider.scopes)}
 
 
 # -- the signed-in user ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Flask CLI commands: database migrations, syncs, and the scoring groups."""
+"""Flask CLI commands: database migrations, syncs, connection checks, and the scoring groups."""
 from __future__ import annotations
 
 import json
@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 db_cli = AppGroup("db", help="Database schema.")
 sync_cli = AppGroup("sync", help="Run syncs.")
 audit_cli = AppGroup("audit", help="The audit trail.")
+connections_cli = AppGroup("connections", help="Connections to the CRMs.")
 
 
 def alembic_config(database_url: str) -> AlembicConfig:
@@ -68,11 +69,42 @@ def audit_verify():
     click.echo("audit trail intact")
 
 
+@connections_cli.command("check")
+@click.option("--connection", "connection_id", type=int, help="Check this connection only (default: all).")
+def connections_check(connection_id: int | None):
+    """Check each connection against its live CRM; exit 1 when something must be fixed there."""
+    from sqlalchemy import select
+
+    from sync.models import Connection
+    from sync.preflight import run_preflight
+
+    rt = runtime()
+    with rt.sessions() as session:
+        query = select(Connection.id).where(Connection.status != "disconnected").order_by(Connection.id)
+        ids = [connection_id] if connection_id else list(session.scalars(query))
+    if not ids:
+        click.echo("No connection to check: connect a CRM in the Pipewise console first.")
+        return
+    failed = False
+    for one in ids:
+        try:
+            report = run_preflight(rt, one)
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from None
+        failed = failed or bool(report.errors)
+        click.echo(f"{report.provider.capitalize()} connection {one}: {report.summary()}")
+        for finding in report.findings:
+            click.echo(f"  {finding.status:<7} {finding.check}: {finding.message}")
+    if failed:
+        raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups."""
     app.cli.add_command(db_cli)
     app.cli.add_command(sync_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(connections_cli)
     from scoring.cli import model as model_cli
     from scoring.forecast_cli import forecast_group as forecast_cli
     app.cli.add_command(model_cli)

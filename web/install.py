@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, session, url_for
+from rq.job import Dependency
 from sqlalchemy import func, select
 
 from connectors import registry
@@ -11,6 +12,7 @@ from connectors.errors import ConnectorError
 from sync import audit
 from sync.connections import install, oauth_app
 from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun
+from sync.preflight import latest_report
 from web.admin.webhooks import allow_reveal
 from web.auth import actor, admin_required, current_user, set_organization
 from web.extensions import runtime
@@ -89,10 +91,15 @@ def callback(provider: str):
 
 
 def enqueue_install_jobs(rt, connection_id: int) -> None:
-    """Provision the writeback fields, then run the first full backfill."""
-    # On the sync queue, ahead of the backfill, so the fields exist before the first writeback.
-    rt.queues["sync"].enqueue("sync.writeback.provision_job", connection_id, job_timeout=600)
-    rt.queues["sync"].enqueue("sync.jobs.sync_connection", connection_id, "full", job_timeout=3600)
+    """Provision the writeback fields, check the connection (preflight), then run the first full backfill."""
+    # Chained, so the fields and their access exist before the check, and the check is on the
+    # progress page before the backfill starts; the backfill runs whatever the check found.
+    queue = rt.queues["sync"]
+    provision = queue.enqueue("sync.writeback.provision_job", connection_id, job_timeout=600)
+    check = queue.enqueue("sync.preflight.preflight_job", connection_id, job_timeout=600,
+                          depends_on=Dependency(jobs=[provision], allow_failure=True))
+    queue.enqueue("sync.jobs.sync_connection", connection_id, "full", job_timeout=3600,
+                  depends_on=Dependency(jobs=[check], allow_failure=True))
 
 
 def _own_connection(db, connection_id: int) -> Connection:
@@ -131,7 +138,17 @@ def progress_json(connection_id: int):
             "deleted": run.deleted, "api_calls": run.api_calls, "seconds": run.seconds,
             "streams": run.streams, "errors": run.errors},
         "stored": stored,
+        "check": _check_json(connection_id),
     })
+
+
+def _check_json(connection_id: int) -> dict | None:
+    """The preflight report of the connection, for the progress page."""
+    report = latest_report(runtime().redis, connection_id)
+    if report is None:
+        return None
+    return {"summary": report.summary(), "checked_at": report.checked_at,
+            "findings": [{"check": f.check, "status": f.status, "message": f.message} for f in report.ordered()]}
 
 
 def _callback_url(provider: str) -> str:

@@ -49,7 +49,8 @@ def salesforce_outbound(remote_org_id: str, secret: str):
         rows = []
         for note in message.notifications:
             stream = streams.get(note.object_type)
-            if stream is None:
+            # A record deleted before delivery comes without data: its deletion arrives with the next sync.
+            if stream is None or note.record_id is None:
                 continue
             rows.append({"connection_id": connection.id, "event_id": note.id, "kind": "outbound_message",
                          "object_type": stream.object_type, "remote_ids": [note.record_id],

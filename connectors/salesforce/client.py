@@ -1,6 +1,7 @@
 """The Salesforce REST client over simple-salesforce: paging, token refresh, retries, typed errors."""
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -10,26 +11,34 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
-from connectors.base import Stream, TokenSaver, Usage, WritableField, WriteResult
-from connectors.errors import Fatal, QuotaExceeded, Retriable, Skippable, error_for_status
+from connectors.base import Finding, Stream, TokenSaver, Usage, WritableField, WriteResult
+from connectors.errors import Fatal, QuotaExceeded, Retriable, Skippable, Unavailable, error_for_status
 from connectors.oauth import OAuthApp
 from connectors.retry import call_with_retries, parse_retry_after
+from connectors.salesforce.describe import Catalog, selectable
+from connectors.salesforce.mapping import sf_datetime
+from connectors.salesforce.streams import ALL as STREAMS
+
+log = logging.getLogger(__name__)
 
 COLLECTION_LIMIT = 200  # records per sObject Collections call
 IDS_PER_QUERY = 200     # keeps the SOQL inside URL length limits
 QUOTA_PAUSE = timedelta(hours=1)  # the limit is a rolling 24 h window: look again in an hour
-
-# Tooling API metadata for each WritableField type.
-FIELD_METADATA: dict[str, dict[str, Any]] = {
-    "number": {"type": "Number", "precision": 18, "scale": 0},
-    "text": {"type": "Text", "length": 255},
-    "textarea": {"type": "LongTextArea", "length": 32768, "visibleLines": 5},
-    "datetime": {"type": "DateTime"},
-}
+# Concurrent long-running requests are those of 20 s or more (API Request Limits and Allocations):
+# waiting about that long lets some of them end.
+CONCURRENCY_WAIT = 20.0
+# A query locator can be gone (expired, invalidated): the read restarts from its last record this often.
+LOCATOR_RESTARTS = 3
+# Per-record answers that no retry will change (Salesforce Help 000384333: a converted lead is read-only).
+PERMANENT_REJECTIONS = {"CANNOT_UPDATE_CONVERTED_LEAD", "ENTITY_IS_DELETED"}
 
 
 class _SessionExpired(Exception):
     """The access token was refused (401 INVALID_SESSION_ID): refresh it and try once more."""
+
+
+class _LocatorGone(Exception):
+    """The next page's query locator is no longer valid (INVALID_QUERY_LOCATOR)."""
 
 
 def soql_datetime(value: datetime) -> str:
@@ -55,6 +64,17 @@ def _errors_of(content: Any) -> tuple[str | None, str]:
     return None, str(content or "")[:500]
 
 
+def _daily_limit_spent(message: str, limit_info: str | None) -> bool:
+    """Whether a REQUEST_LIMIT_EXCEEDED is the 24-hour allowance (not too many concurrent long requests)."""
+    if "TotalRequests" in message:
+        return True
+    used, _, total = (limit_info or "").partition("api-usage=")[2].partition("/")
+    try:
+        return int(used) >= int(total.split(",")[0])
+    except ValueError:
+        return False
+
+
 class SalesforceClient:
     """One connection's REST client; refreshes its token itself and reports every new token."""
 
@@ -78,6 +98,9 @@ class SalesforceClient:
         # simple-salesforce drops the headers of failed answers; keep them for Retry-After.
         self._session.hooks["response"].append(self._remember)
         self._sf = self._build()
+        self.catalog = Catalog(self._composite, api_version, [s.remote_name for s in STREAMS])
+        # stream name → fields the org does not let Pipewise read (the engine notes them for the admin)
+        self.left_out_fields: dict[str, list[str]] = {}
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -127,23 +150,33 @@ class SalesforceClient:
         code, message = _errors_of(exc.content)
         status = exc.status
         where = exc.resource_name or "a request"
+        answered = self._last_response if (self._last_response is not None
+                                           and self._last_response.status_code == status) else None
         if status == 401 and code in ("INVALID_SESSION_ID", None):
             return _SessionExpired(message)
         if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
+            limit_info = answered.headers.get("Sforce-Limit-Info") if answered is not None else None
+            if not _daily_limit_spent(message, limit_info):
+                return Retriable(f"Salesforce is busy with too many long-running requests for this org "
+                                 f"({message}). Pipewise waits and tries again.", status=status, code=code,
+                                 retry_after=CONCURRENCY_WAIT)
             resume_at = datetime.now(timezone.utc).replace(tzinfo=None) + QUOTA_PAUSE
             return QuotaExceeded(
                 f"Salesforce's daily API limit for this org is used up ({message}). Pipewise "
                 "pauses this connection and tries again in an hour.",
                 status=status, code=code, resume_at=resume_at)
+        if code == "INVALID_QUERY_LOCATOR":
+            return _LocatorGone(message)
+        if status == 400 and code == "INVALID_TYPE":
+            return Unavailable(f"Salesforce does not offer this object to Pipewise ({message})",
+                               status=status, code=code)
         if status == 400:
             return Fatal(f"Salesforce rejected {where}: {code or 'error'}: {message}",
                          status=status, code=code)
         if status == 404:
             return Skippable(f"Salesforce has no such resource ({where}): {message}",
                              status=status, code=code)
-        retry_after = None
-        if self._last_response is not None and self._last_response.status_code == status:
-            retry_after = parse_retry_after(self._last_response.headers.get("Retry-After"))
+        retry_after = parse_retry_after(answered.headers.get("Retry-After")) if answered is not None else None
         return error_for_status(status, f"Salesforce answered {status} to {where}: "
                                 f"{code or 'error'}: {message}", code=code, retry_after=retry_after)
 
@@ -154,42 +187,89 @@ class SalesforceClient:
             self._on_token(dict(self._token))
         self._sf = self._build()
 
+    def _composite(self, subrequests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One Composite call (one API call however many subrequests); the answers in order."""
+        answer = self._call(lambda sf: sf.restful("composite", method="POST", timeout=self._timeout,
+                                                  json={"allOrNone": False, "compositeRequest": subrequests}))
+        return answer.get("compositeResponse", [])
+
+    def query(self, soql: str) -> list[dict[str, Any]]:
+        """Every live record of a small query, without attributes."""
+        records = []
+        for page in self._pages(soql, 2000, include_deleted=False):
+            records.extend(page)
+        return records
+
     # -- reading ------------------------------------------------------------------------------
+
+    def _fields(self, stream: type[Stream]) -> list[str]:
+        """The stream's fields that the org lets Pipewise read; Unavailable when the object is not there."""
+        described = self.catalog.get(stream.remote_name)
+        if described is None:
+            raise Unavailable(unavailable_sentence(stream.remote_name), code="NOT_FOUND")
+        chosen, missing = selectable(stream, described)
+        needed = {stream.primary_key, stream.cursor_field} - set(chosen)
+        if needed:
+            raise Unavailable(f"Salesforce does not let Pipewise read {', '.join(sorted(needed))} on "
+                              f"{stream.remote_name}. Give the integration user read access to the object and "
+                              "its fields, then sync again.", code="INVALID_FIELD")
+        if missing:
+            self.left_out_fields[stream.name] = missing
+            log.info("salesforce.fields.left-out object=%s fields=%s", stream.remote_name, ",".join(missing))
+        return chosen
 
     def _soql(self, stream: type[Stream], where: str | None) -> str:
         cursor, key = stream.cursor_field, stream.primary_key
-        query = f"SELECT {', '.join(stream.fields)} FROM {stream.remote_name}"
+        query = f"SELECT {', '.join(self._fields(stream))} FROM {stream.remote_name}"
         if where:
             query += f" WHERE {where}"
         return query + f" ORDER BY {cursor}, {key}"
 
-    def _pages(self, query: str, page_size: int) -> Iterator[list[dict[str, Any]]]:
-        """Each page of a queryAll, records without ``attributes``."""
+    def _pages(self, query: str, page_size: int, include_deleted: bool = True) -> Iterator[list[dict[str, Any]]]:
+        """Each page of a queryAll (or a query), records without ``attributes``."""
         options = {"headers": {"Sforce-Query-Options": f"batchSize={page_size}"}, "timeout": self._timeout}
-        result = self._call(lambda sf: sf.query(query, include_deleted=True, **options))
+        result = self._call(lambda sf: sf.query(query, include_deleted=include_deleted, **options))
         while True:
             yield [{k: v for k, v in r.items() if k != "attributes"} for r in result["records"]]
             next_url = result.get("nextRecordsUrl")
             if result.get("done", True) or not next_url:
                 return
             result = self._call(lambda sf: sf.query_more(next_url, identifier_is_url=True,
-                                                         include_deleted=True, **options))
+                                                         include_deleted=include_deleted, **options))
+
+    @staticmethod
+    def _after(stream: type[Stream], since: datetime | None, after_id: str | None) -> str | None:
+        cursor, key = stream.cursor_field, stream.primary_key
+        if since is None:
+            return None
+        literal = soql_datetime(since)
+        # SOQL literals carry whole seconds: with a fractional ``since`` an exact tie cannot be
+        # expressed, so fall back to the inclusive bound (a few repeats, never a loss).
+        if after_id and since.microsecond == 0:
+            return f"({cursor} > {literal} OR ({cursor} = {literal} AND {key} > {soql_string(after_id)}))"
+        return f"{cursor} >= {literal}"
 
     def read_stream(self, stream: type[Stream], since: datetime | None,
                     after_id: str | None = None) -> Iterator[list[dict[str, Any]]]:
-        """Pages ordered by (cursor, id) from ``since`` inclusive, soft deletes included."""
-        cursor, key = stream.cursor_field, stream.primary_key
-        where = None
-        if since is not None:
-            literal = soql_datetime(since)
-            # SOQL literals carry whole seconds: with a fractional ``since`` an exact tie cannot be
-            # expressed, so fall back to the inclusive bound (a few repeats, never a loss).
-            if after_id and since.microsecond == 0:
-                where = (f"({cursor} > {literal} OR ({cursor} = {literal} "
-                         f"AND {key} > {soql_string(after_id)}))")
-            else:
-                where = f"{cursor} >= {literal}"
-        yield from self._pages(self._soql(stream, where), stream.page_size)
+        """Pages ordered by (cursor, id) from ``since`` inclusive, soft deletes included.
+
+        When a query locator is gone mid-way, the query runs again from the last record handed out.
+        """
+        restarts = 0
+        while True:
+            try:
+                for page in self._pages(self._soql(stream, self._after(stream, since, after_id)), stream.page_size):
+                    yield page
+                    if page and page[-1].get(stream.cursor_field):
+                        since = sf_datetime(page[-1][stream.cursor_field])
+                        after_id = page[-1][stream.primary_key]
+                return
+            except _LocatorGone:
+                restarts += 1
+                if restarts > LOCATOR_RESTARTS:
+                    raise Retriable(f"Salesforce kept dropping the query over {stream.remote_name} before its "
+                                    "last page. Pipewise resumes from its checkpoint at the next sync.") from None
+                log.warning("salesforce.query.locator-gone object=%s restart=%d", stream.remote_name, restarts)
 
     def read_records(self, stream: type[Stream], remote_ids: list[str]) -> list[dict[str, Any]]:
         """The current records with these ids, deleted ones flagged (queryAll)."""
@@ -221,9 +301,11 @@ class SalesforceClient:
                 results.append(WriteResult(result.get("id") or update["Id"], True))
                 continue
             errors = result.get("errors") or [{}]
+            code = errors[0].get("statusCode")
             results.append(WriteResult(
-                result.get("id") or update["Id"], False, error_code=errors[0].get("statusCode"),
-                message="; ".join(str(e.get("message") or "") for e in errors) or None))
+                result.get("id") or update["Id"], False, error_code=code,
+                message="; ".join(str(e.get("message") or "") for e in errors) or None,
+                permanent=code in PERMANENT_REJECTIONS))
         return results
 
     def describe(self, remote_name: str) -> dict[str, Any]:
@@ -232,24 +314,18 @@ class SalesforceClient:
                                                 timeout=self._timeout))
 
     def ensure_fields(self, remote_name: str, fields: tuple[WritableField, ...]) -> list[str]:
-        """Create the missing Pipewise fields through the Tooling API; the names created."""
-        existing = {f["name"] for f in self.describe(remote_name).get("fields", [])}
-        created = []
-        for writable in fields:
-            if writable.remote_name in existing:
-                continue
-            metadata = {"label": writable.label, **FIELD_METADATA[writable.type]}
-            body = {"FullName": f"{remote_name}.{writable.remote_name}", "Metadata": metadata}
-            try:
-                self._call(lambda sf: sf.restful("tooling/sobjects/CustomField", method="POST",
-                                                 json=body, timeout=self._timeout))
-            except Fatal as exc:
-                # A retried create whose first attempt went through: the field exists now.
-                if exc.code != "DUPLICATE_DEVELOPER_NAME":
-                    raise
-                continue
-            created.append(writable.remote_name)
+        """Create the missing Pipewise fields and let the integration user edit them; the names created."""
+        from connectors.salesforce.provisioning import ensure_fields
+
+        created = ensure_fields(self, remote_name, fields)
+        self.catalog.forget(remote_name)
         return created
+
+    def preflight(self) -> list[Finding]:
+        """Check the live org: scopes, objects, fields and their security, optional objects, API allowance."""
+        from connectors.salesforce.preflight import preflight
+
+        return preflight(self)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -271,6 +347,21 @@ class SalesforceClient:
         """The current token set (after any refresh)."""
         return dict(self._token)
 
+    @property
+    def user_id(self) -> str:
+        """The integration user: the one whose grant this connection uses."""
+        return (self._token.get("id") or "").rstrip("/").rpartition("/")[2]
+
+
+def unavailable_sentence(remote_name: str) -> str:
+    """What to do when the org does not offer an object to Pipewise."""
+    if remote_name == "ForecastingQuota":
+        return ("Salesforce quotas (ForecastingQuota) are not available to Pipewise: this org has no "
+                "Collaborative Forecasts, or the integration user lacks forecasting access. To use them, turn "
+                "on Forecasts in Setup and give the integration user the Allow Forecasting permission; until "
+                "then an admin can set quotas in Pipewise's team panel.")
+    return (f"Salesforce does not offer {remote_name} to Pipewise: the org lacks it, or the integration user "
+            f"has no read access. Give the user read access to {remote_name} (a permission set), then sync again.")
 
 
 def build_client(token: dict[str, Any], oauth: OAuthApp, on_token: TokenSaver | None, config: Any) -> SalesforceClient:

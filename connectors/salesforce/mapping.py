@@ -1,7 +1,6 @@
 """Salesforce records → the common model (naive UTC datetimes, typed values, remote ids)."""
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import date, datetime, time, timezone
 from typing import Any
@@ -10,11 +9,6 @@ from connectors import common
 from connectors.base import Stream
 from connectors.common import to_float as sf_float, to_int as sf_int  # noqa: F401
 
-# Words in a user's profile, role or title that decide their Pipewise role, checked in this order.
-ROLE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("admin", ("system administrator", "admin")),
-    ("manager", ("manager", "director", "head of", "vp", "vice president", "chief")),
-)
 
 
 def sf_datetime(value: Any) -> datetime | None:
@@ -53,16 +47,14 @@ def sf_bool(value: Any) -> bool:
 
 
 def user_role(raw: dict[str, Any]) -> str:
-    """admin, manager or rep, from whatever describes the user's job."""
+    """admin when the user's profile grants Modify All Data, else rep.
+
+    Whether someone leads a team is not in their own record: it follows from the reporting line
+    (ManagerId) and the role hierarchy, which the team panel reads from the synced users and roles.
+    """
     profile = raw.get("Profile")
-    role = raw.get("UserRole")
-    texts = [raw.get("ProfileName__c"), raw.get("Title"),
-             profile.get("Name") if isinstance(profile, dict) else None,
-             role.get("Name") if isinstance(role, dict) else None]
-    text = " ".join(str(t) for t in texts if t).lower()
-    for name, words in ROLE_WORDS:
-        if any(re.search(rf"\b{re.escape(word)}\b", text) for word in words):
-            return name
+    if isinstance(profile, dict) and sf_bool(profile.get("PermissionsModifyAllData")):
+        return "admin"
     return "rep"
 
 
@@ -82,7 +74,12 @@ def _user(r: dict[str, Any]) -> common.User:
     name = r.get("Name") or " ".join(p for p in (r.get("FirstName"), r.get("LastName")) if p) or None
     return common.User(**_remote(r), name=name, email=r.get("Email"), username=r.get("Username"),
                        title=r.get("Title"), role=user_role(r), team=r.get("Department"),
-                       manager_remote_id=r.get("ManagerId"), is_active=sf_bool(r.get("IsActive", True)))
+                       manager_remote_id=r.get("ManagerId"), is_active=sf_bool(r.get("IsActive", True)),
+                       crm_role_remote_id=r.get("UserRoleId"))
+
+
+def _user_role(r: dict[str, Any]) -> common.UserRole:
+    return common.UserRole(**_remote(r), name=r.get("Name"), parent_remote_id=r.get("ParentRoleId"))
 
 
 def _account(r: dict[str, Any]) -> common.Account:
@@ -119,7 +116,7 @@ def _opportunity(r: dict[str, Any]) -> common.Opportunity:
         stage=r.get("StageName"), amount=sf_float(r.get("Amount")),
         probability=sf_float(r.get("Probability")), close_date=sf_date(r.get("CloseDate")),
         is_closed=sf_bool(r.get("IsClosed")), is_won=sf_bool(r.get("IsWon")),
-        lead_source=r.get("LeadSource"), type=r.get("Type"), product=r.get("Product__c"))
+        lead_source=r.get("LeadSource"), type=r.get("Type"))
 
 
 def _stage_change(r: dict[str, Any]) -> common.OpportunityStageChange:
@@ -171,7 +168,7 @@ def _quota(r: dict[str, Any]) -> common.Quota:
 
 
 MAPPERS: dict[str, Callable[[dict[str, Any]], common.Remote]] = {
-    "user": _user, "account": _account, "contact": _contact, "lead": _lead,
+    "user": _user, "user_role": _user_role, "account": _account, "contact": _contact, "lead": _lead,
     "opportunity": _opportunity, "opportunity_history": _stage_change, "task": _task,
     "event": _event, "campaign": _campaign, "campaign_member": _campaign_member,
     "forecasting_quota": _quota,

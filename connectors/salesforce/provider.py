@@ -38,3 +38,11 @@ class SalesforceProvider(Provider):
                         "Start the connection again; if it persists, check the connected app.")
         return Identity(remote_org_id=parts[1], instance_url=instance_url.rstrip("/"),
                         remote_user_id=parts[2])
+
+    @classmethod
+    def user_role(cls, http: Any, token: dict[str, Any], api_version: str) -> str:
+        """admin, manager or rep for the token's user, from their profile, permission sets and hierarchy."""
+        from connectors.salesforce.identity import role_of
+
+        identity = cls.identity(token)
+        return role_of(http, identity.instance_url, api_version, identity.remote_user_id or "")

@@ -4,6 +4,11 @@ Every stream pages on SystemModstamp. OpportunityHistory has no LastModifiedDate
 never edited), but it does carry SystemModstamp in current API versions, so one cursor fits all.
 Pipewise's own writeback fields (Pipewise_*__c) are not read: they are ours, and reading them
 would turn every writeback into an incoming change.
+
+Only standard fields are listed (Object Reference for the Salesforce Platform); a custom field
+reaches Pipewise through the admin's field mapping. The client still selects only the fields the
+org's describe lists for the integration user, so a field hidden by field-level security is left
+out with a note instead of failing the query.
 """
 from __future__ import annotations
 
@@ -23,9 +28,23 @@ class Users(SalesforceStream):
     name = "user"
     object_type = "user"
     remote_name = "User"
+    # Profile.PermissionsModifyAllData marks the org's admins; UserRoleId places the user in the role
+    # hierarchy, ManagerId in the reporting line (the team panel's teams come from both).
     fields = ("Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "Username", "Name",
-              "FirstName", "LastName", "Email", "Title", "Department", "IsActive", "ManagerId")
+              "FirstName", "LastName", "Email", "Title", "Department", "IsActive", "ManagerId",
+              "ProfileId", "UserRoleId", "Profile.PermissionsModifyAllData")
     # Users are deactivated, never deleted: User has no IsDeleted field.
+    reports_deletes = False
+
+
+class UserRoles(SalesforceStream):
+    """The role hierarchy: a user sees the records of the roles below theirs."""
+
+    name = "user_role"
+    object_type = "user_role"
+    remote_name = "UserRole"
+    fields = ("Id", "Name", "ParentRoleId", "LastModifiedDate", "SystemModstamp")
+    # UserRole has no IsDeleted (Object Reference); a removed role simply stops being referenced.
     reports_deletes = False
 
 
@@ -60,8 +79,7 @@ class Opportunities(SalesforceStream):
     object_type = "opportunity"
     remote_name = "Opportunity"
     fields = SYSTEM_FIELDS + ("Name", "AccountId", "OwnerId", "CampaignId", "StageName", "Amount",
-                              "Probability", "CloseDate", "IsClosed", "IsWon", "LeadSource", "Type",
-                              "Product__c")
+                              "Probability", "CloseDate", "IsClosed", "IsWon", "LeadSource", "Type")
 
 
 class OpportunityHistories(SalesforceStream):
@@ -104,16 +122,23 @@ class CampaignMembers(SalesforceStream):
 
 
 class ForecastingQuotas(SalesforceStream):
-    """Collaborative forecasting quotas: one per person, forecast type and period."""
+    """Collaborative forecasting quotas: one per person, forecast type and period.
+
+    Optional: the object exists only with Collaborative Forecasts on and needs forecasting access;
+    without it the sync skips quotas with a note. It has no IsDeleted (Object Reference).
+    """
 
     name = "forecasting_quota"
     object_type = "quota"
     remote_name = "ForecastingQuota"
-    fields = SYSTEM_FIELDS + ("QuotaOwnerId", "StartDate", "QuotaAmount", "ForecastingTypeId")
+    fields = ("Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "QuotaOwnerId", "StartDate",
+              "QuotaAmount", "ForecastingTypeId")
+    reports_deletes = False
+    optional = True
 
 
 # Parents before children, so a first sync meets references it already knows.
 ALL: tuple[type[SalesforceStream], ...] = (
-    Users, Accounts, Contacts, Campaigns, Leads, Opportunities, OpportunityHistories,
+    UserRoles, Users, Accounts, Contacts, Campaigns, Leads, Opportunities, OpportunityHistories,
     CampaignMembers, Tasks, Events, ForecastingQuotas,
 )

@@ -1,4 +1,11 @@
-"""Salesforce Outbound Messages: parse the SOAP notification safely, and the acknowledgement."""
+"""Salesforce Outbound Messages: parse the SOAP notification safely, and the acknowledgement.
+
+Outbound Messaging considerations (Salesforce Help): a notification carries the fields its message
+definition chose, as the record is at delivery; "if the record is deleted before the notification
+is delivered, the notification doesn't contain any data". Such a notification parses to one without
+a record id; it must not fail the message, which Salesforce would then retry for 24 hours and drop
+with every other notification in it.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,7 +23,7 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 class Notification:
     id: str
     object_type: str
-    record_id: str
+    record_id: str | None  # None: the record was deleted before delivery, so no data came
     fields: dict[str, str | None] = field(default_factory=dict)
 
 
@@ -81,14 +88,11 @@ def parse_outbound_message(body: bytes) -> OutboundMessage:
     message = OutboundMessage(organization_id, action_id, _child_text(notifications, "SessionId"))
     for node in notifications.findall(f"{{{OUTBOUND_NS}}}Notification"):
         notification_id = _child_text(node, "Id")
+        if not notification_id:
+            raise ValueError("An outbound notification has no Id.")
         sobject = node.find(f"{{{OUTBOUND_NS}}}sObject")
-        if not notification_id or sobject is None:
-            raise ValueError("An outbound notification has no Id or no sObject.")
-        object_type, fields = _sobject(sobject)
-        record_id = fields.get("Id")
-        if not object_type or not record_id:
-            raise ValueError(f"Notification {notification_id} names no object type or record Id.")
-        message.notifications.append(Notification(notification_id, object_type, record_id, fields))
+        object_type, fields = _sobject(sobject) if sobject is not None else ("", {})
+        message.notifications.append(Notification(notification_id, object_type, fields.get("Id") or None, fields))
     return message
 
 

@@ -11,6 +11,7 @@ from connectors import registry
 from sync import erasure
 from sync.connections import mark, open_client
 from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun, utcnow
+from sync.preflight import latest_report, run_preflight, sync_notes
 from web.admin import bp, connection_or_404, organization_id, record
 from web.extensions import runtime
 
@@ -34,6 +35,8 @@ STATUS_HELP = {
 }
 # Statuses in which "sync now" makes no sense.
 NO_SYNC = {"paused", "disconnected", "needs_reauth"}
+# Statuses in which Pipewise holds no usable grant to check with.
+NO_CHECK = {"disconnected", "needs_reauth"}
 
 
 def describe_status(connection: Connection) -> dict:
@@ -78,8 +81,11 @@ def connections():
         rows = db.scalars(select(Connection).where(Connection.organization_id == organization_id())
                           .order_by(Connection.id)).all()
         organization = db.get(Organization, organization_id()) if organization_id() else None
+        notes = {c.id: sync_notes(db, c.id) for c in rows}
+    reports = {c.id: latest_report(runtime().redis, c.id) for c in rows}
     return render_template("admin/connections.html", rows=[(c, describe_status(c)) for c in rows],
-                           organization=organization, providers=sorted(registry.PACKAGES), lag_text=lag_text)
+                           organization=organization, providers=sorted(registry.PACKAGES), lag_text=lag_text,
+                           notes=notes, reports=reports, no_check=NO_CHECK)
 
 
 @bp.get("/connections/<int:connection_id>")
@@ -90,6 +96,7 @@ def connection(connection_id: int):
         runs = db.scalars(select(SyncRun).where(SyncRun.connection_id == connection_id)
                           .order_by(SyncRun.id.desc()).limit(10)).all()
         counts = record_counts(db, connection_id)
+        notes = sync_notes(db, connection_id)
     errors = [{"run": run, **error} for run in runs for error in (run.errors or [])][:20]
     usage = None
     if connection.api_usage_limit:
@@ -97,8 +104,29 @@ def connection(connection_id: int):
         usage = {"used": used, "limit": connection.api_usage_limit,
                  "percent": round(100 * used / connection.api_usage_limit, 1)}
     return render_template("admin/connection.html", connection=connection, status=describe_status(connection),
-                           runs=runs, counts=counts, errors=errors, usage=usage,
-                           lag=lag_text(connection.last_synced_at), can_sync=connection.status not in NO_SYNC)
+                           runs=runs, counts=counts, errors=errors, usage=usage, notes=notes,
+                           report=latest_report(runtime().redis, connection_id),
+                           lag=lag_text(connection.last_synced_at), can_sync=connection.status not in NO_SYNC,
+                           can_check=connection.status not in NO_CHECK)
+
+
+@bp.post("/connections/<int:connection_id>/check")
+def check(connection_id: int):
+    """Run the preflight against the live CRM now and show what it found."""
+    rt = runtime()
+    with rt.sessions() as db:
+        connection = connection_or_404(db, connection_id)
+        if connection.status in NO_CHECK:
+            flash(f"This connection is {describe_status(connection)['label'].lower()}, so it cannot be checked. "
+                  f"{describe_status(connection)['fix'] or ''}", "error")
+            return redirect(url_for("admin.connection", connection_id=connection_id))
+    report = run_preflight(rt, connection_id)
+    with rt.sessions() as db:
+        record(db, "connection.check", f"connection:{connection_id}",
+               {"errors": len(report.errors), "warnings": len(report.warnings)})
+        db.commit()
+    flash(f"Check finished: {report.summary()}", "error" if report.errors else "info")
+    return redirect(url_for("admin.connection", connection_id=connection_id) + "#check")
 
 
 @bp.post("/connections/<int:connection_id>/sync")

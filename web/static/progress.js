@@ -6,7 +6,25 @@
 
   function cell(text) { var td = document.createElement("td"); td.textContent = text; return td; }
 
+  function drawCheck(check) {
+    var section = document.getElementById("check");
+    if (!check || !section) { return; }
+    section.hidden = false;
+    document.getElementById("check-summary").textContent = check.summary;
+    var list = document.getElementById("check-findings");
+    list.replaceChildren();
+    check.findings.forEach(function (f) {
+      if (f.status === "ok") { return; }
+      var li = document.createElement("li");
+      li.dataset.status = f.status;
+      li.dataset.check = f.check;
+      li.textContent = (f.status === "error" ? "Fix: " : "Note: ") + f.message;
+      list.appendChild(li);
+    });
+  }
+
   function draw(data) {
+    drawCheck(data.check);
     var run = data.run;
     if (!run) { return false; }
     var names = Object.keys(run.streams || {});
@@ -18,7 +36,7 @@
       tr.appendChild(cell(name.replace(/_/g, " ")));
       tr.appendChild(cell(String(s.seen || 0) + (s.total ? " of " + s.total : "")));
       tr.appendChild(cell(String(s.changed || 0)));
-      tr.appendChild(cell(s.done ? "done" : (run.status === "running" ? "syncing…" : run.status)));
+      tr.appendChild(cell(s.skipped ? "skipped: " + s.note : s.done ? "done" : (run.status === "running" ? "syncing…" : run.status)));
       body.appendChild(tr);
     });
     var done = run.status !== "running";

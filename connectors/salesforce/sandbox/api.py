@@ -9,9 +9,14 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from .core import Sandbox
 from .schema import canonical_object
+from .security import FieldAccess
 
 EXTENSION = "salesforce_sandbox"
 VERSION = re.compile(r"^v(\d+\.\d)$")
+# Set in the WSGI environ of a composite subrequest: it runs as its parent's user and is not counted.
+SUBREQUEST = "pipewise.sandbox.subrequest"
+# OAuth scopes that let a token use the REST API (Salesforce Help, "OAuth Tokens and Scopes").
+API_SCOPES = {"api", "full"}
 
 
 class ApiError(Exception):
@@ -51,11 +56,18 @@ def bearer_token() -> str | None:
 
 
 def object_or_404(name: str) -> str:
-    """The canonical object name from a URL, or 404 NOT_FOUND."""
+    """The canonical object name from a URL, or 404 NOT_FOUND (also for a feature object the org lacks)."""
     found = canonical_object(name)
-    if found is None:
+    if found is None or not sandbox().object_available(found):
         raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
     return found
+
+
+def access() -> FieldAccess:
+    """The field-level security of the request's user, read once per request."""
+    if "field_access" not in g:
+        g.field_access = sandbox().field_access(g.user_id)
+    return g.field_access
 
 
 def json_body() -> Any:
@@ -75,14 +87,24 @@ def _take_version(endpoint: str | None, values: dict | None) -> None:
 
 
 def _gate() -> Response | None:
-    """Every REST call: a valid session, quota left, then the fault knobs; then it counts."""
+    """Every REST call: a valid API session, quota and concurrency left, then the fault knobs; then it counts."""
     box = sandbox()
     token = bearer_token()
     grant = box.tokens.lookup(token, "access") if token else None
     if grant is None:
         raise ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+    if not API_SCOPES & set(grant.scope.split()):
+        # A token granted without the api scope (sign-in with id only, say) cannot call the REST API.
+        raise ApiError(401, "INVALID_SESSION_ID", "This session is not valid for use with the REST API")
+    g.user_id = grant.user_id
+    if request.environ.get(SUBREQUEST):
+        return None
     if box.usage.exhausted():
         raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+    slot = box.concurrency.enter()
+    if slot is None:
+        raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.")
+    g.concurrency_slot = slot
     knobs = box.faults.knobs
     if knobs.delay_ms:
         time.sleep(knobs.delay_ms / 1000)
@@ -95,8 +117,13 @@ def _gate() -> Response | None:
         return answer
     if not box.usage.spend():
         raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
-    g.user_id = grant.user_id
     return None
+
+
+def _leave(_error: BaseException | None = None) -> None:
+    slot = g.pop("concurrency_slot", None)
+    if slot is not None:
+        sandbox().concurrency.leave(slot)
 
 
 def rest_blueprint(name: str) -> Blueprint:
@@ -104,6 +131,7 @@ def rest_blueprint(name: str) -> Blueprint:
     blueprint = Blueprint(name, __name__, url_prefix="/services/data/<version>")
     blueprint.url_value_preprocessor(_take_version)
     blueprint.before_request(_gate)
+    blueprint.teardown_request(_leave)
     return blueprint
 
 

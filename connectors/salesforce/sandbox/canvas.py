@@ -1,4 +1,12 @@
-"""Canvas signed requests: the context Salesforce POSTs to a Canvas app, signed with the consumer secret."""
+"""Canvas signed requests: the context Salesforce POSTs to a Canvas app, signed with the consumer secret.
+
+Shaped after the Canvas Developer Guide: CanvasRequest (``issuedAt`` is for internal use; the guide's
+example sends null), Environment (``displayLocation`` PageLayout on a record page) and Record (the
+record the app sits on: ``attributes`` and ``Id`` only unless a Visualforce page asks for more fields;
+empty off record pages). ``parameters`` holds only what an admin configured: nothing here. Each
+Canvas app is its own app with its own consumer key and secret: the rep panel's app signs record
+pages, the team panel's app (a second app) signs User pages.
+"""
 from __future__ import annotations
 
 import base64
@@ -14,8 +22,7 @@ from .ids import make_id
 CANVAS_SCOPE = "api web refresh_token"
 FRAME_NAME = "pipewise-canvas"
 FRAME_WIDTH, FRAME_HEIGHT = "100%", "640px"
-# Sandbox users carry a profile name, not a Profile record: a stable made-up 00e id per profile.
-PROFILE_NUMBERS = {"System Administrator": 1, "Sales Manager": 2, "Sales Representative": 3}
+APPROVAL_REQUIRED = "user_approval_required"  # the _sfdc_canvas_authvalue of a self-authorize GET
 
 
 def sign(envelope: str, secret: str) -> str:
@@ -24,13 +31,28 @@ def sign(envelope: str, secret: str) -> str:
     return base64.b64encode(digest).decode()
 
 
+def app_for(box: Sandbox, object_name: str) -> tuple[str, str, str]:
+    """(name, consumer key, consumer secret) of the Canvas app placed on this object's pages."""
+    settings = box.settings
+    if object_name == "User" and settings.user_canvas_url:
+        return f"{settings.app_name} Team", settings.team_client_id, settings.team_client_secret
+    return settings.app_name, settings.client_id, settings.client_secret
+
+
+def needs_approval(box: Sandbox, user_id: str, client_id: str) -> bool:
+    """A self-authorized app the user has not approved yet gets a GET instead of the signed POST."""
+    if box.settings.canvas_permitted_users != "self_authorized":
+        return False
+    return not box.store.fetchall("SELECT 1 FROM _approvals WHERE user_id = ? AND client_id = ?",
+                                  (user_id, client_id))
+
+
 def _user_context(box: Sandbox, user: dict[str, Any], instance_url: str) -> dict[str, Any]:
-    profile = user.get("ProfileName__c") or ""
     return {
         "userId": user["Id"], "userName": user["Username"], "firstName": user.get("FirstName"),
         "lastName": user.get("LastName"), "email": user.get("Email"), "fullName": user.get("Name"),
         "locale": "en_US", "language": "en_US", "timeZone": "GMT", "userType": "STANDARD",
-        "roleId": None, "profileId": make_id("00e", PROFILE_NUMBERS.get(profile, 9)),
+        "roleId": user.get("UserRoleId"), "profileId": user.get("ProfileId"),
         "currencyISOCode": "USD", "accessibilityModeEnabled": False, "isDefaultNetwork": True,
         "profilePhotoUrl": f"{instance_url}/profilephoto/005/F",
         "profileThumbnailUrl": f"{instance_url}/profilephoto/005/T",
@@ -40,22 +62,22 @@ def _user_context(box: Sandbox, user: dict[str, Any], instance_url: str) -> dict
 
 def canvas_context(box: Sandbox, user: dict[str, Any], object_name: str, record: dict[str, Any],
                    instance_url: str, location_url: str, canvas_url: str) -> dict[str, Any]:
-    """The signed request's JSON for a record page viewed by user, with a fresh OAuth token for them."""
+    """The signed request's JSON for a record page viewed by user, with their OAuth token for the app."""
     version = box.settings.api_version
-    token, _ = box.tokens.issue_access(user["Id"], box.settings.client_id, CANVAS_SCOPE,
-                                       box.faults.knobs.token_ttl_seconds)
+    app_name, client_id, _secret = app_for(box, object_name)
+    token = _session_token(box, user["Id"], client_id)
     record_url = f"/services/data/v{version}/sobjects/{object_name}/{record['Id']}"
     data = f"/services/data/v{version}"
     return {
         "algorithm": "HMACSHA256",
-        "issuedAt": int(time.time()),
+        "issuedAt": None,
         "userId": user["Id"],
-        "client": {"instanceId": f"_:{box.settings.app_name}:{record['Id']}:canvasapp",
+        "client": {"instanceId": f"_:{app_name}:{record['Id']}:canvasapp",
                    "instanceUrl": instance_url, "oauthToken": token, "refreshToken": None,
                    "targetOrigin": instance_url},
         "context": {
-            "application": {"name": box.settings.app_name, "canvasUrl": canvas_url, "authType": "SIGNED_REQUEST",
-                            "namespace": "", "developerName": box.settings.app_name.replace(" ", "_"),
+            "application": {"name": app_name, "canvasUrl": canvas_url, "authType": "SIGNED_REQUEST",
+                            "namespace": "", "developerName": app_name.replace(" ", "_"),
                             "applicationId": make_id("09H", 1), "version": "1.0", "referenceId": make_id("09H", 2),
                             "options": [], "samlInitiationMethod": "None", "isInstalledPersonalApp": False},
             "user": _user_context(box, user, instance_url),
@@ -64,9 +86,8 @@ def canvas_context(box: Sandbox, user: dict[str, Any], object_name: str, record:
                 "locationUrl": location_url,
                 "dimensions": {"width": FRAME_WIDTH, "height": FRAME_HEIGHT, "maxWidth": "1000px",
                                "maxHeight": "2000px", "clientWidth": "0px", "clientHeight": "0px"},
-                "record": {"attributes": {"type": object_name, "url": record_url}, "Id": record["Id"],
-                           "Name": record.get("Name")},
-                "parameters": {"recordId": record["Id"], "recordType": object_name},
+                "record": {"attributes": {"type": object_name, "url": record_url}, "Id": record["Id"]},
+                "parameters": {},
                 "version": {"api": version, "season": "WINTER"},
             },
             "organization": {"organizationId": box.org_id, "name": box.settings.org_name,
@@ -80,10 +101,23 @@ def canvas_context(box: Sandbox, user: dict[str, Any], object_name: str, record:
     }
 
 
+def _session_token(box: Sandbox, user_id: str, client_id: str) -> str:
+    """The user's live access token for the app, reused while it lasts (a reload resends the same one)."""
+    rows = box.store.fetchall("SELECT token FROM _tokens WHERE kind = 'access' AND user_id = ? AND client_id = ? "
+                              "AND scope = ? AND revoked = 0 AND expires_at > ? ORDER BY issued_at DESC LIMIT 1",
+                              (user_id, client_id, CANVAS_SCOPE, time.time() + 60))
+    if rows:
+        return rows[0][0]
+    token, _ = box.tokens.issue_access(user_id, client_id, CANVAS_SCOPE, box.faults.knobs.token_ttl_seconds)
+    return token
+
+
 def signed_request(box: Sandbox, context: dict[str, Any]) -> str:
-    """signature + "." + envelope, where envelope is base64 of the JSON context."""
+    """signature + "." + envelope, where envelope is base64 of the JSON context, signed by its app's secret."""
     envelope = base64.b64encode(json.dumps(context, separators=(",", ":")).encode()).decode()
-    return f"{sign(envelope, box.settings.client_secret)}.{envelope}"
+    object_name = context["context"]["environment"]["record"].get("attributes", {}).get("type", "")
+    secret = app_for(box, object_name)[2]
+    return f"{sign(envelope, secret)}.{envelope}"
 
 
 def find_user(box: Sandbox, username: str | None) -> dict[str, Any] | None:

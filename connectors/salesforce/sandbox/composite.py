@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from flask import g, jsonify, request
 
-from .api import ApiError, json_body, rest_blueprint, sandbox
+from .api import ApiError, access, json_body, rest_blueprint, sandbox
 from .ids import make_id
 from .records import RecordError
 from .schema import OBJECTS, Field, canonical_object, label_for
@@ -81,18 +81,18 @@ def collection_write():
     if len(records) > MAX_COLLECTION:
         raise ApiError(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records "
                        "into this call")
-    writer, user_id = sandbox().writer, g.user_id
+    writer, user_id, user = sandbox().writer, g.user_id, access()
 
     def create(record: Any) -> str:
         if isinstance(record, dict) and record.get("Id"):
             raise RecordError("INVALID_FIELD", "cannot specify Id in an insert call", ["Id"])
-        return writer.create(_record_type(record), record, actor_id=user_id)
+        return writer.create(_record_type(record), record, actor_id=user_id, access=user)
 
     def update(record: Any) -> str:
         object_name = _record_type(record)
         if not record.get("Id"):
             raise RecordError("MISSING_ARGUMENT", "Id not specified in an update call", ["Id"])
-        return writer.update(object_name, record["Id"], record, actor_id=user_id)
+        return writer.update(object_name, record["Id"], record, actor_id=user_id, access=user)
 
     operation = create if request.method == "POST" else update
     return jsonify(_apply(records, operation, bool(body.get("allOrNone"))))

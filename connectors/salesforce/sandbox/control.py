@@ -41,10 +41,10 @@ class SandboxControl(ControlClient):
 
     def configure_outbound(self, url: str | None, objects: list[str] | None = None,
                            retry_seconds: float | None = None, retry_max_seconds: float | None = None,
-                           ca_bundle: str | None = None) -> dict[str, Any]:
-        """Send Outbound Messages for these objects to url (None: off)."""
+                           ca_bundle: str | None = None, fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """Send Outbound Messages for these objects to url (None: off); fields: what each message carries."""
         body: dict[str, Any] = {"url": url, "objects": objects, "retry_seconds": retry_seconds,
-                                "retry_max_seconds": retry_max_seconds, "ca_bundle": ca_bundle}
+                                "retry_max_seconds": retry_max_seconds, "ca_bundle": ca_bundle, "fields": fields}
         return self._call("POST", "outbound", json={k: v for k, v in body.items() if v is not None or k == "url"})
 
     def redeliver_last(self) -> list[str]:
@@ -61,6 +61,10 @@ class SandboxControl(ControlClient):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"Outbound messages still pending after {timeout} s: {stats}")
             time.sleep(0.05)
+
+    def expire_query_locators(self) -> int:
+        """Invalidate every open query locator (the next page of a query then fails)."""
+        return self._call("POST", "expire_query_locators")["expired"]
 
     def configure_canvas(self, canvas_url: str | None, user_canvas_url: str | None = None) -> str | None:
         """Embed the Canvas app at canvas_url on record pages, and user_canvas_url on User pages (None: none)."""

@@ -12,6 +12,7 @@ PATCH records/<T>/<id>            update as a user in the UI
 DELETE records/<T>/<id>           soft delete
 POST touch {type, ids, modstamp?} give many records one SystemModstamp
 POST clock {advance_seconds}      move the sandbox clock forward
+POST expire_query_locators        every open query locator is gone (nextRecordsUrl → INVALID_QUERY_LOCATOR)
 """
 from __future__ import annotations
 
@@ -135,3 +136,9 @@ def clock():
     except (TypeError, ValueError) as error:
         raise ControlError(f"advance_seconds must be a non-negative number ({error}).") from None
     return jsonify({"clock": format_datetime(now)})
+
+
+@bp.post("/expire_query_locators")
+def expire_query_locators():
+    """Invalidate every open query locator."""
+    return jsonify({"expired": sandbox().cursors.expire_all()})

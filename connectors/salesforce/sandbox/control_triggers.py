@@ -2,7 +2,8 @@
 
 GET  outbound                     url, objects, counters (notifications, sent, acked, failed, pending) and recent
                                   delivery attempts
-POST outbound {url, objects?, retry_seconds?, retry_max_seconds?, ca_bundle?}   turn on (url) or off (null);
+POST outbound {url, objects?, fields?, retry_seconds?, retry_max_seconds?, ca_bundle?}   turn on (url) or
+                                  off (null); fields: {"Lead": ["Id", ...]}, what each definition sends;
                                   ca_bundle: a CA file for an https receiver with a private certificate
 POST outbound/redeliver_last      send the last acknowledged message again, same notification ids
 GET  canvas / POST canvas {canvas_url}   read / set where record pages POST the signed_request
@@ -76,6 +77,13 @@ def configure_outbound():
                 raise ControlError(f"{key} must be a number of seconds.") from None
             if retry[key] <= 0:
                 raise ControlError(f"{key} must be more than 0 seconds.")
+    fields = body.get("fields")
+    if fields is not None:
+        if not isinstance(fields, dict) or not all(isinstance(v, list) for v in fields.values()):
+            raise ControlError('fields must map objects to the fields their message sends, e.g. {"Lead": ["Id"]}.')
+        sandbox().settings.outbound_fields = {
+            canonical_object(name) or name: tuple(["Id", *[f for f in chosen if f != "Id"]])
+            for name, chosen in fields.items()}
     ca_bundle = body.get("ca_bundle")
     if ca_bundle is not None and not isinstance(ca_bundle, str):
         raise ControlError("ca_bundle must be the path of a CA certificate file, or an empty string for the "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -9,20 +10,21 @@ from connectors.sandbox_kit.sqlite_store import fill_or_remove, new_database
 
 from .clock import SandboxClock, format_datetime, parse_datetime
 from .cursors import Cursors
-from .faults import ApiUsage, Faults, Knobs
+from .faults import ApiUsage, Concurrency, Faults, Knobs
 from .ids import make_id
 from .outbound import OutboundDispatcher, notification_listener
 from .outbound_xml import Notification, snapshot
 from .records import RecordWriter
 from .schema import OBJECTS
-from .seed import seed
+from .security import FieldAccess, field_access, user_permissions
+from .seed import ADMIN_PROFILE, seed
 from .settings import SandboxSettings, datasets_dir
 from .store import Store
 from .tokens import TokenStore
 
 DB_NAME = "salesforce.sqlite3"
-ADMIN_PROFILE = "System Administrator"
-ROLE_BY_PROFILE = {"System Administrator": "admin", "Sales Manager": "manager", "Sales Representative": "rep"}
+# Objects an org has only with a feature turned on (Collaborative Forecasts for ForecastingQuota).
+FEATURE_OBJECTS = {"ForecastingQuota": "forecasting_enabled"}
 
 
 class Sandbox:
@@ -44,32 +46,39 @@ class Sandbox:
                                    daily_api_limit=self.settings.daily_api_limit,
                                    refresh_token_rotation=self.settings.refresh_token_rotation))
         self.usage = ApiUsage(self.clock, self.faults)
+        self.concurrency = Concurrency(self.faults)
         self.tokens = TokenStore(self.store, self.org_id)
         self.cursors = Cursors()
         self.writer = RecordWriter(self.store, self.clock, self.faults.rejects)
+        admin_profile = self.store.fetchall('SELECT "Id" FROM "Profile" WHERE "Name" = ?', (ADMIN_PROFILE,))[0][0]
         if not self.store.count("User"):
             self.writer.create("User", {"FirstName": "Alex", "LastName": "Admin", "Title": ADMIN_PROFILE,
-                                        "ProfileName__c": ADMIN_PROFILE, "Department": "Sales Operations",
+                                        "Department": "Sales Operations", "ProfileId": admin_profile,
                                         "Username": "alex.admin@maven-sandbox.example",
                                         "Email": "alex.admin@maven-sandbox.example"},
                                actor_id="", system=True)
         self.admin_id = self.store.fetchall(
-            'SELECT "Id" FROM "User" ORDER BY "ProfileName__c" = ? DESC, rowid LIMIT 1', (ADMIN_PROFILE,))[0][0]
+            'SELECT "Id" FROM "User" ORDER BY "ProfileId" = ? DESC, rowid LIMIT 1', (admin_profile,))[0][0]
         action_id = self.store.meta("outbound_action_id")
         if action_id is None:
             action_id = make_id("04k", self.store.allocate("04k"))
             self.store.set_meta("outbound_action_id", action_id)
-        self.outbound = OutboundDispatcher(self.settings, self.org_id, action_id, self.settings.api_version)
+        self.outbound = OutboundDispatcher(self.settings, self.org_id, action_id, self.settings.api_version,
+                                           current=self._at_delivery)
         self.writer.listeners.append(notification_listener(self.outbound, self._notification))
 
     def _notification(self, object_name: str, record_id: str, change: str) -> Notification | None:
-        """A committed change as an outbound notification: a new 04l id and the record's values now."""
-        row = self.store.get(object_name, record_id)
-        if row is None:
-            return None
+        """A committed change as an outbound notification with a new 04l id; its data is read at delivery."""
         notification_id = make_id("04l", self.store.allocate("04l"))  # persisted: unique across restarts
-        return Notification(notification_id, object_name, record_id, change,
-                            snapshot(self.store.fields(object_name), row))
+        return Notification(notification_id, object_name, record_id, change)
+
+    def _at_delivery(self, note: Notification) -> Notification:
+        """The notification with the fields its definition chose, as the record is now; no data once deleted."""
+        row = self.store.get(note.object_name, note.record_id)
+        if row is None or row["IsDeleted"]:
+            return replace(note, values=None)
+        chosen = (self.settings.outbound_fields or {}).get(note.object_name, ("Id",))
+        return replace(note, values=snapshot(self.store.fields(note.object_name), row, chosen))
 
     def _create(self, seed_name: str, datasets: Path | None) -> None:
         org_id = self.settings.org_id or make_id("00D", random.SystemRandom().randrange(10 ** 8, 10 ** 9))
@@ -104,8 +113,23 @@ class Sandbox:
         }
 
     def user_role(self, user: dict[str, Any]) -> str:
-        """admin, manager or rep, from the user's ProfileName__c (Title as a fallback)."""
-        return ROLE_BY_PROFILE.get(user.get("ProfileName__c") or user.get("Title") or "", "rep")
+        """admin (Modify All Data), manager (someone reports to them) or rep, for the sandbox's own pages."""
+        if user_permissions(self.store, user["Id"])["PermissionsModifyAllData"]:
+            return "admin"
+        leads = self.store.count("User", '"ManagerId" = ? AND "IsActive" = 1', (user["Id"],))
+        if not leads and user.get("UserRoleId"):
+            leads = self.store.count("User", '"IsActive" = 1 AND "UserRoleId" IN (SELECT "Id" FROM "UserRole" '
+                                     'WHERE "ParentRoleId" = ?)', (user["UserRoleId"],))
+        return "manager" if leads else "rep"
+
+    def field_access(self, user_id: str) -> FieldAccess:
+        """The custom fields this user may read and edit (field-level security)."""
+        return field_access(self.store, user_id)
+
+    def object_available(self, object_name: str) -> bool:
+        """Whether the org has this object (a feature object only when its feature is on)."""
+        knob = FEATURE_OBJECTS.get(object_name)
+        return knob is None or bool(getattr(self.faults.knobs, knob))
 
     def records(self, object_name: str, include_deleted: bool = False) -> list[dict[str, Any]]:
         """Every record of an object as the API shows it."""

@@ -1,7 +1,9 @@
 """Fault knobs (rate limits, 5xx, slowness, validation rejections) and the daily API counter."""
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -36,6 +38,12 @@ class Knobs:
     daily_api_limit: int = 15000
     reject_ids: list[str] = field(default_factory=list)  # writes to these ids fail validation
     reject_message: str = "Pipewise fields are locked on this record by a validation rule."
+    # Collaborative Forecasts (ForecastingQuota exists only with it on).
+    forecasting_enabled: bool = True
+    # Concurrent long-running requests (API Request Limits and Allocations: calls of 20 s or more; at most
+    # 5 at once in a Developer Edition org, 25 in production), refused with REQUEST_LIMIT_EXCEEDED beyond.
+    long_request_seconds: float = 20.0
+    concurrent_long_limit: int = 5
 
 
 class Faults(KnobBoard):
@@ -65,6 +73,33 @@ class Faults(KnobBoard):
         if record_id in knobs.reject_ids or record_id[:15] in {i[:15] for i in knobs.reject_ids}:
             return knobs.reject_message
         return None
+
+
+class Concurrency:
+    """The requests in flight; a new one is refused while too many have run for long already."""
+
+    def __init__(self, faults: Faults):
+        self.faults = faults
+        self._started: dict[int, float] = {}
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def enter(self) -> int | None:
+        """A slot for a new request, or None when the long-running ones are at their limit."""
+        knobs = self.faults.knobs
+        with self._lock:
+            now = time.monotonic()
+            long_running = sum(1 for began in self._started.values() if now - began >= knobs.long_request_seconds)
+            if long_running >= knobs.concurrent_long_limit:
+                return None
+            slot = next(self._numbers)
+            self._started[slot] = now
+            return slot
+
+    def leave(self, slot: int) -> None:
+        """The request holding this slot has ended."""
+        with self._lock:
+            self._started.pop(slot, None)
 
 
 class ApiUsage:

@@ -5,7 +5,9 @@ Programmatic install (what a script does instead of clicking Allow):
     → 302 to redirect_uri?code=...&state=...   (action=deny → ?error=access_denied&state=...)
 username is a sandbox User's Username or Id; empty means the admin user. Then trade the code:
     POST /services/oauth2/token  grant_type=authorization_code, code, redirect_uri, client_id, client_secret
-Client credentials may also come as HTTP Basic auth (authlib's default).
+Client credentials may also come as HTTP Basic auth (authlib's default). The org has two apps: the
+main one (install, sign-in, the rep panel's Canvas app) and the team panel's Canvas app; a user who
+allows an app has approved it (what a self-authorized Canvas app waits for).
 """
 from __future__ import annotations
 
@@ -32,6 +34,13 @@ def _with_query(url: str, params: dict) -> str:
     return url + ("&" if "?" in url else "?") + urlencode({k: v for k, v in params.items() if v is not None})
 
 
+def _apps() -> dict[str, tuple[str, str]]:
+    """client_id → (app name, consumer secret) of the org's apps."""
+    settings = sandbox().settings
+    return {settings.client_id: (settings.app_name, settings.client_secret),
+            settings.team_client_id: (f"{settings.app_name} Team", settings.team_client_secret)}
+
+
 def _find_user(username: str) -> dict | None:
     box = sandbox()
     if not username:
@@ -46,7 +55,7 @@ def consent():
     """The consent page: who signs in, and Allow or Deny."""
     box = sandbox()
     args = request.args
-    if args.get("client_id") != box.settings.client_id:
+    if args.get("client_id") not in _apps():
         return render_template("error.html", message="The client_id is not a connected app of this org. "
                                f"Use {box.settings.client_id}."), 400
     if not args.get("redirect_uri"):
@@ -56,7 +65,7 @@ def consent():
                                                            "state": args.get("state")}))
     users = box.store.select("User", '"IsDeleted" = 0 AND "IsActive" = 1', order='"Name"')
     users.sort(key=lambda user: user["Id"] != box.admin_id)
-    return render_template("consent.html", app_name=box.settings.app_name, org_name=box.settings.org_name,
+    return render_template("consent.html", app_name=_apps()[args["client_id"]][0], org_name=box.settings.org_name,
                            users=users, params=args, roles={u["Id"]: box.user_role(u) for u in users})
 
 
@@ -66,7 +75,7 @@ def decide():
     box = sandbox()
     form = request.form
     redirect_uri = form.get("redirect_uri", "")
-    if form.get("client_id") != box.settings.client_id or not redirect_uri:
+    if form.get("client_id") not in _apps() or not redirect_uri:
         return render_template("error.html", message="Unknown client_id or missing redirect_uri."), 400
     if form.get("action", "allow") != "allow":
         return redirect(_with_query(redirect_uri, {"error": "access_denied",
@@ -75,6 +84,7 @@ def decide():
     user = _find_user(form.get("username", ""))
     if user is None:
         return render_template("error.html", message="No active sandbox user has that username."), 400
+    box.store.execute("INSERT OR IGNORE INTO _approvals VALUES (?, ?)", (user["Id"], form["client_id"]))
     code = box.tokens.issue_code(Grant(user["Id"], form["client_id"], form.get("scope") or DEFAULT_SCOPE,
                                        redirect_uri, form.get("code_challenge") or None,
                                        form.get("code_challenge_method") or None))
@@ -87,11 +97,11 @@ def _client_credentials() -> tuple[str, str]:
     return request.form.get("client_id", ""), request.form.get("client_secret", "")
 
 
-def _token_answer(user_id: str, scope: str, access: str, issued: float, refresh: str | None):
+def _token_answer(user_id: str, scope: str, access: str, issued: float, refresh: str | None, secret: str):
     box = sandbox()
     identity = f"{instance_url()}/id/{box.org_id}/{user_id}"
     issued_at = str(int(issued * 1000))
-    digest = hmac.new(box.settings.client_secret.encode(), (identity + issued_at).encode(), hashlib.sha256)
+    digest = hmac.new(secret.encode(), (identity + issued_at).encode(), hashlib.sha256)
     answer = {"access_token": access}
     if refresh:
         answer["refresh_token"] = refresh
@@ -105,9 +115,10 @@ def token():
     """Trade a code or a refresh token for an access token."""
     box = sandbox()
     client_id, client_secret = _client_credentials()
-    if client_id != box.settings.client_id:
+    if client_id not in _apps():
         return _oauth_error("invalid_client_id", "client identifier invalid")
-    if not secrets.compare_digest(client_secret, box.settings.client_secret):
+    secret = _apps()[client_id][1]
+    if not secrets.compare_digest(client_secret, secret):
         return _oauth_error("invalid_client", "invalid client credentials")
     ttl = box.faults.knobs.token_ttl_seconds
     grant_type = request.form.get("grant_type")
@@ -121,7 +132,7 @@ def token():
             return _oauth_error("invalid_grant", "invalid code verifier")
         refresh = box.tokens.issue_refresh(grant.user_id, client_id, grant.scope)
         access, issued = box.tokens.issue_access(grant.user_id, client_id, grant.scope, ttl, parent=refresh)
-        return _token_answer(grant.user_id, grant.scope, access, issued, refresh)
+        return _token_answer(grant.user_id, grant.scope, access, issued, refresh, secret)
     if grant_type == "refresh_token":
         old = request.form.get("refresh_token", "")
         grant = box.tokens.lookup(old, "refresh")
@@ -133,8 +144,28 @@ def token():
             box.store.execute("UPDATE _tokens SET revoked = 1 WHERE token = ?", (old,))
             refresh = box.tokens.issue_refresh(grant.user_id, client_id, grant.scope)
         access, issued = box.tokens.issue_access(grant.user_id, client_id, grant.scope, ttl, parent=refresh or old)
-        return _token_answer(grant.user_id, grant.scope, access, issued, refresh)
+        return _token_answer(grant.user_id, grant.scope, access, issued, refresh, secret)
     return _oauth_error("unsupported_grant_type", "grant type not supported")
+
+
+@bp.post("/services/oauth2/introspect")
+def introspect():
+    """Token introspection (RFC 7662) as Salesforce answers it: an app may look at the tokens issued to it."""
+    box = sandbox()
+    client_id, client_secret = _client_credentials()
+    if client_id not in _apps() or not secrets.compare_digest(client_secret, _apps()[client_id][1]):
+        return _oauth_error("invalid_client", "invalid client credentials", 401)
+    value = request.form.get("token", "")
+    kind = "refresh" if request.form.get("token_type_hint") == "refresh_token" else "access"
+    grant = box.tokens.lookup(value, kind) if value else None
+    if grant is None or grant.client_id != client_id:
+        return jsonify({"active": False})
+    user = box.store.get("User", grant.user_id)
+    issued, expires = box.tokens.times(value)
+    return jsonify({"active": True, "scope": grant.scope, "client_id": client_id, "username": user["Username"],
+                    "sub": f"{instance_url()}/id/{box.org_id}/{grant.user_id}",
+                    "token_type": f"{kind}_token", "exp": int(expires) if expires else None, "iat": int(issued),
+                    "nbf": int(issued)})
 
 
 @bp.route("/services/oauth2/revoke", methods=["GET", "POST"])
@@ -159,9 +190,8 @@ def _identity(user: dict) -> dict:
         "utcOffset": 0, "last_modified_date": user["LastModifiedDate"],
         "urls": {"rest": f"{base}/services/data/v{version}/", "sobjects": f"{base}/services/data/v{version}/sobjects/",
                  "query": f"{base}/services/data/v{version}/query/", "profile": f"{base}/{user['Id']}"},
-        "custom_attributes": {"role": box.user_role(user), "profile": user.get("ProfileName__c"),
-                              "title": user.get("Title"), "department": user.get("Department"),
-                              "manager_id": user.get("ManagerId")},
+        # No custom_attributes: Salesforce adds them only when the app defines custom attributes, and
+        # the app Pipewise ships defines none (it reads the role through the API instead).
     }
 
 
@@ -173,7 +203,7 @@ def _session_grant():
 
 @bp.route("/id/<org_id>/<user_id>", methods=["GET", "POST"])
 def identity(org_id: str, user_id: str):
-    """Who a user is, for sign-in: ids, names, e-mail and custom_attributes.role (admin/manager/rep)."""
+    """Who a user is, for sign-in: ids, organization, names and e-mail (Identity URLs, REST API guide)."""
     box = sandbox()
     if _session_grant() is None:
         return jsonify([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]), 401

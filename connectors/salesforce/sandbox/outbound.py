@@ -48,9 +48,11 @@ class OutboundDispatcher(DeliveryQueue):
     thread_name = "sf-sandbox-outbound"
 
     def __init__(self, settings: SandboxSettings, org_id: str, action_id: str, api_version: str,
-                 instance_url: str = "https://127.0.0.1"):
+                 instance_url: str = "https://127.0.0.1",
+                 current: Callable[[Notification], Notification] = lambda note: note):
         super().__init__()
         self.settings = settings
+        self.current = current  # the notification with the record's values as of now (None once deleted)
         self.org_id, self.action_id, self.api_version = org_id, action_id, api_version
         self.instance_url = instance_url
         self.objects: tuple[str, ...] = ()
@@ -145,7 +147,8 @@ class OutboundDispatcher(DeliveryQueue):
         url = self.url
         if url is None:
             return
-        body = envelope(message.notifications, self.org_id, self.action_id, self.instance_url, self.api_version)
+        notes = [self.current(note) for note in message.notifications]
+        body = envelope(notes, self.org_id, self.action_id, self.instance_url, self.api_version)
         status, error = None, None
         try:
             answer = session.post(url, data=body, headers=HEADERS, timeout=self.settings.outbound_timeout_seconds,

@@ -20,13 +20,18 @@ _NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 @dataclass(frozen=True)
 class Notification:
-    """One record change as it will be sent: its notification id and the record's values then."""
+    """One record change: its notification id, and the record's values as of the moment it is sent.
+
+    Outbound Messaging considerations (Salesforce Help): the message carries the record's data at
+    delivery, not at the change; a record deleted before delivery yields a notification without data
+    (``values`` None: an empty sObject element).
+    """
 
     id: str
     object_name: str
     record_id: str
     change: str                        # created | updated | deleted (not on the wire; for stats)
-    values: tuple[tuple[str, str], ...]  # (field name, wire text), Id first, nulls left out
+    values: tuple[tuple[str, str], ...] | None = ()  # (field name, wire text), Id first, nulls left out
 
 
 def wire_value(field: Field, value: Any) -> str | None:
@@ -45,11 +50,17 @@ def wire_value(field: Field, value: Any) -> str | None:
     return _NOT_XML_CHARS.sub("", str(value))
 
 
-def snapshot(fields: list[Field], row: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    """The sObject's elements for a stored row: Id first, then every non-null field in schema order."""
+def snapshot(fields: list[Field], row: dict[str, Any],
+             chosen: tuple[str, ...] | None = None) -> tuple[tuple[str, str], ...]:
+    """The sObject's elements for a stored row: Id first, then the chosen non-null fields in schema order.
+
+    Only the fields picked in the Outbound Message definition travel (Id always); ``chosen`` None
+    means every field.
+    """
+    wanted = None if chosen is None else {name.lower() for name in chosen}
     values = [("Id", row["Id"])]
     for field in fields:
-        if field.name == "Id":
+        if field.name == "Id" or (wanted is not None and field.name.lower() not in wanted):
             continue
         text = wire_value(field, row.get(field.name))
         if text is not None:
@@ -75,7 +86,7 @@ def envelope(notifications: list[Notification], org_id: str, action_id: str, ins
     for note in notifications:
         parts.append(f"   <Notification>\n    <Id>{escape(note.id)}</Id>\n"
                      f'    <sObject xsi:type={quoteattr("sf:" + note.object_name)} xmlns:sf="{ENTERPRISE_NS}">\n')
-        parts.extend(f"     <sf:{name}>{escape(text)}</sf:{name}>\n" for name, text in note.values)
+        parts.extend(f"     <sf:{name}>{escape(text)}</sf:{name}>\n" for name, text in note.values or ())
         parts.append("    </sObject>\n   </Notification>\n")
     parts.append("  </notifications>\n </soapenv:Body>\n</soapenv:Envelope>\n")
     return "".join(parts).encode("utf-8")

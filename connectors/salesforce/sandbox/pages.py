@@ -1,10 +1,13 @@
 """Minimal Lightning-like pages: a home page and /lightning/r/<Type>/<Id>/view with the Pipewise Canvas app."""
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Blueprint, abort, render_template, request, url_for
 
 from .api import instance_url, sandbox
-from .canvas import FRAME_HEIGHT, FRAME_NAME, canvas_context, find_user, signed_request
+from .canvas import (APPROVAL_REQUIRED, FRAME_HEIGHT, FRAME_NAME, app_for, canvas_context, find_user,
+                     needs_approval, signed_request)
 from .ids import looks_like_id, to_18
 from .schema import canonical_object
 
@@ -38,6 +41,12 @@ def _canvas(box, name: str, row: dict):
     if viewer is None:
         abort(404, description=f"No active sandbox user has the username or id {request.args['as']!r}; "
                                "pass ?as=<Username> of a user listed on the home page.")
+    if needs_approval(box, viewer["Id"], app_for(box, name)[1]):
+        # Canvas guide, "Signed Request Authentication": a self-authorized app the user has not approved
+        # is opened with a GET carrying _sfdc_canvas_authvalue; the app starts the OAuth approval.
+        separator = "&" if "?" in url else "?"
+        return {"url": url, "approval_url": url + separator + urlencode({"_sfdc_canvas_authvalue": APPROVAL_REQUIRED}),
+                "viewer": viewer, "frame_name": FRAME_NAME, "height": FRAME_HEIGHT}
     context = canvas_context(box, viewer, name, row, instance_url(), request.url, url)
     return {"url": url, "signed_request": signed_request(box, context), "viewer": viewer,
             "frame_name": FRAME_NAME, "height": FRAME_HEIGHT}

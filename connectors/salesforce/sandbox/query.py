@@ -6,9 +6,9 @@ import time
 
 from flask import g, jsonify, request
 
-from .api import ApiError, rest_blueprint, sandbox
+from .api import ApiError, access, rest_blueprint, sandbox
 from .cursors import Cursor
-from .soql import SoqlError, compile_soql
+from .soql import CompiledQuery, SoqlError, compile_soql
 
 bp = rest_blueprint("salesforce_query")
 DEFAULT_BATCH, MIN_BATCH, MAX_BATCH = 2000, 200, 2000
@@ -36,7 +36,8 @@ def _run(endpoint: str, include_deleted: bool):
     box = sandbox()
     soql = request.args.get("q", "")
     try:
-        compiled = compile_soql(soql, box.store, include_deleted=include_deleted)
+        compiled = compile_soql(soql, box.store, include_deleted=include_deleted, access=access(),
+                                available=box.object_available)
     except SoqlError as error:
         raise ApiError(400, error.code, error.message) from None
     if compiled.count_only:
@@ -45,9 +46,32 @@ def _run(endpoint: str, include_deleted: bool):
     rows = box.store.select(compiled.object_name, compiled.where, compiled.params, compiled.order,
                             compiled.limit, compiled.offset)
     records = [box.store.api_record(compiled.object_name, row, g.api_version, compiled.fields) for row in rows]
+    _add_parents(compiled, rows, records)
     cursor = Cursor(records, _batch_size(), endpoint, time.time())
     locator = sandbox().cursors.open(cursor) if len(records) > cursor.batch_size else None
     return jsonify(_page(cursor, locator, 0))
+
+
+def _add_parents(compiled: CompiledQuery, rows: list[dict], records: list[dict]) -> None:
+    """Parent fields as nested records ({"Profile": {"attributes": ..., "Name": ...}}), null without a parent."""
+    store = sandbox().store
+    for relation in compiled.relations or []:
+        ids = sorted({row[relation.reference] for row in rows if row.get(relation.reference)})
+        parents = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for parent in store.select(relation.target, f'"Id" IN ({marks})', chunk):
+                parents[parent["Id"]] = parent
+        for row, record in zip(rows, records):
+            parent = parents.get(row.get(relation.reference))
+            if parent is None:
+                record.setdefault(relation.name, None)
+                continue
+            nested = record.get(relation.name) or store.api_record(relation.target, parent, g.api_version, [])
+            nested.update({k: v for k, v in store.api_record(relation.target, parent, g.api_version,
+                                                             [relation.field]).items() if k != "attributes"})
+            record[relation.name] = nested
 
 
 def _more(locator_offset: str):

@@ -9,6 +9,7 @@ from typing import Any, Callable
 from .clock import SandboxClock, format_datetime, parse_datetime
 from .ids import looks_like_id, make_id, to_18
 from .schema import READ_ONLY_OBJECTS, Field, key_prefix
+from .security import SYSTEM_ACCESS, FieldAccess
 from .store import Store
 
 # Stage → (probability, closed, won); the maven stages plus Salesforce's defaults.
@@ -109,14 +110,20 @@ class RecordWriter:
         for listener in self.listeners:
             self.store.after_commit(lambda listener=listener: listener(object_name, record_id, change))
 
-    def _values(self, object_name: str, payload: dict[str, Any], system: bool) -> dict[str, Any]:
+    def _values(self, object_name: str, payload: dict[str, Any], system: bool,
+                access: FieldAccess) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for key, value in payload.items():
             if key in ("attributes", "Id"):
                 continue
             field = self.store.field(object_name, key)
-            if field is None:
+            # A field the user may not see does not exist for them (field-level security).
+            if field is None or not access.can_read(object_name, field.name, field.custom):
                 raise RecordError("INVALID_FIELD", f"No such column '{key}' on sobject of type {object_name}", [key])
+            if not system and not access.can_edit(object_name, field.name, field.custom):
+                raise RecordError("INVALID_FIELD_FOR_INSERT_UPDATE",
+                                  f"Unable to create/update fields: {field.name}. Please check the security "
+                                  "settings of this field and verify that it is read/write.", [field.name])
             if not field.updateable and not system:
                 raise RecordError("INVALID_FIELD_FOR_INSERT_UPDATE",
                                   f"Unable to create/update fields: {field.name}. Please check the security "
@@ -144,10 +151,12 @@ class RecordWriter:
         if object_name in READ_ONLY_OBJECTS:
             raise RecordError("INVALID_TYPE", f"entity type {object_name} does not support this operation")
 
-    def create(self, object_name: str, payload: dict[str, Any], actor_id: str, system: bool = False) -> str:
+    def create(self, object_name: str, payload: dict[str, Any], actor_id: str, system: bool = False,
+               access: FieldAccess = SYSTEM_ACCESS) -> str:
         """Insert one record; returns its id."""
         self._check_writable(object_name)
-        values = self._values(object_name, payload, system)
+        values = self._values(object_name, payload, system, access)
+        self._check_setup(object_name, values)
         for field in self.store.fields(object_name):
             if field.required and field.updateable and values.get(field.name) is None:
                 raise RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{field.name}]",
@@ -168,8 +177,44 @@ class RecordWriter:
             self.store.insert(object_name, [row])
             if object_name == "Opportunity":
                 self._history(row, stamp, actor_id)
+            if object_name == "User":
+                self._assign_profile_set(record_id, row["ProfileId"], stamp)
             self._changed(object_name, record_id, "created")
         return record_id
+
+    def _check_setup(self, object_name: str, values: dict[str, Any]) -> None:
+        """What Salesforce refuses on the setup objects: duplicates and fields that do not exist."""
+        duplicate = None
+        if object_name == "PermissionSet":
+            duplicate = self.store.select("PermissionSet", '"Name" = ? AND "IsDeleted" = 0', [values.get("Name")])
+        elif object_name == "PermissionSetAssignment":
+            duplicate = self.store.select("PermissionSetAssignment", '"AssigneeId" = ? AND "PermissionSetId" = ? '
+                                          'AND "IsDeleted" = 0', [values.get("AssigneeId"), values.get("PermissionSetId")])
+        elif object_name == "FieldPermissions":
+            # Object Reference, FieldPermissions: Field is "Object.Field", SobjectType its object; edit needs read.
+            owner, _, name = str(values.get("Field") or "").partition(".")
+            field = self.store.field(owner, name) if owner in self.store.objects() else None
+            if field is None or owner != values.get("SobjectType"):
+                raise RecordError("INVALID_FIELD", f"Field {values.get('Field')!r} does not exist on "
+                                  f"{values.get('SobjectType')!r}.", ["Field"])
+            if values.get("PermissionsEdit") and not values.get("PermissionsRead"):
+                raise RecordError("FIELD_INTEGRITY_EXCEPTION", "Permission Edit depends on permission(s): Read",
+                                  ["PermissionsRead"])
+            duplicate = self.store.select("FieldPermissions", '"ParentId" = ? AND "Field" = ? AND "IsDeleted" = 0',
+                                          [values.get("ParentId"), values.get("Field")])
+        if duplicate:
+            raise RecordError("DUPLICATE_VALUE", f"duplicate value found: duplicates value on record with id: "
+                              f"{duplicate[0]['Id']}", [])
+
+    def _assign_profile_set(self, user_id: str, profile_id: str, stamp: str) -> None:
+        """Salesforce assigns every user the permission set their profile owns."""
+        owned = self.store.select("PermissionSet", '"ProfileId" = ? AND "IsOwnedByProfile" = 1', [profile_id])
+        if owned:
+            number = self.store.allocate(key_prefix("PermissionSetAssignment"))
+            self.store.insert("PermissionSetAssignment", [{
+                "Id": make_id(key_prefix("PermissionSetAssignment"), number), "IsDeleted": 0,
+                "AssigneeId": user_id, "PermissionSetId": owned[0]["Id"], "CreatedDate": stamp,
+                "LastModifiedDate": stamp, "SystemModstamp": stamp}])
 
     def _existing(self, object_name: str, record_id: Any) -> dict[str, Any]:
         if not looks_like_id(record_id):
@@ -182,11 +227,14 @@ class RecordWriter:
         return row
 
     def update(self, object_name: str, record_id: str, payload: dict[str, Any], actor_id: str,
-               system: bool = False) -> str:
+               system: bool = False, access: FieldAccess = SYSTEM_ACCESS) -> str:
         """Change fields of one record; returns its 18-character id."""
         self._check_writable(object_name)
         current = self._existing(object_name, record_id)
-        values = self._values(object_name, payload, system)
+        values = self._values(object_name, payload, system, access)
+        if not system and object_name == "Lead" and current.get("IsConverted"):
+            # A converted lead is read-only to the API (Salesforce Help 000384333).
+            raise RecordError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
         if not system:
             message = self.rejects(current["Id"])
             if message:

@@ -5,11 +5,11 @@ from datetime import timedelta
 
 from flask import g, jsonify, request
 
-from .api import ApiError, json_body, object_or_404, rest_blueprint, sandbox
+from .api import ApiError, access, json_body, object_or_404, rest_blueprint, sandbox
 from .clock import format_datetime, parse_datetime
 from .ids import looks_like_id, to_18
 from .records import RecordError
-from .schema import OBJECTS, READ_ONLY_OBJECTS, label_for
+from .schema import OBJECTS, READ_ONLY_OBJECTS, label_for, reference_targets
 
 bp = rest_blueprint("salesforce_rest")
 
@@ -55,7 +55,7 @@ def limits():
 def global_describe():
     """Every object of the org."""
     return jsonify({"encoding": "UTF-8", "maxBatchSize": 200,
-                    "sobjects": [_object_summary(name) for name in OBJECTS]})
+                    "sobjects": [_object_summary(name) for name in OBJECTS if sandbox().object_available(name)]})
 
 
 @_route("/sobjects/<object_name>/")
@@ -66,24 +66,20 @@ def object_info(object_name: str):
 
 @_route("/sobjects/<object_name>/describe/")
 def describe(object_name: str):
-    """An object's fields, custom ones included."""
+    """An object's fields as the user may see them: a custom field without field-level security is absent."""
     name = object_or_404(object_name)
-    fields = [f.describe() for f in sandbox().store.fields(name)]
-    for entry in fields:
+    user = access()
+    fields = []
+    for field in sandbox().store.fields(name):
+        if not user.can_read(name, field.name, field.custom):
+            continue
+        entry = field.describe()
+        if field.updateable and not user.can_edit(name, field.name, field.custom):
+            entry["updateable"] = entry["createable"] = False
         if entry["type"] == "reference":
-            entry["referenceTo"] = _reference_targets(name, entry["name"])
+            entry["referenceTo"] = list(reference_targets(name, entry["name"]))
+        fields.append(entry)
     return jsonify({**_object_summary(name), "fields": fields})
-
-
-def _reference_targets(object_name: str, field_name: str) -> list[str]:
-    special = {"OwnerId": ["User"], "CreatedById": ["User"], "LastModifiedById": ["User"], "ManagerId": ["User"],
-               "WhoId": ["Contact", "Lead"], "WhatId": ["Account", "Opportunity", "Campaign"],
-               "ParentId": [object_name], "ConvertedAccountId": ["Account"],
-               "ConvertedContactId": ["Contact"], "ConvertedOpportunityId": ["Opportunity"]}
-    if field_name in special:
-        return special[field_name]
-    target = field_name[:-2]
-    return [target] if target in OBJECTS else []
 
 
 @_route("/sobjects/<object_name>/", ("POST",))
@@ -94,7 +90,7 @@ def create(object_name: str):
     if not isinstance(body, dict):
         raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object of field values.")
     try:
-        record_id = sandbox().writer.create(name, body, actor_id=g.user_id)
+        record_id = sandbox().writer.create(name, body, actor_id=g.user_id, access=access())
     except RecordError as error:
         raise _record_error(error) from None
     return jsonify({"id": record_id, "success": True, "errors": []}), 201
@@ -108,12 +104,13 @@ def read(object_name: str, record_id: str):
     row = box.store.get(name, to_18(record_id)) if looks_like_id(record_id) else None
     if row is None or row["IsDeleted"]:
         raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
-    names = None
+    user = access()
+    names = [f.name for f in box.store.fields(name) if user.can_read(name, f.name, f.custom)]
     if request.args.get("fields"):
         names = []
         for wanted in request.args["fields"].split(","):
             field = box.store.field(name, wanted.strip())
-            if field is None:
+            if field is None or not user.can_read(name, field.name, field.custom):
                 raise ApiError(400, "INVALID_FIELD", f"No such column '{wanted.strip()}' on entity '{name}'.")
             names.append(field.name)
     return jsonify(box.store.api_record(name, row, g.api_version, names))
@@ -127,7 +124,7 @@ def update(object_name: str, record_id: str):
     if not isinstance(body, dict):
         raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object of field values.")
     try:
-        sandbox().writer.update(name, record_id, body, actor_id=g.user_id)
+        sandbox().writer.update(name, record_id, body, actor_id=g.user_id, access=access())
     except RecordError as error:
         raise _record_error(error) from None
     return "", 204

@@ -1,4 +1,12 @@
-"""The standard objects the sandbox knows, with their fields as describe reports them."""
+"""The standard objects the sandbox knows, with their fields as describe reports them.
+
+Field lists follow the Object Reference for the Salesforce Platform (one entry per object below),
+cut to what an org of this kind uses; a field a real org has only when someone created it (any
+``__c`` field) is not standard here: it exists only once created, like ``Product__c`` in the seed.
+Objects the reference lists without ``IsDeleted`` (User, Profile, UserRole, PermissionSet,
+PermissionSetAssignment, FieldPermissions, ForecastingQuota) have none here either: selecting it
+fails as it would in a real org.
+"""
 from __future__ import annotations
 
 import re
@@ -11,12 +19,24 @@ DEFAULT_LENGTH = {"id": 18, "reference": 18, "string": 255, "textarea": 32000, "
 SYSTEM_FIELDS = ("Id:id:ro IsDeleted:boolean:ro CreatedDate:datetime:ro CreatedById:reference:ro "
                  "LastModifiedDate:datetime:ro LastModifiedById:reference:ro SystemModstamp:datetime:ro")
 OWNER = "OwnerId:reference"
+PERMISSIONS = ("PermissionsApiEnabled:boolean PermissionsViewSetup:boolean PermissionsModifyAllData:boolean "
+               "PermissionsViewAllData:boolean PermissionsCustomizeApplication:boolean")
 
 # name: (key prefix, field specs "Name:type[:ro][:req][:len=N]")
 OBJECTS: dict[str, tuple[str, str]] = {
+    # Object Reference: User, Profile, UserRole, PermissionSet, PermissionSetAssignment, FieldPermissions.
     "User": ("005", "Username:string:req FirstName:string:len=40 LastName:string:req:len=80 Name:string:ro "
                     "Email:email:req Title:string:len=80 Department:string:len=80 ManagerId:reference "
-                    "IsActive:boolean ProfileName__c:string:len=80"),
+                    "IsActive:boolean ProfileId:reference:req UserRoleId:reference UserType:picklist:ro"),
+    "Profile": ("00e", f"Name:string:req UserType:picklist Description:textarea {PERMISSIONS}"),
+    "UserRole": ("00E", "Name:string:req:len=80 DeveloperName:string:len=80 ParentRoleId:reference"),
+    "PermissionSet": ("0PS", f"Name:string:req:len=80 Label:string:req:len=80 Description:textarea "
+                             f"IsOwnedByProfile:boolean:ro ProfileId:reference:ro {PERMISSIONS}"),
+    "PermissionSetAssignment": ("0Pa", "AssigneeId:reference:req PermissionSetId:reference:req"),
+    "FieldPermissions": ("01k", "ParentId:reference:req SobjectType:string:req:len=40 Field:string:req:len=120 "
+                                "PermissionsRead:boolean PermissionsEdit:boolean"),
+    # Object Reference: Account, Contact, Lead, Opportunity, OpportunityHistory, Task, Event, Campaign,
+    # CampaignMember, ForecastingQuota.
     "Account": ("001", f"{OWNER} Name:string:req Type:picklist Industry:picklist Website:url "
                        "AnnualRevenue:currency NumberOfEmployees:int BillingCountry:string:len=80 "
                        "ParentId:reference YearStarted:string:len=4 Description:textarea"),
@@ -31,7 +51,7 @@ OBJECTS: dict[str, tuple[str, str]] = {
     "Opportunity": ("006", f"{OWNER} Name:string:req:len=120 AccountId:reference StageName:picklist:req "
                            "Amount:currency Probability:percent CloseDate:date:req IsClosed:boolean:ro "
                            "IsWon:boolean:ro LeadSource:picklist Type:picklist CampaignId:reference "
-                           "Description:textarea Product__c:string"),
+                           "Description:textarea"),
     "OpportunityHistory": ("008", "OpportunityId:reference:ro StageName:picklist:ro Amount:currency:ro "
                                   "Probability:percent:ro CloseDate:date:ro"),
     "Task": ("00T", f"{OWNER} Subject:string Status:picklist Priority:picklist ActivityDate:date "
@@ -46,8 +66,19 @@ OBJECTS: dict[str, tuple[str, str]] = {
     "ForecastingQuota": ("0J9", "QuotaOwnerId:reference:req StartDate:date:req QuotaAmount:currency "
                                 "ForecastingTypeId:string:len=18"),
 }
-# Objects the API may read but not write (Salesforce maintains them).
-READ_ONLY_OBJECTS = {"OpportunityHistory"}
+# Objects the API may read but not write (Salesforce maintains them, or they are Metadata API only).
+READ_ONLY_OBJECTS = {"OpportunityHistory", "Profile"}
+# Objects whose reference entry lists no IsDeleted; their deletes are hard deletes.
+WITHOUT_IS_DELETED = {"User", "Profile", "UserRole", "PermissionSet", "PermissionSetAssignment",
+                      "FieldPermissions", "ForecastingQuota"}
+# Reference fields whose target is not the field name minus "Id" (or that point at several objects).
+REFERENCE_TARGETS = {
+    "OwnerId": ("User",), "CreatedById": ("User",), "LastModifiedById": ("User",), "ManagerId": ("User",),
+    "WhoId": ("Contact", "Lead"), "WhatId": ("Account", "Opportunity", "Campaign"),
+    "ConvertedAccountId": ("Account",), "ConvertedContactId": ("Contact",),
+    "ConvertedOpportunityId": ("Opportunity",), "QuotaOwnerId": ("User",), "AssigneeId": ("User",),
+    "ParentRoleId": ("UserRole",),
+}
 
 
 @dataclass(frozen=True)
@@ -72,6 +103,7 @@ class Field:
                  "length": self.length or 0, "precision": self.precision or 0, "scale": self.scale or 0}
         if self.type == "reference":
             entry["referenceTo"] = []
+            entry["relationshipName"] = relationship_name(self.name)
         return entry
 
 
@@ -98,8 +130,15 @@ def parse_fields(spec: str) -> list[Field]:
 
 
 def standard_fields(object_name: str) -> list[Field]:
-    """System fields then the object's own fields."""
-    return parse_fields(SYSTEM_FIELDS) + parse_fields(OBJECTS[object_name][1])
+    """System fields then the object's own fields (without IsDeleted where the object has none)."""
+    system = [f for f in parse_fields(SYSTEM_FIELDS)
+              if not (f.name == "IsDeleted" and object_name in WITHOUT_IS_DELETED)]
+    return system + parse_fields(OBJECTS[object_name][1])
+
+
+def has_is_deleted(object_name: str) -> bool:
+    """Whether the object reports soft deletes through IsDeleted."""
+    return object_name not in WITHOUT_IS_DELETED
 
 
 def key_prefix(object_name: str) -> str:
@@ -111,3 +150,20 @@ def canonical_object(name: str) -> str | None:
     """The object's proper name, matched case-insensitively as Salesforce does."""
     lowered = name.lower()
     return next((known for known in OBJECTS if known.lower() == lowered), None)
+
+
+def reference_targets(object_name: str, field_name: str) -> tuple[str, ...]:
+    """The objects a reference field may point at."""
+    if field_name in REFERENCE_TARGETS:
+        return REFERENCE_TARGETS[field_name]
+    if field_name == "ParentId":
+        return (object_name,) if object_name != "FieldPermissions" else ("PermissionSet",)
+    target = field_name[:-2]
+    return (target,) if target in OBJECTS else ()
+
+
+def relationship_name(field_name: str) -> str | None:
+    """The relationship a reference field is reached by in SOQL: ProfileId → Profile, Foo__c → Foo__r."""
+    if field_name.endswith("__c"):
+        return field_name[:-3] + "__r"
+    return field_name[:-2] if field_name.endswith("Id") and field_name != "Id" else None

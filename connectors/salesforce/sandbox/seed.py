@@ -1,8 +1,16 @@
 """Seeding the sandbox org from the shared datasets (maven-crm and olist-marketing-funnel).
 
 Rules the datasets leave open, chosen here:
-- Users: one admin (Title/ProfileName__c "System Administrator"), the maven managers ("Sales Manager")
-  and agents ("Sales Representative", ManagerId = their manager); Department = regional office.
+- Setup, as a new org has it: the profiles "System Administrator" (Modify All Data) and "Standard User",
+  each with the permission set it owns. A role hierarchy CEO > VP, Sales > "<office> Sales Manager" >
+  "<office> Sales Representative" (CEO and VP hold no user, as in many orgs).
+- Users: one admin (System Administrator, no role), the maven managers (Standard User, their office's
+  manager role, Title "Sales Manager") and agents (Standard User, their office's rep role, Title "Sales
+  Representative", ManagerId = their manager); Department = regional office. Each user is assigned
+  their profile's permission set, as Salesforce does.
+- Opportunity products: the org has a custom field Product__c (created in Setup, visible to every
+  profile) holding the maven product; it is no standard field, so it reaches Pipewise only through
+  field mapping.
 - Opportunities: Prospecting deals have no dates: CreatedDate is the snapshot day (2017-09-30) minus
   0-29 days picked from a hash of the opportunity id. Open deals (Prospecting, Engaging) close
   15-89 days after the snapshot, picked the same way. Amount is close_value for won deals and the
@@ -30,7 +38,8 @@ from typing import Any
 from .clock import format_datetime
 from .ids import make_id
 from .records import STAGES
-from .schema import key_prefix
+from .schema import Field, key_prefix
+from .security import grant_to_every_profile
 from .store import Store
 
 SNAPSHOT = date(2017, 9, 30)
@@ -45,6 +54,8 @@ LAST_NAMES = ["Silva", "Santos", "Oliveira", "Souza", "Rodrigues", "Ferreira", "
 QUOTA_YEAR = 2017
 QUOTA_GROWTH, QUOTA_ROUND_TO = 1.1, 1000
 FORECASTING_TYPE_ID = make_id("0Db", 1)  # the one forecast type (opportunity revenue) quotas belong to
+# The customer's own field for the product a deal sells (created in Setup, so every profile sees it).
+PRODUCT_FIELD = Field("Product__c", "string", "Product", custom=True, length=255)
 COMPANY_SUFFIXES = ["Comercio", "Store", "Ltda", "Distribuidora", "Shop", "Importados", "Atacado"]
 
 
@@ -89,20 +100,63 @@ class _Rows:
         return {name: len(rows) for name, rows in self.rows.items()}
 
 
+PROFILES = {"System Administrator": dict(PermissionsApiEnabled=1, PermissionsViewSetup=1, PermissionsModifyAllData=1,
+                                          PermissionsViewAllData=1, PermissionsCustomizeApplication=1),
+            "Standard User": dict(PermissionsApiEnabled=1, PermissionsViewSetup=0, PermissionsModifyAllData=0,
+                                  PermissionsViewAllData=0, PermissionsCustomizeApplication=0)}
+ADMIN_PROFILE, USER_PROFILE = "System Administrator", "Standard User"
+
+
+def setup_objects(rows: "_Rows", created: date) -> dict[str, tuple[str, str]]:
+    """The org's profiles with the permission sets they own: profile name → (profile id, permission set id)."""
+    found = {}
+    for name, permissions in PROFILES.items():
+        profile = rows.add("Profile", created, None, None, Name=name, UserType="Standard", **permissions)
+        owned = rows.add("PermissionSet", created, None, None, Name=f"X{profile[:15]}", Label=name,
+                         IsOwnedByProfile=1, ProfileId=profile, **permissions)
+        found[name] = (profile, owned)
+    return found
+
+
+def _roles(rows: "_Rows", offices: list[str], created: date) -> dict[str, tuple[str, str]]:
+    """The role hierarchy: office → (manager role id, rep role id)."""
+    ceo = rows.add("UserRole", created, None, None, Name="CEO", DeveloperName="CEO")
+    vp = rows.add("UserRole", created, None, None, Name="VP, Sales", DeveloperName="VP_Sales", ParentRoleId=ceo)
+    found = {}
+    for office in offices:
+        key = office.replace(" ", "_")
+        manager = rows.add("UserRole", created, None, None, Name=f"{office} Sales Manager",
+                           DeveloperName=f"{key}_Sales_Manager", ParentRoleId=vp)
+        rep = rows.add("UserRole", created, None, None, Name=f"{office} Sales Representative",
+                       DeveloperName=f"{key}_Sales_Representative", ParentRoleId=manager)
+        found[office] = (manager, rep)
+    return found
+
+
 def _users(rows: _Rows, teams: list[dict[str, str]], created: date) -> tuple[str, dict[str, str]]:
-    def person(full_name: str, title: str, department: str, manager: str | None) -> str:
+    profiles = setup_objects(rows, created)
+    offices = sorted({t["regional_office"] for t in teams})
+    roles = _roles(rows, offices, created)
+
+    def person(full_name: str, title: str, department: str, manager: str | None, profile: str,
+               role: str | None) -> str:
         first, _, last = full_name.partition(" ")
         username = f"{first}.{last}".lower().replace(" ", "") + "@maven-sandbox.example"
-        return rows.add("User", created, None, None, FirstName=first, LastName=last, Username=username,
-                        Email=username, Title=title, ProfileName__c=title, Department=department,
-                        ManagerId=manager, IsActive=1)
+        user = rows.add("User", created, None, None, FirstName=first, LastName=last, Username=username,
+                        Email=username, Title=title, Department=department, ManagerId=manager, IsActive=1,
+                        ProfileId=profiles[profile][0], UserRoleId=role, UserType="Standard")
+        rows.add("PermissionSetAssignment", created, None, None, AssigneeId=user,
+                 PermissionSetId=profiles[profile][1])
+        return user
 
-    admin = person("Alex Admin", "System Administrator", "Sales Operations", None)
+    admin = person("Alex Admin", "System Administrator", "Sales Operations", None, ADMIN_PROFILE, None)
     office_of = {t["manager"]: t["regional_office"] for t in teams}
-    users = {name: person(name, "Sales Manager", office_of[name], None) for name in sorted(office_of)}
+    users = {name: person(name, "Sales Manager", office_of[name], None, USER_PROFILE, roles[office_of[name]][0])
+             for name in sorted(office_of)}
     for team in sorted(teams, key=lambda t: t["sales_agent"]):
-        users[team["sales_agent"]] = person(team["sales_agent"], "Sales Representative",
-                                            team["regional_office"], users[team["manager"]])
+        office = team["regional_office"]
+        users[team["sales_agent"]] = person(team["sales_agent"], "Sales Representative", office,
+                                            users[team["manager"]], USER_PROFILE, roles[office][1])
     return admin, users
 
 
@@ -251,7 +305,11 @@ def seed(store: Store, datasets: Path | None, kind: str, origin: datetime) -> di
     if kind not in SEEDS:
         raise ValueError(f"Unknown seed {kind!r}: use one of {', '.join(SEEDS)}.")
     if kind == "none":
-        return {"date_shift_days": 0, "counts": {}}
+        rows = _Rows()
+        setup_objects(rows, origin.date())
+        with store.transaction():
+            counts = rows.save(store)
+        return {"date_shift_days": 0, "counts": counts}
     olist_folder = datasets / "olist-marketing-funnel"
     shift_days = olist_shift_days(olist_folder, origin)
     users_created = min(date(2016, 1, 1), date(2017, 6, 1) + timedelta(days=shift_days))
@@ -260,5 +318,7 @@ def seed(store: Store, datasets: Path | None, kind: str, origin: datetime) -> di
     _quotas(rows, agents, admin)
     _olist(rows, olist_folder, kind == "small", shift_days, admin, agents)
     with store.transaction():
+        store.add_custom_field("Opportunity", PRODUCT_FIELD, make_id("00N", store.allocate("00N")))
         counts = rows.save(store)
+        grant_to_every_profile(store, "Opportunity", PRODUCT_FIELD.name, editable=True)
     return {"date_shift_days": shift_days, "counts": counts}

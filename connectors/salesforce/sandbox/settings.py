@@ -11,6 +11,18 @@ from .clock import parse_datetime
 
 DEFAULT_CLIENT_ID = "pipewise-sandbox-client"
 DEFAULT_CLIENT_SECRET = "pipewise-sandbox-secret"
+# The team panel is its own app (one app carries one Canvas URL and signs with its own secret).
+DEFAULT_TEAM_CLIENT_ID = "pipewise-team-sandbox-client"
+DEFAULT_TEAM_CLIENT_SECRET = "pipewise-team-sandbox-secret"
+# What docs/salesforce/workflows/*.workflow-meta.xml tells admins to send in each Outbound Message.
+_PIPEWISE_FIELDS = ("Pipewise_Score__c", "Pipewise_Band__c", "Pipewise_Reasons__c", "Pipewise_Next_Step__c",
+                    "Pipewise_Model_Version__c", "Pipewise_Scored_At__c")
+DEFAULT_OUTBOUND_FIELDS = {
+    "Lead": ("Id", "LastModifiedById", "SystemModstamp", *_PIPEWISE_FIELDS),
+    "Opportunity": ("Id", "LastModifiedById", "SystemModstamp", *_PIPEWISE_FIELDS),
+    "Task": ("Id", "LastModifiedById", "SystemModstamp"),
+    "Event": ("Id", "LastModifiedById", "SystemModstamp"),
+}
 
 
 @dataclass
@@ -19,6 +31,11 @@ class SandboxSettings(CoercibleSettings):
 
     client_id: str = DEFAULT_CLIENT_ID
     client_secret: str = DEFAULT_CLIENT_SECRET
+    team_client_id: str = DEFAULT_TEAM_CLIENT_ID
+    team_client_secret: str = DEFAULT_TEAM_CLIENT_SECRET
+    # The Canvas apps' Permitted Users: "admin_approved" (Salesforce POSTs the signed request) or
+    # "self_authorized" (a user who has not approved the app gets a GET with _sfdc_canvas_authvalue).
+    canvas_permitted_users: str = "admin_approved"
     app_name: str = "Pipewise"
     org_name: str = "Maven Tech (sandbox)"
     org_id: str | None = None            # None: generated once per data directory
@@ -33,17 +50,26 @@ class SandboxSettings(CoercibleSettings):
     # Outbound Messages (workflow "Send Outbound Message"): None turns them off.
     outbound_url: str | None = None
     outbound_objects: tuple[str, ...] = ("Lead", "Opportunity", "Task", "Event")
+    # The fields each Outbound Message definition sends (Id always); an object not listed sends Id only.
+    outbound_fields: dict | None = None
     outbound_retry_seconds: float = 0.5       # first retry delay; doubles per failure
     outbound_retry_max_seconds: float = 30.0  # cap of the retry delay (Salesforce: up to 2 h, for 24 h)
     outbound_batch_seconds: float = 0.05      # gather changes this long so they share one message
     outbound_timeout_seconds: float = 10.0
     outbound_ca_bundle: str | None = None     # CA file for an https receiver with a private certificate
 
+    def __post_init__(self) -> None:
+        self._normalize()
+
     def _normalize(self) -> None:
         """Text clock origins become datetimes, lists tuples."""
         if isinstance(self.clock_origin, str):
             self.clock_origin = parse_datetime(self.clock_origin)
         self.outbound_objects = tuple(self.outbound_objects)
+        if self.outbound_fields is None:
+            self.outbound_fields = {k: tuple(v) for k, v in DEFAULT_OUTBOUND_FIELDS.items()}
+        if self.canvas_permitted_users not in ("admin_approved", "self_authorized"):
+            raise ValueError("canvas_permitted_users is admin_approved or self_authorized.")
 
 
 def datasets_dir(settings: SandboxSettings) -> Path:

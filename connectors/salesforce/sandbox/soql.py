@@ -4,6 +4,10 @@ Supported: SELECT f1, f2 | COUNT() FROM Object [WHERE ...] [ORDER BY f [ASC|DESC
 [LIMIT n] [OFFSET n]. WHERE has AND, OR, NOT, parentheses, = != <> < > <= >= IN NOT IN LIKE and
 literals: 'strings' with backslash escapes, numbers, true/false/null, dates (2017-01-01) and
 datetimes with a zone (2017-01-01T00:00:00Z, 2017-01-01T00:00:00.000+0000).
+Child-to-parent relationship fields (``Profile.Name`` on User; SOQL and SOSL Reference, "Relationship
+Queries") may be selected and filtered on, one level deep, through a reference with one target.
+A field the user may not see (field-level security) is refused as if it did not exist, and an
+object the org does not have (a feature object with its feature off) as an unsupported type.
 """
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from typing import Any
 
 from .clock import parse_datetime
 from .ids import looks_like_id, to_18
-from .schema import NUMBER_TYPES, TEXT_TYPES, canonical_object
+from .schema import NUMBER_TYPES, TEXT_TYPES, canonical_object, has_is_deleted, reference_targets, relationship_name
+from .security import SYSTEM_ACCESS, FieldAccess
 from .store import Store
 
 _TOKEN = re.compile(r"""
@@ -46,6 +51,16 @@ class Token:
     position: int
 
 
+@dataclass(frozen=True)
+class Relation:
+    """A parent field selected through a relationship: Profile.Name is (Profile, ProfileId, Profile, Name)."""
+
+    name: str       # the relationship as written in the query (Profile)
+    reference: str  # the reference field on the queried object (ProfileId)
+    target: str     # the parent object (Profile)
+    field: str      # the parent's field (Name)
+
+
 @dataclass
 class CompiledQuery:
     """What the store runs: object, selected fields and SQL fragments."""
@@ -58,6 +73,8 @@ class CompiledQuery:
     order: str
     limit: int | None
     offset: int
+    # Selected parent fields, in the order asked for (after the object's own fields).
+    relations: list[Relation] = None  # type: ignore[assignment]
 
 
 def tokenize(soql: str) -> list[Token]:
@@ -96,12 +113,15 @@ def unescape(raw: str, like: bool = False) -> str:
 
 
 class _Parser:
-    def __init__(self, soql: str, store: Store, include_deleted: bool):
+    def __init__(self, soql: str, store: Store, include_deleted: bool, access: FieldAccess,
+                 available: Any):
         self.soql = soql
         self.tokens = tokenize(soql)
         self.index = 0
         self.store = store
         self.include_deleted = include_deleted
+        self.access = access
+        self.available = available
         self.params: list[Any] = []
         self.object_name = ""
 
@@ -143,12 +163,19 @@ class _Parser:
         self.take("word", "FROM")
         object_token = self.take("word")
         object_name = canonical_object(object_token.text)
-        if object_name is None:
+        if object_name is None or not self.available(object_name):
             raise SoqlError("INVALID_TYPE", f"sObject type '{object_token.text}' is not supported. If you are "
                             "attempting to use a custom object, be sure to append the '__c' after the entity name.")
         self.object_name = object_name
-        fields = []
+        fields: list[str] = []
+        relations: list[Relation] = []
         for token in selected:
+            if "." in token.text:
+                relation = self.relation(token)
+                if relation in relations:
+                    raise SoqlError("MALFORMED_QUERY", f"duplicate field selected: {token.text}")
+                relations.append(relation)
+                continue
             name = self.field(token).name
             if name in fields:
                 raise SoqlError("MALFORMED_QUERY", f"duplicate field selected: {name}")
@@ -157,7 +184,8 @@ class _Parser:
         if self.keyword("WHERE"):
             self.index += 1
             where = self.disjunction()
-        if not self.include_deleted:
+        # Objects without IsDeleted are hard-deleted: queryAll does not bring their deleted rows back.
+        if not self.include_deleted or not has_is_deleted(object_name):
             where = f'({where}) AND "IsDeleted" = 0'
         order = ""
         if self.keyword("ORDER"):
@@ -175,7 +203,7 @@ class _Parser:
             token = self.peek()
             raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{token.text}' at column {token.position + 1}")
         return CompiledQuery(object_name, fields, count_only, where, self.params,
-                             (order + ", " if order else "") + "rowid", limit, offset)
+                             (order + ", " if order else "") + "rowid", limit, offset, relations)
 
     def integer(self) -> int:
         token = self.take("number")
@@ -183,14 +211,31 @@ class _Parser:
             raise SoqlError("MALFORMED_QUERY", f"expected a non-negative integer, got {token.text}")
         return int(token.text)
 
-    def field(self, token: Token):
-        found = self.store.field(self.object_name, token.text)
-        if found is None:
-            raise SoqlError("INVALID_FIELD", f"No such column '{token.text}' on entity '{self.object_name}'. "
+    def field(self, token: Token, object_name: str | None = None):
+        object_name = object_name or self.object_name
+        name = token.text.rpartition(".")[2] if object_name != self.object_name else token.text
+        found = self.store.field(object_name, name)
+        if found is None or not self.access.can_read(object_name, found.name, found.custom):
+            raise SoqlError("INVALID_FIELD", f"No such column '{name}' on entity '{object_name}'. "
                             "If you are attempting to use a custom field, be sure to append the '__c' after the "
                             "custom field name. Please reference your WSDL or the describe call for the "
                             "appropriate names.")
         return found
+
+    def relation(self, token: Token) -> Relation:
+        """A parent field reached through a reference of the queried object (one level, one target)."""
+        name, _, parent_field = token.text.partition(".")
+        reference = next((f for f in self.store.fields(self.object_name)
+                          if f.type == "reference" and (relationship_name(f.name) or "").lower() == name.lower()),
+                         None)
+        targets = reference_targets(self.object_name, reference.name) if reference else ()
+        if reference is None or "." in parent_field or len(targets) != 1 or not self.available(targets[0]):
+            raise SoqlError("INVALID_FIELD", f"Didn't understand relationship '{name}' in field path. If you are "
+                            "attempting to use a custom relationship, be sure to append the '__r' after the custom "
+                            "relationship name. Please reference your WSDL or the describe call for the "
+                            "appropriate names.")
+        field = self.field(Token("word", parent_field, token.position), targets[0])
+        return Relation(relationship_name(reference.name), reference.name, targets[0], field.name)
 
     def order_list(self) -> str:
         parts = []
@@ -236,8 +281,15 @@ class _Parser:
         return self.comparison()
 
     def comparison(self) -> str:
-        field = self.field(self.take("word"))
-        column = f'"{field.name}"'
+        token = self.take("word")
+        if "." in token.text:
+            relation = self.relation(token)
+            field = self.store.field(relation.target, relation.field)
+            column = (f'(SELECT "{relation.field}" FROM "{relation.target}" AS parent '
+                      f'WHERE parent."Id" = "{self.object_name}"."{relation.reference}")')
+        else:
+            field = self.field(token)
+            column = f'"{field.name}"'
         negated = False
         if self.keyword("NOT") and self.peek(1) and self.peek(1).text.upper() == "IN":
             self.index += 1
@@ -319,8 +371,9 @@ class _Parser:
         raise mismatch
 
 
-def compile_soql(soql: str, store: Store, include_deleted: bool = False) -> CompiledQuery:
-    """Parse a SOQL string and compile it against the store's tables."""
+def compile_soql(soql: str, store: Store, include_deleted: bool = False, access: FieldAccess = SYSTEM_ACCESS,
+                 available: Any = lambda _name: True) -> CompiledQuery:
+    """Parse a SOQL string and compile it against the store's tables, as one user sees them."""
     if not soql or not soql.strip():
         raise SoqlError("MALFORMED_QUERY", "The query is empty: pass the SOQL in the q parameter.")
-    return _Parser(soql, store, include_deleted).parse()
+    return _Parser(soql, store, include_deleted, access, available).parse()

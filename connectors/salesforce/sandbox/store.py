@@ -6,7 +6,7 @@ from typing import Any
 
 from connectors.sandbox_kit.sqlite_store import LockedSqlite
 
-from .schema import OBJECTS, TEXT_TYPES, Field, standard_fields
+from .schema import OBJECTS, TEXT_TYPES, Field, has_is_deleted, standard_fields
 
 _INTERNAL_TABLES = """
 CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT);
@@ -14,6 +14,8 @@ CREATE TABLE IF NOT EXISTS _counters (prefix TEXT PRIMARY KEY, next INTEGER NOT 
 CREATE TABLE IF NOT EXISTS _custom_fields (
     object TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL, label TEXT NOT NULL,
     length INTEGER, precision INTEGER, scale INTEGER, id TEXT NOT NULL, PRIMARY KEY (object, name));
+CREATE TABLE IF NOT EXISTS _approvals (
+    user_id TEXT NOT NULL, client_id TEXT NOT NULL, PRIMARY KEY (user_id, client_id));
 CREATE TABLE IF NOT EXISTS _tokens (
     token TEXT PRIMARY KEY, kind TEXT NOT NULL, user_id TEXT NOT NULL, client_id TEXT NOT NULL,
     scope TEXT, issued_at REAL NOT NULL, expires_at REAL, revoked INTEGER NOT NULL DEFAULT 0,
@@ -57,6 +59,9 @@ class Store(LockedSqlite):
             self._fields[name] = standard_fields(name)
             columns = ", ".join(f'"{f.name}" {column_type(f)}' + (" PRIMARY KEY" if f.name == "Id" else "")
                                 for f in self._fields[name])
+            if not has_is_deleted(name):
+                # Kept internally (a delete of these objects is a hard delete for every API reader).
+                columns += ', "IsDeleted" INTEGER NOT NULL DEFAULT 0'
             self._db.execute(f'CREATE TABLE IF NOT EXISTS "{name}" ({columns})')
             self._db.execute(f'CREATE INDEX IF NOT EXISTS "ix_{name}_modstamp" ON "{name}" '
                              '("SystemModstamp", "Id")')
@@ -66,6 +71,10 @@ class Store(LockedSqlite):
                                               precision=row[5], scale=row[6]))
 
     # -- fields -------------------------------------------------------------------------------
+
+    def objects(self) -> list[str]:
+        """Every object of the org."""
+        return list(self._fields)
 
     def fields(self, object_name: str) -> list[Field]:
         """Every field of an object, custom ones last."""
@@ -121,8 +130,10 @@ class Store(LockedSqlite):
 
     def select(self, object_name: str, where: str = "1=1", params: list | tuple = (),
                order: str = "rowid", limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
-        """Rows as stored values keyed by field name."""
+        """Rows as stored values keyed by field name (IsDeleted always among them)."""
         names = [f.name for f in self._fields[object_name]]
+        if not has_is_deleted(object_name):
+            names.append("IsDeleted")
         sql = (f'SELECT {", ".join(chr(34) + n + chr(34) for n in names)} FROM "{object_name}" '
                f"WHERE {where} ORDER BY {order}")
         if limit is not None or offset:
@@ -139,6 +150,6 @@ class Store(LockedSqlite):
         record: dict[str, Any] = {"attributes": {
             "type": object_name, "url": f"/services/data/v{version}/sobjects/{object_name}/{row['Id']}"}}
         by_name = {f.name: f for f in self._fields[object_name]}
-        for name in names or list(by_name):
+        for name in (list(by_name) if names is None else names):
             record[name] = to_api(by_name[name], row.get(name))
         return record

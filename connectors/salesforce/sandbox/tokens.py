@@ -76,3 +76,8 @@ class TokenStore(TokenTable):
         if revoked or (expires_at is not None and expires_at <= time.time()):
             return None
         return Grant(user_id, client_id, scope or "")
+
+    def times(self, token: str) -> tuple[float, float | None]:
+        """When a token was issued and when it expires (None: until revoked)."""
+        rows = self.store.fetchall("SELECT issued_at, expires_at FROM _tokens WHERE token = ?", (token,))
+        return rows[0] if rows else (0.0, None)
