@@ -1,4 +1,5 @@
-"""Sign-in with the CRM identity: roles from the sandbox's identity URL, state, expiry, sign-out.
+"""Sign-in with the CRM identity: roles from the user's profile, permission sets and hierarchy, state,
+expiry, sign-out.
 
 ``build_app`` and ``sign_in`` are shared by the other admin test modules.
 """
@@ -100,15 +101,38 @@ def test_a_forged_or_stale_state_is_refused_before_anything_else(app, sf_sandbox
         assert "user" not in session and "signin_state" not in session
 
 
-def test_the_sign_in_grant_asks_only_for_the_identity_and_is_given_back(app, sf_sandbox):
+def test_the_sign_in_grant_reads_the_identity_and_standing_and_is_given_back(app, sf_sandbox):
     to_crm = app.test_client().get("/auth/login/salesforce")
     query = parse_qs(urlsplit(to_crm.headers["Location"]).query)
-    assert query["scope"] == ["id"]
+    # api as well: the role is read from the user's profile and permission sets through the API.
+    assert query["scope"] == ["id api"]
     assert query["redirect_uri"] == ["http://localhost/auth/salesforce/callback"]
     sign_in(app.test_client(), sf_sandbox)
-    live = sf_sandbox.sandbox.store.fetchall("SELECT kind FROM _tokens WHERE scope = 'id' AND revoked = 0")
-    issued = sf_sandbox.sandbox.store.fetchall("SELECT kind FROM _tokens WHERE scope = 'id'")
+    live = sf_sandbox.sandbox.store.fetchall("SELECT kind FROM _tokens WHERE scope = 'id api' AND revoked = 0")
+    issued = sf_sandbox.sandbox.store.fetchall("SELECT kind FROM _tokens WHERE scope = 'id api'")
     assert issued and live == []  # Pipewise keeps no live grant from a sign-in
+
+
+def test_an_admin_is_whoever_salesforce_gives_modify_all_data_whatever_their_title(app, sf_sandbox, sf_control):
+    rt = app.extensions["pipewise"]
+    connect_salesforce(rt, sf_sandbox)
+    rep = next(u for u in sf_control.records("User") if u["Username"] == REP)
+    assert rep["Title"] == "Sales Representative"
+    granted = sf_control.create("PermissionSet", {"Name": "Ops_Admin", "Label": "Ops Admin",
+                                                  "PermissionsModifyAllData": True})
+    assignment = sf_control.create("PermissionSetAssignment", {"AssigneeId": rep["Id"], "PermissionSetId": granted})
+    try:
+        client = app.test_client()
+        landed = sign_in(client, sf_sandbox, REP)
+        assert landed.status_code == 302 and landed.headers["Location"] == "/admin/connections"
+        with client.session_transaction() as session:
+            assert session["user"]["role"] == "admin"
+    finally:
+        sf_control.delete("PermissionSetAssignment", assignment)
+    with app.test_client() as client:
+        sign_in(client, sf_sandbox, REP)
+        with client.session_transaction() as session:
+            assert session["user"]["role"] == "rep"
 
 
 def test_sessions_expire(tmp_path, sqlite_url, redis_url, sf_sandbox):

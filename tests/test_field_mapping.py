@@ -88,6 +88,30 @@ def test_a_custom_field_mapped_onto_lead_title_fills_the_store_at_the_next_sync(
             sf_control.record("Lead", lead_ids[0])["Title"]
 
 
+def test_the_orgs_own_product_field_reaches_deals_only_once_mapped(synced, sf_control):
+    app, rt, connection_id, admin = synced
+    deal = next(o for o in sf_control.records("Opportunity") if o.get("Product__c"))
+    with rt.sessions() as db:  # no standard field holds a product, so none was read
+        assert db.scalar(select(Opportunity.product).where(Opportunity.remote_id == deal["Id"])) is None
+    page = admin.get(f"/admin/connections/{connection_id}/mapping").get_data(as_text=True)
+    assert "none (map a field of your own)" in page and 'value="Product__c"' in page
+
+    token = csrf(admin)
+    assert admin.post(f"/admin/connections/{connection_id}/mapping/objects/opportunity",
+                      data={"csrf_token": token, "field.product": "Product__c"}).status_code == 302
+    sync_connection(connection_id, "incremental", then_score=False)
+    with rt.sessions() as db:
+        assert db.scalar(select(Opportunity.product).where(Opportunity.remote_id == deal["Id"])) == deal["Product__c"]
+
+    # Back to no source: the override goes, and the next sync clears the product again.
+    assert admin.post(f"/admin/connections/{connection_id}/mapping/objects/opportunity",
+                      data={"csrf_token": token, "field.product": ""}).status_code == 302
+    sync_connection(connection_id, "incremental", then_score=False)
+    with rt.sessions() as db:
+        assert db.scalar(select(Opportunity.product).where(Opportunity.remote_id == deal["Id"])) is None
+        assert not db.scalars(select(FieldMapping).where(FieldMapping.common_field == "product")).all()
+
+
 @pytest.mark.parametrize("object_type, field, remote, message", [
     ("lead", "title", "No_Such_Field__c", "has no field called"),
     ("lead", "is_converted", "Company", "cannot feed is converted"),

@@ -17,6 +17,9 @@ from scoring.scope import OutOfScope, Viewer, may_view, subject_for, visible_own
 from scoring.winloss import win_loss
 from tests.conftest import make_config
 from tests.test_embed_canvas import INSTANCE, ORG_ID, SECRET, envelope, sign
+
+# The team panel is its own Canvas app, signing with its own consumer secret.
+TEAM_SECRET = "team-canvas-consumer-secret"
 from tests.test_manager_seed import (ADMIN, AS_OF, DIRECTOR, M1, M2, PERIOD, R1, R2, R3, R4, R5, prepare_store,
                                       seed_team)
 from web.extensions import runtime
@@ -26,7 +29,8 @@ MANAGER = "/embed/salesforce/manager"
 
 @pytest.fixture
 def app(tmp_path, sqlite_url, redis_url):
-    config = make_config(tmp_path, sqlite_url, redis_url, SALESFORCE_CLIENT_SECRET=SECRET)
+    config = make_config(tmp_path, sqlite_url, redis_url, SALESFORCE_CLIENT_SECRET=SECRET,
+                         SALESFORCE_TEAM_CLIENT_SECRET=TEAM_SECRET)
     engine, _sessions = prepare_store(sqlite_url)
     engine.dispose()
     flask_app = web.create_app(config)
@@ -49,7 +53,7 @@ def canvas(client, viewer: str, record: str | None = None):
     context["context"]["user"]["userId"] = viewer
     if record is None:
         context["context"]["environment"]["record"] = {}
-    return client.post(MANAGER, data={"signed_request": sign(context)})
+    return client.post(MANAGER, data={"signed_request": sign(context, secret=TEAM_SECRET)})
 
 
 def page(response) -> str:
@@ -150,6 +154,8 @@ def test_tokens_of_other_kinds_are_refused(app, client):
     assert client.get("/embed/manager").status_code == 403
     bad = envelope("User", R1)
     assert client.post(MANAGER, data={"signed_request": sign(bad, secret="wrong")}).status_code == 403
+    # Signed by the rep panel's app: one app, one secret; it does not open the team panel.
+    assert client.post(MANAGER, data={"signed_request": sign(bad, secret=SECRET)}).status_code == 403
 
 
 def test_only_an_admin_sets_quotas_with_a_valid_form(app, client):

@@ -14,7 +14,7 @@ from sync.engine import SyncEngine
 from sync.models import SYNCED_MODELS, Connection, Lead, Opportunity, SyncRun
 from tests.conftest import connect_salesforce, wait_for
 
-OBJECTS = {"User": "user", "Account": "account", "Contact": "contact", "Lead": "lead",
+OBJECTS = {"User": "user", "UserRole": "user_role", "Account": "account", "Contact": "contact", "Lead": "lead",
            "Opportunity": "opportunity", "OpportunityHistory": "opportunity_stage_change",
            "Task": "activity", "Event": "activity", "Campaign": "campaign", "CampaignMember": "campaign_member",
            "ForecastingQuota": "quota"}
@@ -58,8 +58,8 @@ def test_first_sync_stores_exactly_the_sandbox_and_a_second_changes_nothing(db_u
 
     second = jobs.sync_connection(connection_id, then_score=False)
     assert second["changed"] == 0 and second["deleted"] == 0
-    # One cursor query per stream and nothing else.
-    assert second["api_calls"] == len(SalesforceProvider.streams)
+    # One describe of every object (one Composite call), one cursor query per stream, nothing else.
+    assert second["api_calls"] == 1 + len(SalesforceProvider.streams)
     assert store_ids(rt, connection_id) == sandbox_ids(sf_control)
 
 
@@ -116,6 +116,25 @@ def test_an_edit_during_a_sync_arrives_next_time_and_a_delete_is_marked(sqlite_u
     assert amount == 123456
     assert deleted_at is not None
     assert store_ids(rt, connection_id) == sandbox_ids(sf_control)
+
+
+def test_an_org_without_forecasting_syncs_everything_else_and_says_why_quotas_are_missing(
+        sqlite_url, make_runtime, sf_sandbox, sf_control):
+    rt = make_runtime(sqlite_url, sf_sandbox)
+    connection_id = connect_salesforce(rt, sf_sandbox)
+    jobs.sync_connection(connection_id, "full", then_score=False)
+    victim = sorted(r["Id"] for r in sf_control.records("Lead") if not r.get("IsDeleted"))[1]
+    sf_control.delete("Lead", victim)
+    sf_control.knobs(forecasting_enabled=False)  # Collaborative Forecasts off (or no forecasting access)
+
+    result = jobs.sync_connection(connection_id, then_score=False)
+    assert result["status"] == "completed" and result["deleted"] == 1, "the other objects' deletes still apply"
+    run = last_run(rt, connection_id)
+    quota = run.streams["forecasting_quota"]
+    assert quota["skipped"] is True and "Collaborative Forecasts" in quota["note"]
+    with rt.sessions() as session:
+        assert session.get(Connection, connection_id).status == "healthy"
+        assert session.scalar(select(Lead.deleted_at).where(Lead.remote_id == victim)) is not None
 
 
 def test_expired_access_token_is_refreshed_without_the_user_noticing(sqlite_url, make_runtime, sf_sandbox, sf_control):

@@ -25,11 +25,12 @@ def synced(db_url, make_runtime, sf_sandbox, sf_control):
     return rt, connection_id
 
 
-def give_scores(rt, connection_id: int, count: int, score: int = 61) -> list[str]:
-    """Store a score for the first `count` leads, as the scoring layer would."""
+def give_scores(rt, connection_id: int, count: int, score: int = 61, converted: bool = False) -> list[str]:
+    """Store a score for the first `count` open leads (or converted ones), as the scoring layer would."""
     with rt.sessions() as session:
         connection = session.get(Connection, connection_id)
-        ids = session.scalars(select(Lead.remote_id).where(Lead.connection_id == connection_id)
+        ids = session.scalars(select(Lead.remote_id).where(Lead.connection_id == connection_id,
+                                                           Lead.is_converted.is_(converted))
                               .order_by(Lead.remote_id).limit(count)).all()
         upsert(session, Score, [{
             "organization_id": connection.organization_id, "connection_id": connection_id, "object_type": "lead",
@@ -88,6 +89,22 @@ def test_a_rejected_record_keeps_its_reason_and_is_retried_next_run(synced, sf_c
     second = run_writeback(rt, connection_id)
     assert (second.written, second.rejected, second.calls) == (1, 0, 1)
     assert sf_control.record("Lead", ids[5])["Pipewise_Score__c"] == 61
+
+
+def test_a_lead_converted_before_its_score_went_out_is_refused_once_not_every_run(synced):
+    rt, connection_id = synced
+    converted = give_scores(rt, connection_id, 2, converted=True)  # scored while open, converted since
+    give_scores(rt, connection_id, 3)
+
+    first = run_writeback(rt, connection_id)
+    assert (first.written, first.rejected) == (3, 2)
+    assert {e["code"] for e in first.errors} == {"CANNOT_UPDATE_CONVERTED_LEAD"}
+    with rt.sessions() as session:
+        statuses = set(session.scalars(select(WritebackLedger.status).where(
+            WritebackLedger.remote_id.in_(converted))))
+    assert statuses == {"refused"}
+    second = run_writeback(rt, connection_id)
+    assert (second.written, second.rejected, second.calls) == (0, 0, 0), "Salesforce will never take them"
 
 
 def test_our_own_write_coming_back_through_a_sync_is_no_change(synced, sf_control):
