@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 from werkzeug.serving import make_server
 
+from connectors.salesforce.provider import SalesforceProvider
 from demo.stack import give_consent
 from sync.models import Connection
 from tests.conftest import wait_for
@@ -56,8 +57,22 @@ def test_install_creates_the_connection_and_the_backfill_runs_on_a_worker(app, s
              message="the first backfill")
     progress = client.get(url).json
     assert all(stream["done"] for stream in progress["run"]["streams"].values())
+    # The preflight ran after the fields were provisioned and before the backfill started.
+    check = progress["check"]
+    assert check and all(f["status"] == "ok" for f in check["findings"] if f["check"].startswith("field:"))
+    assert check["checked_at"] <= progress_started(rt, connection.id)
     assert progress["stored"]["lead"] == len(sf_sandbox.records("Lead"))
     assert progress["stored"]["opportunity"] == len(sf_sandbox.records("Opportunity"))
+
+
+def progress_started(rt, connection_id: int) -> str:
+    from sqlalchemy import select
+
+    from sync.models import SyncRun
+    with rt.sessions() as session:
+        started = session.scalar(select(SyncRun.started_at).where(SyncRun.connection_id == connection_id,
+                                                                  SyncRun.kind == "full"))
+    return started.isoformat(timespec="seconds")
 
 
 def test_the_admin_watches_the_backfill_in_a_browser(app, sf_sandbox, sf_control, start_worker):
@@ -85,10 +100,14 @@ def test_the_admin_watches_the_backfill_in_a_browser(app, sf_sandbox, sf_control
             page.locator('#summary[data-state="completed"]').wait_for(timeout=120_000)
             rows = page.locator("#streams tr").count()
             summary = page.locator("#summary").inner_text()
+            page.locator("#check-findings li").first.wait_for(timeout=30_000)
+            notes = page.locator("#check-findings li").all_inner_texts()
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "install-progress.png"), full_page=True)
             browser.close()
     finally:
         server.shutdown()
-    assert rows == 11
+    assert rows == len(SalesforceProvider.streams)
     assert summary.startswith("Sync complete")
+    # The check before the backfill says, in a sentence, what is still to set up.
+    assert any(note.startswith("Note: No change notification from Salesforce") for note in notes)

@@ -84,3 +84,20 @@ def test_a_malformed_message_gets_a_negative_ack_and_changes_nothing(served):
     assert answer.status_code == 400
     assert b"<Ack>false</Ack>" in answer.content
     assert _events(rt, connection.id) == []
+
+
+def test_a_record_deleted_before_delivery_does_not_fail_the_message(served, sf_sandbox, sf_control):
+    rt, connection, url = served
+    sf_control.configure_outbound(url, retry_seconds=0.1)
+    doomed = sf_sandbox.create("Opportunity", {"Name": "Short-lived", "StageName": "Prospecting",
+                                               "CloseDate": "2017-12-01"})
+    sf_control.delete("Opportunity", doomed)  # deleted before Salesforce delivers: no data comes
+    kept = sorted(r["Id"] for r in sf_control.records("Opportunity"))[1]
+    sf_control.update("Opportunity", kept, {"Amount": 777})
+    stats = sf_control.wait_outbound_idle()
+
+    assert stats["failed"] == 0 and stats["acked"] >= 1, "acknowledged the first time: no day of retries"
+    events = _events(rt, connection.id)
+    assert [e.remote_ids for e in events] == [[kept]]
+    jobs = rt.queues["webhooks"].jobs
+    assert [job.args for job in jobs] == [(connection.id, {"opportunity": [kept]})]

@@ -49,6 +49,20 @@ def test_parses_organization_action_and_each_notification():
                            "IsConverted": "false", "Title": None}
 
 
+@pytest.mark.parametrize("deleted", [
+    # Outbound Messaging considerations: a record deleted before delivery yields a notification without data.
+    b'<sObject xsi:type="sf:Opportunity" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"/>',
+    b"",
+])
+def test_a_notification_without_data_does_not_fail_the_message(deleted):
+    start = MESSAGE.index(b'<sObject xsi:type="sf:Opportunity"')
+    end = MESSAGE.index(b"</sObject>", start) + len(b"</sObject>")
+    message = parse_outbound_message(MESSAGE[:start] + deleted + MESSAGE[end:])
+    assert [(n.id, n.record_id) for n in message.notifications] == [
+        ("04l000000000001AAA", "00Q000000000001AAA"), ("04l000000000002AAA", None)]
+    assert message.notifications[1].fields == {}
+
+
 @pytest.mark.parametrize("body", [
     b"",
     b"not xml at all",
@@ -56,7 +70,7 @@ def test_parses_organization_action_and_each_notification():
     b'<Envelope xmlns="urn:other"/>',
     b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>',
     MESSAGE.replace(b"<OrganizationId>00D000000000001EAA</OrganizationId>", b""),
-    MESSAGE.replace(b"<sf:Id>006000000000001AAA</sf:Id>", b""),
+    MESSAGE.replace(b"<Id>04l000000000002AAA</Id>", b""),
 ])
 def test_malformed_messages_are_refused_with_a_value_error(body):
     with pytest.raises(ValueError):
