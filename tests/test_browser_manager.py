@@ -17,6 +17,7 @@ from tests.browser import SCREENSHOTS, launch_chromium
 from tests.conftest import make_config
 from tests.test_browser_panel import ServedApp
 from tests.test_embed_canvas import ORG_ID, SECRET, envelope, sign
+from tests.test_manager_scope import TEAM_SECRET
 from tests.test_manager_seed import M1, prepare_store, seed_team
 from web.extensions import runtime
 
@@ -44,7 +45,7 @@ header {{ background: #fff; padding: 12px 16px; border-bottom: 1px solid #ddd; }
 </head><body><header><strong>Pipewise team</strong></header>
 <div class="slot"><iframe name="pipewise-team" id="pipewise-team" title="Pipewise team panel"></iframe></div>
 <form id="canvas-post" method="post" action="{pipewise_origin}/embed/salesforce/manager" target="pipewise-team">
-<input type="hidden" name="signed_request" value="{escape(sign(context))}"></form>
+<input type="hidden" name="signed_request" value="{escape(sign(context, secret=TEAM_SECRET))}"></form>
 <script>document.getElementById("canvas-post").submit();</script>
 </body></html>"""
         return Response(page, mimetype="text/html")
@@ -59,7 +60,8 @@ def servers(tmp_path_factory, redis_server):
     url = f"sqlite:///{tmp / 'store.db'}"
     engine, _ = prepare_store(url)
     engine.dispose()
-    app = web.create_app(make_config(tmp, url, redis_server, SALESFORCE_CLIENT_SECRET=SECRET))
+    app = web.create_app(make_config(tmp, url, redis_server, SALESFORCE_CLIENT_SECRET=SECRET,
+                                     SALESFORCE_TEAM_CLIENT_SECRET=TEAM_SECRET))
     pipewise = ServedApp(app)
     crm = ServedApp(crm_page(pipewise.origin))
     with app.app_context(), runtime().sessions() as session:

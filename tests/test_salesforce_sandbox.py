@@ -130,9 +130,13 @@ def test_a_users_standing_is_read_from_profile_permission_sets_and_hierarchy(ser
     assert me["UserRole"]["ParentRoleId"] == manager["UserRoleId"]
     below = sf.query(f"SELECT COUNT() FROM User WHERE UserRole.ParentRoleId = '{manager['UserRoleId']}'")
     assert below["totalSize"] >= 1
+    # Permission set assignments are only for users with View Setup and Configuration: not for a rep.
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.query("SELECT AssigneeId FROM PermissionSetAssignment")
+    assert caught.value.content[0]["errorCode"] == "INVALID_TYPE"
     # Every user holds the permission set their profile owns; only the admin's grants Modify All Data.
-    admins = sf.query("SELECT AssigneeId FROM PermissionSetAssignment "
-                      "WHERE PermissionSet.PermissionsModifyAllData = true")["records"]
+    admins = client(server, install(server)).query("SELECT AssigneeId FROM PermissionSetAssignment "
+                                                   "WHERE PermissionSet.PermissionsModifyAllData = true")["records"]
     assert [a["AssigneeId"] for a in admins] == [server.info()["admin_user_id"]]
 
 

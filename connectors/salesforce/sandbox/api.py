@@ -58,7 +58,7 @@ def bearer_token() -> str | None:
 def object_or_404(name: str) -> str:
     """The canonical object name from a URL, or 404 NOT_FOUND (also for a feature object the org lacks)."""
     found = canonical_object(name)
-    if found is None or not sandbox().object_available(found):
+    if found is None or not sandbox().object_available(found, g.get("user_id")):
         raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
     return found
 

@@ -15,7 +15,7 @@ from .ids import make_id
 from .outbound import OutboundDispatcher, notification_listener
 from .outbound_xml import Notification, snapshot
 from .records import RecordWriter
-from .schema import OBJECTS
+from .schema import OBJECTS, SETUP_ACCESS, readable_by
 from .security import FieldAccess, field_access, user_permissions
 from .seed import ADMIN_PROFILE, seed
 from .settings import SandboxSettings, datasets_dir
@@ -126,10 +126,14 @@ class Sandbox:
         """The custom fields this user may read and edit (field-level security)."""
         return field_access(self.store, user_id)
 
-    def object_available(self, object_name: str) -> bool:
-        """Whether the org has this object (a feature object only when its feature is on)."""
+    def object_available(self, object_name: str, user_id: str | None = None) -> bool:
+        """Whether the org has this object (a feature object only when its feature is on), for this user."""
         knob = FEATURE_OBJECTS.get(object_name)
-        return knob is None or bool(getattr(self.faults.knobs, knob))
+        if knob is not None and not getattr(self.faults.knobs, knob):
+            return False
+        if user_id is None or object_name not in SETUP_ACCESS:
+            return True
+        return readable_by(object_name, user_permissions(self.store, user_id))
 
     def records(self, object_name: str, include_deleted: bool = False) -> list[dict[str, Any]]:
         """Every record of an object as the API shows it."""

@@ -37,7 +37,7 @@ def _run(endpoint: str, include_deleted: bool):
     soql = request.args.get("q", "")
     try:
         compiled = compile_soql(soql, box.store, include_deleted=include_deleted, access=access(),
-                                available=box.object_available)
+                                available=lambda name: box.object_available(name, g.user_id))
     except SoqlError as error:
         raise ApiError(400, error.code, error.message) from None
     if compiled.count_only:

@@ -71,6 +71,11 @@ READ_ONLY_OBJECTS = {"OpportunityHistory", "Profile"}
 # Objects whose reference entry lists no IsDeleted; their deletes are hard deletes.
 WITHOUT_IS_DELETED = {"User", "Profile", "UserRole", "PermissionSet", "PermissionSetAssignment",
                       "FieldPermissions", "ForecastingQuota"}
+# Objects whose field reference lists only Id and SystemModstamp of the system fields.
+ONLY_MODSTAMP = {"PermissionSetAssignment", "FieldPermissions"}
+# Objects only users with View Setup and Configuration (or Modify All Data) may read (Object Reference,
+# PermissionSetAssignment, "Special Access Rules"); to others they do not exist.
+SETUP_ACCESS = {"PermissionSetAssignment", "FieldPermissions"}
 # Reference fields whose target is not the field name minus "Id" (or that point at several objects).
 REFERENCE_TARGETS = {
     "OwnerId": ("User",), "CreatedById": ("User",), "LastModifiedById": ("User",), "ManagerId": ("User",),
@@ -132,8 +137,22 @@ def parse_fields(spec: str) -> list[Field]:
 def standard_fields(object_name: str) -> list[Field]:
     """System fields then the object's own fields (without IsDeleted where the object has none)."""
     system = [f for f in parse_fields(SYSTEM_FIELDS)
-              if not (f.name == "IsDeleted" and object_name in WITHOUT_IS_DELETED)]
+              if not (f.name == "IsDeleted" and object_name in WITHOUT_IS_DELETED)
+              and not (object_name in ONLY_MODSTAMP and f.name not in ("Id", "SystemModstamp"))]
     return system + parse_fields(OBJECTS[object_name][1])
+
+
+def internal_columns(object_name: str) -> list[Field]:
+    """System columns the store keeps though the object does not show them (its bookkeeping needs them)."""
+    shown = {f.name for f in standard_fields(object_name)}
+    return [f for f in parse_fields(SYSTEM_FIELDS) if f.name not in shown]
+
+
+def readable_by(object_name: str, permissions: dict[str, bool]) -> bool:
+    """Whether a user with these permissions may see the object at all."""
+    if object_name not in SETUP_ACCESS:
+        return True
+    return permissions.get("PermissionsViewSetup", False) or permissions.get("PermissionsModifyAllData", False)
 
 
 def has_is_deleted(object_name: str) -> bool:

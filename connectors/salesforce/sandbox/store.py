@@ -6,7 +6,7 @@ from typing import Any
 
 from connectors.sandbox_kit.sqlite_store import LockedSqlite
 
-from .schema import OBJECTS, TEXT_TYPES, Field, has_is_deleted, standard_fields
+from .schema import OBJECTS, TEXT_TYPES, Field, internal_columns, standard_fields
 
 _INTERNAL_TABLES = """
 CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT);
@@ -59,9 +59,11 @@ class Store(LockedSqlite):
             self._fields[name] = standard_fields(name)
             columns = ", ".join(f'"{f.name}" {column_type(f)}' + (" PRIMARY KEY" if f.name == "Id" else "")
                                 for f in self._fields[name])
-            if not has_is_deleted(name):
-                # Kept internally (a delete of these objects is a hard delete for every API reader).
-                columns += ', "IsDeleted" INTEGER NOT NULL DEFAULT 0'
+            # Kept internally where the object shows none (a delete of these objects is a hard delete
+            # for every API reader; creation stamps stay for the store's own bookkeeping).
+            for hidden in internal_columns(name):
+                columns += f', "{hidden.name}" {column_type(hidden)}' + (" NOT NULL DEFAULT 0"
+                                                                         if hidden.name == "IsDeleted" else "")
             self._db.execute(f'CREATE TABLE IF NOT EXISTS "{name}" ({columns})')
             self._db.execute(f'CREATE INDEX IF NOT EXISTS "ix_{name}_modstamp" ON "{name}" '
                              '("SystemModstamp", "Id")')
@@ -131,9 +133,7 @@ class Store(LockedSqlite):
     def select(self, object_name: str, where: str = "1=1", params: list | tuple = (),
                order: str = "rowid", limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         """Rows as stored values keyed by field name (IsDeleted always among them)."""
-        names = [f.name for f in self._fields[object_name]]
-        if not has_is_deleted(object_name):
-            names.append("IsDeleted")
+        names = [f.name for f in self._fields[object_name]] + [f.name for f in internal_columns(object_name)]
         sql = (f'SELECT {", ".join(chr(34) + n + chr(34) for n in names)} FROM "{object_name}" '
                f"WHERE {where} ORDER BY {order}")
         if limit is not None or offset:
