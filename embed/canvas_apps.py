@@ -73,8 +73,11 @@ def _oauth(app: CanvasApp) -> OAuthApp:
 
 def approval_page(app_key: str):
     """The answer to the self-authorize GET: a link that opens Salesforce's approval in a new window."""
-    link = url_for("embed.salesforce_canvas_approve", app=app_key)
-    html = render_template("embed/approval.html", link=link)
+    html = render_template("embed/message.html", title="Allow Pipewise to show scores here",
+                           message="Your Salesforce admin lets each user decide. Allow Pipewise once in the window "
+                                   "that opens; then reload this Salesforce page and the panel appears.",
+                           link=url_for("embed.salesforce_canvas_approve", app=app_key),
+                           link_text="Allow Pipewise in Salesforce")
     return _embed_headers(make_response(html), SALESFORCE_FRAMES)
 
 

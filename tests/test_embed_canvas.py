@@ -64,17 +64,30 @@ def envelope(record_type: str = "Opportunity", record_id: str = OPP_ID, org_id: 
 # -- the app and its store ----------------------------------------------------------------------
 
 @pytest.fixture
-def app(tmp_path, sqlite_url, redis_url):
-    config = make_config(tmp_path, sqlite_url, redis_url, SALESFORCE_CLIENT_SECRET=SECRET)
-    upgrade_database(config.DATABASE_URL)
-    flask_app = web.create_app(config)
-    with flask_app.app_context():
-        with runtime().sessions() as session:
-            seed_store(session)
-            session.commit()
-    yield flask_app
-    with flask_app.app_context():
-        runtime().engine.dispose()
+def make_app(tmp_path, sqlite_url, redis_url):
+    """The app on a seeded store, with these settings changed."""
+    built = []
+
+    def build(**overrides):
+        config = make_config(tmp_path, sqlite_url, redis_url, SALESFORCE_CLIENT_SECRET=SECRET, **overrides)
+        upgrade_database(config.DATABASE_URL)
+        flask_app = web.create_app(config)
+        with flask_app.app_context():
+            with runtime().sessions() as session:
+                seed_store(session)
+                session.commit()
+        built.append(flask_app)
+        return flask_app
+
+    yield build
+    for flask_app in built:
+        with flask_app.app_context():
+            runtime().engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 @pytest.fixture
@@ -212,25 +225,13 @@ def test_a_reload_posts_the_same_signed_request_and_opens_the_panel_again(client
     assert again.status_code == 200
 
 
-def test_a_repeat_after_the_window_needs_a_live_salesforce_session(tmp_path, sqlite_url, redis_url):
+def test_a_repeat_after_the_window_needs_a_live_salesforce_session(make_app):
     # Window 0: every repeat must be confirmed; this org's instance answers nothing, so none is.
-    config = make_config(tmp_path, sqlite_url, redis_url, SALESFORCE_CLIENT_SECRET=SECRET,
-                         EMBED_CANVAS_WINDOW_SECONDS=0)
-    upgrade_database(config.DATABASE_URL)
-    app = web.create_app(config)
-    with app.app_context():
-        with runtime().sessions() as session:
-            seed_store(session)
-            session.commit()
-    try:
-        client = app.test_client()
-        signed = sign(envelope())
-        assert post_canvas(client, signed).status_code == 200
-        replayed = post_canvas(client, signed)
-        assert replayed.status_code == 403 and "session ended" in replayed.get_data(as_text=True)
-    finally:
-        with app.app_context():
-            runtime().engine.dispose()
+    client = make_app(EMBED_CANVAS_WINDOW_SECONDS=0).test_client()
+    signed = sign(envelope())
+    assert post_canvas(client, signed).status_code == 200
+    replayed = post_canvas(client, signed)
+    assert replayed.status_code == 403 and "session ended" in replayed.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("issued", [None, "absent", 0, 1234567890123])

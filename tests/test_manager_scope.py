@@ -87,6 +87,35 @@ def test_scopes_follow_the_hierarchy(app):
         assert (team.kind, team.owners) == ("team", {M2, R3, R4})
 
 
+def test_roles_come_from_the_crms_records_and_the_role_hierarchy_not_titles(app):
+    """A manager by role hierarchy alone (nobody's ManagerId points at them) leads the users of the roles
+    below theirs, through a role that holds no user; a title says nothing."""
+    from sqlalchemy import update
+
+    from scoring.scope import viewer_role
+    from sync.models import CrmRole, User
+
+    seed = app.config["SEED"]
+    ids = dict(organization_id=seed.organization_id, connection_id=seed.connection_id, content_hash="h",
+               remote_data={})
+    vp, middle, central = "00E000000000000VPA", "00E0000000000EMPTY", "00E0000000000CENTR"
+    with app.app_context(), runtime().sessions() as session:
+        org = seed.organization_id
+        session.add_all([CrmRole(remote_id=vp, name="VP", parent_remote_id=None, **ids),
+                         CrmRole(remote_id=middle, name="Empty middle", parent_remote_id=vp, **ids),
+                         CrmRole(remote_id=central, name="Central reps", parent_remote_id=middle, **ids)])
+        # R5 reports to nobody by ManagerId; R1 has a director's title but is a rep by every record.
+        session.execute(update(User).where(User.remote_id == R5).values(crm_role_remote_id=central))
+        session.execute(update(User).where(User.remote_id == R2).values(crm_role_remote_id=vp, title="Sales Rep"))
+        session.execute(update(User).where(User.remote_id == R1).values(title="Director of Sales"))
+        session.commit()
+        assert viewer_role(session, org, R2) == "manager"
+        assert visible_owners(session, Viewer(org, R2, "manager")) == {R2, R5}
+        assert viewer_role(session, org, R1) == "rep"
+        assert viewer_role(session, org, R5) == "rep"
+        assert viewer_role(session, org, ADMIN) == "admin"
+
+
 def test_a_manager_sees_their_team_from_an_app_page(client):
     response = canvas(client, M1)
     text = page(response)

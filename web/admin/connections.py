@@ -110,6 +110,13 @@ def connection(connection_id: int):
                            can_check=connection.status not in NO_CHECK)
 
 
+def _cannot(connection: Connection, what: str):
+    """Back to the connection, saying why its status rules the action out and what to do."""
+    status = describe_status(connection)
+    flash(f"This connection is {status['label'].lower()}, so it cannot {what}. {status['fix'] or ''}", "error")
+    return redirect(url_for("admin.connection", connection_id=connection.id))
+
+
 @bp.post("/connections/<int:connection_id>/check")
 def check(connection_id: int):
     """Run the preflight against the live CRM now and show what it found."""
@@ -117,9 +124,7 @@ def check(connection_id: int):
     with rt.sessions() as db:
         connection = connection_or_404(db, connection_id)
         if connection.status in NO_CHECK:
-            flash(f"This connection is {describe_status(connection)['label'].lower()}, so it cannot be checked. "
-                  f"{describe_status(connection)['fix'] or ''}", "error")
-            return redirect(url_for("admin.connection", connection_id=connection_id))
+            return _cannot(connection, "be checked")
     report = run_preflight(rt, connection_id)
     with rt.sessions() as db:
         record(db, "connection.check", f"connection:{connection_id}",
@@ -137,9 +142,7 @@ def sync_now(connection_id: int):
     with rt.sessions() as db:
         connection = connection_or_404(db, connection_id)
         if connection.status in NO_SYNC:
-            flash(f"This connection is {describe_status(connection)['label'].lower()}, so it cannot sync. "
-                  f"{describe_status(connection)['fix'] or ''}", "error")
-            return redirect(url_for("admin.connection", connection_id=connection_id))
+            return _cannot(connection, "sync")
         record(db, f"connection.sync_{kind}", f"connection:{connection_id}")
         db.commit()
     rt.queues["sync"].enqueue("sync.jobs.sync_connection", connection_id, kind, job_timeout=3600)
