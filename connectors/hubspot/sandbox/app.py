@@ -7,7 +7,7 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
 from . import (associations_api, batch_api, control_api, oauth, objects_api, owners_api, pages, properties_api,
-               search_api)
+               search_api, token_api, webhooks_api)
 from .api import EXTENSION, ApiError, add_limit_headers
 from .core import HubSpotSandbox
 
@@ -18,7 +18,7 @@ def create_app(box: HubSpotSandbox) -> Flask:
                 static_folder=str(Path(__file__).with_name("static")), static_url_path="/_sandbox/static")
     app.extensions[EXTENSION] = box
     app.json.sort_keys = False
-    for blueprint in (oauth.bp, search_api.bp, batch_api.bp, objects_api.bp, properties_api.bp,
+    for blueprint in (oauth.bp, token_api.bp, webhooks_api.bp, search_api.bp, batch_api.bp, objects_api.bp, properties_api.bp,
                       associations_api.bp, owners_api.bp, owners_api.settings_bp, control_api.bp, pages.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(ApiError, lambda error: error.response())
@@ -29,7 +29,7 @@ def create_app(box: HubSpotSandbox) -> Flask:
 
 def _http_error(error: HTTPException):
     """Routing errors in HubSpot's JSON shape under the API paths, plain pages elsewhere."""
-    if request.path.startswith(("/crm/", "/settings/", "/oauth/v1/")):
+    if request.path.startswith(("/crm/", "/settings/", "/oauth/", "/webhooks/")):
         category = "OBJECT_NOT_FOUND" if error.code == 404 else "VALIDATION_ERROR"
         message = "resource not found" if error.code == 404 else error.description
         return ApiError(error.code or 400, category, message).response()

@@ -41,9 +41,16 @@ class HubSpotSandboxServer(HttpsServer):
         """Rate-limit windows and the daily counter start again."""
         self.sandbox.limits.reset()
 
-    def issue_token(self, user: str | None = None, scope: str = "oauth", ttl_seconds: float | None = None) -> str:
-        """An access token for a user (e-mail; the admin by default) without the OAuth dance, for tests."""
+    def issue_token(self, user: str | None = None, scope: str | None = None, ttl_seconds: float | None = None) -> str:
+        """An access token for a user (e-mail; the admin by default) without the OAuth dance, for tests.
+
+        Without ``scope`` the token holds what an install of the app grants in this portal.
+        """
         owner = self.sandbox.user(user)
+        if scope is None:
+            s = self.settings
+            scope = " ".join([*s.app_required_scopes,
+                              *(x for x in s.app_optional_scopes if x not in s.unavailable_scopes)])
         ttl = ttl_seconds if ttl_seconds is not None else self.sandbox.faults.knobs.token_ttl_seconds
         return self.sandbox.tokens.issue_access(owner["user_id"], self.settings.client_id, scope, ttl)
 
