@@ -10,6 +10,7 @@ from .app import create_app
 from .clock import iso
 from .core import HubSpotSandbox
 from .records import UI
+from .schema import PRIMARY_TYPES
 from .settings import HubSpotSandboxSettings
 
 
@@ -74,6 +75,27 @@ class HubSpotSandboxServer(HttpsServer):
         """Archive a record as a UI user would."""
         owner = self.sandbox.user(as_user)
         self.sandbox.writer.archive(type_name, record_id, UI, f"userId:{owner['user_id']}")
+
+    def restore(self, type_name: str, record_id: str, as_user: str | None = None) -> None:
+        """Restore an archived record as a UI user would."""
+        owner = self.sandbox.user(as_user)
+        self.sandbox.writer.restore(type_name, record_id, UI, f"userId:{owner['user_id']}")
+
+    def merge(self, type_name: str, primary_id: str, merged_id: str, as_user: str | None = None) -> None:
+        """Merge one record into another as a UI user would."""
+        owner = self.sandbox.user(as_user)
+        self.sandbox.writer.merge(type_name, primary_id, merged_id, UI, f"userId:{owner['user_id']}")
+
+    def associate(self, from_type: str, from_id: str, to_type: str, to_id: str, primary: bool = False,
+                  remove: bool = False, as_user: str | None = None) -> None:
+        """Associate (or, with remove, dissociate) two records as a UI user would; primary adds the label."""
+        owner = self.sandbox.user(as_user)
+        source = (UI, f"userId:{owner['user_id']}")
+        if remove:
+            self.sandbox.writer.dissociate(from_type, int(from_id), to_type, int(to_id), *source)
+        else:
+            type_id = PRIMARY_TYPES[(from_type, to_type)] if primary else None
+            self.sandbox.writer.associate([(from_type, int(from_id), to_type, int(to_id))], *source, type_id=type_id)
 
     def touch(self, type_name: str, record_ids: list[str], modified_at: str | None = None) -> str:
         """Give records one hs_lastmodifieddate; returns it."""
