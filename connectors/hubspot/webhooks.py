@@ -28,6 +28,10 @@ SIGNED_DECODED = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%
 # Subscription object → Pipewise stream name (connectors.hubspot.streams).
 STREAMS = {"contact": "contact", "company": "company", "deal": "deal", "call": "call", "email": "email",
            "meeting": "meeting", "note": "note", "task": "task"}
+# Generic subscriptions (object.creation, object.propertyChange, ...) name the object by its objectTypeId;
+# engagements have only these ("Create generic webhook subscriptions"; HubSpot's object type ids).
+OBJECT_TYPE_IDS = {"0-1": "contact", "0-2": "company", "0-3": "deal", "0-48": "call", "0-49": "email",
+                   "0-47": "meeting", "0-46": "note", "0-27": "task"}
 
 
 def decode_signed_uri(uri: str) -> str:
@@ -109,6 +113,10 @@ def _event(raw: object) -> Event:
     if not isinstance(subscription, str) or "." not in subscription:
         raise ValueError("A HubSpot event has no subscriptionType like 'contact.creation'.")
     object_type, _, action = subscription.partition(".")
+    if object_type == "object":
+        # A generic event: the object type is in objectTypeId (fromObjectTypeId for an association change).
+        type_id = str(raw.get("objectTypeId") or raw.get("fromObjectTypeId") or "")
+        object_type = OBJECT_TYPE_IDS.get(type_id) or f"object:{type_id}"
     event_id, portal_id = _integer(raw, "eventId"), _integer(raw, "portalId")
     occurred = _integer(raw, "occurredAt")
     if action == "associationChange":
@@ -143,7 +151,14 @@ def parse_events(body: bytes) -> list[Event]:
 
 
 def association_streams(event: Event) -> tuple[str | None, ...]:
-    """The streams of the two sides of an association change (``CONTACT_TO_COMPANY``)."""
+    """The streams of the two sides of an association change.
+
+    A classic event names them in associationType (``CONTACT_TO_COMPANY``), a generic one by
+    fromObjectTypeId and toObjectTypeId.
+    """
+    if event.raw.get("toObjectTypeId") is not None:
+        right = OBJECT_TYPE_IDS.get(str(event.raw.get("toObjectTypeId")))
+        return event.stream, STREAMS.get(right or "")
     kind = str(event.raw.get("associationType") or "")
     left, _, right = kind.lower().partition("_to_")
     return STREAMS.get(left) or event.stream, STREAMS.get(right)
