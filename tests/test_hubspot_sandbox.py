@@ -422,11 +422,15 @@ class _Links(HTMLParser):
             self.iframe_buttons.append(attributes)
 
 
+CARD = {"responseVersion": "v3", "totalCount": 1, "sections": [
+    {"id": "1", "title": "Lead score 87 (hot)", "tokens": [
+        {"name": "next", "label": "Next step", "dataType": "STRING", "value": "Call this week"}], "actions": [
+        {"type": "IFRAME", "width": 800, "height": 600, "url": "https://pipewise.test/panel/x", "label": "Open panel",
+         "propertyNamesIncluded": []}]}], "topLevelActions": {"secondary": []}}
+
+
 def test_record_page_fetches_a_signed_card_and_renders_its_iframe_action(server, control):
-    card = Endpoint(answer={"results": [{"objectId": 1, "title": "Lead score 87 (hot)", "properties": [
-        {"label": "Next step", "dataType": "STRING", "value": "Call this week"}], "actions": [
-        {"type": "IFRAME", "width": 800, "height": 600, "uri": "https://pipewise.test/panel/x",
-         "label": "Open panel"}]}]})
+    card = Endpoint(answer=CARD)
     try:
         control.configure_card(card.url, title="Pipewise")
         contact = server.records("contacts")[0]
@@ -438,10 +442,9 @@ def test_record_page_fetches_a_signed_card_and_renders_its_iframe_action(server,
         assert links.iframe_buttons[0]["data-iframe-uri"] == "https://pipewise.test/panel/x"
         fetch = card.requests[0]
         query = parse_qs(urlparse(fetch["url"]).query)
-        assert query["associatedObjectType"] == ["CONTACT"] and query["associatedObjectId"] == [contact["id"]]
-        assert query["portalId"] == [str(server.portal_id)]
+        assert query["associatedObjectType"] == ["0-1"] and query["associatedObjectId"] == [contact["id"]]
+        assert query["portalId"] == [str(server.portal_id)] and query["appId"] == [str(server.settings.app_id)]
         assert query["userEmail"] == ["anna.snelling@maven-sandbox.example"]
-        assert query["email"] == [contact["properties"]["email"]]
         # werkzeug's request.url has the reserved characters decoded, as HubSpot's v3 signature expects.
         assert Signature.is_valid(signature=fetch["headers"]["X-Hubspot-Signature-V3"],
                                   client_secret=DEFAULT_CLIENT_SECRET, request_body="", http_uri=fetch["url"],
@@ -449,6 +452,10 @@ def test_record_page_fetches_a_signed_card_and_renders_its_iframe_action(server,
                                   timestamp=fetch["headers"]["X-Hubspot-Request-Timestamp"])
         deal = server.records("deals")[0]
         assert get(server, f"/contacts/{server.portal_id}/record/0-3/{deal['id']}").status_code == 200
+        # The legacy results[] format is no card HubSpot renders any more: the page says so.
+        card.answer = {"results": [{"objectId": 1, "title": "Old card"}]}
+        page = get(server, f"/contacts/{server.portal_id}/record/0-1/{contact['id']}")
+        assert "Old card" not in page.text and "not HubSpot&#39;s card format" in page.text
         home = get(server, "/")
         assert home.status_code == 200 and f"/record/0-3/" in home.text
     finally:

@@ -13,7 +13,7 @@ from .core import HubSpotSandbox
 
 
 def create_app(box: HubSpotSandbox) -> Flask:
-    """An app serving one portal: OAuth, CRM APIs, the control API, record pages and their CRM card."""
+    """An app serving one portal: OAuth, CRM APIs, the control API, record pages and their app card."""
     app = Flask(__name__, template_folder=str(Path(__file__).with_name("templates")),
                 static_folder=str(Path(__file__).with_name("static")), static_url_path="/_sandbox/static")
     app.extensions[EXTENSION] = box

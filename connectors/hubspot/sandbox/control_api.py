@@ -19,7 +19,7 @@ POST bulk_create {type, count, properties?, modified_at?} many records at once (
 POST clock {advance_seconds}       move the sandbox clock forward
 GET  webhooks / POST webhooks {url, subscriptions, app_id?, retry_seconds?, max_attempts?}   (url null: off)
 POST webhooks/redeliver_last       send the last acknowledged POST again (same eventIds, attemptNumber + 1)
-GET  card / POST card {fetch_url, title?, properties?}  the CRM card on record pages (fetch_url null: none)
+GET  card / POST card {fetch_url, title?}   the app card on record pages (fetch_url null: none)
 """
 from __future__ import annotations
 
@@ -247,13 +247,10 @@ def redeliver_last():
 
 @bp.route("/card", methods=["GET", "POST"])
 def card():
-    """Read or set the CRM card shown on record pages."""
+    """Read or set the app card shown on record pages."""
     settings = sandbox().settings
     if request.method == "POST":
         body = _body()
         settings.card_fetch_url = body.get("fetch_url") or None
         settings.card_title = body.get("title") or settings.card_title
-        if "properties" in body:
-            settings.card_properties = body["properties"] or None
-    return jsonify({"fetch_url": settings.card_fetch_url, "title": settings.card_title,
-                    "properties": settings.card_properties})
+    return jsonify({"fetch_url": settings.card_fetch_url, "title": settings.card_title})

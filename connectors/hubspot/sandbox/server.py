@@ -128,11 +128,8 @@ class HubSpotSandboxServer(HttpsServer):
         """Wait until every event is acknowledged; False on timeout."""
         return self.sandbox.webhooks.wait_idle(timeout)
 
-    def configure_card(self, fetch_url: str | None, title: str | None = None,
-                       properties: dict | None = None) -> None:
-        """Show the CRM card fetched from fetch_url on record pages (None: no card)."""
+    def configure_card(self, fetch_url: str | None, title: str | None = None) -> None:
+        """Show the app card fetching from fetch_url on record pages (None: no card)."""
         self.settings.card_fetch_url = fetch_url or None
         if title:
             self.settings.card_title = title
-        if properties is not None:
-            self.settings.card_properties = properties or None

@@ -57,10 +57,9 @@ class HubSpotSandboxSettings(CoercibleSettings):
     webhook_batch_seconds: float = 0.05     # gather events this long so they share one POST
     webhook_timeout_seconds: float = 5.0
     webhook_ca_bundle: str | None = None    # CA file for an https receiver with a private certificate
-    # The CRM card shown on record pages: off until a fetch URL is configured.
+    # The app card shown on record pages: off until its fetch URL is configured.
     card_fetch_url: str | None = None
     card_title: str = "Pipewise"
-    card_properties: dict | None = None     # object type → properties sent with the card fetch
     card_ca_bundle: str | None = None
 
     def _normalize(self) -> None:
