@@ -7,7 +7,7 @@ import pytest
 import requests
 from hubspot.utils.signature import Signature
 
-from sync.models import Connection, Lead, Opportunity, Organization, Score
+from sync.models import Connection, Lead, Opportunity, Organization, Score, User
 from tests.hubspot_fixtures import LiveApp, hs_sandbox, hubspot_settings  # noqa: F401
 from web import create_app
 
@@ -29,6 +29,8 @@ def add_store(rt, portal=PORTAL, instance_url="https://app.hubspot.com", lead_id
         common = dict(organization_id=org.id, connection_id=connection.id, remote_data={}, content_hash="-")
         session.add(Lead(remote_id=lead_id, first_name="Ana", last_name="Lima", company="Acme", **common))
         session.add(Opportunity(remote_id=deal_id, name="Acme GTX", stage="qualifiedtobuy", **common))
+        session.add(User(remote_id="40000002", name="Mia Manager", email="mia@maven.example", role="manager",
+                         **common))
         session.add(Score(organization_id=org.id, connection_id=connection.id, object_type="lead", remote_id=lead_id,
                           model_version="lead-v3", probability=0.73, score=73, band="B",
                           reasons={"up": [{"text": "Came from organic search"}], "down": [{"text": "No reply yet"}]},
@@ -45,10 +47,10 @@ def card_app(make_runtime, sqlite_url):
     return create_app(rt.config)
 
 
-def card_query(object_id="1000001", object_type="0-1", portal=PORTAL):
+def card_query(object_id="1000001", object_type="0-1", portal=PORTAL, email="ana%40maven.example"):
     """What the app card's hubspot.fetch sends: its own parameters, then userId, portalId, userEmail, appId."""
     return (f"associatedObjectId={object_id}&associatedObjectType={object_type}&userId=70000001"
-            f"&portalId={portal}&userEmail=ana%40maven.example&appId=2016482")
+            f"&portalId={portal}&userEmail={email}&appId=2016482")
 
 
 def fetch(client, query, *, secret=SECRET, stamp=None, signed_query=None):
@@ -92,6 +94,13 @@ def test_unscored_deal_gets_a_card_saying_so_and_legacy_type_names_still_work(ca
     assert "/embed/panel/opportunity/3000001?" in body["topLevelActions"]["primary"]["url"]
     legacy = fetch(client, card_query("3000001", "DEAL")).get_json()["sections"][0]
     assert legacy["title"] == section["title"]
+
+
+def test_a_manager_also_gets_the_team_panel_as_a_secondary_action(card_app):
+    body = fetch(card_app.test_client(), card_query(email="mia%40maven.example")).get_json()
+    (team,) = body["topLevelActions"]["secondary"]
+    assert team["label"] == "Open team panel" and team["type"] == "IFRAME" and team["propertyNamesIncluded"] == []
+    assert urlparse(team["url"]).path == "/embed/manager"
 
 
 def test_unknown_portal_and_other_objects_get_a_message_card(card_app):
