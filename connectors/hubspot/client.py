@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 import urllib3
-from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
 
 from connectors.base import Finding, Stream, TokenSaver, Usage, WritableField, WriteResult
 from connectors.errors import Fatal, ReauthorizationRequired, Retriable, Unavailable
@@ -24,17 +23,15 @@ from connectors.hubspot.failures import MISSING_SCOPES, SessionExpired, translat
 from connectors.hubspot.mapping import epoch_ms, hs_datetime, is_primary_type
 from connectors.hubspot.sdk import raw_json, sdk
 from connectors.hubspot.owners import owner_listing, owner_order, read_owners
-from connectors.hubspot.provider import PROPERTY_GROUP, PROPERTY_GROUP_LABEL
 from connectors.hubspot.search import RateLimiter, search_in_cursor_order
 from connectors.hubspot.tokens import granted_scopes
+from connectors.hubspot.writes import ensure_properties, update_batch
 from connectors.oauth import OAuthApp
 from connectors.retry import call_with_retries
 
 BATCH_LIMIT = 100                       # inputs per batch read/update and association read
 HISTORY_LIST_LIMIT = 50                 # list pages carrying propertiesWithHistory are capped at 50
 REFRESH_MARGIN_SECONDS = 300            # refresh when less than this is left of the 30 minutes
-PROPERTY_TYPES = {"number": ("number", "number"), "text": ("string", "text"),
-                  "textarea": ("string", "textarea"), "datetime": ("datetime", "date")}
 
 
 class HubSpotClient:
@@ -44,9 +41,11 @@ class HubSpotClient:
                  api_url: str, verify: str | bool = True, max_attempts: int = 5,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
                  search_per_second: float = 4.0, monotonic: Callable[[], float] = time.monotonic,
-                 timeout: float = 60.0):
+                 timeout: float = 60.0, app_id: str | None = None, developer_api_key: str | None = None):
         self.usage = Usage()
         self.last_total: int | None = None
+        self.last_headers: dict[str, str] = {}  # the rate-limit headers of the last answer
+        self._app_id, self._developer_api_key = app_id, developer_api_key
         self._token = dict(token)
         self._oauth = oauth
         self._on_token = on_token
@@ -115,6 +114,7 @@ class HubSpotClient:
     def _note_usage(self, headers: Any) -> None:
         if not headers:
             return
+        self.last_headers = {k: v for k, v in headers.items() if k.lower().startswith("x-hubspot-ratelimit")}
         daily, remaining = headers.get("X-HubSpot-RateLimit-Daily"), headers.get("X-HubSpot-RateLimit-Daily-Remaining")
         if daily and remaining and daily.isdigit() and remaining.isdigit():
             self.usage.limit, self.usage.used = int(daily), int(daily) - int(remaining)
@@ -287,68 +287,62 @@ class HubSpotClient:
 
     def update_records(self, remote_name: str, updates: list[dict[str, Any]]) -> list[WriteResult]:
         """One batch update (at most 100): a result per update, in order, from the 200/207 answer."""
-        if len(updates) > BATCH_LIMIT:
-            raise ValueError(f"HubSpot takes at most {BATCH_LIMIT} records per batch update, "
-                             f"got {len(updates)}; batch them first.")
-        if not updates:
-            return []
-        inputs = [SimplePublicObjectBatchInput(id=str(u["Id"]), properties={
-            k: "" if v is None else str(v) for k, v in u.items() if k != "Id"}) for u in updates]
-        body = BatchInputSimplePublicObjectBatchInput(inputs=inputs)
-        answer = self._call("batch", lambda api: api.update(
-            remote_name, body, _preload_content=False, _request_timeout=self._timeout)) or {}
-        failed: dict[str, tuple[str | None, str | None]] = {}
-        for error in answer.get("errors") or []:
-            context = error.get("context") or {}
-            for record_id in context.get("ids") or context.get("id") or []:
-                failed[str(record_id)] = (error.get("category") or error.get("subCategory"), error.get("message"))
-        written = {str(r.get("id")) for r in answer.get("results") or []}
-        results = []
-        for update in updates:
-            record_id = str(update["Id"])
-            if record_id in failed:
-                results.append(WriteResult(record_id, False, *failed[record_id]))
-            elif record_id in written:
-                results.append(WriteResult(record_id, True))
-            else:
-                results.append(WriteResult(record_id, False, "MISSING_FROM_ANSWER",
-                                           "HubSpot's answer did not mention this record; it is retried next run."))
-        return results
+        return update_batch(self._timed_call, remote_name, updates)
 
     def ensure_fields(self, remote_name: str, fields: tuple[WritableField, ...]) -> list[str]:
         """Create the "pipewise" property group and the missing properties; the names created."""
-        group = {"name": PROPERTY_GROUP, "label": PROPERTY_GROUP_LABEL}
-        try:
-            self._call("groups", lambda api: api.create(remote_name, group, _preload_content=False,
-                                                        _request_timeout=self._timeout))
-        except Fatal as exc:
-            if exc.code != "CONFLICT":
-                raise
-        answer = self._call("properties", lambda api: api.get_all(remote_name, _preload_content=False,
-                                                                  _request_timeout=self._timeout)) or {}
-        existing = {p.get("name") for p in answer.get("results") or []}
-        created = []
-        for writable in fields:
-            if writable.remote_name in existing:
-                continue
-            kind, field_type = PROPERTY_TYPES[writable.type]
-            prop = {"name": writable.remote_name, "label": writable.label, "type": kind,
-                    "fieldType": field_type, "groupName": PROPERTY_GROUP,
-                    "description": "Written by Pipewise; changes made in HubSpot are overwritten."}
-            try:
-                self._call("properties", lambda api: api.create(remote_name, prop, _preload_content=False,
-                                                                _request_timeout=self._timeout))
-            except Fatal as exc:
-                if exc.code != "CONFLICT":  # a retried create whose first attempt went through
-                    raise
-                continue
-            created.append(writable.remote_name)
-        return created
+        return ensure_properties(self._timed_call, remote_name, fields)
+
+    def _timed_call(self, api: str, fn: Callable[[Any, float], Any]) -> Any:
+        """A retrying, refreshing call for the helper modules: fn(api, timeout)."""
+        return self._call(api, lambda a: fn(a, self._timeout))
 
     @property
     def token(self) -> dict[str, Any]:
         """The current token set (after any refresh)."""
         return dict(self._token)
+
+    @property
+    def oauth(self) -> OAuthApp:
+        return self._oauth
+
+    # -- the preflight ------------------------------------------------------------------------
+
+    def preflight(self) -> list[Finding]:
+        """Check the live portal: scopes, objects, properties, API allowance, webhook subscriptions."""
+        from connectors.hubspot.preflight import run
+
+        return run(self)
+
+    def probe(self, stream: type[Stream]) -> None:
+        """Read one record of a stream (a search of one), to prove the object can be read."""
+        if not getattr(stream, "incremental", True):
+            self._call("owners", lambda api: api.get_page(limit=1, _preload_content=False,
+                                                           _request_timeout=self._timeout))
+            return
+        body = {"limit": 1, "properties": [stream.primary_key]}
+        self._call("search", lambda api: api.do_search(stream.remote_name, body, _preload_content=False,
+                                                       _request_timeout=self._timeout), search=True)
+
+    def properties(self, remote_name: str) -> list[dict[str, Any]]:
+        """Every property definition of an object type."""
+        answer = self._call("properties", lambda api: api.get_all(remote_name, _preload_content=False,
+                                                                  _request_timeout=self._timeout)) or {}
+        return list(answer.get("results") or [])
+
+    def webhook_subscriptions(self) -> list[dict[str, Any]] | None:
+        """The app's webhook subscriptions, read with the developer account's key; None without one."""
+        if not (self._app_id and self._developer_api_key):
+            return None
+        hub = sdk(None, self._api_url, self._verify, api_key=self._developer_api_key)
+        try:
+            answer = raw_json(hub.webhooks.subscriptions_api.get_all(
+                int(self._app_id), _preload_content=False, _request_timeout=self._timeout))
+        except Exception as exc:  # noqa: BLE001 - each sub-package has its own ApiException class
+            if type(exc).__module__.startswith("hubspot.") and hasattr(exc, "status"):
+                return None
+            raise
+        return list((answer or {}).get("results") or [])
 
 
 def _at_or_before(record: dict[str, Any], stream: type[Stream], since_ms: int, after_id: str) -> bool:
@@ -359,4 +353,6 @@ def _at_or_before(record: dict[str, Any], stream: type[Stream], since_ms: int, a
 
 def build_client(token: dict[str, Any], oauth: OAuthApp, on_token: TokenSaver | None, config: Any) -> HubSpotClient:
     """The client for one connection, from the settings object every connector package accepts."""
-    return HubSpotClient(token, oauth, on_token, api_url=config.HUBSPOT_API_URL, verify=config.ca_bundle)
+    return HubSpotClient(token, oauth, on_token, api_url=config.HUBSPOT_API_URL, verify=config.ca_bundle,
+                         app_id=getattr(config, "HUBSPOT_APP_ID", None),
+                         developer_api_key=getattr(config, "HUBSPOT_DEVELOPER_API_KEY", None))

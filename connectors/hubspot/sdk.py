@@ -28,11 +28,14 @@ def error_body(exc: Any) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {"message": str(parsed)[:500]}
 
 
-def sdk(access_token: str | None, api_url: str, verify: str | bool) -> HubSpot:
-    """The official client pointed at ``api_url``, verifying TLS with ``verify`` (a CA file or bool)."""
+def sdk(access_token: str | None, api_url: str, verify: str | bool, api_key: str | None = None) -> HubSpot:
+    """The official client pointed at ``api_url``, verifying TLS with ``verify`` (a CA file or bool).
+
+    ``api_key`` is the developer account's key, for the app-level APIs (webhook subscriptions).
+    """
     options: dict[str, Any] = {"host": api_url.rstrip("/"), "verify_ssl": verify is not False,
                                # Retry only connections that never reached HubSpot; the rest is ours.
                                "retry": Retry(total=2, connect=2, read=0, status=0, redirect=0, other=0)}
     if isinstance(verify, str):
         options["ssl_ca_cert"] = verify
-    return HubSpot(access_token=access_token, **options)
+    return HubSpot(access_token=access_token, api_key=api_key, **options)

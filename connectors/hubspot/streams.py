@@ -34,6 +34,8 @@ class HubSpotStream(Stream):
     scope: ClassVar[str] = "crm.objects.contacts.read"
     # How the admin's note ends when an optional stream's scope was not granted.
     unavailable_note: ClassVar[str] = "are not read"
+    # Fields that are custom properties of some portals, not HubSpot's.
+    custom_fields: ClassVar[tuple[str, ...]] = ()
 
 
 class Owners(HubSpotStream):
@@ -89,6 +91,9 @@ class Deals(HubSpotStream):
               "dealtype", "hubspot_owner_id", "hs_analytics_source", "product")
     associations = ("companies",)
     history_properties = ("dealstage", "amount", "closedate", "hs_deal_stage_probability")
+    # Not HubSpot's own: read where a portal has such a custom property (HubSpot leaves out properties
+    # that do not exist), and not expected by the preflight.
+    custom_fields = ("product",)
 
 
 class EngagementStream(HubSpotStream):

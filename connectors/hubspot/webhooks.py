@@ -16,6 +16,30 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+# The app's subscriptions Pipewise relies on, as (event type, objectTypeId of a generic subscription,
+# property of a property change). Engagements have generic (object.*) subscriptions only.
+_ENGAGEMENTS = {"0-48": "hs_call_status", "0-49": None, "0-47": "hs_meeting_outcome", "0-46": None,
+                "0-27": "hs_task_status"}
+REQUIRED_SUBSCRIPTIONS: tuple[tuple[str, str | None, str | None], ...] = (
+    *((f"contact.{c}", None, None) for c in ("creation", "deletion", "merge", "restore", "associationChange")),
+    *(("contact.propertyChange", None, p) for p in ("lifecyclestage", "hs_lead_status", "email", "hubspot_owner_id")),
+    *((f"company.{c}", None, None) for c in ("creation", "deletion", "merge", "restore")),
+    ("company.propertyChange", None, "industry"),
+    *((f"deal.{c}", None, None) for c in ("creation", "deletion", "merge", "restore", "associationChange")),
+    *(("deal.propertyChange", None, p) for p in ("dealstage", "amount", "closedate", "hubspot_owner_id")),
+    *((f"object.{c}", type_id, None) for type_id in _ENGAGEMENTS
+      for c in ("creation", "deletion", "restore", "associationChange")),
+    *(("object.propertyChange", type_id, p) for type_id, p in _ENGAGEMENTS.items() if p),
+)
+
+
+def subscription_key(event_type: object, object_type_id: object = None,
+                     property_name: object = None) -> tuple[str, str | None, str | None]:
+    """A subscription as (event type, objectTypeId, property), the shape REQUIRED_SUBSCRIPTIONS uses."""
+    return str(event_type), (str(object_type_id) if object_type_id else None), (str(property_name)
+                                                                                  if property_name else None)
+
+
 SIGNATURE_HEADER = "X-HubSpot-Signature-v3"
 TIMESTAMP_HEADER = "X-HubSpot-Request-Timestamp"
 MAX_AGE_MS = 300_000
