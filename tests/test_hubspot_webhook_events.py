@@ -106,3 +106,42 @@ def test_engagements_merges_restores_and_primary_company_changes_reach_the_store
         assert restored.deleted_at is None
         relabelled = session.scalar(select(Opportunity).where(Opportunity.remote_id == deal["id"]))
         assert relabelled.account_remote_id == other_company  # the Primary label, not the lowest id
+
+
+# The event fields HubSpot documents ("Webhooks API" event payloads; merge and association fields from the
+# changelog "New subscription types for Webhooks"; objectTypeId and the association type fields from "Create
+# generic webhook subscriptions"), with their JSON types.
+DOCUMENTED_FIELDS = {
+    "eventId": int, "subscriptionId": int, "portalId": int, "appId": int, "occurredAt": int, "subscriptionType": str,
+    "attemptNumber": int, "objectId": int, "changeSource": str, "changeFlag": str, "sourceId": str,
+    "propertyName": str, "propertyValue": str, "objectTypeId": str,
+    "primaryObjectId": int, "mergedObjectIds": list, "newObjectId": int, "numberOfPropertiesMoved": int,
+    "associationType": str, "fromObjectId": int, "toObjectId": int, "associationRemoved": bool,
+    "isPrimaryAssociation": bool, "fromObjectTypeId": str, "toObjectTypeId": str, "associationTypeId": int,
+    "associationCategory": str,
+}
+
+
+def test_the_sandbox_sends_only_documented_event_fields(hs_sandbox):
+    from tests.test_hubspot_sandbox import Endpoint
+
+    receiver = Endpoint()
+    hs_sandbox.configure_webhooks(receiver.url, ENGAGEMENT_EVENTS + RECORD_EVENTS + ["contact.propertyChange"])
+    try:
+        contacts = hs_sandbox.records("contacts")
+        note = hs_sandbox.create("notes", {"hs_timestamp": "2017-09-29T10:00:00Z", "hs_note_body": "Hi"})
+        hs_sandbox.associate("meetings", hs_sandbox.records("meetings")[0]["id"], "contacts", contacts[2]["id"])
+        hs_sandbox.update("contacts", contacts[3]["id"], {"jobtitle": "Owner"})
+        hs_sandbox.merge("contacts", contacts[4]["id"], contacts[5]["id"])
+        assert hs_sandbox.wait_webhooks_idle(10)
+    finally:
+        hs_sandbox.configure_webhooks(None)
+        receiver.stop()
+    events = receiver.events()
+    kinds = {e["subscriptionType"] for e in events}
+    assert {"object.creation", "object.associationChange", "contact.propertyChange", "contact.merge"} <= kinds
+    assert any(e.get("objectId") == int(note) and e.get("objectTypeId") == "0-46" for e in events)
+    for e in events:
+        assert set(e) <= set(DOCUMENTED_FIELDS), sorted(set(e) - set(DOCUMENTED_FIELDS))
+        for name, kind in DOCUMENTED_FIELDS.items():
+            assert name not in e or (isinstance(e[name], kind) and not (kind is int and isinstance(e[name], bool)))

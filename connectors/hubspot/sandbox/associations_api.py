@@ -61,7 +61,7 @@ def batch_read(from_name: str, to_name: str):
                            "context": {"fromObjectId": [str(record_id)]}, "errors": [], "links": {}})
             continue
         results.append({"from": {"id": str(record_id)},
-                        "to": [{"toObjectId": to_id,
+                        "to": [{"toObjectId": str(to_id),
                                 "associationTypes": [_spec(from_kind, to_kind, c, t) for c, t in types]}
                                for to_id, types in targets]})
     return _answer(results, errors, started)
@@ -134,7 +134,7 @@ def record_associations(object_name: str, object_id: str, to_name: str):
     """One record's associations of one type."""
     kind, to_kind = object_type(object_name), object_type(to_name)
     targets = associated(sandbox().store, kind, [_id(object_id, "objectId")], to_kind).get(int(object_id), [])
-    return jsonify({"results": [{"toObjectId": to_id,
+    return jsonify({"results": [{"toObjectId": str(to_id),
                                  "associationTypes": [_spec(kind, to_kind, c, t) for c, t in types]}
                                 for to_id, types in targets]})
 
