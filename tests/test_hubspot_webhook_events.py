@@ -11,7 +11,7 @@ import json
 from rq import Queue
 from sqlalchemy import select
 
-from connectors.hubspot import webhooks
+from connectors.hubspot import streams, webhooks
 from sync.models import Activity, Lead, Opportunity
 from tests.hubspot_fixtures import LiveApp, connect, hs_runtime, hs_sandbox, make_client, make_engine  # noqa: F401
 from web import create_app
@@ -64,7 +64,8 @@ def test_engagements_merges_restores_and_primary_company_changes_reach_the_store
     rt = hs_runtime
     installed = connect(rt, hs_sandbox)
     engine = make_engine(rt, make_client(rt, installed))
-    engine.run(installed.connection_id, installed.organization_id)
+    records = (streams.Companies, streams.Contacts, streams.Deals)
+    engine.run(installed.connection_id, installed.organization_id, streams=records)
     rt.config.runtime = rt
     contacts = hs_sandbox.records("contacts")
     other_company = hs_sandbox.records("companies")[-1]["id"]
@@ -76,7 +77,7 @@ def test_engagements_merges_restores_and_primary_company_changes_reach_the_store
     deal = {"id": deal_id}
     archived_deal = hs_sandbox.records("deals")[-1]["id"]
     hs_sandbox.archive("deals", archived_deal)
-    engine.run(installed.connection_id, installed.organization_id)
+    engine.run(installed.connection_id, installed.organization_id, streams=records)
 
     with LiveApp(create_app(rt.config)) as live:
         hs_sandbox.configure_webhooks(f"{live.url}/webhooks/hubspot", ENGAGEMENT_EVENTS + RECORD_EVENTS)
