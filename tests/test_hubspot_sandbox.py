@@ -9,8 +9,6 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
-from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.requests_client import OAuth2Session
 from hubspot import HubSpot
 from hubspot.crm.associations.v4 import (BatchInputPublicFetchAssociationsBatchRequest,
                                          PublicFetchAssociationsBatchRequest)
@@ -25,10 +23,7 @@ from werkzeug.wrappers import Request, Response
 
 from connectors.hubspot.sandbox.control import HubSpotSandboxControl
 from connectors.hubspot.sandbox.server import HubSpotSandboxServer
-from connectors.hubspot.sandbox.settings import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-
-REDIRECT_URI = "https://pipewise.test/install/hubspot/callback"
-SCOPE = "oauth crm.objects.contacts.read crm.objects.contacts.write crm.objects.deals.read"
+from connectors.hubspot.sandbox.settings import DEFAULT_CLIENT_SECRET
 
 
 @pytest.fixture(scope="module")

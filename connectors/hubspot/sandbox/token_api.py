@@ -27,6 +27,7 @@ from .tokens import Grant
 
 bp = Blueprint("hubspot_tokens", __name__)
 VERSIONS = ("2026-03", "v3")
+CURRENT = "/oauth/<any(%s):version>/token" % ", ".join(f'"{v}"' for v in VERSIONS)
 FORM = "application/x-www-form-urlencoded"
 HUBSPOT_CATEGORY = "VALIDATION_ERROR"
 
@@ -59,14 +60,17 @@ def _fields(legacy: bool) -> tuple[dict[str, str] | None, object | None]:
     return fields, None
 
 
-def _client(fields: dict[str, str]):
-    """None when the app's credentials are right, else the error answer."""
+def _authenticated(legacy: bool = False) -> tuple[dict[str, str], object | None]:
+    """The request's fields once the app's credentials check out, or the error answer to give instead."""
+    fields, refusal = _fields(legacy)
+    if refusal is not None:
+        return {}, refusal
     settings = sandbox().settings
     if fields.get("client_id") != settings.client_id:
-        return oauth_error("BAD_CLIENT_ID", "invalid_client", "missing or invalid client_id")
+        return {}, oauth_error("BAD_CLIENT_ID", "invalid_client", "missing or invalid client_id")
     if not secrets.compare_digest(fields.get("client_secret", ""), settings.client_secret):
-        return oauth_error("BAD_CLIENT_SECRET", "invalid_client", "missing or invalid client_secret")
-    return None
+        return {}, oauth_error("BAD_CLIENT_SECRET", "invalid_client", "missing or invalid client_secret")
+    return fields, None
 
 
 def _token_answer(grant: Grant, refresh: str):
@@ -79,10 +83,7 @@ def _token_answer(grant: Grant, refresh: str):
 
 
 def _exchange(legacy: bool):
-    fields, refusal = _fields(legacy)
-    if refusal is not None:
-        return refusal
-    refusal = _client(fields)
+    fields, refusal = _authenticated(legacy)
     if refusal is not None:
         return refusal
     box = sandbox()
@@ -111,7 +112,7 @@ def token_v1():
     return _exchange(legacy=True)
 
 
-@bp.post("/oauth/<any(%s):version>/token" % ", ".join(f'"{v}"' for v in VERSIONS))
+@bp.post(CURRENT)
 def token(version: str):
     """Trade a code or a refresh token for a 30-minute access token (the refresh token stays the same)."""
     return _exchange(legacy=False)
@@ -136,12 +137,10 @@ def _metadata(token_value: str, grant: Grant) -> dict:
             "app_id": box.settings.app_id}
 
 
-@bp.post("/oauth/<any(%s):version>/token/introspect" % ", ".join(f'"{v}"' for v in VERSIONS))
+@bp.post(CURRENT + "/introspect")
 def introspect(version: str):
     """What a token stands for (PublicAccessTokenInfoResponse / PublicRefreshTokenInfoResponse)."""
-    fields, refusal = _fields(legacy=False)
-    if refusal is None:
-        refusal = _client(fields)
+    fields, refusal = _authenticated()
     if refusal is not None:
         return refusal
     box = sandbox()
@@ -163,12 +162,10 @@ def introspect(version: str):
     return jsonify({"active": False})
 
 
-@bp.post("/oauth/<any(%s):version>/token/revoke" % ", ".join(f'"{v}"' for v in VERSIONS))
+@bp.post(CURRENT + "/revoke")
 def revoke(version: str):
     """Revoke a refresh token and the access tokens made from it."""
-    fields, refusal = _fields(legacy=False)
-    if refusal is None:
-        refusal = _client(fields)
+    fields, refusal = _authenticated()
     if refusal is not None:
         return refusal
     box = sandbox()
