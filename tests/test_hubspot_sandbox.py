@@ -130,7 +130,22 @@ def test_get_one_with_history_and_associations(server, client):
     assert [h["value"] for h in history][0] == "closedlost" and history[-1]["value"] == "appointmentscheduled"
     assert float(answer["properties"]["amount"]) > 0  # list price, never the leaking 0 of lost deals
     if deal["properties"]["dealname"].split(" ")[0] != "New":
-        assert answer["associations"]["companies"]["results"][0]["type"] == "deal_to_company"
+        # The seeded company is the deal's primary one: listed once labelled, once as the unlabeled type.
+        types = [r["type"] for r in answer["associations"]["companies"]["results"]]
+        assert types == ["deal_to_company", "deal_to_company_unlabeled"]
+
+
+def test_merging_two_contacts_through_the_api(server):
+    keep = server.create("contacts", {"email": "keep@merge.example", "firstname": "Kim"})
+    other = server.create("contacts", {"email": "other@merge.example", "jobtitle": "Buyer"})
+    answer = requests.post(f"{server.base_url}/crm/v3/objects/contacts/merge", headers=bearer(server), timeout=30,
+                           json={"primaryObjectId": keep, "objectIdToMerge": other}, verify=str(server.ca_path))
+    assert answer.status_code == 200 and answer.json()["id"] == keep
+    merged = server.records("contacts")
+    kept = next(c for c in merged if c["id"] == keep)["properties"]
+    assert kept["hs_merged_object_ids"] == other and kept["jobtitle"] == "Buyer" and kept["firstname"] == "Kim"
+    assert get(server, f"/crm/v3/objects/contacts/{other}", headers=bearer(server)).status_code == 404
+    assert get(server, f"/crm/v3/objects/contacts/{other}?archived=true", headers=bearer(server)).status_code == 404
 
 
 def test_batch_update_answers_207_per_input_errors(server, client, control):
