@@ -78,7 +78,7 @@ class Provider:
 
     @classmethod
     def complete_token(cls, token: dict[str, Any], oauth: Any) -> dict[str, Any]:
-        """Add what the token answer leaves out (HubSpot names no portal); most providers need nothing."""
+        """Add what the token answer leaves out (HubSpot: the app host); most providers need nothing."""
         return token
 
     @classmethod

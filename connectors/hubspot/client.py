@@ -255,8 +255,9 @@ class HubSpotClient:
                 for target in result.get("to") or []:
                     kinds = [k for k in target.get("associationTypes") or [] if isinstance(k, dict)]
                     label = next((k["label"] for k in kinds if k.get("label")), None)
+                    first = kinds[0].get("typeId") if kinds else None
                     links.setdefault(source, []).append({
-                        "id": str(target.get("toObjectId")), "type": label or (kinds[0].get("typeId") if kinds else None),
+                        "id": str(target.get("toObjectId")), "type": label or first,
                         "typeIds": [k.get("typeId") for k in kinds],
                         "primary": any(is_primary_type(from_type, to_type, k) for k in kinds)})
         return links

@@ -73,8 +73,8 @@ def property_findings(remote_name: str, properties: list[dict[str, Any]], stream
         lacking = [w for w in writable if w not in own]
         if lacking:
             findings.append(Finding(f"pipewise-properties:{remote_name}", "warning",
-                                    f"Pipewise's properties {', '.join(lacking)} are not on {remote_name} yet; they are "
-                                    "created in the Pipewise group with the first writeback."))
+                                    f"Pipewise's properties {', '.join(lacking)} are not on {remote_name} yet; "
+                                    "they are created in the Pipewise group with the first writeback."))
         elif any(p.get("groupName") != PROPERTY_GROUP for p in own.values()):
             findings.append(Finding(f"pipewise-properties:{remote_name}", "warning",
                                     f"Some Pipewise properties on {remote_name} are outside the Pipewise group; "

@@ -18,8 +18,10 @@ def create_app(box: HubSpotSandbox) -> Flask:
                 static_folder=str(Path(__file__).with_name("static")), static_url_path="/_sandbox/static")
     app.extensions[EXTENSION] = box
     app.json.sort_keys = False
-    for blueprint in (oauth.bp, token_api.bp, webhooks_api.bp, search_api.bp, batch_api.bp, objects_api.bp, properties_api.bp,
-                      associations_api.bp, owners_api.bp, owners_api.settings_bp, control_api.bp, pages.bp):
+    blueprints = (oauth.bp, token_api.bp, webhooks_api.bp, search_api.bp, batch_api.bp, objects_api.bp,
+                  properties_api.bp, associations_api.bp, owners_api.bp, owners_api.settings_bp, control_api.bp,
+                  pages.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.register_error_handler(ApiError, lambda error: error.response())
     app.register_error_handler(HTTPException, _http_error)

@@ -108,8 +108,8 @@ class Rows:
             # New pairs, so the Primary label's rows go in directly (associate_many relabels one at a time).
             store.executemany("INSERT OR IGNORE INTO associations VALUES (?, ?, ?, ?, ?, 'HUBSPOT_DEFINED')", [
                 row for a, a_id, b, b_id in self.primary_links
-                for row in ((a, a_id, b, b_id, ASSOCIATION_TYPES[(a, b)]), (b, b_id, a, a_id, ASSOCIATION_TYPES[(b, a)]),
-                            (a, a_id, b, b_id, PRIMARY_TYPES[(a, b)]), (b, b_id, a, a_id, PRIMARY_TYPES[(b, a)]))])
+                for types in (ASSOCIATION_TYPES, PRIMARY_TYPES)
+                for row in ((a, a_id, b, b_id, types[(a, b)]), (b, b_id, a, a_id, types[(b, a)]))])
         return {kind: len(records) for kind, records in self.records.items()}
 
 
