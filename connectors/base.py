@@ -55,6 +55,12 @@ class Provider:
     revoke_path: ClassVar[str | None] = None
     scopes: ClassVar[tuple[str, ...]] = ()          # asked for; the product cannot work without them
     optional_scopes: ClassVar[tuple[str, ...]] = ()  # asked for when the CRM lets an app; features degrade without them
+    # The authorization-URL parameter that carries ``optional_scopes`` (HubSpot: optional_scope); None
+    # when the CRM has no such parameter, and then optional scopes are not asked for separately.
+    optional_scope_param: ClassVar[str | None] = None
+    # How the token endpoint takes the app's credentials, in authlib's names: HTTP Basic
+    # ("client_secret_basic") or form fields in the body ("client_secret_post").
+    token_endpoint_auth_method: ClassVar[str] = "client_secret_basic"
     streams: ClassVar[tuple[type[Stream], ...]] = ()
     # common object_type → remote object name and the fields Pipewise owns there
     writable_objects: ClassVar[dict[str, str]] = {}
@@ -72,8 +78,17 @@ class Provider:
 
     @classmethod
     def complete_token(cls, token: dict[str, Any], oauth: Any) -> dict[str, Any]:
-        """Add what the token answer leaves out (HubSpot names no portal); most providers need nothing."""
+        """Add what the token answer leaves out (HubSpot: the app host); most providers need nothing."""
         return token
+
+    @classmethod
+    def token_error(cls, status: int, body: dict[str, Any]) -> tuple[str, str | None] | None:
+        """The RFC 6749 error and description of a failed token answer that names none in ``error``.
+
+        Providers whose token endpoint answers in their own error shape map it here, so that a revoked
+        grant is recognized (``invalid_grant`` → re-authorization) whatever the shape.
+        """
+        return None
 
     @classmethod
     def identity(cls, token: dict[str, Any]) -> "Identity":

@@ -185,6 +185,8 @@ def give_consent(sandbox_url: str, ca_path: str, authorize_url: str, username: s
     query = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
     form = {"client_id": query["client_id"], "redirect_uri": query["redirect_uri"],
             "state": query.get("state", ""), "scope": query.get("scope", ""), "action": "allow"}
+    if query.get("optional_scope"):  # HubSpot's consent form carries the install URL's optional scopes along
+        form["optional_scope"] = query["optional_scope"]
     if username:
         form[user_field] = username
     session = requests.Session()

@@ -1,5 +1,13 @@
-"""The HubSpot CRM card: HubSpot's signed data fetch answered with the score, and an iframe action
-that opens the full panel (the same panel as Salesforce's, in HubSpot's look)."""
+"""The HubSpot card: HubSpot's signed fetch answered with the score, and an iframe action that opens
+the full panel (the same panel as Salesforce's, in HubSpot's look).
+
+The answer is HubSpot's card detail payload (IntegratorCardPayloadResponse, responseVersion "v3":
+sections of tokens, section actions and top-level actions), as its CRM card API describes it
+(PublicApiSpecs/CRM/Public App Crm Cards/Rollouts/147892/2026-03/publicAppCrmCards.json, "sample-response").
+Legacy CRM cards, whose fetch also took the older `results[]` format, are sunset since 31 October 2026;
+the app card shipped in docs/hubspot fetches this same URL through `hubspot.fetch()`, which signs the
+request with X-HubSpot-Signature-v3 and adds userId, portalId, userEmail and appId, and renders this payload.
+"""
 from __future__ import annotations
 
 import logging
@@ -18,11 +26,12 @@ from embed.app_runtime import runtime
 
 log = logging.getLogger(__name__)
 
-# HubSpot's associatedObjectType → the common object Pipewise scores. A HubSpot contact is always a
-# live Lead in the store (converted or not; see connectors.hubspot.mapping), so contacts score as leads.
-CARD_OBJECTS = {"CONTACT": "lead", "DEAL": "opportunity"}
+# The record's object type (app cards send the objectTypeId, legacy fetches the name) → the common object
+# Pipewise scores. A HubSpot contact is always a live Lead in the store (see connectors.hubspot.mapping).
+CARD_OBJECTS = {"CONTACT": "lead", "0-1": "lead", "DEAL": "opportunity", "0-3": "opportunity"}
 IFRAME_WIDTH, IFRAME_HEIGHT = 890, 748
 MAX_CARD_REASONS = 3
+RESPONSE_VERSION = "v3"
 
 
 @bp.get("/hubspot/card")
@@ -55,12 +64,12 @@ def hubspot_card():
         claims = PanelClaims(organization_id=connection.organization_id, connection_id=connection.id,
                              user_remote_id=request.args.get("userId", ""), role="rep",
                              object_type=object_type, remote_id=object_id)
-        token = issue_panel_token(current_app.secret_key, claims)
+        panel_token = issue_panel_token(current_app.secret_key, claims)
         team = team_panel_action(session, connection, request.args.get("userEmail", ""), rt.config.PUBLIC_URL)
         log.info("hubspot.card.fetched connection=%s object=%s", connection.id, object_type)
-        answer = card(context, object_id, panel_url(rt.config.PUBLIC_URL, object_type, object_id, token))
+        answer = card(context, object_id, panel_url(rt.config.PUBLIC_URL, object_type, object_id, panel_token))
         if team is not None:
-            answer["results"][0].setdefault("actions", []).append(team)
+            answer["topLevelActions"]["secondary"].append(team)
         return _json(answer)
 
 
@@ -77,8 +86,27 @@ def team_panel_action(session, connection: Connection, user_email: str, public_u
     token = mint_manager_token(current_app.secret_key, connection.organization_id, connection.id,
                                viewer.remote_id, viewer.role)
     path = url_for("embed.manager_home")
-    return {"type": "IFRAME", "width": IFRAME_WIDTH, "height": IFRAME_HEIGHT, "label": "Open team panel",
-            "uri": f"{public_url.rstrip('/')}{path}?{urlencode({'pt': token})}"}
+    return iframe_action("Open team panel", f"{public_url.rstrip('/')}{path}?{urlencode({'pt': token})}")
+
+
+def iframe_action(label: str, url: str) -> dict[str, Any]:
+    """An IFRAME action (IFrameActionBody: type, url, width, height, propertyNamesIncluded, label)."""
+    return {"type": "IFRAME", "width": IFRAME_WIDTH, "height": IFRAME_HEIGHT, "url": url, "label": label,
+            "propertyNamesIncluded": []}
+
+
+def card_token(name: str, label: str, value: Any, data_type: str = "STRING") -> dict[str, Any]:
+    """One label/value line of a card section (ObjectToken); HubSpot takes every value as a string."""
+    return {"name": name, "label": label, "dataType": data_type, "value": "" if value is None else str(value)}
+
+
+def payload(sections: list[dict[str, Any]], primary: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The card detail payload around its sections."""
+    actions: dict[str, Any] = {"secondary": []}
+    if primary is not None:
+        actions["primary"] = primary
+    return {"responseVersion": RESPONSE_VERSION, "totalCount": len(sections), "cardLabel": "Pipewise",
+            "sections": sections, "topLevelActions": actions}
 
 
 def panel_url(public_url: str, object_type: str, remote_id: str, token: str) -> str:
@@ -88,34 +116,32 @@ def panel_url(public_url: str, object_type: str, remote_id: str, token: str) -> 
 
 
 def card(context: dict[str, Any], object_id: str, iframe_uri: str) -> dict[str, Any]:
-    """The card JSON for one record from its panel context."""
-    action = {"type": "IFRAME", "width": IFRAME_WIDTH, "height": IFRAME_HEIGHT, "uri": iframe_uri,
-              "label": "Open Pipewise panel"}
+    """The card payload for one record from its panel context; the panel opens from the card's primary action."""
+    action = iframe_action("Open Pipewise panel", iframe_uri)
     score = context.get("score")
     if not score:
-        result = {"objectId": int(object_id), "title": "Pipewise has not scored this record yet",
-                  "properties": [{"label": "Status", "dataType": "STRING",
-                                  "value": "The score appears after the next sync."}],
-                  "actions": [action]}
-        return {"results": [result]}
+        section = {"id": object_id, "title": "Pipewise has not scored this record yet",
+                   "tokens": [card_token("status", "Status", "The score appears after the next sync.")],
+                   "actions": []}
+        return payload([section], primary=action)
     reasons = [f"+ {text}" for text in score["up"]] + [f"- {text}" for text in score["down"]]
-    properties = [
-        {"label": "Score", "dataType": "NUMERIC", "value": score["value"]},
-        {"label": "Band", "dataType": "STRING", "value": score["band"]},
-        {"label": context["probability_label"], "dataType": "STRING", "value": score["probability_percent"]},
-        {"label": "Next step", "dataType": "STRING", "value": score["next_step"] or "None suggested"},
-        {"label": "Top reasons", "dataType": "STRING",
-         "value": "; ".join(reasons[:MAX_CARD_REASONS]) or "Not enough history to explain this score."},
+    tokens = [
+        card_token("score", "Score", score["value"], "NUMERIC"),
+        card_token("band", "Band", score["band"]),
+        card_token("probability", context["probability_label"], score["probability_percent"]),
+        card_token("next_step", "Next step", score["next_step"] or "None suggested"),
+        card_token("reasons", "Top reasons",
+              "; ".join(reasons[:MAX_CARD_REASONS]) or "Not enough history to explain this score."),
     ]
-    result = {"objectId": int(object_id), "title": f"Pipewise score {score['value']} ({score['band']})",
-              "properties": properties, "actions": [action]}
-    return {"results": [result]}
+    section = {"id": object_id, "title": f"Pipewise score {score['value']} ({score['band']})", "tokens": tokens,
+               "actions": []}
+    return payload([section], primary=action)
 
 
 def _message_card(object_id: str, title: str, message: str) -> dict[str, Any]:
-    result = {"objectId": int(object_id) if object_id.isdigit() else 0, "title": title,
-              "properties": [{"label": "Pipewise", "dataType": "STRING", "value": message}]}
-    return {"results": [result]}
+    section = {"id": object_id or "0", "title": title, "tokens": [card_token("message", "Pipewise", message)],
+               "actions": []}
+    return payload([section])
 
 
 def _json(data: dict[str, Any], status: int = 200) -> Response:

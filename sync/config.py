@@ -38,7 +38,9 @@ class Config:
         self.HUBSPOT_API_URL = _env("HUBSPOT_API_URL", self.HUBSPOT_LOGIN_URL)
         self.HUBSPOT_CLIENT_ID = _env("HUBSPOT_CLIENT_ID", "pipewise-hubspot-sandbox-client")
         self.HUBSPOT_CLIENT_SECRET = _env("HUBSPOT_CLIENT_SECRET", "pipewise-hubspot-sandbox-secret")
-        self.HUBSPOT_APP_ID = _env("HUBSPOT_APP_ID")
+        self.HUBSPOT_APP_ID = _env("HUBSPOT_APP_ID", "2016482")
+        # The developer account's key: lets the connection check read the app's webhook subscriptions.
+        self.HUBSPOT_DEVELOPER_API_KEY = _env("HUBSPOT_DEVELOPER_API_KEY", "pipewise-hubspot-sandbox-developer-key")
         # CA file (PEM, may hold several) that signs the CRMs' certificates; unset means the
         # system's CAs. The demo points it at the sandboxes' own CA.
         self.CA_BUNDLE = _env("PIPEWISE_CA_BUNDLE")

@@ -11,7 +11,6 @@ import requests
 
 from connectors.hubspot import mapping
 from connectors.hubspot.client import HubSpotClient
-from connectors.hubspot.sdk import complete_token
 from connectors.hubspot.provider import HubSpotProvider
 from connectors.hubspot.sandbox.server import HubSpotSandboxServer
 from connectors.oauth import OAuthApp
@@ -54,18 +53,19 @@ class Installed:
     oauth: OAuthApp
 
 
-def connect(rt, server: HubSpotSandboxServer) -> Installed:
+def connect(rt, server: HubSpotSandboxServer, user: str = "") -> Installed:
     """The admin's install: consent in the sandbox, code exchange, token completion, Connection row."""
     oauth = oauth_app(rt.config, "hubspot")
-    _url, state = oauth.authorization_url(REDIRECT_URI)
+    url, _state = oauth.authorization_url(REDIRECT_URI)
+    # The consent form posts back the install URL's own parameters (scope, optional_scope, state, ...).
+    params = {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
     browser = requests.Session()
     browser.verify, browser.trust_env = str(server.ca_path), False
-    answer = browser.post(f"{server.base_url}/oauth/authorize", allow_redirects=False, data={
-        "client_id": oauth.client_id, "redirect_uri": REDIRECT_URI, "state": state,
-        "scope": " ".join(HubSpotProvider.scopes), "user": "", "action": "allow"})
+    answer = browser.post(f"{server.base_url}/oauth/authorize", allow_redirects=False,
+                          data={**params, "user": user, "action": "allow"})
     assert answer.status_code == 302, answer.text
     code = parse_qs(urlparse(answer.headers["Location"]).query)["code"][0]
-    token = complete_token(oauth.exchange_code(code, REDIRECT_URI), oauth)
+    token = oauth.exchange_code(code, REDIRECT_URI)
     with rt.sessions() as session:
         connection = install(session, rt.cipher, "hubspot", token, installed_by="test")
         session.commit()

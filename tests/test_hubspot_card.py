@@ -1,4 +1,5 @@
-"""The HubSpot CRM card: a signed card fetch answers the stored score and opens the panel in HubSpot's look."""
+"""The HubSpot card: a signed fetch answers the stored score in HubSpot's card detail payload and opens the
+panel in HubSpot's look."""
 import time
 from urllib.parse import parse_qs, urlparse
 
@@ -6,7 +7,7 @@ import pytest
 import requests
 from hubspot.utils.signature import Signature
 
-from sync.models import Connection, Lead, Opportunity, Organization, Score
+from sync.models import Connection, Lead, Opportunity, Organization, Score, User
 from tests.hubspot_fixtures import LiveApp, hs_sandbox, hubspot_settings  # noqa: F401
 from web import create_app
 
@@ -28,6 +29,8 @@ def add_store(rt, portal=PORTAL, instance_url="https://app.hubspot.com", lead_id
         common = dict(organization_id=org.id, connection_id=connection.id, remote_data={}, content_hash="-")
         session.add(Lead(remote_id=lead_id, first_name="Ana", last_name="Lima", company="Acme", **common))
         session.add(Opportunity(remote_id=deal_id, name="Acme GTX", stage="qualifiedtobuy", **common))
+        session.add(User(remote_id="40000002", name="Mia Manager", email="mia@maven.example", role="manager",
+                         **common))
         session.add(Score(organization_id=org.id, connection_id=connection.id, object_type="lead", remote_id=lead_id,
                           model_version="lead-v3", probability=0.73, score=73, band="B",
                           reasons={"up": [{"text": "Came from organic search"}], "down": [{"text": "No reply yet"}]},
@@ -44,9 +47,10 @@ def card_app(make_runtime, sqlite_url):
     return create_app(rt.config)
 
 
-def card_query(object_id="1000001", object_type="CONTACT", portal=PORTAL):
-    return (f"userId=70000001&userEmail=ana%40maven.example&associatedObjectId={object_id}"
-            f"&associatedObjectType={object_type}&portalId={portal}")
+def card_query(object_id="1000001", object_type="0-1", portal=PORTAL, email="ana%40maven.example"):
+    """What the app card's hubspot.fetch sends: its own parameters, then userId, portalId, userEmail, appId."""
+    return (f"associatedObjectId={object_id}&associatedObjectType={object_type}&userId=70000001"
+            f"&portalId={portal}&userEmail={email}&appId=2016482")
 
 
 def fetch(client, query, *, secret=SECRET, stamp=None, signed_query=None):
@@ -62,33 +66,47 @@ def test_card_shows_the_stored_score_and_opens_the_panel_in_hubspots_look(card_a
     client = card_app.test_client()
     answer = fetch(client, card_query())
     assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
-    result = answer.get_json()["results"][0]
-    assert result["objectId"] == 1000001 and result["title"] == "Pipewise score 73 (B)"
-    values = {p["label"]: p["value"] for p in result["properties"]}
-    assert values["Score"] == 73 and values["Band"] == "B" and values["Next step"] == "Call within a day"
+    body = answer.get_json()
+    assert body["responseVersion"] == "v3" and body["totalCount"] == 1
+    section = body["sections"][0]
+    assert section["id"] == "1000001" and section["title"] == "Pipewise score 73 (B)"
+    values = {t["label"]: t["value"] for t in section["tokens"]}
+    assert values["Score"] == "73" and values["Band"] == "B" and values["Next step"] == "Call within a day"
     assert "+ Came from organic search" in values["Top reasons"]
-    action = result["actions"][0]
+    action = body["topLevelActions"]["primary"]
+    assert section["actions"] == [] and body["topLevelActions"]["secondary"] == []  # a rep: no team panel
     assert (action["type"], action["width"], action["height"]) == ("IFRAME", 890, 748)
-    uri = urlparse(action["uri"])
-    assert f"{uri.scheme}://{uri.netloc}" == PUBLIC and uri.path == "/embed/panel/lead/1000001"
-    assert parse_qs(uri.query)["theme"] == ["hubspot"]
-    panel = client.get(f"{uri.path}?{uri.query}")
+    url = urlparse(action["url"])
+    assert f"{url.scheme}://{url.netloc}" == PUBLIC and url.path == "/embed/panel/lead/1000001"
+    assert parse_qs(url.query)["theme"] == ["hubspot"]
+    panel = client.get(f"{url.path}?{url.query}")
     assert panel.status_code == 200
     html = panel.get_data(as_text=True)
     assert 'class="pw-theme-hubspot"' in html and "Ana Lima" in html and "theme=hubspot" in html
     assert "frame-ancestors https://app.hubspot.com" in panel.headers["Content-Security-Policy"]
 
 
-def test_unscored_deal_gets_a_card_saying_so(card_app):
-    result = fetch(card_app.test_client(), card_query("3000001", "DEAL")).get_json()["results"][0]
-    assert result["title"] == "Pipewise has not scored this record yet"
-    assert "/embed/panel/opportunity/3000001?" in result["actions"][0]["uri"]
+def test_unscored_deal_gets_a_card_saying_so_and_legacy_type_names_still_work(card_app):
+    client = card_app.test_client()
+    body = fetch(client, card_query("3000001", "0-3")).get_json()
+    section = body["sections"][0]
+    assert section["title"] == "Pipewise has not scored this record yet"
+    assert "/embed/panel/opportunity/3000001?" in body["topLevelActions"]["primary"]["url"]
+    legacy = fetch(client, card_query("3000001", "DEAL")).get_json()["sections"][0]
+    assert legacy["title"] == section["title"]
+
+
+def test_a_manager_also_gets_the_team_panel_as_a_secondary_action(card_app):
+    body = fetch(card_app.test_client(), card_query(email="mia%40maven.example")).get_json()
+    (team,) = body["topLevelActions"]["secondary"]
+    assert team["label"] == "Open team panel" and team["type"] == "IFRAME" and team["propertyNamesIncluded"] == []
+    assert urlparse(team["url"]).path == "/embed/manager"
 
 
 def test_unknown_portal_and_other_objects_get_a_message_card(card_app):
     client = card_app.test_client()
-    assert "not installed" in fetch(client, card_query(portal="999")).get_json()["results"][0]["title"]
-    assert "contacts and deals" in fetch(client, card_query("2000001", "COMPANY")).get_json()["results"][0]["title"]
+    assert "not installed" in fetch(client, card_query(portal="999")).get_json()["sections"][0]["title"]
+    assert "contacts and deals" in fetch(client, card_query("2000001", "0-2")).get_json()["sections"][0]["title"]
 
 
 def test_forged_altered_and_stale_card_fetches_are_refused(card_app, caplog):

@@ -1,6 +1,6 @@
 """Sign-in with HubSpot: who the token's user is (portal, user, role), then the sign-in grant is dropped.
 
-The code exchange has already looked the token up (``complete_token``: hub_id, user, user_id). The
+The code exchange has already completed the token (``complete_token``: hub_id, user_id, scopes). The
 role comes from the settings users API with the same rules as the owners stream
 (``connectors.hubspot.owners``): super admin → admin, a manager-named role → manager, else rep.
 """
@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from connectors.errors import ConnectorError
 from connectors.hubspot.client import HubSpotClient
-from connectors.hubspot.sdk import sdk
+from connectors.hubspot.tokens import revoke_refresh_token
 from connectors.hubspot.mapping import owner_role
 from connectors.hubspot.owners import settings_users
 from sync.config import Config
@@ -77,10 +77,9 @@ def _delete_refresh_token(config: Config, token: dict[str, Any]) -> None:
     if not refresh_token or refresh_token in _connection_refresh_tokens(token):
         # Never delete a refresh token the portal's connection syncs with.
         return
-    oauth = oauth_app(config, "hubspot")
     try:
-        api = sdk(None, oauth.token_base_url or oauth.base_url, oauth.verify).oauth.refresh_tokens_api
-        api.archive(refresh_token, _preload_content=False, _request_timeout=TIMEOUT_SECONDS).release_conn()
+        if not revoke_refresh_token(oauth_app(config, "hubspot"), refresh_token):
+            log.warning("auth.hubspot.revoke-refused")
     except Exception as exc:  # noqa: BLE001 - best effort; the token is useless without the client secret
         log.warning("auth.hubspot.revoke-failed error=%s", type(exc).__name__)
 

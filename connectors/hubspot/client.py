@@ -12,34 +12,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import urllib3
-from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
 
-from connectors.base import Stream, TokenSaver, Usage, WritableField, WriteResult
-from connectors.errors import (Fatal, QuotaExceeded, ReauthorizationRequired, Retriable, Skippable,
-                               error_for_status)
-from connectors.hubspot.mapping import epoch_ms, hs_datetime
-from connectors.hubspot.sdk import error_body, raw_json, sdk
+from connectors.base import Finding, Stream, TokenSaver, Usage, WritableField, WriteResult
+from connectors.errors import Fatal, ReauthorizationRequired, Retriable, Unavailable
+from connectors.hubspot.failures import MISSING_SCOPES, SessionExpired, translate
+from connectors.hubspot.mapping import epoch_ms, hs_datetime, is_primary_type
+from connectors.hubspot.sdk import raw_json, sdk
 from connectors.hubspot.owners import owner_listing, owner_order, read_owners
-from connectors.hubspot.provider import PROPERTY_GROUP, PROPERTY_GROUP_LABEL
 from connectors.hubspot.search import RateLimiter, search_in_cursor_order
+from connectors.hubspot.tokens import granted_scopes
+from connectors.hubspot.writes import ensure_properties, update_batch
 from connectors.oauth import OAuthApp
-from connectors.retry import call_with_retries, parse_retry_after
+from connectors.retry import call_with_retries
 
 BATCH_LIMIT = 100                       # inputs per batch read/update and association read
 HISTORY_LIST_LIMIT = 50                 # list pages carrying propertiesWithHistory are capped at 50
 REFRESH_MARGIN_SECONDS = 300            # refresh when less than this is left of the 30 minutes
-QUOTA_PAUSE = timedelta(hours=1)        # the daily limit resets at the portal's midnight: look hourly
-POLICY_WAITS = {"SECONDLY": 1.0, "TEN_SECONDLY_ROLLING": 10.0}
-PROPERTY_TYPES = {"number": ("number", "number"), "text": ("string", "text"),
-                  "textarea": ("string", "textarea"), "datetime": ("datetime", "date")}
-
-
-class _SessionExpired(Exception):
-    """HubSpot refused the access token (401): refresh it and try once more."""
 
 
 class HubSpotClient:
@@ -49,9 +41,11 @@ class HubSpotClient:
                  api_url: str, verify: str | bool = True, max_attempts: int = 5,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
                  search_per_second: float = 4.0, monotonic: Callable[[], float] = time.monotonic,
-                 timeout: float = 60.0):
+                 timeout: float = 60.0, app_id: str | None = None, developer_api_key: str | None = None):
         self.usage = Usage()
         self.last_total: int | None = None
+        self.last_headers: dict[str, str] = {}  # the rate-limit headers of the last answer
+        self._app_id, self._developer_api_key = app_id, developer_api_key
         self._token = dict(token)
         self._oauth = oauth
         self._on_token = on_token
@@ -90,11 +84,11 @@ class HubSpotClient:
             self._refresh()
         try:
             return self._once(api, fn, search)
-        except _SessionExpired:
+        except SessionExpired:
             self._refresh()
         try:
             return self._once(api, fn, search)
-        except _SessionExpired as exc:
+        except SessionExpired as exc:
             raise ReauthorizationRequired("HubSpot refused a freshly refreshed token: the app may have "
                                           "been uninstalled. An admin must re-authorize the connection.",
                                           status=401) from exc
@@ -113,49 +107,17 @@ class HubSpotClient:
             if not (type(exc).__module__.startswith("hubspot.") and hasattr(exc, "status")):
                 raise
             self._note_usage(getattr(exc, "headers", None))
-            raise self._translate(exc) from exc
+            raise translate(exc) from exc
         self._note_usage(response.headers)
         return raw_json(response)
 
     def _note_usage(self, headers: Any) -> None:
         if not headers:
             return
+        self.last_headers = {k: v for k, v in headers.items() if k.lower().startswith("x-hubspot-ratelimit")}
         daily, remaining = headers.get("X-HubSpot-RateLimit-Daily"), headers.get("X-HubSpot-RateLimit-Daily-Remaining")
         if daily and remaining and daily.isdigit() and remaining.isdigit():
             self.usage.limit, self.usage.used = int(daily), int(daily) - int(remaining)
-
-    def _translate(self, exc: Any) -> Exception:
-        status = int(exc.status or 0)
-        body = error_body(exc)
-        message, category = body.get("message") or exc.reason or "error", body.get("category")
-        if status == 0:
-            return Fatal(f"Pipewise could not make a trusted connection to HubSpot: {exc.reason}. "
-                         "Check the CA bundle setting.")
-        if status == 401:
-            return _SessionExpired(message)
-        headers = getattr(exc, "headers", None) or {}
-        if status == 429:
-            policy = body.get("policyName") or ""
-            if policy == "DAILY":
-                resume_at = datetime.now(timezone.utc).replace(tzinfo=None) + QUOTA_PAUSE
-                return QuotaExceeded(f"HubSpot's daily API limit for this portal is used up ({message}). "
-                                     "Pipewise pauses this connection and tries again in an hour.",
-                                     status=status, code=policy, resume_at=resume_at)
-            wait = parse_retry_after(headers.get("Retry-After"))
-            if wait is None:
-                interval = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
-                wait = POLICY_WAITS.get(policy) or (int(interval) / 1000 if interval and interval.isdigit() else 1.0)
-            return Retriable(f"HubSpot is rate limiting Pipewise ({policy or 'rate limit'}); waiting {wait:g}s.",
-                             status=status, code=policy or None, retry_after=wait)
-        if status == 409:
-            return Fatal(f"HubSpot reports a conflict: {message}", status=status, code="CONFLICT")
-        if status == 404:
-            return Skippable(f"HubSpot has no such resource: {message}", status=status, code=category)
-        if status == 403:
-            return Fatal(f"HubSpot refused access ({message}). The app may lack a scope: an admin should "
-                         "re-authorize Pipewise with the scopes it asks for.", status=status, code=category)
-        return error_for_status(status, f"HubSpot answered {status}: {category or 'error'}: {message}",
-                                code=category, retry_after=parse_retry_after(headers.get("Retry-After")))
 
     def _refresh(self) -> None:
         """Get a new access token (authlib), hand it to the caller to persist, rebuild the APIs."""
@@ -168,7 +130,33 @@ class HubSpotClient:
 
     def read_stream(self, stream: type[Stream], since: datetime | None,
                     after_id: str | None = None) -> Iterator[list[dict[str, Any]]]:
-        """Pages in cursor order from ``since`` inclusive, then the records archived since then."""
+        """Pages in cursor order from ``since`` inclusive, then the records archived since then.
+
+        An optional stream whose scope the portal did not grant raises ``Unavailable``.
+        """
+        self._check_granted(stream)
+        try:
+            yield from self._read_stream(stream, since, after_id)
+        except Fatal as exc:
+            if exc.code == MISSING_SCOPES and stream.optional:
+                raise self._unavailable(stream) from exc
+            raise
+
+    def _check_granted(self, stream: type[Stream]) -> None:
+        granted = granted_scopes(self._token)
+        scope = getattr(stream, "scope", None)
+        if stream.optional and granted is not None and scope and scope not in granted:
+            raise self._unavailable(stream)
+
+    @staticmethod
+    def _unavailable(stream: type[Stream]) -> Unavailable:
+        scope = getattr(stream, "scope", None) or "its scope"
+        note = getattr(stream, "unavailable_note", "are not read")
+        return Unavailable(f"HubSpot did not grant Pipewise {scope}, so {stream.remote_name.replace('_', ' ')} "
+                           f"{note}.", code=MISSING_SCOPES)
+
+    def _read_stream(self, stream: type[Stream], since: datetime | None,
+                     after_id: str | None) -> Iterator[list[dict[str, Any]]]:
         if not getattr(stream, "incremental", True):
             yield from self._pages_of(sorted(self._owners(), key=owner_order), stream.page_size)
             return
@@ -256,7 +244,7 @@ class HubSpotClient:
         return page
 
     def _associations(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-        """Associated ids per record (v4 batch read), in the list endpoint's {id, type} shape."""
+        """Associated ids per record (v4 batch read): {id, type, typeIds, primary} per associated record."""
         links: dict[str, list[dict[str, Any]]] = {}
         for start in range(0, len(ids), BATCH_LIMIT):
             body = {"inputs": [{"id": i} for i in ids[start:start + BATCH_LIMIT]]}
@@ -265,13 +253,18 @@ class HubSpotClient:
             for result in answer.get("results") or []:
                 source = str((result.get("from") or {}).get("id"))
                 for target in result.get("to") or []:
-                    kinds = target.get("associationTypes") or [{}]
-                    links.setdefault(source, []).append(
-                        {"id": str(target.get("toObjectId")), "type": kinds[0].get("label") or kinds[0].get("typeId")})
+                    kinds = [k for k in target.get("associationTypes") or [] if isinstance(k, dict)]
+                    label = next((k["label"] for k in kinds if k.get("label")), None)
+                    first = kinds[0].get("typeId") if kinds else None
+                    links.setdefault(source, []).append({
+                        "id": str(target.get("toObjectId")), "type": label or first,
+                        "typeIds": [k.get("typeId") for k in kinds],
+                        "primary": any(is_primary_type(from_type, to_type, k) for k in kinds)})
         return links
 
     def read_records(self, stream: type[Stream], remote_ids: list[str]) -> list[dict[str, Any]]:
         """The current records with these ids; archived ones flagged, vanished ones as tombstones."""
+        self._check_granted(stream)
         ids = list(dict.fromkeys(str(i) for i in remote_ids))
         if not getattr(stream, "incremental", True):
             wanted = set(ids)
@@ -295,68 +288,62 @@ class HubSpotClient:
 
     def update_records(self, remote_name: str, updates: list[dict[str, Any]]) -> list[WriteResult]:
         """One batch update (at most 100): a result per update, in order, from the 200/207 answer."""
-        if len(updates) > BATCH_LIMIT:
-            raise ValueError(f"HubSpot takes at most {BATCH_LIMIT} records per batch update, "
-                             f"got {len(updates)}; batch them first.")
-        if not updates:
-            return []
-        inputs = [SimplePublicObjectBatchInput(id=str(u["Id"]), properties={
-            k: "" if v is None else str(v) for k, v in u.items() if k != "Id"}) for u in updates]
-        body = BatchInputSimplePublicObjectBatchInput(inputs=inputs)
-        answer = self._call("batch", lambda api: api.update(
-            remote_name, body, _preload_content=False, _request_timeout=self._timeout)) or {}
-        failed: dict[str, tuple[str | None, str | None]] = {}
-        for error in answer.get("errors") or []:
-            context = error.get("context") or {}
-            for record_id in context.get("ids") or context.get("id") or []:
-                failed[str(record_id)] = (error.get("category") or error.get("subCategory"), error.get("message"))
-        written = {str(r.get("id")) for r in answer.get("results") or []}
-        results = []
-        for update in updates:
-            record_id = str(update["Id"])
-            if record_id in failed:
-                results.append(WriteResult(record_id, False, *failed[record_id]))
-            elif record_id in written:
-                results.append(WriteResult(record_id, True))
-            else:
-                results.append(WriteResult(record_id, False, "MISSING_FROM_ANSWER",
-                                           "HubSpot's answer did not mention this record; it is retried next run."))
-        return results
+        return update_batch(self._timed_call, remote_name, updates)
 
     def ensure_fields(self, remote_name: str, fields: tuple[WritableField, ...]) -> list[str]:
         """Create the "pipewise" property group and the missing properties; the names created."""
-        group = {"name": PROPERTY_GROUP, "label": PROPERTY_GROUP_LABEL}
-        try:
-            self._call("groups", lambda api: api.create(remote_name, group, _preload_content=False,
-                                                        _request_timeout=self._timeout))
-        except Fatal as exc:
-            if exc.code != "CONFLICT":
-                raise
-        answer = self._call("properties", lambda api: api.get_all(remote_name, _preload_content=False,
-                                                                  _request_timeout=self._timeout)) or {}
-        existing = {p.get("name") for p in answer.get("results") or []}
-        created = []
-        for writable in fields:
-            if writable.remote_name in existing:
-                continue
-            kind, field_type = PROPERTY_TYPES[writable.type]
-            prop = {"name": writable.remote_name, "label": writable.label, "type": kind,
-                    "fieldType": field_type, "groupName": PROPERTY_GROUP,
-                    "description": "Written by Pipewise; changes made in HubSpot are overwritten."}
-            try:
-                self._call("properties", lambda api: api.create(remote_name, prop, _preload_content=False,
-                                                                _request_timeout=self._timeout))
-            except Fatal as exc:
-                if exc.code != "CONFLICT":  # a retried create whose first attempt went through
-                    raise
-                continue
-            created.append(writable.remote_name)
-        return created
+        return ensure_properties(self._timed_call, remote_name, fields)
+
+    def _timed_call(self, api: str, fn: Callable[[Any, float], Any]) -> Any:
+        """A retrying, refreshing call for the helper modules: fn(api, timeout)."""
+        return self._call(api, lambda a: fn(a, self._timeout))
 
     @property
     def token(self) -> dict[str, Any]:
         """The current token set (after any refresh)."""
         return dict(self._token)
+
+    @property
+    def oauth(self) -> OAuthApp:
+        return self._oauth
+
+    # -- the preflight ------------------------------------------------------------------------
+
+    def preflight(self) -> list[Finding]:
+        """Check the live portal: scopes, objects, properties, API allowance, webhook subscriptions."""
+        from connectors.hubspot.preflight import run
+
+        return run(self)
+
+    def probe(self, stream: type[Stream]) -> None:
+        """Read one record of a stream (a search of one), to prove the object can be read."""
+        if not getattr(stream, "incremental", True):
+            self._call("owners", lambda api: api.get_page(limit=1, _preload_content=False,
+                                                           _request_timeout=self._timeout))
+            return
+        body = {"limit": 1, "properties": [stream.primary_key]}
+        self._call("search", lambda api: api.do_search(stream.remote_name, body, _preload_content=False,
+                                                       _request_timeout=self._timeout), search=True)
+
+    def properties(self, remote_name: str) -> list[dict[str, Any]]:
+        """Every property definition of an object type."""
+        answer = self._call("properties", lambda api: api.get_all(remote_name, _preload_content=False,
+                                                                  _request_timeout=self._timeout)) or {}
+        return list(answer.get("results") or [])
+
+    def webhook_subscriptions(self) -> list[dict[str, Any]] | None:
+        """The app's webhook subscriptions, read with the developer account's key; None without one."""
+        if not (self._app_id and self._developer_api_key):
+            return None
+        hub = sdk(None, self._api_url, self._verify, api_key=self._developer_api_key)
+        try:
+            answer = raw_json(hub.webhooks.subscriptions_api.get_all(
+                int(self._app_id), _preload_content=False, _request_timeout=self._timeout))
+        except Exception as exc:  # noqa: BLE001 - each sub-package has its own ApiException class
+            if type(exc).__module__.startswith("hubspot.") and hasattr(exc, "status"):
+                return None
+            raise
+        return list((answer or {}).get("results") or [])
 
 
 def _at_or_before(record: dict[str, Any], stream: type[Stream], since_ms: int, after_id: str) -> bool:
@@ -367,4 +354,6 @@ def _at_or_before(record: dict[str, Any], stream: type[Stream], since_ms: int, a
 
 def build_client(token: dict[str, Any], oauth: OAuthApp, on_token: TokenSaver | None, config: Any) -> HubSpotClient:
     """The client for one connection, from the settings object every connector package accepts."""
-    return HubSpotClient(token, oauth, on_token, api_url=config.HUBSPOT_API_URL, verify=config.ca_bundle)
+    return HubSpotClient(token, oauth, on_token, api_url=config.HUBSPOT_API_URL, verify=config.ca_bundle,
+                         app_id=getattr(config, "HUBSPOT_APP_ID", None),
+                         developer_api_key=getattr(config, "HUBSPOT_DEVELOPER_API_KEY", None))

@@ -95,11 +95,38 @@ def associated_ids(raw: dict[str, Any], to_type: str) -> list[str]:
     """Ids of the associated records of one type, in HubSpot's list-endpoint shape."""
     block = (raw.get("associations") or {}).get(to_type) or {}
     results = block.get("results") if isinstance(block, dict) else block
-    return [str(r["id"]) for r in results or [] if isinstance(r, dict) and r.get("id") is not None]
+    return list(dict.fromkeys(str(r["id"]) for r in results or [] if isinstance(r, dict) and r.get("id") is not None))
 
 
 def _first(ids: list[str]) -> str | None:
     return ids[0] if ids else None
+
+
+# The HUBSPOT_DEFINED association types labelled "Primary" (HubSpot's Associations v4 guide lists the
+# type ids): a deal's or a contact's primary company.
+PRIMARY_TYPE_IDS = {("deals", "companies"): 5, ("contacts", "companies"): 1}
+
+
+def is_primary_type(from_type: str, to_type: str, kind: dict[str, Any]) -> bool:
+    """Whether one associationTypes entry of a v4 answer is the Primary label."""
+    if kind.get("category") not in (None, "HUBSPOT_DEFINED"):
+        return False
+    return kind.get("typeId") == PRIMARY_TYPE_IDS.get((from_type, to_type)) or kind.get("label") == "Primary"
+
+
+def primary_id(raw: dict[str, Any], to_type: str) -> str | None:
+    """The associated record labelled Primary, else the first associated one (lowest id).
+
+    The client's v4 reads flag it (``primary``); in the v3 objects API's block the primary entry keeps the
+    plain type name while the default one is named ``<type>_unlabeled``.
+    """
+    block = (raw.get("associations") or {}).get(to_type) or {}
+    results = [r for r in (block.get("results") if isinstance(block, dict) else block) or []
+               if isinstance(r, dict) and r.get("id") is not None]
+    labelled = any(str(r.get("type") or "").endswith("_unlabeled") for r in results)
+    chosen = next((r for r in results if r.get("primary")
+                   or (labelled and not str(r.get("type") or "").endswith("_unlabeled"))), None)
+    return str(chosen["id"]) if chosen else _first(associated_ids(raw, to_type))
 
 
 # Words in a user's role name that decide their Pipewise role, checked in this order.
@@ -217,7 +244,7 @@ def _deal(stream: type[Stream], r: dict[str, Any]) -> list[common.Remote]:
     probability = hs_float(p.get("hs_deal_stage_probability"))
     deal = common.Opportunity(
         **_remote(stream, r), name=_blank(p.get("dealname")),
-        account_remote_id=_first(associated_ids(r, "companies")), owner_remote_id=_blank(p.get("hubspot_owner_id")),
+        account_remote_id=primary_id(r, "companies"), owner_remote_id=_blank(p.get("hubspot_owner_id")),
         campaign_remote_id=None, stage=stage, amount=hs_float(p.get("amount")),
         # HubSpot keeps probabilities as 0-1; the common model (like Salesforce) as percent.
         probability=None if probability is None else round(probability * 100, 4),

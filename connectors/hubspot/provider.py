@@ -6,10 +6,18 @@ from typing import Any
 from connectors.base import Identity, Provider, WritableField
 from connectors.errors import Fatal
 from connectors.hubspot.streams import ALL as STREAMS
+from connectors.hubspot.tokens import TOKEN_PATH, complete_token
 
 # The property group that holds Pipewise's properties on every object it writes to.
 PROPERTY_GROUP = "pipewise"
 PROPERTY_GROUP_LABEL = "Pipewise"
+# HubSpot's token-endpoint statuses (its "status" key) by the RFC 6749 error they amount to.
+TOKEN_ERRORS = {
+    "invalid_grant": {"BAD_REFRESH_TOKEN", "BAD_AUTH_CODE", "EXPIRED_AUTH_CODE", "BAD_REDIRECT_URI",
+                      "INVALID_GRANT"},
+    "invalid_client": {"BAD_CLIENT_ID", "BAD_CLIENT_SECRET", "INVALID_CLIENT"},
+    "unsupported_grant_type": {"BAD_GRANT_TYPE", "UNSUPPORTED_GRANT_TYPE"},
+}
 
 
 class HubSpotProvider(Provider):
@@ -17,8 +25,14 @@ class HubSpotProvider(Provider):
     name = "HubSpot"
     # The consent page is on the app host (HUBSPOT_LOGIN_URL); the token endpoint on the API host.
     authorize_path = "/oauth/authorize"
-    token_path = "/oauth/v1/token"
+    token_path = TOKEN_PATH
     token_on_api_host = True
+    # HubSpot documents the client credentials as form fields in the token request's body, never as
+    # HTTP Basic ("Working with OAuth"; the 2026-03 OAuth API description lists them as body fields).
+    token_endpoint_auth_method = "client_secret_post"
+    # Scopes the app settings mark required go in `scope` and must all be granted; optional ones go in
+    # `optional_scope` and are left out of the grant where the account lacks the feature ("Working with
+    # OAuth" and the app-settings scope categories). The sign-in asks for the required ones only.
     scopes = (
         "oauth",
         "crm.objects.contacts.read", "crm.objects.contacts.write",
@@ -27,10 +41,13 @@ class HubSpotProvider(Provider):
         "crm.objects.owners.read",
         "crm.schemas.contacts.read", "crm.schemas.contacts.write",
         "crm.schemas.deals.read", "crm.schemas.deals.write",
-        "crm.schemas.companies.read",
-        # Roles and teams tell managers from reps (owners carry neither).
-        "settings.users.read", "settings.users.teams.read",
-    )  # calls, emails, meetings, notes and tasks are readable under the contacts read scope
+        # The settings users API tells admins and managers from reps (owners carry no role).
+        "settings.users.read",
+    )  # calls, emails, meetings, notes and tasks are readable under crm.objects.contacts.read
+    # Goals (quotas) exist only where the subscription has them: without the scope, quotas come from
+    # Pipewise's own settings.
+    optional_scopes = ("crm.objects.goals.read",)
+    optional_scope_param = "optional_scope"
     streams = STREAMS
     # A HubSpot contact is Pipewise's lead (scored) and, once converted, its contact: both are the
     # same HubSpot record, so both write to contacts. Deals are Pipewise's opportunities.
@@ -47,10 +64,20 @@ class HubSpotProvider(Provider):
 
     @classmethod
     def complete_token(cls, token: dict[str, Any], oauth: Any) -> dict[str, Any]:
-        """Look the new token up at HubSpot for its portal; the code exchange calls this."""
-        from connectors.hubspot.sdk import complete_token
+        """Portal, user, granted scopes and app host of a new token; the code exchange calls this."""
+        return complete_token(token, oauth)
 
-        return token if token.get("hub_id") else complete_token(token, oauth)
+    @classmethod
+    def token_error(cls, status: int, body: dict[str, Any]) -> tuple[str, str | None] | None:
+        """HubSpot's OAuth error shape ({status, message, correlationId, category}) in RFC 6749 terms."""
+        name = str(body.get("status") or "").upper()
+        if name in ("", "ERROR"):
+            name = str(body.get("category") or "").upper()
+        message = body.get("message") if isinstance(body.get("message"), str) else None
+        for error, names in TOKEN_ERRORS.items():
+            if name in names:
+                return error, message
+        return None
 
     @classmethod
     def identity(cls, token: dict[str, Any]) -> Identity:

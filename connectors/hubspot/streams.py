@@ -30,6 +30,12 @@ class HubSpotStream(Stream):
     history_properties: ClassVar[tuple[str, ...]] = ()
     # A property holding a user id (not an owner id): the client adds the owner's id as ``ownerId``.
     user_property: ClassVar[str | None] = None
+    # The scope that reads the object (the `security` of its operations in HubSpot's API descriptions).
+    scope: ClassVar[str] = "crm.objects.contacts.read"
+    # How the admin's note ends when an optional stream's scope was not granted.
+    unavailable_note: ClassVar[str] = "are not read"
+    # Fields that are custom properties of some portals, not HubSpot's.
+    custom_fields: ClassVar[tuple[str, ...]] = ()
 
 
 class Owners(HubSpotStream):
@@ -44,12 +50,14 @@ class Owners(HubSpotStream):
     incremental = False
     # Owners who leave are archived, which means inactive, not deleted.
     reports_deletes = False
+    scope = "crm.objects.owners.read"
 
 
 class Companies(HubSpotStream):
     name = "company"
     object_type = "account"
     remote_name = "companies"
+    scope = "crm.objects.companies.read"
     fields = ("hs_object_id", "createdate", "hs_lastmodifieddate", "name", "industry", "domain",
               "website", "annualrevenue", "numberofemployees", "country", "founded_year",
               "hs_parent_company_id", "hubspot_owner_id")
@@ -77,11 +85,15 @@ class Deals(HubSpotStream):
     object_type = "opportunity"
     also_maps_to = ("opportunity_stage_change",)
     remote_name = "deals"
+    scope = "crm.objects.deals.read"
     fields = ("hs_object_id", "createdate", "hs_lastmodifieddate", "dealname", "dealstage", "pipeline",
               "amount", "closedate", "hs_deal_stage_probability", "hs_is_closed", "hs_is_closed_won",
               "dealtype", "hubspot_owner_id", "hs_analytics_source", "product")
     associations = ("companies",)
     history_properties = ("dealstage", "amount", "closedate", "hs_deal_stage_probability")
+    # Not HubSpot's own: read where a portal has such a custom property (HubSpot leaves out properties
+    # that do not exist), and not expected by the preflight.
+    custom_fields = ("product",)
 
 
 class EngagementStream(HubSpotStream):
@@ -136,6 +148,11 @@ class GoalTargets(HubSpotStream):
     name = "goal_target"
     object_type = "quota"
     remote_name = "goal_targets"
+    # Goals come with some HubSpot subscriptions only, and their scope is optional: without it the sync
+    # skips them and quotas are set in Pipewise.
+    optional = True
+    scope = "crm.objects.goals.read"
+    unavailable_note = "(quotas) are not read; set quotas in Pipewise instead"
     fields = ("hs_object_id", "createdate", "hs_lastmodifieddate", "hs_goal_name", "hs_target_amount",
               "hs_start_datetime", "hs_end_datetime", "hs_assignee_user_id", "hs_assignee_team_id")
     user_property = "hs_assignee_user_id"

@@ -16,6 +16,30 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+# The app's subscriptions Pipewise relies on, as (event type, objectTypeId of a generic subscription,
+# property of a property change). Engagements have generic (object.*) subscriptions only.
+_ENGAGEMENTS = {"0-48": "hs_call_status", "0-49": None, "0-47": "hs_meeting_outcome", "0-46": None,
+                "0-27": "hs_task_status"}
+REQUIRED_SUBSCRIPTIONS: tuple[tuple[str, str | None, str | None], ...] = (
+    *((f"contact.{c}", None, None) for c in ("creation", "deletion", "merge", "restore", "associationChange")),
+    *(("contact.propertyChange", None, p) for p in ("lifecyclestage", "hs_lead_status", "email", "hubspot_owner_id")),
+    *((f"company.{c}", None, None) for c in ("creation", "deletion", "merge", "restore")),
+    ("company.propertyChange", None, "industry"),
+    *((f"deal.{c}", None, None) for c in ("creation", "deletion", "merge", "restore", "associationChange")),
+    *(("deal.propertyChange", None, p) for p in ("dealstage", "amount", "closedate", "hubspot_owner_id")),
+    *((f"object.{c}", type_id, None) for type_id in _ENGAGEMENTS
+      for c in ("creation", "deletion", "restore", "associationChange")),
+    *(("object.propertyChange", type_id, p) for type_id, p in _ENGAGEMENTS.items() if p),
+)
+
+
+def subscription_key(event_type: object, object_type_id: object = None,
+                     property_name: object = None) -> tuple[str, str | None, str | None]:
+    """A subscription as (event type, objectTypeId, property), the shape REQUIRED_SUBSCRIPTIONS uses."""
+    return str(event_type), (str(object_type_id) if object_type_id else None), (str(property_name)
+                                                                                  if property_name else None)
+
+
 SIGNATURE_HEADER = "X-HubSpot-Signature-v3"
 TIMESTAMP_HEADER = "X-HubSpot-Request-Timestamp"
 MAX_AGE_MS = 300_000
@@ -28,6 +52,10 @@ SIGNED_DECODED = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%
 # Subscription object → Pipewise stream name (connectors.hubspot.streams).
 STREAMS = {"contact": "contact", "company": "company", "deal": "deal", "call": "call", "email": "email",
            "meeting": "meeting", "note": "note", "task": "task"}
+# Generic subscriptions (object.creation, object.propertyChange, ...) name the object by its objectTypeId;
+# engagements have only these ("Create generic webhook subscriptions"; HubSpot's object type ids).
+OBJECT_TYPE_IDS = {"0-1": "contact", "0-2": "company", "0-3": "deal", "0-48": "call", "0-49": "email",
+                   "0-47": "meeting", "0-46": "note", "0-27": "task"}
 
 
 def decode_signed_uri(uri: str) -> str:
@@ -109,6 +137,10 @@ def _event(raw: object) -> Event:
     if not isinstance(subscription, str) or "." not in subscription:
         raise ValueError("A HubSpot event has no subscriptionType like 'contact.creation'.")
     object_type, _, action = subscription.partition(".")
+    if object_type == "object":
+        # A generic event: the object type is in objectTypeId (fromObjectTypeId for an association change).
+        type_id = str(raw.get("objectTypeId") or raw.get("fromObjectTypeId") or "")
+        object_type = OBJECT_TYPE_IDS.get(type_id) or f"object:{type_id}"
     event_id, portal_id = _integer(raw, "eventId"), _integer(raw, "portalId")
     occurred = _integer(raw, "occurredAt")
     if action == "associationChange":
@@ -143,7 +175,14 @@ def parse_events(body: bytes) -> list[Event]:
 
 
 def association_streams(event: Event) -> tuple[str | None, ...]:
-    """The streams of the two sides of an association change (``CONTACT_TO_COMPANY``)."""
+    """The streams of the two sides of an association change.
+
+    A classic event names them in associationType (``CONTACT_TO_COMPANY``), a generic one by
+    fromObjectTypeId and toObjectTypeId.
+    """
+    if event.raw.get("toObjectTypeId") is not None:
+        right = OBJECT_TYPE_IDS.get(str(event.raw.get("toObjectTypeId")))
+        return event.stream, STREAMS.get(right or "")
     kind = str(event.raw.get("associationType") or "")
     left, _, right = kind.lower().partition("_to_")
     return STREAMS.get(left) or event.stream, STREAMS.get(right)

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from .core import HubSpotSandbox
 from .records import RecordError
 from .schema import canonical_type
+from .scopes import missing, required
 
 EXTENSION = "hubspot_sandbox"
 SEARCH_SUFFIX = "/search"
@@ -63,6 +64,16 @@ def throttled(policy: str) -> ApiError:
                     extra=extra)
 
 
+def missing_scopes(scopes: list[str]) -> ApiError:
+    """HubSpot's 403 for a token without the scopes a call needs: category MISSING_SCOPES, the scopes in
+    errors[].context.requiredGranularScopes (as HubSpot answers, e.g. in its developer forum threads)."""
+    return ApiError(403, "MISSING_SCOPES", "This app hasn't been granted all required scopes to make this call. "
+                    "Read more about required scopes here: https://developers.hubspot.com/scopes.",
+                    errors=[{"message": "One or more of the following scopes are required.",
+                             "context": {"requiredGranularScopes": scopes}}],
+                    extra={"links": {"scopes": "https://developers.hubspot.com/scopes"}})
+
+
 def sandbox() -> HubSpotSandbox:
     """The sandbox behind the current app."""
     return current_app.extensions[EXTENSION]
@@ -106,6 +117,9 @@ def _gate() -> Response | None:
         raise ApiError(401, "EXPIRED_AUTHENTICATION", f"The OAuth token used to make this call expired "
                        f"{minutes} minute(s) ago. Refresh it and try again.")
     g.grant, g.token = grant, token
+    lacking = missing(required(request.method, request.path, canonical_type), set(grant.scope.split()))
+    if lacking:
+        raise missing_scopes(lacking)
     delay = box.faults.delay(request.path)
     if delay:
         time.sleep(delay)

@@ -5,16 +5,17 @@ from typing import Any
 
 from flask import jsonify
 
-from .api import ApiError, api_blueprint, json_body, object_type, sandbox
-from .associations import AssociationError, associate_many, associated, default_type
+from .api import ApiError, api_blueprint, json_body, object_type, sandbox, source
+from .associations import AssociationError, associated, label_of, valid_type
 from .clock import iso
 from .schema import ASSOCIATION_TYPES, OBJECT_TYPES
 
 bp = api_blueprint("hubspot_associations", "/crm/v4")
 
 
-def _spec(category: str, type_id: int) -> dict[str, Any]:
-    return {"category": category, "typeId": type_id, "label": None}
+def _spec(from_kind: str, to_kind: str, category: str, type_id: int) -> dict[str, Any]:
+    label = label_of(from_kind, to_kind, type_id) if category == "HUBSPOT_DEFINED" else None
+    return {"category": category, "typeId": type_id, "label": label}
 
 
 def _answer(results: list, errors: list, started: str, ok: int = 200):
@@ -60,13 +61,15 @@ def batch_read(from_name: str, to_name: str):
                            "context": {"fromObjectId": [str(record_id)]}, "errors": [], "links": {}})
             continue
         results.append({"from": {"id": str(record_id)},
-                        "to": [{"toObjectId": to_id, "associationTypes": [_spec(c, t) for c, t in types]}
+                        "to": [{"toObjectId": str(to_id),
+                                "associationTypes": [_spec(from_kind, to_kind, c, t) for c, t in types]}
                                for to_id, types in targets]})
     return _answer(results, errors, started)
 
 
 def _create(from_kind: str, to_kind: str, pairs: list[tuple[int, int, int | None, str]]) -> list[dict[str, Any]]:
-    store = sandbox().store
+    box = sandbox()
+    store = box.store
     results = []
     for from_id, to_id, type_id, category in pairs:
         for kind, record_id in ((from_kind, from_id), (to_kind, to_id)):
@@ -74,9 +77,10 @@ def _create(from_kind: str, to_kind: str, pairs: list[tuple[int, int, int | None
             if record is None or record["archived"]:
                 raise ApiError(400, "VALIDATION_ERROR", f"{OBJECT_TYPES[kind][1]} {record_id} does not exist.")
         try:
-            if type_id is not None and category == "HUBSPOT_DEFINED" and type_id != default_type(from_kind, to_kind):
+            if type_id is not None and category == "HUBSPOT_DEFINED" and not valid_type(from_kind, to_kind, type_id):
                 raise AssociationError(f"Association type {type_id} does not join {from_kind} to {to_kind}.")
-            associate_many(store, [(from_kind, from_id, to_kind, to_id)], category, type_id)
+            box.writer.associate([(from_kind, from_id, to_kind, to_id)], *source(), category=category,
+                                 type_id=type_id)
         except AssociationError as error:
             raise ApiError(400, "VALIDATION_ERROR", str(error)) from None
         results.append({"fromObjectTypeId": OBJECT_TYPES[from_kind][0], "fromObjectId": from_id,
@@ -117,15 +121,11 @@ def batch_default(from_name: str, to_name: str):
 def batch_archive(from_name: str, to_name: str):
     """Remove associations (both directions), 204."""
     from_kind, to_kind = object_type(from_name), object_type(to_name)
-    store = sandbox().store
+    writer = sandbox().writer
     for item in _inputs():
         from_id = _id(item.get("from"), "from")
         for target in item.get("to") or []:
-            to_id = _id(target, "to")
-            store.execute("DELETE FROM associations WHERE from_type = ? AND from_id = ? AND to_type = ? AND to_id = ?",
-                          (from_kind, from_id, to_kind, to_id))
-            store.execute("DELETE FROM associations WHERE from_type = ? AND from_id = ? AND to_type = ? AND to_id = ?",
-                          (to_kind, to_id, from_kind, from_id))
+            writer.dissociate(from_kind, from_id, to_kind, _id(target, "to"), *source())
     return "", 204
 
 
@@ -134,7 +134,8 @@ def record_associations(object_name: str, object_id: str, to_name: str):
     """One record's associations of one type."""
     kind, to_kind = object_type(object_name), object_type(to_name)
     targets = associated(sandbox().store, kind, [_id(object_id, "objectId")], to_kind).get(int(object_id), [])
-    return jsonify({"results": [{"toObjectId": to_id, "associationTypes": [_spec(c, t) for c, t in types]}
+    return jsonify({"results": [{"toObjectId": str(to_id),
+                                 "associationTypes": [_spec(kind, to_kind, c, t) for c, t in types]}
                                 for to_id, types in targets]})
 
 

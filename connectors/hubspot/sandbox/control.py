@@ -78,10 +78,7 @@ class HubSpotSandboxControl(ControlClient):
                 raise TimeoutError(f"Webhook events still pending after {timeout} s: {stats}")
             time.sleep(0.05)
 
-    def configure_card(self, fetch_url: str | None, title: str | None = None,
-                       properties: dict | None = None) -> dict[str, Any]:
-        """Show the CRM card fetched from fetch_url on record pages (None: none)."""
+    def configure_card(self, fetch_url: str | None, title: str | None = None) -> dict[str, Any]:
+        """Show the app card fetching from fetch_url on record pages (None: none)."""
         body: dict[str, Any] = {"fetch_url": fetch_url, **({"title": title} if title else {})}
-        if properties is not None:
-            body["properties"] = properties
         return self._call("POST", "card", json=body)

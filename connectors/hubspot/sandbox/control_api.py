@@ -11,13 +11,15 @@ GET  records/<type>/<id>           one record, archived or not
 POST records/<type>                create as a user in HubSpot's UI ({properties, as_user?}) → 201 {id}
 PATCH records/<type>/<id>          update as a UI user (changeSource CRM_UI in webhooks)
 DELETE records/<type>/<id>         archive as a UI user
-POST associations {from_type, from_id, to_type, to_id}   associate two records (default type)
+POST associations {from_type, from_id, to_type, to_id, primary?, remove?}   (dis)associate two records
+POST merge/<type> {primary_id, merged_id}                 merge two records as a UI user
+POST restore/<type>/<id>           restore an archived record as a UI user
 POST touch {type, ids, modified_at?}                      give records one hs_lastmodifieddate
 POST bulk_create {type, count, properties?, modified_at?} many records at once ({n} in values → 1..count)
 POST clock {advance_seconds}       move the sandbox clock forward
 GET  webhooks / POST webhooks {url, subscriptions, app_id?, retry_seconds?, max_attempts?}   (url null: off)
 POST webhooks/redeliver_last       send the last acknowledged POST again (same eventIds, attemptNumber + 1)
-GET  card / POST card {fetch_url, title?, properties?}  the CRM card on record pages (fetch_url null: none)
+GET  card / POST card {fetch_url, title?}   the app card on record pages (fetch_url null: none)
 """
 from __future__ import annotations
 
@@ -27,10 +29,10 @@ from flask import Blueprint, jsonify, request
 from connectors.sandbox_kit.control_routes import ControlError, add_common_routes, control_error_response
 
 from .api import sandbox
-from .associations import AssociationError, associate_many
+from .associations import AssociationError
 from .clock import iso
 from .records import UI, RecordError
-from .schema import canonical_type
+from .schema import PRIMARY_TYPES, canonical_type
 from .views import api_record
 
 bp = Blueprint("hubspot_control", __name__, url_prefix="/_sandbox")
@@ -141,14 +143,41 @@ def archive_record(type_name: str, record_id: str):
 
 @bp.post("/associations")
 def associate():
-    """Associate two records with the default type (both directions)."""
+    """Associate two records as a UI user would (primary: with the Primary label; remove: dissociate)."""
     body = _body()
+    change_source, source_id = _ui_source(body)
+    writer = sandbox().writer
     try:
-        associate_many(sandbox().store, [(_kind(body.get("from_type")), int(body["from_id"]),
-                                          _kind(body.get("to_type")), int(body["to_id"]))])
+        pair = (_kind(body.get("from_type")), int(body["from_id"]), _kind(body.get("to_type")), int(body["to_id"]))
+        if body.get("remove"):
+            writer.dissociate(*pair, change_source, source_id)
+        else:
+            primary = PRIMARY_TYPES.get((pair[0], pair[2])) if body.get("primary") else None
+            if body.get("primary") and primary is None:
+                raise ControlError(f"{pair[0]} have no primary {pair[2]}.")
+            writer.associate([pair], change_source, source_id, type_id=primary)
     except (KeyError, TypeError, ValueError, AssociationError) as error:
         raise ControlError(f"Give from_type, from_id, to_type and to_id of two records ({error}).") from None
-    return jsonify({"associated": True})
+    return jsonify({"associated": not body.get("remove")})
+
+
+@bp.post("/merge/<type_name>")
+def merge(type_name: str):
+    """Merge merged_id into primary_id as a UI user would."""
+    body = _body()
+    change_source, source_id = _ui_source(body)
+    record = sandbox().writer.merge(_kind(type_name), body.get("primary_id"), body.get("merged_id"),
+                                    change_source, source_id)
+    return jsonify({"id": str(record["id"])})
+
+
+@bp.post("/restore/<type_name>/<record_id>")
+def restore(type_name: str, record_id: str):
+    """Restore an archived record as a UI user would (from the recycle bin)."""
+    body = _body()
+    change_source, source_id = _ui_source(body)
+    record = sandbox().writer.restore(_kind(type_name), record_id, change_source, source_id)
+    return jsonify({"id": str(record["id"]), "archived": False})
 
 
 @bp.post("/touch")
@@ -218,13 +247,10 @@ def redeliver_last():
 
 @bp.route("/card", methods=["GET", "POST"])
 def card():
-    """Read or set the CRM card shown on record pages."""
+    """Read or set the app card shown on record pages."""
     settings = sandbox().settings
     if request.method == "POST":
         body = _body()
         settings.card_fetch_url = body.get("fetch_url") or None
         settings.card_title = body.get("title") or settings.card_title
-        if "properties" in body:
-            settings.card_properties = body["properties"] or None
-    return jsonify({"fetch_url": settings.card_fetch_url, "title": settings.card_title,
-                    "properties": settings.card_properties})
+    return jsonify({"fetch_url": settings.card_fetch_url, "title": settings.card_title})

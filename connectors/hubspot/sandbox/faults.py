@@ -1,4 +1,10 @@
-"""Fault knobs (throttling, 5xx, slowness, rejections), HubSpot's rate limits and the daily call counter."""
+"""Fault knobs (throttling, 5xx, slowness, rejections), HubSpot's rate limits and the daily call counter.
+
+Apps using OAuth have no daily limit, only the burst limit, and their answers carry no
+X-HubSpot-RateLimit-Daily* headers (HubSpot changelog "Rate limit headers will now appear for OAuth
+authenticated calls"; "API usage guidelines"). Every sandbox token is an OAuth token, so the day's calls
+are counted for the control API but never refused; a DAILY 429 only comes from the throttle knob.
+"""
 from __future__ import annotations
 
 import threading
@@ -29,7 +35,7 @@ class Knobs:
     delay_ms: int = 0                    # API calls whose path contains delay_path wait this long first
     delay_path: str = ""
     token_ttl_seconds: int = 1800
-    daily_limit: int = 500_000
+    daily_limit: int = 500_000           # reported by the control API; OAuth calls have no daily limit
     reject_ids: list[str] = field(default_factory=list)   # batch/single updates of these ids fail per input
     reject_message: str = "Property values were not valid"
     reject_category: str = "VALIDATION_ERROR"
@@ -70,7 +76,7 @@ class Faults(KnobBoard):
 
 
 class RateLimits:
-    """Rolling windows: calls per 10 s per app, search calls per second per token, calls per day."""
+    """Rolling windows: calls per 10 s per app, search calls per second per token; calls per day counted."""
 
     def __init__(self, clock: SandboxClock, faults: Faults):
         self.clock, self.faults = clock, faults
@@ -91,13 +97,11 @@ class RateLimits:
             self._day, self.daily_used = today, 0
 
     def admit(self, app: str, token: str, search: bool) -> str | None:
-        """Count one call; the policy name (SECONDLY, TEN_SECONDLY_ROLLING, DAILY) when it is refused."""
+        """Count one call; the policy name (SECONDLY, TEN_SECONDLY_ROLLING) when it is refused."""
         knobs = self.faults.knobs
         now = time.monotonic()
         with self._lock:
             self._roll_day()
-            if self.daily_used >= knobs.daily_limit:
-                return "DAILY"
             calls = self._calls[app]
             self._trim(calls, now, TEN_SECONDS_MS / 1000)
             if knobs.ten_secondly_limit and len(calls) >= knobs.ten_secondly_limit:
@@ -113,7 +117,7 @@ class RateLimits:
         return None
 
     def headers(self, app: str) -> dict[str, str]:
-        """The X-HubSpot-RateLimit-* headers of an answer."""
+        """The X-HubSpot-RateLimit-* headers of an answer to an OAuth app (burst limit only)."""
         knobs = self.faults.knobs
         with self._lock:
             self._roll_day()
@@ -122,9 +126,7 @@ class RateLimits:
             limit = knobs.ten_secondly_limit
             return {"X-HubSpot-RateLimit-Max": str(limit),
                     "X-HubSpot-RateLimit-Remaining": str(max(limit - len(calls), 0)),
-                    "X-HubSpot-RateLimit-Interval-Milliseconds": str(TEN_SECONDS_MS),
-                    "X-HubSpot-RateLimit-Daily": str(knobs.daily_limit),
-                    "X-HubSpot-RateLimit-Daily-Remaining": str(max(knobs.daily_limit - self.daily_used, 0))}
+                    "X-HubSpot-RateLimit-Interval-Milliseconds": str(TEN_SECONDS_MS)}
 
     def reset(self) -> None:
         """Forget every window and give the daily quota back."""

@@ -7,9 +7,9 @@ from urllib.parse import urlencode
 from flask import jsonify, request
 
 from .api import ApiError, api_blueprint, json_body, object_type, sandbox, source
-from .associations import AssociationError, associate_many
+from .associations import AssociationError
 from .records import RecordError
-from .schema import ASSOCIATION_TYPES, READ_ONLY_TYPES
+from .schema import ASSOCIATION_TYPES, PRIMARY_TYPES, READ_ONLY_TYPES
 from .views import api_record, histories, split_names, v3_associations
 
 bp = api_blueprint("hubspot_objects", "/crm/v3/objects")
@@ -112,7 +112,8 @@ def add_associations(kind: str, record_id: int, items: Any) -> None:
     """The associations of a create body: [{to: {id}, types: [{associationCategory, associationTypeId}]}]."""
     if not items:
         return
-    store = sandbox().store
+    box = sandbox()
+    store = box.store
     pairs = []
     for item in items if isinstance(items, list) else [None]:
         try:
@@ -121,12 +122,14 @@ def add_associations(kind: str, record_id: int, items: Any) -> None:
         except (TypeError, KeyError, IndexError, ValueError):
             raise ApiError(400, "VALIDATION_ERROR", "associations must be a list of {to: {id}, types: "
                            "[{associationCategory, associationTypeId}]}.") from None
-        to_kind = next((k for (f, k), t in ASSOCIATION_TYPES.items() if f == kind and t == type_id), None)
+        to_kind = next((k for (f, k), t in [*ASSOCIATION_TYPES.items(), *PRIMARY_TYPES.items()]
+                        if f == kind and t == type_id), None)
         if to_kind is None or store.get(to_kind, to_id) is None:
             raise ApiError(400, "VALIDATION_ERROR", f"Association type {type_id} to {to_id} is not valid from {kind}.")
-        pairs.append((kind, record_id, to_kind, to_id))
+        pairs.append(((kind, record_id, to_kind, to_id), type_id))
     try:
-        associate_many(store, pairs)
+        for pair, type_id in pairs:
+            box.writer.associate([pair], *source(), type_id=type_id)
     except AssociationError as error:
         raise ApiError(400, "VALIDATION_ERROR", str(error)) from None
 
@@ -154,6 +157,20 @@ def rejected(record_id: Any) -> ApiError | None:
         return None
     category, message = hit
     return ApiError(400, category, message, context={"ids": [str(record_id)]})
+
+
+@bp.post("/<object_name>/merge")
+def merge(object_name: str):
+    """Merge objectIdToMerge into primaryObjectId (PublicMergeInput); answers the merged record."""
+    kind = writable(object_type(object_name))
+    body = json_body()
+    if not isinstance(body, dict) or not body.get("primaryObjectId") or not body.get("objectIdToMerge"):
+        raise ApiError(400, "VALIDATION_ERROR", "The body needs primaryObjectId and objectIdToMerge.")
+    try:
+        record = sandbox().writer.merge(kind, body["primaryObjectId"], body["objectIdToMerge"], *source())
+    except RecordError as error:
+        raise record_error(error) from None
+    return jsonify(render([record], [n for n in all_names(kind) if n in record["props"]])[0])
 
 
 @bp.patch("/<object_name>/<object_id>")

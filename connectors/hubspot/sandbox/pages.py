@@ -1,4 +1,4 @@
-"""Record pages shaped like HubSpot's (/contacts/<portalId>/record/0-1/<id>) with the CRM card, and a home page."""
+"""Record pages shaped like HubSpot's (/contacts/<portalId>/record/0-1/<id>) with the app card, and a home page."""
 from __future__ import annotations
 
 from typing import Any
@@ -35,7 +35,7 @@ def _is_pipewise(prop) -> bool:
 
 @bp.get("/contacts/<int:portal_id>/record/<type_id>/<record_id>")
 def record_page(portal_id: int, type_id: str, record_id: str):
-    """A record's properties, Pipewise's in their own section, its associations and the CRM card."""
+    """A record's properties, Pipewise's in their own section, its associations and the app card."""
     box = sandbox()
     kind = canonical_type(type_id)
     if portal_id != box.portal_id or kind not in CARD_OBJECT_TYPES:

@@ -3,47 +3,24 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from typing import Any, Callable
 
+from .changes import STAMPS, Change, RecordError
 from .clock import SandboxClock, epoch_ms, iso, parse_datetime
+from .record_links import LinkWriter
 from .registry import Registry
 from .schema import DEAL_STAGES, OBJECT_TYPES, SYSTEM_PROPERTIES, Prop
 from .store import Store
 
-STAMPS = ("hs_lastmodifieddate", "lastmodifieddate")  # set on every change; kept out of history
 UI, INTEGRATION, IMPORT = "CRM_UI", "INTEGRATION", "IMPORT"
-
-
-class RecordError(Exception):
-    """A write HubSpot would refuse: HTTP status, category, a sentence and optional detail."""
-
-    def __init__(self, status: int, category: str, message: str, errors: list | None = None,
-                 context: dict | None = None):
-        super().__init__(message)
-        self.status, self.category, self.message = status, category, message
-        self.errors, self.context = errors or [], context or {}
-
-
-@dataclass
-class Change:
-    """One committed change, as a webhook subscription sees it."""
-
-    kind: str
-    object_id: int
-    change: str                    # creation, propertyChange or deletion
-    occurred_at: int               # epoch ms of the sandbox clock
-    source: str                    # CRM_UI, INTEGRATION or IMPORT
-    source_id: str | None = None
-    property_name: str | None = None
-    property_value: str | None = None
+__all__ = ["Change", "RecordError", "RecordWriter", "STAMPS", "UI", "INTEGRATION", "IMPORT"]
 
 
 def _invalid(name: str, message: str, code: str) -> dict[str, Any]:
     return {"isValid": False, "message": message, "error": code, "name": name, "localizedErrorMessage": message}
 
 
-class RecordWriter:
+class RecordWriter(LinkWriter):
     """Creates, updates and archives records; API and control-panel (UI) writes share it."""
 
     def __init__(self, store: Store, registry: Registry, clock: SandboxClock,

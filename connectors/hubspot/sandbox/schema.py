@@ -24,6 +24,19 @@ LEAD_STATUSES = ("NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED", "ATTE
                  "BAD_TIMING")
 ANALYTICS_SOURCES = ("ORGANIC_SEARCH", "PAID_SEARCH", "EMAIL_MARKETING", "SOCIAL_MEDIA", "REFERRALS",
                      "OTHER_CAMPAIGNS", "DIRECT_TRAFFIC", "OFFLINE", "PAID_SOCIAL")
+LIFECYCLE_DATE_LABELS = {"subscriber": "Became a Subscriber Date", "lead": "Became a Lead Date",
+                         "marketingqualifiedlead": "Became a Marketing Qualified Lead Date",
+                         "salesqualifiedlead": "Became a Sales Qualified Lead Date",
+                         "opportunity": "Became an Opportunity Date", "customer": "Became a Customer Date",
+                         "evangelist": "Became an Evangelist Date", "other": "Became an Other Lifecycle Date"}
+# Engagement enumerations as HubSpot's engagement guides list them (Calls, Emails, Meetings, Tasks).
+CALL_STATUSES = ("BUSY", "CALLING_CRM_USER", "CANCELED", "COMPLETED", "CONNECTING", "FAILED", "IN_PROGRESS",
+                 "NO_ANSWER", "QUEUED", "RINGING")
+EMAIL_STATUSES = ("BOUNCED", "FAILED", "SCHEDULED", "SENDING", "SENT")
+EMAIL_DIRECTIONS = ("EMAIL", "INCOMING_EMAIL", "FORWARDED_EMAIL")
+MEETING_OUTCOMES = ("SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED")
+TASK_TYPES = ("EMAIL", "CALL", "TODO")
+DEAL_TYPES = (("newbusiness", "New Business"), ("existingbusiness", "Existing Business"))
 # The default sales pipeline: stage → (label, probability, closed, won).
 DEAL_STAGES = {
     "appointmentscheduled": ("Appointment Scheduled", "0.2", False, False),
@@ -87,6 +100,9 @@ def _common(name: str) -> list[Prop]:
              Prop("hs_lastmodifieddate", "Last Modified Date", "datetime", "date", group, read_only=True)]
     if name != "goal_targets":
         props.append(Prop("hubspot_owner_id", "Owner", "enumeration", "select", group))
+    if name in ("contacts", "companies", "deals"):
+        props.append(Prop("hs_merged_object_ids", "Merged Record IDs", "enumeration", "checkbox", group,
+                          read_only=True))
     return props
 
 
@@ -109,15 +125,18 @@ def standard_properties(name: str) -> list[Prop]:
                   Prop("hs_lead_status", "Lead Status", "enumeration", "radio", group, _enum(LEAD_STATUSES)),
                   Prop("hs_analytics_source", "Original Source", "enumeration", "select", group,
                        _enum(ANALYTICS_SOURCES), read_only=True),
-                  Prop("hs_lifecyclestage_lead_date", "Became a Lead Date", "datetime", "date", group,
-                       read_only=True),
-                  Prop("hs_lifecyclestage_customer_date", "Became a Customer Date", "datetime", "date", group,
-                       read_only=True)]
+                  # The primary company's id; HubSpot keeps it in step with the primary association.
+                  Prop("associatedcompanyid", "Primary Associated Company ID", "number", "number", group)]
+        # One "Became a ... Date" per lifecycle stage, stamped by HubSpot when the stage is first reached.
+        props += [Prop(f"hs_lifecyclestage_{stage}_date", label, "datetime", "date", group, read_only=True)
+                  for stage, label in LIFECYCLE_DATE_LABELS.items()]
     elif name == "companies":
         props += _text(group, ("name", "Company name"), ("domain", "Company Domain Name"), ("industry", "Industry"),
-                       ("country", "Country/Region"), ("founded_year", "Year Founded"))
+                       ("country", "Country/Region"), ("founded_year", "Year Founded"), ("website", "Website URL"))
         props += [Prop("annualrevenue", "Annual Revenue", "number", "number", group),
-                  Prop("numberofemployees", "Number of Employees", "number", "number", group)]
+                  Prop("numberofemployees", "Number of Employees", "number", "number", group),
+                  # Set by HubSpot from the parent-company association, not written directly.
+                  Prop("hs_parent_company_id", "Parent Company", "number", "number", group, read_only=True)]
     elif name == "deals":
         stages = tuple((stage, label) for stage, (label, *_rest) in DEAL_STAGES.items())
         props += _text(group, ("dealname", "Deal Name"))
@@ -131,6 +150,10 @@ def standard_properties(name: str) -> list[Prop]:
                        (("true", "Yes"), ("false", "No")), read_only=True),
                   Prop("hs_deal_stage_probability", "Deal Stage Probability", "number", "number", group,
                        read_only=True),
+                  Prop("dealtype", "Deal Type", "enumeration", "radio", group, DEAL_TYPES),
+                  Prop("hs_analytics_source", "Original Source Type", "enumeration", "select", group,
+                       _enum(ANALYTICS_SOURCES), read_only=True),
+                  # Not HubSpot's: a custom property the seed's portal has (maven-crm's product).
                   Prop("product", "Product", "string", "text", group, hubspot_defined=False,
                        description="The product sold (maven-crm).")]
     elif name == "goal_targets":
@@ -141,20 +164,29 @@ def standard_properties(name: str) -> list[Prop]:
                   Prop("hs_end_datetime", "End date", "datetime", "date", group)]
     else:
         props += [Prop("hs_timestamp", "Activity date", "datetime", "date", group)]
-        props += {"calls": _text(group, ("hs_call_title", "Call Title"), ("hs_call_body", "Call notes"),
-                                 ("hs_call_direction", "Call direction"), ("hs_call_status", "Call status")),
-                  "emails": _text(group, ("hs_email_subject", "Email subject"), ("hs_email_text", "Email body"),
-                                  ("hs_email_direction", "Email direction")),
+        props += {"calls": _text(group, ("hs_call_title", "Call Title"), ("hs_call_body", "Call notes")) +
+                  [Prop("hs_call_direction", "Call direction", "enumeration", "select", group,
+                        _enum(("INBOUND", "OUTBOUND"))),
+                   Prop("hs_call_status", "Call status", "enumeration", "select", group, _enum(CALL_STATUSES)),
+                   # Milliseconds (the Calls guide).
+                   Prop("hs_call_duration", "Call duration", "number", "number", group)],
+                  "emails": _text(group, ("hs_email_subject", "Email subject"), ("hs_email_text", "Email body")) +
+                  [Prop("hs_email_direction", "Email direction", "enumeration", "select", group,
+                        _enum(EMAIL_DIRECTIONS)),
+                   Prop("hs_email_status", "Email send status", "enumeration", "select", group,
+                        _enum(EMAIL_STATUSES))],
                   "meetings": _text(group, ("hs_meeting_title", "Meeting name"),
-                                    ("hs_meeting_body", "Meeting description"),
-                                    ("hs_meeting_outcome", "Meeting outcome")) +
-                  [Prop("hs_meeting_start_time", "Start time", "datetime", "date", group),
+                                    ("hs_meeting_body", "Meeting description")) +
+                  [Prop("hs_meeting_outcome", "Meeting outcome", "enumeration", "select", group,
+                        _enum(MEETING_OUTCOMES)),
+                   Prop("hs_meeting_start_time", "Start time", "datetime", "date", group),
                    Prop("hs_meeting_end_time", "End time", "datetime", "date", group)],
                   "notes": _text(group, ("hs_note_body", "Note body")),
                   "tasks": _text(group, ("hs_task_subject", "Task title"), ("hs_task_body", "Task notes"),
                                  ("hs_task_priority", "Priority")) +
                   [Prop("hs_task_status", "Task status", "enumeration", "select", group,
-                        _enum(("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED")))]}[name]
+                        _enum(("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"))),
+                   Prop("hs_task_type", "Task type", "enumeration", "select", group, _enum(TASK_TYPES))]}[name]
     return props
 
 
@@ -180,6 +212,11 @@ ASSOCIATION_TYPES: dict[tuple[str, str], int] = {}
 for _a, _b, _forward, _back in _ASSOCIATION_PAIRS:
     ASSOCIATION_TYPES[(_a, _b)] = _forward
     ASSOCIATION_TYPES[(_b, _a)] = _back
+# The HUBSPOT_DEFINED "Primary" labels (Associations v4 guide, association type ids): a deal or contact has at
+# most one primary company, shown by the label alongside the unlabeled type.
+PRIMARY_TYPES: dict[tuple[str, str], int] = {("contacts", "companies"): 1, ("companies", "contacts"): 2,
+                                             ("deals", "companies"): 5, ("companies", "deals"): 6}
+PRIMARY_LABEL = "Primary"
 
 
 def canonical_type(name: str) -> str | None:

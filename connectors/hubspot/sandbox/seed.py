@@ -11,13 +11,16 @@ lead has the same name, e-mail, company, owner and shifted dates in both sandbox
   close_value for won deals and the product's list price otherwise (never the leaking 0 of lost deals).
   dealstage history: appointmentscheduled at createdate, qualifiedtobuy at engage_date 09:00, the closed
   stage at close_date 17:00; hs_lastmodifieddate is the last of these. Engaged deals get a meeting
-  "Engagement meeting" at engage_date 10:00 associated with the deal (and its company).
+  "Engagement meeting" at engage_date 10:00 associated with the deal (and its company). A deal's company is
+  its primary company; dealtype is newbusiness for an account's first deal (by engage date), else
+  existingbusiness; hs_analytics_source is OFFLINE (records entered in HubSpot, not tracked online).
+  Companies' website is https://www.<domain>.
 - Contacts (olist leads): every date moves by one whole-day shift so that the last one falls the day before
   the clock origin. lifecyclestage is lead, or customer for converted leads with hs_lifecyclestage_customer_date
   = the shifted won date (and lastmodifieddate then); nothing else tells converted leads apart.
   hs_analytics_source comes from origin (the raw origin in hs_analytics_source_data_1), the landing page in
   hs_analytics_first_url. Each contact has a "First contact" engagement at 10:00 of its first-contact day:
-  an email when origin is email, else a note.
+  an email (hs_email_status SENT) when origin is email, else a note.
 - Seeds: "full" is everything, "small" every 20th deal and every 20th lead (all owners and companies),
   "none" nothing. Goal targets (quotas): see quotas.py.
 """
@@ -35,7 +38,7 @@ from connectors.salesforce.sandbox.seed import COMPANY_SUFFIXES, FIRST_NAMES, LA
 from .associations import associate_many
 from .clock import iso
 from .quotas import goal_targets
-from .schema import DEAL_STAGES, OBJECT_TYPES
+from .schema import ASSOCIATION_TYPES, DEAL_STAGES, OBJECT_TYPES, PRIMARY_TYPES
 from .store import Store
 
 SNAPSHOT = date(2017, 9, 30)
@@ -79,6 +82,7 @@ class Rows:
         self.records: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.history: list[tuple] = []
         self.links: list[tuple[str, int, str, int]] = []
+        self.primary_links: list[tuple[str, int, str, int]] = []  # with the Primary label as well
 
     def add(self, kind: str, created: datetime, modified: datetime | None = None, **props: Any) -> int:
         record_id = OBJECT_TYPES[kind][2] + len(self.records[kind])
@@ -101,6 +105,11 @@ class Rows:
                 store.allocate(kind, OBJECT_TYPES[kind][2], len(records))
             store.executemany("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?, ?)", self.history)
             associate_many(store, self.links)
+            # New pairs, so the Primary label's rows go in directly (associate_many relabels one at a time).
+            store.executemany("INSERT OR IGNORE INTO associations VALUES (?, ?, ?, ?, ?, 'HUBSPOT_DEFINED')", [
+                row for a, a_id, b, b_id in self.primary_links
+                for types in (ASSOCIATION_TYPES, PRIMARY_TYPES)
+                for row in ((a, a_id, b, b_id, types[(a, b)]), (b, b_id, a, a_id, types[(b, a)]))])
         return {kind: len(records) for kind, records in self.records.items()}
 
 
@@ -134,14 +143,18 @@ def _maven(rows: Rows, folder: Path, owners: dict[str, int], small: bool, create
     for deal in deals:
         if deal["engage_date"] and deal["account"]:
             first_deal[deal["account"]] = min(first_deal.get(deal["account"], deal["engage_date"]), deal["engage_date"])
+    first_of_account: dict[str, str] = {}
+    for deal in sorted(deals, key=lambda d: (d["engage_date"] or "9999", d["opportunity_id"])):
+        first_of_account.setdefault(deal["account"], deal["opportunity_id"])
     company_ids = {}
     for account in accounts:
         name = account["account"]
         top = sorted(per_account[name].items(), key=lambda kv: (-kv[1], kv[0]))
         owner = owners[top[0][0]] if top else owners["Alex Admin"]
         since = date.fromisoformat(first_deal[name]) - timedelta(days=1) if name in first_deal else created
+        domain = "".join(c for c in name.lower() if c.isalnum()) + ".com"
         company_ids[name] = rows.add(
-            "companies", _at(since), name=name, domain="".join(c for c in name.lower() if c.isalnum()) + ".com",
+            "companies", _at(since), name=name, domain=domain, website=f"https://www.{domain}",
             industry=account["sector"], annualrevenue=round(float(account["revenue"]) * 1_000_000),
             numberofemployees=account["employees"], country=account["office_location"],
             founded_year=account["year_established"], hubspot_owner_id=owner)
@@ -167,12 +180,14 @@ def _maven(rows: Rows, folder: Path, owners: dict[str, int], small: bool, create
             "deals", steps[0][0], steps[-1][0], dealname=f"{label} {deal['product']} ({deal['opportunity_id']})",
             amount=amount, dealstage=stage, pipeline="default", closedate=iso(_at(close_on)), hubspot_owner_id=owner,
             hs_is_closed=str(is_closed).lower(), hs_is_closed_won=str(is_won).lower(),
-            hs_deal_stage_probability=probability, product=deal["product"])
+            hs_deal_stage_probability=probability, product=deal["product"], hs_analytics_source="OFFLINE",
+            dealtype="newbusiness" if first_of_account.get(deal["account"]) == deal["opportunity_id"]
+            or not deal["account"] else "existingbusiness")
         for moment, step in steps:
             rows.changed("deals", deal_id, "dealstage", step, moment)
         company = company_ids.get(deal["account"])
         if company:
-            rows.links.append(("deals", deal_id, "companies", company))
+            rows.primary_links.append(("deals", deal_id, "companies", company))
         if engaged:
             start = _at(engaged, 10)
             meeting = rows.add("meetings", start, hs_timestamp=iso(start), hubspot_owner_id=owner,
@@ -215,7 +230,8 @@ def _olist(rows: Rows, folder: Path, agents: list[int], small: bool, shift_days:
         moment = contacted + timedelta(hours=10)
         if origin == "email":
             engagement = rows.add("emails", moment, hs_timestamp=iso(moment), hubspot_owner_id=owner,
-                                  hs_email_subject="First contact", hs_email_direction="EMAIL")
+                                  hs_email_subject="First contact", hs_email_direction="EMAIL",
+                                  hs_email_status="SENT")
             rows.links.append(("emails", engagement, "contacts", contact))
         else:
             engagement = rows.add("notes", moment, hs_timestamp=iso(moment), hubspot_owner_id=owner,

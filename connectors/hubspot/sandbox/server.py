@@ -10,6 +10,7 @@ from .app import create_app
 from .clock import iso
 from .core import HubSpotSandbox
 from .records import UI
+from .schema import PRIMARY_TYPES
 from .settings import HubSpotSandboxSettings
 
 
@@ -41,9 +42,16 @@ class HubSpotSandboxServer(HttpsServer):
         """Rate-limit windows and the daily counter start again."""
         self.sandbox.limits.reset()
 
-    def issue_token(self, user: str | None = None, scope: str = "oauth", ttl_seconds: float | None = None) -> str:
-        """An access token for a user (e-mail; the admin by default) without the OAuth dance, for tests."""
+    def issue_token(self, user: str | None = None, scope: str | None = None, ttl_seconds: float | None = None) -> str:
+        """An access token for a user (e-mail; the admin by default) without the OAuth dance, for tests.
+
+        Without ``scope`` the token holds what an install of the app grants in this portal.
+        """
         owner = self.sandbox.user(user)
+        if scope is None:
+            s = self.settings
+            scope = " ".join([*s.app_required_scopes,
+                              *(x for x in s.app_optional_scopes if x not in s.unavailable_scopes)])
         ttl = ttl_seconds if ttl_seconds is not None else self.sandbox.faults.knobs.token_ttl_seconds
         return self.sandbox.tokens.issue_access(owner["user_id"], self.settings.client_id, scope, ttl)
 
@@ -67,6 +75,27 @@ class HubSpotSandboxServer(HttpsServer):
         """Archive a record as a UI user would."""
         owner = self.sandbox.user(as_user)
         self.sandbox.writer.archive(type_name, record_id, UI, f"userId:{owner['user_id']}")
+
+    def restore(self, type_name: str, record_id: str, as_user: str | None = None) -> None:
+        """Restore an archived record as a UI user would."""
+        owner = self.sandbox.user(as_user)
+        self.sandbox.writer.restore(type_name, record_id, UI, f"userId:{owner['user_id']}")
+
+    def merge(self, type_name: str, primary_id: str, merged_id: str, as_user: str | None = None) -> None:
+        """Merge one record into another as a UI user would."""
+        owner = self.sandbox.user(as_user)
+        self.sandbox.writer.merge(type_name, primary_id, merged_id, UI, f"userId:{owner['user_id']}")
+
+    def associate(self, from_type: str, from_id: str, to_type: str, to_id: str, primary: bool = False,
+                  remove: bool = False, as_user: str | None = None) -> None:
+        """Associate (or, with remove, dissociate) two records as a UI user would; primary adds the label."""
+        owner = self.sandbox.user(as_user)
+        source = (UI, f"userId:{owner['user_id']}")
+        if remove:
+            self.sandbox.writer.dissociate(from_type, int(from_id), to_type, int(to_id), *source)
+        else:
+            type_id = PRIMARY_TYPES[(from_type, to_type)] if primary else None
+            self.sandbox.writer.associate([(from_type, int(from_id), to_type, int(to_id))], *source, type_id=type_id)
 
     def touch(self, type_name: str, record_ids: list[str], modified_at: str | None = None) -> str:
         """Give records one hs_lastmodifieddate; returns it."""
@@ -99,11 +128,8 @@ class HubSpotSandboxServer(HttpsServer):
         """Wait until every event is acknowledged; False on timeout."""
         return self.sandbox.webhooks.wait_idle(timeout)
 
-    def configure_card(self, fetch_url: str | None, title: str | None = None,
-                       properties: dict | None = None) -> None:
-        """Show the CRM card fetched from fetch_url on record pages (None: no card)."""
+    def configure_card(self, fetch_url: str | None, title: str | None = None) -> None:
+        """Show the app card fetching from fetch_url on record pages (None: no card)."""
         self.settings.card_fetch_url = fetch_url or None
         if title:
             self.settings.card_title = title
-        if properties is not None:
-            self.settings.card_properties = properties or None

@@ -12,6 +12,14 @@ from .clock import parse_datetime
 DEFAULT_CLIENT_ID = "pipewise-hubspot-sandbox-client"
 DEFAULT_CLIENT_SECRET = "pipewise-hubspot-sandbox-secret"
 DEFAULT_APP_ID = 2016482
+DEFAULT_DEVELOPER_API_KEY = "pipewise-hubspot-sandbox-developer-key"
+# The app's scope settings as its developer registered them (docs/hubspot/app: required and optional).
+APP_REQUIRED_SCOPES = (
+    "oauth", "crm.objects.contacts.read", "crm.objects.contacts.write", "crm.objects.companies.read",
+    "crm.objects.deals.read", "crm.objects.deals.write", "crm.objects.owners.read", "crm.schemas.contacts.read",
+    "crm.schemas.contacts.write", "crm.schemas.deals.read", "crm.schemas.deals.write", "settings.users.read",
+)
+APP_OPTIONAL_SCOPES = ("crm.objects.goals.read",)
 
 
 @dataclass
@@ -25,8 +33,17 @@ class HubSpotSandboxSettings(CoercibleSettings):
     portal_name: str = "Maven Tech (HubSpot sandbox)"
     hub_domain: str = "maven-sandbox.example"
     portal_id: int | None = None           # None: chosen once per data directory
+    developer_api_key: str = DEFAULT_DEVELOPER_API_KEY   # the developer account's key (webhooks API)
+    app_required_scopes: tuple = APP_REQUIRED_SCOPES
+    app_optional_scopes: tuple = APP_OPTIONAL_SCOPES
+    # Scopes this portal cannot grant because its subscription lacks the feature (goals need a paid Sales
+    # or Service Hub seat): left out of the optional grant, and an install that requires them is refused.
+    unavailable_scopes: tuple = ()
+    # OAuth error answers: "hubspot" is HubSpot's own shape {status, message, correlationId, category};
+    # "rfc6749" adds error and error_description, as HubSpot's changelog announces for its OAuth endpoints.
+    oauth_error_fields: str = "hubspot"
     token_ttl_seconds: int = 1800
-    daily_limit: int = 500_000             # calls per portal per day (Professional tier)
+    daily_limit: int = 500_000             # calls per portal per day; counted, never enforced on OAuth apps
     ten_secondly_limit: int = 110          # calls per 10 s per app and portal (OAuth apps)
     search_per_second: int = 4             # search calls per second per token
     clock_origin: datetime = datetime(2017, 10, 1)
@@ -40,10 +57,9 @@ class HubSpotSandboxSettings(CoercibleSettings):
     webhook_batch_seconds: float = 0.05     # gather events this long so they share one POST
     webhook_timeout_seconds: float = 5.0
     webhook_ca_bundle: str | None = None    # CA file for an https receiver with a private certificate
-    # The CRM card shown on record pages: off until a fetch URL is configured.
+    # The app card shown on record pages: off until its fetch URL is configured.
     card_fetch_url: str | None = None
     card_title: str = "Pipewise"
-    card_properties: dict | None = None     # object type → properties sent with the card fetch
     card_ca_bundle: str | None = None
 
     def _normalize(self) -> None:
@@ -51,6 +67,9 @@ class HubSpotSandboxSettings(CoercibleSettings):
         if isinstance(self.clock_origin, str):
             self.clock_origin = parse_datetime(self.clock_origin)
         self.webhook_subscriptions = tuple(self.webhook_subscriptions)
+        self.app_required_scopes = tuple(self.app_required_scopes)
+        self.app_optional_scopes = tuple(self.app_optional_scopes)
+        self.unavailable_scopes = tuple(self.unavailable_scopes)
 
 
 def datasets_dir(settings: HubSpotSandboxSettings) -> Path:

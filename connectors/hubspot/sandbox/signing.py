@@ -34,10 +34,12 @@ def signature_v3(secret: str, method: str, uri: str, body: str, timestamp: str) 
     return base64.b64encode(digest).decode()
 
 
-def signed_headers(secret: str, method: str, uri: str, body: str, legacy: str = "v1") -> dict[str, str]:
-    """The headers HubSpot sends: v3 with its timestamp, plus the legacy v1 (webhooks) or v2 (cards)."""
+def signed_headers(secret: str, method: str, uri: str, body: str, legacy: str | None = "v1") -> dict[str, str]:
+    """The headers HubSpot sends: v3 with its timestamp, plus the legacy v1 (webhooks) or v2 signature if asked."""
     timestamp = str(int(time.time() * 1000))
-    legacy_value = signature_v1(secret, body) if legacy == "v1" else signature_v2(secret, method, uri, body)
-    return {"X-HubSpot-Signature-v3": signature_v3(secret, method, signed_uri(uri), body, timestamp),
-            "X-HubSpot-Request-Timestamp": timestamp,
-            "X-HubSpot-Signature": legacy_value, "X-HubSpot-Signature-Version": legacy}
+    headers = {"X-HubSpot-Signature-v3": signature_v3(secret, method, signed_uri(uri), body, timestamp),
+               "X-HubSpot-Request-Timestamp": timestamp}
+    if legacy:
+        legacy_value = signature_v1(secret, body) if legacy == "v1" else signature_v2(secret, method, uri, body)
+        headers.update({"X-HubSpot-Signature": legacy_value, "X-HubSpot-Signature-Version": legacy})
+    return headers

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from .associations import associated
-from .schema import DEFAULT_ENGAGEMENT_PROPERTIES, DEFAULT_PROPERTIES, association_label, canonical_type
+from .schema import (DEFAULT_ENGAGEMENT_PROPERTIES, DEFAULT_PROPERTIES, PRIMARY_TYPES, association_label,
+                     canonical_type)
 from .store import Store
 from .registry import Registry
 
@@ -74,7 +75,12 @@ def v3_associations(store: Store, records: list[dict[str, Any]], to_names: list[
         if to_kind is None or to_kind == kind:
             continue
         label = association_label(kind, to_kind)
+        primary = PRIMARY_TYPES.get((kind, to_kind))
         for from_id, targets in associated(store, kind, [r["id"] for r in records], to_kind).items():
-            results = [{"id": str(to_id), "type": label} for to_id, _types in targets]
+            # One entry per type: with a primary label defined, the primary one carries the plain name and
+            # the default one "<name>_unlabeled", as the v3 objects API shows them.
+            results = [{"id": str(to_id), "type": label if primary is None or type_id == primary
+                        else f"{label}_unlabeled"}
+                       for to_id, types in targets for _category, type_id in types]
             blocks[from_id][to_kind] = {"results": results}
     return blocks

@@ -1,5 +1,9 @@
 """Webhook subscriptions: committed changes become events, batched (≤100 per POST) and signed by a thread.
 
+Classic subscriptions (contact.*, company.*, deal.*) and generic ones (object.* with an objectTypeId, the
+only kind engagements such as calls and meetings have) are both served; event fields per "Webhooks API",
+"Create generic webhook subscriptions" and the changelog "New subscription types for Webhooks".
+
 Like HubSpot, a POST not answered 2xx is sent again later with the SAME eventIds and attemptNumber + 1,
 with a delay that doubles up to a cap, until webhook_max_attempts; events arrive in batches, possibly repeated.
 """
@@ -17,15 +21,18 @@ import requests
 
 from connectors.sandbox_kit.delivery import DeliveryQueue, retry_delay
 
-from .records import STAMPS, Change
+from .changes import STAMPS, Change
+from .schema import ASSOCIATION_TYPES, OBJECT_TYPES, canonical_type
 from .settings import HubSpotSandboxSettings
 from .signing import signed_headers
 
 logger = logging.getLogger(__name__)
 MAX_EVENTS = 100
 HISTORY = 30
+# Classic subscription types exist for these objects only; every object type has the generic object.* ones
+# (the Webhooks v3 description's eventType enum; "Create generic webhook subscriptions").
 SUBSCRIBABLE = {"contacts": "contact", "companies": "company", "deals": "deal"}
-CHANGES = ("creation", "deletion", "propertyChange")
+CHANGES = ("creation", "deletion", "propertyChange", "merge", "restore", "associationChange")
 USER_AGENT = "HubSpot Connect 2.0 (http://dev.hubspot.com/) - WebhooksExecutorDaemon"
 
 
@@ -44,23 +51,79 @@ class Delivery:
         self.ids = [event["eventId"] for event in self.events]
 
 
+def _object_type_id(name: Any) -> str | None:
+    kind = canonical_type(str(name or ""))
+    return OBJECT_TYPES[kind][0] if kind else None
+
+
 def parse_subscriptions(items: list | tuple) -> list[dict[str, Any]]:
-    """Subscriptions from "contact.propertyChange", "contact.propertyChange:lifecyclestage" or dicts."""
+    """Subscriptions from "contact.propertyChange[:property]", "object.creation@call[:property]" or dicts.
+
+    A generic (object.*) subscription names its object type after "@" (singular, plural or objectTypeId),
+    or as objectType / objectTypeId in a dict.
+    """
     parsed = []
     for index, item in enumerate(items or ()):
         if isinstance(item, str):
             kind, _, name = item.partition(":")
-            item = {"subscriptionType": kind, "propertyName": name or None}
+            kind, _, object_type = kind.partition("@")
+            item = {"subscriptionType": kind, "propertyName": name or None, "objectType": object_type or None}
         if not isinstance(item, dict) or "." not in str(item.get("subscriptionType", "")):
-            raise ValueError(f"Subscription {item!r} is not valid: use e.g. 'deal.propertyChange' or "
-                             "{'subscriptionType': 'contact.propertyChange', 'propertyName': 'email'}.")
-        singular, _, change = item["subscriptionType"].partition(".")
-        if singular not in SUBSCRIBABLE.values() or change not in CHANGES:
+            raise ValueError(f"Subscription {item!r} is not valid: use e.g. 'deal.propertyChange', "
+                             "'object.creation@call' or {'subscriptionType': 'contact.propertyChange', "
+                             "'propertyName': 'email'}.")
+        subject, _, change = item["subscriptionType"].partition(".")
+        type_id = _object_type_id(item.get("objectTypeId") or item.get("objectType"))
+        if change not in CHANGES or (subject == "object" and type_id is None) or (
+                subject != "object" and subject not in SUBSCRIBABLE.values()):
             raise ValueError(f"Subscription type {item['subscriptionType']} is not supported: use contact, company "
-                             f"or deal with {', '.join(CHANGES)}.")
-        parsed.append({"id": 1_800_001 + index, "subscriptionType": item["subscriptionType"],
-                       "propertyName": item.get("propertyName"), "active": True})
+                             f"or deal, or object with an object type, and one of {', '.join(CHANGES)}.")
+        sub = {"id": 1_800_001 + index, "subscriptionType": item["subscriptionType"],
+               "propertyName": item.get("propertyName"), "active": True}
+        if subject == "object":
+            sub["objectTypeId"] = type_id
+        parsed.append(sub)
     return parsed
+
+
+def _matches(sub: dict[str, Any], change: Change) -> bool:
+    subject, _, kind = sub["subscriptionType"].partition(".")
+    if kind != change.change:
+        return False
+    if subject == "object":
+        if sub["objectTypeId"] != OBJECT_TYPES[change.kind][0]:
+            return False
+    elif SUBSCRIBABLE.get(change.kind) != subject:
+        return False
+    return not (sub["propertyName"] and sub["propertyName"] != change.property_name)
+
+
+def event_fields(sub: dict[str, Any], change: Change) -> dict[str, Any]:
+    """What an event of this change adds to the common fields, in the subscription's format."""
+    generic = "objectTypeId" in sub
+    fields: dict[str, Any] = {}
+    if change.change != "associationChange":
+        fields["objectId"] = change.object_id
+        if generic:
+            fields["objectTypeId"] = sub["objectTypeId"]
+    if change.change == "creation":
+        fields["changeFlag"] = "NEW"
+    elif change.change == "propertyChange":
+        fields.update(propertyName=change.property_name, propertyValue=change.property_value or "")
+    elif change.change == "merge":
+        fields.update({k: change.details[k] for k in ("primaryObjectId", "mergedObjectIds", "newObjectId",
+                                                       "numberOfPropertiesMoved")})
+    elif change.change == "associationChange":
+        other, other_id = change.details["to_kind"], change.details["to_id"]
+        fields.update(fromObjectId=change.object_id, toObjectId=other_id,
+                      associationRemoved=change.details["removed"], isPrimaryAssociation=change.details["primary"])
+        if generic:
+            fields.update(fromObjectTypeId=OBJECT_TYPES[change.kind][0], toObjectTypeId=OBJECT_TYPES[other][0],
+                          associationCategory="HUBSPOT_DEFINED",
+                          associationTypeId=ASSOCIATION_TYPES.get((change.kind, other)))
+        else:
+            fields["associationType"] = f"{OBJECT_TYPES[change.kind][1]}_TO_{OBJECT_TYPES[other][1]}".upper()
+    return fields
 
 
 class WebhookDispatcher(DeliveryQueue):
@@ -114,19 +177,15 @@ class WebhookDispatcher(DeliveryQueue):
                 return
             now = time.monotonic()
             for change in changes:
-                singular = SUBSCRIBABLE.get(change.kind)
-                if singular is None or change.property_name in STAMPS:
+                if change.property_name in STAMPS:
                     continue
                 for sub in self.subscriptions:
-                    if sub["subscriptionType"] != f"{singular}.{change.change}" or (
-                            sub["propertyName"] and sub["propertyName"] != change.property_name):
+                    if not _matches(sub, change):
                         continue
                     event = {"eventId": self._event_id(), "subscriptionId": sub["id"], "portalId": self.portal_id,
                              "appId": self.settings.app_id, "occurredAt": change.occurred_at,
                              "subscriptionType": sub["subscriptionType"], "attemptNumber": 0,
-                             "objectId": change.object_id, "changeSource": change.source}
-                    if change.change == "propertyChange":
-                        event.update(propertyName=change.property_name, propertyValue=change.property_value or "")
+                             **event_fields(sub, change), "changeSource": change.source}
                     if change.source_id:
                         event["sourceId"] = change.source_id
                     self._incoming.append((now, event))

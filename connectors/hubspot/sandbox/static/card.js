@@ -1,4 +1,4 @@
-// Opens a CRM card's IFRAME action in a modal frame, as HubSpot does; closing it blanks the frame.
+// Opens an app card's IFRAME action in a modal frame, as HubSpot does; closing it blanks the frame.
 (function () {
   var dialog = document.getElementById("card-iframe-dialog");
   if (!dialog) { return; }
