@@ -202,8 +202,7 @@ def test_an_admin_sees_only_their_own_organization(synced, app):
         session.add(other)
         session.flush()
         foreign = Connection(organization_id=other.id, provider="salesforce", remote_org_id="00Dother",
-                             instance_url="https://other.example", token_ciphertext=connection.token_ciphertext,
-                             webhook_secret="other-secret")
+                             instance_url="https://other.example", token_ciphertext=connection.token_ciphertext)
         session.add(foreign)
         session.commit()
     for url in (f"/admin/connections/{foreign.id}", f"/admin/connections/{foreign.id}/writeback",

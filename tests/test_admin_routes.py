@@ -80,12 +80,14 @@ def test_the_csrf_exemptions_are_only_the_signed_crm_and_api_endpoints(app):
     assert answer.status_code == 403
 
 
-def test_security_headers(app, sf_sandbox):
+def test_security_headers(app, sf_sandbox, tmp_path, sqlite_url, redis_url):
     client = app.test_client()
     plain = client.get("/auth/login")
     assert "camera=()" in plain.headers["Permissions-Policy"]
-    assert "Strict-Transport-Security" not in plain.headers
-    secure = client.get("/auth/login", base_url="https://pipewise.test")
-    assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert "Strict-Transport-Security" not in plain.headers  # published over plain HTTP (local development)
+    # Published over HTTPS: HSTS on every answer, even one a TLS proxy forwarded over plain HTTP.
+    published = build_app(tmp_path, sqlite_url, redis_url, sf_sandbox, PUBLIC_URL="https://pipewise.test")
+    behind_proxy = published.test_client().get("/auth/login", base_url="http://10.0.0.5")
+    assert behind_proxy.headers["Strict-Transport-Security"].startswith("max-age=")
     sign_in(client, sf_sandbox)
     assert client.get("/admin/connections").headers["Cache-Control"] == "no-store"

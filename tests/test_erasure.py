@@ -102,7 +102,7 @@ def _tenant(session, name: str) -> tuple[int, int]:
     session.add(organization)
     session.flush()
     connection = Connection(organization_id=organization.id, provider="salesforce", remote_org_id=f"00D{name}",
-                            instance_url="https://x.example", token_ciphertext=b"-", webhook_secret="s")
+                            instance_url="https://x.example", token_ciphertext=b"-")
     session.add(connection)
     session.flush()
     return organization.id, connection.id

@@ -11,7 +11,7 @@ from werkzeug.serving import make_server
 
 from sync.models import Connection, Opportunity, Score, SyncRun
 from sync.writeback import provision_job
-from tests.conftest import connect_salesforce, make_config, wait_for
+from tests.conftest import connect_salesforce, make_config, outbound_endpoint, wait_for
 from web import create_app
 
 
@@ -29,9 +29,7 @@ def pipeline(tmp_path, sqlite_url, redis_url, sf_sandbox, sf_control, make_runti
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
     connection_id = connect_salesforce(rt, sf_sandbox)
-    with rt.sessions() as session:
-        connection = session.get(Connection, connection_id)
-        endpoint = f"{base}/webhooks/salesforce/{connection.remote_org_id}/{connection.webhook_secret}"
+    endpoint = outbound_endpoint(rt, connection_id, base)
     provision_job(connection_id)
     sf_control.configure_outbound(endpoint)
     start_worker(rt.config)

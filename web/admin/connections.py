@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
 from connectors import registry
@@ -13,6 +13,7 @@ from sync.connections import mark, open_client
 from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun, utcnow
 from web.admin import bp, connection_or_404, organization_id, record
 from web.extensions import runtime
+from web.sessions import revoke_organization
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +187,9 @@ def disconnect(connection_id: int):
              "CRM's connected apps to be sure.")
         record(db, "connection.disconnect", f"connection:{connection_id}", {"revoked": revoked})
         db.commit()
+    # Everyone else signed in to this organization is signed out now, not when their session expires.
+    ended = revoke_organization(rt.redis, organization_id(), keep=session)
+    log.info("admin.disconnected connection=%s sessions-ended=%d", connection_id, ended)
     return redirect(url_for("admin.purge_confirm", connection_id=connection_id))
 
 
