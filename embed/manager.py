@@ -18,10 +18,10 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 
 from embed import context as canvas_context
-from embed.canvas import DEFAULT_WINDOW_SECONDS, InvalidSignedRequest, verify_signed_request
+from embed.canvas import DEFAULT_WINDOW_SECONDS, InvalidSignedRequest
 from embed.manager_charts import bar_chart_svg, range_chart_svg
 from embed.tokens import DEFAULT_MAX_AGE_SECONDS, token_from_request
-from embed.views import _embed_headers, _refusal, _salesforce_connection, bp
+from embed.views import _embed_headers, _refusal, _salesforce_connection, bp, verify_canvas
 from scoring.benchmarks import benchmarks
 from scoring.coaching import coaching
 from scoring.forecast_data import Period, parse_period
@@ -167,8 +167,7 @@ def salesforce_manager():
     rt = runtime()
     window = int(getattr(rt.config, "EMBED_CANVAS_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS))
     try:
-        envelope = verify_signed_request(request.form.get("signed_request", ""), rt.config.SALESFORCE_CLIENT_SECRET,
-                                         redis=rt.redis, window_seconds=window)
+        envelope = verify_canvas(request.form.get("signed_request", ""), rt, window)
     except InvalidSignedRequest as exc:
         log.warning("embed.manager.invalid-signature reason=%s", exc.reason)
         return _refusal("Pipewise could not verify this request",
@@ -358,18 +357,36 @@ def _charts(view: str, data: dict, subject) -> list[Markup]:
     return [Markup(c) for c in charts]
 
 
+# Characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_cell(value):
+    """A value safe to open in a spreadsheet: text that could start a formula gets a leading quote.
+
+    Numbers stay numbers (a negative amount is not a formula); only text is neutralised, as OWASP
+    advises: prefix with a single quote so the cell is read as text.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _csv(tables: list[Table], name: str | None, view: str, period: Period, ancestors) -> Response:
     """One table of the view as CSV: raw values, the column labels as the header."""
     table = next((t for t in tables if t.name == name), tables[0] if tables else None)
     out = io.StringIO()
     writer = csv.writer(out)
     if table is not None:
-        writer.writerow([label for _, label in table.columns])
+        writer.writerow([csv_cell(label) for _, label in table.columns])
         for row in table.rows:
-            writer.writerow(["" if row.get(key) is None else row.get(key) for key, _ in table.columns])
+            writer.writerow([csv_cell(row.get(key)) for key, _ in table.columns])
         if table.totals and any(key in table.totals for key, _ in table.columns[1:]):
-            writer.writerow([table.totals[key] if table.totals.get(key) is not None else ("Total" if i == 0 else "")
-                             for i, (key, _) in enumerate(table.columns)])
+            writer.writerow([csv_cell(table.totals[key]) if table.totals.get(key) is not None
+                             else ("Total" if i == 0 else "") for i, (key, _) in enumerate(table.columns)])
     response = make_response(out.getvalue())
     response.mimetype = "text/csv"
     filename = f"pipewise-{view}-{table.name if table else 'empty'}-{period.label}.csv"

@@ -31,15 +31,22 @@ def _utc(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC" if value else ""
 
 
+def verify_canvas(signed_request: str, rt, window: int) -> dict:
+    """verify_signed_request, with a hostile envelope (nested too deep, numbers out of range) refused too."""
+    try:
+        return verify_signed_request(signed_request, rt.config.SALESFORCE_CLIENT_SECRET, redis=rt.redis,
+                                     window_seconds=window)
+    except (RecursionError, OverflowError, ValueError, TypeError):
+        raise InvalidSignedRequest("malformed-envelope") from None
+
+
 @bp.post("/salesforce/canvas")
 def salesforce_canvas():
     """Verify Salesforce's signed request, then show the panel of the record in its context."""
     rt = runtime()
     window = int(getattr(rt.config, "EMBED_CANVAS_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS))
     try:
-        envelope = verify_signed_request(request.form.get("signed_request", ""),
-                                         rt.config.SALESFORCE_CLIENT_SECRET, redis=rt.redis,
-                                         window_seconds=window)
+        envelope = verify_canvas(request.form.get("signed_request", ""), rt, window)
     except InvalidSignedRequest as exc:
         log.warning("embed.canvas.invalid-signature reason=%s", exc.reason)
         return _refusal("Pipewise could not verify this request",

@@ -216,18 +216,39 @@ def purge_connection(session: Session, connection_id: int) -> dict[str, int]:
     return counts
 
 
-def compact(engine: Engine) -> None:
-    """On SQLite, rewrite the file and empty the WAL so deleted bytes do not linger on disk."""
+COMPACT_STEPS = ("Writing the journal into the store", "Rewriting the store without the freed pages",
+                 "Emptying the journal")
+
+
+def compact(engine: Engine, progress=None) -> None:
+    """On SQLite, rewrite the file and empty the WAL so deleted bytes do not linger on disk.
+
+    ``progress(step_index, step_name)`` is told before each step (the job shows it to the admin).
+    """
     if engine.dialect.name != "sqlite":
         return  # PostgreSQL reuses dead tuples' space; VACUUM there is the operator's routine.
+    statements = ("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.exec_driver_sql("VACUUM")
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        for index, (name, statement) in enumerate(zip(COMPACT_STEPS, statements)):
+            if progress is not None:
+                progress(index, name)
+            conn.exec_driver_sql(statement)
 
 
 def compact_job() -> None:
-    """The worker's compaction after a purge (a large file takes a while; no request waits on it)."""
+    """The worker's compaction after an erasure or a purge (a large file takes a while; no request waits)."""
+    from rq import get_current_job
+
     from sync import runtime as runtime_module
 
-    compact(runtime_module.current().engine)
+    job = get_current_job()
+
+    def progress(index: int, name: str) -> None:
+        if job is not None:
+            job.meta["progress"] = {"done": index, "total": len(COMPACT_STEPS), "step": name}
+            job.save_meta()
+
+    compact(runtime_module.current().engine, progress)
+    if job is not None:
+        job.meta["progress"] = {"done": len(COMPACT_STEPS), "total": len(COMPACT_STEPS), "step": "Done"}
+        job.save_meta()

@@ -22,8 +22,22 @@ def _answer(status: int):
     return message + "\n", status, {"Content-Type": "text/plain; charset=utf-8"}
 
 
+# Signature timestamps are epoch milliseconds: ASCII digits only ("²" passes isdigit, not int()).
+TIMESTAMP_HEADERS = ("X-HubSpot-Request-Timestamp",)
+
+
 def init_app(app: Flask) -> None:
     """Answer 413 and undecodable requests with what happened and what to do."""
+
+    @app.before_request
+    def _timestamps():
+        for name in TIMESTAMP_HEADERS:
+            value = request.headers.get(name)
+            if value is not None and not (value.isascii() and value.strip().isdigit() and len(value) <= 20):
+                return (f"The {name} header must be a time in epoch milliseconds. The request was refused "
+                        "unread; send it again with a valid signature.\n", 401,
+                        {"Content-Type": "text/plain; charset=utf-8"})
+        return None
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc):

@@ -11,7 +11,7 @@ from connectors import registry
 from sync import erasure
 from sync.connections import mark, open_client
 from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun, utcnow
-from web.admin import bp, connection_or_404, organization_id, record
+from web.admin import bp, connection_or_404, jobs, organization_id, record
 from web.extensions import runtime
 from web.sessions import revoke_organization
 
@@ -239,6 +239,7 @@ def purge(connection_id: int):
     finally:
         lock.release()
     rt.redis.delete(f"pipewise:writeback:{connection_id}")
-    rt.queues["sync"].enqueue("sync.erasure.compact_job", job_timeout=3600)
-    flash(f"Deleted {sum(counts.values())} rows that Pipewise kept for this connection.", "info")
+    job = jobs.start("sync", "sync.erasure.compact_job", title="Compacting the store after deleting a connection's data")
+    flash(f"Deleted {sum(counts.values())} rows that Pipewise kept for this connection. The store is being "
+          "compacted so freed pages keep no copy.", "info")
     return redirect(url_for("admin.connection", connection_id=connection_id))
