@@ -23,7 +23,9 @@ def _answer(status: int):
 
 
 # Signature timestamps are epoch milliseconds: ASCII digits only ("²" passes isdigit, not int()).
+# Checked on the paths whose requests HubSpot signs.
 TIMESTAMP_HEADERS = ("X-HubSpot-Request-Timestamp",)
+SIGNED_PATHS = ("/webhooks/hubspot", "/embed/hubspot/")
 
 
 def init_app(app: Flask) -> None:
@@ -31,6 +33,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _timestamps():
+        if not request.path.startswith(SIGNED_PATHS):
+            return None
         for name in TIMESTAMP_HEADERS:
             value = request.headers.get(name)
             if value is not None and not (value.isascii() and value.strip().isdigit() and len(value) <= 20):
