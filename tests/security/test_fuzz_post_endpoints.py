@@ -38,9 +38,11 @@ CONTENT_TYPES = ["application/json", "text/xml", "application/x-www-form-urlenco
                  "multipart/form-data; boundary=fuzz", "application/octet-stream", ""]
 STATUSES: dict[str, Counter] = defaultdict(Counter)
 
+# Nesting far past any parser's recursion limit, as a body or a value.
+DEEP = "[" * 50_000 + "]" * 50_000
 text = st.one_of(st.sampled_from(INTERESTING), st.text(max_size=60))
 json_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-                                     text), lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                     st.sampled_from([10**30, -10**20, 2**63, 2**64, 10**400]), text), lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                                     st.dictionaries(text, inner, max_size=4)),
                            max_leaves=12)
 
@@ -226,6 +228,8 @@ def _events(data, target) -> bytes:
         "propertyName": maybe(["pipewise_score", "amount", "email"]), "propertyValue": json_values,
         "fromObjectId": maybe([1, 2]), "toObjectId": maybe([3]), "associationType": maybe(["CONTACT_TO_COMPANY"]),
         "mergedObjectIds": json_values})
+    if data.draw(st.sampled_from([False, False, False, True]), label="deep"):
+        return DEEP.encode()
     return json.dumps(data.draw(st.one_of(st.lists(event, max_size=4), json_values), label="events")).encode()
 
 
@@ -246,7 +250,9 @@ def _request(data, rule: str, csrf_token: str, target):
     if shape in ("crm", "form"):
         form = _form(data, target, csrf_token)
         if rule.startswith("/embed/salesforce/"):
-            form["signed_request"] = canvas("pipewise-sandbox-secret", json.dumps(_envelope(data, target)))
+            envelope = DEEP if data.draw(st.sampled_from([False, False, False, True]), label="deep") \
+                else json.dumps(_envelope(data, target))
+            form["signed_request"] = canvas("pipewise-sandbox-secret", envelope)
         return path, {"data": form, "headers": headers}
     body = data.draw(st.one_of(st.binary(max_size=2000), json_values.map(lambda v: json.dumps(v).encode())),
                      label="body")
