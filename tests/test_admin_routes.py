@@ -22,7 +22,7 @@ def _admin_routes(app, connection_id: int) -> list[tuple[str, str]]:
     """(method, url) of every admin route, with real ids filled in."""
     from flask import url_for
 
-    values = {"connection_id": connection_id, "version_id": 1, "provider": "salesforce"}
+    values = {"connection_id": connection_id, "version_id": 1, "provider": "salesforce", "job_id": "retrain-1-lead"}
     routes = []
     with app.test_request_context():
         for rule in app.url_map.iter_rules():

@@ -73,21 +73,26 @@ class RedisSessionInterface(SessionInterface):
             return
         if not (session.modified or session.rotate or session.new) and not self.should_set_cookie(app, session):
             return
+        existing = bool(session.sid) and not session.rotate
         if session.rotate and session.sid:
             self.redis.delete(_key(session.sid))
-            session.sid = None
-        session.sid = session.sid or secrets.token_urlsafe(32)
+        if not existing:
+            session.sid = secrets.token_urlsafe(32)
         ttl = _ttl(app)
         key = _key(session.sid)
-        pipe = self.redis.pipeline()
-        pipe.set(key, json.dumps(dict(session), default=str), ex=ttl)
+        # An existing session is only updated, never created again: one revoked meanwhile (sign-out
+        # elsewhere, a disconnect) must not come back because this request saved it.
+        if not self.redis.set(key, json.dumps(dict(session), default=str), ex=ttl, xx=existing, nx=not existing):
+            response.delete_cookie(name, domain=domain, path=path)
+            return
         user = session.get("user")
         if user:
             # Indexes for revocation: every session of a user, and of an organization.
+            pipe = self.redis.pipeline()
             for index in (user_index_key(user), f"{ORGANIZATION_INDEX}{user.get('organization_id')}"):
                 pipe.sadd(index, key)
                 pipe.expire(index, ttl)
-        pipe.execute()
+            pipe.execute()
         response.set_cookie(name, session.sid, expires=self.get_expiration_time(app, session),
                             httponly=self.get_cookie_httponly(app), domain=domain, path=path,
                             secure=self.get_cookie_secure(app), samesite=self.get_cookie_samesite(app))

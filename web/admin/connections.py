@@ -12,6 +12,7 @@ from sync import erasure
 from sync.connections import mark, open_client
 from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun, utcnow
 from web.admin import bp, connection_or_404, jobs, organization_id, record
+from web.auth import actor
 from web.extensions import runtime
 from web.sessions import revoke_organization
 
@@ -219,27 +220,12 @@ def purge_confirm(connection_id: int):
 
 @bp.post("/connections/<int:connection_id>/purge")
 def purge(connection_id: int):
-    """Bulk-delete every row of a disconnected connection, once no sync of it is running."""
-    from sync.jobs import sync_lock
-
-    rt = runtime()
-    lock = sync_lock(rt.redis, connection_id, rt.config.SYNC_LOCK_TTL_SECONDS)
-    if not lock.acquire(blocking=True, blocking_timeout=20):
-        flash("A sync of this connection is still finishing. Try again in a minute.", "error")
-        return redirect(url_for("admin.purge_confirm", connection_id=connection_id))
-    try:
-        with rt.sessions() as db:
-            connection = connection_or_404(db, connection_id)
-            if connection.status != "disconnected":
-                flash("Disconnect the connection before deleting its data.", "error")
-                return redirect(url_for("admin.connection", connection_id=connection_id))
-            counts = erasure.purge_connection(db, connection_id)
-            record(db, "connection.purge", f"connection:{connection_id}", {"deleted": counts})
-            db.commit()
-    finally:
-        lock.release()
-    rt.redis.delete(f"pipewise:writeback:{connection_id}")
-    job = jobs.start("sync", "sync.erasure.compact_job", title="Compacting the store after deleting a connection's data")
-    flash(f"Deleted {sum(counts.values())} rows that Pipewise kept for this connection. The store is being "
-          "compacted so freed pages keep no copy.", "info")
-    return redirect(url_for("admin.connection", connection_id=connection_id))
+    """Queue the deletion of every row of a disconnected connection; the admin follows it on its page."""
+    with runtime().sessions() as db:
+        connection = connection_or_404(db, connection_id)
+        if connection.status != "disconnected":
+            flash("Disconnect the connection before deleting its data.", "error")
+            return redirect(url_for("admin.connection", connection_id=connection_id))
+    job = jobs.start("sync", "sync.erasure.purge_job", connection_id, actor(),
+                     title="Deleting the data Pipewise kept for a connection", job_id=f"purge-{connection_id}")
+    return redirect(url_for("admin.job", job_id=job.id if job else f"purge-{connection_id}"))

@@ -66,6 +66,7 @@ def describe(job: Job) -> dict:
             "label": LABELS.get(status, status), "done": status not in ACTIVE,
             "failed": status in ("failed", "stopped", "canceled"), "step": progress.get("step"),
             "steps_done": progress.get("done"), "steps_total": progress.get("total"),
+            "summary": job.meta.get("summary") if status == "finished" else None,
             "url": url_for("admin.job", job_id=job.id)}
 
 
