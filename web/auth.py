@@ -247,7 +247,7 @@ def callback(provider: str):
         detail = str(exc) if isinstance(exc, SignInError) else "The CRM's identity answer could not be read."
         return _message("Sign-in did not complete.", f"{detail} Try signing in again."), 400
     finally:
-        _revoke(app, token)
+        revoke_grant(app, token)
     with runtime().sessions() as db:
         connection = db.execute(select(Connection.organization_id, Connection.status).where(
             Connection.provider == provider, Connection.remote_org_id == who.remote_org_id)).first()
@@ -268,8 +268,8 @@ def callback(provider: str):
     return redirect(url_for("admin.connections") if who.role == "admin" else url_for("auth.whoami"))
 
 
-def _revoke(app, token: dict[str, Any]) -> None:
-    """Give the sign-in grant back: Pipewise only needed to read the identity."""
+def revoke_grant(app, token: dict[str, Any]) -> None:
+    """Give a grant back to the CRM (sign-in's, or an install Pipewise refused); best effort."""
     revoke_path = app.provider.revoke_path
     value = token.get("refresh_token") or token.get("access_token")
     if not revoke_path or not value:

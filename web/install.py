@@ -13,7 +13,7 @@ from sync.connections import install, oauth_app
 from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun
 from web.admin.webhooks import allow_reveal
 from web.auth import (IDENTITY_RESOLVERS, SignInError, actor, admin_required, current_user, public_url,
-                      set_organization)
+                      revoke_grant, set_organization)
 from web.extensions import runtime
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ def callback(provider: str):
         return render_template("install_error.html", message=str(exc)), 400
     refusal = _consenting_admin_refusal(rt, provider, token, grant.remote_org_id)
     if refusal is not None:
+        revoke_grant(app, token)  # a grant Pipewise will not use goes back at once
         return refusal
     user = current_user()
     with rt.sessions() as db:
@@ -80,6 +81,7 @@ def callback(provider: str):
                                                       Connection.remote_org_id == grant.remote_org_id))
         if existing is not None and existing.organization_id != user["organization_id"]:
             log.warning("install.foreign-connection provider=%s connection=%s", provider, existing.id)
+            revoke_grant(app, token)
             return render_template("install_error.html", message=(
                 "This CRM account is already connected to another Pipewise organization, so it cannot be "
                 "connected or re-authorized from yours. Ask that organization's admin to disconnect it "
@@ -116,10 +118,14 @@ def _consenting_admin_refusal(rt, provider: str, token: dict, remote_org_id: str
         detail = str(exc) if isinstance(exc, (SignInError, ConnectorError)) else "The CRM's identity answer could not be read."
         return render_template("install_error.html", message=(
             f"Pipewise could not tell who allowed access in the CRM. {detail} Start the connection again.")), 400
-    if who.remote_org_id != remote_org_id or who.role != "admin":
+    if who.remote_org_id != remote_org_id:
+        return render_template("install_error.html", message=(
+            "The CRM named a different account for your identity than for the access you allowed. "
+            "Start the connection again.")), 403
+    if who.role != "admin":
         log.warning("install.not-admin provider=%s role=%s", provider, who.role)
         return render_template("install_error.html", message=(
-            f"The person who allowed access in the CRM is {'an' if who.role == 'admin' else 'a'} {who.role} "
+            f"The person who allowed access in the CRM is a {who.role} "
             "there, not an admin. Only an admin of the CRM account can connect it to Pipewise: start again "
             "and allow access as an admin of that account.")), 403
     return None

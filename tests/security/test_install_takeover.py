@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from sync.connections import oauth_app
 from sync.models import Connection
 from tests.conftest import connect_salesforce
 from tests.hubspot_fixtures import connect as connect_hubspot
@@ -53,6 +54,8 @@ def test_even_an_admin_of_the_connected_org_cannot_move_it_into_another_organiza
     after = _connection(rt, "salesforce")
     assert after.token_ciphertext == before.token_ciphertext and after.organization_id == before.organization_id
     assert session_user(attacker)["organization_id"] is None
+    # The refused grant went back to the CRM; the victim's own grant still works.
+    assert oauth_app(rt.config, "salesforce").refresh(rt.cipher.decrypt_json(after.token_ciphertext))["access_token"]
 
 
 def test_a_salesforce_admin_cannot_take_over_a_connected_hubspot_portal_by_consenting_as_its_rep(
