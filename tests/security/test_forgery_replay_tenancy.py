@@ -62,10 +62,10 @@ def test_outbound_messages_need_the_secret_and_their_own_org(both_app, sf_sandbo
     connection_id = connect_salesforce(rt, sf_sandbox)
     path = outbound_endpoint(rt, connection_id, "")
     client = both_app.test_client()
-    message = (f'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
-               f'<notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>{{org}}'
-               f'</OrganizationId><ActionId>04k000000000001AAA</ActionId></notifications></soapenv:Body>'
-               f'</soapenv:Envelope>')
+    message = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+               '<notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>{org}'
+               '</OrganizationId><ActionId>04k000000000001AAA</ActionId></notifications></soapenv:Body>'
+               '</soapenv:Envelope>')
     guessed = path.rsplit("/", 1)[0] + "/" + "A" * 32
     assert client.post(guessed, data=message.format(org=sf_sandbox.org_id)).status_code == 403
     other_org = client.post(path, data=message.format(org="00D000000000999AAA"))

@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import re
 
+import pytest
+
 from sync.jobs import sync_connection
 from tests.conftest import connect_salesforce
 from tests.test_admin_signin import ADMIN, build_app, csrf, sign_in
@@ -45,16 +47,21 @@ def test_the_cookie_is_a_random_id_secure_and_http_only_outside_local_developmen
         assert secret.encode() not in decoded and secret not in value
 
 
-def test_a_role_change_in_the_crm_ends_the_session_at_the_next_sync(tmp_path, sqlite_url, redis_url, sf_sandbox,
-                                                                    sf_control):
+@pytest.fixture
+def synced_admin(tmp_path, sqlite_url, redis_url, sf_sandbox, sf_control):
+    """A synced connection (its users in the store), the admin signed in, and the admin's CRM user id."""
     app = build_app(tmp_path, sqlite_url, redis_url, sf_sandbox)
-    rt = app.extensions["pipewise"]
-    connection_id = connect_salesforce(rt, sf_sandbox)
+    connection_id = connect_salesforce(app.extensions["pipewise"], sf_sandbox)
     sync_connection(connection_id, "full", then_score=False)
     client = app.test_client()
     sign_in(client, sf_sandbox)
-    assert client.get("/admin/connections").status_code == 200
     admin_id = next(r["Id"] for r in sf_control.records("User") if r["Username"] == ADMIN)
+    return client, connection_id, admin_id
+
+
+def test_a_role_change_in_the_crm_ends_the_session_at_the_next_sync(synced_admin, sf_control):
+    client, connection_id, admin_id = synced_admin
+    assert client.get("/admin/connections").status_code == 200
     try:
         sf_control.update("User", admin_id, {"Title": "Account Executive"})  # no longer an admin
         sync_connection(connection_id, "incremental", then_score=False)
@@ -64,14 +71,8 @@ def test_a_role_change_in_the_crm_ends_the_session_at_the_next_sync(tmp_path, sq
         sf_control.update("User", admin_id, {"Title": "System Administrator"})
 
 
-def test_a_deactivated_user_is_signed_out(tmp_path, sqlite_url, redis_url, sf_sandbox, sf_control):
-    app = build_app(tmp_path, sqlite_url, redis_url, sf_sandbox)
-    rt = app.extensions["pipewise"]
-    connection_id = connect_salesforce(rt, sf_sandbox)
-    sync_connection(connection_id, "full", then_score=False)
-    client = app.test_client()
-    sign_in(client, sf_sandbox)
-    admin_id = next(r["Id"] for r in sf_control.records("User") if r["Username"] == ADMIN)
+def test_a_deactivated_user_is_signed_out(synced_admin, sf_control):
+    client, connection_id, admin_id = synced_admin
     try:
         sf_control.update("User", admin_id, {"IsActive": False})
         sync_connection(connection_id, "incremental", then_score=False)
