@@ -15,10 +15,9 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from werkzeug.urls import iri_to_uri
-
 from flask import Blueprint, Flask, abort, g, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
+from werkzeug.urls import iri_to_uri
 
 from connectors.errors import ConnectorError
 from connectors.hubspot.provider import HubSpotProvider

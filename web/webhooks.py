@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, abort, request
-from flask import Blueprint
+from flask import Blueprint, Response, abort, request
 from sqlalchemy import select, update
 
 from connectors import registry
