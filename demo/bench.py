@@ -200,7 +200,7 @@ def generate(engines, opportunities: int, seed: int = 20240515) -> dict:
                              {"now": now}).scalar_one()
             conn = db.execute(text(
                 "INSERT INTO connection (organization_id, provider, remote_org_id, instance_url, scopes, status, "
-                "token_ciphertext, webhook_secret, created_at, updated_at) VALUES (:org, 'salesforce', "
+                "token_ciphertext, webhook_secret_hash, created_at, updated_at) VALUES (:org, 'salesforce', "
                 "'00DB00000000000AAA', 'https://bench.my.salesforce.com', '', 'healthy', :token, 'bench', :now, :now) "
                 "RETURNING id"), {"org": org, "now": now, "token": b"bench"}).scalar_one()
     writer = Writer(engines)

@@ -121,11 +121,15 @@ class Stack:
 
     def wire(self, provider: str, connection_id: int) -> None:
         """What the admin pastes into the CRM: where to send changes and where the panel lives."""
+        from sync.connections import rotate_webhook_secret
         from sync.models import Connection
 
         with self.runtime.sessions() as db:
+            # The store keeps only a hash of the secret: the demo rotates it, as an admin would, to
+            # paste the new endpoint into the CRM.
             connection = db.get(Connection, connection_id)
-            org, secret = connection.remote_org_id, connection.webhook_secret
+            org, secret = connection.remote_org_id, rotate_webhook_secret(connection)
+            db.commit()
         if provider == "salesforce":
             self.control.configure_outbound(f"{self.web_url}/webhooks/salesforce/{org}/{secret}")
             self.control.configure_canvas(f"{self.web_url}/embed/salesforce/canvas",

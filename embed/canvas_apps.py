@@ -18,7 +18,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from connectors import registry
 from connectors.oauth import OAuthApp
-from embed.canvas import (APPROVAL_REQUIRED, DEFAULT_WINDOW_SECONDS, introspect,  # noqa: F401 - APPROVAL_REQUIRED for views
+from embed.canvas import (APPROVAL_REQUIRED, DEFAULT_WINDOW_SECONDS, InvalidSignedRequest, introspect,  # noqa: F401 - APPROVAL_REQUIRED for views
                           verify_signed_request)
 from embed import context as canvas_context
 from embed.app_runtime import runtime
@@ -61,8 +61,12 @@ def verify(app: CanvasApp, signed_request: str, instance_url_of) -> dict[str, An
         return bool(instance) and introspect(instance, app.client_id, app.client_secret, envelope,
                                              canvas_context.user_id(envelope), rt.config.ca_bundle)
 
-    return verify_signed_request(signed_request, app.client_secret, redis=rt.redis, window_seconds=window,
-                                 session_is_live=session_is_live)
+    try:
+        return verify_signed_request(signed_request, app.client_secret, redis=rt.redis, window_seconds=window,
+                                     session_is_live=session_is_live)
+    except (RecursionError, OverflowError, ValueError, TypeError):
+        # A hostile envelope (nested too deep, numbers out of range) is refused like a bad signature.
+        raise InvalidSignedRequest("malformed-envelope") from None
 
 
 def _oauth(app: CanvasApp) -> OAuthApp:
@@ -123,4 +127,5 @@ def _message(title: str, message: str, status: int):
 
 
 def _callback_url() -> str:
-    return url_for("embed.salesforce_canvas_approved", _external=True)
+    # On Pipewise's public address (PIPEWISE_PUBLIC_URL), never the Host header the request came with.
+    return runtime().config.PUBLIC_URL.rstrip("/") + url_for("embed.salesforce_canvas_approved")

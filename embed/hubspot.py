@@ -57,7 +57,7 @@ def hubspot_card():
             log.warning("hubspot.card.unknown-portal portal=%s", portal_id)
             return _json(_message_card(object_id, "Pipewise is not installed for this HubSpot account",
                                        "Ask your HubSpot admin to connect this account in the Pipewise console."))
-        if object_type is None or not object_id.isdigit():
+        if object_type is None or not (object_id.isascii() and object_id.isdigit()) or len(object_id) > 19:
             return _json(_message_card(object_id, "Pipewise scores contacts and deals",
                                        "Open a contact or a deal to see its Pipewise score."))
         context = panel_context(session, connection, object_type, object_id)

@@ -362,18 +362,36 @@ def _charts(view: str, data: dict, subject) -> list[Markup]:
     return [Markup(c) for c in charts]
 
 
+# Characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_cell(value):
+    """A value safe to open in a spreadsheet: text that could start a formula gets a leading quote.
+
+    Numbers stay numbers (a negative amount is not a formula); only text is neutralised, as OWASP
+    advises: prefix with a single quote so the cell is read as text.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _csv(tables: list[Table], name: str | None, view: str, period: Period, ancestors) -> Response:
     """One table of the view as CSV: raw values, the column labels as the header."""
     table = next((t for t in tables if t.name == name), tables[0] if tables else None)
     out = io.StringIO()
     writer = csv.writer(out)
     if table is not None:
-        writer.writerow([label for _, label in table.columns])
+        writer.writerow([csv_cell(label) for _, label in table.columns])
         for row in table.rows:
-            writer.writerow(["" if row.get(key) is None else row.get(key) for key, _ in table.columns])
+            writer.writerow([csv_cell(row.get(key)) for key, _ in table.columns])
         if table.totals and any(key in table.totals for key, _ in table.columns[1:]):
-            writer.writerow([table.totals[key] if table.totals.get(key) is not None else ("Total" if i == 0 else "")
-                             for i, (key, _) in enumerate(table.columns)])
+            writer.writerow([csv_cell(table.totals[key]) if table.totals.get(key) is not None
+                             else ("Total" if i == 0 else "") for i, (key, _) in enumerate(table.columns)])
     response = make_response(out.getvalue())
     response.mimetype = "text/csv"
     filename = f"pipewise-{view}-{table.name if table else 'empty'}-{period.label}.csv"

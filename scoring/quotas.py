@@ -83,9 +83,15 @@ def import_crm_quotas(session: Session, organization_id: int) -> int:
 
 def set_quota(session: Session, organization_id: int, owner_remote_id: str, period: str,
               amount: float) -> None:
-    """An admin sets one person's quota for a period."""
+    """An admin sets one person's quota for a period; the person must be a user of the organization."""
     if not math.isfinite(amount) or amount < 0:
         raise ValueError("A quota is an amount of zero or more; enter it as a plain number, e.g. 250000.")
+    member = session.scalar(select(User.id).where(User.organization_id == organization_id,
+                                                  User.remote_id == owner_remote_id, User.deleted_at.is_(None))
+                            .limit(1))
+    if member is None:
+        raise ValueError("That person is not a user of your organization's CRM. Choose someone from the list "
+                         "and save the quota again.")
     upsert_quotas(session, organization_id, [{"owner_remote_id": owner_remote_id, "period": period,
                                               "amount": amount, "source": "admin"}])
 

@@ -71,7 +71,8 @@ def parse(token: str) -> tuple[int, str] | None:
     """(id, secret) of a well-formed token, else None."""
     prefix, _, rest = token.partition("_")
     key_id, _, secret = rest.partition("_")
-    if prefix != PREFIX or not key_id.isdigit() or not secret or len(key_id) > 18:
+    # isascii: isdigit alone accepts "²", which int() refuses.
+    if prefix != PREFIX or not (key_id.isascii() and key_id.isdigit()) or not secret or len(key_id) > 18:
         return None
     return int(key_id), secret
 

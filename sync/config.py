@@ -53,8 +53,20 @@ class Config:
         # When set, /metrics asks for "Authorization: Bearer <token>".
         self.METRICS_TOKEN = _env("PIPEWISE_METRICS_TOKEN")
         self.SESSION_LIFETIME_SECONDS = int(_env("SESSION_LIFETIME_SECONDS", "28800"))
+        # How many reverse proxies (TLS terminator, load balancer) stand in front of the web
+        # process: their X-Forwarded-* headers are trusted that many hops deep and no further.
+        self.PROXY_COUNT = int(_env("PIPEWISE_PROXY_COUNT", "0"))
+        # Webhook events stored but not processed after this long are queued again by the sweeper.
+        self.WEBHOOK_RETRY_SECONDS = int(_env("PIPEWISE_WEBHOOK_RETRY_SECONDS", "120"))
         for key, value in overrides.items():
             setattr(self, key, value)
+
+    @property
+    def local_development(self) -> bool:
+        """Whether Pipewise runs on this machine only (its public URL is a loopback address)."""
+        from urllib.parse import urlsplit
+
+        return (urlsplit(self.PUBLIC_URL).hostname or "") in {"127.0.0.1", "localhost", "::1"}
 
     @property
     def ca_bundle(self) -> str | bool:

@@ -1,6 +1,8 @@
 """Connections: create them from an OAuth grant, open their clients, keep their tokens safe."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from datetime import datetime
 from typing import Any
@@ -33,19 +35,32 @@ def oauth_app(config: Config, provider_key: str) -> OAuthApp:
 
 
 def install(session: Session, cipher: TokenCipher, provider_key: str, token: dict[str, Any],
-            installed_by: str | None = None, organization_name: str | None = None) -> Connection:
-    """Create (or re-authorize) the Organization and Connection a fresh OAuth grant belongs to."""
+            installed_by: str | None = None, organization_name: str | None = None,
+            organization_id: int | None = None) -> Connection:
+    """Create (or re-authorize) the Connection a fresh OAuth grant belongs to.
+
+    A new connection joins ``organization_id`` (a company is one organization with many
+    connections), or a new organization when None. An existing connection is re-authorized only
+    for the organization it belongs to: a grant never moves a connection to another organization.
+    A new connection's webhook secret is returned once, on ``connection.issued_webhook_secret``.
+    """
     provider = registry.get(provider_key).provider
     identity = provider.identity(token)
     connection = session.scalar(select(Connection).where(
         Connection.provider == provider_key, Connection.remote_org_id == identity.remote_org_id))
+    if connection is not None and organization_id is not None and connection.organization_id != organization_id:
+        raise ForeignConnection(
+            f"This {provider.name} account is already connected to another Pipewise organization. "
+            "Ask that organization's admin to disconnect it there first.")
     if connection is None:
-        organization = Organization(name=organization_name or f"{provider.name} {identity.remote_org_id}")
-        session.add(organization)
-        session.flush()
-        connection = Connection(organization_id=organization.id, provider=provider_key,
-                                remote_org_id=identity.remote_org_id,
-                                webhook_secret=secrets.token_urlsafe(24))
+        if organization_id is None:
+            organization = Organization(name=organization_name or f"{provider.name} {identity.remote_org_id}")
+            session.add(organization)
+            session.flush()
+            organization_id = organization.id
+        connection = Connection(organization_id=organization_id, provider=provider_key,
+                                remote_org_id=identity.remote_org_id)
+        connection.issued_webhook_secret = rotate_webhook_secret(connection)
         session.add(connection)
     connection.instance_url = identity.instance_url
     connection.scopes = token.get("scope", "") or ""
@@ -56,6 +71,28 @@ def install(session: Session, cipher: TokenCipher, provider_key: str, token: dic
     connection.installed_by = installed_by
     session.flush()
     return connection
+
+
+class ForeignConnection(ValueError):
+    """The grant is for a CRM account that another organization has connected."""
+
+
+def webhook_secret_hash(secret: str) -> str:
+    """What the store keeps of a webhook secret: its SHA-256 (the secret is 192 random bits)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def rotate_webhook_secret(connection: Connection) -> str:
+    """Give the connection a new webhook secret; return it (the only time it exists in clear)."""
+    secret = secrets.token_urlsafe(24)
+    connection.webhook_secret_hash = webhook_secret_hash(secret)
+    return secret
+
+
+def webhook_secret_matches(connection: Connection | None, given: str) -> bool:
+    """Whether a secret from a webhook URL is the connection's, compared in constant time."""
+    expected = connection.webhook_secret_hash if connection is not None else "0" * 64
+    return hmac.compare_digest(expected.encode(), webhook_secret_hash(given).encode()) and connection is not None
 
 
 def token_saver(sessions: sessionmaker[Session], cipher: TokenCipher, connection_id: int):

@@ -44,7 +44,9 @@ class TokenCipher:
 
 def load_or_create_key_file(path: Path) -> list[str]:
     """Read the local key file, creating it with a fresh key (mode 0600) on the first run."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from sync.private_files import private_dir
+
+    private_dir(path.parent)
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:

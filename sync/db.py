@@ -8,6 +8,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from sync.private_files import private_file
+
 
 def make_engine(url: str, writer: bool = False) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and enforced foreign keys.
@@ -17,7 +19,8 @@ def make_engine(url: str, writer: bool = False) -> Engine:
     "database is locked" instead of waiting; taking the write lock up front makes it wait its turn.
     """
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        # The store holds customer data: its directory 0700, the file (and so its WAL) 0600.
+        private_file(Path(url.removeprefix("sqlite:///")))
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")

@@ -207,27 +207,103 @@ def _connection_models() -> list:
     return [*SYNCED_MODELS.values(), Score, ScoreHistory, WritebackLedger, SyncCursor, SyncRun, WebhookEvent]
 
 
-def purge_connection(session: Session, connection_id: int) -> dict[str, int]:
-    """Bulk-delete every row a connection brought in or produced; the caller commits."""
+def purge_connection(session: Session, connection_id: int, progress=None) -> dict[str, int]:
+    """Bulk-delete every row a connection brought in or produced, table by table; the caller commits."""
     counts = {}
-    for model in _connection_models():
+    for index, model in enumerate(_connection_models()):
+        if progress is not None:
+            progress(index, f"Deleting {model.__tablename__.replace('_', ' ')} rows")
         result = session.execute(delete(model).where(model.connection_id == connection_id))
         counts[model.__tablename__] = result.rowcount or 0
     return counts
 
 
-def compact(engine: Engine) -> None:
-    """On SQLite, rewrite the file and empty the WAL so deleted bytes do not linger on disk."""
+COMPACT_STEPS = ("Writing the journal into the store", "Rewriting the store without the freed pages",
+                 "Emptying the journal")
+
+
+def compact(engine: Engine, progress=None) -> None:
+    """On SQLite, rewrite the file and empty the WAL so deleted bytes do not linger on disk.
+
+    ``progress(step_index, step_name)`` is told before each step (the job shows it to the admin).
+    """
     if engine.dialect.name != "sqlite":
         return  # PostgreSQL reuses dead tuples' space; VACUUM there is the operator's routine.
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.exec_driver_sql("VACUUM")
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    statements = ("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)")
+    # On the driver's connection in autocommit: VACUUM and a checkpoint cannot run inside a
+    # transaction, and a worker's engine begins every transaction itself (BEGIN IMMEDIATE).
+    raw = engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        previous, driver.isolation_level = driver.isolation_level, None
+        try:
+            for index, (name, statement) in enumerate(zip(COMPACT_STEPS, statements)):
+                if progress is not None:
+                    progress(index, name)
+                driver.execute(statement)
+        finally:
+            driver.isolation_level = previous
+    finally:
+        raw.close()
+
+
+def _reporter(total: int):
+    """A function that tells the admin's progress page (the job's meta) which step runs now."""
+    from rq import get_current_job
+
+    job = get_current_job()
+
+    def progress(index: int, name: str, summary: str | None = None) -> None:
+        if job is not None:
+            job.meta["progress"] = {"done": index, "total": total, "step": name}
+            if summary:
+                job.meta["summary"] = summary  # what the admin reads once the job is done
+            job.save_meta()
+    return progress
 
 
 def compact_job() -> None:
-    """The worker's compaction after a purge (a large file takes a while; no request waits on it)."""
+    """The worker's compaction after an erasure (a large file takes a while; no request waits)."""
     from sync import runtime as runtime_module
 
-    compact(runtime_module.current().engine)
+    progress = _reporter(len(COMPACT_STEPS))
+    compact(runtime_module.current().engine, progress)
+    progress(len(COMPACT_STEPS), "Done")
+
+
+def purge_job(connection_id: int, actor: str) -> dict[str, int]:
+    """Delete a disconnected connection's rows table by table, record it, then compact the store.
+
+    It waits for a running sync of the connection to finish (the sync lock), so no page lands
+    after the deletion.
+    """
+    from sync import audit
+    from sync import runtime as runtime_module
+    from sync.jobs import sync_lock
+
+    rt = runtime_module.current()
+    models = _connection_models()
+    progress = _reporter(len(models) + len(COMPACT_STEPS))
+    lock = sync_lock(rt.redis, connection_id, rt.config.SYNC_LOCK_TTL_SECONDS)
+    progress(0, "Waiting for a running sync of this connection to finish")
+    if not lock.acquire(blocking=True, blocking_timeout=max(60, rt.config.SYNC_LOCK_TTL_SECONDS * 2)):
+        raise RuntimeError("A sync of this connection kept running; delete the data again in a few minutes.")
+    try:
+        with rt.sessions() as session:
+            connection = session.get(Connection, connection_id)
+            if connection is None or connection.status != "disconnected":
+                raise RuntimeError("Only a disconnected connection's data can be deleted; disconnect it first.")
+            counts = purge_connection(session, connection_id, progress)
+            audit.record(session, actor=actor, action="connection.purge", organization_id=connection.organization_id,
+                         target=f"connection:{connection_id}", details={"deleted": counts})
+            session.commit()
+    finally:
+        try:
+            lock.release()
+        except Exception:  # noqa: BLE001 - the lock expired during a long deletion: nothing to release
+            pass
+    rt.redis.delete(f"pipewise:writeback:{connection_id}")
+    compact(rt.engine, lambda index, name: progress(len(models) + index, name))
+    progress(len(models) + len(COMPACT_STEPS), "Done",
+             f"Deleted {sum(counts.values())} rows that Pipewise kept for this connection.")
+    return counts

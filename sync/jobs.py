@@ -33,22 +33,31 @@ def sync_connection(connection_id: int, kind: str = "incremental", then_score: b
     return _locked_run(connection_id, kind=kind, then_score=then_score)
 
 
-def sync_records(connection_id: int, remote_ids: dict[str, list[str]], then_score: bool = True) -> dict:
-    """Targeted pull of just these records (stream name → remote ids), e.g. from a webhook."""
-    return _locked_run(connection_id, kind="targeted", remote_ids=remote_ids, then_score=then_score)
+def sync_records(connection_id: int, remote_ids: dict[str, list[str]], then_score: bool = True,
+                 retry: tuple[str, tuple] | None = None) -> dict:
+    """Targeted pull of just these records (stream name → remote ids), e.g. from a webhook.
+
+    ``retry`` (dotted job path, args) is what to queue again when another sync holds the lock;
+    by default this same call.
+    """
+    return _locked_run(connection_id, kind="targeted", remote_ids=remote_ids, then_score=then_score,
+                       retry=retry)
 
 
 def _locked_run(connection_id: int, *, kind: str, then_score: bool,
-                remote_ids: dict[str, list[str]] | None = None) -> dict:
+                remote_ids: dict[str, list[str]] | None = None, retry: tuple[str, tuple] | None = None) -> dict:
     rt = runtime_module.current()
     ttl = rt.config.SYNC_LOCK_TTL_SECONDS
     lock = sync_lock(rt.redis, connection_id, ttl)
     if not lock.acquire():
         # Not lost: the same work runs again once the holder is done (or its lock expired).
-        rt.queues["sync"].enqueue_in(timedelta(seconds=BUSY_RETRY_SECONDS),
-                                     _locked_run_entry(kind), connection_id,
-                                     *([remote_ids] if kind == "targeted" else [kind]),
-                                     then_score=then_score)
+        if retry is not None:
+            rt.queues["sync"].enqueue_in(timedelta(seconds=BUSY_RETRY_SECONDS), retry[0], *retry[1])
+        else:
+            rt.queues["sync"].enqueue_in(timedelta(seconds=BUSY_RETRY_SECONDS),
+                                         _locked_run_entry(kind), connection_id,
+                                         *([remote_ids] if kind == "targeted" else [kind]),
+                                         then_score=then_score)
         return {"status": "busy", "retry_in": BUSY_RETRY_SECONDS}
     try:
         return _run(rt, connection_id, kind=kind, remote_ids=remote_ids, then_score=then_score,
@@ -201,10 +210,16 @@ def schedule_tick(queue: Queue, every_seconds: int) -> None:
 
 
 def tick(every_seconds: int) -> list[int]:
-    """Enqueue due syncs, then schedule the next tick."""
+    """Enqueue due syncs and queue again the webhook events left unprocessed, then schedule the next tick."""
+    from sync import webhook_outbox
+
     rt = runtime_module.current()
     rt.redis.delete("pipewise:tick-scheduled")
     try:
+        try:
+            webhook_outbox.sweep(rt)
+        except Exception:  # noqa: BLE001 - the due syncs must still be queued
+            log.exception("webhook.sweep-failed")
         return enqueue_due_syncs()
     finally:
         schedule_tick(rt.queues["sync"], every_seconds)

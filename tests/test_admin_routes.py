@@ -22,7 +22,7 @@ def _admin_routes(app, connection_id: int) -> list[tuple[str, str]]:
     """(method, url) of every admin route, with real ids filled in."""
     from flask import url_for
 
-    values = {"connection_id": connection_id, "version_id": 1, "provider": "salesforce"}
+    values = {"connection_id": connection_id, "version_id": 1, "provider": "salesforce", "job_id": "retrain-1-lead"}
     routes = []
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
@@ -80,12 +80,14 @@ def test_the_csrf_exemptions_are_only_the_signed_crm_and_api_endpoints(app):
     assert answer.status_code == 403
 
 
-def test_security_headers(app, sf_sandbox):
+def test_security_headers(app, sf_sandbox, tmp_path, sqlite_url, redis_url):
     client = app.test_client()
     plain = client.get("/auth/login")
     assert "camera=()" in plain.headers["Permissions-Policy"]
-    assert "Strict-Transport-Security" not in plain.headers
-    secure = client.get("/auth/login", base_url="https://pipewise.test")
-    assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert "Strict-Transport-Security" not in plain.headers  # published over plain HTTP (local development)
+    # Published over HTTPS: HSTS on every answer, even one a TLS proxy forwarded over plain HTTP.
+    published = build_app(tmp_path, sqlite_url, redis_url, sf_sandbox, PUBLIC_URL="https://pipewise.test")
+    behind_proxy = published.test_client().get("/auth/login", base_url="http://10.0.0.5")
+    assert behind_proxy.headers["Strict-Transport-Security"].startswith("max-age=")
     sign_in(client, sf_sandbox)
     assert client.get("/admin/connections").headers["Cache-Control"] == "no-store"

@@ -106,7 +106,8 @@ def test_the_sign_in_grant_reads_the_identity_and_standing_and_is_given_back(app
     query = parse_qs(urlsplit(to_crm.headers["Location"]).query)
     # api as well: the role is read from the user's profile and permission sets through the API.
     assert query["scope"] == ["id api"]
-    assert query["redirect_uri"] == ["http://localhost/auth/salesforce/callback"]
+    # From PIPEWISE_PUBLIC_URL, never from the Host header the request came with.
+    assert query["redirect_uri"] == ["http://127.0.0.1:5000/auth/salesforce/callback"]
     sign_in(app.test_client(), sf_sandbox)
     live = sf_sandbox.sandbox.store.fetchall("SELECT kind FROM _tokens WHERE scope = 'id api' AND revoked = 0")
     issued = sf_sandbox.sandbox.store.fetchall("SELECT kind FROM _tokens WHERE scope = 'id api'")

@@ -83,7 +83,7 @@ def test_the_sign_in_refresh_token_is_deleted_but_the_connections_is_kept(app, h
     query = parse_qs(urlsplit(to_crm.headers["Location"]).query)
     # HubSpot refuses an authorization without every required scope of the app.
     assert query["scope"] == [" ".join(HubSpotProvider.scopes)]
-    assert query["redirect_uri"] == ["http://localhost/auth/hubspot/callback"]
+    assert query["redirect_uri"] == ["https://pipewise.example/auth/hubspot/callback"]  # the public URL
     installed = connect(app.extensions["pipewise"], hs_sandbox)
     started = time.time()
     assert sign_in(app.test_client(), hs_sandbox, ADMIN).status_code == 302

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from demo.stack import give_consent
 from sync.audit import AuditEntry
+from sync.connections import webhook_secret_matches
 from sync.models import Connection, WebhookEvent, utcnow
 from tests.test_admin_signin import build_app, csrf, sign_in
 
@@ -38,12 +39,14 @@ def test_the_endpoint_is_shown_once_after_install_then_masked(app, sf_sandbox):
     assert install_entry.organization_id == connection.organization_id
     with client.session_transaction() as session:
         assert session["user"]["organization_id"] == connection.organization_id
-    url = f"http://pipewise.test:8000/webhooks/salesforce/{sf_sandbox.org_id}/{connection.webhook_secret}"
     first = client.get("/admin/webhooks").get_data(as_text=True)
-    assert url in first and "not shown again" in first
+    prefix = f"http://pipewise.test:8000/webhooks/salesforce/{sf_sandbox.org_id}/"
+    secret = first.split(prefix, 1)[1].split("<", 1)[0]
+    assert len(secret) >= 32 and "not shown again" in first
+    # The store keeps only a hash; the endpoint shown once works.
+    assert secret not in str(connection.webhook_secret_hash) and webhook_secret_matches(connection, secret)
     second = client.get("/admin/webhooks").get_data(as_text=True)
-    assert connection.webhook_secret not in second
-    assert f"/webhooks/salesforce/{sf_sandbox.org_id}/{connection.webhook_secret[:4]}" in second
+    assert secret not in second and f"{prefix}••••" in second
 
 
 def test_last_event_and_failures_come_from_the_inbox(app, sf_sandbox):
@@ -71,32 +74,29 @@ def test_rotating_the_secret_is_confirmed_audited_and_the_old_one_stops_working(
     client = app.test_client()
     sign_in(client, sf_sandbox)
     connection_id = install(client, sf_sandbox)
-    client.get("/admin/webhooks")  # the one showing after install
-    with rt.sessions() as session:
-        old = session.get(Connection, connection_id).webhook_secret
+    page = client.get("/admin/webhooks").get_data(as_text=True)  # the one showing after install
+    old = page.split(f"/webhooks/salesforce/{sf_sandbox.org_id}/", 1)[1].split("<", 1)[0]
     confirm = client.get(f"/admin/webhooks/{connection_id}/rotate")
     assert b"Rotate the webhook secret?" in confirm.data
     client.post(f"/admin/webhooks/{connection_id}/rotate", data={"csrf_token": csrf(client)})
     with rt.sessions() as session:
-        new = session.get(Connection, connection_id).webhook_secret
         entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "webhook.rotate_secret"))
+    shown = client.get("/admin/webhooks").get_data(as_text=True)
+    new = shown.split(f"/webhooks/salesforce/{sf_sandbox.org_id}/", 1)[1].split("<", 1)[0]
     assert new != old and entry is not None
     assert old not in str(entry.details) and new not in str(entry.details)
-    shown = client.get("/admin/webhooks").get_data(as_text=True)
-    assert new in shown and new not in client.get("/admin/webhooks").get_data(as_text=True)
+    assert new not in client.get("/admin/webhooks").get_data(as_text=True)
     refused = client.post(f"/webhooks/salesforce/{sf_sandbox.org_id}/{old}", data=b"<x/>")
     assert refused.status_code == 403
 
 
-def test_an_admin_cannot_connect_an_org_other_than_the_one_they_signed_in_with(app, sf_sandbox):
+def test_a_second_org_of_the_same_crm_joins_the_admins_organization_when_its_consenter_is_an_admin(app, sf_sandbox):
     client = app.test_client()
     sign_in(client, sf_sandbox)
-    with client.session_transaction() as session:
+    with client.session_transaction() as session:  # signed in with another Salesforce org of the company
         session["user"] = {**session["user"], "remote_org_id": "00Danother"}
-    to_crm = client.get("/install/salesforce")
-    back = urlsplit(give_consent(sf_sandbox.base_url, str(sf_sandbox.ca_path), to_crm.headers["Location"]))
-    refused = client.get(f"{back.path}?{back.query}")
-    assert refused.status_code == 403 and b"different CRM org" in refused.data
+    connection_id = install(client, sf_sandbox)
     with app.extensions["pipewise"].sessions() as session:
-        assert session.scalar(select(Connection)) is None
-        assert session.scalar(select(AuditEntry)) is None
+        connection = session.get(Connection, connection_id)
+    with client.session_transaction() as session:
+        assert session["user"]["organization_id"] == connection.organization_id

@@ -32,8 +32,7 @@ def world(tmp_path_factory, sf_sandbox, redis_server):
         db.add(other_org)
         db.flush()
         other = Connection(organization_id=other_org.id, provider="salesforce", remote_org_id="00D-other",
-                           instance_url="https://other.example", token_ciphertext=rt.cipher.encrypt_json({}),
-                           webhook_secret="x")
+                           instance_url="https://other.example", token_ciphertext=rt.cipher.encrypt_json({}))
         db.add(other)
         db.flush()
         upsert(db, Score, [_score(connection.organization_id, connection_id, "opportunity", deal, 80),

@@ -20,6 +20,7 @@ def test_an_admin_installs_watches_and_disconnects_in_a_browser(tmp_path, sqlite
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
+    rt.config.PUBLIC_URL = base  # the OAuth redirect URIs come from the public URL
     start_worker(rt.config, queues=("sync", "writeback"))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     try:
@@ -63,7 +64,12 @@ def test_an_admin_installs_watches_and_disconnects_in_a_browser(tmp_path, sqlite
             total = int(page.locator("#purge-total").inner_text())
             page.screenshot(path=str(SCREENSHOTS / "admin-purge-confirm.png"), full_page=True)
             page.get_by_role("button", name=f"Delete {total} rows").click()
-            expect(page.get_by_text(f"Deleted {total} rows")).to_be_visible()
+            # A worker deletes the rows; the progress page reloads itself until it is done.
+            expect(page.get_by_role("heading", name="Deleting the data Pipewise kept for a connection")).to_be_visible()
+            page.locator('#job-status[data-status="finished"]').wait_for(timeout=60_000)
+            expect(page.locator("#job-summary")).to_have_text(f"Deleted {total} rows that Pipewise kept for this connection.")
+            page.screenshot(path=str(SCREENSHOTS / "admin-purge-done.png"), full_page=True)
+            page.goto(f"{base}/admin/connections/{connection_id}")
             expect(page.locator("#status")).to_have_text("Disconnected")
             browser.close()
     finally:

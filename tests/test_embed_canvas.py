@@ -101,7 +101,7 @@ def seed_store(session, instance_url: str = INSTANCE) -> None:
     session.add(org)
     session.flush()
     conn = Connection(organization_id=org.id, provider="salesforce", remote_org_id=ORG_ID, instance_url=instance_url,
-                      token_ciphertext=b"not-a-real-token", webhook_secret="hook-secret")
+                      token_ciphertext=b"not-a-real-token")
     session.add(conn)
     session.flush()
     ids = dict(organization_id=org.id, connection_id=conn.id, content_hash="h")

@@ -154,7 +154,7 @@ def test_stage_amount_and_close_date_are_rebuilt_from_history(tmp_path):
         session.add(Organization(id=1, name="Tiny"))
         session.flush()
         session.add(Connection(id=1, organization_id=1, provider="salesforce", remote_org_id="00Dtiny",
-                               instance_url="https://tiny.test", token_ciphertext=b"x", webhook_secret="s"))
+                               instance_url="https://tiny.test", token_ciphertext=b"x"))
         session.flush()
         session.execute(insert(Opportunity), [
             {**synced_columns("A", {}, 1, 1, day(1, 1), day(3, 10)), "stage": "Closed Won", "amount": 140.0,

@@ -23,7 +23,7 @@ def add_store(rt, portal=PORTAL, instance_url="https://app.hubspot.com", lead_id
         session.add(org)
         session.flush()
         connection = Connection(organization_id=org.id, provider="hubspot", remote_org_id=portal,
-                                instance_url=instance_url, token_ciphertext=b"-", webhook_secret="-")
+                                instance_url=instance_url, token_ciphertext=b"-")
         session.add(connection)
         session.flush()
         common = dict(organization_id=org.id, connection_id=connection.id, remote_data={}, content_hash="-")

@@ -104,7 +104,7 @@ def app_and_store(make_runtime, sqlite_url, redis_url):
         session.add(org)
         session.flush()
         connection = Connection(organization_id=org.id, provider="hubspot", remote_org_id="62515",
-                                instance_url="https://app.hubspot.com", token_ciphertext=b"-", webhook_secret="-")
+                                instance_url="https://app.hubspot.com", token_ciphertext=b"-")
         session.add(connection)
         session.commit()
         connection_id = connection.id
@@ -124,15 +124,28 @@ def queued(rt):
     return Queue("webhooks", connection=rt.redis).jobs
 
 
+def queued_targets(rt) -> list[tuple[int, dict[str, list[str]]]]:
+    """Per queued outbox job: its connection and the records its stored events name, stream by stream."""
+    found = []
+    for job in queued(rt):
+        assert job.func_name == "sync.webhook_outbox.process_events"
+        connection_id, event_ids = job.args
+        targets: dict[str, set[str]] = {}
+        with rt.sessions() as session:
+            for stored in session.scalars(select(WebhookEvent).where(WebhookEvent.id.in_(event_ids))):
+                for stream, ids in stored.targets.items():
+                    targets.setdefault(stream, set()).update(ids)
+        found.append((connection_id, {k: sorted(v, key=int) for k, v in sorted(targets.items())}))
+    return found
+
+
 def test_signed_events_are_stored_once_and_enqueue_one_targeted_sync(app_and_store):
     app, rt, connection_id = app_and_store
     client = app.test_client()
     batch = [event(11, 101, propertyName="email", propertyValue="x@y.z"), event(12, 101, propertyName="phone"),
              event(13, 3001, kind="deal.propertyChange", propertyName="amount", propertyValue="10")]
     assert post_events(client, batch).status_code == 204
-    jobs = queued(rt)
-    assert len(jobs) == 1 and jobs[0].func_name == "sync.jobs.sync_records"
-    assert jobs[0].args == (connection_id, {"contact": ["101"], "deal": ["3001"]})
+    assert queued_targets(rt) == [(connection_id, {"contact": ["101"], "deal": ["3001"]})]
     # HubSpot redelivers the same events: stored once, nothing new enqueued.
     assert post_events(client, batch).status_code == 204
     assert len(queued(rt)) == 1
@@ -171,7 +184,7 @@ def test_echo_of_pipewise_own_write_starts_nothing(app_and_store):
     assert queued(rt) == []
     edited = event(42, 101, propertyName="pipewise_score", propertyValue="12")
     assert post_events(client, [edited]).status_code == 204
-    assert [j.args for j in queued(rt)] == [(connection_id, {"contact": ["101"]})]
+    assert queued_targets(rt) == [(connection_id, {"contact": ["101"]})]
 
 
 def test_unknown_portal_is_accepted_and_dropped(app_and_store):
@@ -188,7 +201,7 @@ def test_sandbox_deliveries_are_verified_deduplicated_and_enqueued(make_runtime,
         session.add(org)
         session.flush()
         connection = Connection(organization_id=org.id, provider="hubspot", remote_org_id=str(hs_sandbox.portal_id),
-                                instance_url=hs_sandbox.base_url, token_ciphertext=b"-", webhook_secret="-")
+                                instance_url=hs_sandbox.base_url, token_ciphertext=b"-")
         session.add(connection)
         session.commit()
         connection_id = connection.id
@@ -201,9 +214,9 @@ def test_sandbox_deliveries_are_verified_deduplicated_and_enqueued(make_runtime,
             deal_id = hs_sandbox.create("deals", {"dealname": "Webhook deal", "dealstage": "qualifiedtobuy"})
             assert hs_sandbox.wait_webhooks_idle(10)
             targets = {}
-            for job in queued(rt):
-                assert job.args[0] == connection_id
-                for stream, ids in job.args[1].items():
+            for queued_connection, named in queued_targets(rt):
+                assert queued_connection == connection_id
+                for stream, ids in named.items():
                     targets.setdefault(stream, set()).update(ids)
             assert targets == {"contact": {contact_id}, "deal": {deal_id}}
             jobs, stats = len(queued(rt)), hs_sandbox.webhook_stats()

@@ -84,6 +84,7 @@ def test_the_admin_watches_the_backfill_in_a_browser(app, sf_sandbox, sf_control
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
+    rt.config.PUBLIC_URL = base  # the OAuth redirect URIs come from the public URL
     sf_control.knobs(delay_ms=150)  # slow enough to see the table fill in
     start_worker(rt.config, queues=("sync", "writeback"))
     try:

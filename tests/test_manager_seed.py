@@ -130,7 +130,7 @@ def seed_team(session, rng_seed: int = 7, instance_url: str = INSTANCE,
     session.add(org)
     session.flush()
     conn = Connection(organization_id=org.id, provider="salesforce", remote_org_id=remote_org_id,
-                      instance_url=instance_url, token_ciphertext=b"x", webhook_secret="s")
+                      instance_url=instance_url, token_ciphertext=b"x")
     session.add(conn)
     session.flush()
     seed = build_seed(org.id, conn.id, rng_seed)

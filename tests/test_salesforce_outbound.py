@@ -9,7 +9,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from sync.models import Connection, WebhookEvent
-from tests.conftest import connect_salesforce, make_config
+from tests.conftest import connect_salesforce, make_config, outbound_endpoint
 from web import create_app
 
 
@@ -23,9 +23,9 @@ def served(tmp_path, sqlite_url, redis_url, sf_sandbox, sf_control, make_runtime
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     connection_id = connect_salesforce(rt, sf_sandbox)
+    url = outbound_endpoint(rt, connection_id, f"http://127.0.0.1:{server.server_port}")
     with rt.sessions() as session:
         connection = session.get(Connection, connection_id)
-    url = f"http://127.0.0.1:{server.server_port}/webhooks/salesforce/{connection.remote_org_id}/{connection.webhook_secret}"
     yield rt, connection, url
     sf_control.configure_outbound(None)  # nothing left pending for the next test
     server.shutdown()
@@ -48,8 +48,9 @@ def test_a_change_is_acknowledged_and_enqueues_one_targeted_sync(served, sf_sand
     events = _events(rt, connection.id)
     assert [e.remote_ids for e in events] == [[lead]]
     jobs = rt.queues["webhooks"].jobs
-    assert len(jobs) == 1 and jobs[0].func_name == "sync.jobs.sync_records"
-    assert jobs[0].args == (connection.id, {"lead": [lead]})
+    assert len(jobs) == 1 and jobs[0].func_name == "sync.webhook_outbox.process_events"
+    assert jobs[0].args == (connection.id, [events[0].id])
+    assert events[0].targets == {"lead": [lead]} and events[0].processed_at is None
 
 
 def test_a_redelivered_message_is_processed_once(served, sf_control):

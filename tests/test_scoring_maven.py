@@ -31,7 +31,7 @@ def load_maven(session) -> int:
     session.add(org)
     session.flush()
     connection = Connection(organization_id=org.id, provider="salesforce", remote_org_id="maven",
-                            instance_url="https://maven.test", token_ciphertext=b"-", webhook_secret="s")
+                            instance_url="https://maven.test", token_ciphertext=b"-")
     session.add(connection)
     session.flush()
     common = {"organization_id": org.id, "connection_id": connection.id, "remote_data": {}, "content_hash": "h"}

@@ -49,7 +49,7 @@ def org_with_connection(session, name: str, provider: str = "salesforce") -> tup
     session.add(org)
     session.flush()
     connection = Connection(organization_id=org.id, provider=provider, remote_org_id=f"{name}-{provider}",
-                            instance_url="https://example.test", token_ciphertext=b"-", webhook_secret="s")
+                            instance_url="https://example.test", token_ciphertext=b"-")
     session.add(connection)
     session.flush()
     return org.id, connection.id

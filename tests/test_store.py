@@ -15,8 +15,7 @@ def _org_and_connection(session, cipher):
     session.add(org)
     session.flush()
     connection = Connection(organization_id=org.id, provider="salesforce", remote_org_id="00D000000000001AAA",
-                            instance_url="https://example", token_ciphertext=cipher.encrypt_json({"a": 1}),
-                            webhook_secret="s")
+                            instance_url="https://example", token_ciphertext=cipher.encrypt_json({"a": 1}))
     session.add(connection)
     session.flush()
     return org, connection

@@ -11,6 +11,9 @@ from sync.config import Config
 
 def create_app(config: Config | None = None) -> Flask:
     """Build the Flask app: runtime, blueprints, CLI."""
+    from web import log_redaction
+
+    log_redaction.install()
     config = config or Config()
     app = Flask(__name__)
     app.config["PIPEWISE"] = config
@@ -18,26 +21,30 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=config.SESSION_LIFETIME_SECONDS)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    # Behind HTTPS the session (the admin's sign-in) never travels in clear text.
-    app.config["SESSION_COOKIE_SECURE"] = config.PUBLIC_URL.startswith("https://")
+    # The session cookie never travels in clear text, except on this machine during development.
+    app.config["SESSION_COOKIE_SECURE"] = not config.local_development
 
-    from web import extensions
+    from web import extensions, limits, proxies, sessions
     extensions.init_app(app, config)
+    sessions.init_app(app, app.extensions["pipewise"].redis)
+    limits.init_app(app)
+    proxies.init_app(app, config)
 
     from web import admin, auth, cli, csrf, install, security, webhooks
-    security.init_app(app)
+    security.init_app(app, config)
     csrf.init_app(app)
     auth.init_app(app)
     app.register_blueprint(admin.bp)
     app.register_blueprint(install.bp)
     app.register_blueprint(webhooks.bp)
-    from web import admin_mapping, api, api_keys_admin, ops
+    from web import admin_mapping, api, api_keys_admin, errors, ops
     app.register_blueprint(ops.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api_keys_admin.bp)
     app.register_blueprint(admin_mapping.bp)
     import embed
     embed.init_app(app)
+    errors.init_app(app)
     cli.init_app(app)
     return app
 
@@ -47,7 +54,9 @@ def _local_secret(path: Path) -> str:
     import os
     import secrets
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from sync.private_files import private_dir
+
+    private_dir(path.parent)
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:

@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 from sync import api_keys
 from sync.models import SYNCED_MODELS, Connection, Score, utcnow
 from web import openapi
+from web.auth import public_url
 from web.extensions import runtime
+from web.limits import MAX_ID
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -87,13 +89,21 @@ def _object_type(value: str | None) -> str:
     return value
 
 
+def whole_number(raw: str, high: int = MAX_ID) -> int | None:
+    """An ASCII whole number from 0 to ``high``, else None (``isdigit`` alone accepts "²")."""
+    if not raw or not raw.isascii() or not raw.isdigit() or len(raw) > 19 or int(raw) > high:
+        return None
+    return int(raw)
+
+
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    value = whole_number(raw, high)
+    if value is None or value < low:
         raise ApiError(400, f"invalid_{name}", f"{name} must be a whole number from {low} to {high}.")
-    return int(raw)
+    return value
 
 
 @bp.get("/scores")
@@ -101,11 +111,11 @@ def list_scores():
     """Scores of one object type, oldest first; page with ``after``."""
     object_type = _object_type(request.args.get("object_type"))
     limit = _int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    after = request.args.get("after") or "0"
-    if not after.isdigit():
+    after = whole_number(request.args.get("after") or "0")
+    if after is None:
         raise ApiError(400, "invalid_after", "after must be the next_after value of the previous page.")
     query = select(Score).where(Score.organization_id == g.api_organization_id, Score.object_type == object_type,
-                                Score.id > int(after))
+                                Score.id > after)
     if request.args.get("remote_id"):
         query = query.where(Score.remote_id == request.args["remote_id"])
     with runtime().sessions() as db:
@@ -184,7 +194,7 @@ def list_connections():
 @bp.get("/openapi.json")
 def openapi_document():
     """The OpenAPI 3.1 document of this API (no key needed: it holds no data)."""
-    return jsonify(openapi.document(url_for("api.list_connections", _external=True).rsplit("/", 1)[0]))
+    return jsonify(openapi.document(public_url(url_for("api.list_connections")).rsplit("/", 1)[0]))
 
 
 @bp.get("/<path:unknown>")

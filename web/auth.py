@@ -16,15 +16,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, g, redirect, render_template, request, session, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
+from werkzeug.urls import iri_to_uri
 
 from connectors import registry
 from connectors.errors import ConnectorError
 from connectors.hubspot.provider import HubSpotProvider
 from sync.config import Config
 from sync.connections import oauth_app
-from sync.models import Connection
+from sync.models import Connection, User
 from web.extensions import runtime
+from web.sessions import revoke_user, rotate
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -92,14 +94,57 @@ SIGNIN_SCOPES: dict[str, str] = {"salesforce": "id api", "hubspot": " ".join(Hub
 # -- the signed-in user ---------------------------------------------------------------------------
 
 def current_user() -> dict[str, Any] | None:
-    """The signed-in user, or None; a session older than SESSION_LIFETIME_SECONDS is ended."""
+    """The signed-in user, or None; a session past its lifetime, or whose CRM user changed, is ended."""
+    if "current_user" in g:
+        return g.current_user
     user = session.get("user")
-    if not user:
-        return None
-    if time.time() - user.get("signed_in_at", 0) > runtime().config.SESSION_LIFETIME_SECONDS:
+    if user and time.time() - user.get("signed_in_at", 0) > runtime().config.SESSION_LIFETIME_SECONDS:
         session.clear()
-        return None
+        user = None
+    if user and _changed_in_crm(user):
+        log.warning("auth.session-ended user=%s:%s reason=crm-user-changed", user["provider"], user["user_id"])
+        revoke_user(runtime().redis, user)
+        session.clear()
+        user = None
+    g.current_user = user
     return user
+
+
+def _store_user(db, user: dict[str, Any]):
+    """The synced CRM user row of a signed-in user (by id, else by e-mail), or None."""
+    connection_id = db.scalar(select(Connection.id).where(
+        Connection.provider == user["provider"], Connection.remote_org_id == user["remote_org_id"]))
+    if connection_id is None:
+        return None
+    row = db.scalar(select(User).where(User.connection_id == connection_id, User.remote_id == user["user_id"]))
+    if row is None and user.get("email"):
+        row = db.scalars(select(User).where(User.connection_id == connection_id,
+                                            func.lower(User.email) == user["email"].lower())
+                         .order_by(User.deleted_at.is_not(None), User.id)).first()
+    return row
+
+
+def store_role(user: dict[str, Any]) -> str | None:
+    """What the synced store says of the user now: their role, "inactive", or None when unknown."""
+    with runtime().sessions() as db:
+        row = _store_user(db, user)
+    if row is None:
+        return None
+    return "inactive" if (not row.is_active or row.deleted_at is not None) else (row.role or "rep")
+
+
+def _changed_in_crm(user: dict[str, Any]) -> bool:
+    """Whether the CRM (as last synced) deactivated the user or changed their role since sign-in."""
+    now = store_role(user)
+    if now is None:
+        return False
+    if now == "inactive":
+        return True
+    if user.get("store_role") is None:
+        # First synced after sign-in (an admin's first install): this is the role to hold from now on.
+        session["user"] = {**user, "store_role": now}
+        return False
+    return now != user["store_role"]
 
 
 def actor() -> str:
@@ -109,10 +154,13 @@ def actor() -> str:
 
 
 def set_organization(organization_id: int) -> None:
-    """Attach the signed-in admin's session to the organization they just installed."""
+    """Attach a signed-in admin who had no organization yet to the one their first install created."""
     user = dict(session["user"])
+    if user.get("organization_id") not in (None, organization_id):
+        raise ValueError("A session's organization is never switched.")
     user["organization_id"] = organization_id
     session["user"] = user
+    g.pop("current_user", None)
 
 
 def signed_in_required(view):
@@ -146,10 +194,16 @@ def admin_required(view):
 
 
 def _safe_next(value: str | None) -> str | None:
-    """Only a path on this site, never another host."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Only a path on this site, never another host: checked after normalising as a browser would."""
+    if not value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         return None
-    return value
+    # Browsers drop tabs and newlines and read a backslash as a slash; judge what they would follow.
+    normalised = value.replace("\\", "/")
+    parts = urlsplit(normalised)
+    if parts.scheme or parts.netloc or not normalised.startswith("/") or normalised.startswith("//"):
+        return None
+    # Non-ASCII paths travel percent-encoded: a header holds ASCII only.
+    return iri_to_uri(value) if value == normalised else None
 
 
 # -- routes ---------------------------------------------------------------------------------------
@@ -199,25 +253,29 @@ def callback(provider: str):
         detail = str(exc) if isinstance(exc, SignInError) else "The CRM's identity answer could not be read."
         return _message("Sign-in did not complete.", f"{detail} Try signing in again."), 400
     finally:
-        _revoke(app, token)
+        revoke_grant(app, token)
     with runtime().sessions() as db:
-        organization_id = db.scalar(select(Connection.organization_id).where(
-            Connection.provider == provider, Connection.remote_org_id == who.remote_org_id))
-    if organization_id is None and who.role != "admin":
+        connection = db.execute(select(Connection.organization_id, Connection.status).where(
+            Connection.provider == provider, Connection.remote_org_id == who.remote_org_id)).first()
+    organization_id = connection.organization_id if connection else None
+    # An admin of a disconnected CRM may still come in (to reconnect it or delete its data); no one else.
+    if who.role != "admin" and (connection is None or connection.status == "disconnected"):
         return _message("Pipewise is not connected to your CRM yet.",
                         "Ask your CRM admin to sign in to Pipewise and connect it; then sign in again."), 403
     nxt = _safe_next(session.get("next"))
-    session.clear()  # a fresh session on sign-in: nothing from before carries over
+    session.clear()  # a fresh session on sign-in, under a new id: nothing from before carries over
+    rotate(session)
     session.permanent = True
-    session["user"] = {**asdict(who), "organization_id": organization_id, "signed_in_at": time.time()}
+    user = {**asdict(who), "organization_id": organization_id, "signed_in_at": time.time()}
+    session["user"] = {**user, "store_role": store_role(user)}
     log.info("auth.signed-in user=%s:%s role=%s", provider, who.user_id, who.role)
     if nxt:
         return redirect(nxt)
     return redirect(url_for("admin.connections") if who.role == "admin" else url_for("auth.whoami"))
 
 
-def _revoke(app, token: dict[str, Any]) -> None:
-    """Give the sign-in grant back: Pipewise only needed to read the identity."""
+def revoke_grant(app, token: dict[str, Any]) -> None:
+    """Give a grant back to the CRM (sign-in's, or an install Pipewise refused); best effort."""
     revoke_path = app.provider.revoke_path
     value = token.get("refresh_token") or token.get("access_token")
     if not revoke_path or not value:
@@ -243,8 +301,9 @@ def logout_page():
 
 @bp.post("/logout")
 def logout():
-    """End the session."""
+    """End the session: it is deleted on the server, so a copy of the cookie opens nothing."""
     session.clear()
+    g.pop("current_user", None)
     return redirect(url_for("auth.login"))
 
 
@@ -253,7 +312,12 @@ def _message(title: str, message: str):
 
 
 def _callback_url(provider: str) -> str:
-    return url_for("auth.callback", provider=provider, _external=True)
+    return public_url(url_for("auth.callback", provider=provider))
+
+
+def public_url(path: str) -> str:
+    """An absolute URL on Pipewise's public address (PIPEWISE_PUBLIC_URL), never the Host header."""
+    return runtime().config.PUBLIC_URL.rstrip("/") + path
 
 
 def init_app(app: Flask) -> None:

@@ -14,7 +14,8 @@ from sync.connections import install, oauth_app
 from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun
 from sync.preflight import latest_report
 from web.admin.webhooks import allow_reveal
-from web.auth import actor, admin_required, current_user, set_organization
+from web.auth import (IDENTITY_RESOLVERS, SignInError, actor, admin_required, current_user, public_url,
+                      revoke_grant, set_organization)
 from web.extensions import runtime
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,13 @@ def start(provider: str):
 @bp.get("/install/<provider>/callback")
 @admin_required
 def callback(provider: str):
-    """Check state before anything else, trade the code, create the connection, start the backfill."""
+    """Check state first, trade the code, prove the consenting user is a CRM admin, then connect.
+
+    Rules that hold whichever CRM the admin signed in with: a new connection joins the signed-in
+    admin's organization (a new one if they have none yet); an existing connection is re-authorized
+    only from a session of its own organization; and in every case the person who consented in the
+    CRM must be an admin of that CRM account. A session's organization is never switched here.
+    """
     expected = session.pop("oauth_state", None)
     if not expected or expected["provider"] != provider or request.args.get("state") != expected["state"]:
         log.warning("install.invalid-state provider=%s", provider)
@@ -60,34 +67,70 @@ def callback(provider: str):
             f"The CRM did not grant access ({request.args.get('error_description') or request.args['error']}). "
             "Start again and choose Allow on the consent page.")), 400
     rt = runtime()
+    app = oauth_app(rt.config, provider)
     try:
-        token = oauth_app(rt.config, provider).exchange_code(request.args.get("code", ""), _callback_url(provider))
+        token = app.exchange_code(request.args.get("code", ""), _callback_url(provider))
+        grant = registry.get(provider).provider.identity(token)
     except ConnectorError as exc:
         return render_template("install_error.html", message=str(exc)), 400
+    refusal = _consenting_admin_refusal(rt, provider, token, grant.remote_org_id)
+    if refusal is not None:
+        revoke_grant(app, token)  # a grant Pipewise will not use goes back at once
+        return refusal
     user = current_user()
     with rt.sessions() as db:
-        last_id = db.scalar(select(func.max(Connection.id))) or 0
+        existing = db.scalar(select(Connection).where(Connection.provider == provider,
+                                                      Connection.remote_org_id == grant.remote_org_id))
+        if existing is not None and existing.organization_id != user["organization_id"]:
+            log.warning("install.foreign-connection provider=%s connection=%s", provider, existing.id)
+            revoke_grant(app, token)
+            return render_template("install_error.html", message=(
+                "This CRM account is already connected to another Pipewise organization, so it cannot be "
+                "connected or re-authorized from yours. Ask that organization's admin to disconnect it "
+                "there first.")), 403
         try:
-            connection = install(db, rt.cipher, provider, token, installed_by=actor())
+            connection = install(db, rt.cipher, provider, token, installed_by=actor(),
+                                 organization_id=user["organization_id"])
         except ConnectorError as exc:
             return render_template("install_error.html", message=str(exc)), 400
-        if user["provider"] == provider and user["remote_org_id"] != connection.remote_org_id:
-            db.rollback()
-            log.warning("install.foreign-org provider=%s", provider)
-            return render_template("install_error.html", message=(
-                "You allowed access to a different CRM org than the one you signed in to Pipewise with. "
-                "Sign in with an admin of the org you want to connect, then connect it.")), 403
-        audit.record(db, actor=actor(), action="connection.install" if connection.id > last_id
+        secret = getattr(connection, "issued_webhook_secret", None)
+        audit.record(db, actor=actor(), action="connection.install" if existing is None
                      else "connection.reauthorize_done", organization_id=connection.organization_id,
                      target=f"connection:{connection.id}", details={"provider": provider})
         db.commit()
         connection_id, organization_id = connection.id, connection.organization_id
-    set_organization(organization_id)
-    allow_reveal(connection_id)
+    if user["organization_id"] is None:
+        set_organization(organization_id)
+    if secret:
+        allow_reveal(connection_id, secret)
     flash("Connected. For changes to arrive as they happen, paste the webhook endpoint shown once on the "
           "Webhooks page into the CRM.", "info")
     enqueue_install_jobs(rt, connection_id)
     return redirect(url_for("install.progress", connection_id=connection_id))
+
+
+def _consenting_admin_refusal(rt, provider: str, token: dict, remote_org_id: str):
+    """None when the person who consented is an admin of the CRM account the grant is for; else the 403."""
+    # The resolver reads who consented; without the refresh token it cannot give the grant back
+    # (HubSpot's sign-in resolver deletes its grant's refresh token), so the install keeps it.
+    reading = {k: v for k, v in token.items() if k != "refresh_token"}
+    try:
+        who = IDENTITY_RESOLVERS[provider](rt.config, reading)
+    except (SignInError, ConnectorError, OSError, KeyError, ValueError) as exc:
+        detail = str(exc) if isinstance(exc, (SignInError, ConnectorError)) else "The CRM's identity answer could not be read."
+        return render_template("install_error.html", message=(
+            f"Pipewise could not tell who allowed access in the CRM. {detail} Start the connection again.")), 400
+    if who.remote_org_id != remote_org_id:
+        return render_template("install_error.html", message=(
+            "The CRM named a different account for your identity than for the access you allowed. "
+            "Start the connection again.")), 403
+    if who.role != "admin":
+        log.warning("install.not-admin provider=%s role=%s", provider, who.role)
+        return render_template("install_error.html", message=(
+            f"The person who allowed access in the CRM is a {who.role} "
+            "there, not an admin. Only an admin of the CRM account can connect it to Pipewise: start again "
+            "and allow access as an admin of that account.")), 403
+    return None
 
 
 def enqueue_install_jobs(rt, connection_id: int) -> None:
@@ -152,4 +195,4 @@ def _check_json(connection_id: int) -> dict | None:
 
 
 def _callback_url(provider: str) -> str:
-    return url_for("install.callback", provider=provider, _external=True)
+    return public_url(url_for("install.callback", provider=provider))

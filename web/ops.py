@@ -1,8 +1,9 @@
 """Operator endpoints: liveness, readiness and Prometheus metrics.
 
 None of them needs a sign-in: load balancers and Prometheus call them. /metrics names
-connections and volumes, so keep it off the public internet (a firewall or the proxy), or set
-``METRICS_TOKEN`` in the configuration and scrape with ``Authorization: Bearer <token>``.
+connections and volumes: outside local development it answers only with the bearer token set in
+``PIPEWISE_METRICS_TOKEN`` (scrape with ``Authorization: Bearer <token>``), and refuses every
+scrape until one is set. On this machine (a loopback public URL) it is open unless a token is set.
 """
 from __future__ import annotations
 
@@ -61,6 +62,10 @@ def metrics():
     """Prometheus text exposition of per-connection sync, writeback, usage and queue figures."""
     rt = runtime()
     expected = getattr(rt.config, "METRICS_TOKEN", None)
+    if not expected and not rt.config.local_development:
+        return Response("Metrics are closed: set PIPEWISE_METRICS_TOKEN on the server, then scrape with "
+                        "'Authorization: Bearer <that token>'.\n", 403,
+                        {"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"})
     if expected:
         sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(sent.encode(), expected.encode()):

@@ -1,15 +1,18 @@
 """Security headers on every answer."""
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask
+
+from sync.config import Config
 
 # Features no Pipewise page uses; denying them limits what injected content could do.
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, config: Config) -> None:
     """Add the headers; embedded panels set their own frame-ancestors."""
+    https = config.PUBLIC_URL.startswith("https://")
 
     @app.after_request
     def _headers(response):
@@ -21,6 +24,7 @@ def init_app(app: Flask) -> None:
         if not framed:  # a view naming its own frame-ancestors (embed/) must not be blocked by XFO
             response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-        if request.is_secure:  # only over HTTPS: HSTS on plain HTTP is ignored and misleads
+        # Whenever Pipewise is published over HTTPS, whatever the proxy in front says about this hop.
+        if https:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
 from connectors import registry
@@ -12,8 +12,10 @@ from sync import erasure
 from sync.connections import mark, open_client
 from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun, utcnow
 from sync.preflight import latest_report, run_preflight, sync_notes
-from web.admin import bp, connection_or_404, organization_id, record
+from web.admin import bp, connection_or_404, jobs, organization_id, record
+from web.auth import actor
 from web.extensions import runtime
+from web.sessions import revoke_organization
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +219,9 @@ def disconnect(connection_id: int):
              "CRM's connected apps to be sure.")
         record(db, "connection.disconnect", f"connection:{connection_id}", {"revoked": revoked})
         db.commit()
+    # Everyone else signed in to this organization is signed out now, not when their session expires.
+    ended = revoke_organization(rt.redis, organization_id(), keep=session)
+    log.info("admin.disconnected connection=%s sessions-ended=%d", connection_id, ended)
     return redirect(url_for("admin.purge_confirm", connection_id=connection_id))
 
 
@@ -246,26 +251,12 @@ def purge_confirm(connection_id: int):
 
 @bp.post("/connections/<int:connection_id>/purge")
 def purge(connection_id: int):
-    """Bulk-delete every row of a disconnected connection, once no sync of it is running."""
-    from sync.jobs import sync_lock
-
-    rt = runtime()
-    lock = sync_lock(rt.redis, connection_id, rt.config.SYNC_LOCK_TTL_SECONDS)
-    if not lock.acquire(blocking=True, blocking_timeout=20):
-        flash("A sync of this connection is still finishing. Try again in a minute.", "error")
-        return redirect(url_for("admin.purge_confirm", connection_id=connection_id))
-    try:
-        with rt.sessions() as db:
-            connection = connection_or_404(db, connection_id)
-            if connection.status != "disconnected":
-                flash("Disconnect the connection before deleting its data.", "error")
-                return redirect(url_for("admin.connection", connection_id=connection_id))
-            counts = erasure.purge_connection(db, connection_id)
-            record(db, "connection.purge", f"connection:{connection_id}", {"deleted": counts})
-            db.commit()
-    finally:
-        lock.release()
-    rt.redis.delete(f"pipewise:writeback:{connection_id}")
-    rt.queues["sync"].enqueue("sync.erasure.compact_job", job_timeout=3600)
-    flash(f"Deleted {sum(counts.values())} rows that Pipewise kept for this connection.", "info")
-    return redirect(url_for("admin.connection", connection_id=connection_id))
+    """Queue the deletion of every row of a disconnected connection; the admin follows it on its page."""
+    with runtime().sessions() as db:
+        connection = connection_or_404(db, connection_id)
+        if connection.status != "disconnected":
+            flash("Disconnect the connection before deleting its data.", "error")
+            return redirect(url_for("admin.connection", connection_id=connection_id))
+    job = jobs.start("sync", "sync.erasure.purge_job", connection_id, actor(),
+                     title="Deleting the data Pipewise kept for a connection", job_id=f"purge-{connection_id}")
+    return redirect(url_for("admin.job", job_id=job.id if job else f"purge-{connection_id}"))

@@ -1,10 +1,10 @@
 """Data-subject erasure: find a person by e-mail, show what Pipewise holds, erase after confirmation."""
 from __future__ import annotations
 
-from flask import current_app, render_template, request
+from flask import current_app, render_template, request, url_for
 
 from sync import erasure
-from web.admin import bp, organization_id, record
+from web.admin import bp, jobs, organization_id, record
 from web.extensions import runtime
 
 
@@ -28,7 +28,7 @@ def erasure_find():
 
 @bp.post("/erasure/erase")
 def erasure_erase():
-    """Erase the person, record it without their address, and compact the store."""
+    """Erase the person, record it without their address, and queue the store's compaction."""
     email = request.form.get("email", "").strip()
     if "@" not in email or request.form.get("confirm") != "yes" or organization_id() is None:
         return render_template("admin/erasure.html", step="ask", email=email,
@@ -39,5 +39,6 @@ def erasure_erase():
         record(db, "erasure.erase", "person", {
             "subject": erasure.subject_key(current_app.config["SECRET_KEY"], email), "counts": counts})
         db.commit()
-    erasure.compact(rt.engine)
-    return render_template("admin/erasure.html", step="done", counts=counts)
+    # Rewriting the file (VACUUM) takes long on a large store: a worker does it, the admin watches.
+    job = jobs.start("sync", "sync.erasure.compact_job", title="Compacting the store after an erasure")
+    return render_template("admin/erasure.html", step="done", counts=counts, job_url=url_for("admin.job", job_id=job.id))

@@ -7,7 +7,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from sync.models import ModelVersion
-from web.admin import bp, organization_id, record
+from web.admin import bp, jobs, organization_id, record
 from web.extensions import runtime
 
 TARGETS = ("lead", "opportunity")
@@ -61,10 +61,16 @@ def retrain():
         flash("Retraining on demand is not available in this version of Pipewise yet; models retrain "
               "on their schedule.", "error")
         return redirect(url_for("admin.models"))
+    # One retrain per model at a time: a second request while one is queued or running queues nothing.
+    job = jobs.start("scoring", RETRAIN_JOB, organization_id(), target, title=f"Retraining the {target} model",
+                     job_id=f"retrain-{organization_id()}-{target}")
+    if job is None:
+        flash(f"The {target} model is already being retrained; Pipewise starts no second retrain until this "
+              "one is done.", "info")
+        return redirect(url_for("admin.job", job_id=f"retrain-{organization_id()}-{target}"))
     with runtime().sessions() as db:
         record(db, "model.retrain", f"model:{target}")
         db.commit()
-    runtime().queues["scoring"].enqueue(RETRAIN_JOB, organization_id(), target, job_timeout=3600)
     flash(f"Retraining the {target} model was queued. The new version becomes active only if it scores "
           "at least as well as the current one on recent outcomes.", "info")
-    return redirect(url_for("admin.models"))
+    return redirect(url_for("admin.job", job_id=job.id))

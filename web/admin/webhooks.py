@@ -1,20 +1,22 @@
 """Webhooks: the endpoint to paste into the CRM, the last events received, and the failures.
 
 A webhook secret is shown whole only once: right after the install or right after an admin
-rotates it. Everywhere else it is masked.
+rotates it. The store keeps only its hash; until that one showing the secret waits in the
+admin's server-side session. Everywhere else it is masked.
 """
 from __future__ import annotations
 
-import secrets
-
-from flask import flash, redirect, render_template, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
+from sync import webhook_outbox
+from sync.connections import rotate_webhook_secret
 from sync.models import Connection, WebhookEvent, utcnow
 from web.admin import bp, connection_or_404, organization_id, record
 from web.extensions import runtime
 
 REVEAL_KEY = "reveal_webhook_secret"
+MASK = "•" * 16
 
 
 def endpoint_url(public_url: str, connection: Connection, secret: str) -> str | None:
@@ -24,20 +26,15 @@ def endpoint_url(public_url: str, connection: Connection, secret: str) -> str | 
     return None
 
 
-def mask(secret: str) -> str:
-    """Enough of a secret to recognise it, not to use it."""
-    return secret[:4] + "•" * 12
-
-
-def allow_reveal(connection_id: int) -> None:
-    """Let the next Webhooks page show this connection's secret, once."""
-    session[REVEAL_KEY] = sorted({*session.get(REVEAL_KEY, []), connection_id})
+def allow_reveal(connection_id: int, secret: str) -> None:
+    """Let the next Webhooks page show this connection's new secret, once (kept in the server-side session)."""
+    session[REVEAL_KEY] = {**session.get(REVEAL_KEY, {}), str(connection_id): secret}
 
 
 @bp.get("/webhooks")
 def webhooks():
     """Per connection: the endpoint, the last event, and recent failures."""
-    reveal = set(session.pop(REVEAL_KEY, []))
+    reveal = session.pop(REVEAL_KEY, {})
     public_url = runtime().config.PUBLIC_URL
     midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     items = []
@@ -53,10 +50,12 @@ def webhooks():
             failures = db.scalars(select(WebhookEvent).where(WebhookEvent.connection_id == connection.id,
                                                              WebhookEvent.error.is_not(None))
                                   .order_by(WebhookEvent.id.desc()).limit(20)).all()
-            shown = connection.id in reveal
-            secret = connection.webhook_secret if shown else mask(connection.webhook_secret)
+            waiting = db.scalar(select(func.count()).select_from(WebhookEvent).where(
+                WebhookEvent.connection_id == connection.id, WebhookEvent.processed_at.is_(None)))
+            secret = reveal.get(str(connection.id))
             items.append({"connection": connection, "last": last, "today": day, "failures": failures,
-                          "revealed": shown, "url": endpoint_url(public_url, connection, secret)})
+                          "waiting": waiting, "revealed": secret is not None,
+                          "url": endpoint_url(public_url, connection, secret or MASK)})
     return render_template("admin/webhooks.html", items=items)
 
 
@@ -78,10 +77,29 @@ def rotate(connection_id: int):
     """Replace the secret, record it (never its value), and show the new one once."""
     with runtime().sessions() as db:
         connection = connection_or_404(db, connection_id)
-        connection.webhook_secret = secrets.token_urlsafe(24)
+        secret = rotate_webhook_secret(connection)
         record(db, "webhook.rotate_secret", f"connection:{connection_id}")
         db.commit()
-    allow_reveal(connection_id)
+    allow_reveal(connection_id, secret)
     flash("A new webhook secret was made. Copy the endpoint below into the CRM now: it is shown only once.",
           "info")
+    return redirect(url_for("admin.webhooks"))
+
+
+@bp.post("/webhooks/<int:connection_id>/retry")
+def retry_failed(connection_id: int):
+    """Process the connection's failed events again (one event with ``event``, else all of them)."""
+    raw = request.form.get("event", "")
+    if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        abort(404)
+    rt = runtime()
+    with rt.sessions() as db:
+        connection_or_404(db, connection_id)
+        count = webhook_outbox.retry(db, rt.queues["webhooks"], connection_id, [int(raw)] if raw else None)
+        if raw and not count:
+            abort(404)
+        record(db, "webhook.retry", f"connection:{connection_id}", {"events": count})
+        db.commit()
+    flash(f"{count} failed event{'s' if count != 1 else ''} queued again. Failures that persist show here "
+          "again with the CRM's reason." if count else "There were no failed events to retry.", "info")
     return redirect(url_for("admin.webhooks"))
