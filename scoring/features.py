@@ -165,19 +165,30 @@ ENGAGEMENT_KINDS = {**{f"activities_{d}d": "numeric" for d in WINDOWS}, "activit
                     "days_since_activity": "numeric"}
 
 
-def person_identities(organization_id: int, asof: Table):
+def person_identities(session: Session, organization_id: int, asof: Table) -> Table:
     """Every lead and contact of the organization sharing a record's email key: one person in several systems.
 
     So a Marketo lead's web visits and email clicks count for the Salesforce lead with the same
-    email. Needs an ``email_key`` column in the as-of table.
+    email. Needs an ``email_key`` column in the as-of table. The pairs go into an indexed temporary
+    table: joined as a subquery, SQLite would compare every record with every activity.
     """
-    itself = select(asof.c.row_id, asof.c.connection_id, asof.c.remote_id)
+    connection = session.connection()
+    connection.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{asof.name}_email ON {asof.name} (email_key)"))
+    itself = select(asof.c.row_id, asof.c.connection_id, asof.c.remote_id).where(asof.c.wanted == 1)
     linked = [select(asof.c.row_id, model.connection_id, model.remote_id)
               .join(model, and_(model.email_key == asof.c.email_key, model.organization_id == organization_id,
                                 model.deleted_at.is_(None)))
               .where(asof.c.email_key.is_not(None), asof.c.wanted == 1)
               for model in (Lead, Contact)]
-    return union(itself, *linked).subquery()
+    name = f"{asof.name}_identity"
+    table = Table(name, MetaData(), Column("row_id", Integer), Column("connection_id", Integer),
+                  Column("remote_id", String(64)), Index(f"ix_{name}_record", "connection_id", "remote_id"),
+                  Index(f"ix_{name}_row", "row_id"), prefixes=["TEMPORARY"])
+    connection.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    table.create(connection)
+    connection.execute(table.insert().from_select(["row_id", "connection_id", "remote_id"],
+                                                  union(itself, *linked)))
+    return table
 
 
 def merge_engagement(base: pd.DataFrame, engagement: pd.DataFrame) -> pd.DataFrame:

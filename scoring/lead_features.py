@@ -150,8 +150,11 @@ def lead_features(session: Session, organization_id: int, now: datetime | None =
 
     asof = as_of_table(session, leads, "scoring_lead_asof", (Column("email_key", String(255)),))
     try:
-        engagement = activity_engagement(session, organization_id, asof, Activity.who_remote_id,
-                                         person_identities(organization_id, asof))
+        identities = person_identities(session, organization_id, asof)
+        try:
+            engagement = activity_engagement(session, organization_id, asof, Activity.who_remote_id, identities)
+        finally:
+            drop_table(session, identities)
         campaigns = _campaigns(session, organization_id, asof)
     finally:
         drop_table(session, asof)
