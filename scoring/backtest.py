@@ -125,11 +125,14 @@ def month_starts(first: date, last: date) -> list[date]:
 
 
 def backtest(session: Session, organization_id: int, first: date, last: date,
-             simulations: int = SIMULATIONS) -> BacktestReport:
-    """Forecast each month starting in [first, last] from its first day and score every method."""
+             simulations: int = SIMULATIONS, today: date | None = None) -> BacktestReport:
+    """Forecast each month starting in [first, last] from its first day and score every method.
+
+    Only months that ended by ``today`` (default: the current date) are scored.
+    """
     report = BacktestReport()
     people = owners(session, organization_id)
-    today = utcnow().date()
+    today = today or utcnow().date()
     for start in month_starts(first, last):
         period = month_of(start)
         if period.end > today:

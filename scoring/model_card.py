@@ -53,6 +53,7 @@ def card(*, target: str, model, features, labelled, y: np.ndarray, judged, limit
         "target": target, "kind": model.kind, "scorer": "fallback" if fallback else "model",
         "limited_history": limited, "as_of": now.isoformat(), "verdict": verdict,
         "earns": bool(judged is not None and judged.earns),
+        "panel_note": judged.panel_note if judged is not None else "",
         "candidate_kind": judged.candidate.kind if judged is not None and judged.candidate is not None else None,
         "metrics": brief(metrics),
         "metrics_note": ("held out: the 20% most recently created of the matured records; the model was fitted "

@@ -54,7 +54,7 @@ def score_frame(model, frame: pd.DataFrame, target: str, card: dict | None = Non
         elif fallback:
             note = model.note(row) if hasattr(model, "note") else None
             explained["note"] = note or (LIMITED_HISTORY if card.get("limited_history", True)
-                                         else card.get("verdict") or LIMITED_HISTORY)
+                                         else card.get("panel_note") or LIMITED_HISTORY)
         out.append({"probability": p, "score": to_score(p), "band": grade, "reasons": explained,
                     "next_step": next_step(target, row, grade), "limited_history": fallback})
     return out

@@ -40,6 +40,7 @@ class Judged:
     fit: np.ndarray
     held: np.ndarray
     notes: dict[str, str] = field(default_factory=dict)
+    panel_note: str = ""
 
 
 def time_holdout(order: np.ndarray, share: float = HOLDOUT_SHARE) -> tuple[np.ndarray, np.ndarray]:
@@ -105,4 +106,18 @@ def judge(frame: pd.DataFrame, y: np.ndarray, kinds: dict[str, str], names: tupl
                                             weights=weights[held])
     where = (held_words or "the {n} most recent matured {plural}").format(n=len(held), plural=plural)
     earns, verdict = _verdict(metrics, fallback_metrics, y[held], names, where, fallback_name)
-    return Judged(candidate, report, used, metrics, fallback_metrics, earns, verdict, fit, held, ignored)
+    return Judged(candidate, report, used, metrics, fallback_metrics, earns, verdict, fit, held, ignored,
+                  panel_note(verdict, plural, fallback_name))
+
+
+def panel_note(verdict: str, plural: str, fallback_name: str) -> str:
+    """The verdict as a rep reads it in the panel, when the fallback scores."""
+    if verdict.startswith("Scores come from this model"):
+        return ""
+    if "are needed to tell" in verdict:
+        why = f"there are too few recent outcomes to test a trained model on {plural}"
+    elif "does not beat the base rate" in verdict:
+        why = f"its trained model does not yet predict recent {plural} better than their average rate"
+    else:
+        why = f"its trained model is no better than {fallback_name} on recent {plural}"
+    return f"This score comes from {fallback_name}: {why}. See the model card for the figures."

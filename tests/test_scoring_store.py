@@ -15,6 +15,7 @@ from scoring.features import ScoringScope
 from scoring.jobs import retrain_job, score_connection_job
 from scoring.explain import LIMITED_HISTORY
 from scoring.lead_features import lead_features
+from scoring.model_overrides import keep_feature
 from scoring.registry import active_version, load_model, train
 from scoring.score import score_connection
 from sync.db import make_engine, make_sessionmaker
@@ -427,3 +428,38 @@ def test_a_new_version_is_compared_with_the_active_one_on_the_same_records(sqlit
         model = load_model(second)
         assert model.kind == second.kind
         assert model.excluded.keys() == {e["feature"] for e in second.card["excluded"]}
+
+
+def test_a_field_rewritten_at_the_close_is_caught_from_its_history_and_an_admin_can_keep_it(sqlite_store):
+    store = sqlite_store
+    org, conn = store["a"]
+    with store["sessions"]() as session:
+        # The seed zeroes lost deals' amounts at the close, and the history keeps the amount before it.
+        first = train(session, org, "opportunity", now=NOW)
+        checks = first.card["leak_checks"]
+        assert "rewritten at the close on 100% of lost deals against 0% of won ones" in checks["amount"]
+        assert "the model reads the amount recorded before the close" in checks["amount"]
+        assert "amount" not in {e["feature"] for e in first.card["excluded"]}
+        assert "modification times" in checks
+
+        # With an amount before the close for too few deals, the model would mostly learn the rewritten one.
+        h = OpportunityStageChange
+        session.execute(h.__table__.update()
+                        .where(h.organization_id == org, ~h.stage.startswith("Closed"),
+                               func.substr(h.opportunity_remote_id, -1).in_(list("0123456")))
+                        .values(amount=None))
+        session.commit()
+        second = train(session, org, "opportunity", now=NOW + timedelta(days=1))
+        excluded = {e["feature"]: e for e in second.card["excluded"]}
+        reason = excluded["amount"]["reason"]
+        assert "the field history shows the amount rewritten at the close on 100% of lost deals" in reason
+        assert "only 30% of closed deals have an amount recorded before their close" in reason
+        assert excluded["amount"]["test"] == "after_the_fact"
+        assert excluded["amount"]["auc_with"] > excluded["amount"]["auc_without"]
+
+        # An admin's word keeps it in, and the card says whose word it was.
+        keep_feature(session, org, "opportunity", "amount", "salesforce:005ADMIN")
+        third = train(session, org, "opportunity", now=NOW + timedelta(days=2))
+        assert "amount" not in {e["feature"] for e in third.card["excluded"]}
+        [kept] = [k for k in third.card["kept"] if k["feature"] == "amount"]
+        assert kept["kept_by"].startswith("salesforce:005ADMIN on ") and "rewritten" in kept["reason"]
