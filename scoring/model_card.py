@@ -40,7 +40,8 @@ def _stage_age_table(model) -> list[dict]:
 
 
 def card(*, target: str, model, features, labelled, y: np.ndarray, judged, limited: bool, verdict: str,
-         now, comparison, cuts: dict, evidence_notes: dict, kept: dict, support: dict | None = None) -> dict:
+         now, comparison, cuts: dict, evidence_notes: dict, kept: dict, thresholds: dict,
+         support: dict | None = None) -> dict:
     """The card stored with a version (JSON-ready)."""
     as_of = pd.to_datetime(labelled.meta["as_of"])
     known_to = pd.to_datetime(labelled.meta["known_at"]).max()
@@ -70,7 +71,7 @@ def card(*, target: str, model, features, labelled, y: np.ndarray, judged, limit
                      "open_records": int(features.meta["is_open"].sum()),
                      "holdout_n": int(len(held)), "holdout_positives": int(y[held].sum()) if len(held) else 0,
                      "cv_log_loss": judged.candidate.cv_log_loss if judged is not None and judged.candidate else None,
-                     "thresholds": _thresholds()},
+                     "thresholds": thresholds},
         "window": features.window.to_dict() if features.window is not None else None,
         "data_window": {"from": as_of.min().isoformat() if len(as_of) else None,
                         "to": as_of.max().isoformat() if len(as_of) else None,
@@ -91,14 +92,6 @@ def card(*, target: str, model, features, labelled, y: np.ndarray, judged, limit
         "comparison": comparison,
     }
     return json_ready(data)
-
-
-def _thresholds() -> dict:
-    from scoring.registry import MIN_LABELLED, MIN_MINORITY
-    from scoring.training import MIN_HOLDOUT_OUTCOMES
-
-    return {"min_labelled": MIN_LABELLED, "min_minority": MIN_MINORITY,
-            "min_holdout_outcomes": MIN_HOLDOUT_OUTCOMES}
 
 
 def json_ready(value):

@@ -40,7 +40,7 @@ from scoring.model_overrides import kept_features
 from scoring.models import fit_candidate
 from scoring.rules import RulesModel
 from scoring.stage_age import StageAgeRate
-from scoring.training import judge
+from scoring.training import MIN_HOLDOUT_OUTCOMES, judge
 from sync.models import ModelVersion
 
 TARGETS = ("lead", "opportunity")
@@ -217,7 +217,9 @@ def train(session: Session, organization_id: int, target: str, now: datetime | N
                            card=card(target=target, model=model, features=features, labelled=labelled, y=y,
                                      judged=judged, limited=limited, verdict=verdict, now=now,
                                      comparison=comparison, cuts=cuts, evidence_notes=evidence_notes, kept=kept,
-                                     support=support),
+                                     support=support, thresholds={
+                                         "min_labelled": MIN_LABELLED, "min_minority": MIN_MINORITY,
+                                         "min_holdout_outcomes": MIN_HOLDOUT_OUTCOMES}),
                            artifact=artifact)
     session.add(version)
     session.flush()
