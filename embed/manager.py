@@ -196,13 +196,10 @@ def manager_view(view: str):
 def manager_quotas():
     """An admin sets a quota (for CRMs that keep none); the panel token and csrf_token come in the form."""
     with runtime().sessions() as session:
-        checked = _authorize(session, request.form.get("pt"))
+        checked = _authorize_form(session, "Reload the panel and enter the quota again.")
         if isinstance(checked, Response):
             return checked
-        connection, claims, token = checked
-        ancestors = canvas_context.frame_ancestors(connection.instance_url)
-        if not csrf_valid(token, request.form.get("csrf_token")):
-            return _refusal("This form has expired", "Reload the panel and enter the quota again.", ancestors)
+        connection, claims, token, ancestors = checked
         if claims.role != "admin":
             return _refusal("Only an admin can set quotas",
                             "Ask your CRM admin to set the quota, or to record it in the CRM.", ancestors)
@@ -227,13 +224,10 @@ def manager_quotas():
 def manager_forecast_call():
     """A rep submits their commit and best case, or a manager makes the team's call (with its reason)."""
     with runtime().sessions() as session:
-        checked = _authorize(session, request.form.get("pt"))
+        checked = _authorize_form(session, "Reload the panel and enter your numbers again.")
         if isinstance(checked, Response):
             return checked
-        connection, claims, token = checked
-        ancestors = canvas_context.frame_ancestors(connection.instance_url)
-        if not csrf_valid(token, request.form.get("csrf_token")):
-            return _refusal("This form has expired", "Reload the panel and enter your numbers again.", ancestors)
+        connection, claims, token, _ancestors = checked
         form = request.form
         args = {k: form.get(k) for k in ("rep", "period", "as_of") if form.get(k)}
         viewer = Viewer(claims.organization_id, claims.user_remote_id, claims.role)
@@ -247,6 +241,18 @@ def manager_forecast_call():
         session.commit()
         log.info("embed.manager.forecast-call organization=%s kind=%s", claims.organization_id, form.get("kind"))
         return redirect(url_for(".manager_view", view="forecast", pt=token, called=saved, **args), 303)
+
+
+def _authorize_form(session, again: str):
+    """(connection, claims, token, frame ancestors) for a panel form with a valid token and csrf_token, else the refusal."""
+    checked = _authorize(session, request.form.get("pt"))
+    if isinstance(checked, Response):
+        return checked
+    connection, claims, token = checked
+    ancestors = canvas_context.frame_ancestors(connection.instance_url)
+    if not csrf_valid(token, request.form.get("csrf_token")):
+        return _refusal("This form has expired", again, ancestors)
+    return connection, claims, token, ancestors
 
 
 def _authorize(session, token: str | None = None):
