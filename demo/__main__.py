@@ -113,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         sf_id = connections["salesforce"][0]
         result["salesforce"]["panel"] = measure.panel_check(stack, sf_id)
         result["hubspot"]["card"] = measure.card_check(stack, connections["hubspot"][0])
+        for provider, (cid, _) in connections.items():
+            result[provider]["models"] = measure.models(stack, cid)
+            result[provider]["forecast_backtest"] = measure.forecast_backtest(stack, cid)
         if args.smoke:
             result["salesforce"]["change_to_score_seconds"] = measure.change_to_score(stack, sf_id)
             # Issue-level keys stay at the top for Salesforce; each provider's figures sit under its name.

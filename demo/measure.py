@@ -9,7 +9,9 @@ from urllib.parse import quote, urljoin
 import requests
 from sqlalchemy import func, select
 
-from sync.models import Opportunity, Score, User
+from sync.models import Connection, ModelVersion, Opportunity, Score, User
+
+TARGETS = ("lead", "opportunity")
 
 
 def scored(stack, connection_id: int) -> dict[str, int]:
@@ -18,6 +20,59 @@ def scored(stack, connection_id: int) -> dict[str, int]:
         rows = db.execute(select(Score.object_type, func.count()).where(Score.connection_id == connection_id)
                           .group_by(Score.object_type)).all()
     return {"lead": 0, "opportunity": 0, **{k: n for k, n in rows}}
+
+
+def models(stack, connection_id: int) -> dict[str, dict]:
+    """Per target, what scores the connection's records: kind, held-out figures, exclusions, band shares.
+
+    The figures are the active scorer's own on its matured, time-aware holdout (the fallback's when
+    the trained model did not earn the right to score; the trained candidate's are beside them).
+    """
+    out = {}
+    with stack.runtime.sessions() as db:
+        organization_id = db.get(Connection, connection_id).organization_id
+        for target in TARGETS:
+            version = db.scalar(select(ModelVersion).where(
+                ModelVersion.organization_id == organization_id, ModelVersion.target == target,
+                ModelVersion.is_active.is_(True)).order_by(ModelVersion.id.desc()).limit(1))
+            bands = dict(db.execute(select(Score.band, func.count()).where(
+                Score.connection_id == connection_id, Score.object_type == target).group_by(Score.band)).all())
+            total = sum(bands.values())
+            shares = {band: round(bands.get(band, 0) / total, 4) if total else 0.0 for band in "ABCD"}
+            if version is None:
+                out[target] = {"kind": None, "band_share": shares}
+                continue
+            card = version.card or {}
+            fallback = card.get("scorer") == "fallback"
+            metrics = (card.get("fallback_metrics") if fallback else card.get("metrics")) or {}
+            training = card.get("training") or {}
+            out[target] = {
+                "kind": version.kind, "auc": metrics.get("auc"), "brier_skill": metrics.get("brier_skill"),
+                "holdout_n": training.get("holdout_n"), "holdout_positives": training.get("holdout_positives"),
+                "excluded": [e["feature"] for e in card.get("excluded") or []], "band_share": shares,
+                "verdict": card.get("verdict"),
+                **({"candidate": {"kind": card.get("candidate_kind"), "auc": (card.get("metrics") or {}).get("auc"),
+                                  "brier_skill": (card.get("metrics") or {}).get("brier_skill")}} if fallback else {}),
+            }
+    return out
+
+
+def forecast_backtest(stack, connection_id: int, months: int = 6) -> dict:
+    """The monthly backtest over the last complete months of the data, with the held-out procedure."""
+    from datetime import date
+
+    from scoring.backtest import backtest
+    from scoring.forecast_data import add_months
+    from scoring.forecast_snapshots import data_as_of
+
+    with stack.runtime.sessions() as db:
+        organization_id = db.get(Connection, connection_id).organization_id
+        today = data_as_of(db, organization_id)
+        last = add_months(date(today.year, today.month, 1), -1)  # the last month that has ended
+        report = backtest(db, organization_id, add_months(last, 1 - months), last, simulations=1000, today=today)
+    data = report.to_dict()
+    return {"months": [o["period"] for o in data["origins"]], "wape": data["wape"],
+            "p10_p90_coverage": data["p10_p90_coverage"], "winner": data["winner"], "verdict": data["verdict"]}
 
 
 def writeback_counters(stack, connection_id: int) -> dict[str, int]:

@@ -10,27 +10,29 @@ import hmac
 import io
 import logging
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from flask import Response, current_app, make_response, redirect, render_template, request, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from markupsafe import Markup
-from sqlalchemy import func, select
 
 from embed import context as canvas_context
 from embed.canvas import InvalidSignedRequest
 from embed.manager_charts import bar_chart_svg, range_chart_svg
 from embed.tokens import DEFAULT_MAX_AGE_SECONDS, token_from_request
 from embed.views import _embed_headers, _refusal, _salesforce_connection, bp
+from embed.manager_forecast import forecast_view, may_call, may_submit, submit_call
 from scoring.benchmarks import benchmarks
 from scoring.coaching import coaching
+from scoring.forecast_calls import CallError
 from scoring.forecast_data import Period, parse_period
+from scoring.forecast_snapshots import data_as_of
 from scoring.funnel import funnel_view
-from scoring.pipeline import Table, deals_closing, pipeline_health
-from scoring.quotas import forecast_against_quota, parse_amount, set_quota
+from scoring.pipeline import Table, pipeline_health
+from scoring.quotas import parse_amount, set_quota
 from scoring.scope import OutOfScope, Viewer, owner_names, subject_for, viewer_role
 from scoring.winloss import win_loss_view
-from sync.models import Connection, Opportunity, utcnow
+from sync.models import Connection
 from embed.app_runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -84,26 +86,6 @@ def csrf_valid(token: str, submitted: str | None) -> bool:
 
 # -- the views -------------------------------------------------------------------------------------
 
-def forecast_view(session, organization_id, subject, period: Period, as_of: date, names) -> dict:
-    """The forecast against quota as tables: the reps, and earlier periods against what closed."""
-    data = forecast_against_quota(session, organization_id, subject, period.label, as_of, names)
-    money = [("p10", "P10"), ("p50", "P50"), ("p90", "P90"), ("expected", "Expected"), ("quota", "Quota")]
-    if data["source"] == "none":
-        note = ("No forecast has been saved for this period yet. It appears once the forecast is saved by rep "
-                f"(flask forecast --as-of {as_of.isoformat()} --period {period.label} --by rep --save).")
-    else:
-        note = f"Forecast source: {data['source']}."
-    reps = Table("forecast", [("name", "Rep"), *money, ("attainment_p50", "P50 of quota")], data["rows"],
-                 {"name": "Team" if subject.kind != "rep" else "Total", **data["totals"]}, note=note)
-    history = Table("history", [("period", "Period"), ("p10", "P10"), ("p50", "P50"), ("p90", "P90"),
-                                ("won", "Won"), ("inside_p10_p90", "Inside P10 to P90")], data["history"],
-                    note="The last forecast made for each earlier period, against the revenue won in it.")
-    tables = [reps, history]
-    if subject.kind == "rep":  # the deals the rep's forecast rests on
-        tables.append(deals_closing(session, organization_id, subject.owners, period, names))
-    return {"tables": tables, "figures": data["totals"], "source": data["source"]}
-
-
 VIEWS = {
     "pipeline": ("Pipeline health", lambda s, o, subj, p, a, n: pipeline_health(s, o, subj, p, a, n)),
     "forecast": ("Forecast", forecast_view),
@@ -113,7 +95,7 @@ VIEWS = {
     "coaching": ("Coaching", coaching),
 }
 MONEY = {"amount", "open_amount", "open_in_period", "won_amount", "avg_won", "quota", "expected", "p10",
-         "p50", "p90", "remaining"}
+         "p50", "p90", "remaining", "commit", "best_case"}
 PERCENT = {"win_rate", "conversion", "attainment_p50", "lead_to_converted", "converted_to_opportunity",
            "opportunity_to_won", "lead_to_won", "gap"}
 DAYS = {"avg_days", "idle_days", "days_in_stage", "stage_p75_days", "days_to_convert", "days_to_opportunity",
@@ -218,13 +200,10 @@ def manager_view(view: str):
 def manager_quotas():
     """An admin sets a quota (for CRMs that keep none); the panel token and csrf_token come in the form."""
     with runtime().sessions() as session:
-        checked = _authorize(session, request.form.get("pt"))
+        checked = _authorize_form(session, "Reload the panel and enter the quota again.")
         if isinstance(checked, Response):
             return checked
-        connection, claims, token = checked
-        ancestors = canvas_context.frame_ancestors(connection.instance_url)
-        if not csrf_valid(token, request.form.get("csrf_token")):
-            return _refusal("This form has expired", "Reload the panel and enter the quota again.", ancestors)
+        connection, claims, token, ancestors = checked
         if claims.role != "admin":
             return _refusal("Only an admin can set quotas",
                             "Ask your CRM admin to set the quota, or to record it in the CRM.", ancestors)
@@ -245,6 +224,41 @@ def manager_quotas():
         return redirect(url_for(".manager_view", view="forecast", pt=token, period=period, saved=1, **args), 303)
 
 
+@bp.post("/manager/forecast-call")
+def manager_forecast_call():
+    """A rep submits their commit and best case, or a manager makes the team's call (with its reason)."""
+    with runtime().sessions() as session:
+        checked = _authorize_form(session, "Reload the panel and enter your numbers again.")
+        if isinstance(checked, Response):
+            return checked
+        connection, claims, token, _ancestors = checked
+        form = request.form
+        args = {k: form.get(k) for k in ("rep", "period", "as_of") if form.get(k)}
+        viewer = Viewer(claims.organization_id, claims.user_remote_id, claims.role)
+        try:
+            subject = subject_for(session, viewer, form.get("rep") or None)
+            saved = submit_call(session, connection.provider, viewer, subject, form)
+        except (CallError, ValueError, OutOfScope) as exc:
+            session.rollback()
+            message = str(exc) if not isinstance(exc, OutOfScope) else "You can make calls for your own team only."
+            return _render(session, connection, claims, token, "forecast", args, error=message, status=400)
+        session.commit()
+        log.info("embed.manager.forecast-call organization=%s kind=%s", claims.organization_id, form.get("kind"))
+        return redirect(url_for(".manager_view", view="forecast", pt=token, called=saved, **args), 303)
+
+
+def _authorize_form(session, again: str):
+    """(connection, claims, token, frame ancestors) for a panel form with a valid token and csrf_token, else the refusal."""
+    checked = _authorize(session, request.form.get("pt"))
+    if isinstance(checked, Response):
+        return checked
+    connection, claims, token = checked
+    ancestors = canvas_context.frame_ancestors(connection.instance_url)
+    if not csrf_valid(token, request.form.get("csrf_token")):
+        return _refusal("This form has expired", again, ancestors)
+    return connection, claims, token, ancestors
+
+
 def _authorize(session, token: str | None = None):
     """(connection, claims, token) for a valid manager token, else the 403 answer."""
     token = token or token_from_request(request)
@@ -256,14 +270,6 @@ def _authorize(session, token: str | None = None):
         log.warning("embed.manager.invalid-token")
         return _refusal("This panel has expired", "Reload the CRM page to open the team panel again.", [])
     return connection, claims, token
-
-
-def data_as_of(session, organization_id: int) -> date:
-    """Today, or the day after the store's last change when the data stops earlier (a stale copy)."""
-    latest = session.scalar(select(func.max(Opportunity.remote_modified_at))
-                            .where(Opportunity.organization_id == organization_id))
-    today = utcnow().date()
-    return min(today, latest.date() + timedelta(days=1)) if latest else today
 
 
 def _render(session, connection, claims: ManagerClaims, token: str, view: str, args, *, from_record=False,
@@ -304,8 +310,9 @@ def _render(session, connection, claims: ManagerClaims, token: str, view: str, a
         "embed/manager.html", view=view, title=title, views=VIEWS, data=data, subject=subject,
         subject_name=subject_name, period=period, as_of=as_of, link=link, crumbs=crumbs, token=token,
         charts=_charts(view, data, subject), notice=notice, error=error, claims=claims,
-        saved=bool(args.get("saved")), periods=_period_choices(period, as_of),
-        csrf_token=csrf_token(token) if claims.role == "admin" else None,
+        saved=bool(args.get("saved")), called=args.get("called"), periods=_period_choices(period, as_of),
+        csrf_token=csrf_token(token), may_submit=may_submit(viewer, subject),
+        may_call=may_call(viewer, subject, session),
         quota_owners=sorted(((names.get(o, o), o) for o in (subject.owners or names)), key=lambda p: p[0]))
     return _embed_headers(make_response(html, status), ancestors)
 

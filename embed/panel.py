@@ -48,6 +48,7 @@ def panel_context(session: Session, connection: Connection, object_type: str, re
             "down": [_reason_text(r) for r in (reasons.get("down") or [])[:MAX_REASONS]],
             "next_step": score.next_step,
             "limited_history": bool(score.limited_history or reasons.get("limited_history")),
+            "note": reasons.get("note"),
             "model_version": score.model_version,
             "scored_at": score.computed_at,
         }

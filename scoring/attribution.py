@@ -6,7 +6,8 @@
   split's feature is credited with the change in node value; the changes telescope to
   leaf − root, so over all trees (× learning rate) plus the initial log-odds they add up to
   the raw prediction exactly.
-- Rules: each rule's points are its contribution (see scoring.rules).
+- Rules: each rule's points are its contribution (see scoring.rules); the stage-and-age rate
+  splits into the stage's points and the age band's (scoring.stage_age).
 
 Encoded columns are summed back to the original column (their group).
 """
@@ -70,7 +71,9 @@ def raw_contributions(model, X: np.ndarray) -> tuple[float, np.ndarray]:
 
 def contributions(model, frame: pd.DataFrame) -> tuple[float, pd.DataFrame]:
     """Base and per-original-column contributions in calibrated log-odds, one row per record."""
-    if hasattr(model, "contributions"):  # the rules model explains itself
+    if hasattr(model, "scaled_contributions"):  # the rules explain themselves, on their calibrated scale
+        return model.scaled_contributions(frame)
+    if hasattr(model, "contributions"):  # so does the stage-and-age rate
         return model.contributions(frame)
     X = model.encode(frame)
     base, per_column = raw_contributions(model, X)

@@ -20,11 +20,14 @@ model = click.Group("model", help="Evaluate and manage scoring models.")
               help="A column identifying the record, left out of the features.")
 @click.option("--time-split", is_flag=True,
               help="Test on the latest 25% of rows by date instead of a random 25%.")
+@click.option("--keep", "keep", multiple=True, metavar="COLUMN",
+              help="Keep a column the leakage guard would exclude: you know it is filled before the outcome. "
+                   "The report records the override. Repeat for several columns.")
 @click.option("--json", "as_json", is_flag=True, help="End with the results as one JSON object on the last line.")
-def evaluate(csv_path, target, positive, id_column, time_split, as_json):
+def evaluate(csv_path, target, positive, id_column, time_split, keep, as_json):
     """Train and test the production scoring pipeline on your own CSV."""
     try:
-        result = evaluate_csv(csv_path, target, positive, id_column, time_split)
+        result = evaluate_csv(csv_path, target, positive, id_column, time_split, tuple(keep))
     except EvaluationError as exc:
         raise click.ClickException(str(exc)) from exc
     for line in report_lines(result):

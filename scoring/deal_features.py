@@ -1,21 +1,26 @@
 """Features of opportunities (deals) from the store, as of a point in each deal's life.
 
-An open deal is described as of ``now``. A closed deal (the training data) is described as of
-the moment it closed, so its features are what a rep could have seen just before the outcome:
+An open deal is described as of ``now``. A mature deal (created at least one outcome window ago,
+scoring.maturity) is learnt from, labelled won when it was won within the window, and described
+at a moment of its open life drawn from a hash of its id, as an open deal is seen when scored:
 
-- ``stage`` is the last OPEN stage from the stage history, never the closed stage itself;
-- ``age_days`` is its age at closing, ``days_in_stage`` the time spent in that last open stage;
-- activities, stage moves and close-date pushes count only changes strictly before closing;
-- ``amount`` is taken from the last open history row when there is one (closed-lost deals are
-  often zeroed), and the leakage guard still checks it;
-- the owner's and the account's win rates count only deals closed before this one's as-of time.
+- ``stage`` is the stage it was in at that moment from the stage history, never a closed stage;
+- ``age_days`` is its age then (exposure: used, never shown as a reason), ``days_in_stage`` the
+  time in that stage and ``stage_velocity`` that time against the organization's median stay;
+- activities (their recency and mix), stage moves and close-date pushes count only changes
+  before that moment;
+- ``amount`` is taken from the last history row before that moment when there is one (amounts
+  are often corrected or zeroed at the close), and ``amount_vs_typical`` against the median of
+  its product; the leakage guard still checks both;
+- the owner's (all-time and last ``RECENT_DAYS`` days) and the account's win rates count only
+  deals closed before that moment.
 
 Never used: ``close_date`` (for a closed deal it is the closing date), ``probability`` (the CRM sets
 it from the stage, 0 or 100 once closed) and ``is_closed``/``is_won`` (the outcome).
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -24,24 +29,29 @@ from sqlalchemy.orm import Session
 
 from scoring.features import (ENGAGEMENT_KINDS, FeatureSet, ScoringScope, activity_engagement, as_of_table,
                               day_start, days_between, drop_table, empty_feature_set, merge_engagement,
-                              resolve_now)
+                              open_time, resolve_now, snapshot_moments)
+from scoring.maturity import Window, outcome_window
 from sync.models import Activity, Opportunity, OpportunityStageChange
 
 # Pseudo-deals pulling an owner's or account's win rate toward the organization's.
 WIN_RATE_SMOOTHING = 5.0
+# An owner's recent record: the deals they closed in this many days before the as-of time.
+RECENT_DAYS = 180
 
-DEAL_KINDS = {"amount": "numeric", "stage": "categorical", "age_days": "numeric", "days_in_stage": "numeric",
-              "stage_moves_forward": "numeric", "stage_moves_back": "numeric", "close_date_pushes": "numeric",
-              **ENGAGEMENT_KINDS, "owner_win_rate": "numeric", "owner_closed_deals": "numeric",
-              "account_win_rate": "numeric", "account_closed_deals": "numeric", "product": "categorical",
-              "lead_source": "categorical", "type": "categorical"}
+DEAL_KINDS = {"amount": "numeric", "amount_vs_typical": "numeric", "stage": "categorical", "age_days": "numeric",
+              "days_in_stage": "numeric", "stage_velocity": "numeric", "stage_moves_forward": "numeric",
+              "stage_moves_back": "numeric", "close_date_pushes": "numeric", **ENGAGEMENT_KINDS,
+              "owner_win_rate": "numeric", "owner_closed_deals": "numeric", "owner_recent_win_rate": "numeric",
+              "owner_recent_closed_deals": "numeric", "account_win_rate": "numeric",
+              "account_closed_deals": "numeric", "product": "categorical", "lead_source": "categorical",
+              "type": "categorical"}
 
 LEAKAGE_NOTES = {
     "close_date": "not a feature: for a closed deal it is the day it closed",
     "probability": "not a feature: the CRM sets it from the stage, 0 or 100 once closed",
-    "stage": "the last open stage before closing, never the closed stage",
-    "activities": "only activities before the deal closed",
-    "amount": "as recorded at the last open stage change when the history has it",
+    "stage": "the stage the deal was in at the moment it is described, never the closed stage",
+    "activities": "only activities before the moment the deal is described",
+    "amount": "as recorded at the last stage change before that moment when the history has it",
 }
 
 
@@ -123,13 +133,15 @@ def _history(session: Session, organization_id: int, asof, closed: list[str], ra
     return moves_df.merge(last_df, on="row_id", how="outer")
 
 
-def _track_record(session: Session, asof, key: str) -> pd.DataFrame:
-    """Per deal: deals of the same owner (or account) closed before its as-of time, and how many were won."""
+def _track_record(session: Session, asof, key: str, recent: bool = False) -> pd.DataFrame:
+    """Per deal: deals of the same owner (or account) closed before its as-of time (or in the recent
+    window before it), and how many were won."""
     mine, other = asof, asof.alias("earlier")
+    since = other.c.closed_at >= mine.c.recent_since if recent else literal(True)
     stmt = (select(mine.c.row_id, func.count(other.c.remote_id).label("closed"),
                    func.sum(other.c.won).label("won"))
             .join(other, and_(other.c.connection_id == mine.c.connection_id, other.c[key] == mine.c[key],
-                              other.c.closed_at.is_not(None), other.c.closed_at < mine.c.as_of))
+                              other.c.closed_at.is_not(None), other.c.closed_at < mine.c.as_of, since))
             .where(mine.c.wanted == 1)
             .group_by(mine.c.row_id))
     return pd.DataFrame(session.execute(stmt).mappings().all(), columns=["row_id", "closed", "won"])
@@ -147,27 +159,60 @@ def _win_rate(deals: pd.DataFrame, record: pd.DataFrame, key: str, prior: float,
     return deals
 
 
+def _rows(deals: pd.DataFrame, now: datetime, scope: ScoringScope | None) -> tuple[pd.DataFrame, Window]:
+    """One row per moment a deal is described: learnt from (mature, seen mid-life), scored (open, now), or context.
+
+    Every deal keeps one row as context for owners' and accounts' track records (its real close
+    time and outcome); an open deal older than the window also gets a labelled row, without them.
+    """
+    created = pd.to_datetime(deals["remote_created_at"])
+    closed_time = pd.to_datetime(deals["closed_at"])
+    closed_time = closed_time.fillna(pd.to_datetime(deals["close_date"].map(day_start)))
+    closed_time = closed_time.fillna(pd.to_datetime(deals["remote_modified_at"]))
+    closed_by_now = deals["is_closed"].astype(bool) & closed_time.notna() & (closed_time <= now)
+    window = outcome_window(((closed_time - created).dt.total_seconds() / 86400.0)[closed_by_now], "opportunity",
+                            "closed")
+    span = timedelta(days=window.days)
+    mature = created.notna() & (created <= now - span)
+    in_time = closed_by_now & (closed_time <= created + span)
+    won = in_time & deals["is_won"].astype(bool)
+    end = (created + span).where(~in_time, closed_time)
+    learnable = mature & (end > created)
+    keys = deals["connection_id"].astype(str) + ":" + deals["remote_id"].astype(str)
+    snapshot = snapshot_moments(keys, created, end)
+    base = deals.assign(closed_at=closed_time.where(closed_by_now), won=(closed_by_now & deals["is_won"]
+                                                                          .astype(bool)).astype(int),
+                        weight=open_time(created, end))
+    # A closed deal's one row is its labelled row when mature, else context only.
+    closed_rows = base[closed_by_now].assign(as_of=snapshot[closed_by_now], is_open=False,
+                                             label=won[closed_by_now].astype(float).where(learnable[closed_by_now]),
+                                             known_at=closed_time[closed_by_now].where(in_time[closed_by_now],
+                                                                                       created + span))
+    open_rows = base[~closed_by_now].assign(as_of=pd.Timestamp(now), is_open=True, label=np.nan, known_at=pd.NaT,
+                                            weight=1.0)
+    stale = ~closed_by_now & learnable  # open past its window: a negative, seen mid-window
+    stale_rows = base[stale].assign(as_of=snapshot[stale], is_open=False, label=0.0, known_at=(created + span)[stale],
+                                    closed_at=pd.NaT, won=0)
+    rows = pd.concat([closed_rows, open_rows, stale_rows], ignore_index=True)
+    wanted = rows["is_open"] | rows["label"].notna()
+    if scope is not None:
+        wanted = rows["is_open"] & scope.mask(rows)
+    rows["wanted"] = wanted.astype(int)
+    rows["row_id"] = np.arange(len(rows))
+    rows["recent_since"] = pd.to_datetime(rows["as_of"]) - timedelta(days=RECENT_DAYS)
+    return rows, window
+
+
 def deal_features(session: Session, organization_id: int, now: datetime | None = None,
                   scope: ScoringScope | None = None) -> FeatureSet:
-    """Features, labels and as-of times of the organization's deals that existed at ``now`` (or those in scope).
-
-    Every deal still goes into the as-of table, as context for owners' and accounts' track records.
-    """
+    """Features, labels and as-of times of the organization's deals that existed at ``now`` (or those in scope)."""
     now = resolve_now(now)
     deals = _deals(session, organization_id)
     created = pd.to_datetime(deals["remote_created_at"])
     deals = deals[created.isna() | (created <= now)].reset_index(drop=True)
     if deals.empty:
         return empty_feature_set("opportunity", DEAL_KINDS, LEAKAGE_NOTES)
-    deals["row_id"] = np.arange(len(deals))
-    closed_time = pd.to_datetime(deals["closed_at"])
-    closed_time = closed_time.fillna(pd.to_datetime(deals["close_date"].map(day_start)))
-    closed_time = closed_time.fillna(pd.to_datetime(deals["remote_modified_at"]))
-    closed_by_now = deals["is_closed"].astype(bool) & closed_time.notna() & (closed_time <= now)
-    deals["as_of"] = closed_time.where(closed_by_now, pd.Timestamp(now))
-    deals["closed_at"] = closed_time.where(closed_by_now)
-    deals["won"] = (closed_by_now & deals["is_won"].astype(bool)).astype(int)
-    deals["wanted"] = 1 if scope is None else (scope.mask(deals) & ~closed_by_now).astype(int)
+    deals, window = _rows(deals, now, scope)
     deals["owner_key"] = deals["owner_remote_id"]
     deals["account_key"] = deals["account_remote_id"]
 
@@ -175,37 +220,68 @@ def deal_features(session: Session, organization_id: int, now: datetime | None =
     ranks = stage_ranks(session, organization_id, closed)
     asof = as_of_table(session, deals, "scoring_deal_asof",
                        (Column("owner_key", String(64)), Column("account_key", String(64)),
-                        Column("closed_at", DateTime), Column("won", Integer)))
+                        Column("closed_at", DateTime), Column("won", Integer), Column("recent_since", DateTime)))
     try:
         engagement = activity_engagement(session, organization_id, asof, Activity.what_remote_id)
         history = _history(session, organization_id, asof, closed, ranks)
         owners = _track_record(session, asof, "owner_key")
+        recent = _track_record(session, asof, "owner_key", recent=True)
         accounts = _track_record(session, asof, "account_key")
     finally:
         drop_table(session, asof)
 
     deals = merge_engagement(deals, engagement).merge(history, on="row_id", how="left")
-    still_open = ~deals["is_closed"].astype(bool) & deals["current_stage"].notna()
-    deals["stage"] = deals["current_stage"].where(still_open, deals["history_stage"])
+    scored = deals["is_open"].astype(bool) & deals["current_stage"].notna()
+    deals["stage"] = deals["current_stage"].where(scored, deals["history_stage"])
     deals["stage"] = deals["stage"].where(~deals["stage"].isin(closed))
     entered = pd.to_datetime(deals["stage_entered_at"]).where(deals["stage"] == deals["history_stage"])
     entered = entered.fillna(pd.to_datetime(deals["remote_created_at"]))
     deals["days_in_stage"] = days_between(entered, deals["as_of"])
     deals["age_days"] = days_between(deals["remote_created_at"], deals["as_of"])
-    amount = deals["current_amount"].where(still_open, deals["history_amount"].fillna(deals["current_amount"]))
+    amount = deals["current_amount"].where(scored, deals["history_amount"].fillna(deals["current_amount"]))
     deals["amount"] = pd.to_numeric(amount, errors="coerce")
     for column in ("stage_moves_forward", "stage_moves_back", "close_date_pushes"):
         deals[column] = deals[column].fillna(0).astype(float)
-    closed_deals = deals["closed_at"].notna()
-    prior = float(deals.loc[closed_deals, "won"].mean()) if closed_deals.any() else 0.5
+    deals = _against_norms(deals, stage_norms(session, organization_id, closed))
+    context = deals["closed_at"].notna()
+    prior = float(deals.loc[context, "won"].mean()) if context.any() else 0.5
     deals = _win_rate(deals, owners, "owner_key", prior, "owner")
+    deals = _win_rate(deals, recent, "owner_key", prior, "owner_recent")
     deals = _win_rate(deals, accounts, "account_key", prior, "account")
 
+    deals = deals[deals["wanted"] == 1]
     meta = pd.DataFrame({"connection_id": deals["connection_id"], "remote_id": deals["remote_id"],
-                         "as_of": deals["as_of"], "label": deals["won"].astype(float).where(closed_by_now),
-                         "is_open": ~closed_by_now, "known_at": pd.to_datetime(deals["closed_at"])})
-    frame = deals[list(DEAL_KINDS)].copy()
-    if scope is not None:
-        keep = (deals["wanted"] == 1).to_numpy()
-        frame, meta = frame[keep], meta[keep]
-    return FeatureSet("opportunity", frame, meta, dict(DEAL_KINDS), dict(LEAKAGE_NOTES))
+                         "as_of": deals["as_of"], "label": deals["label"].astype(float),
+                         "is_open": deals["is_open"].astype(bool), "known_at": pd.to_datetime(deals["known_at"]),
+                         "created_at": pd.to_datetime(deals["remote_created_at"]),
+                         "weight": deals["weight"].astype(float)})
+    return FeatureSet("opportunity", deals[list(DEAL_KINDS)].copy(), meta, dict(DEAL_KINDS), dict(LEAKAGE_NOTES),
+                      window)
+
+
+def stage_norms(session: Session, organization_id: int, closed: list[str]) -> dict[str, float]:
+    """The organization's median days spent in each open stage, over the stays that ended."""
+    h = OpportunityStageChange
+    rows = pd.DataFrame(session.execute(
+        select(h.connection_id, h.opportunity_remote_id, h.stage, h.changed_at)
+        .where(h.organization_id == organization_id, h.deleted_at.is_(None), h.changed_at.is_not(None))
+        .order_by(h.connection_id, h.opportunity_remote_id, h.changed_at, h.id)).all(),
+        columns=["connection_id", "deal", "stage", "changed_at"])
+    if rows.empty:
+        return {}
+    following = rows.groupby(["connection_id", "deal"])["changed_at"].shift(-1)
+    stays = rows.assign(days=(pd.to_datetime(following) - pd.to_datetime(rows["changed_at"])).dt.total_seconds()
+                        / 86400.0)
+    stays = stays[stays["days"].notna() & stays["stage"].notna() & ~stays["stage"].isin(closed)]
+    return stays.groupby("stage")["days"].median().to_dict()
+
+
+def _against_norms(deals: pd.DataFrame, norms: dict[str, float]) -> pd.DataFrame:
+    """Time in stage against the organization's median stay in that stage; amount against its product's median."""
+    stage_norm = deals["stage"].map(norms).astype(float)
+    deals["stage_velocity"] = deals["days_in_stage"] / stage_norm.clip(lower=1.0)
+    product = deals["product"].fillna("(none)")
+    current = pd.to_numeric(deals["current_amount"], errors="coerce")
+    typical = current.groupby(product).transform("median")
+    deals["amount_vs_typical"] = deals["amount"] / typical.where(typical > 0)
+    return deals

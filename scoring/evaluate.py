@@ -1,8 +1,12 @@
-"""Bring-your-own-data evaluation: any CSV of leads or deals through the production pipeline.
+"""Bring-your-own-data evaluation: any CSV of leads or deals through the production training path.
 
 Stratified 75/25 split (random_state=0), or with ``time_split`` the earliest 75% against the latest
-25% by date; on the 75% the leakage guard, column typing, model selection and Platt calibration
-run exactly as in production; the 25% gives the metrics.
+25% by date; the split goes through scoring.training exactly as the store's records do: the
+leakage guard (with the column names as a hint, since Pipewise did not build these columns, and
+the rows whose target is empty as the open records), column typing, model selection and Platt
+calibration on the 75%, the metrics and the verdict (does it beat the base rate?) on the 25%.
+``keep`` overrides the guard for columns the user knows are filled before the outcome; the
+report records each override beside what the guard found.
 """
 from __future__ import annotations
 
@@ -13,10 +17,8 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from scoring.attribution import contributions
-from scoring.leakage import find_leaks
-from scoring.metrics import held_out_metrics
-from scoring.models import select_and_fit
 from scoring.tabular import FALSE_WORDS, TRUE_WORDS, infer_kinds, to_days
+from scoring.training import judge
 
 SEED = 0
 TEST_SHARE = 0.25
@@ -62,17 +64,22 @@ def _time_split(features: pd.DataFrame, y: np.ndarray):
     if len(np.unique(y[test])) < 2:
         raise EvaluationError(f"The latest 25% of rows by {column} hold only one outcome; "
                               "leave out --time-split to split at random.")
-    return (features.iloc[train], features.iloc[test], y[train], y[test], days[train],
-            f"time: earliest 75% / latest 25% by {column}")
+    return np.sort(train), np.sort(test), days, f"time: earliest 75% / latest 25% by {column}"
 
 
 def evaluate_frame(frame: pd.DataFrame, target: str, positive: str | None = None,
-                   id_column: str | None = None, time_split: bool = False) -> dict:
+                   id_column: str | None = None, time_split: bool = False, keep: tuple[str, ...] = ()) -> dict:
     """Train on 75% of the rows and report held-out metrics on the other 25%."""
     if target not in frame:
         columns = ", ".join(map(str, frame.columns))
         raise EvaluationError(f"The file has no column {target!r}. Columns: {columns}.")
-    frame = frame[frame[target].notna()].reset_index(drop=True)
+    unknown = [c for c in keep if c not in frame or c in (target, id_column)]
+    if unknown:
+        raise EvaluationError(f"--keep names {', '.join(map(repr, unknown))}, which is not a feature column of the "
+                              "file. Give the exact column name from its header row.")
+    known = frame[target].astype("string").str.strip().fillna("").ne("").to_numpy()
+    open_rows = frame[~known].drop(columns=[c for c in (target, id_column) if c])
+    frame = frame[known].reset_index(drop=True)
     y = outcome(frame[target], positive)
     counts = np.bincount(y, minlength=2)
     if counts.min() < 10:
@@ -80,56 +87,70 @@ def evaluate_frame(frame: pd.DataFrame, target: str, positive: str | None = None
                               "of each are needed. Check --target and --positive.")
     features = frame.drop(columns=[c for c in (target, id_column) if c])
     if time_split:  # as production does: learn from the past, test on what came after
-        train, test, y_train, y_test, order, split = _time_split(features, y)
+        train, test, order, split = _time_split(features, y)
     else:
-        train, test, y_train, y_test = train_test_split(features, y, test_size=TEST_SHARE, stratify=y,
-                                                        random_state=SEED)
-        order, split = None, f"random: stratified 75% / 25%, random_state={SEED}"
-    kinds = infer_kinds(train)
-    excluded = find_leaks(train, y_train, kinds)
-    ignored = {c: f"not used: {k} column" for c, k in kinds.items()
-               if k in ("identifier", "empty") and c not in excluded}
-    kinds = {c: k for c, k in kinds.items() if c not in excluded and c not in ignored}
-    if not kinds:
+        train, test = train_test_split(np.arange(len(y)), test_size=TEST_SHARE, stratify=y, random_state=SEED)
+        train, test, order = np.sort(train), np.sort(test), None
+        split = f"random: stratified 75% / 25%, random_state={SEED}"
+    kinds = infer_kinds(features.iloc[train])
+    judged = judge(features, y, kinds, ("negative", "positive"), order=order, split=(train, test),
+                   open_frame=open_rows if len(open_rows) else None, keep=tuple(keep), kept_by="--keep",
+                   foreign=True, plural="rows",
+                   held_words="the {n} latest rows" if time_split else "the {n} held-out rows")
+    if judged.candidate is None:
         raise EvaluationError("No usable feature column is left after removing identifiers and leaking columns.")
-    # Validation inside the 75% mirrors the split: random when the test rows are a random sample
-    # of the whole period, time-aware (train on earlier rows, validate on later) otherwise.
-    model = select_and_fit(train, y_train, kinds, order=order)
-    metrics = held_out_metrics(y_test, model.predict_proba(test), prior=float(y_train.mean()))
-    _, impacts = contributions(model, test)
+    metrics, report = judged.metrics, judged.report
+    _, impacts = contributions(judged.candidate, features.iloc[test])
     top = impacts.abs().mean().sort_values(ascending=False).head(10)
-    return {"auc": metrics["auc"], "brier": metrics["brier"], "log_loss": metrics["log_loss"],
-            "base_rate": metrics["base_rate"], "base_rate_brier": metrics["base_rate_brier"],
-            "top_decile_lift": metrics["top_decile_lift"], "model": model.kind,
-            "excluded": sorted(excluded), "excluded_reasons": excluded, "ignored": ignored,
-            "features": kinds, "calibration": metrics["calibration"],
+    return {"auc": metrics["auc"], "brier": metrics["brier"], "brier_skill": metrics["brier_skill"],
+            "log_loss": metrics["log_loss"], "base_rate": metrics["base_rate"],
+            "base_rate_brier": metrics["base_rate_brier"], "prior_brier": metrics["prior_brier"],
+            "top_decile_lift": metrics["top_decile_lift"], "model": judged.candidate.kind,
+            "earns": judged.earns, "verdict": judged.verdict.replace(
+                "Scores come from this model", "This model would score").replace(
+                "Scores come from the base rate", "This model would not score: keep the base rate"),
+            "excluded": sorted(report.excluded), "excluded_reasons": report.excluded, "ignored": judged.notes,
+            "overrides": [{"column": f.column, "kept_by": f.kept_by, "guard_found": f.reason,
+                           "auc_with": f.auc_with, "auc_without": f.auc_without} for f in report.overrides],
+            "findings": report.to_dict()["findings"], "checks": report.notes,
+            "open_rows": int(len(open_rows)), "features": judged.kinds, "calibration": metrics["calibration"],
             "top_factors": [{"feature": f, "mean_abs_impact": round(float(v), 4)} for f, v in top.items()],
             "n_train": int(len(train)), "n_test": int(len(test)), "split": split}
 
 
 def evaluate_csv(path: str | Path, target: str, positive: str | None = None,
-                 id_column: str | None = None, time_split: bool = False) -> dict:
+                 id_column: str | None = None, time_split: bool = False, keep: tuple[str, ...] = ()) -> dict:
     """Evaluate the production pipeline on a CSV file."""
-    return evaluate_frame(read_table(path), target, positive, id_column, time_split)
+    return evaluate_frame(read_table(path), target, positive, id_column, time_split, keep)
 
 
 def report_lines(result: dict) -> list[str]:
     """The evaluation as lines a person reads."""
+    skill = result["brier_skill"]
     lines = [f"Model chosen: {result['model']}  "
              f"(trained on {result['n_train']} rows, tested on {result['n_test']})",
              f"Split:           {result['split']}",
              f"ROC AUC:         {result['auc']:.4f}",
-             f"Brier score:     {result['brier']:.4f}   (base rate alone: {result['base_rate_brier']:.4f})",
+             f"Brier score:     {result['brier']:.4f}   (base rate alone: {result['prior_brier']:.4f}; "
+             f"skill {skill if skill is not None else 0:+.1%})",
              f"Log loss:        {result['log_loss']:.4f}",
              f"Base rate:       {result['base_rate']:.4f}",
-             f"Top-decile lift: {result['top_decile_lift']:.2f}x", "", "Calibration by decile:",
+             f"Top-decile lift: {result['top_decile_lift']:.2f}x",
+             f"Verdict:         {result['verdict']}", "", "Calibration by decile:",
              "  decile      n  predicted  observed"]
     lines += [f"  {row['decile']:>6} {row['n']:>6}  {row['predicted']:>9.3f}  {row['observed']:>8.3f}"
               for row in result["calibration"]]
     lines += ["", "Strongest factors (mean absolute impact on the log-odds):"]
     lines += [f"  {row['feature']}: {row['mean_abs_impact']:.3f}" for row in result["top_factors"]]
-    lines += ["", "Columns excluded as leaking:" if result["excluded"] else "Columns excluded as leaking: none"]
+    lines += ["", "Columns excluded by the leakage guard:" if result["excluded"]
+              else "Columns excluded by the leakage guard: none"]
     lines += [f"  {column}: {reason}" for column, reason in result["excluded_reasons"].items()]
+    if result["overrides"]:
+        lines += ["Columns kept on your word (--keep), against the guard:"]
+        lines += [f"  {o['column']}: the guard found that {o['guard_found']} [AUC with it {o['auc_with']}, "
+                  f"without it {o['auc_without']}]" for o in result["overrides"]]
+    if result["checks"]:
+        lines += ["Checked and kept:"] + [f"  {column}: {note}" for column, note in result["checks"].items()]
     if result["ignored"]:
         lines += ["Columns not used:"] + [f"  {column}: {reason}" for column, reason in result["ignored"].items()]
     return lines

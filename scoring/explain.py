@@ -61,16 +61,31 @@ def _age(value, row, target):
     return f"{thing} {_plural(_n(value), 'day')} ago"
 
 
-def _win_rate(whose: str, count_column: str):
-    """Describe an owner's or account's record."""
+def _win_rate(whose: str, count_column: str, when: str = ""):
+    """Describe an owner's or account's record (over all time, or ``when``)."""
     def text(value, row, target):
         closed = row.get(count_column)
         if value is None or math.isnan(value):
             return f"No {whose} on record"
         if not closed:
-            return f"No closed deals for this {whose} yet"
-        return f"This {whose} won {value:.0%} of deals (history of {_plural(_n(closed), 'closed deal')})"
+            return f"No closed deals for this {whose} yet{when}"
+        return f"This {whose} won {value:.0%} of deals{when} (history of {_plural(_n(closed), 'closed deal')})"
     return text
+
+
+def _velocity(value, row, target):
+    days = _n(row.get("days_in_stage"))
+    stage = row.get("stage")
+    where = f"in {stage}" if isinstance(stage, str) and stage else "in its stage"
+    if value is None:
+        return f"Deal has been {where} for {_plural(days, 'day')}"
+    return f"Deal has been {where} for {_plural(days, 'day')}, {value:.1f}× the usual stay there"
+
+
+def _typical_amount(value, row, target):
+    if value is None:
+        return "No amount to compare"
+    return f"Amount is {value:.1f}× the typical deal for this product"
 
 
 def _pushes(value, row, target):
@@ -112,6 +127,14 @@ DESCRIBE = {
     "owner_win_rate": _win_rate("owner", "owner_closed_deals"),
     "account_win_rate": _win_rate("account", "account_closed_deals"),
     "owner_closed_deals": lambda v, r, t: f"Owner has closed {_plural(_n(v or 0), 'deal')}",
+    "owner_recent_win_rate": _win_rate("owner", "owner_recent_closed_deals", " in the last 6 months"),
+    "owner_recent_closed_deals": lambda v, r, t: (f"Owner closed {_plural(_n(v or 0), 'deal')} "
+                                                  "in the last 6 months"),
+    "stage_velocity": _velocity,
+    "amount_vs_typical": _typical_amount,
+    "calls_total": _count("call", "so far"),
+    "emails_total": _count("email", "so far"),
+    "meetings_total": _count("meeting", "so far"),
     "account_closed_deals": lambda v, r, t: f"Account has {_plural(_n(v or 0), 'closed deal')} with us",
     "close_date_pushes": _pushes,
     "stage_moves_back": _moves_back,

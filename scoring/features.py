@@ -7,6 +7,7 @@ joining events to it (one statement per source table, never one query per record
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,9 +17,13 @@ from sqlalchemy import (Column, DateTime, Index, Integer, MetaData, String, Tabl
                         text, union)
 from sqlalchemy.orm import Session
 
+from scoring.maturity import Window
 from sync.models import Activity, Contact, Lead, utcnow
 
 WINDOWS = (14, 30, 90)
+# How long a record has had to reach its outcome: the model needs it to be calibrated, but it is
+# exposure, not something a rep can act on, so it is never shown as a reason.
+EXPOSURE = ("age_days",)
 SALES_KINDS = ("call", "email", "meeting")
 MARKETING_KINDS = ("web_visit", "form", "email_open", "email_click")
 
@@ -43,8 +48,11 @@ class FeatureSet:
     """Feature rows of one organization and target, with who they are and what is known of them.
 
     ``meta`` has, per row: connection_id, remote_id, as_of (the moment described), label (1/0,
-    NaN when the outcome is not known yet), known_at (when the outcome became known) and is_open
-    (can be scored now).
+    NaN when the outcome is not known yet or the record is not mature), known_at (when the
+    outcome became known), created_at, weight (the open time a labelled row stands for, see
+    open_time) and is_open (can be scored now). ``window`` is the outcome
+    window that decided maturity; ``exposure`` names the columns that measure how long a record
+    has had (used by the model, never shown as a reason).
     """
 
     target: str
@@ -52,6 +60,8 @@ class FeatureSet:
     meta: pd.DataFrame
     kinds: dict[str, str]
     notes: dict[str, str] = field(default_factory=dict)
+    window: Window | None = None
+    exposure: tuple[str, ...] = EXPOSURE
 
     def labelled(self) -> "FeatureSet":
         """Only the rows whose outcome is known."""
@@ -60,16 +70,40 @@ class FeatureSet:
     def subset(self, mask) -> "FeatureSet":
         """Only the rows where mask is true."""
         mask = np.asarray(mask, dtype=bool)
-        return FeatureSet(self.target, self.frame[mask], self.meta[mask], self.kinds, self.notes)
+        return FeatureSet(self.target, self.frame[mask], self.meta[mask], self.kinds, self.notes, self.window,
+                          self.exposure)
 
 
-def empty_feature_set(target: str, kinds: dict[str, str], notes: dict[str, str]) -> FeatureSet:
+def empty_feature_set(target: str, kinds: dict[str, str], notes: dict[str, str],
+                      window: Window | None = None) -> FeatureSet:
     """A feature set without records (an organization with no leads, say)."""
     meta = pd.DataFrame({"connection_id": pd.Series(dtype=int), "remote_id": pd.Series(dtype=object),
                          "as_of": pd.Series(dtype="datetime64[ns]"), "label": pd.Series(dtype=float),
-                         "is_open": pd.Series(dtype=bool), "known_at": pd.Series(dtype="datetime64[ns]")})
+                         "is_open": pd.Series(dtype=bool), "known_at": pd.Series(dtype="datetime64[ns]"),
+                         "created_at": pd.Series(dtype="datetime64[ns]"), "weight": pd.Series(dtype=float)})
     frame = pd.DataFrame({c: pd.Series(dtype=object) for c in kinds})
-    return FeatureSet(target, frame, meta, dict(kinds), dict(notes))
+    return FeatureSet(target, frame, meta, dict(kinds), dict(notes), window)
+
+
+def open_time(created: pd.Series, end: pd.Series) -> pd.Series:
+    """Days a labelled record was open (at least 1): the weight of its one snapshot.
+
+    A record seen at one moment of its open life stands for all of it; weighted by that time,
+    the labelled records look like the open records of a random day, which is what gets scored.
+    Unweighted, quick converters (a few days open) would count as much as leads open for months.
+    """
+    days = (pd.to_datetime(end) - pd.to_datetime(created)).dt.total_seconds() / 86400.0
+    return days.fillna(1.0).clip(lower=1.0)
+
+
+def snapshot_moments(keys: pd.Series, start: pd.Series, end: pd.Series) -> pd.Series:
+    """A moment between start and end fixed per record by a hash of its key: when a labelled record is seen.
+
+    That is how an open record looks when it is scored: somewhere in its open life, before anyone
+    knows the outcome. Seen at its outcome instead, recency and age would give the answer away.
+    """
+    share = keys.map(lambda key: int(hashlib.sha1(key.encode()).hexdigest()[:12], 16) / float(16 ** 12))
+    return start + (end - start) * share.to_numpy()
 
 
 def resolve_now(now: datetime | None) -> datetime:
@@ -146,6 +180,7 @@ def activity_engagement(session: Session, organization_id: int, asof: Table, lin
                count(and_(recent[30], a.kind == "meeting")).label("meetings_30d"),
                count(and_(recent[30], a.kind.in_(MARKETING_KINDS))).label("marketing_touches_30d"),
                count(a.kind.in_(SALES_KINDS)).label("sales_touches_total"),
+               *[count(a.kind == kind).label(f"{kind}s_total") for kind in SALES_KINDS],
                func.max(a.occurred_at).label("last_activity_at"))
         .join(identities, identities.c.row_id == asof.c.row_id)
         .join(a, and_(a.connection_id == identities.c.connection_id, link == identities.c.remote_id))
@@ -157,27 +192,38 @@ def activity_engagement(session: Session, organization_id: int, asof: Table, lin
                         columns=["row_id", "activities_total",
                                  *[f"activities_{d}d" for d in WINDOWS], "meetings_30d",
                                  "marketing_touches_30d", "sales_touches_total",
-                                 "last_activity_at"])
+                                 *[f"{kind}s_total" for kind in SALES_KINDS], "last_activity_at"])
 
 
 ENGAGEMENT_KINDS = {**{f"activities_{d}d": "numeric" for d in WINDOWS}, "activities_total": "numeric",
                     "meetings_30d": "numeric", "marketing_touches_30d": "numeric", "sales_touches_total": "numeric",
-                    "days_since_activity": "numeric"}
+                    **{f"{kind}s_total": "numeric" for kind in SALES_KINDS}, "days_since_activity": "numeric"}
 
 
-def person_identities(organization_id: int, asof: Table):
+def person_identities(session: Session, organization_id: int, asof: Table) -> Table:
     """Every lead and contact of the organization sharing a record's email key: one person in several systems.
 
     So a Marketo lead's web visits and email clicks count for the Salesforce lead with the same
-    email. Needs an ``email_key`` column in the as-of table.
+    email. Needs an ``email_key`` column in the as-of table. The pairs go into an indexed temporary
+    table: joined as a subquery, SQLite would compare every record with every activity.
     """
-    itself = select(asof.c.row_id, asof.c.connection_id, asof.c.remote_id)
+    connection = session.connection()
+    connection.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{asof.name}_email ON {asof.name} (email_key)"))
+    itself = select(asof.c.row_id, asof.c.connection_id, asof.c.remote_id).where(asof.c.wanted == 1)
     linked = [select(asof.c.row_id, model.connection_id, model.remote_id)
               .join(model, and_(model.email_key == asof.c.email_key, model.organization_id == organization_id,
                                 model.deleted_at.is_(None)))
               .where(asof.c.email_key.is_not(None), asof.c.wanted == 1)
               for model in (Lead, Contact)]
-    return union(itself, *linked).subquery()
+    name = f"{asof.name}_identity"
+    table = Table(name, MetaData(), Column("row_id", Integer), Column("connection_id", Integer),
+                  Column("remote_id", String(64)), Index(f"ix_{name}_record", "connection_id", "remote_id"),
+                  Index(f"ix_{name}_row", "row_id"), prefixes=["TEMPORARY"])
+    connection.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    table.create(connection)
+    connection.execute(table.insert().from_select(["row_id", "connection_id", "remote_id"],
+                                                  union(itself, *linked)))
+    return table
 
 
 def merge_engagement(base: pd.DataFrame, engagement: pd.DataFrame) -> pd.DataFrame:

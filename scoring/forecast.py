@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from scoring.forecast_data import DealsAsOf, Owner, Period, load_deals, owners, parse_period
-from scoring.forecast_runrate import capacity_factor, run_rate
+from scoring.forecast_runrate import CAPACITY_WEIGHT, capacity_factor, run_rate
 from scoring.forecast_simulation import quantiles, simulate
 from scoring.forecast_timing import DealHistory, TimingModel, fit_timing
 
@@ -103,20 +103,27 @@ class Forecast:
 
 def forecast(session: Session, organization_id: int, as_of: date, period: Period | str,
              by: str = "org", what_if: WhatIf | None = None, simulations: int = SIMULATIONS,
-             seed: int = SEED) -> Forecast:
-    """Forecast the period's won revenue as of a date; a what-if is shown beside the base."""
+             seed: int = SEED, calibrated: bool = True) -> Forecast:
+    """Forecast the period's won revenue as of a date; a what-if is shown beside the base.
+
+    ``calibrated`` (the default) fixes the capacity weight and the ranges from the forecast's own
+    errors on earlier windows that had ended by the as-of date (scoring.forecast_calibration).
+    """
+    from scoring.forecast_calibration import calibrate
+
     if by not in GROUPINGS:
         raise ValueError(f"Forecasts group by org, team or rep, not {by!r}.")
     period = parse_period(period) if isinstance(period, str) else period
     deals = load_deals(session, organization_id, as_of)
     people = owners(session, organization_id)
     model = fit_timing(history_of(deals), as_of.toordinal())
+    calibration = calibrate(session, organization_id, deals, people, period, by) if calibrated else None
     base = forecast_from(deals, people, model, organization_id, period, by, WhatIf(),
-                         simulations, seed)
+                         simulations, seed, calibration)
     if what_if is not None and not what_if.is_base:
         base.what_if = what_if
         base.adjusted = forecast_from(deals, people, model, organization_id, period, by, what_if,
-                                      simulations, seed)
+                                      simulations, seed, calibration)
     return base
 
 
@@ -145,21 +152,47 @@ def group_keys(deals: DealsAsOf, people: dict[str, Owner], by: str) -> tuple[lis
     return keys, [names[key] for key in keys], np.array([index[key] for key, _ in labels], dtype=int)
 
 
-def forecast_from(deals: DealsAsOf, people: dict[str, Owner], model: TimingModel,
-                  organization_id: int, period: Period, by: str, what_if: WhatIf,
-                  simulations: int = SIMULATIONS, seed: int = SEED) -> Forecast:
-    """The forecast from already reconstructed deals and a fitted timing model."""
+@dataclass
+class Parts:
+    """What a period's won revenue is made of, per group: won so far, open deals, deals not yet created."""
+
+    keys: list[str]
+    names: list[str]
+    deal_group: np.ndarray
+    won_to_date: np.ndarray
+    probabilities: np.ndarray
+    amounts: np.ndarray
+    open_group: np.ndarray
+    new: object
+    capacity_note: str
+
+    @property
+    def open_expected(self) -> np.ndarray:
+        return np.bincount(self.open_group, weights=self.probabilities * self.amounts, minlength=len(self.keys))
+
+    @property
+    def expected(self) -> np.ndarray:
+        """Expected won revenue per group."""
+        return self.won_to_date + self.open_expected + self.new.expected
+
+    @property
+    def uncertain(self) -> np.ndarray:
+        """Per group, the part of the expectation not yet won: what a range has to cover."""
+        return self.open_expected + self.new.expected
+
+
+def components(deals: DealsAsOf, people: dict[str, Owner], model: TimingModel, period: Period, by: str,
+               what_if: WhatIf, weight: float = CAPACITY_WEIGHT) -> Parts:
+    """The period's parts as of the deals' date, with open deals anchored to capacity by ``weight``."""
     today, start, end = deals.as_of.toordinal(), period.start.toordinal(), period.end.toordinal()
     keys, names, deal_group = group_keys(deals, people, by)
     groups = len(keys)
     won_now = deals.won & (deals.closed >= start) & (deals.closed < end)
     won_to_date = np.bincount(deal_group[won_now], weights=deals.amount[won_now], minlength=groups)
-
     is_open = deals.open & (today < end)
-    probabilities, capacity_note = open_deal_chances(deals, model, period, what_if, is_open)
+    probabilities, capacity_note = open_deal_chances(deals, model, period, what_if, is_open, weight)
     amounts = deals.amount[is_open]
     open_group = deal_group[is_open]
-
     new = run_rate(deals, model, period, deal_group, groups, what_if.win_rate)
     if what_if.new_pipeline > 0:
         extra_p, extra_amounts, extra_groups = _extra_pipeline(
@@ -167,29 +200,56 @@ def forecast_from(deals: DealsAsOf, people: dict[str, Owner], model: TimingModel
         probabilities = np.concatenate([probabilities, extra_p])
         amounts = np.concatenate([amounts, extra_amounts])
         open_group = np.concatenate([open_group, extra_groups])
-    samples = simulate(probabilities, amounts, open_group, new.counts, new.amounts, groups,
-                       simulations, seed) + won_to_date
-    open_expected = np.bincount(open_group, weights=probabilities * amounts, minlength=groups)
-    new_expected = new.expected
-    open_counts = np.bincount(deal_group[is_open], minlength=groups)
-    figures = [Figures(keys[g], names[g], float(won_to_date[g] + open_expected[g] + new_expected[g]),
-                       *quantiles(samples[:, g]), won_to_date=float(won_to_date[g]),
-                       open_expected=float(open_expected[g]), new_expected=float(new_expected[g]),
-                       open_deals=int(open_counts[g])) for g in range(groups)]
-    total = Figures("org", "Organization", sum(f.expected for f in figures),
-                    *quantiles(samples.sum(axis=1)), won_to_date=float(won_to_date.sum()),
-                    open_expected=float(open_expected.sum()), new_expected=float(new_expected.sum()),
-                    open_deals=int(open_counts.sum()))
+    return Parts(keys, names, deal_group, won_to_date, probabilities, amounts, open_group, new, capacity_note)
+
+
+def forecast_from(deals: DealsAsOf, people: dict[str, Owner], model: TimingModel,
+                  organization_id: int, period: Period, by: str, what_if: WhatIf,
+                  simulations: int = SIMULATIONS, seed: int = SEED, calibration=None) -> Forecast:
+    """The forecast from already reconstructed deals and a fitted timing model.
+
+    With a calibration (scoring.forecast_calibration) the capacity weight and the P10–P90 ranges
+    come from the forecast's own past errors; without one, from the default weight and the
+    Monte Carlo's spread, which knows nothing of how wrong the model itself can be.
+    """
+    weight = calibration.weight if calibration is not None else CAPACITY_WEIGHT
+    parts = components(deals, people, model, period, by, what_if, weight)
+    groups = len(parts.keys)
+    samples = simulate(parts.probabilities, parts.amounts, parts.open_group, parts.new.counts, parts.new.amounts,
+                       groups, simulations, seed) + parts.won_to_date
+    expected, uncertain, open_expected = parts.expected, parts.uncertain, parts.open_expected
+    open_counts = np.bincount(parts.deal_group[deals.open & (deals.as_of.toordinal() < period.end.toordinal())],
+                              minlength=groups)
+
+    def spread(g: int | None) -> tuple[float, float, float]:
+        column = samples.sum(axis=1) if g is None else samples[:, g]
+        won = parts.won_to_date.sum() if g is None else parts.won_to_date[g]
+        if calibration is None:
+            return quantiles(column)
+        total = expected.sum() if g is None else expected[g]
+        left = uncertain.sum() if g is None else uncertain[g]
+        low, mid, high = calibration.range(float(total), float(left), float(won), quantiles(column), group=g is not None)
+        return float(low), float(mid), float(high)
+
+    figures = [Figures(parts.keys[g], parts.names[g], float(expected[g]), *spread(g),
+                       won_to_date=float(parts.won_to_date[g]), open_expected=float(open_expected[g]),
+                       new_expected=float(parts.new.expected[g]), open_deals=int(open_counts[g]))
+               for g in range(groups)]
+    total = Figures("org", "Organization", float(expected.sum()), *spread(None),
+                    won_to_date=float(parts.won_to_date.sum()), open_expected=float(open_expected.sum()),
+                    new_expected=float(parts.new.expected.sum()), open_deals=int(open_counts.sum()))
     info = {"version": MODEL_VERSION, "simulations": simulations, "seed": seed,
             "history_from": date.fromordinal(model.window[0]).isoformat(),
-            "closed_deals_learned": model.events, "new_deals": new.source,
-            "capacity": capacity_note}
+            "closed_deals_learned": model.events, "new_deals": parts.new.source,
+            "capacity": parts.capacity_note,
+            "ranges": calibration.to_dict() if calibration is not None else {
+                "method": "simulation", "note": "Monte Carlo spread only: not calibrated on past errors"}}
     return Forecast(organization_id, period.label, deals.as_of, by, total,
                     figures if by != "org" else [], what_if, None, info)
 
 
 def open_deal_chances(deals: DealsAsOf, model: TimingModel, period: Period, what_if: WhatIf,
-                      is_open: np.ndarray) -> tuple[np.ndarray, str]:
+                      is_open: np.ndarray, weight: float = CAPACITY_WEIGHT) -> tuple[np.ndarray, str]:
     """Each open deal's chance to be won inside the period, anchored to the team's capacity."""
     today = deals.as_of.toordinal()
     first, end = max(period.start.toordinal(), today), period.end.toordinal()
@@ -199,7 +259,7 @@ def open_deal_chances(deals: DealsAsOf, model: TimingModel, period: Period, what
                    loss_multipliers=model.vintage(created, losses=True))
     base = model.win_within(today - created, today, first, end, **chances)
     # The anchor comes from the base forecast, so a what-if moves the forecast, not the anchor.
-    capacity, note = capacity_factor(deals, period, float(base.sum()))
+    capacity, note = capacity_factor(deals, period, float(base.sum()), weight)
     if what_if.win_rate != 1.0 or what_if.slip_days > 0:
         base = model.win_within(today - created, today, first, end, win_scale=what_if.win_rate,
                                 delay=np.full(len(created), what_if.slip_days), **chances)

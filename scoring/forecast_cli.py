@@ -135,14 +135,20 @@ def backtest_command(ctx, first, last, organization, as_json):
     with session_scope(ctx) as session:
         report = backtest(session, organization_id(session, organization), first, last)
     click.echo(f"Backtest of monthly forecasts made on the 1st, {first.isoformat()} to {last.isoformat()}")
-    header = "  month     actual       " + "  ".join(f"{name:>14}" for name in METHODS)
+    click.echo("  Each month's capacity weight and P10–P90 range were fixed from the months that had ended by its "
+               "first day: nothing here was tuned on the month it reports.")
+    header = ("  month     actual       " + "  ".join(f"{name:>14}" for name in METHODS)
+              + "             P10 to P90  inside  weight")
     click.echo(header)
     for origin in report.origins:
         cells = "  ".join(f"{_money(origin.forecasts[name]):>14}" for name in METHODS)
-        click.echo(f"  {origin.period}  {_money(origin.actual):>12} {cells}")
+        inside = "yes" if origin.p10 <= origin.actual <= origin.p90 else "no"
+        click.echo(f"  {origin.period}  {_money(origin.actual):>12} {cells}  {_money(origin.p10):>10} to "
+                   f"{_money(origin.p90):>10}  {inside:>6}  {origin.capacity_weight:>6g}")
     for name in METHODS:
         click.echo(f"  WAPE {LABELS[name]:<36} {report.wape(name):.1%}")
     click.echo(f"  seasonal naive uses the {report.seasonal_rule}")
+    click.echo(report.coverage_sentence())
     click.echo(report.verdict())
     if as_json:
         click.echo(json.dumps(report.to_dict()))

@@ -31,4 +31,6 @@ class ForecastSnapshot(Base):
     p50: Mapped[float] = mapped_column(Float)
     p90: Mapped[float] = mapped_column(Float)
     model_version: Mapped[str] = mapped_column(String(64))
+    # manual (a command or a panel) or scheduled (the weekly snapshot the scheduler saves).
+    source: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

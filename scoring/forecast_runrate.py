@@ -22,6 +22,8 @@ ANALOG_QUARTERS = 2
 # from its open pipeline in the analog windows (geometric blend: 0 = timing model alone,
 # 1 = analog count alone). Stale deals inflate a pipeline without adding wins, so the count a
 # team closed a season ago is a steady anchor; the timing model still decides which deals win.
+# The weight used is chosen per forecast from its own past errors (scoring.forecast_calibration);
+# this one stands in only when there are none to choose from.
 CAPACITY_WEIGHT = 0.5
 # Recent history for the creation-rate fallback and the amounts new deals bring.
 RECENT_DAYS = 91
@@ -60,8 +62,9 @@ def analog_windows(deals: DealsAsOf, period: Period):
         yield as_of, first, finish
 
 
-def capacity_factor(deals: DealsAsOf, period: Period, expected_wins: float) -> tuple[float, str]:
-    """Scale for open deals' win chances: analog wins from the open pipeline over expected wins."""
+def capacity_factor(deals: DealsAsOf, period: Period, expected_wins: float,
+                    weight: float = CAPACITY_WEIGHT) -> tuple[float, str]:
+    """Scale for open deals' win chances: analog wins from the open pipeline over expected wins, to the weight."""
     counts, used = [], []
     for as_of, first, finish in analog_windows(deals, period):
         was_open = (deals.created < as_of) & ((deals.closed < 0) | (deals.closed >= as_of))
@@ -70,9 +73,9 @@ def capacity_factor(deals: DealsAsOf, period: Period, expected_wins: float) -> t
     if not counts or expected_wins <= 0 or not np.mean(counts):
         return 1.0, "no analog window on record: timing model alone"
     target = float(np.mean(counts))
-    factor = (target / expected_wins) ** CAPACITY_WEIGHT
-    return factor, (f"{expected_wins:.0f} expected wins pulled towards {target:.0f} won from the "
-                    f"open pipeline as of {', '.join(used)}")
+    factor = (target / expected_wins) ** weight
+    return factor, (f"{expected_wins:.0f} expected wins pulled (weight {weight:g}) towards {target:.0f} won "
+                    f"from the open pipeline as of {', '.join(used)}")
 
 
 def run_rate(deals: DealsAsOf, model: TimingModel, period: Period, deal_group: np.ndarray,

@@ -1,23 +1,32 @@
-"""Saving forecast snapshots, and their accuracy once the period's actual won revenue is in."""
+"""Saving forecast snapshots (on demand, and weekly by the scheduler), and their accuracy once the period is in.
+
+The scheduler saves, once a week per organization, the forecast of the current quarter and month
+by rep and by team (the organization's total with them), as of the CRM's own clock. So the
+accuracy history (MAPE, bias, range coverage) grows without anyone running a command, and the
+team panel has a forecast to show however large the organization is.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from scoring.forecast import MODEL_VERSION, Figures, Forecast
+from scoring.forecast import MODEL_VERSION, Figures, Forecast, forecast
 from scoring.forecast_data import parse_period, won_revenue
 from scoring.forecast_models import ForecastSnapshot
-from sync.models import utcnow
+from sync.models import Opportunity, Organization, utcnow
+
+SNAPSHOT_EVERY = timedelta(days=7)
 
 
-def save_snapshots(session: Session, result: Forecast) -> list[ForecastSnapshot]:
+def save_snapshots(session: Session, result: Forecast, source: str = "manual",
+                   with_total: bool = True) -> list[ForecastSnapshot]:
     """Store the organization's and every group's figures, base and what-if; commits nothing."""
     rows = []
     for forecast in filter(None, (result, result.adjusted)):
-        scopes: list[tuple[str, Figures]] = [("org", forecast.total)]
+        scopes: list[tuple[str, Figures]] = [("org", forecast.total)] if with_total else []
         scopes += [(forecast.by, group) for group in forecast.groups]
         for scope, figures in scopes:
             rows.append(ForecastSnapshot(
@@ -25,7 +34,7 @@ def save_snapshots(session: Session, result: Forecast) -> list[ForecastSnapshot]
                 as_of=forecast.as_of, scope=scope, scope_key=figures.key, scope_name=figures.name,
                 scenario=forecast.what_if.label if forecast is result.adjusted else "base",
                 expected=figures.expected, p10=figures.p10, p50=figures.p50, p90=figures.p90,
-                model_version=forecast.model.get("version", MODEL_VERSION)))
+                model_version=forecast.model.get("version", MODEL_VERSION), source=source))
     session.add_all(rows)
     session.flush()
     return rows
@@ -81,3 +90,42 @@ def accuracy(session: Session, organization_id: int, today: date | None = None,
             bias=sum(error for error, _, _ in errors) / len(errors),
             inside_p10_p90=sum(s.p10 <= actual <= s.p90 for _, actual, s in errors) / len(errors)))
     return results
+
+
+def data_as_of(session: Session, organization_id: int) -> date:
+    """Today, or the day after the store's last change when the data stops earlier (a stale copy)."""
+    latest = session.scalar(select(func.max(Opportunity.remote_modified_at))
+                            .where(Opportunity.organization_id == organization_id))
+    today = utcnow().date()
+    return min(today, latest.date() + timedelta(days=1)) if latest else today
+
+
+def current_periods(as_of: date) -> list[str]:
+    """The quarter and the month the as-of day falls in."""
+    return [f"{as_of.year}-Q{(as_of.month - 1) // 3 + 1}", f"{as_of.year}-{as_of.month:02d}"]
+
+
+def save_period(session: Session, organization_id: int, period: str, as_of: date,
+                source: str = "scheduled") -> int:
+    """Save the period's forecast by rep (with the organization's total) and by team; commits nothing."""
+    by_rep = forecast(session, organization_id, as_of, period, by="rep")
+    by_team = forecast(session, organization_id, as_of, period, by="team")
+    return (len(save_snapshots(session, by_rep, source))
+            + len(save_snapshots(session, by_team, source, with_total=False)))
+
+
+def due_organizations(session: Session, now: datetime | None = None) -> list[int]:
+    """Organizations with deals whose last scheduled snapshot is a week old, or that have none."""
+    now = now or utcnow()
+    last = (select(ForecastSnapshot.organization_id, func.max(ForecastSnapshot.created_at).label("at"))
+            .where(ForecastSnapshot.source == "scheduled").group_by(ForecastSnapshot.organization_id).subquery())
+    with_deals = select(Opportunity.organization_id).where(Opportunity.organization_id == Organization.id).exists()
+    rows = session.execute(select(Organization.id, last.c.at).outerjoin(last, last.c.organization_id == Organization.id)
+                           .where(with_deals).order_by(Organization.id)).all()
+    return [org for org, at in rows if at is None or now - at >= SNAPSHOT_EVERY]
+
+
+def save_weekly(session: Session, organization_id: int) -> int:
+    """The scheduler's weekly snapshot of one organization: current quarter and month, by rep and team."""
+    as_of = data_as_of(session, organization_id)
+    return sum(save_period(session, organization_id, period, as_of) for period in current_periods(as_of))

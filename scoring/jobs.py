@@ -1,11 +1,12 @@
 """Queue jobs of the scoring layer (enqueued by dotted path, e.g. after a sync or from the admin console)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scoring.forecast_snapshots import due_organizations, save_period, save_weekly
 from scoring.quotas import import_crm_quotas
 from scoring.registry import train
 from scoring.score import score_connection, score_target
@@ -67,3 +68,21 @@ def retrain_job(organization_id: int, target: str) -> dict:
                 session.commit()
         return {"version": version.version, "kind": version.kind, "active": version.is_active,
                 "metrics": (version.card or {}).get("metrics"), "rescored": rescored}
+
+
+def weekly_forecast_snapshots_job() -> dict[int, int]:
+    """Save the weekly forecast snapshots of every organization that is due (the scheduler enqueues this)."""
+    saved = {}
+    with runtime.current().sessions() as session:
+        for organization_id in due_organizations(session):
+            saved[organization_id] = save_weekly(session, organization_id)
+            session.commit()  # one organization at a time: a failure later loses nothing saved
+    return saved
+
+
+def forecast_snapshot_job(organization_id: int, period: str, as_of: str) -> int:
+    """Save one period's forecast now (the team panel asks when a large organization has none yet)."""
+    with runtime.current().sessions() as session:
+        saved = save_period(session, organization_id, period, date.fromisoformat(as_of), source="panel")
+        session.commit()
+    return saved

@@ -1,26 +1,23 @@
 """Features of leads from the store, each labelled lead observed at one moment of its open life.
 
-Which leads have an outcome:
-- converted (a positive), with its conversion time;
-- closed without converting (its status says closed, disqualified, unqualified, junk, lost or not
-  converted), a negative, closed at its last change;
-- still open after ``MATURITY_DAYS``, a negative as well, open until ``now``;
-- leads of a connection that has never recorded a conversion (a marketing tool, say) are not
-  negatives: that system does not know about conversions. Younger open leads are only scored.
+Which leads are learnt from: mature ones (scoring.maturity), created at least one conversion
+window ago in a system that records conversions (a marketing tool that knows nothing of
+conversions gives no negatives). The label is whether the lead converted within the window;
+a lead closed without converting (its status says closed, disqualified, unqualified, junk, lost
+or not converted) is a negative from its close. Younger open leads are only scored.
 
 When is a labelled lead described: at a moment drawn uniformly between its creation and its
-outcome (fixed per lead, from a hash of its id). That is how an open lead looks when it is
-scored: somewhere in its life, before anyone knows the outcome. Describing converted leads at
-conversion and the others "now" would make age and recent activity give the answer away (the
-converted ones always just had a meeting and are young), which the leakage guard then rightly
-drops. Activities and campaign responses count only before that moment.
+outcome (its conversion, its close, or the window's end), fixed per lead from a hash of its id.
+That is how an open lead looks when it is scored: somewhere in its life, before anyone knows
+the outcome. Activities and campaign responses count only before that moment. The lead's age
+at that moment is exposure (scoring.features.EXPOSURE): the model uses it, reps never see it
+as a reason.
 
 Never used: the lead's ``status`` (for closed leads it states the outcome), ``rating`` (often set
 after qualifying) and the converted_* fields.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import datetime, timedelta
 
@@ -31,11 +28,11 @@ from sqlalchemy.orm import Session
 
 from scoring.features import (ENGAGEMENT_KINDS, FeatureSet, ScoringScope, activity_engagement, as_of_table,
                               days_between, drop_table, empty_feature_set, merge_engagement, person_identities,
-                              resolve_now)
+                              open_time, resolve_now, snapshot_moments)
+from scoring.maturity import outcome_window
 from scoring.tabular import ONE_HOT_MAX_VALUES
-from sync.models import Activity, CampaignMember, Lead
+from sync.models import Activity, Campaign, CampaignMember, Lead
 
-MATURITY_DAYS = 90
 CLOSED_STATUS = re.compile(r"closed|disqualif|unqualif|junk|lost|not converted|dead|rejected", re.IGNORECASE)
 TITLE_LEVELS = (("executive",
                  re.compile(r"\b(chief|ceo|cfo|cto|coo|cmo|cio|president|founder|owner|partner)\b", re.I)),
@@ -44,6 +41,7 @@ TITLE_LEVELS = (("executive",
                 ("manager", re.compile(r"\b(manager|lead|supervisor)\b", re.I)))
 
 LEAD_KINDS = {"lead_source": "categorical", "industry": "categorical", "country": "categorical",
+              "campaign": "categorical",
               "title_level": "categorical", "has_company": "boolean", "has_title": "boolean",
               "has_email": "boolean", "age_days": "numeric", "campaigns": "numeric",
               "campaign_responses": "numeric", "days_since_response": "numeric", **ENGAGEMENT_KINDS}
@@ -63,11 +61,6 @@ def title_level(title) -> str | None:
         if pattern.search(title):
             return level
     return "other"
-
-
-def _unit_hash(text: str) -> float:
-    """A number in [0, 1) fixed by the text: the lead's moment of observation."""
-    return int(hashlib.sha1(text.encode()).hexdigest()[:12], 16) / float(16 ** 12)
 
 
 def _leads(session: Session, organization_id: int) -> pd.DataFrame:
@@ -94,12 +87,15 @@ def _campaigns(session: Session, organization_id: int, asof) -> pd.DataFrame:
     stmt = (select(asof.c.row_id,
                    func.sum(case((joined, 1), else_=0)).label("campaigns"),
                    func.sum(case((responded, 1), else_=0)).label("campaign_responses"),
-                   func.max(case((responded, m.first_responded_at), else_=None)).label("last_response_at"))
+                   func.max(case((responded, m.first_responded_at), else_=None)).label("last_response_at"),
+                   func.min(case((joined, Campaign.name), else_=None)).label("campaign"))
             .join(m, and_(m.connection_id == asof.c.connection_id, m.lead_remote_id == asof.c.remote_id))
+            .outerjoin(Campaign, and_(Campaign.connection_id == m.connection_id,
+                                      Campaign.remote_id == m.campaign_remote_id))
             .where(m.organization_id == organization_id, m.deleted_at.is_(None), asof.c.wanted == 1)
             .group_by(asof.c.row_id))
     return pd.DataFrame(session.execute(stmt).mappings().all(),
-                        columns=["row_id", "campaigns", "campaign_responses", "last_response_at"])
+                        columns=["row_id", "campaigns", "campaign_responses", "last_response_at", "campaign"])
 
 
 def _category_kind(values: pd.Series) -> str:
@@ -121,37 +117,43 @@ def lead_features(session: Session, organization_id: int, now: datetime | None =
     converted_time = pd.to_datetime(leads["converted_at"]).fillna(modified)
     converted = leads["is_converted"].astype(bool) & converted_time.notna() & (converted_time <= now)
     closed = ~converted & leads["status"].fillna("").str.contains(CLOSED_STATUS)
-    mature = ~converted & ~closed & created.notna() & (created <= now - timedelta(days=MATURITY_DAYS))
     closed_time = modified.where(modified <= now, pd.Timestamp(now)).fillna(pd.Timestamp(now))
-    label = pd.Series(np.nan, index=leads.index)
-    label[(closed | mature) & leads["records_conversions"]] = 0.0
-    label[converted] = 1.0
-    outcome_at = pd.Series(pd.Timestamp(now), index=leads.index)
-    outcome_at[converted] = converted_time[converted]
-    outcome_at[closed] = closed_time[closed]
-    start = created.fillna(outcome_at).clip(upper=outcome_at)
-    moment = leads["connection_id"].astype(str) + ":" + leads["remote_id"].astype(str)
-    share = moment.map(_unit_hash).to_numpy()
-    snapshot = start + (outcome_at - start) * share
+    window = outcome_window(((converted_time - created).dt.total_seconds() / 86400.0)[converted], "lead",
+                            "converted")
+    span = timedelta(days=window.days)
+    # Mature: created a whole window ago, in a system that records conversions. The label is
+    # whether the lead converted within the window.
+    mature = created.notna() & (created <= now - span) & leads["records_conversions"]
+    in_time = converted & (converted_time <= created + span)
+    end = (created + span).where(~closed, closed_time.clip(upper=created + span)).where(~in_time, converted_time)
+    # A lead converted the moment it was created was never open: no moment of it can be scored.
+    learnable = mature & (end > created)
+    label = pd.Series(np.nan, index=leads.index).where(~learnable, in_time.astype(float))
+    snapshot = snapshot_moments(leads["connection_id"].astype(str) + ":" + leads["remote_id"].astype(str),
+                                created, end)
+    known_at = (created + span).where(~in_time, converted_time)
     is_open = ~converted & ~closed
     # Labelled leads are seen mid-life (for training); open ones as of now (for scoring). A lead
-    # open for longer than MATURITY_DAYS is both, so it appears twice.
-    known_at = outcome_at.where(~mature, created + timedelta(days=MATURITY_DAYS))
-    has_label = label.notna()
-    learnt = leads[has_label].assign(as_of=snapshot[has_label], label=label[has_label], is_open=False,
-                                     known_at=known_at[has_label])
-    scored = leads[is_open].assign(as_of=pd.Timestamp(now), label=np.nan, is_open=True, known_at=pd.NaT)
+    # open for longer than the window is both, so it appears twice.
+    open_days = open_time(created, end)
+    learnt = leads[learnable].assign(as_of=snapshot[learnable], label=label[learnable], is_open=False,
+                                     known_at=known_at[learnable], weight=open_days[learnable])
+    scored = leads[is_open].assign(as_of=pd.Timestamp(now), label=np.nan, is_open=True, known_at=pd.NaT,
+                                   weight=1.0)
     leads = pd.concat([learnt, scored], ignore_index=True) if scope is None else scored[scope.mask(scored)]
     if leads.empty:
-        return empty_feature_set("lead", LEAD_KINDS, LEAKAGE_NOTES)
+        return empty_feature_set("lead", LEAD_KINDS, LEAKAGE_NOTES, window)
     leads = leads.reset_index(drop=True)
     leads["row_id"] = np.arange(len(leads))
     leads["wanted"] = 1
 
     asof = as_of_table(session, leads, "scoring_lead_asof", (Column("email_key", String(255)),))
     try:
-        engagement = activity_engagement(session, organization_id, asof, Activity.who_remote_id,
-                                         person_identities(organization_id, asof))
+        identities = person_identities(session, organization_id, asof)
+        try:
+            engagement = activity_engagement(session, organization_id, asof, Activity.who_remote_id, identities)
+        finally:
+            drop_table(session, identities)
         campaigns = _campaigns(session, organization_id, asof)
     finally:
         drop_table(session, asof)
@@ -165,9 +167,11 @@ def lead_features(session: Session, organization_id: int, now: datetime | None =
         leads[f"has_{column}"] = leads[column].fillna("").astype(str).str.strip().ne("")
 
     kinds = dict(LEAD_KINDS)
-    for column in ("lead_source", "industry", "country"):
+    for column in ("lead_source", "industry", "country", "campaign"):
         kinds[column] = _category_kind(leads[column])
     meta = pd.DataFrame({"connection_id": leads["connection_id"], "remote_id": leads["remote_id"],
                          "as_of": leads["as_of"], "label": leads["label"].astype(float),
-                         "is_open": leads["is_open"].astype(bool), "known_at": pd.to_datetime(leads["known_at"])})
-    return FeatureSet("lead", leads[list(kinds)].copy(), meta, kinds, dict(LEAKAGE_NOTES))
+                         "is_open": leads["is_open"].astype(bool), "known_at": pd.to_datetime(leads["known_at"]),
+                         "created_at": pd.to_datetime(leads["remote_created_at"]),
+                         "weight": leads["weight"].astype(float)})
+    return FeatureSet("lead", leads[list(kinds)].copy(), meta, kinds, dict(LEAKAGE_NOTES), window)

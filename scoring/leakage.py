@@ -1,121 +1,173 @@
-"""The leakage guard: find columns that are filled after the outcome or that give it away.
+"""The leakage guard: find columns filled after the outcome, giving it away, or recording a judgement.
 
-Used by production training and by the CSV evaluator alike. Nothing here knows a column's name;
-each test looks only at how a column's values relate to the outcome:
+One guard for production training in the store and for the CSV evaluator. For every column it
+runs, in order, and keeps the first finding (the one that explains most):
 
-- presence: the column is filled (or empty) almost only for one class, as a won date or a
-  converted date is;
-- separation: the column alone ranks the classes almost perfectly (single-column ROC AUC at
-  least ``AUC_LIMIT``), including a numeric that is 0 for one class and non-zero for the other
-  (lost deals with an amount of 0);
-- a category value that occurs only in one class and covers much of it (a lead status
-  "Closed - Converted").
+1. presence: filled or empty only for one class (scoring.leak_screens);
+2. purity: category values naming the outcome, named in the reason;
+3. after the fact: evidence the caller brings from the store's field history, or values and fill
+   one class carries and open records never do (scoring.leak_timing);
+4. screening: the column alone separates the classes implausibly well (single-column AUC);
+5. judgement: named like a judgement or a record of what happened last, with a fill or values
+   that track the outcome (only for columns Pipewise did not build itself).
+
+A column the caller names in ``keep`` (an admin's or a user's word that it is known before the
+outcome) stays in, and the report records the override beside what the guard found. Each
+finding carries the AUC of a quick model with and without the column (scoring.leak_impact).
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
+
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
 
-from scoring.tabular import category_labels, to_number, smoothed_rates, to_bool, to_days
+from scoring.leak_screens import (exposure_strata, numeric_values, presence_leak, purity_leak, screening_leak,
+                                  single_auc)
+from scoring.leak_timing import judgement_leak, open_record_leak
 
-AUC_LIMIT = 0.95
-PURITY = 0.99          # share of one class among the records with the pattern
-MIN_RECORDS = 10       # the pattern must be seen this often to count
-# …and be this unlikely to be so pure by chance at the class's overall rate (rate ** records),
-# so that a few inactive records that all lost are a signal, not a leak.
-CHANCE = 1e-9
-MIN_COVERAGE = 0.3     # a pure category value must cover this share of its class
+SKIPPED_KINDS = ("empty",)
+# A column whose rank correlation with an exposure column is at least this restates it.
+FOLLOWS_EXPOSURE = 0.9
 
 
-def _separation(values: np.ndarray, y: np.ndarray) -> float:
-    """Direction-free ROC AUC of one numeric column against the outcome."""
-    if len(np.unique(values)) < 2:
-        return 0.5
-    auc = roc_auc_score(y, values)
-    return max(auc, 1.0 - auc)
+@dataclass
+class Finding:
+    """One column the guard would leave out, why, and what it is worth to a model."""
+
+    column: str
+    test: str  # presence | purity | after_the_fact | screening | judgement
+    reason: str
+    auc_alone: float | None = None
+    auc_with: float | None = None
+    auc_without: float | None = None
+    kept: bool = False
+    kept_by: str | None = None
+
+    def sentence(self) -> str:
+        """The reason with its figures, as the report and the card print it."""
+        figures = ""
+        if self.auc_with is not None and self.auc_without is not None:
+            figures = f" [AUC with it {self.auc_with:.3f}, without it {self.auc_without:.3f}]"
+        return f"{self.reason}{figures}"
 
 
-def _purity(mask: np.ndarray, y: np.ndarray) -> tuple[int, float] | None:
-    """(class, share) when the masked records are (nearly) all one class that is not itself nearly all records."""
-    n = int(mask.sum())
-    if n < MIN_RECORDS:
-        return None
-    share_positive = float(y[mask].mean())
-    for cls, share in ((1, share_positive), (0, 1.0 - share_positive)):
-        overall = float((y == cls).mean())
-        if share >= PURITY and overall < 0.9 and n * np.log(max(overall, 1e-12)) <= np.log(CHANCE):
-            return cls, share
+@dataclass
+class LeakReport:
+    """What the guard found, what it only noted, and what was kept on someone's word."""
+
+    findings: list[Finding] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def excluded(self) -> dict[str, str]:
+        """Column → reason, for the columns left out."""
+        return {f.column: f.sentence() for f in self.findings if not f.kept}
+
+    @property
+    def overrides(self) -> list[Finding]:
+        return [f for f in self.findings if f.kept]
+
+    def to_dict(self) -> dict:
+        return {"findings": [asdict(f) for f in self.findings], "notes": dict(self.notes)}
+
+
+def _finding(column: str, series: pd.Series, kind: str, y: np.ndarray, names: tuple[str, str],
+             open_series, evidence: dict[str, str], foreign: bool, plural: str, notes: dict,
+             strata: np.ndarray | None) -> Finding | None:
+    """The first test the column fails, or None."""
+    alone = single_auc(series, kind, y, strata)
+    tests = (
+        ("presence", lambda: presence_leak(series, y, names)),
+        ("purity", lambda: purity_leak(series, y, names) if kind in ("categorical", "high_cardinality") else None),
+        ("after_the_fact", lambda: evidence.get(column)),
+        ("after_the_fact", lambda: open_record_leak(series, kind, y, open_series, names, plural)),
+        ("screening", lambda: screening_leak(series, kind, y, names, alone)),
+    )
+    for test, run in tests:
+        reason = run()
+        if reason:
+            return Finding(column, test, reason, auc_alone=round(alone[0], 4))
+    if foreign:
+        reason, note = judgement_leak(column, series, y, names, alone[0])
+        if reason:
+            return Finding(column, "judgement", reason, auc_alone=round(alone[0], 4))
+        if note:
+            notes[column] = note
     return None
 
 
-def _numeric_values(series: pd.Series, kind: str) -> pd.Series:
-    """A numeric, date or yes/no column as numbers."""
-    if kind == "date":
-        return to_days(series)
-    if kind == "boolean":
-        return series.astype(float) if pd.api.types.is_bool_dtype(series) else to_bool(series)
-    return to_number(series)
-
-
-def _cross_fitted_rates(labels: pd.Series, y: np.ndarray) -> np.ndarray:
-    """Each record's category rate learnt without that record, so unique values cannot look predictive."""
-    prior = float(y.mean())
-    rate = np.full(len(y), prior)
-    for fit_idx, out_idx in StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(len(y)), y):
-        rates = smoothed_rates(labels.iloc[fit_idx], y[fit_idx], prior)
-        rate[out_idx] = labels.iloc[out_idx].map(rates).fillna(prior).to_numpy(dtype=float)
-    return rate
-
-
-def column_leak(series: pd.Series, kind: str, y: np.ndarray, names: tuple[str, str]) -> str | None:
-    """Why this column leaks the outcome, or None."""
-    present = series.astype("string").str.strip().fillna("").ne("").to_numpy(dtype=bool)
-    for mask, word in ((present, "filled"), (~present, "empty")):
-        found = _purity(mask, y) if 0 < mask.sum() < len(y) else None
-        if found:
-            return (f"{word} only for {names[found[0]]} records ({found[1]:.0%} of the {int(mask.sum())} "
-                    f"records where it is {word}): recorded after the outcome")
-    if kind == "identifier":
+def _follows_exposure(frame: pd.DataFrame, column: str, kind: str, exposed: list[str]) -> tuple[str, float] | None:
+    """(exposure column, rank correlation) when a numeric column nearly restates an exposure column."""
+    if kind not in ("numeric", "date") or column in exposed or not exposed:
         return None
-    if kind in ("numeric", "date", "boolean"):
-        values = _numeric_values(series, kind)
-        filled = values.fillna(values.median() if values.notna().any() else 0.0).to_numpy(dtype=float)
-        zero = (filled == 0)
-        if 0 < zero.sum() < len(zero) and _separation(zero.astype(float), y) >= AUC_LIMIT:
-            cls = int(round(y[zero].mean()))
-            return (f"is 0 for almost exactly the {names[cls]} records "
-                    f"(AUC {_separation(zero.astype(float), y):.2f}): it encodes the result")
-        auc = _separation(filled, y)
-        if auc >= AUC_LIMIT:
-            return f"alone separates {names[1]} from {names[0]} records (single-column AUC {auc:.2f})"
+    values = numeric_values(frame[column], kind)
+    if values.nunique() < 2:
         return None
-    if kind in ("categorical", "high_cardinality"):
-        labels = category_labels(series)
-        counts = labels.value_counts()
-        for value in counts[counts >= MIN_RECORDS].index:
-            mask = (labels == value).to_numpy()
-            found = _purity(mask, y)
-            if found and mask.sum() >= MIN_COVERAGE * (y == found[0]).sum():
-                return (f"the value {value!r} occurs only in {names[found[0]]} records "
-                        f"({int(mask.sum())} of them): it encodes the result")
-        if np.bincount(y, minlength=2).min() >= 5:
-            auc = _separation(_cross_fitted_rates(labels, y), y)
-            if auc >= AUC_LIMIT:
-                return f"its values alone separate {names[1]} from {names[0]} records (AUC {auc:.2f})"
+    for other in exposed:
+        against = numeric_values(frame[other], "numeric")
+        if against.nunique() < 2:
+            continue
+        rho = values.corr(against, method="spearman")
+        if rho == rho and abs(rho) >= FOLLOWS_EXPOSURE:
+            return other, abs(float(rho))
     return None
+
+
+def guard(frame: pd.DataFrame, y, kinds: dict[str, str], names: tuple[str, str] = ("negative", "positive"), *,
+          open_frame: pd.DataFrame | None = None, evidence: dict[str, str] | None = None,
+          keep: tuple[str, ...] | list[str] | dict[str, str] = (), kept_by: str = "--keep", foreign: bool = False,
+          plural: str = "records", exposure: tuple[str, ...] = (), measure: bool = True) -> LeakReport:
+    """Check every column of the frame against the outcome y; see the module docstring.
+
+    ``open_frame`` holds records whose outcome is not known yet (compared with), ``evidence``
+    column → reason from the store's field history, ``foreign`` says the column names were chosen
+    by someone else (a CSV) so a name may hint at a judgement field. ``exposure`` names columns
+    measuring how long a record has had to reach its outcome: they separate the classes by design
+    (a record seen early in its life has more of it ahead), so they are only checked for
+    presence, and the other columns are judged among records of similar exposure.
+    """
+    from scoring.leak_impact import measure_impact
+
+    y = np.asarray(y, dtype=int)
+    evidence = dict(evidence or {})
+    keep = dict(keep) if isinstance(keep, dict) else {column: kept_by for column in keep}
+    report = LeakReport()
+    exposed = [c for c in exposure if c in frame]
+    strata = exposure_strata(frame[exposed[0]]) if exposed else None
+    for column, kind in kinds.items():
+        if kind in SKIPPED_KINDS or column not in frame:
+            continue
+        follows = _follows_exposure(frame, column, kind, exposed)
+        if follows is not None:
+            exposed.append(column)
+            report.notes[column] = (f"moves with {follows[0]} (rank correlation {follows[1]:.2f}), so it is judged as "
+                                    "exposure: only checked for presence")
+        if column in exposed or kind == "identifier":  # only the presence test applies
+            reason = presence_leak(frame[column], y, names)
+            if reason:
+                report.findings.append(Finding(column, "presence", reason))
+            elif column in exposure:
+                report.notes[column] = ("exposure: how long the record has had to reach its outcome; the model "
+                                        "uses it to stay calibrated, reps never see it as a reason")
+            continue
+        open_series = open_frame[column] if open_frame is not None and column in open_frame else None
+        found = _finding(column, frame[column], kind, y, names, open_series, evidence, foreign, plural,
+                         report.notes, strata)
+        if found is None:
+            continue
+        if column in keep:
+            found.kept, found.kept_by = True, keep[column]
+        report.findings.append(found)
+    for column, by in keep.items():
+        if column not in {f.column for f in report.findings} and column in kinds:
+            report.notes[column] = f"kept on request ({by}); the guard found nothing against it"
+    if measure and report.findings:
+        measure_impact(report, frame, y, kinds)
+    return report
 
 
 def find_leaks(frame: pd.DataFrame, y, kinds: dict[str, str],
                names: tuple[str, str] = ("negative", "positive")) -> dict[str, str]:
-    """Column → reason for every column of the frame that leaks the outcome."""
-    y = np.asarray(y, dtype=int)
-    leaks = {}
-    for column, kind in kinds.items():
-        if kind == "empty" or column not in frame:
-            continue
-        reason = column_leak(frame[column], kind, y, names)
-        if reason:
-            leaks[column] = reason
-    return leaks
+    """Column → reason for every column of the frame that leaks the outcome (value tests only, no figures)."""
+    return {f.column: f.reason for f in guard(frame, y, kinds, names, measure=False).findings}

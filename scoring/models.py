@@ -38,11 +38,12 @@ def _gradient_boosting():
 CANDIDATES = {"logistic_regression": _logistic_regression, "gradient_boosting": _gradient_boosting}
 
 
-def balanced_weights(y: np.ndarray) -> np.ndarray:
-    """Sample weights giving each class the same total weight."""
+def balanced_weights(y: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Sample weights giving each class the same total weight (on top of the records' own weights)."""
     y = np.asarray(y, dtype=int)
-    counts = np.bincount(y, minlength=2).astype(float)
-    return (len(y) / (2.0 * np.maximum(counts, 1.0)))[y]
+    weights = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    totals = np.bincount(y, weights=weights, minlength=2)
+    return weights * (weights.sum() / (2.0 * np.maximum(totals, 1e-12)))[y]
 
 
 def cv_splits(y: np.ndarray, order: np.ndarray | None = None, n_folds: int = N_FOLDS, seed: int = 0):
@@ -91,55 +92,64 @@ class FittedModel:
         return 1.0 / (1.0 + np.exp(-self.log_odds(frame)))
 
 
-def _fit_estimator(name: str, X: np.ndarray, y: np.ndarray):
+def _fit_estimator(name: str, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None):
     """Fit one candidate with balanced class weights."""
     estimator = CANDIDATES[name]()
-    estimator.fit(X, y, sample_weight=balanced_weights(y))
+    estimator.fit(X, y, sample_weight=balanced_weights(y, weights))
     return estimator
 
 
-def _raw_out_of_fold(name: str, frame: pd.DataFrame, y: np.ndarray, kinds: dict,
-                     splits) -> tuple[np.ndarray, np.ndarray]:
+def _weights(weights, index) -> np.ndarray | None:
+    return None if weights is None else np.asarray(weights, dtype=float)[index]
+
+
+def _raw_out_of_fold(name: str, frame: pd.DataFrame, y: np.ndarray, kinds: dict, splits,
+                     weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Raw log-odds for each validation record from a model fitted on its training part."""
     idx, raw = [], []
     for train, valid in splits:
         encoder = TabularEncoder(kinds)
         X_train = encoder.fit_transform(frame.iloc[train], y[train])
-        estimator = _fit_estimator(name, X_train, y[train])
+        estimator = _fit_estimator(name, X_train, y[train], _weights(weights, train))
         raw.append(estimator.decision_function(encoder.transform(frame.iloc[valid])))
         idx.append(valid)
     return np.concatenate(idx), np.concatenate(raw)
 
 
-def fit_platt(raw: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def fit_platt(raw: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
     """Platt scaling: a, b with P(y=1) = sigmoid(a·raw + b)."""
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(np.asarray(raw).reshape(-1, 1), y)
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(np.asarray(raw).reshape(-1, 1), y, sample_weight=weights)
     return float(platt.coef_[0, 0]), float(platt.intercept_[0])
 
 
-def _platt_log_loss(raw: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+def _platt_log_loss(raw: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float, float]:
     """Log loss of the Platt-calibrated raw scores, and the Platt parameters."""
-    a, b = fit_platt(raw, y)
+    a, b = fit_platt(raw, y, weights)
     p = 1.0 / (1.0 + np.exp(-(a * raw + b)))
-    return float(log_loss(y, np.clip(p, 1e-9, 1 - 1e-9), labels=[0, 1])), a, b
+    return float(log_loss(y, np.clip(p, 1e-9, 1 - 1e-9), labels=[0, 1], sample_weight=weights)), a, b
 
 
-def fit_candidate(name: str, frame: pd.DataFrame, y: np.ndarray, kinds: dict, order=None) -> FittedModel:
-    """Calibrate one candidate on out-of-fold predictions, then fit it on every record."""
+def fit_candidate(name: str, frame: pd.DataFrame, y: np.ndarray, kinds: dict, order=None,
+                  weights: np.ndarray | None = None) -> FittedModel:
+    """Calibrate one candidate on out-of-fold predictions, then fit it on every record.
+
+    ``weights`` are the records' own weights (the open time a labelled record stands for, say).
+    """
     y = np.asarray(y, dtype=int)
-    idx, raw = _raw_out_of_fold(name, frame, y, kinds, cv_splits(y, order))
-    loss, a, b = _platt_log_loss(raw, y[idx])
+    idx, raw = _raw_out_of_fold(name, frame, y, kinds, cv_splits(y, order), weights)
+    loss, a, b = _platt_log_loss(raw, y[idx], _weights(weights, idx))
     encoder = TabularEncoder(kinds)
-    estimator = _fit_estimator(name, encoder.fit_transform(frame, y), y)
-    return FittedModel(name, encoder, estimator, a, b, float(y.mean()), cv_log_loss=loss)
+    estimator = _fit_estimator(name, encoder.fit_transform(frame, y), y, weights)
+    base = float(np.average(y, weights=weights))
+    return FittedModel(name, encoder, estimator, a, b, base, cv_log_loss=loss)
 
 
 def select_and_fit(frame: pd.DataFrame, y: np.ndarray, kinds: dict, order=None,
-                   candidates: tuple[str, ...] = tuple(CANDIDATES)) -> FittedModel:
+                   candidates: tuple[str, ...] = tuple(CANDIDATES), weights: np.ndarray | None = None) -> FittedModel:
     """Fit the candidates, simplest first; a later one must clearly beat the kept one's cross-validated loss."""
     chosen = None
     for name in candidates:
-        model = fit_candidate(name, frame, y, kinds, order)
+        model = fit_candidate(name, frame, y, kinds, order, weights)
         # Differences of a fraction of a percent are noise between folds; the simpler model
         # (linear, exactly explained by its coefficients) keeps them.
         if chosen is None or model.cv_log_loss < chosen.cv_log_loss * (1 - SIMPLER_MARGIN):

@@ -1,22 +1,26 @@
 """The model registry: train per organization and target, version, card, activate, load.
 
-A trained version is measured on the most recent 20% of the labelled records (held out, the model
-fitted on the earlier 80%). The stored artifact is then refitted on all labelled records with the
-same choices. It becomes active only when it is not worse than the active version (AUC at most
-``AUC_TOLERANCE`` lower and Brier at most ``BRIER_TOLERANCE`` higher) on the same held-out
-records, taken among those whose outcome became known after the active version was trained (the
-active version has never seen them). With fewer than ``MIN_COMPARED`` such records there is
-nothing fair to compare on, and the newer version, trained on more recent data, is activated; the
-card records which case applied.
+Training follows the one path of scoring.training: mature records only (scoring.maturity), the
+20% most recently created held out, the leakage guard on the rest (with the store's field
+history and the open records as evidence, and the fields an admin confirmed kept in), then a
+decision: the trained model scores only when it beats both the base rate and the fallback on
+the held-out records (leads: rules; deals: the stage-and-age win rate). Either way the version
+stores the scorer refitted on every mature record, its card (verdict, held-out figures,
+reliability table, exclusions) and the band thresholds of the open records.
 
-Too little history (fewer than ``MIN_LABELLED`` labelled records or fewer than ``MIN_MINORITY``
-of the rarer outcome) gives a rules version instead (scoring.rules), marked limited history.
+A trained version that earns the right to score still has to be not worse than the active
+trained version (AUC at most ``AUC_TOLERANCE`` lower and Brier at most ``BRIER_TOLERANCE`` higher)
+on held-out records whose outcome became known after the active version was trained. With fewer
+than ``MIN_COMPARED`` such records there is nothing fair to compare on, and the newer version,
+trained on more recent data, is activated; the card records which case applied.
+
+Too little history (fewer than ``MIN_LABELLED`` mature records or fewer than ``MIN_MINORITY``
+of the rarer outcome) gives a rules version at once (scoring.rules), marked limited history.
 Artifacts are pickles of our own objects, read back only from our own store.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import pickle
 from datetime import datetime, timedelta
 
@@ -25,24 +29,33 @@ import pandas as pd
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from scoring.attribution import contributions
+from scoring.bands import band_cuts
 from scoring.deal_features import closed_stages, deal_features, stage_ranks
 from scoring.features import FeatureSet, ScoringScope, resolve_now
 from scoring.lead_features import lead_features
-from scoring.leakage import find_leaks
+from scoring.leak_history import deal_evidence, modified_after_outcome
 from scoring.metrics import held_out_metrics
-from scoring.models import fit_candidate, select_and_fit
+from scoring.model_card import FALLBACK_NAMES, brief, card
+from scoring.model_overrides import kept_features
+from scoring.models import fit_candidate
 from scoring.rules import RulesModel
+from scoring.stage_age import StageAgeRate
+from scoring.training import MIN_HOLDOUT_OUTCOMES, judge
 from sync.models import ModelVersion
 
 TARGETS = ("lead", "opportunity")
 MIN_LABELLED = 200
 MIN_MINORITY = 20
-HOLDOUT_SHARE = 0.2
 MIN_COMPARED = 50
+# A deal stage needs this many learnt-from deals before the model scores open deals in it.
+MIN_SUPPORT = 30
 AUC_TOLERANCE = 0.01
 BRIER_TOLERANCE = 0.002
 OUTCOME_NAMES = {"lead": ("not converted", "converted"), "opportunity": ("lost", "won")}
+PLURALS = {"lead": "leads", "opportunity": "deals"}
+FALLBACK_KINDS = ("rules", "stage_age_rate")
+LIMITED_VERDICT = ("Scores come from rules: there are {labelled} matured records with {minority} of the rarer "
+                   "outcome, and at least {min_labelled} with {min_minority} of each are needed to learn from.")
 LOADED_LIMIT = 32
 _loaded: dict[tuple[int, str], object] = {}
 
@@ -75,42 +88,22 @@ def load_model(version: ModelVersion):
     return _loaded[key]
 
 
-def _time_holdout(order: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Earlier 80% for fitting, latest 20% held out (both must hold both outcomes)."""
-    ranked = np.argsort(order, kind="stable")
-    cut = int(round(len(ranked) * (1 - HOLDOUT_SHARE)))
-    fit, held = ranked[:cut], ranked[cut:]
-    if len(np.unique(y[held])) < 2 or len(np.unique(y[fit])) < 2:
-        rng = np.random.default_rng(0)
-        shuffled = rng.permutation(len(y))
-        fit, held = shuffled[:cut], shuffled[cut:]
-    return np.sort(fit), np.sort(held)
+def _created_order(meta: pd.DataFrame) -> np.ndarray:
+    """Creation times as numbers, for the time-aware split and folds (missing ones first)."""
+    created = pd.to_datetime(meta["created_at"]).fillna(pd.to_datetime(meta["as_of"]))
+    return created.astype("int64").to_numpy(dtype=float)
 
 
-def global_factors(model, frame: pd.DataFrame, top: int = 10) -> list[dict]:
-    """The features that move scores most on average (mean absolute contribution, in log-odds)."""
-    _, impacts = contributions(model, frame)
-    mean_abs = impacts.abs().mean().sort_values(ascending=False)
-    return [{"feature": f, "mean_abs_impact": round(float(v), 4)} for f, v in mean_abs.head(top).items()]
+def fallback_for(target: str):
+    """The fallback fitter of a target: calibrated rules for leads, the stage-and-age rate for deals."""
+    if target == "lead":
+        return lambda frame, y, weights: RulesModel("lead", y, frame).calibrate(frame, y, weights)
+    return lambda frame, y, weights: StageAgeRate(frame, y, weights)
 
 
-def _timestamps(meta: pd.DataFrame) -> np.ndarray:
-    """As-of times as numbers, for ordering."""
-    return pd.to_datetime(meta["as_of"]).astype("int64").to_numpy(dtype=float)
-
-
-def _fit_trained(labelled: FeatureSet, y: np.ndarray, target: str):
-    """Select, measure on the time holdout, and refit on everything; returns model, metrics, holdout."""
-    order = _timestamps(labelled.meta)
-    fit, held = _time_holdout(order, y)
-    frame = labelled.frame
-    leaks = find_leaks(frame.iloc[fit], y[fit], labelled.kinds, OUTCOME_NAMES[target])
-    kinds = {c: k for c, k in labelled.kinds.items() if c not in leaks}
-    candidate = select_and_fit(frame.iloc[fit], y[fit], kinds, order=order[fit])
-    metrics = held_out_metrics(y[held], candidate.predict_proba(frame.iloc[held]), prior=float(y[fit].mean()))
-    final = fit_candidate(candidate.kind, frame, y, kinds, order=order)
-    final.excluded = leaks
-    return final, metrics, held, candidate.cv_log_loss, candidate
+def is_fallback(version_or_model) -> bool:
+    """Whether a version (or model) scores by a fallback rather than a trained model."""
+    return getattr(version_or_model, "kind", None) in FALLBACK_KINDS
 
 
 def _compare(active: ModelVersion, labelled: FeatureSet, y: np.ndarray, held: np.ndarray,
@@ -124,10 +117,11 @@ def _compare(active: ModelVersion, labelled: FeatureSet, y: np.ndarray, held: np
         return True, {**comparison, "promoted": True,
                       "reason": "too few outcomes the active version has not seen; the newer version is used"}
     frame = labelled.frame.iloc[unseen]
-    new = held_out_metrics(y[unseen], candidate.predict_proba(frame))
-    old = held_out_metrics(y[unseen], load_model(active).predict_proba(frame))
+    weights = labelled.meta["weight"].to_numpy(dtype=float)[unseen]
+    new = held_out_metrics(y[unseen], candidate.predict_proba(frame), weights=weights)
+    old = held_out_metrics(y[unseen], load_model(active).predict_proba(frame), weights=weights)
     promote = _not_worse(new, old)
-    return promote, {**comparison, "promoted": promote, "new_metrics": _brief(new), "active_metrics": _brief(old)}
+    return promote, {**comparison, "promoted": promote, "new_metrics": brief(new), "active_metrics": brief(old)}
 
 
 def _not_worse(new: dict, old: dict) -> bool:
@@ -137,35 +131,96 @@ def _not_worse(new: dict, old: dict) -> bool:
     return new["auc"] >= old["auc"] - AUC_TOLERANCE and new["brier"] <= old["brier"] + BRIER_TOLERANCE
 
 
+def _support(target: str, frame: pd.DataFrame) -> dict | None:
+    """The deal stages the model learnt enough about to score open deals in them.
+
+    A stage counts when at least ``MIN_SUPPORT`` learnt-from deals were seen in it, over more
+    than a day of their stay (deals seen only the hour they entered a stage say nothing about
+    one sitting there for weeks). An open deal in any other stage shows the organization's rate
+    instead of an extrapolation.
+    """
+    if target != "opportunity":
+        return None
+    stays = frame.assign(stage=frame["stage"].fillna("(none)")).groupby("stage")["days_in_stage"]
+    counts, longest = stays.count(), stays.quantile(0.95)
+    known = [str(v) for v in counts.index if counts[v] >= MIN_SUPPORT and longest[v] >= 1]
+    return {"column": "stage", "minimum": MIN_SUPPORT, "values": sorted(known)}
+
+
+def _cuts(model, open_frame: pd.DataFrame, card_support: dict | None) -> dict:
+    """Band thresholds from the open records' probabilities (unsupported ones at the base rate)."""
+    from scoring.score import unsupported_rows
+
+    if open_frame.empty:
+        return {}
+    p = np.asarray(model.predict_proba(open_frame), dtype=float)
+    p[unsupported_rows(open_frame, {"support": card_support})] = model.base_rate
+    return band_cuts(p)
+
+
+def _evidence(session: Session, organization_id: int, target: str) -> tuple[dict[str, str], dict[str, str]]:
+    """What the store's field history and modification times say, for the guard and the card."""
+    exclude, notes = {}, {}
+    if target == "opportunity":
+        exclude, notes = deal_evidence(session, organization_id, closed_stages(session, organization_id),
+                                       OUTCOME_NAMES[target])
+    modified = modified_after_outcome(session, organization_id, target)
+    if modified:
+        notes["modification times"] = modified
+    return exclude, notes
+
+
 def train(session: Session, organization_id: int, target: str, now: datetime | None = None,
           features: FeatureSet | None = None) -> ModelVersion:
-    """Train a version for the organization's target as of now, store it, and activate it if it is not worse."""
+    """Train a version for the organization's target as of now, store it, and activate it when it may score."""
     now = resolve_now(now)
     features = features if features is not None else build_features(session, organization_id, target, now)
     labelled = features.labelled()
     y = labelled.meta["label"].to_numpy(dtype=int)
+    weights = labelled.meta["weight"].to_numpy(dtype=float)
     counts = np.bincount(y, minlength=2)
     limited = len(y) < MIN_LABELLED or counts.min() < MIN_MINORITY
     active = active_version(session, organization_id, target)
-    comparison = None
+    kept = kept_features(session, organization_id, target)
+    exclude, evidence_notes = _evidence(session, organization_id, target)
+    open_records = features.subset(features.meta["is_open"].to_numpy())
+    comparison, judged = None, None
     if limited:
         ranks = (stage_ranks(session, organization_id, closed_stages(session, organization_id))
                  if target == "opportunity" else None)
         model = RulesModel(target, y, labelled.frame, ranks)
-        metrics = held_out_metrics(y, model.predict_proba(labelled.frame)) if len(np.unique(y)) == 2 else None
-        promote = active is None or active.kind == "rules"
-        cv_loss = None
+        verdict = LIMITED_VERDICT.format(labelled=len(y), minority=int(counts.min()), min_labelled=MIN_LABELLED,
+                                         min_minority=MIN_MINORITY)
+        promote = active is None or is_fallback(active)
     else:
-        model, metrics, held, cv_loss, model_for_comparison = _fit_trained(labelled, y, target)
+        order = _created_order(labelled.meta)
+        fallback = fallback_for(target)
+        judged = judge(labelled.frame, y, labelled.kinds, OUTCOME_NAMES[target], order=order, fallback=fallback,
+                       fallback_name=FALLBACK_NAMES[target], open_frame=open_records.frame, evidence=exclude,
+                       keep=kept, exposure=features.exposure, plural=PLURALS[target], weights=weights)
+        verdict = judged.verdict
+        if judged.earns:
+            model = fit_candidate(judged.candidate.kind, labelled.frame, y, judged.kinds, order=order,
+                                  weights=weights)
+        else:
+            model = fallback(labelled.frame, y, weights)
+        model.excluded = judged.report.excluded
         promote = True
-        if active is not None and active.kind != "rules":
-            promote, comparison = _compare(active, labelled, y, held, model_for_comparison)
+        if judged.earns and active is not None and not is_fallback(active):
+            promote, comparison = _compare(active, labelled, y, judged.held, judged.candidate)
+    support = _support(target, labelled.frame) if not limited else None
+    cuts = _cuts(model, open_records.frame, support)
     artifact = pickle.dumps(model)
     digest = hashlib.sha1(artifact + f"{organization_id}:{now.isoformat()}".encode()).hexdigest()[:6]
-    card = _json_ready(_card(target, model, features, labelled, y, metrics, limited, now, cv_loss, comparison))
     version = ModelVersion(organization_id=organization_id, target=target,
                            version=f"{target}-{now:%Y%m%d}-{digest}", kind=model.kind, is_active=False,
-                           card=card, artifact=artifact)
+                           card=card(target=target, model=model, features=features, labelled=labelled, y=y,
+                                     judged=judged, limited=limited, verdict=verdict, now=now,
+                                     comparison=comparison, cuts=cuts, evidence_notes=evidence_notes, kept=kept,
+                                     support=support, thresholds={
+                                         "min_labelled": MIN_LABELLED, "min_minority": MIN_MINORITY,
+                                         "min_holdout_outcomes": MIN_HOLDOUT_OUTCOMES}),
+                           artifact=artifact)
     session.add(version)
     session.flush()
     if promote:
@@ -177,47 +232,11 @@ def train(session: Session, organization_id: int, target: str, now: datetime | N
     return version
 
 
-def _brief(metrics: dict | None) -> dict | None:
-    """The headline metrics, without the calibration table."""
-    keys = ("auc", "brier", "log_loss", "base_rate", "base_rate_brier", "prior_brier", "top_decile_lift", "n")
-    return None if metrics is None else {k: metrics[k] for k in keys}
-
-
-def _card(target, model, features, labelled, y, metrics, limited, now, cv_loss, comparison) -> dict:
-    """The model card: what it is, how it did on held-out records, what it learnt from, what it left out."""
-    as_of = pd.to_datetime(labelled.meta["as_of"])
-    known_to = pd.to_datetime(labelled.meta["known_at"]).max()
-    return {
-        "target": target, "kind": model.kind, "limited_history": limited, "as_of": now.isoformat(),
-        "metrics": _brief(metrics),
-        "metrics_note": ("rules scored on all labelled records" if limited else
-                         "held out: the most recent 20% of labelled records, model fitted on the earlier 80%"),
-        "calibration": metrics["calibration"] if metrics else [],
-        "top_factors": global_factors(model, labelled.frame) if len(y) else [],
-        "training": {"labelled": int(len(y)), "positives": int(y.sum()), "negatives": int(len(y) - y.sum()),
-                     "open_records": int(features.meta["is_open"].sum()), "cv_log_loss": cv_loss,
-                     "thresholds": {"min_labelled": MIN_LABELLED, "min_minority": MIN_MINORITY}},
-        "data_window": {"from": as_of.min().isoformat() if len(as_of) else None,
-                        "to": as_of.max().isoformat() if len(as_of) else None,
-                        "labels_known_to": known_to.isoformat() if pd.notna(known_to) else None},
-        "excluded": [{"feature": f, "reason": r} for f, r in model.excluded.items()],
-        "leakage_notes": features.notes,
-        "base_rate": round(float(model.base_rate), 4),
-        "bands": "A: odds ≥ 2× the base rate's; B: ≥ 1×; C: ≥ 0.5×; D: below",
-        "comparison": comparison,
-    }
-
-
-def _json_ready(value):
-    """The card with numpy scalars turned into plain Python values, as JSON columns need."""
-    return json.loads(json.dumps(value, default=lambda v: v.item() if isinstance(v, np.generic) else str(v)))
-
-
 def needs_training(version: ModelVersion | None, now: datetime, max_age: timedelta) -> bool:
     """True when there is no active version or it was trained on data older than max_age (a day for rules)."""
     if version is None:
         return True
-    if version.kind == "rules":  # enough history may have arrived: look again sooner
+    if is_fallback(version):  # enough history (or a better model) may have arrived: look again sooner
         max_age = min(max_age, timedelta(days=1))
     as_of = version.card.get("as_of")
     trained_as_of = datetime.fromisoformat(as_of) if as_of else version.trained_at

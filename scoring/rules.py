@@ -31,6 +31,8 @@ class RulesModel:
     """Stage and engagement rules for deals, source and engagement rules for leads."""
 
     kind = "rules"
+    fallback = True
+    platt_a, platt_b = 1.0, 0.0
 
     def __init__(self, target: str, labels: np.ndarray | None = None, frame: pd.DataFrame | None = None,
                  stage_ranks: dict[str, float] | None = None):
@@ -74,9 +76,26 @@ class RulesModel:
             points["has_company"] = 0.2 * frame["has_company"].astype(float).to_numpy()
         return self.base, pd.DataFrame(points, index=frame.index)
 
-    def log_odds(self, frame: pd.DataFrame) -> np.ndarray:
-        """Base plus the points of every rule."""
+    def scaled_contributions(self, frame: pd.DataFrame) -> tuple[float, pd.DataFrame]:
+        """The rules' points on the calibrated scale (Platt: a·log-odds + b), still exact."""
         base, points = self.contributions(frame)
+        return self.platt_a * base + self.platt_b, points * self.platt_a
+
+    def calibrate(self, frame: pd.DataFrame, labels: np.ndarray, weights: np.ndarray | None = None) -> "RulesModel":
+        """Fit a, b so the points' probabilities match these outcomes (kept when both classes occur)."""
+        from scoring.models import fit_platt
+
+        y = np.asarray(labels, dtype=int)
+        if len(np.unique(y)) == 2:
+            base, points = self.contributions(frame)
+            a, b = fit_platt(base + points.sum(axis=1).to_numpy(), y, weights)
+            if a > 0:  # the rules' direction stands; only their scale and level are learnt
+                self.platt_a, self.platt_b = a, b
+        return self
+
+    def log_odds(self, frame: pd.DataFrame) -> np.ndarray:
+        """Base plus the points of every rule (calibrated when calibrate was called)."""
+        base, points = self.scaled_contributions(frame)
         return base + points.sum(axis=1).to_numpy()
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:

@@ -9,10 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scoring.attribution import contributions
-from scoring.explain import reasons
-from scoring.features import ScoringScope, resolve_now
+from scoring.bands import band_of, shown
+from scoring.explain import LIMITED_HISTORY, reasons
+from scoring.features import EXPOSURE, ScoringScope, resolve_now
 from scoring.nextstep import band, next_step, to_score
-from scoring.registry import TARGETS, active_version, build_features, load_model, needs_training, train
+from scoring.registry import (TARGETS, active_version, build_features, is_fallback, load_model, needs_training,
+                              train)
 from sync.db import upsert
 from sync.models import Connection, Score, ScoreHistory
 
@@ -21,21 +23,58 @@ RETRAIN_AFTER = timedelta(days=7)
 _IN_CHUNK = 500
 
 
-def score_frame(model, frame: pd.DataFrame, target: str) -> list[dict]:
-    """Probability, score, band, reasons and next step for each row of a feature frame."""
+def score_frame(model, frame: pd.DataFrame, target: str, card: dict | None = None) -> list[dict]:
+    """Probability, score, band, reasons and next step for each row of a feature frame.
+
+    ``card`` is the version's card: its band thresholds rank the records against the open ones,
+    and when a fallback scores, its verdict says why in every record's reasons.
+    """
+    card = card or {}
     base, impacts = contributions(model, frame)
     # The probability is computed from the explanation itself: base + Σ impacts is the log-odds.
     log_odds = np.clip(base + impacts.sum(axis=1).to_numpy(), -700, 700)
-    probabilities = 1.0 / (1.0 + np.exp(-log_odds))
-    limited = model.kind == "rules"
+    raw = 1.0 / (1.0 + np.exp(-log_odds))
+    unsupported = unsupported_rows(frame, card)
+    raw[unsupported] = model.base_rate
+    # Exposure (how long the record has had) moves the probability but is never a reason: it
+    # joins each record's own base.
+    exposure = [c for c in EXPOSURE if c in impacts]
+    bases = base + impacts[exposure].sum(axis=1).to_numpy()
+    impacts = impacts.drop(columns=exposure)
+    fallback = is_fallback(model)
+    cuts = card.get("band_cuts")
     out = []
     for i, (_, row) in enumerate(frame.iterrows()):
-        p = float(probabilities[i])
-        grade = band(p, model.base_rate)
-        out.append({"probability": p, "score": to_score(p), "band": grade,
-                    "reasons": reasons(base, impacts.iloc[i], row, target, limited),
-                    "next_step": next_step(target, row, grade), "limited_history": limited})
+        p = float(shown(raw[i]))
+        # Bands rank the unrounded probability, so records below the floor still sort.
+        grade = band_of(raw[i], cuts) if cuts else band(p, model.base_rate)
+        explained = reasons(bases[i], impacts.iloc[i], row, target, fallback)
+        if unsupported[i]:
+            explained.update(up=[], down=[], note=unsupported_note(row, card, model.base_rate))
+        elif fallback:
+            note = model.note(row) if hasattr(model, "note") else None
+            explained["note"] = note or (LIMITED_HISTORY if card.get("limited_history", True)
+                                         else card.get("panel_note") or LIMITED_HISTORY)
+        out.append({"probability": p, "score": to_score(p), "band": grade, "reasons": explained,
+                    "next_step": next_step(target, row, grade), "limited_history": fallback})
     return out
+
+
+def unsupported_rows(frame: pd.DataFrame, card: dict) -> np.ndarray:
+    """Deals in a stage the model learnt too little about (see registry._support)."""
+    support = card.get("support") or {}
+    known = support.get("values")
+    if known is None or support.get("column") not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    return ~frame[support["column"]].fillna("(none)").isin(known).to_numpy()
+
+
+def unsupported_note(row, card: dict, base_rate: float) -> str:
+    """Why a deal shows the organization's rate rather than a model's score."""
+    stage = row.get("stage")
+    where = f"in {stage}" if isinstance(stage, str) and stage else "without a stage"
+    return (f"Pipewise has learnt from too few deals {where} to score this one, so it shows the organization's "
+            f"win rate ({base_rate:.0%}) rather than guess.")
 
 
 def _existing(session: Session, connection_id: int, target: str, remote_ids: list[str]) -> dict[str, Score]:
@@ -89,7 +128,7 @@ def score_target(session: Session, connection: Connection, target: str, now: dat
         chosen = build_features(session, organization_id, target, now, scope)
     if chosen.frame.empty:
         return [], []
-    scored = score_frame(load_model(version), chosen.frame, target)
+    scored = score_frame(load_model(version), chosen.frame, target, version.card)
     ids = chosen.meta["remote_id"].tolist()
     return ids, store_scores(session, connection, target, version.version, ids, scored, now)
 

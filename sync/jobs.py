@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 # Statuses in which no scheduled sync runs.
 NOT_SYNCING = {"needs_reauth", "disconnected", "paused"}
 BUSY_RETRY_SECONDS = 10
+# How often the tick asks whether an organization's weekly forecast snapshot is due.
+FORECAST_CHECK_SECONDS = 6 * 3600
 
 
 def sync_lock(redis, connection_id: int, ttl: int) -> Lock:
@@ -209,8 +211,17 @@ def schedule_tick(queue: Queue, every_seconds: int) -> None:
         queue.enqueue_in(timedelta(seconds=every_seconds), tick, every_seconds)
 
 
+def enqueue_forecast_snapshots(redis, queue: Queue) -> bool:
+    """At most every few hours, ask the scoring layer to save the weekly forecast snapshots that are due."""
+    if redis.set("pipewise:forecast-snapshots-checked", "1", nx=True, ex=FORECAST_CHECK_SECONDS):
+        queue.enqueue("scoring.jobs.weekly_forecast_snapshots_job", job_timeout=3600)
+        return True
+    return False
+
+
 def tick(every_seconds: int) -> list[int]:
-    """Enqueue due syncs and queue again the webhook events left unprocessed, then schedule the next tick."""
+    """Enqueue due syncs and the weekly forecast snapshots, queue again the webhook events left
+    unprocessed, then schedule the next tick."""
     from sync import webhook_outbox
 
     rt = runtime_module.current()
@@ -220,6 +231,8 @@ def tick(every_seconds: int) -> list[int]:
             webhook_outbox.sweep(rt)
         except Exception:  # noqa: BLE001 - the due syncs must still be queued
             log.exception("webhook.sweep-failed")
-        return enqueue_due_syncs()
+        due = enqueue_due_syncs()
+        enqueue_forecast_snapshots(rt.redis, rt.queues["scoring"])
+        return due
     finally:
         schedule_tick(rt.queues["sync"], every_seconds)

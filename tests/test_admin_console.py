@@ -213,3 +213,46 @@ def test_an_admin_sees_only_their_own_organization(synced, app):
         assert client.get(url).status_code == 404, url
     assert b"00Dother" not in client.get("/admin/webhooks").data
     assert b"other.example" not in client.get("/").data
+
+
+def test_the_card_states_its_verdict_and_an_admin_can_keep_a_field_the_guard_left_out(synced):
+    from scoring.model_overrides import FeatureOverride
+
+    rt, connection_id, client = synced
+    with rt.sessions() as session:
+        organization_id = session.get(Connection, connection_id).organization_id
+        card = {"verdict": "Scores come from rules: on the 400 most recent matured leads, the trained model does "
+                           "not beat the base rate (Brier score 0.0210 against 0.0209, skill -0.5%).",
+                "earns": False, "scorer": "fallback", "fallback_name": "rules",
+                "metrics": {"auc": 0.61, "brier": 0.021, "brier_skill": -0.005, "prior_brier": 0.0209,
+                            "log_loss": 0.1, "base_rate_brier": 0.02, "top_decile_lift": 1.2, "n": 400,
+                            "positives": 40},
+                "fallback_metrics": {"brier": 0.0205},
+                "calibration": [{"decile": 1, "n": 40, "predicted": 0.01, "observed": 0.0}],
+                "window": {"sentence": "210 days: 95% of the 841 records that converted did so within it"},
+                "training": {"labelled": 2000, "positives": 200, "negatives": 1800, "open_records": 80,
+                             "thresholds": {"min_holdout_outcomes": 30}},
+                "excluded": [{"feature": "rating", "reason": "its values name the outcome: 'Hot' (98% converted)"}],
+                "exposure": ["age_days"], "base_rate": 0.1}
+        session.add(ModelVersion(organization_id=organization_id, target="lead", version="lead-20240301-cccccc",
+                                 kind="rules", is_active=True, card=card))
+        session.commit()
+    page = client.get("/admin/models").get_data(as_text=True)
+    for text in ("Scores come from rules: on the 400 most recent matured leads", "-0.5%", "rules: 0.0205",
+                 "Reliability", "Outcome window: 210 days", "at least 30 of each outcome",
+                 "reps never see it as a reason", "It is known before the outcome: keep it"):
+        assert text in page, text
+
+    kept = client.post("/admin/models/keep", data={"csrf_token": csrf(client), "target": "lead",
+                                                   "feature": "rating"})
+    assert kept.status_code == 302
+    with rt.sessions() as session:
+        [override] = session.scalars(select(FeatureOverride)).all()
+        assert (override.organization_id, override.target, override.feature) == (organization_id, "lead", "rating")
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "model.keep_feature")).one()
+        assert entry.details == {"feature": "rating"} and entry.target == "model:lead"
+    assert client.post("/admin/models/keep", data={"csrf_token": csrf(client), "target": "nothing",
+                                                   "feature": "rating"}).status_code == 400
+    client.post("/admin/models/release", data={"csrf_token": csrf(client), "target": "lead", "feature": "rating"})
+    with rt.sessions() as session:
+        assert session.scalars(select(FeatureOverride)).all() == []

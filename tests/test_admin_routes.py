@@ -73,7 +73,8 @@ def test_a_post_without_the_csrf_token_is_refused(app, sf_sandbox):
 
 
 def test_the_csrf_exemptions_are_only_the_signed_crm_and_api_endpoints(app):
-    assert set(EXEMPT_PATHS) == {"/embed/salesforce/canvas", "/embed/salesforce/manager", "/embed/manager/quotas"}
+    assert set(EXEMPT_PATHS) == {"/embed/salesforce/canvas", "/embed/salesforce/manager", "/embed/manager/quotas",
+                                 "/embed/manager/forecast-call"}
     assert set(EXEMPT_PREFIXES) == {"/webhooks/", "/embed/hubspot/", "/api/v1/"}
     # An exempt path still does its own verification: a webhook with a wrong secret is refused.
     answer = app.test_client().post("/webhooks/salesforce/00Dnope/wrong-secret", data=b"<x/>")

@@ -171,3 +171,24 @@ def test_the_panel_fits_a_phone_and_works_from_the_keyboard(servers, browser):
     panel.get_by_role("heading", name="Forecast: User 0M1's team").wait_for()
     page.context.close()
 
+
+
+def test_a_manager_makes_the_teams_call_in_the_browser(servers, browser):
+    _pipewise, crm = servers
+    page, panel, frame, _requested = open_panel(browser, crm.origin, 1280)
+    panel.get_by_role("link", name="Forecast", exact=True).click()
+    panel.get_by_role("heading", name="Forecast: User 0M1's team").wait_for()
+    call = panel.get_by_role("form", name="The team's call")
+    call.get_by_label("Commit").fill("120,000")
+    call.get_by_label("Best case").fill("150000")
+    call.get_by_role("button", name="Make the call").click()
+    # The reason is required: the browser keeps the form until it is given.
+    assert panel.locator("#pw-call-reason:invalid").count() == 1
+    call.get_by_label("Why this differs from the roll-up").fill("Two renewals signed early")
+    call.get_by_role("button", name="Make the call").click()
+    panel.get_by_text("The team's call for 2024-Q2 was saved (version 1).").wait_for()
+    assert "Two renewals signed early" in panel.locator("[data-kpi='manager-call']").locator("..").inner_text()
+    frame = page.frame(name="pipewise-team")
+    assert axe_violations(frame) == []
+    snapshot(page, frame, "forecast-call")
+    page.context.close()

@@ -328,3 +328,16 @@ def test_the_history_chart_is_well_formed_svg(client):
     assert len(points) == 5
     # Rising probability draws a line going up (smaller y) from first to last point.
     assert float(points[-1].split(",")[1]) < float(points[0].split(",")[1])
+
+
+def test_a_deal_scored_by_the_fallback_says_why_in_the_panel(app, client):
+    note = ("Past deals in Engaging at 30–60 days old were won 58% of the time. Pipewise shows this rate "
+            "because its deal model does not yet beat the base rate on recent deals.")
+    with app.app_context(), runtime().sessions() as session:
+        score = session.query(Score).filter_by(remote_id=OPP_ID).one()
+        score.limited_history = True
+        score.reasons = {"up": [{"text": "Stage: Engaging"}], "down": [], "limited_history": True, "note": note}
+        session.commit()
+    page = html.unescape(post_canvas(client, sign(envelope())).get_data(as_text=True))
+    assert "Why this number." in page and note in page
+    assert "Limited history." not in page  # that message is for organizations with too few outcomes

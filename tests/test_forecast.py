@@ -196,3 +196,28 @@ def test_an_organization_without_history_gets_a_zero_forecast(tmp_path):
     assert (data["p10"], data["p50"], data["p90"], data["expected"]) == (0.0, 0.0, 0.0, 0.0)
     assert data["model"]["capacity"].startswith("no analog window")
     assert [group["key"] for group in data["groups"]] == ["No team"]
+
+
+def test_ranges_come_from_earlier_windows_and_widen_with_what_is_still_open(maven):
+    sessions, org, _ = maven
+    with sessions() as session:
+        quarter = forecast(session, org, date(2017, 9, 30), "2017-Q4", simulations=SIMS)
+        mid = forecast(session, org, AS_OF, "2017-Q3", simulations=SIMS)
+        plain = forecast(session, org, date(2017, 9, 30), "2017-Q4", simulations=SIMS, calibrated=False)
+    ranges = quarter.model["ranges"]
+    assert ranges["method"] == "rolling-origin" and len(ranges["analogs"]) == 3
+    # every analog window had ended, and was forecast from before it, by the as-of date
+    assert all(a["to"] <= "2017-09-30" and a["as_of"] < a["from"] for a in ranges["analogs"])
+    assert str(ranges["capacity_weight"]) in ranges["wape_by_weight"]
+
+    def width(result):
+        return (result.total.p90 - result.total.p10) / result.total.expected
+
+    # the simulation alone is overconfident; the calibrated range is much wider
+    assert width(quarter) > 2 * width(plain)
+    # the range spans the still-open part of the expectation times the spread of past errors: half-way
+    # through a quarter the revenue already won is certain, and only the rest is uncertain
+    low, _, high = mid.model["ranges"]["error_quantiles"]
+    still_open = mid.total.expected - mid.total.won_to_date
+    assert mid.total.won_to_date > 0 and mid.total.p10 >= mid.total.won_to_date
+    assert mid.total.p90 - mid.total.p10 == pytest.approx(still_open * (high - low), rel=1e-3)

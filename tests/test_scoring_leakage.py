@@ -1,9 +1,14 @@
-"""The leakage guard finds columns filled after the outcome or giving it away, whatever their names."""
+"""The leakage guard finds columns filled after the outcome, giving it away or recording a judgement."""
+import json
+
 import numpy as np
 import pandas as pd
+from click.testing import CliRunner
 
-from scoring.leakage import find_leaks
+from scoring.cli import model as model_group
+from scoring.leakage import find_leaks, guard
 from scoring.tabular import infer_kinds
+from tests.leak_fixtures import HONEST, LEAKS, constructed_leads
 
 
 def deals(n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -38,9 +43,9 @@ def test_leaking_columns_are_found_with_a_reason_each():
     assert set(leaks) == {"col_e", "col_f", "col_g", "col_h", "col_i"}
     assert "is 0 for almost exactly the lost records" in leaks["col_e"]
     assert "filled only for won records" in leaks["col_f"]
-    assert "'Closed - Converted' occurs only in won records" in leaks["col_g"]
+    assert "'Closed - Converted' (100% won" in leaks["col_g"]  # named by value
     assert "filled only for lost records" in leaks["col_h"]
-    assert "single-column AUC" in leaks["col_i"]
+    assert "cross-validated AUC" in leaks["col_i"]
 
 
 def test_honest_columns_survive_even_when_predictive():
@@ -55,3 +60,64 @@ def test_unique_identifiers_are_not_mistaken_for_a_pattern():
     frame, y = deals(seed=4)
     frame = pd.DataFrame({"record": [f"r{i}" for i in range(len(y))], "col_a": frame["col_a"]})
     assert find_leaks(frame, y, infer_kinds(frame)) == {}
+
+
+def test_a_column_restating_exposure_is_judged_among_records_of_the_same_age():
+    rng = np.random.default_rng(5)
+    n = 1500
+    age = rng.integers(0, 200, n).astype(float)
+    y = (rng.random(n) < 1 / (1 + np.exp((age - 40) / 4))).astype(int)  # young records convert more
+    frame = pd.DataFrame({"age_days": age, "days_since_touch": age, "spend": rng.normal(0, 1, n) + y})
+    kinds = infer_kinds(frame)
+
+    plain = guard(frame, y, kinds, measure=False)
+    assert {f.column for f in plain.findings} == {"age_days", "days_since_touch"}  # both look telling alone
+
+    exposed = guard(frame, y, kinds, exposure=("age_days",), measure=False)
+    assert exposed.findings == []  # the same age says nothing more about the outcome
+    assert "moves with age_days" in exposed.notes["days_since_touch"]
+    assert "exposure" in exposed.notes["age_days"]
+
+
+def _evaluate(path, *args) -> tuple[str, dict]:
+    result = CliRunner().invoke(model_group, ["evaluate", "--csv", str(path), "--target", "Converted",
+                                              "--id", "Prospect ID", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return result.output, json.loads(result.output.strip().splitlines()[-1])
+
+
+def test_every_kind_of_leak_in_a_constructed_export_is_excluded_and_explained(tmp_path):
+    constructed_leads().to_csv(tmp_path / "leads.csv", index=False)
+
+    output, result = _evaluate(tmp_path / "leads.csv")
+
+    findings = {f["column"]: f for f in result["findings"]}
+    assert {column: findings[column]["test"] for column in LEAKS} == LEAKS
+    assert set(result["excluded"]) == set(LEAKS)
+    # the status column is named by the values that give the outcome away
+    assert "'Closed by Horizzon' (100% positive" in result["excluded_reasons"]["Tags"]
+    assert "person's judgement recorded after contact" in result["excluded_reasons"]["Lead Quality"]
+    assert "what happened last" in result["excluded_reasons"]["Last Notable Activity"]
+    assert "rewritten when a record becomes positive" in result["excluded_reasons"]["Deal Amount"]
+    for column in LEAKS:  # each with what it is worth to a model
+        assert findings[column]["auc_with"] > findings[column]["auc_without"], column
+        assert "AUC with it" in result["excluded_reasons"][column]
+    assert set(HONEST) == set(result["features"])  # honest columns all stay in
+    assert result["open_rows"] == 400 and result["auc"] < 0.9
+    assert "Columns excluded by the leakage guard:" in output and "Tags: its values name the outcome" in output
+
+
+def test_keep_overrides_the_guard_and_the_report_records_it(tmp_path):
+    constructed_leads().to_csv(tmp_path / "leads.csv", index=False)
+
+    output, result = _evaluate(tmp_path / "leads.csv", "--keep", "Lead Quality")
+
+    assert "Lead Quality" in result["features"] and "Lead Quality" not in result["excluded"]
+    [override] = result["overrides"]
+    assert override["column"] == "Lead Quality" and override["kept_by"] == "--keep"
+    assert "judgement" in override["guard_found"] and override["auc_with"] > override["auc_without"]
+    assert "Columns kept on your word (--keep), against the guard:" in output
+
+    result = CliRunner().invoke(model_group, ["evaluate", "--csv", str(tmp_path / "leads.csv"), "--target",
+                                              "Converted", "--keep", "Lead Qualty"])
+    assert result.exit_code != 0 and "--keep names 'Lead Qualty'" in result.output

@@ -15,6 +15,7 @@ from scoring.features import ScoringScope
 from scoring.jobs import retrain_job, score_connection_job
 from scoring.explain import LIMITED_HISTORY
 from scoring.lead_features import lead_features
+from scoring.model_overrides import keep_feature
 from scoring.registry import active_version, load_model, train
 from scoring.score import score_connection
 from sync.db import make_engine, make_sessionmaker
@@ -153,8 +154,8 @@ def seed_store(sessions) -> dict:
         org_a, conn_a = org_with_connection(session, "a")
         org_b, conn_b = org_with_connection(session, "b")
         a, b = Rows(org_a, conn_a), Rows(org_b, conn_b)
-        seed_deals(a, n_closed=320, n_open=40, seed=1)
-        seed_leads(a, n=700, seed=2)
+        seed_deals(a, n_closed=900, n_open=40, seed=1)
+        seed_leads(a, n=2400, seed=2)
         seed_deals(b, n_closed=30, n_open=10, seed=3)
         seed_leads(b, n=40, seed=4)
         a.write(session)
@@ -285,8 +286,8 @@ def test_limited_history_scores_from_rules_and_says_so(sqlite_store):
         scores = session.scalars(select(Score).where(Score.connection_id == conn)).all()
         assert all(s.limited_history and s.reasons["limited_history"] for s in scores)
         assert all(s.reasons["note"] == LIMITED_HISTORY for s in scores)
-        # organization A's data never reaches B's model
-        assert active_version(session, org, "opportunity").card["training"]["labelled"] == 30
+        # organization A's data never reaches B's model: at most B's 30 closed deals are learnt from
+        assert 0 < active_version(session, org, "opportunity").card["training"]["labelled"] <= 30
 
 
 def test_closed_deal_features_are_taken_before_the_outcome(sessions):
@@ -320,15 +321,24 @@ def test_closed_deal_features_are_taken_before_the_outcome(sessions):
         row = features.frame[features.meta["remote_id"].to_numpy() == "D1"].iloc[0]
         meta = features.meta[features.meta["remote_id"] == "D1"].iloc[0]
 
-        assert meta["label"] == 1 and not meta["is_open"] and meta["as_of"] == closed_at
-        assert row["stage"] == "Qualification"  # the last open stage, not "Closed Won"
-        assert row["age_days"] == 60 and row["days_in_stage"] == 29
-        # nothing after closing, nothing deleted
-        assert row["activities_total"] == 2 and row["activities_14d"] == 2
-        assert row["days_since_activity"] == 5  # 2024-02-25 → 2024-03-01 (a leap year)
-        assert row["stage_moves_forward"] == 1 and row["stage_moves_back"] == 1
-        assert row["close_date_pushes"] == 2
-        assert row["owner_closed_deals"] == 1  # only D0 had closed before D1 closed
+        # learnt from as it looked at one moment of its open life, before anyone knew it would be won
+        seen = meta["as_of"]
+        assert meta["label"] == 1 and not meta["is_open"] and meta["known_at"] == closed_at
+        assert created < seen < closed_at
+        before = [p for p in path if p[2] < seen]
+        assert row["stage"] == before[-1][0]  # the stage it was in then, never "Closed Won"
+        assert row["age_days"] == (seen - created).days
+        assert row["days_in_stage"] == (seen - before[-1][2]).days
+        # nothing after that moment, nothing deleted
+        meetings = [when for when in (datetime(2024, 2, 20), datetime(2024, 2, 25)) if when < seen]
+        assert row["activities_total"] == len(meetings)
+        ranks = {"Prospecting": 0, "Qualification": 1, "Proposal": 2}
+        moves = list(zip(before, before[1:]))
+        assert row["stage_moves_forward"] == sum(ranks[b[0]] > ranks[a[0]] for a, b in moves)
+        assert row["stage_moves_back"] == sum(ranks[b[0]] < ranks[a[0]] for a, b in moves)
+        assert row["close_date_pushes"] == sum(b[3] > a[3] for a, b in moves)
+        assert row["owner_closed_deals"] == int(datetime(2024, 2, 10) < seen)  # D0, if it had closed by then
+        assert meta["weight"] == (closed_at - created).days  # it stands for all 60 days it was open
 
         # as of an earlier time, D2 was still open and is scored, not learnt from
         early = deal_features(session, org, now=datetime(2024, 3, 15))
@@ -395,13 +405,21 @@ def test_a_new_version_is_compared_with_the_active_one_on_the_same_records(sqlit
 
         later = Rows(org, store["a"][1])
         seed_deals(later, n_closed=300, n_open=0, seed=9, prefix="LATER")
-        for row in later.tables[Opportunity]:  # these deals close after the active version was trained
-            row["remote_modified_at"] = NOW + timedelta(days=20)
+        created = {}
+        for k, row in enumerate(later.tables[Opportunity]):  # created lately, closed after the active version
+            created[row["remote_id"]] = NOW - timedelta(days=30 + k % 30)
+            row.update(remote_created_at=created[row["remote_id"]], remote_modified_at=NOW + timedelta(days=20),
+                       close_date=(NOW + timedelta(days=20)).date())
         for row in later.tables[OpportunityStageChange]:
-            if row["stage"].startswith("Closed"):
-                row["changed_at"] = NOW + timedelta(days=20)
+            start = created[row["opportunity_remote_id"]]
+            closing = row["stage"].startswith("Closed")
+            row["changed_at"] = NOW + timedelta(days=20) if closing else start + timedelta(hours=int(row["remote_id"][-1]))
+        for row in later.tables[Activity]:
+            row["occurred_at"] = created[row["what_remote_id"]] + timedelta(days=1)
         later.write(session)
-        third = train(session, org, "opportunity", now=NOW + timedelta(days=30))
+        # once they had their window to close, they are the most recent matured deals: held out
+        third = train(session, org, "opportunity", now=NOW + timedelta(days=120))
+        assert third.card["earns"], third.card["verdict"]
         comparison = third.card["comparison"]
         assert comparison["records"] >= 50 and comparison["active_version"] == second.version
         assert set(comparison["new_metrics"]) >= {"auc", "brier"} and set(comparison["active_metrics"]) >= {"auc"}
@@ -410,3 +428,38 @@ def test_a_new_version_is_compared_with_the_active_one_on_the_same_records(sqlit
         model = load_model(second)
         assert model.kind == second.kind
         assert model.excluded.keys() == {e["feature"] for e in second.card["excluded"]}
+
+
+def test_a_field_rewritten_at_the_close_is_caught_from_its_history_and_an_admin_can_keep_it(sqlite_store):
+    store = sqlite_store
+    org, conn = store["a"]
+    with store["sessions"]() as session:
+        # The seed zeroes lost deals' amounts at the close, and the history keeps the amount before it.
+        first = train(session, org, "opportunity", now=NOW)
+        checks = first.card["leak_checks"]
+        assert "rewritten at the close on 100% of lost deals against 0% of won ones" in checks["amount"]
+        assert "the model reads the amount recorded before the close" in checks["amount"]
+        assert "amount" not in {e["feature"] for e in first.card["excluded"]}
+        assert "modification times" in checks
+
+        # With an amount before the close for too few deals, the model would mostly learn the rewritten one.
+        h = OpportunityStageChange
+        session.execute(h.__table__.update()
+                        .where(h.organization_id == org, ~h.stage.startswith("Closed"),
+                               func.substr(h.opportunity_remote_id, -1).in_(list("0123456")))
+                        .values(amount=None))
+        session.commit()
+        second = train(session, org, "opportunity", now=NOW + timedelta(days=1))
+        excluded = {e["feature"]: e for e in second.card["excluded"]}
+        reason = excluded["amount"]["reason"]
+        assert "the field history shows the amount rewritten at the close on 100% of lost deals" in reason
+        assert "only 30% of closed deals have an amount recorded before their close" in reason
+        assert excluded["amount"]["test"] == "after_the_fact"
+        assert excluded["amount"]["auc_with"] > excluded["amount"]["auc_without"]
+
+        # An admin's word keeps it in, and the card says whose word it was.
+        keep_feature(session, org, "opportunity", "amount", "salesforce:005ADMIN")
+        third = train(session, org, "opportunity", now=NOW + timedelta(days=2))
+        assert "amount" not in {e["feature"] for e in third.card["excluded"]}
+        [kept] = [k for k in third.card["kept"] if k["feature"] == "amount"]
+        assert kept["kept_by"].startswith("salesforce:005ADMIN on ") and "rewritten" in kept["reason"]

@@ -167,6 +167,28 @@ def get_forecast():
     return jsonify(data)
 
 
+@bp.get("/forecast/calls")
+def list_forecast_calls():
+    """The forecast call of a period: every rep's and manager's submission, latest first, with versions."""
+    from scoring.forecast_calls import versions
+    from scoring.forecast_data import parse_period
+
+    try:
+        label = parse_period(request.args.get("period") or "").label
+    except ValueError as exc:
+        raise ApiError(400, "invalid_period", str(exc)) from None
+    owner = request.args.get("owner") or None
+    with runtime().sessions() as db:
+        rows = versions(db, g.api_organization_id, label, {owner} if owner else None)
+    latest: dict[tuple[str, str], int] = {}
+    for row in rows:
+        latest.setdefault((row.owner_remote_id, row.kind), row.version)
+    return jsonify({"period": label, "data": [{
+        "owner": row.owner_remote_id, "kind": row.kind, "commit": row.commit, "best_case": row.best_case,
+        "reason": row.reason, "version": row.version, "latest": latest[row.owner_remote_id, row.kind] == row.version,
+        "submitted_by": row.submitted_by, "submitted_at": _iso(row.submitted_at)} for row in rows]})
+
+
 @bp.get("/connections")
 def list_connections():
     """Health of the organization's connections: status, reason, last sync, lag, usage, records."""

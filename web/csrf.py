@@ -24,6 +24,7 @@ EXEMPT_PATHS = {
     "/embed/salesforce/canvas": "Canvas signed request, verified by its HMAC",
     "/embed/salesforce/manager": "Canvas signed request (manager panel), verified by its HMAC",
     "/embed/manager/quotas": "framed form: panel token plus a CSRF token bound to it (embed.manager)",
+    "/embed/manager/forecast-call": "framed form: panel token plus a CSRF token bound to it (embed.manager)",
 }
 EXEMPT_PREFIXES = {
     "/webhooks/": "CRM webhooks, verified by signature or path secret",

@@ -75,6 +75,19 @@ SCHEMAS: dict[str, Any] = {
                                                   for k in ("pessimistic", "realistic", "optimistic")}},
                      "groups": {"type": "array", "items": FIGURES},
                      "model": {"type": "object"}}},
+    "ForecastCallList": {"type": "object", "required": ["period", "data"], "properties": {
+        "period": {"type": "string"},
+        "data": {"type": "array", "items": {
+            "type": "object",
+            "required": ["owner", "kind", "commit", "best_case", "reason", "version", "latest", "submitted_by",
+                         "submitted_at"],
+            "properties": {
+                "owner": {"type": "string", "description": "The rep's or manager's CRM user id, or \"org\"."},
+                "kind": {"type": "string", "enum": ["rep", "manager"]},
+                "commit": {"type": "number"}, "best_case": {"type": "number"},
+                "reason": _nullable("string", description="Why a manager's call differs from the roll-up."),
+                "version": {"type": "integer"}, "latest": {"type": "boolean"},
+                "submitted_by": {"type": "string"}, "submitted_at": {"type": "string", "format": "date-time"}}}}}},
     "Connection": {"type": "object",
                    "required": ["id", "provider", "status", "status_reason", "last_synced_at", "lag_seconds",
                                 "api_usage", "records"],
@@ -131,6 +144,15 @@ def document(server_url: str) -> dict[str, Any]:
                     _query("by", "Group by the organization, its teams or its reps.",
                            {"type": "string", "enum": ["org", "team", "rep"], "default": "org"})],
                 "responses": {"200": _ok("The forecast.", "Forecast"), **ERRORS}}},
+            "/forecast/calls": {"get": {
+                "operationId": "listForecastCalls",
+                "summary": "The forecast call of a period: reps' commits and best cases, managers' calls, every version.",
+                "parameters": [
+                    _query("period", "A month (2017-10) or a quarter (2017-Q4).", {"type": "string"}, required=True),
+                    _query("owner", "Only this rep's or manager's submissions (a CRM user id, or org).",
+                           {"type": "string"})],
+                "responses": {"200": _ok("Every submission of the period, newest first.", "ForecastCallList"),
+                              **ERRORS}}},
             "/connections": {"get": {
                 "operationId": "listConnections", "summary": "Health of your organization's CRM connections.",
                 "responses": {"200": _ok("Every connection.", "ConnectionList"), **ERRORS}}},

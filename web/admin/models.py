@@ -6,8 +6,11 @@ import importlib
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from scoring.model_overrides import keep_feature as keep_override
+from scoring.model_overrides import release_feature as release_override
 from sync.models import ModelVersion
 from web.admin import bp, jobs, organization_id, record
+from web.auth import actor
 from web.extensions import runtime
 
 TARGETS = ("lead", "opportunity")
@@ -74,3 +77,36 @@ def retrain():
     flash(f"Retraining the {target} model was queued. The new version becomes active only if it scores "
           "at least as well as the current one on recent outcomes.", "info")
     return redirect(url_for("admin.job", job_id=job.id))
+
+
+def _target_and_feature() -> tuple[str, str]:
+    """The target and feature a card's button names (400 when either is not understood)."""
+    target, feature = request.form.get("target", ""), request.form.get("feature", "").strip()
+    if target not in TARGETS or not feature or organization_id() is None:
+        abort(400)
+    return target, feature
+
+
+@bp.post("/models/keep")
+def keep_feature():
+    """An admin confirms a field the guard left out is known before the outcome; the next training keeps it."""
+    target, feature = _target_and_feature()
+    with runtime().sessions() as db:
+        keep_override(db, organization_id(), target, feature, actor())
+        record(db, "model.keep_feature", f"model:{target}", {"feature": feature})
+        db.commit()
+    flash(f"{feature} will be kept in the {target} model from its next training; the card will show whose word "
+          "it was. Retrain now to apply it at once.", "info")
+    return redirect(url_for("admin.models"))
+
+
+@bp.post("/models/release")
+def release_feature():
+    """Withdraw an admin's override: the leakage guard decides about the field again."""
+    target, feature = _target_and_feature()
+    with runtime().sessions() as db:
+        release_override(db, organization_id(), target, feature)
+        record(db, "model.release_feature", f"model:{target}", {"feature": feature})
+        db.commit()
+    flash(f"The leakage guard decides about {feature} again from the {target} model's next training.", "info")
+    return redirect(url_for("admin.models"))
