@@ -297,7 +297,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--org-runs", type=int, default=5, help="timed requests per view as the admin")
     args = parser.parse_args(argv)
     import pgserver
-    from sync.db import make_engine
 
     bench_dir = PROJECT_ROOT / "var" / "bench"
     shutil.rmtree(bench_dir, ignore_errors=True)

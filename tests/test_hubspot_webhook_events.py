@@ -12,7 +12,7 @@ from rq import Queue
 from sqlalchemy import select
 
 from connectors.hubspot import streams, webhooks
-from sync.models import Activity, Lead, Opportunity
+from sync.models import Activity, Lead, Opportunity, WebhookEvent
 from tests.hubspot_fixtures import LiveApp, connect, hs_runtime, hs_sandbox, make_client, make_engine  # noqa: F401
 from web import create_app
 
@@ -51,11 +51,14 @@ def test_generic_merge_restore_and_association_events_name_the_records_to_reread
 
 def _wait_targets(rt, hs_sandbox) -> dict[str, list[str]]:
     assert hs_sandbox.wait_webhooks_idle(10)
+    # Intake stores each event with its work (stream -> remote ids) and queues the events by id.
     targets: dict[str, set[str]] = {}
     queue = Queue("webhooks", connection=rt.redis)
-    for job in queue.jobs:
-        for stream, ids in job.args[1].items():
-            targets.setdefault(stream, set()).update(ids)
+    event_ids = [event_id for job in queue.jobs for event_id in job.args[1]]
+    with rt.sessions() as session:
+        for event in session.scalars(select(WebhookEvent).where(WebhookEvent.id.in_(event_ids))):
+            for stream, ids in (event.targets or {}).items():
+                targets.setdefault(stream, set()).update(ids)
     queue.empty()
     return {stream: sorted(ids) for stream, ids in targets.items()}
 

@@ -100,5 +100,6 @@ def test_a_record_deleted_before_delivery_does_not_fail_the_message(served, sf_s
     assert stats["failed"] == 0 and stats["acked"] >= 1, "acknowledged the first time: no day of retries"
     events = _events(rt, connection.id)
     assert [e.remote_ids for e in events] == [[kept]]
+    assert [e.targets for e in events] == [{"opportunity": [kept]}]
     jobs = rt.queues["webhooks"].jobs
-    assert [job.args for job in jobs] == [(connection.id, {"opportunity": [kept]})]
+    assert [job.args for job in jobs] == [(connection.id, [events[0].id])]

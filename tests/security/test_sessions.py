@@ -12,7 +12,7 @@ import pytest
 
 from sync.jobs import sync_connection
 from tests.conftest import connect_salesforce
-from tests.test_admin_signin import ADMIN, build_app, csrf, sign_in
+from tests.test_admin_signin import ADMIN, REP, build_app, csrf, sign_in
 
 
 def _cookie(client) -> str:
@@ -62,13 +62,18 @@ def synced_admin(tmp_path, sqlite_url, redis_url, sf_sandbox, sf_control):
 def test_a_role_change_in_the_crm_ends_the_session_at_the_next_sync(synced_admin, sf_control):
     client, connection_id, admin_id = synced_admin
     assert client.get("/admin/connections").status_code == 200
+    users = sf_control.records("User")
+    admin_profile = next(u["ProfileId"] for u in users if u["Id"] == admin_id)
+    rep_profile = next(u["ProfileId"] for u in users if u["Username"] == REP)
+    assert rep_profile != admin_profile
     try:
-        sf_control.update("User", admin_id, {"Title": "Account Executive"})  # no longer an admin
+        # The admin's profile is swapped for one without Modify All Data: no longer an admin.
+        sf_control.update("User", admin_id, {"ProfileId": rep_profile})
         sync_connection(connection_id, "incremental", then_score=False)
         answer = client.get("/admin/connections")
         assert answer.status_code == 302 and answer.headers["Location"].startswith("/auth/login")
     finally:
-        sf_control.update("User", admin_id, {"Title": "System Administrator"})
+        sf_control.update("User", admin_id, {"ProfileId": admin_profile})
 
 
 def test_a_deactivated_user_is_signed_out(synced_admin, sf_control):
