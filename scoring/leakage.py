@@ -117,7 +117,8 @@ def _follows_exposure(frame: pd.DataFrame, column: str, kind: str, exposed: list
 def guard(frame: pd.DataFrame, y, kinds: dict[str, str], names: tuple[str, str] = ("negative", "positive"), *,
           open_frame: pd.DataFrame | None = None, evidence: dict[str, str] | None = None,
           keep: tuple[str, ...] | list[str] | dict[str, str] = (), kept_by: str = "--keep", foreign: bool = False,
-          plural: str = "records", exposure: tuple[str, ...] = (), measure: bool = True) -> LeakReport:
+          plural: str = "records", exposure: tuple[str, ...] = (), measure: bool = True,
+          sources=None) -> LeakReport:
     """Check every column of the frame against the outcome y; see the module docstring.
 
     ``open_frame`` holds records whose outcome is not known yet (compared with), ``evidence``
@@ -125,7 +126,10 @@ def guard(frame: pd.DataFrame, y, kinds: dict[str, str], names: tuple[str, str] 
     by someone else (a CSV) so a name may hint at a judgement field. ``exposure`` names columns
     measuring how long a record has had to reach its outcome: they separate the classes by design
     (a record seen early in its life has more of it ahead), so they are only checked for
-    presence, and the other columns are judged among records of similar exposure.
+    presence, and the other columns are judged among records of similar exposure. ``sources``
+    names each row's source (one per connection) when the frame mixes several: a column that
+    leaks in one source's records is left out of all, because its leak is diluted in the mix
+    (a CRM that zeroes lost deals' amounts, beside one that does not).
     """
     from scoring.leak_impact import measure_impact
 
@@ -159,12 +163,43 @@ def guard(frame: pd.DataFrame, y, kinds: dict[str, str], names: tuple[str, str] 
         if column in keep:
             found.kept, found.kept_by = True, keep[column]
         report.findings.append(found)
+    if sources is not None:
+        _per_source(report, frame, y, kinds, names, sources, open_frame=open_frame, evidence=evidence, keep=keep,
+                    foreign=foreign, plural=plural, exposure=exposure)
     for column, by in keep.items():
         if column not in {f.column for f in report.findings} and column in kinds:
             report.notes[column] = f"kept on request ({by}); the guard found nothing against it"
     if measure and report.findings:
         measure_impact(report, frame, y, kinds)
     return report
+
+
+# A source is judged on its own only with enough outcomes of each class to judge anything.
+MIN_SOURCE_OUTCOMES = 30
+
+
+def _per_source(report: LeakReport, frame: pd.DataFrame, y: np.ndarray, kinds: dict[str, str],
+                names: tuple[str, str], sources, *, keep: dict[str, str], **options) -> None:
+    """Add what the guard finds within each source's own records to the report of the mixed frame."""
+    sources = np.asarray(sources, dtype=object)
+    labels = [label for label in dict.fromkeys(sources.tolist())]
+    if len(labels) < 2:
+        return
+    for label in labels:
+        rows = sources == label
+        if np.bincount(y[rows], minlength=2).min() < MIN_SOURCE_OUTCOMES:
+            continue
+        found = {f.column for f in report.findings}
+        within = guard(frame.iloc[np.flatnonzero(rows)], y[rows], kinds, names, measure=False, **options)
+        for finding in within.findings:
+            if finding.column in found:
+                continue
+            finding.reason = f"in {label}'s records: {finding.reason}"
+            if finding.column in keep:
+                finding.kept, finding.kept_by = True, keep[finding.column]
+            report.findings.append(finding)
+        for column, note in within.notes.items():
+            report.notes.setdefault(column, f"in {label}'s records: {note}")
 
 
 def find_leaks(frame: pd.DataFrame, y, kinds: dict[str, str],

@@ -29,6 +29,7 @@ import pandas as pd
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from connectors import registry as connectors
 from scoring.bands import band_cuts
 from scoring.deal_features import closed_stages, deal_features, stage_ranks
 from scoring.features import FeatureSet, ScoringScope, resolve_now
@@ -41,7 +42,7 @@ from scoring.models import fit_candidate
 from scoring.rules import RulesModel
 from scoring.stage_age import StageAgeRate
 from scoring.training import MIN_HOLDOUT_OUTCOMES, judge
-from sync.models import ModelVersion
+from sync.models import Connection, ModelVersion
 
 TARGETS = ("lead", "opportunity")
 MIN_LABELLED = 200
@@ -170,6 +171,21 @@ def _evidence(session: Session, organization_id: int, target: str) -> tuple[dict
     return exclude, notes
 
 
+def _provider_name(key: str | None) -> str:
+    try:
+        return connectors.get(key).provider.name
+    except (KeyError, LookupError, TypeError):
+        return key or "an unknown CRM"
+
+
+def _sources(session: Session, connection_ids: pd.Series) -> list[str]:
+    """Each record's source as an admin names it (the CRM and its connection), for the leakage guard."""
+    ids = sorted({int(i) for i in connection_ids.unique()})
+    providers = dict(session.execute(select(Connection.id, Connection.provider).where(Connection.id.in_(ids))).all())
+    names = {i: f"{_provider_name(providers.get(i))} (connection {i})" for i in ids}
+    return [names[int(i)] for i in connection_ids]
+
+
 def train(session: Session, organization_id: int, target: str, now: datetime | None = None,
           features: FeatureSet | None = None) -> ModelVersion:
     """Train a version for the organization's target as of now, store it, and activate it when it may score."""
@@ -197,7 +213,8 @@ def train(session: Session, organization_id: int, target: str, now: datetime | N
         fallback = fallback_for(target)
         judged = judge(labelled.frame, y, labelled.kinds, OUTCOME_NAMES[target], order=order, fallback=fallback,
                        fallback_name=FALLBACK_NAMES[target], open_frame=open_records.frame, evidence=exclude,
-                       keep=kept, exposure=features.exposure, plural=PLURALS[target], weights=weights)
+                       keep=kept, exposure=features.exposure, plural=PLURALS[target], weights=weights,
+                       sources=_sources(session, labelled.meta["connection_id"]))
         verdict = judged.verdict
         if judged.earns:
             model = fit_candidate(judged.candidate.kind, labelled.frame, y, judged.kinds, order=order,

@@ -76,18 +76,20 @@ def judge(frame: pd.DataFrame, y: np.ndarray, kinds: dict[str, str], names: tupl
           fallback=None, fallback_name: str = "the base rate", open_frame: pd.DataFrame | None = None,
           evidence: dict[str, str] | None = None, keep=(), kept_by: str = "--keep", foreign: bool = False,
           exposure: tuple[str, ...] = (), plural: str = "records", time_aware: bool = True,
-          weights: np.ndarray | None = None, held_words: str | None = None) -> Judged:
+          weights: np.ndarray | None = None, held_words: str | None = None, sources=None) -> Judged:
     """Steps 1 to 5 of the module docstring; ``fallback(frame, y, weights)`` fits the fallback on the fitting part.
 
     ``weights`` are the records' own weights: the open time each labelled record stands for, so
     that model and figures describe open records as they are when scored. ``held_words`` names
-    the held-out records in the verdict (default: the most recent matured ones).
+    the held-out records in the verdict (default: the most recent matured ones). ``sources`` names
+    each record's source (connection) for the leakage guard when they are several.
     """
     y = np.asarray(y, dtype=int)
     weights = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
     fit, held = split if split is not None else time_holdout(order)
     report = guard(frame.iloc[fit], y[fit], kinds, names, open_frame=open_frame, evidence=evidence, keep=keep,
-                   kept_by=kept_by, foreign=foreign, plural=plural, exposure=exposure)
+                   kept_by=kept_by, foreign=foreign, plural=plural, exposure=exposure,
+                   sources=None if sources is None else np.asarray(sources, dtype=object)[fit])
     ignored = {c: f"not used: {k} column" for c, k in kinds.items()
                if k in ("identifier", "empty") and c not in report.excluded}
     used = {c: k for c, k in kinds.items() if c not in report.excluded and c not in ignored}

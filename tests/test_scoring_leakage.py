@@ -121,3 +121,20 @@ def test_keep_overrides_the_guard_and_the_report_records_it(tmp_path):
     result = CliRunner().invoke(model_group, ["evaluate", "--csv", str(tmp_path / "leads.csv"), "--target",
                                               "Converted", "--keep", "Lead Qualty"])
     assert result.exit_code != 0 and "--keep names 'Lead Qualty'" in result.output
+
+
+def test_a_column_that_leaks_in_one_source_is_left_out_of_the_mix():
+    # Two CRMs in one organization: one zeroes lost deals' amounts, the other keeps the list price.
+    frame, y = deals(n=1200, seed=5)
+    rng = np.random.default_rng(6)
+    second = np.arange(len(y)) >= len(y) // 2
+    amount = rng.integers(500, 5000, len(y)).astype(float)
+    amount[~second & (y == 0)] = 0.0
+    amount[second & (rng.random(len(y)) < 0.45)] = 0.0  # honest zeros in the second CRM, either class
+    mixed = pd.DataFrame({"col_a": frame["col_a"], "amount": amount})
+    sources = np.where(second, "HubSpot (connection 2)", "Salesforce (connection 1)")
+
+    assert "amount" not in find_leaks(mixed, y, infer_kinds(mixed))  # diluted: the mix alone hides it
+    report = guard(mixed, y, infer_kinds(mixed), ("lost", "won"), sources=sources, measure=False)
+    assert set(report.excluded) == {"amount"}
+    assert "Salesforce (connection 1)'s records" in next(f.reason for f in report.findings if f.column == "amount")
