@@ -41,6 +41,7 @@ from scoring.models import fit_candidate
 from scoring.rules import RulesModel
 from scoring.stage_age import StageAgeRate
 from scoring.training import MIN_HOLDOUT_OUTCOMES, judge
+from sync.db import release
 from sync.models import ModelVersion
 
 TARGETS = ("lead", "opportunity")
@@ -184,10 +185,11 @@ def train(session: Session, organization_id: int, target: str, now: datetime | N
     kept = kept_features(session, organization_id, target)
     exclude, evidence_notes = _evidence(session, organization_id, target)
     open_records = features.subset(features.meta["is_open"].to_numpy())
+    ranks = (stage_ranks(session, organization_id, closed_stages(session, organization_id))
+             if limited and target == "opportunity" else None)
+    release(session)  # everything is read: fitting and judging hold no lock on the store
     comparison, judged = None, None
     if limited:
-        ranks = (stage_ranks(session, organization_id, closed_stages(session, organization_id))
-                 if target == "opportunity" else None)
         model = RulesModel(target, y, labelled.frame, ranks)
         verdict = LIMITED_VERDICT.format(labelled=len(y), minority=int(counts.min()), min_labelled=MIN_LABELLED,
                                          min_minority=MIN_MINORITY)

@@ -15,7 +15,7 @@ from scoring.features import EXPOSURE, ScoringScope, resolve_now
 from scoring.nextstep import band, next_step, to_score
 from scoring.registry import (TARGETS, active_version, build_features, is_fallback, load_model, needs_training,
                               train)
-from sync.db import upsert
+from sync.db import release, upsert
 from sync.models import Connection, Score, ScoreHistory
 
 # A model trained on data older than this is retrained before scoring.
@@ -128,6 +128,7 @@ def score_target(session: Session, connection: Connection, target: str, now: dat
         chosen = build_features(session, organization_id, target, now, scope)
     if chosen.frame.empty:
         return [], []
+    release(session)  # the new version and the reads are done: scoring holds no lock on the store
     scored = score_frame(load_model(version), chosen.frame, target, version.card)
     ids = chosen.meta["remote_id"].tolist()
     return ids, store_scores(session, connection, target, version.version, ids, scored, now)
@@ -147,5 +148,5 @@ def score_connection(session: Session, connection_id: int, now: datetime | None 
             continue
         scored, changed = score_target(session, connection, target, now, wanted)
         result[target], result["changed"][target] = len(scored), changed
-    session.commit()
+        session.commit()  # one target's scores at a time: the write lock is held only while storing
     return result
