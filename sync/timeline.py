@@ -128,9 +128,8 @@ def read(session: Session, redis, connection: Connection, record_url: Callable[[
         query = query.where(SyncRun.started_at >= started)
     steps: dict[str, dict[str, Any]] = {"sync": _sync_step(session.scalar(query.order_by(SyncRun.id.desc()).limit(1)))}
     told = (data or {}).get("steps", {})
+    # Scores carry the CRM's clock, not ours: this timeline's scoring step says they are new.
     score_query = select(Score).where(Score.connection_id == connection.id)
-    if started is not None:
-        score_query = score_query.where(Score.computed_at >= started)
     scored = session.scalar(select(func.count()).select_from(score_query.subquery()))
     if data is None:  # installed before timelines were kept: what the store shows is what happened
         trained = session.scalar(select(func.count()).select_from(ModelVersion).where(
