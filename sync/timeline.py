@@ -103,11 +103,15 @@ def _sync_step(run: SyncRun | None) -> dict[str, Any]:
                         "changed": int(s.get("changed") or 0), "done": bool(s.get("done")),
                         "skipped": bool(s.get("skipped")), "note": s.get("note")})
     elapsed = _seconds(run.started_at, run.finished_at)
+    finished = sum(1 for s in streams if s["done"])
+    if all(s["total"] is not None or s["skipped"] for s in streams):
+        total, percent, eta = done_total, _percent(seen_total, done_total), _estimate(seen_total, done_total, elapsed)
+    else:  # a remote tells an object's total when its reading starts: until all have, go by objects done
+        total, percent, eta = None, _percent(finished, len(streams)), _estimate(finished, len(streams), elapsed)
     return {"state": state, "started_at": run.started_at.isoformat(), "seconds": run.seconds, "run_id": run.id,
-            "done": run.seen, "total": done_total or None, "changed": run.changed, "status": run.status,
-            "percent": 100 if state == "done" else _percent(seen_total, done_total),
-            "eta_seconds": _estimate(seen_total, done_total, elapsed) if state == "running" else None,
-            "streams": streams}
+            "done": run.seen, "total": total or None, "changed": run.changed, "status": run.status,
+            "objects_done": finished, "objects": len(streams), "percent": 100 if state == "done" else percent,
+            "eta_seconds": eta if state == "running" else None, "streams": streams}
 
 
 def _counted(step: dict[str, Any]) -> dict[str, Any]:
@@ -151,7 +155,11 @@ def read(session: Session, redis, connection: Connection, record_url: Callable[[
     for name in STEPS:
         steps[name]["title"] = TITLES[name]
     name = registry.get(connection.provider).provider.name
-    heading = (f"The sync of {name} failed" if steps["sync"]["state"] == "failed"
-               else HEADINGS[current].format(name=name))
+    if steps["sync"]["state"] == "failed":
+        heading = f"The sync of {name} failed"
+    elif steps["sync"]["state"] == "waiting":
+        heading = f"Connecting {name}: checking access before the first sync"
+    else:
+        heading = HEADINGS[current].format(name=name)
     return {"started_at": data["started_at"] if data else None, "current": current, "heading": heading,
             "steps": [{"name": name, **steps[name]} for name in STEPS]}

@@ -26,7 +26,11 @@
     if (step.note && (s === "failed" || s === "skipped")) { return step.note; }
     switch (step.name) {
       case "sync":
-        if (s === "running") { return counted(step, "records read"); }
+        if (s === "running" && step.total) { return counted(step, "records read"); }
+        if (s === "running") {
+          return n(step.done) + " records read; " + step.objects_done + " of " + step.objects + " objects done (" +
+            step.percent + "%)" + left(step.eta_seconds);
+        }
         if (s === "done") { return n(step.done) + " records read, " + n(step.changed) + " stored or updated in " + step.seconds + " s."; }
         if (s === "failed") { return "The sync " + step.status + "."; }
         return "Starts after the connection check.";
