@@ -76,3 +76,24 @@ def test_a_write_that_cannot_get_through_says_so_and_loses_nothing(tmp_path, sql
     assert _create_key(client, token, "blocked").status_code == 200  # the same request, tried again
     with rt.sessions() as session:
         assert session.scalar(select(ApiKey.name).where(ApiKey.name == "blocked")) == "blocked"
+
+
+def test_a_reconnect_shows_its_own_run_not_the_previous_one(tmp_path, sqlite_url, redis_url, sf_sandbox):
+    from sync import timeline
+
+    rt, connection_id, client = _signed_in(tmp_path, sqlite_url, redis_url, sf_sandbox)
+    timeline.begin(rt.redis, connection_id)  # what an install or a reconnect starts
+    answer = client.get(f"/connections/{connection_id}/progress.json").get_json()
+    steps = {s["name"]: s for s in answer["timeline"]["steps"]}
+    assert answer["run"] is None and steps["sync"]["state"] == "waiting"
+    assert answer["timeline"]["heading"] == "Connecting Salesforce: checking access before the first sync"
+    page = client.get(f"/connections/{connection_id}/progress").get_data(as_text=True)
+    assert "Sync complete" not in page and "Syncing" not in page
+    assert sync_connection(connection_id, "full", then_score=False)["status"] == "completed"
+    answer = client.get(f"/connections/{connection_id}/progress.json").get_json()
+    steps = {s["name"]: s for s in answer["timeline"]["steps"]}
+    assert answer["run"]["id"] == steps["sync"]["run_id"] and answer["run"]["seen"] > 0
+    assert steps["sync"]["state"] == "done" and steps["sync"]["percent"] == 100
+    for stream in steps["sync"]["streams"]:
+        assert stream["total"] is None or stream["seen"] <= stream["total"], stream
+    assert answer["timeline"]["current"] == "training" and answer["timeline"]["heading"] == "Training Salesforce's models"
