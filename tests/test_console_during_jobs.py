@@ -9,18 +9,13 @@ from sqlalchemy import select
 from sync.api_keys import ApiKey
 from sync.jobs import sync_connection
 from sync.models import Connection
-from tests.conftest import connect_salesforce, wait_for
-from tests.test_admin_signin import build_app, csrf, sign_in
+from tests.conftest import wait_for
+from tests.test_admin_console import install_and_sign_in
+from tests.test_admin_signin import build_app, csrf
 
 
 def _signed_in(tmp_path, sqlite_url, redis_url, sf_sandbox, **overrides):
-    app = build_app(tmp_path, sqlite_url, redis_url, sf_sandbox, **overrides)
-    rt = app.extensions["pipewise"]
-    connection_id = connect_salesforce(rt, sf_sandbox)
-    assert sync_connection(connection_id, "full", then_score=False)["status"] == "completed"
-    client = app.test_client()
-    sign_in(client, sf_sandbox)
-    return rt, connection_id, client
+    return install_and_sign_in(build_app(tmp_path, sqlite_url, redis_url, sf_sandbox, **overrides), sf_sandbox)
 
 
 def _create_key(client, token: str, name: str):
