@@ -91,6 +91,11 @@ class Provider:
         return None
 
     @classmethod
+    def record_url(cls, instance_url: str, remote_org_id: str, object_type: str, remote_id: str) -> str | None:
+        """The record's page in the CRM (a common object type: lead, opportunity); None when unknown."""
+        return None
+
+    @classmethod
     def identity(cls, token: dict[str, Any]) -> "Identity":
         """Who and where a token belongs to: remote org id, instance URL, user id."""
         raise NotImplementedError

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select
 
 from demo import measure
+from demo.narrate import narrator
 from demo.stack import Stack
 from sync.models import SYNCED_MODELS, Connection, SyncRun
 
@@ -107,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Pipewise console:   {stack.web_url}/", flush=True)
             for provider, (connection_id, _) in connections.items():
                 print(f"{provider:<19} {stack.web_url}/connections/{connection_id}/progress", flush=True)
-        stack.wait_idle()
+        # The steps to first scores, as they go (on stderr for the smoke run, whose stdout is one JSON line).
+        tell = narrator(stack.runtime, {p: cid for p, (cid, _) in connections.items()},
+                        sys.stderr if args.smoke else sys.stdout)
+        stack.wait_idle(every_second=tell)
+        tell()
         result = {provider: figures(stack, provider, cid, started, baselines[provider])
                   for provider, (cid, _) in connections.items()}
         sf_id = connections["salesforce"][0]

@@ -153,16 +153,19 @@ class Stack:
                          {"product": "Product__c"}, [{"name": "Product__c", "type": "string"}], "demo")
             db.commit()
 
-    def wait_idle(self, timeout: float = 900) -> None:
-        """Wait until every queue is empty and no job is running."""
+    def wait_idle(self, timeout: float = 900, every_second=None) -> None:
+        """Wait until every queue is empty and no job is running (calling ``every_second`` meanwhile)."""
         rt = self.runtime
         deadline = time.monotonic() + timeout
-        quiet = 0
+        quiet = ticks = 0
         while time.monotonic() < deadline:
             busy = sum(len(q) + q.started_job_registry.count for q in rt.queues.values())
             quiet = quiet + 1 if busy == 0 else 0
             if quiet >= 5:
                 return
+            ticks += 1
+            if every_second is not None and ticks % 2 == 0:
+                every_second()
             time.sleep(0.5)
         raise TimeoutError("the worker did not finish its jobs in time; see var/worker.log")
 

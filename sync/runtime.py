@@ -33,7 +33,7 @@ class Runtime:
     def from_config(cls, config: Config, redis: Redis | None = None, writer: bool = False) -> "Runtime":
         """Connect to everything the config names (``writer``: a worker's, see make_engine)."""
         private_dir(config.VAR_DIR)
-        engine = make_engine(config.DATABASE_URL, writer=writer)
+        engine = make_engine(config.DATABASE_URL, writer=writer, busy_timeout=config.SQLITE_BUSY_SECONDS)
         redis = redis or connect_redis(config)
         queues = {name: Queue(name, connection=redis) for name in QUEUE_NAMES}
         return cls(config=config, engine=engine, sessions=make_sessionmaker(engine), redis=redis,

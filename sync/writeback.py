@@ -291,6 +291,7 @@ def _numeric(value: str) -> bool:
 def provision_job(connection_id: int) -> dict[str, list[str]]:
     """Create the Pipewise-owned fields in the CRM (install step; safe to repeat)."""
     from sync import runtime as runtime_module
+    from sync import timeline
     from sync.connections import open_client
     from sync.models import Connection
 
@@ -309,6 +310,7 @@ def provision_job(connection_id: int) -> dict[str, list[str]]:
 def writeback_job(connection_id: int, remote_ids: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """Write changed scores of a connection back to its CRM."""
     from sync import runtime as runtime_module
+    from sync import timeline
     from sync.connections import open_client
     from sync.models import Connection
 
@@ -316,10 +318,25 @@ def writeback_job(connection_id: int, remote_ids: dict[str, list[str]] | None = 
     with rt.sessions() as session:
         connection = session.get(Connection, connection_id)
         if connection is None or connection.status in ("disconnected", "needs_reauth", "paused"):
+            if remote_ids is None:
+                timeline.mark(rt.redis, connection_id, "writeback", state="skipped",
+                              note="Not written back: the connection is paused, disconnected or needs reconnecting.")
             return {"status": "skipped"}
         client = open_client(rt.config, rt.sessions, rt.cipher, connection)
         provider = registry.get(connection.provider).provider
-        summary = write(session, client, provider, connection_id, remote_ids)
+        full = remote_ids is None  # the full writeback after a full scoring is a step of the timeline
+        if full:
+            timeline.mark(rt.redis, connection_id, "writeback", state="running")
+        try:
+            summary = write(session, client, provider, connection_id, remote_ids)
+        except Exception as exc:
+            if full:
+                timeline.mark(rt.redis, connection_id, "writeback", state="failed",
+                              note=f"Writing back failed: {exc} The scores are kept and the next run retries.")
+            raise
+    if full:
+        timeline.mark(rt.redis, connection_id, "writeback", state="done", done=summary.written,
+                      rejected=summary.rejected)
     rt.redis.hincrby(f"pipewise:writeback:{connection_id}", "written", summary.written)
     rt.redis.hincrby(f"pipewise:writeback:{connection_id}", "calls", summary.calls)
     rt.redis.hincrby(f"pipewise:writeback:{connection_id}", "rejected", summary.rejected)

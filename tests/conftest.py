@@ -129,6 +129,8 @@ def config_env(config: Config) -> dict[str, str]:
         "SYNC_LOCK_TTL_SECONDS": str(config.SYNC_LOCK_TTL_SECONDS),
         "PYTHONPATH": str(ROOT),
     })
+    for key in ("HUBSPOT_LOGIN_URL", "HUBSPOT_API_URL", "HUBSPOT_CLIENT_ID", "HUBSPOT_CLIENT_SECRET"):
+        env[key] = getattr(config, key)
     for key in ("ENCRYPTION_KEYS",):
         if getattr(config, key):
             env[f"PIPEWISE_{key}"] = getattr(config, key)

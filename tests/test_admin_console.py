@@ -24,6 +24,11 @@ def app(tmp_path, sqlite_url, redis_url, sf_sandbox):
 @pytest.fixture
 def synced(app, sf_sandbox):
     """A connection installed and fully synced, and a client signed in as its admin."""
+    return install_and_sign_in(app, sf_sandbox)
+
+
+def install_and_sign_in(app, sf_sandbox):
+    """Install and fully sync a Salesforce connection; return the runtime, its id and a signed-in client."""
     rt = app.extensions["pipewise"]
     connection_id = connect_salesforce(rt, sf_sandbox)
     assert sync_connection(connection_id, "full", then_score=False)["status"] == "completed"

@@ -45,6 +45,8 @@ def create_app(config: Config | None = None) -> Flask:
     import embed
     embed.init_app(app)
     errors.init_app(app)
+    from web import error_pages
+    error_pages.init_app(app)
     cli.init_app(app)
     return app
 

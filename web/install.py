@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from connectors import registry
 from connectors.errors import ConnectorError
-from sync import audit
+from sync import audit, timeline
 from sync.connections import install, oauth_app
 from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun
 from sync.preflight import latest_report
@@ -17,6 +17,7 @@ from web.admin.webhooks import allow_reveal
 from web.auth import (IDENTITY_RESOLVERS, SignInError, actor, admin_required, current_user, public_url,
                       revoke_grant, set_organization)
 from web.extensions import runtime
+from web.timeline_view import connection_timeline
 
 log = logging.getLogger(__name__)
 bp = Blueprint("install", __name__)
@@ -137,6 +138,7 @@ def enqueue_install_jobs(rt, connection_id: int) -> None:
     """Provision the writeback fields, check the connection (preflight), then run the first full backfill."""
     # Chained, so the fields and their access exist before the check, and the check is on the
     # progress page before the backfill starts; the backfill runs whatever the check found.
+    timeline.begin(rt.redis, connection_id)
     queue = rt.queues["sync"]
     provision = queue.enqueue("sync.writeback.provision_job", connection_id, job_timeout=600)
     check = queue.enqueue("sync.preflight.preflight_job", connection_id, job_timeout=600,
@@ -159,7 +161,9 @@ def progress(connection_id: int):
     """The live backfill page."""
     with runtime().sessions() as db:
         connection = _own_connection(db, connection_id)
-    return render_template("progress.html", connection=connection)
+        steps = connection_timeline(db, connection)
+    return render_template("progress.html", connection=connection, steps=steps,
+                           provider_name=registry.get(connection.provider).provider.name)
 
 
 @bp.get("/connections/<int:connection_id>/progress.json")
@@ -168,12 +172,15 @@ def progress_json(connection_id: int):
     """Progress of the latest run, object by object, and the records stored per object."""
     with runtime().sessions() as db:
         connection = _own_connection(db, connection_id)
-        run = db.scalar(select(SyncRun).where(SyncRun.connection_id == connection_id)
-                        .order_by(SyncRun.id.desc()).limit(1))
+        steps = connection_timeline(db, connection)
+        # This timeline's run only: after a reconnect, the previous run is not this one's progress.
+        run_id = steps["steps"][0].get("run_id")
+        run = db.get(SyncRun, run_id) if run_id else None
         stored = {name: db.scalar(select(func.count()).select_from(model).where(
                       model.connection_id == connection_id, model.deleted_at.is_(None)))
                   for name, model in SYNCED_MODELS.items()}
     return jsonify({
+        "timeline": steps,
         "connection": {"id": connection.id, "status": connection.status, "reason": connection.status_reason,
                        "instance_url": connection.instance_url},
         "run": None if run is None else {

@@ -79,6 +79,15 @@ class HubSpotProvider(Provider):
                 return error, message
         return None
 
+    # HubSpot's object type ids in record URLs (contacts 0-1, deals 0-3).
+    RECORD_TYPE_IDS = {"lead": "0-1", "opportunity": "0-3"}
+
+    @classmethod
+    def record_url(cls, instance_url: str, remote_org_id: str, object_type: str, remote_id: str) -> str | None:
+        """The record page on the app host: /contacts/<portal id>/record/<object type id>/<id>."""
+        type_id = cls.RECORD_TYPE_IDS.get(object_type)
+        return f"{instance_url.rstrip('/')}/contacts/{remote_org_id}/record/{type_id}/{remote_id}" if type_id else None
+
     @classmethod
     def identity(cls, token: dict[str, Any]) -> Identity:
         """Portal and user from a token completed by ``complete_token`` (hub_id, user_id)."""

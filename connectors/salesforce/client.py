@@ -82,6 +82,7 @@ class SalesforceClient:
                  api_version: str = "59.0", verify: str | bool = True, max_attempts: int = 5,
                  sleep: Callable[[float], None] = time.sleep, timeout: float = 120.0):
         self.usage = Usage()
+        self.last_total: int | None = None  # the current stream's totalSize, for the progress page
         self._token = dict(token)
         self._oauth = oauth
         self._on_token = on_token
@@ -225,10 +226,13 @@ class SalesforceClient:
             query += f" WHERE {where}"
         return query + f" ORDER BY {cursor}, {key}"
 
-    def _pages(self, query: str, page_size: int, include_deleted: bool = True) -> Iterator[list[dict[str, Any]]]:
+    def _pages(self, query: str, page_size: int, include_deleted: bool = True,
+               on_total=None) -> Iterator[list[dict[str, Any]]]:
         """Each page of a queryAll (or a query), records without ``attributes``."""
         options = {"headers": {"Sforce-Query-Options": f"batchSize={page_size}"}, "timeout": self._timeout}
         result = self._call(lambda sf: sf.query(query, include_deleted=include_deleted, **options))
+        if on_total is not None and result.get("totalSize") is not None:
+            on_total(int(result["totalSize"]))  # the query's whole result, told on its first page
         while True:
             yield [{k: v for k, v in r.items() if k != "attributes"} for r in result["records"]]
             next_url = result.get("nextRecordsUrl")
@@ -256,9 +260,14 @@ class SalesforceClient:
         When a query locator is gone mid-way, the query runs again from the last record handed out.
         """
         restarts = 0
+        self.last_total = None
         while True:
             try:
-                for page in self._pages(self._soql(stream, self._after(stream, since, after_id)), stream.page_size):
+                # The first query's totalSize is the stream's total (for the progress page); a restart
+                # after a lost locator counts only what is left, so it does not replace it.
+                on_total = (lambda total: setattr(self, "last_total", total)) if restarts == 0 else None
+                for page in self._pages(self._soql(stream, self._after(stream, since, after_id)), stream.page_size,
+                                        on_total=on_total):
                     yield page
                     if page and page[-1].get(stream.cursor_field):
                         since = sf_datetime(page[-1][stream.cursor_field])

@@ -29,6 +29,12 @@ class SalesforceProvider(Provider):
     writeback_batch_size = 200  # sObject Collections take at most 200 records per call
 
     @classmethod
+    def record_url(cls, instance_url: str, remote_org_id: str, object_type: str, remote_id: str) -> str | None:
+        """Lightning Experience's record page (/lightning/r/<object>/<id>/view)."""
+        remote = cls.writable_objects.get(object_type)
+        return f"{instance_url.rstrip('/')}/lightning/r/{remote}/{remote_id}/view" if remote else None
+
+    @classmethod
     def identity(cls, token: dict[str, Any]) -> Identity:
         """Org and user from the token's identity URL (``https://host/id/<orgId>/<userId>``)."""
         instance_url = token.get("instance_url")

@@ -16,6 +16,7 @@ from web.admin import bp, connection_or_404, jobs, organization_id, record
 from web.auth import actor
 from web.extensions import runtime
 from web.sessions import revoke_organization
+from web.timeline_view import connection_timeline
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def connection(connection_id: int):
                           .order_by(SyncRun.id.desc()).limit(10)).all()
         counts = record_counts(db, connection_id)
         notes = sync_notes(db, connection_id)
+        steps = connection_timeline(db, connection)
     errors = [{"run": run, **error} for run in runs for error in (run.errors or [])][:20]
     usage = None
     if connection.api_usage_limit:
@@ -106,7 +108,7 @@ def connection(connection_id: int):
         usage = {"used": used, "limit": connection.api_usage_limit,
                  "percent": round(100 * used / connection.api_usage_limit, 1)}
     return render_template("admin/connection.html", connection=connection, status=describe_status(connection),
-                           runs=runs, counts=counts, errors=errors, usage=usage, notes=notes,
+                           runs=runs, counts=counts, errors=errors, usage=usage, notes=notes, steps=steps,
                            report=latest_report(runtime().redis, connection_id),
                            lag=lag_text(connection.last_synced_at), can_sync=connection.status not in NO_SYNC,
                            can_check=connection.status not in NO_CHECK)
