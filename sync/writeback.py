@@ -291,7 +291,6 @@ def _numeric(value: str) -> bool:
 def provision_job(connection_id: int) -> dict[str, list[str]]:
     """Create the Pipewise-owned fields in the CRM (install step; safe to repeat)."""
     from sync import runtime as runtime_module
-    from sync import timeline
     from sync.connections import open_client
     from sync.models import Connection
 
