@@ -390,6 +390,8 @@ def csv_cell(value):
     """
     if value is None:
         return ""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # 677363, not 677363.0: a whole amount or count reads as one
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
     text = str(value)
