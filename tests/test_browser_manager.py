@@ -147,14 +147,20 @@ def test_every_view_renders_inside_the_crm_at_desktop_width(servers, browser):
     page.context.close()
 
 
-def test_the_panel_fits_a_phone_and_works_from_the_keyboard(servers, browser):
-    _pipewise, crm = servers
-    page, panel, frame, _requested = open_panel(browser, crm.origin, 375)
+def each_view(page, panel, frame):
+    """(view, frame) for each tab in turn, opened by clicking it, starting from the pipeline."""
     for view, label in VIEWS:
         if view != "pipeline":
             panel.get_by_role("link", name=label, exact=True).click()
             panel.get_by_role("heading", name=f"{label}: User 0M1's team").wait_for()
             frame = page.frame(name="pipewise-team")
+        yield view, frame
+
+
+def test_the_panel_fits_a_phone_and_works_from_the_keyboard(servers, browser):
+    _pipewise, crm = servers
+    page, panel, frame, _requested = open_panel(browser, crm.origin, 375)
+    for view, frame in each_view(page, panel, frame):
         overflow = frame.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{view} scrolls sideways by {overflow}px at 375px"
         snapshot(page, frame, f"{view}-375")
@@ -239,11 +245,7 @@ def test_a_334px_frame_wraps_the_tabs_and_shows_tables_as_cards(servers, browser
     _pipewise, crm = servers
     page, panel, frame, _requested = open_panel(browser, crm.origin, 334 + 24)  # the frame sits in 12px margins
     assert frame.evaluate("document.documentElement.clientWidth") == 334
-    for view, label in VIEWS:
-        if view != "pipeline":
-            panel.get_by_role("link", name=label, exact=True).click()
-            panel.get_by_role("heading", name=f"{label}: User 0M1's team").wait_for()
-            frame = page.frame(name="pipewise-team")
+    for view, frame in each_view(page, panel, frame):
         overflow = frame.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{view} scrolls sideways by {overflow}px in a 334px frame"
         tabs = frame.evaluate("""() => [...document.querySelectorAll('.pw-tab')].map(t => {

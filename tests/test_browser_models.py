@@ -6,7 +6,7 @@ import threading
 from werkzeug.serving import make_server
 
 from sync.models import Connection, ModelVersion
-from tests.browser import SCREENSHOTS, launch_chromium
+from tests.browser import SCREENSHOTS, launch_chromium, sign_in_with_salesforce
 from tests.conftest import connect_salesforce
 from tests.test_admin_signin import build_app
 
@@ -48,9 +48,7 @@ def test_the_model_card_reads_as_a_verdict_and_shows_training(tmp_path, sqlite_u
         with sync_playwright() as pw:
             browser = launch_chromium(pw)
             page = browser.new_page(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
-            page.goto(base + "/admin/connections")
-            page.get_by_role("link", name="Sign in with Salesforce").click()
-            page.get_by_role("button", name="Allow").click()
+            sign_in_with_salesforce(page, base)
             page.goto(base + "/admin/models")
 
             leads = page.locator("#model-lead")
