@@ -200,7 +200,7 @@ def test_the_models_screen_shows_the_card_and_the_history(synced):
     if retrain_available():
         assert _jobs(rt, "scoring") == [("scoring.jobs.retrain_job", (organization_id, "lead"))]
         # Until a worker has trained it, the card says a new model is on its way and refreshes itself.
-        training = answer.get_data(as_text=True)
+        training = client.get("/admin/models").get_data(as_text=True)
         assert "Training a new lead model" in training and "waiting for a worker" in training
         assert 'http-equiv="refresh"' in training
     else:

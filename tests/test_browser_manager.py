@@ -154,6 +154,7 @@ def each_view(page, panel, frame):
             panel.get_by_role("link", name=label, exact=True).click()
             panel.get_by_role("heading", name=f"{label}: User 0M1's team").wait_for()
             frame = page.frame(name="pipewise-team")
+        frame.wait_for_load_state("load")  # the stylesheets applied before anything is measured
         yield view, frame
 
 
@@ -247,7 +248,9 @@ def test_a_334px_frame_wraps_the_tabs_and_shows_tables_as_cards(servers, browser
     assert frame.evaluate("document.documentElement.clientWidth") == 334
     for view, frame in each_view(page, panel, frame):
         overflow = frame.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 0, f"{view} scrolls sideways by {overflow}px in a 334px frame"
+        wide = frame.evaluate("""() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 334.5)
+            .slice(0, 3).map(e => e.tagName + '.' + e.className + ' ' + (e.textContent || '').trim().slice(0, 40))""")
+        assert overflow <= 0, f"{view} scrolls sideways by {overflow}px in a 334px frame: {wide}"
         tabs = frame.evaluate("""() => [...document.querySelectorAll('.pw-tab')].map(t => {
             const r = t.getBoundingClientRect(); return [t.textContent.trim(), r.left >= 0 && r.right <= 334]; })""")
         assert all(inside for _name, inside in tabs), tabs

@@ -69,8 +69,10 @@ def test_the_model_card_reads_as_a_verdict_and_shows_training(tmp_path, sqlite_u
             expect(deals).to_contain_text("did no better than the stage-and-age win rate")
             page.screenshot(path=str(SCREENSHOTS / "ui16b-models-after.png"), full_page=True)
 
-            # Retrain: back on the card, which says a new model is being trained (no worker runs here).
+            # Retrain: the job's page follows it, and the card says a new model is being trained (no worker here).
             leads.get_by_role("button", name="Retrain now").click()
+            expect(page.locator("#job-status")).to_have_text("Waiting for a worker.")
+            page.goto(base + "/admin/models")
             training = page.get_by_test_id("training-lead")
             expect(training).to_contain_text("Training a new lead model: waiting for a worker")
             expect(training).to_contain_text("The card below is the version scoring now")

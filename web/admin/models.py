@@ -88,8 +88,8 @@ def retrain():
         db.commit()
     flash(f"Retraining the {target} model was queued. The new version becomes active only if it scores "
           "at least as well as the current one on recent outcomes.", "info")
-    # Back to the card, which shows the training state until the new version is in.
-    return redirect(url_for("admin.models", _anchor=f"model-{target}"))
+    # The job's own page follows the work; the card shows the same training state until the new version is in.
+    return redirect(url_for("admin.job", job_id=job.id))
 
 
 def _target_and_feature() -> tuple[str, str]:
