@@ -24,6 +24,7 @@ from embed.views import _embed_headers, _refusal, _salesforce_connection, bp
 from embed.manager_forecast import forecast_view, may_call, may_submit, submit_call
 from scoring.benchmarks import benchmarks
 from scoring.coaching import coaching
+from scoring.data_periods import default_period, quarter_of
 from scoring.forecast_calls import CallError
 from scoring.forecast_data import Period, parse_period
 from scoring.forecast_snapshots import data_as_of
@@ -289,7 +290,9 @@ def _render(session, connection, claims: ManagerClaims, token: str, view: str, a
         subject = subject_for(session, viewer, None)
     try:
         as_of = date.fromisoformat(args["as_of"]) if args.get("as_of") else data_as_of(session, claims.organization_id)
-        period = parse_period(args.get("period") or f"{as_of.year}-Q{(as_of.month - 1) // 3 + 1}")
+        chosen = args.get("period")
+        period = (parse_period(chosen) if chosen
+                  else default_period(session, claims.organization_id, subject.owners, view, as_of))
     except ValueError as exc:
         return _embed_headers(make_response(render_template(
             "embed/message.html", title="That period is not understood", message=str(exc)), 400), ancestors)
@@ -298,10 +301,16 @@ def _render(session, connection, claims: ManagerClaims, token: str, view: str, a
     data = build(session, claims.organization_id, subject, period, as_of, names)
     if args.get("format") == "csv":
         return _csv(data["tables"], args.get("table"), view, period, ancestors)
-    keep = {"pt": token, "period": period.label, **({"as_of": args["as_of"]} if args.get("as_of") else {})}
+    # A period the viewer chose follows them from tab to tab; otherwise each view opens on its own data.
+    keep = {"pt": token, **({"period": period.label} if chosen else {}),
+            **({"as_of": args["as_of"]} if args.get("as_of") else {})}
+    if not chosen and not notice and period != quarter_of(as_of):
+        notice = (f"{quarter_of(as_of).label} has no {'leads' if view == 'funnel' else 'closed deals'} yet, "
+                  f"so the panel shows {period.label}, the latest quarter with data.")
 
     def link(to_view: str = view, rep_id: str | None = subject.remote_id if subject.kind != "org" else None, **extra):
-        return url_for(".manager_view", view=to_view, **keep, **({"rep": rep_id} if rep_id else {}), **extra)
+        shown = {"period": period.label} if "format" in extra and "period" not in keep else {}
+        return url_for(".manager_view", view=to_view, **keep, **shown, **({"rep": rep_id} if rep_id else {}), **extra)
 
     subject_name = ("Whole organization" if subject.kind == "org"
                     else names.get(subject.remote_id, subject.remote_id) + ("'s team" if subject.kind == "team" else ""))
@@ -381,6 +390,8 @@ def csv_cell(value):
     """
     if value is None:
         return ""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # 677363, not 677363.0: a whole amount or count reads as one
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
     text = str(value)

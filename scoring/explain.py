@@ -150,6 +150,57 @@ DESCRIBE = {
 }
 
 
+def _sign_of_count(value, row) -> int:
+    """None of something a rep is told to do reads as a minus; some of it says nothing by itself."""
+    return -1 if _n(value) == 0 else 0
+
+
+def _sign_of_quiet(value, row) -> int:
+    if value is None:
+        return -1
+    return -1 if _n(value) >= 30 else 1 if _n(value) < 7 else 0
+
+
+def _sign_of_setbacks(value, row) -> int:
+    return -1 if _n(value) else 1
+
+
+def _sign_of_stay(value, row) -> int:
+    if value is None:
+        return 0
+    return -1 if value >= 1.5 else 1 if value <= 0.75 else 0
+
+
+# How a rep reads each sentence: +1 good news, -1 bad news, 0 either way. A reason is shown on the
+# side its words read as (or on either side when they read as neither): the model may find that
+# "No activity for 285 days" goes with winning (old deals that were won long ago, say), but a line
+# "+ No activity for 285 days" says the opposite of what it means to a rep, so it is not shown.
+READS_AS = {
+    **{f: _sign_of_count for f in ("activities_14d", "activities_30d", "activities_90d", "activities_total",
+                                   "meetings_30d", "marketing_touches_30d", "sales_touches_total", "calls_total",
+                                   "emails_total", "meetings_total", "campaign_responses", "campaigns")},
+    "days_since_activity": _sign_of_quiet,
+    "days_since_response": lambda v, r: -1 if v is None else 0,
+    "close_date_pushes": _sign_of_setbacks,
+    "stage_moves_back": _sign_of_setbacks,
+    "stage_moves_forward": lambda v, r: -1 if _n(v) == 0 else 1,
+    "stage_velocity": _sign_of_stay,
+    "has_company": lambda v, r: 1 if bool(v) else -1,
+    "has_title": lambda v, r: 1 if bool(v) else -1,
+    "has_email": lambda v, r: 1 if bool(v) else -1,
+}
+
+
+def reads_as(feature: str, value, row: pd.Series) -> int:
+    """Whether a factor's sentence reads as good (+1) or bad (-1) news to a rep, or neither (0)."""
+    if isinstance(value, (np.floating, np.integer)):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        value = None
+    judge = READS_AS.get(feature)
+    return judge(value, row) if judge else 0
+
+
 def describe(feature: str, value, row: pd.Series, target: str) -> str:
     """One factor in words, e.g. 'No activity for 32 days' or 'Lead source: paid search'."""
     if isinstance(value, (np.floating, np.integer)):
@@ -172,8 +223,8 @@ def reasons(base: float, impacts: pd.Series, row: pd.Series, target: str, limite
         return [{"feature": f, "text": describe(f, row.get(f), row, target), "impact": round(float(v), 4)}
                 for f, v in items[:TOP]]
     ordered = impacts.sort_values(kind="stable")
-    up = [(f, v) for f, v in ordered[::-1].items() if v >= MIN_IMPACT]
-    down = [(f, v) for f, v in ordered.items() if v <= -MIN_IMPACT]
+    up = [(f, v) for f, v in ordered[::-1].items() if v >= MIN_IMPACT and reads_as(f, row.get(f), row) >= 0]
+    down = [(f, v) for f, v in ordered.items() if v <= -MIN_IMPACT and reads_as(f, row.get(f), row) <= 0]
     out = {"up": pick(up), "down": pick(down), "base": round(float(base), 4), "limited_history": limited_history}
     if limited_history:
         out["note"] = LIMITED_HISTORY

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from rq import get_current_job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -64,19 +65,31 @@ def score_connection_job(connection_id: int, remote_ids: dict[str, list[str]] | 
     return result
 
 
+def _progress(step: str, done: int, total: int) -> None:
+    """Tell the console's progress page where a job is (nothing when run outside a worker)."""
+    job = get_current_job()
+    if job is not None:
+        job.meta["progress"] = {"step": step, "done": done, "total": total}
+        job.save_meta()
+
+
 def retrain_job(organization_id: int, target: str) -> dict:
     """Train a new version of an organization's model now; when it becomes active, rescore that target."""
     with runtime.current().sessions() as session:
         connections = session.scalars(select(Connection).where(
             Connection.organization_id == organization_id)).all()
         now = max((crm_now(session, c.id) for c in connections), default=utcnow())
+        total = 1 + len(connections)
+        _progress("Training and testing the new model on recent outcomes", 0, total)
         version = train(session, organization_id, target, now)
         session.commit()
         rescored = 0
         if version.is_active:
-            for connection in connections:
+            for done, connection in enumerate(connections, start=1):
+                _progress(f"Scoring with {version.version} ({done} of {len(connections)} connections)", done, total)
                 rescored += len(score_target(session, connection, target, now)[0])
                 session.commit()
+        _progress("Done", total, total)
         return {"version": version.version, "kind": version.kind, "active": version.is_active,
                 "metrics": (version.card or {}).get("metrics"), "rescored": rescored}
 

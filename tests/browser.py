@@ -19,3 +19,10 @@ def launch_chromium(playwright):
         pytest.fail(f"The browser tests need Debian's chromium at {CHROMIUM}: run `make test`, "
                     "which installs it, or `sudo apt-get install -y chromium`.")
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def sign_in_with_salesforce(page, base: str) -> None:
+    """Sign in to the console through the Salesforce sandbox's consent page, as an admin does."""
+    page.goto(base + "/admin/connections")
+    page.get_by_role("link", name="Sign in with Salesforce").click()
+    page.get_by_role("button", name="Allow").click()

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from sync.models import SYNCED_MODELS, Connection
-from tests.browser import SCREENSHOTS, launch_chromium
+from tests.browser import SCREENSHOTS, launch_chromium, sign_in_with_salesforce
 from tests.test_admin_signin import build_app
 
 
@@ -27,9 +27,7 @@ def test_an_admin_installs_watches_and_disconnects_in_a_browser(tmp_path, sqlite
         with sync_playwright() as pw:
             browser = launch_chromium(pw)
             page = browser.new_page(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
-            page.goto(base + "/admin/connections")
-            page.get_by_role("link", name="Sign in with Salesforce").click()
-            page.get_by_role("button", name="Allow").click()
+            sign_in_with_salesforce(page, base)
             expect(page.get_by_text("No CRM is connected yet")).to_be_visible()
             expect(page.locator(".who")).to_contain_text("Alex Admin")
 

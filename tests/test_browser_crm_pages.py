@@ -34,6 +34,10 @@ def browser():
         launched.close()
 
 
+BAD_NEWS = re.compile(r"No activity|Never |No (calls|emails|meetings|activities|email address|job title|company)"
+                      r"|Close date pushed back|Moved back|Has not moved forward")
+
+
 def test_the_salesforce_record_page_shows_the_panel_inside_its_canvas_frame(
         make_runtime, sqlite_url, sf_sandbox, sf_control, browser):
     rt = make_runtime(sqlite_url, sf_sandbox)
@@ -56,10 +60,15 @@ def test_the_salesforce_record_page_shows_the_panel_inside_its_canvas_frame(
                 page.goto(f"{sf_sandbox.base_url}/lightning/r/Opportunity/{score.remote_id}/view")
                 field = page.get_by_text(re.compile(r"Pipewise_Score__c|Pipewise Score")).first
                 assert field.is_visible()
+                # Written back as a whole number, and shown as Salesforce shows a Number(18, 0): "3", not "3.0".
+                assert page.locator("[data-field='Pipewise_Score__c']").inner_text() == str(score.score)
                 frame = page.frame_locator("iframe[title='Pipewise']")
                 frame.get_by_text(str(score.score), exact=True).first.wait_for(timeout=30_000)
                 first_reason = (score.reasons.get("up") or score.reasons.get("down"))[0]["text"]
                 assert frame.get_by_text(first_reason).first.is_visible()
+                # No line that raises the score reads as bad news ("+ No activity for 285 days").
+                raising = frame.locator(".pw-reason--up").all_inner_texts()
+                assert not [r for r in raising if BAD_NEWS.search(r)], raising
                 SCREENSHOTS.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(SCREENSHOTS / f"salesforce-record-page-{width}.png"), full_page=True)
                 page.close()

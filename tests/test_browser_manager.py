@@ -5,6 +5,8 @@ axe-core comes from the npm registry into tests/js/node_modules (`npm ci --prefi
 """
 from __future__ import annotations
 
+import csv
+from datetime import datetime
 from html import escape
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from tests.conftest import make_config
 from tests.test_browser_panel import ServedApp
 from tests.test_embed_canvas import ORG_ID, SECRET, envelope, sign
 from tests.test_manager_scope import TEAM_SECRET
-from tests.test_manager_seed import M1, prepare_store, seed_team
+from tests.test_manager_seed import M1, R1, R2, build_seed, prepare_store, seed_team
 from web.extensions import runtime
 
 AXE = Path(__file__).resolve().parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
@@ -145,14 +147,21 @@ def test_every_view_renders_inside_the_crm_at_desktop_width(servers, browser):
     page.context.close()
 
 
-def test_the_panel_fits_a_phone_and_works_from_the_keyboard(servers, browser):
-    _pipewise, crm = servers
-    page, panel, frame, _requested = open_panel(browser, crm.origin, 375)
+def each_view(page, panel, frame):
+    """(view, frame) for each tab in turn, opened by clicking it, starting from the pipeline."""
     for view, label in VIEWS:
         if view != "pipeline":
             panel.get_by_role("link", name=label, exact=True).click()
             panel.get_by_role("heading", name=f"{label}: User 0M1's team").wait_for()
             frame = page.frame(name="pipewise-team")
+        frame.wait_for_load_state("load")  # the stylesheets applied before anything is measured
+        yield view, frame
+
+
+def test_the_panel_fits_a_phone_and_works_from_the_keyboard(servers, browser):
+    _pipewise, crm = servers
+    page, panel, frame, _requested = open_panel(browser, crm.origin, 375)
+    for view, frame in each_view(page, panel, frame):
         overflow = frame.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{view} scrolls sideways by {overflow}px at 375px"
         snapshot(page, frame, f"{view}-375")
@@ -191,4 +200,77 @@ def test_a_manager_makes_the_teams_call_in_the_browser(servers, browser):
     frame = page.frame(name="pipewise-team")
     assert axe_violations(frame) == []
     snapshot(page, frame, "forecast-call")
+    page.context.close()
+
+
+def _frame_goto(page, panel, view_label: str, **params) -> None:
+    """Open a view inside the frame with extra query parameters (as a bookmarked link would)."""
+    href = panel.get_by_role("link", name=view_label, exact=True).evaluate("a => a.href")
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    page.frame(name="pipewise-team").goto(f"{href}&{query}")
+
+
+def test_each_view_opens_on_the_latest_quarter_with_data(servers, browser):
+    """An as-of day in a quarter with nothing closed yet: Win/loss and Funnel open on the quarter before."""
+    _pipewise, crm = servers
+    page, panel, _frame, _requested = open_panel(browser, crm.origin, 1280)
+    _frame_goto(page, panel, "Win/loss", as_of="2024-08-20")
+    panel.get_by_role("heading", name="Win/loss: User 0M1's team").wait_for()
+    assert panel.get_by_role("status").first.inner_text() == (
+        "2024-Q3 has no closed deals yet, so the panel shows 2024-Q2, the latest quarter with data.")
+    assert panel.get_by_label("Period").input_value() == "2024-Q2"
+    assert panel.locator("table[data-table='winloss-product'] tbody tr").count() > 0
+
+    # The funnel counts the team's leads created in that quarter, as the seed made them.
+    panel.get_by_role("link", name="Funnel", exact=True).click()
+    panel.get_by_role("heading", name="Funnel: User 0M1's team").wait_for()
+    team_leads = [lead for lead in build_seed(0, 0, 7).leads if lead["owner_remote_id"] in (R1, R2)
+                  and datetime(2024, 4, 1) <= lead["remote_created_at"] < datetime(2024, 7, 1)]
+    assert team_leads, "the seed has leads in 2024-Q2"
+    totals = panel.locator("table[data-table='funnel-source'] tfoot td[data-key='leads']")
+    assert totals.inner_text() == str(len(team_leads))
+    converted = panel.locator("table[data-table='funnel-source'] tfoot td[data-key='converted']")
+    assert converted.inner_text() == str(sum(1 for lead in team_leads if lead["is_converted"]))
+
+    # A period the manager picks follows them to the next tab.
+    panel.get_by_label("Period").select_option("2024-Q1")
+    panel.get_by_role("button", name="Show").click()
+    panel.get_by_role("link", name="Coaching", exact=True).click()
+    panel.get_by_role("heading", name="Coaching: User 0M1's team").wait_for()
+    assert panel.get_by_label("Period").input_value() == "2024-Q1"
+    page.context.close()
+
+
+def test_a_334px_frame_wraps_the_tabs_and_shows_tables_as_cards(servers, browser):
+    """The Salesforce User page's narrow column: every tab in view, no sideways scrolling, rows as cards."""
+    _pipewise, crm = servers
+    page, panel, frame, _requested = open_panel(browser, crm.origin, 334 + 24)  # the frame sits in 12px margins
+    assert frame.evaluate("document.documentElement.clientWidth") == 334
+    for view, frame in each_view(page, panel, frame):
+        overflow = frame.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        wide = frame.evaluate("""() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 334.5)
+            .slice(0, 3).map(e => e.tagName + '.' + e.className + ' ' + (e.textContent || '').trim().slice(0, 40))""")
+        assert overflow <= 0, f"{view} scrolls sideways by {overflow}px in a 334px frame: {wide}"
+        tabs = frame.evaluate("""() => [...document.querySelectorAll('.pw-tab')].map(t => {
+            const r = t.getBoundingClientRect(); return [t.textContent.trim(), r.left >= 0 && r.right <= 334]; })""")
+        assert all(inside for _name, inside in tabs), tabs
+        first_cell = panel.locator("table.pw-data tbody td").first
+        assert first_cell.evaluate("e => getComputedStyle(e).display") == "flex", view
+        label_shown = first_cell.evaluate("e => getComputedStyle(e, '::before').content")
+        column = first_cell.get_attribute("data-label")
+        assert label_shown == f'"{column}"', (view, label_shown, column)
+        assert axe_violations(frame) == [], view
+    snapshot(page, frame, "coaching-334")
+    page.context.close()
+
+
+def test_a_downloaded_table_writes_whole_numbers_without_a_decimal_point(servers, browser):
+    _pipewise, crm = servers
+    page, panel, _frame, _requested = open_panel(browser, crm.origin, 1280)
+    with page.expect_download() as download:
+        panel.get_by_role("link", name="Download CSV of by owner").click()
+    rows = list(csv.reader(open(download.value.path(), newline="")))
+    assert rows[0][0] == "Owner" and len(rows) > 2
+    numbers = [cell for row in rows[1:] for cell in row[1:] if cell and cell[0].isdigit()]
+    assert numbers and not [n for n in numbers if n.endswith(".0")], numbers
     page.context.close()

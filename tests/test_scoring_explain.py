@@ -117,3 +117,20 @@ def test_missing_values_read_as_not_known_in_every_sentence():
     for feature in DESCRIBE:
         text = describe(feature, float("nan"), row, "opportunity")
         assert isinstance(text, str) and "nan" not in text.lower(), (feature, text)
+
+
+def test_a_reason_is_shown_only_on_the_side_its_words_read_as():
+    # A model can learn that long-quiet deals won (old deals closed long ago); "+ No activity for 285 days"
+    # would still read to a rep as the opposite of raising the score, so that line is not shown.
+    row = pd.Series({"days_since_activity": 285.0, "close_date_pushes": 0.0, "has_email": False,
+                     "meetings_30d": 0.0, "stage_moves_back": 2.0, "lead_source": "web"})
+    impacts = pd.Series({"days_since_activity": 0.9, "close_date_pushes": -0.5, "has_email": 0.4,
+                         "meetings_30d": 0.3, "stage_moves_back": -0.2, "lead_source": 0.1})
+    out = reasons(0.0, impacts, row, "opportunity", limited_history=False)
+    assert [r["text"] for r in out["up"]] == ["Lead source: web"]
+    assert [r["text"] for r in out["down"]] == ["Moved back to an earlier stage 2 times"]
+
+    flipped = reasons(0.0, -impacts, row, "opportunity", limited_history=False)
+    assert [r["text"] for r in flipped["down"]] == ["No activity for 285 days", "No email address",
+                                                    "No meetings in the last 30 days"]
+    assert [r["text"] for r in flipped["up"]] == ["Close date never pushed back"]

@@ -70,6 +70,17 @@ def describe(job: Job) -> dict:
             "url": url_for("admin.job", job_id=job.id)}
 
 
+def running(job_id: str) -> dict | None:
+    """The organization's job with this id while it is queued or running (as the progress page shows it), else None."""
+    try:
+        job = Job.fetch(job_id, connection=runtime().redis)
+    except NoSuchJobError:
+        return None
+    if job.meta.get("organization_id") != organization_id() or status_of(job) not in ACTIVE:
+        return None
+    return describe(job)
+
+
 @bp.get("/jobs/<job_id>")
 def job(job_id: str):
     """A job's progress; the page reloads itself until the job is done."""

@@ -6,6 +6,7 @@ import importlib
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from scoring.card_words import factor_shares, feature_name, headline
 from scoring.model_overrides import keep_feature as keep_override
 from scoring.model_overrides import release_feature as release_override
 from sync.models import ModelVersion
@@ -36,8 +37,20 @@ def models():
     for version in versions:
         by_target.setdefault(version.target, [])
     active = {target: next((v for v in rows if v.is_active), None) for target, rows in by_target.items()}
-    return render_template("admin/models.html", by_target=by_target, active=active, shown=None,
-                           retrain=retrain_available())
+    return _page(by_target, active, None)
+
+
+def _page(by_target: dict, active: dict, shown):
+    """The models page, with a training state for each target being retrained now."""
+    training = {target: jobs.running(retrain_job_id(target)) for target in by_target}
+    return render_template("admin/models.html", by_target=by_target, active=active, shown=shown,
+                           retrain=retrain_available(), training=training, headline=headline,
+                           factor_shares=factor_shares, feature_name=feature_name)
+
+
+def retrain_job_id(target: str) -> str:
+    """The fixed id of an organization's retrain of one target: one at a time."""
+    return f"retrain-{organization_id()}-{target}"
 
 
 @bp.get("/models/<int:version_id>")
@@ -50,8 +63,7 @@ def model_version(version_id: int):
         history = db.scalars(select(ModelVersion).where(ModelVersion.organization_id == organization_id(),
                                                         ModelVersion.target == version.target)
                              .order_by(ModelVersion.trained_at.desc(), ModelVersion.id.desc())).all()
-    return render_template("admin/models.html", by_target={version.target: history},
-                           active={version.target: version}, shown=version, retrain=retrain_available())
+    return _page({version.target: history}, {version.target: version}, version)
 
 
 @bp.post("/models/retrain")
@@ -66,16 +78,17 @@ def retrain():
         return redirect(url_for("admin.models"))
     # One retrain per model at a time: a second request while one is queued or running queues nothing.
     job = jobs.start("scoring", RETRAIN_JOB, organization_id(), target, title=f"Retraining the {target} model",
-                     job_id=f"retrain-{organization_id()}-{target}")
+                     job_id=retrain_job_id(target))
     if job is None:
         flash(f"The {target} model is already being retrained; Pipewise starts no second retrain until this "
               "one is done.", "info")
-        return redirect(url_for("admin.job", job_id=f"retrain-{organization_id()}-{target}"))
+        return redirect(url_for("admin.job", job_id=retrain_job_id(target)))
     with runtime().sessions() as db:
         record(db, "model.retrain", f"model:{target}")
         db.commit()
     flash(f"Retraining the {target} model was queued. The new version becomes active only if it scores "
           "at least as well as the current one on recent outcomes.", "info")
+    # The job's own page follows the work; the card shows the same training state until the new version is in.
     return redirect(url_for("admin.job", job_id=job.id))
 
 

@@ -29,6 +29,9 @@ def _display(field, value) -> str:
         return f"${value:,.2f}"
     if field.type == "percent":
         return f"{value:g}%"
+    if field.type in ("double", "int") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        # Salesforce shows a number field with as many decimals as its scale: Number(18, 0) reads "3", not "3.0".
+        return f"{value:,.{field.scale or 0}f}"
     return str(value)
 
 
