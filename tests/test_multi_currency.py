@@ -41,16 +41,37 @@ def in_usd(deal: dict) -> float:
     return deal["Amount"] / rate
 
 
-def test_a_multi_currency_org_is_converted_to_the_corporate_currency(sqlite_url, make_runtime, sf_multi):
-    rt = make_runtime(sqlite_url, sf_multi)
-    connection_id = connect_salesforce(rt, sf_multi)
+def synced_org(rt, server) -> tuple[int, int, dict[str, dict], str]:
+    """Install and fully sync the org: (connection id, organization id, sandbox deals by id, admin id)."""
+    connection_id = connect_salesforce(rt, server)
     assert jobs.sync_connection(connection_id, "full", then_score=False)["status"] == "completed"
-    control = SandboxControl(sf_multi.base_url, sf_multi.ca_path)
-    deals = {d["Id"]: d for d in control.records("Opportunity")}
-    assert {d["CurrencyIsoCode"] for d in deals.values()} == {"USD", "EUR", "GBP"}
-
+    control = SandboxControl(server.base_url, server.ca_path)
     with rt.sessions() as session:
         organization_id = session.scalar(select(Connection.organization_id).where(Connection.id == connection_id))
+    return (connection_id, organization_id, {d["Id"]: d for d in control.records("Opportunity")},
+            control.info()["admin_user_id"])
+
+
+def team_figures(session, organization_id: int, admin: str):
+    """The whole organization's pipeline figures for the quarter of the data's last day, and that period."""
+    as_of = data_as_of(session, organization_id)
+    period = parse_period(f"{as_of.year}-Q{(as_of.month - 1) // 3 + 1}")
+    subject = subject_for(session, Viewer(organization_id, admin, "admin"), None)
+    return pipeline_health(session, organization_id, subject, period, as_of,
+                           owner_names(session, organization_id))["figures"], period
+
+
+def team_page(rt, organization_id: int, connection_id: int, admin: str) -> str:
+    app = web.create_app(rt.config)
+    token = mint_manager_token(app.secret_key, organization_id, connection_id, admin, "admin")
+    return app.test_client().get(f"/embed/manager/pipeline?pt={token}").get_data(as_text=True)
+
+
+def test_a_multi_currency_org_is_converted_to_the_corporate_currency(sqlite_url, make_runtime, sf_multi):
+    rt = make_runtime(sqlite_url, sf_multi)
+    connection_id, organization_id, deals, admin = synced_org(rt, sf_multi)
+    assert {d["CurrencyIsoCode"] for d in deals.values()} == {"USD", "EUR", "GBP"}
+    with rt.sessions() as session:
         stored = session.scalars(select(Opportunity).where(Opportunity.connection_id == connection_id)).all()
         for row in stored:
             deal = deals[row.remote_id]
@@ -58,13 +79,7 @@ def test_a_multi_currency_org_is_converted_to_the_corporate_currency(sqlite_url,
             assert row.amount == pytest.approx(in_usd(deal))
         assert currency.corporate_currency(session, organization_id) == "USD"
         assert currency.unconverted(session, organization_id) == {}
-
-        as_of = data_as_of(session, organization_id)
-        period = parse_period(f"{as_of.year}-Q{(as_of.month - 1) // 3 + 1}")
-        admin = control.info()["admin_user_id"]
-        subject = subject_for(session, Viewer(organization_id, admin, "admin"), None)
-        figures = pipeline_health(session, organization_id, subject, period, as_of,
-                                  owner_names(session, organization_id))["figures"]
+        figures, period = team_figures(session, organization_id, admin)
     open_deals = [d for d in deals.values() if not d["IsClosed"]]
     expected_open = sum(in_usd(d) for d in open_deals)
     assert figures["open_amount"] == pytest.approx(expected_open)
@@ -72,37 +87,23 @@ def test_a_multi_currency_org_is_converted_to_the_corporate_currency(sqlite_url,
     assert abs(sum(d["Amount"] for d in open_deals) - expected_open) > 1
     in_period = [d for d in open_deals if period.start <= date.fromisoformat(d["CloseDate"]) < period.end]
     assert figures["open_in_period"] == pytest.approx(sum(in_usd(d) for d in in_period))
-
-    app = web.create_app(rt.config)
-    token = mint_manager_token(app.secret_key, organization_id, connection_id, admin, "admin")
-    page = app.test_client().get(f"/embed/manager/pipeline?pt={token}").get_data(as_text=True)
+    page = team_page(rt, organization_id, connection_id, admin)
     assert 'data-currency="USD"' in page and "data-currency-missing" not in page
 
 
 def test_a_currency_without_a_rate_is_reported_and_left_out(sqlite_url, make_runtime, sf_multi):
     rt = make_runtime(sqlite_url, sf_multi)
-    connection_id = connect_salesforce(rt, sf_multi)
-    assert jobs.sync_connection(connection_id, "full", then_score=False)["status"] == "completed"
-    control = SandboxControl(sf_multi.base_url, sf_multi.ca_path)
-    deals = {d["Id"]: d for d in control.records("Opportunity")}
+    connection_id, organization_id, deals, admin = synced_org(rt, sf_multi)
     with rt.sessions() as session:
-        organization_id = session.scalar(select(Connection.organization_id).where(Connection.id == connection_id))
         # The GBP rate disappears from the store (as when a CRM stops granting its rates).
-        session.execute(update(CurrencyRate).where(CurrencyRate.iso_code == "GBP").values(deleted_at=CurrencyRate.synced_at))
+        session.execute(update(CurrencyRate).where(CurrencyRate.iso_code == "GBP")
+                        .values(deleted_at=CurrencyRate.synced_at))
         currency.reconvert(session, organization_id)
         session.commit()
-        gbp_open = [d for d in deals.values() if d["CurrencyIsoCode"] == "GBP"]
-        assert currency.unconverted(session, organization_id) == {"GBP": len(gbp_open)}
-        as_of = data_as_of(session, organization_id)
-        period = parse_period(f"{as_of.year}-Q{(as_of.month - 1) // 3 + 1}")
-        admin = control.info()["admin_user_id"]
-        subject = subject_for(session, Viewer(organization_id, admin, "admin"), None)
-        figures = pipeline_health(session, organization_id, subject, period, as_of,
-                                  owner_names(session, organization_id))["figures"]
+        gbp = [d for d in deals.values() if d["CurrencyIsoCode"] == "GBP"]
+        assert currency.unconverted(session, organization_id) == {"GBP": len(gbp)}
+        figures, _period = team_figures(session, organization_id, admin)
     open_deals = [d for d in deals.values() if not d["IsClosed"] and d["CurrencyIsoCode"] != "GBP"]
     assert figures["open_amount"] == pytest.approx(sum(in_usd(d) for d in open_deals))
-
-    app = web.create_app(rt.config)
-    token = mint_manager_token(app.secret_key, organization_id, connection_id, admin, "admin")
-    page = app.test_client().get(f"/embed/manager/pipeline?pt={token}").get_data(as_text=True)
-    assert "data-currency-missing" in page and f"{len(gbp_open)} deals in GBP are left out" in page
+    page = team_page(rt, organization_id, connection_id, admin)
+    assert "data-currency-missing" in page and f"{len(gbp)} deals in GBP are left out" in page

@@ -19,6 +19,7 @@ import urllib3
 
 from connectors.base import Finding, Stream, TokenSaver, Usage, WritableField, WriteResult
 from connectors.errors import Fatal, ReauthorizationRequired, Retriable, Unavailable
+from connectors.hubspot.currencies import read_currencies
 from connectors.hubspot.failures import MISSING_SCOPES, SessionExpired, translate
 from connectors.hubspot.mapping import epoch_ms, hs_datetime, is_primary_type
 from connectors.hubspot.sdk import raw_json, sdk
@@ -157,6 +158,9 @@ class HubSpotClient:
 
     def _read_stream(self, stream: type[Stream], since: datetime | None,
                      after_id: str | None) -> Iterator[list[dict[str, Any]]]:
+        if stream.remote_name == "exchange_rates":
+            yield read_currencies(lambda api, fn: self._call(api, lambda a: fn(a, self._timeout)))
+            return
         if not getattr(stream, "incremental", True):
             yield from self._pages_of(sorted(self._owners(), key=owner_order), stream.page_size)
             return
@@ -317,6 +321,9 @@ class HubSpotClient:
 
     def probe(self, stream: type[Stream]) -> None:
         """Read one record of a stream (a search of one), to prove the object can be read."""
+        if stream.remote_name == "exchange_rates":
+            read_currencies(lambda api, fn: self._call(api, lambda a: fn(a, self._timeout)))
+            return
         if not getattr(stream, "incremental", True):
             self._call("owners", lambda api: api.get_page(limit=1, _preload_content=False,
                                                            _request_timeout=self._timeout))
