@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from connectors.hubspot.sandbox.server import HubSpotSandboxServer
@@ -99,3 +100,30 @@ def test_a_portal_without_its_exchange_rates_reports_the_deals_it_cannot_convert
     assert figures["open_amount"] == 0
     page = team_page(rt, installed.organization_id, installed.connection_id, admin)
     assert "data-currency-missing" in page and "EUR, GBP, USD" in page and "data-currency=" not in page
+
+
+# The Currencies answers' fields as HubSpot's settings-multicurrency v3 description lists them (the
+# installed hubspot-api-client has no Currencies models to check against): name → JSON type.
+COMPANY_CURRENCY = {"createdAt": str, "id": str}
+EXCHANGE_RATE = {"conversionRate": (int, float), "createdAt": str, "effectiveAt": str, "fromCurrencyCode": str,
+                 "id": str, "toCurrencyCode": str, "updatedAt": str, "visibleInUI": bool}
+
+
+def test_the_currencies_answers_have_the_documented_fields_and_need_their_scope(hs_multi):
+    def get(path: str, token: str):
+        return requests.get(hs_multi.base_url + path, headers={"Authorization": f"Bearer {token}"},
+                            verify=str(hs_multi.ca_path), timeout=30)
+
+    token = hs_multi.issue_token()
+    company = get("/settings/v3/currencies/company-currency", token).json()
+    assert set(company) == set(COMPANY_CURRENCY) and company["id"] == "USD"
+    assert all(isinstance(company[k], t) for k, t in COMPANY_CURRENCY.items())
+    rates = get("/settings/v3/currencies/exchange-rates/current", token).json()["results"]
+    assert {(r["fromCurrencyCode"], r["toCurrencyCode"], r["conversionRate"]) for r in rates} == {
+        ("EUR", "USD", 1.1), ("GBP", "USD", 1.25)}
+    for rate in rates:
+        assert set(rate) == set(EXCHANGE_RATE) and all(isinstance(rate[k], t) for k, t in EXCHANGE_RATE.items())
+    without = hs_multi.issue_token(scope="oauth crm.objects.deals.read")
+    refused = get("/settings/v3/currencies/exchange-rates/current", without)
+    assert refused.status_code == 403 and refused.json()["category"] == "MISSING_SCOPES"
+    assert "settings.currencies.read" in refused.text
