@@ -83,6 +83,16 @@ def test_an_install_grants_the_required_and_the_available_optional_scopes(portal
     assert set(without_goals["scopes"]) == set(APP_REQUIRED_SCOPES) | set(APP_OPTIONAL_SCOPES) - {GOALS}
 
 
+@pytest.mark.parametrize("redirect_uri", ["https://elsewhere.test/callback", None])
+def test_a_code_is_exchanged_only_with_the_redirect_uri_it_was_authorized_for(portal, redirect_uri):
+    # "Working with OAuth": the token request's redirect_uri must match the one of the authorize request.
+    code = code_of(authorize(portal))
+    fields = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+    answer = token_request(portal, **{k: v for k, v in fields.items() if v is not None})
+    assert answer.status_code == 400 and answer.json()["status"] == "BAD_REDIRECT_URI"
+    assert "access_token" not in answer.json()
+
+
 @pytest.mark.parametrize("params, says", [
     ({"scope": None}, "scope parameter is missing"),
     ({"scope": "oauth crm.objects.contacts.read"}, "mark as required"),

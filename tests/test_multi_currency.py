@@ -2,7 +2,7 @@
 panel's totals are in the corporate currency, computed here independently from the sandbox's records."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import select, update
@@ -11,7 +11,7 @@ import web
 from connectors.salesforce.sandbox.control import SandboxControl
 from connectors.salesforce.sandbox.server import SandboxServer
 from embed.manager import mint_manager_token
-from scoring.forecast_data import parse_period
+from scoring.forecast_data import load_deals, parse_period
 from scoring.forecast_snapshots import data_as_of
 from scoring.pipeline import pipeline_health
 from scoring.scope import Viewer, owner_names, subject_for
@@ -30,6 +30,10 @@ def sf_multi(tmp_path_factory):
                            settings={"currencies": CURRENCIES}).start()
     yield server
     server.stop()
+
+
+def stamp(text: str) -> datetime:
+    return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
 
 
 def in_usd(deal: dict) -> float:
@@ -89,6 +93,16 @@ def test_a_multi_currency_org_is_converted_to_the_corporate_currency(sqlite_url,
     assert figures["open_in_period"] == pytest.approx(sum(in_usd(d) for d in in_period))
     page = team_page(rt, organization_id, connection_id, admin)
     assert 'data-currency="USD"' in page and "data-currency-missing" not in page
+    # The forecast starts from the deals as they stood: in USD as well.
+    with rt.sessions() as session:
+        as_of = data_as_of(session, organization_id)
+        start = load_deals(session, organization_id, as_of)
+    moment = datetime.combine(as_of, datetime.min.time())
+    settled = [d for d in deals.values() if stamp(d["SystemModstamp"]) < moment]
+    assert len(settled) > 10
+    amounts = dict(zip(start.remote_ids, start.amount))
+    for deal in settled:
+        assert amounts[deal["Id"]] == pytest.approx(in_usd(deal))
 
 
 def test_a_currency_without_a_rate_is_reported_and_left_out(sqlite_url, make_runtime, sf_multi):
@@ -105,5 +119,8 @@ def test_a_currency_without_a_rate_is_reported_and_left_out(sqlite_url, make_run
         figures, _period = team_figures(session, organization_id, admin)
     open_deals = [d for d in deals.values() if not d["IsClosed"] and d["CurrencyIsoCode"] != "GBP"]
     assert figures["open_amount"] == pytest.approx(sum(in_usd(d) for d in open_deals))
+    with rt.sessions() as session:
+        start = load_deals(session, organization_id, data_as_of(session, organization_id))
+    assert not {d["Id"] for d in gbp} & set(start.remote_ids)  # the forecast leaves them out too
     page = team_page(rt, organization_id, connection_id, admin)
     assert "data-currency-missing" in page and f"{len(gbp)} deals in GBP are left out" in page

@@ -9,10 +9,11 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from connectors.hubspot import streams
 from connectors.hubspot.sandbox.server import HubSpotSandboxServer
 from sync import currency, jobs
 from sync.models import Opportunity, SyncRun
-from tests.hubspot_fixtures import connect, hubspot_settings
+from tests.hubspot_fixtures import connect, hubspot_settings, make_client
 from tests.test_multi_currency import team_figures, team_page
 
 # HubSpot's conversionRate runs from the currency into the company currency (Currencies guide).
@@ -127,3 +128,20 @@ def test_the_currencies_answers_have_the_documented_fields_and_need_their_scope(
     refused = get("/settings/v3/currencies/exchange-rates/current", without)
     assert refused.status_code == 403 and refused.json()["category"] == "MISSING_SCOPES"
     assert "settings.currencies.read" in refused.text
+
+
+def test_deals_ask_only_for_properties_the_portal_lists(make_runtime, sqlite_url, hs_multi_without_rates):
+    """The portal's own `product` property is asked for while it exists, and no longer once archived."""
+    rt = make_runtime(sqlite_url, **hubspot_settings(hs_multi_without_rates))
+    installed = connect(rt, hs_multi_without_rates)
+    assert "product" in make_client(rt, installed).fields_for(streams.Deals)
+    token = hs_multi_without_rates.issue_token()
+    archived = requests.delete(f"{hs_multi_without_rates.base_url}/crm/v3/properties/deals/product",
+                               headers={"Authorization": f"Bearer {token}"},
+                               verify=str(hs_multi_without_rates.ca_path), timeout=30)
+    assert archived.status_code == 204, archived.text
+    client = make_client(rt, installed)
+    asked = client.fields_for(streams.Deals)
+    assert "product" not in asked and "deal_currency_code" in asked and "amount" in asked
+    # A custom property a portal lacks is no HubSpot property missing: nothing to tell the admin.
+    assert client.left_out_fields == {}
