@@ -159,6 +159,7 @@ class Quota(Remote):
     period: str | None = None  # "2017-Q4"
     period_start: date | None = None
     amount: float | None = None
+    currency: str | None = None
 
 
 @dataclass

@@ -5,8 +5,9 @@ The store keeps each deal's amount as the CRM sent it (``deal_amount``, in ``cur
 benchmarks add up is in one currency. A deal whose currency has no rate gets ``amount`` None: it is
 left out of totals and reported (``unconverted``), never added in its own currency.
 
-Which rate applies: a dated rate (Salesforce DatedConversionRate, advanced currency management)
-whose span holds the deal's close date, else the currency's current rate (Salesforce CurrencyType,
+Deals, their stage history and CRM quotas are converted. Which rate applies: a dated rate
+(Salesforce DatedConversionRate, advanced currency management) whose span holds the deal's close
+date (a quota's period start), else the currency's current rate (Salesforce CurrencyType,
 HubSpot's current exchange rate). Salesforce converts opportunity amounts by close date the same way
 (Object Reference, DatedConversionRate: "dated exchange rates ... for a date range").
 """
@@ -20,9 +21,10 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from sync.models import CurrencyRate, Opportunity, OpportunityStageChange
+from sync.models import CrmQuota, CurrencyRate, Opportunity, OpportunityStageChange
 
-CONVERTED_MODELS = (Opportunity, OpportunityStageChange)
+# The tables whose amounts are converted, and the date that picks a dated rate for each row.
+CONVERTED_MODELS = {Opportunity: "close_date", OpportunityStageChange: "close_date", CrmQuota: "period_start"}
 
 
 @dataclass
@@ -79,20 +81,21 @@ def corporate_currency(session: Session, organization_id: int) -> str | None:
         CurrencyRate.deleted_at.is_(None), CurrencyRate.remote_deleted.is_(False)).limit(1))
 
 
-def convert_rows(session: Session, organization_id: int, rows: list[dict[str, Any]]) -> None:
+def convert_rows(session: Session, organization_id: int, rows: list[dict[str, Any]], dated_by: str) -> None:
     """Turn mapped rows' CRM amounts into corporate amounts before they are written (one query for the rates)."""
     if not rows:
         return
     rates = load_rates(session, organization_id)
     for row in rows:
         row["deal_amount"] = row.get("amount")
-        row["amount"] = rates.convert(row["deal_amount"], row.get("currency"), row.get("close_date"))
+        row["amount"] = rates.convert(row["deal_amount"], row.get("currency"), row.get(dated_by))
 
 
 def reconvert(session: Session, organization_id: int) -> None:
     """Convert every stored amount again after the rates changed: a few bulk statements per currency."""
     rates = load_rates(session, organization_id)
-    for model in CONVERTED_MODELS:
+    for model, dated_by in CONVERTED_MODELS.items():
+        day = getattr(model, dated_by)
         scope = (model.organization_id == organization_id,)
         plain = [model.currency.is_(None), model.currency == ""]
         if rates.corporate:
@@ -107,7 +110,7 @@ def reconvert(session: Session, organization_id: int) -> None:
             session.execute(update(model).where(*scope, model.currency == code).values(
                 amount=None if current is None else model.deal_amount * current))
             for start, end, rate in rates.dated.get(code, ()):
-                span = [model.close_date >= start] + ([model.close_date < end] if end else [])
+                span = [day >= start] + ([day < end] if end else [])
                 session.execute(update(model).where(*scope, model.currency == code, *span)
                                 .values(amount=model.deal_amount * rate))
 

@@ -175,7 +175,7 @@ class SyncEngine:
                            content_hash=digest, synced_at=now)
                 rows.append(row)
             if model in currency.CONVERTED_MODELS:
-                currency.convert_rows(session, organization_id, rows)
+                currency.convert_rows(session, organization_id, rows, currency.CONVERTED_MODELS[model])
             upsert(session, model, rows, conflict=("connection_id", "remote_id"))
             if object_type == "currency_rate" and rows:
                 session.flush()

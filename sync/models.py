@@ -247,7 +247,9 @@ class CrmQuota(SyncedRecord):
     owner_remote_id: Mapped[str | None] = mapped_column(String(64))
     period: Mapped[str | None] = mapped_column(String(16))
     period_start: Mapped[date | None] = mapped_column(Date)
-    amount: Mapped[float | None] = mapped_column(Float)
+    amount: Mapped[float | None] = mapped_column(Float)  # corporate currency, as on Opportunity
+    deal_amount: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str | None] = mapped_column(String(3))
 
 
 class CurrencyRate(SyncedRecord):

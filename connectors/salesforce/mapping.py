@@ -178,7 +178,7 @@ def _quota(r: dict[str, Any]) -> common.Quota:
     start = sf_date(r.get("StartDate"))
     return common.Quota(**_remote(r), owner_remote_id=r.get("QuotaOwnerId"),
                         period=common.quarter_label(start) if start else None, period_start=start,
-                        amount=sf_float(r.get("QuotaAmount")))
+                        amount=sf_float(r.get("QuotaAmount")), currency=r.get("CurrencyIsoCode") or None)
 
 
 MAPPERS: dict[str, Callable[[dict[str, Any]], common.Remote]] = {

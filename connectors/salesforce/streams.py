@@ -137,6 +137,7 @@ class ForecastingQuotas(SalesforceStream):
     remote_name = "ForecastingQuota"
     fields = ("Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "QuotaOwnerId", "StartDate",
               "QuotaAmount", "ForecastingTypeId")
+    when_present = ("CurrencyIsoCode",)  # multi-currency orgs: the quota's currency
     reports_deletes = False
     optional = True
 

@@ -13,7 +13,7 @@ down_revision = '0009'
 branch_labels = None
 depends_on = None
 
-CONVERTED = ('opportunity', 'opportunity_stage_change')
+CONVERTED = ('opportunity', 'opportunity_stage_change', 'crm_quota')
 
 
 def upgrade() -> None:

@@ -126,6 +126,11 @@ class Sandbox:
         """The custom fields this user may read and edit (field-level security)."""
         return field_access(self.store, user_id)
 
+    def corporate_currency(self) -> str:
+        """The org's corporate currency: CurrencyType's IsCorporate one, else USD (the default org's)."""
+        found = self.store.fetchall('SELECT "IsoCode" FROM "CurrencyType" WHERE "IsCorporate" = 1 LIMIT 1')
+        return found[0][0] if found else "USD"
+
     def object_available(self, object_name: str, user_id: str | None = None) -> bool:
         """Whether the org has this object (a feature object only when its feature is on), for this user."""
         needs = CURRENCY_OBJECTS.get(object_name)
