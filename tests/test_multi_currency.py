@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+from playwright.sync_api import sync_playwright
 from sqlalchemy import select, update
 
 import web
@@ -17,7 +18,10 @@ from scoring.pipeline import pipeline_health
 from scoring.scope import Viewer, owner_names, subject_for
 from sync import currency, jobs
 from sync.models import Connection, CurrencyRate, Opportunity
+from tests.browser import launch_chromium
 from tests.conftest import connect_salesforce
+from tests.test_browser_manager import axe_violations
+from tests.test_browser_panel import ServedApp
 
 # CurrencyType.ConversionRate is per corporate unit (1 USD = 0.9 EUR); EUR has dated rates as well.
 CURRENCIES = {"mode": "advanced", "corporate": "USD", "rates": {"EUR": 0.9, "GBP": 0.8},
@@ -124,3 +128,18 @@ def test_a_currency_without_a_rate_is_reported_and_left_out(sqlite_url, make_run
     assert not {d["Id"] for d in gbp} & set(start.remote_ids)  # the forecast leaves them out too
     page = team_page(rt, organization_id, connection_id, admin)
     assert "data-currency-missing" in page and f"{len(gbp)} deals in GBP are left out" in page
+    # What the manager sees in a browser: the sentence, announced as a status, readable (WCAG 2.1 AA).
+    app = web.create_app(rt.config)
+    token = mint_manager_token(app.secret_key, organization_id, connection_id, admin, "admin")
+    served = ServedApp(app)
+    try:
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            shown = browser.new_page(viewport={"width": 420, "height": 900}, bypass_csp=True)
+            shown.goto(f"{served.origin}/embed/manager/pipeline?pt={token}")
+            note = shown.get_by_role("status").filter(has_text="left out of these totals")
+            assert note.is_visible() and "GBP" in note.inner_text()
+            assert axe_violations(shown.main_frame) == []
+            browser.close()
+    finally:
+        served.stop()
