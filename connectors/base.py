@@ -16,6 +16,9 @@ class Stream:
     object_type: ClassVar[str]          # common object it maps to (connectors.common.COMMON_TYPES)
     remote_name: ClassVar[str]          # the remote object ("OpportunityHistory")
     fields: ClassVar[tuple[str, ...]]   # remote fields to read
+    # Fields read only where the remote has them, without a note when it does not (Salesforce's
+    # CurrencyIsoCode exists only in multi-currency orgs).
+    when_present: ClassVar[tuple[str, ...]] = ()
     primary_key: ClassVar[str] = "Id"
     cursor_field: ClassVar[str] = "SystemModstamp"
     page_size: ClassVar[int] = 2000
@@ -28,6 +31,9 @@ class Stream:
     # (Salesforce ForecastingQuota, HubSpot goals): when the client raises ``Unavailable`` for it,
     # the sync skips it with a note for the admin instead of failing the run.
     optional: ClassVar[bool] = False
+    # An optional object whose absence is an ordinary setup (a single-currency org has no currency
+    # rates): skipped without a note for the admin.
+    quiet_when_missing: ClassVar[bool] = False
 
     @classmethod
     def object_types(cls) -> tuple[str, ...]:

@@ -75,6 +75,9 @@ class Opportunity(Remote):
     campaign_remote_id: str | None = None
     stage: str | None = None
     amount: float | None = None
+    # The amount's ISO currency code where the CRM keeps one per record (multi-currency orgs); None
+    # when the CRM has one currency only.
+    currency: str | None = None
     probability: float | None = None
     close_date: date | None = None
     is_closed: bool = False
@@ -89,6 +92,7 @@ class OpportunityStageChange(Remote):
     opportunity_remote_id: str = ""
     stage: str | None = None
     amount: float | None = None
+    currency: str | None = None
     probability: float | None = None
     close_date: date | None = None
     changed_at: datetime | None = None
@@ -155,6 +159,19 @@ class Quota(Remote):
     period: str | None = None  # "2017-Q4"
     period_start: date | None = None
     amount: float | None = None
+    currency: str | None = None
+
+
+@dataclass
+class CurrencyRate(Remote):
+    """One currency's rate against the organization's corporate currency, dated where the CRM dates it."""
+
+    iso_code: str | None = None
+    is_corporate: bool = False
+    # A corporate amount is the amount times this (CRMs state rates in either direction).
+    to_corporate: float | None = None
+    start_date: date | None = None  # None: the currency's current rate, for any date
+    end_date: date | None = None    # the first day it no longer applies; None: still applies
 
 
 COMMON_TYPES: dict[str, type[Remote]] = {
@@ -169,6 +186,7 @@ COMMON_TYPES: dict[str, type[Remote]] = {
     "campaign": Campaign,
     "campaign_member": CampaignMember,
     "quota": Quota,
+    "currency_rate": CurrencyRate,
 }
 
 

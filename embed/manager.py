@@ -33,6 +33,7 @@ from scoring.pipeline import Table, pipeline_health
 from scoring.quotas import parse_amount, set_quota
 from scoring.scope import OutOfScope, Viewer, owner_names, subject_for, viewer_role
 from scoring.winloss import win_loss_view
+from sync import currency
 from sync.models import Connection
 from embed.app_runtime import runtime
 
@@ -312,6 +313,9 @@ def _render(session, connection, claims: ManagerClaims, token: str, view: str, a
         shown = {"period": period.label} if "format" in extra and "period" not in keep else {}
         return url_for(".manager_view", view=to_view, **keep, **shown, **({"rep": rep_id} if rep_id else {}), **extra)
 
+    corporate = currency.corporate_currency(session, claims.organization_id)
+    currency_note = currency.missing_rate_sentence(
+        currency.unconverted(session, claims.organization_id, subject.owners), corporate)
     subject_name = ("Whole organization" if subject.kind == "org"
                     else names.get(subject.remote_id, subject.remote_id) + ("'s team" if subject.kind == "team" else ""))
     crumbs = _breadcrumbs(session, viewer, subject, names, link)
@@ -319,6 +323,7 @@ def _render(session, connection, claims: ManagerClaims, token: str, view: str, a
         "embed/manager.html", view=view, title=title, views=VIEWS, data=data, subject=subject,
         subject_name=subject_name, period=period, as_of=as_of, link=link, crumbs=crumbs, token=token,
         charts=_charts(view, data, subject), notice=notice, error=error, claims=claims,
+        currency_code=corporate, currency_note=currency_note,
         saved=bool(args.get("saved")), called=args.get("called"), periods=_period_choices(period, as_of),
         csrf_token=csrf_token(token), may_submit=may_submit(viewer, subject),
         may_call=may_call(viewer, subject, session),

@@ -120,11 +120,24 @@ def _title(record: Lead | Opportunity | None, object_type: str, remote_id: str) 
     return f"{OBJECT_LABELS[object_type]} {remote_id}"
 
 
+def _amount(deal: Opportunity) -> str | None:
+    """The deal's amount in its own currency, with the corporate figure beside it when they differ."""
+    own = deal.deal_amount if deal.deal_amount is not None else deal.amount
+    if own is None:
+        return None
+    if not deal.currency:
+        return f"{own:,.0f}"
+    text = f"{own:,.0f} {deal.currency}"
+    if deal.amount is None:
+        return text + " (no rate to the corporate currency)"
+    return text if deal.amount == own else f"{text} (≈ {deal.amount:,.0f} in the corporate currency)"
+
+
 def _facts(record: Lead | Opportunity | None) -> list[tuple[str, str]]:
     """A few label/value pairs that tell the rep which record this is."""
     if isinstance(record, Opportunity):
         facts = [("Stage", record.stage),
-                 ("Amount", f"{record.amount:,.0f}" if record.amount is not None else None),
+                 ("Amount", _amount(record)),
                  ("Close date", record.close_date.isoformat() if record.close_date else None)]
     elif isinstance(record, Lead):
         facts = [("Company", record.company), ("Status", record.status), ("Source", record.lead_source)]

@@ -128,7 +128,10 @@ def load_deals(session: Session, organization_id: int, as_of: date) -> DealsAsOf
                Opportunity.amount, Opportunity.close_date, Opportunity.is_closed, Opportunity.is_won)
         .where(Opportunity.organization_id == organization_id,
                Opportunity.remote_created_at < moment,
-               or_(Opportunity.deleted_at.is_(None), Opportunity.deleted_at >= moment))
+               or_(Opportunity.deleted_at.is_(None), Opportunity.deleted_at >= moment),
+               # A deal whose currency has no rate is left out (the panels say so), never counted in
+               # its own currency nor given a typical amount.
+               or_(Opportunity.deal_amount.is_(None), Opportunity.amount.is_not(None)))
         .order_by(Opportunity.remote_created_at, Opportunity.remote_id)).all()
     history: dict[tuple[int, str], list] = {}
     for change in session.execute(

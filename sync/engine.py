@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.base import Client, Provider, Stream
 from connectors.common import COMMON_TYPES, Remote
 from connectors.errors import Unavailable
+from sync import currency
 from sync.db import upsert
 from sync.models import SYNCED_MODELS, SyncCursor, SyncRun, utcnow
 
@@ -176,7 +177,12 @@ class SyncEngine:
                 row.update(organization_id=organization_id, connection_id=run.connection_id,
                            content_hash=digest, synced_at=now)
                 rows.append(row)
+            if model in currency.CONVERTED_MODELS:
+                currency.convert_rows(session, organization_id, rows, currency.CONVERTED_MODELS[model])
             upsert(session, model, rows, conflict=("connection_id", "remote_id"))
+            if object_type == "currency_rate" and rows:
+                session.flush()
+                currency.reconvert(session, organization_id)
             self._count(session, run, stream, object_type, seen=read,
                         changed=[row["remote_id"] for row in rows])
             read = 0
@@ -194,7 +200,8 @@ class SyncEngine:
             cursor = self._cursor(session, run.connection_id, stream.name)
             cursor.run_id = None
             cursor.run_started_from = None
-            self._progress(session, run, stream.name, done=True, skipped=True, note=str(reason))
+            note = {} if stream.quiet_when_missing else {"note": str(reason)}
+            self._progress(session, run, stream.name, done=True, skipped=True, **note)
             session.commit()
 
     # -- bookkeeping ------------------------------------------------------------------------------

@@ -149,7 +149,12 @@ class Opportunity(SyncedRecord):
     owner_remote_id: Mapped[str | None] = mapped_column(String(64))
     campaign_remote_id: Mapped[str | None] = mapped_column(String(64))
     stage: Mapped[str | None] = mapped_column(String(64))
+    # In the organization's corporate currency (sync.currency converts it); None when the deal's
+    # currency has no rate, so no total ever adds two currencies.
     amount: Mapped[float | None] = mapped_column(Float)
+    # The amount as the CRM keeps it, in ``currency`` (None: the CRM has one currency only).
+    deal_amount: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str | None] = mapped_column(String(3))
     probability: Mapped[float | None] = mapped_column(Float)
     close_date: Mapped[date | None] = mapped_column(Date)
     is_closed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -164,7 +169,9 @@ class OpportunityStageChange(SyncedRecord):
 
     opportunity_remote_id: Mapped[str] = mapped_column(String(64), index=True)
     stage: Mapped[str | None] = mapped_column(String(64))
-    amount: Mapped[float | None] = mapped_column(Float)
+    amount: Mapped[float | None] = mapped_column(Float)  # corporate currency, as on Opportunity
+    deal_amount: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str | None] = mapped_column(String(3))
     probability: Mapped[float | None] = mapped_column(Float)
     close_date: Mapped[date | None] = mapped_column(Date)
     changed_at: Mapped[datetime | None]
@@ -240,7 +247,21 @@ class CrmQuota(SyncedRecord):
     owner_remote_id: Mapped[str | None] = mapped_column(String(64))
     period: Mapped[str | None] = mapped_column(String(16))
     period_start: Mapped[date | None] = mapped_column(Date)
-    amount: Mapped[float | None] = mapped_column(Float)
+    amount: Mapped[float | None] = mapped_column(Float)  # corporate currency, as on Opportunity
+    deal_amount: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str | None] = mapped_column(String(3))
+
+
+class CurrencyRate(SyncedRecord):
+    """A currency of the organization and its rate to the corporate currency (dated where the CRM dates it)."""
+
+    __tablename__ = "currency_rate"
+
+    iso_code: Mapped[str | None] = mapped_column(String(3))
+    is_corporate: Mapped[bool] = mapped_column(Boolean, default=False)
+    to_corporate: Mapped[float | None] = mapped_column(Float)
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
 
 
 # Indexes the panels' aggregate queries and the scoring clock lean on (measured by `make bench`).
@@ -276,6 +297,7 @@ SYNCED_MODELS: dict[str, type[SyncedRecord]] = {
     "campaign": Campaign,
     "campaign_member": CampaignMember,
     "quota": CrmQuota,
+    "currency_rate": CurrencyRate,
 }
 
 

@@ -74,13 +74,23 @@ def test_an_install_grants_the_required_and_the_available_optional_scopes(portal
     # user_id and scopes name the portal, the installing user and the grant.
     assert token["token_use"] == "access_token" and token["token_type"] == "bearer" and token["expires_in"] == 1800
     assert token["hub_id"] == portal.portal_id and isinstance(token["user_id"], int)
-    assert set(token["scopes"]) == set(APP_REQUIRED_SCOPES) | {GOALS}
+    assert set(token["scopes"]) == set(APP_REQUIRED_SCOPES) | set(APP_OPTIONAL_SCOPES)
 
     consent = http(free_portal, "GET", "/oauth/authorize?" + urlencode({
         "client_id": DEFAULT_CLIENT_ID, "redirect_uri": REDIRECT_URI, "scope": REQUIRED, "optional_scope": OPTIONAL}))
     assert consent.status_code == 200 and "does not have access to" in consent.text and GOALS in consent.text
     without_goals = install(free_portal)
-    assert set(without_goals["scopes"]) == set(APP_REQUIRED_SCOPES)
+    assert set(without_goals["scopes"]) == set(APP_REQUIRED_SCOPES) | set(APP_OPTIONAL_SCOPES) - {GOALS}
+
+
+@pytest.mark.parametrize("redirect_uri", ["https://elsewhere.test/callback", None])
+def test_a_code_is_exchanged_only_with_the_redirect_uri_it_was_authorized_for(portal, redirect_uri):
+    # "Working with OAuth": the token request's redirect_uri must match the one of the authorize request.
+    code = code_of(authorize(portal))
+    fields = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+    answer = token_request(portal, **{k: v for k, v in fields.items() if v is not None})
+    assert answer.status_code == 400 and answer.json()["status"] == "BAD_REDIRECT_URI"
+    assert "access_token" not in answer.json()
 
 
 @pytest.mark.parametrize("params, says", [
@@ -177,9 +187,11 @@ def test_refresh_introspect_and_revoke(portal):
     ("POST", "/crm/v4/associations/deals/companies/batch/read", {"inputs": []}, "crm.objects.companies.read"),
     ("GET", "/crm/v3/owners", None, "crm.objects.owners.read"),
     ("GET", "/settings/v3/users/", None, "settings.users.read"),
+    ("GET", "/settings/v3/currencies/company-currency", None, "settings.currencies.read"),
+    ("GET", "/settings/v3/currencies/exchange-rates/current", None, "settings.currencies.read"),
 ])
 def test_each_endpoint_refuses_a_token_without_its_scope_with_403_missing_scopes(portal, method, path, body, scope):
-    granted = [s for s in (*APP_REQUIRED_SCOPES, GOALS) if s != scope]
+    granted = [s for s in (*APP_REQUIRED_SCOPES, *APP_OPTIONAL_SCOPES) if s != scope]
     token = portal.issue_token(scope=" ".join(granted))
     answer = http(portal, method, path, json=body, headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 403, answer.text

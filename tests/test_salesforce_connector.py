@@ -101,7 +101,10 @@ def test_every_stream_has_a_mapping_and_reads_only_standard_fields():
         assert stream.cursor_field in stream.fields and "Id" in stream.fields
         assert not [f for f in stream.fields if f.endswith("__c")], "custom fields come through field mapping"
         assert ("IsDeleted" in stream.fields) == stream.reports_deletes
-    assert [s.name for s in SalesforceProvider.streams if s.optional] == ["forecasting_quota"]
+    assert [s.name for s in SalesforceProvider.streams if s.optional] == [
+        "currency_type", "dated_conversion_rate", "forecasting_quota"]
+    assert [s.name for s in SalesforceProvider.streams if s.quiet_when_missing] == [
+        "currency_type", "dated_conversion_rate"]
 
 
 def test_identity_comes_from_the_id_url():

@@ -18,7 +18,8 @@ from typing import Any
 import urllib3
 
 from connectors.base import Finding, Stream, TokenSaver, Usage, WritableField, WriteResult
-from connectors.errors import Fatal, ReauthorizationRequired, Retriable, Unavailable
+from connectors.errors import Fatal, ReauthorizationRequired, Retriable, Skippable, Unavailable
+from connectors.hubspot.currencies import read_currencies
 from connectors.hubspot.failures import MISSING_SCOPES, SessionExpired, translate
 from connectors.hubspot.mapping import epoch_ms, hs_datetime, is_primary_type
 from connectors.hubspot.sdk import raw_json, sdk
@@ -57,6 +58,9 @@ class HubSpotClient:
         self._timeout = timeout
         self._search_limiter = RateLimiter(search_per_second, clock=monotonic, sleep=sleep)
         self._apis: dict[str, Any] = {}
+        # Per object type, the property names its properties API lists (None: the listing was refused).
+        self._listed: dict[str, set[str] | None] = {}
+        self.left_out_fields: dict[str, list[str]] = {}
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -157,6 +161,9 @@ class HubSpotClient:
 
     def _read_stream(self, stream: type[Stream], since: datetime | None,
                      after_id: str | None) -> Iterator[list[dict[str, Any]]]:
+        if stream.remote_name == "exchange_rates":
+            yield read_currencies(lambda api, fn: self._call(api, lambda a: fn(a, self._timeout)))
+            return
         if not getattr(stream, "incremental", True):
             yield from self._pages_of(sorted(self._owners(), key=owner_order), stream.page_size)
             return
@@ -167,7 +174,7 @@ class HubSpotClient:
                 stream.remote_name, body, _preload_content=False, _request_timeout=self._timeout), search=True)
 
         self.last_total = None
-        for page in search_in_cursor_order(search, stream.cursor_field, stream.fields, stream.page_size,
+        for page in search_in_cursor_order(search, stream.cursor_field, self.fields_for(stream), stream.page_size,
                                            since_ms, on_total=self._set_total):
             if after_id is not None and since_ms is not None:
                 page = [r for r in page if not _at_or_before(r, stream, since_ms, after_id)]
@@ -177,6 +184,27 @@ class HubSpotClient:
                     if since is None or (hs_datetime(r.get("archivedAt")) or since) >= since]
         archived.sort(key=lambda r: (hs_datetime(r.get("archivedAt")) or datetime.min, int(r["id"])))
         yield from self._pages_of(archived, stream.page_size)
+
+    def fields_for(self, stream: type[Stream]) -> list[str]:
+        """The stream's properties that this portal has, as its properties API lists them (read once).
+
+        HubSpot answers nothing for a property a portal lacks, so asking for it fails nothing; but a
+        missing HubSpot property means a mapping path without data, which the admin is told about (the
+        run's note), while a portal's own custom property (``custom_fields``) is simply not asked for.
+        """
+        if stream.remote_name not in self._listed:
+            try:
+                self._listed[stream.remote_name] = {p.get("name") for p in self.properties(stream.remote_name)}
+            except (Fatal, Skippable):
+                self._listed[stream.remote_name] = None
+        listed = self._listed[stream.remote_name]
+        if listed is None:
+            return list(stream.fields)
+        custom = getattr(stream, "custom_fields", ())
+        missing = [f for f in stream.fields if f not in listed and f not in custom]
+        if missing:
+            self.left_out_fields[stream.name] = missing
+        return [f for f in stream.fields if f in listed]
 
     def _set_total(self, total: int) -> None:
         self.last_total = total
@@ -203,7 +231,7 @@ class HubSpotClient:
         records, after = [], None
         while True:
             answer = self._call("basic", lambda api: api.get_page(
-                stream.remote_name, limit=limit, after=after, properties=list(stream.fields),
+                stream.remote_name, limit=limit, after=after, properties=self.fields_for(stream),
                 properties_with_history=history or None, associations=associations or None, archived=True,
                 _preload_content=False, _request_timeout=self._timeout))
             records.extend(answer.get("results") or [])
@@ -218,7 +246,7 @@ class HubSpotClient:
         found = []
         for start in range(0, len(ids), BATCH_LIMIT):
             body = {"inputs": [{"id": i} for i in ids[start:start + BATCH_LIMIT]],
-                    "properties": list(stream.fields), "propertiesWithHistory": history}
+                    "properties": self.fields_for(stream), "propertiesWithHistory": history}
             answer = self._call("batch", lambda api: api.read(
                 stream.remote_name, body, archived=archived, _preload_content=False,
                 _request_timeout=self._timeout))
@@ -317,6 +345,9 @@ class HubSpotClient:
 
     def probe(self, stream: type[Stream]) -> None:
         """Read one record of a stream (a search of one), to prove the object can be read."""
+        if stream.remote_name == "exchange_rates":
+            read_currencies(lambda api, fn: self._call(api, lambda a: fn(a, self._timeout)))
+            return
         if not getattr(stream, "incremental", True):
             self._call("owners", lambda api: api.get_page(limit=1, _preload_content=False,
                                                            _request_timeout=self._timeout))

@@ -246,6 +246,7 @@ def _deal(stream: type[Stream], r: dict[str, Any]) -> list[common.Remote]:
         **_remote(stream, r), name=_blank(p.get("dealname")),
         account_remote_id=primary_id(r, "companies"), owner_remote_id=_blank(p.get("hubspot_owner_id")),
         campaign_remote_id=None, stage=stage, amount=hs_float(p.get("amount")),
+        currency=_blank(p.get("deal_currency_code")),
         # HubSpot keeps probabilities as 0-1; the common model (like Salesforce) as percent.
         probability=None if probability is None else round(probability * 100, 4),
         close_date=hs_date(p.get("closedate")), is_closed=closed, is_won=won,
@@ -261,7 +262,7 @@ def _deal(stream: type[Stream], r: dict[str, Any]) -> list[common.Remote]:
             remote_created_at=changed_at, remote_deleted=deal.remote_deleted,
             remote_data={"dealId": deal.remote_id, "dealstage": value, "timestamp": changed_at.isoformat()},
             opportunity_remote_id=deal.remote_id, stage=value,
-            amount=hs_float(_as_of(amounts, changed_at, p.get("amount"))),
+            amount=hs_float(_as_of(amounts, changed_at, p.get("amount"))), currency=deal.currency,
             probability=None if chance is None else round(chance * 100, 4),
             close_date=hs_date(_as_of(closes, changed_at, p.get("closedate"))), changed_at=changed_at))
     return records
@@ -310,10 +311,19 @@ def _goal_target(stream: type[Stream], r: dict[str, Any]) -> common.Quota:
         amount=hs_float(p.get("hs_target_amount")))
 
 
+def _exchange_rate(stream: type[Stream], r: dict[str, Any]) -> common.CurrencyRate:
+    """The company currency (rate 1) or one currency's current rate into it."""
+    return common.CurrencyRate(
+        remote_id=str(r["id"]), remote_modified_at=hs_datetime(r.get("updatedAt")),
+        remote_created_at=hs_datetime(r.get("createdAt")), remote_data=dict(r),
+        iso_code=r.get("currencyCode"), is_corporate=bool(r.get("isCorporate")),
+        to_corporate=1.0 if r.get("isCorporate") else hs_float(r.get("toCompany")))
+
+
 MAPPERS: dict[str, Callable[[type[Stream], dict[str, Any]], common.Remote | list[common.Remote]]] = {
     "owner": lambda stream, raw: _owner(raw), "company": _company, "contact": _contact, "deal": _deal,
     "call": _engagement, "email": _engagement, "meeting": _engagement, "note": _engagement, "task": _engagement,
-    "goal_target": _goal_target,
+    "goal_target": _goal_target, "exchange_rate": _exchange_rate,
 }
 
 

@@ -46,7 +46,10 @@ class HubSpotProvider(Provider):
     )  # calls, emails, meetings, notes and tasks are readable under crm.objects.contacts.read
     # Goals (quotas) exist only where the subscription has them: without the scope, quotas come from
     # Pipewise's own settings.
-    optional_scopes = ("crm.objects.goals.read",)
+    optional_scopes = ("crm.objects.goals.read",
+                       # The company currency and exchange rates: without them deals in other currencies
+                       # are left out of totals (the panels say so).
+                       "settings.currencies.read")
     optional_scope_param = "optional_scope"
     streams = STREAMS
     # A HubSpot contact is Pipewise's lead (scored) and, once converted, its contact: both are the

@@ -88,7 +88,7 @@ class Deals(HubSpotStream):
     scope = "crm.objects.deals.read"
     fields = ("hs_object_id", "createdate", "hs_lastmodifieddate", "dealname", "dealstage", "pipeline",
               "amount", "closedate", "hs_deal_stage_probability", "hs_is_closed", "hs_is_closed_won",
-              "dealtype", "hubspot_owner_id", "hs_analytics_source", "product")
+              "dealtype", "hubspot_owner_id", "hs_analytics_source", "product", "deal_currency_code")
     associations = ("companies",)
     history_properties = ("dealstage", "amount", "closedate", "hs_deal_stage_probability")
     # Not HubSpot's own: read where a portal has such a custom property (HubSpot leaves out properties
@@ -158,7 +158,28 @@ class GoalTargets(HubSpotStream):
     user_property = "hs_assignee_user_id"
 
 
+class ExchangeRates(HubSpotStream):
+    """The company currency and the current rate of each other currency into it (connectors.hubspot.currencies).
+
+    Optional: ``settings.currencies.read`` is an optional scope; without it deals in other currencies
+    have no rate, and the panels leave them out of totals and say so.
+    """
+
+    name = "exchange_rate"
+    object_type = "currency_rate"
+    remote_name = "exchange_rates"
+    fields = ("id", "currencyCode", "conversionRate", "fromCurrencyCode", "toCurrencyCode", "updatedAt")
+    primary_key = "id"
+    cursor_field = "updatedAt"
+    incremental = False
+    reports_deletes = False
+    optional = True
+    scope = "settings.currencies.read"
+    unavailable_note = ("are not read; deals in other currencies than the company currency are left out of "
+                        "totals")
+
+
 # Parents before children, so a first sync meets references it already knows.
 ALL: tuple[type[HubSpotStream], ...] = (
-    Owners, Companies, Contacts, Deals, Calls, Emails, Meetings, Notes, Tasks, GoalTargets,
+    ExchangeRates, Owners, Companies, Contacts, Deals, Calls, Emails, Meetings, Notes, Tasks, GoalTargets,
 )

@@ -369,6 +369,12 @@ def unavailable_sentence(remote_name: str) -> str:
                 "Collaborative Forecasts, or the integration user lacks forecasting access. To use them, turn "
                 "on Forecasts in Setup and give the integration user the Allow Forecasting permission; until "
                 "then an admin can set quotas in Pipewise's team panel.")
+    if remote_name == "CurrencyType":
+        return ("This org uses one currency (it has no CurrencyType), so Pipewise takes amounts as they are. "
+                "If the org has multiple currencies, give the integration user read access to CurrencyType.")
+    if remote_name == "DatedConversionRate":
+        return ("This org has no dated exchange rates (advanced currency management is off), so Pipewise "
+                "converts amounts with each currency's current rate.")
     return (f"Salesforce does not offer {remote_name} to Pipewise: the org lacks it, or the integration user "
             f"has no read access. Give the user read access to {remote_name} (a permission set), then sync again.")
 

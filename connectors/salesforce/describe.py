@@ -86,4 +86,5 @@ def selectable(stream: type[Stream], described: ObjectFields) -> tuple[list[str]
     chosen, missing = [], []
     for name in stream.fields:
         (chosen if described.readable(name) else missing).append(name)
+    chosen += [name for name in stream.when_present if described.readable(name)]
     return chosen, missing

@@ -113,7 +113,7 @@ def _opportunity(r: dict[str, Any]) -> common.Opportunity:
     return common.Opportunity(
         **_remote(r), name=r.get("Name"), account_remote_id=r.get("AccountId"),
         owner_remote_id=r.get("OwnerId"), campaign_remote_id=r.get("CampaignId"),
-        stage=r.get("StageName"), amount=sf_float(r.get("Amount")),
+        stage=r.get("StageName"), amount=sf_float(r.get("Amount")), currency=r.get("CurrencyIsoCode") or None,
         probability=sf_float(r.get("Probability")), close_date=sf_date(r.get("CloseDate")),
         is_closed=sf_bool(r.get("IsClosed")), is_won=sf_bool(r.get("IsWon")),
         lead_source=r.get("LeadSource"), type=r.get("Type"))
@@ -122,8 +122,22 @@ def _opportunity(r: dict[str, Any]) -> common.Opportunity:
 def _stage_change(r: dict[str, Any]) -> common.OpportunityStageChange:
     return common.OpportunityStageChange(
         **_remote(r), opportunity_remote_id=r.get("OpportunityId") or "", stage=r.get("StageName"),
-        amount=sf_float(r.get("Amount")), probability=sf_float(r.get("Probability")),
+        amount=sf_float(r.get("Amount")), currency=r.get("CurrencyIsoCode") or None,
+        probability=sf_float(r.get("Probability")),
         close_date=sf_date(r.get("CloseDate")), changed_at=sf_datetime(r.get("CreatedDate")))
+
+
+def _currency_type(r: dict[str, Any]) -> common.CurrencyRate:
+    # ConversionRate is per corporate unit (Object Reference, CurrencyType): corporate = amount / rate.
+    rate = sf_float(r.get("ConversionRate"))
+    return common.CurrencyRate(**_remote(r), iso_code=r.get("IsoCode"), is_corporate=sf_bool(r.get("IsCorporate")),
+                               to_corporate=1 / rate if rate else None)
+
+
+def _dated_rate(r: dict[str, Any]) -> common.CurrencyRate:
+    rate = sf_float(r.get("ConversionRate"))
+    return common.CurrencyRate(**_remote(r), iso_code=r.get("IsoCode"), to_corporate=1 / rate if rate else None,
+                               start_date=sf_date(r.get("StartDate")), end_date=sf_date(r.get("NextStartDate")))
 
 
 def _task(r: dict[str, Any]) -> common.Activity:
@@ -164,14 +178,14 @@ def _quota(r: dict[str, Any]) -> common.Quota:
     start = sf_date(r.get("StartDate"))
     return common.Quota(**_remote(r), owner_remote_id=r.get("QuotaOwnerId"),
                         period=common.quarter_label(start) if start else None, period_start=start,
-                        amount=sf_float(r.get("QuotaAmount")))
+                        amount=sf_float(r.get("QuotaAmount")), currency=r.get("CurrencyIsoCode") or None)
 
 
 MAPPERS: dict[str, Callable[[dict[str, Any]], common.Remote]] = {
     "user": _user, "user_role": _user_role, "account": _account, "contact": _contact, "lead": _lead,
     "opportunity": _opportunity, "opportunity_history": _stage_change, "task": _task,
     "event": _event, "campaign": _campaign, "campaign_member": _campaign_member,
-    "forecasting_quota": _quota,
+    "forecasting_quota": _quota, "currency_type": _currency_type, "dated_conversion_rate": _dated_rate,
 }
 
 

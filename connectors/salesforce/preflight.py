@@ -59,7 +59,7 @@ def _objects(client: "SalesforceClient") -> list[Finding]:
         if described is None:
             from connectors.salesforce.client import unavailable_sentence
 
-            status = "warning" if stream.optional else "error"
+            status = "ok" if stream.quiet_when_missing else "warning" if stream.optional else "error"
             findings.append(Finding(check, status, unavailable_sentence(stream.remote_name)))
             continue
         _chosen, missing = selectable(stream, described)

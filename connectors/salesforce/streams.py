@@ -80,6 +80,9 @@ class Opportunities(SalesforceStream):
     remote_name = "Opportunity"
     fields = SYSTEM_FIELDS + ("Name", "AccountId", "OwnerId", "CampaignId", "StageName", "Amount",
                               "Probability", "CloseDate", "IsClosed", "IsWon", "LeadSource", "Type")
+    # Object Reference, Opportunity: CurrencyIsoCode is "available only for organizations with the
+    # multicurrency feature enabled"; selecting it elsewhere fails with INVALID_FIELD.
+    when_present = ("CurrencyIsoCode",)
 
 
 class OpportunityHistories(SalesforceStream):
@@ -88,6 +91,7 @@ class OpportunityHistories(SalesforceStream):
     remote_name = "OpportunityHistory"
     fields = ("Id", "IsDeleted", "CreatedDate", "SystemModstamp", "OpportunityId", "StageName",
               "Amount", "Probability", "CloseDate")
+    when_present = ("CurrencyIsoCode",)
 
 
 class Tasks(SalesforceStream):
@@ -133,12 +137,49 @@ class ForecastingQuotas(SalesforceStream):
     remote_name = "ForecastingQuota"
     fields = ("Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "QuotaOwnerId", "StartDate",
               "QuotaAmount", "ForecastingTypeId")
+    when_present = ("CurrencyIsoCode",)  # multi-currency orgs: the quota's currency
     reports_deletes = False
     optional = True
 
 
+class CurrencyTypes(SalesforceStream):
+    """The org's currencies and their current rates (Object Reference, CurrencyType).
+
+    Optional: the object exists only in multi-currency orgs; a single-currency org skips it and
+    keeps its amounts as they are. ConversionRate is "against the corporate currency": one corporate
+    unit is worth ConversionRate units of the currency. No IsDeleted: currencies are deactivated,
+    never deleted.
+    """
+
+    name = "currency_type"
+    object_type = "currency_rate"
+    remote_name = "CurrencyType"
+    fields = ("Id", "IsoCode", "ConversionRate", "IsCorporate", "IsActive", "CreatedDate", "LastModifiedDate",
+              "SystemModstamp")
+    reports_deletes = False
+    optional = True
+    quiet_when_missing = True
+
+
+class DatedConversionRates(SalesforceStream):
+    """Dated rates under advanced currency management (Object Reference, DatedConversionRate).
+
+    Optional: only multi-currency orgs with advanced currency management have the object. Each rate
+    applies from StartDate to the day before NextStartDate (null: still applies). No IsDeleted.
+    """
+
+    name = "dated_conversion_rate"
+    object_type = "currency_rate"
+    remote_name = "DatedConversionRate"
+    fields = ("Id", "IsoCode", "ConversionRate", "StartDate", "NextStartDate", "CreatedDate", "LastModifiedDate",
+              "SystemModstamp")
+    reports_deletes = False
+    optional = True
+    quiet_when_missing = True
+
+
 # Parents before children, so a first sync meets references it already knows.
 ALL: tuple[type[SalesforceStream], ...] = (
-    UserRoles, Users, Accounts, Contacts, Campaigns, Leads, Opportunities, OpportunityHistories,
+    CurrencyTypes, DatedConversionRates, UserRoles, Users, Accounts, Contacts, Campaigns, Leads, Opportunities, OpportunityHistories,
     CampaignMembers, Tasks, Events, ForecastingQuotas,
 )

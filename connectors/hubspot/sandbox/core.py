@@ -54,7 +54,8 @@ class HubSpotSandbox:
         portal_id = self.settings.portal_id or random.SystemRandom().randrange(20_000_000, 50_000_000)
         self.store.set_meta("portal_id", portal_id)
         self.store.set_meta("seed", seed_name)
-        result = seed(self.store, datasets, seed_name, self.settings.clock_origin)
+        result = seed(self.store, datasets, seed_name, self.settings.clock_origin,
+                      (self.settings.company_currency, self.settings.currencies))
         self.store.set_meta("date_shift_days", result["date_shift_days"])
 
     # -- owners (users of the portal) -----------------------------------------------------------

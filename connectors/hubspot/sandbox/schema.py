@@ -153,6 +153,8 @@ def standard_properties(name: str) -> list[Prop]:
                   Prop("dealtype", "Deal Type", "enumeration", "radio", group, DEAL_TYPES),
                   Prop("hs_analytics_source", "Original Source Type", "enumeration", "select", group,
                        _enum(ANALYTICS_SOURCES), read_only=True),
+                  # HubSpot's deal currency ("Currency"): one of the portal's currencies (Currencies guide).
+                  Prop("deal_currency_code", "Currency", "enumeration", "select", group),
                   # Not HubSpot's: a custom property the seed's portal has (maven-crm's product).
                   Prop("product", "Product", "string", "text", group, hubspot_defined=False,
                        description="The product sold (maven-crm).")]

@@ -38,6 +38,8 @@ SCHEMA_OWNER = {"calls": "contacts", "meetings": "contacts", "notes": "contacts"
 OWNERS_READ = ("crm.objects.owners.read",)
 USERS_READ = ("settings.users.read", "crm.objects.users.read")
 TEAMS_READ = ("settings.users.teams.read",)
+# Settings/Multicurrency (the Currencies guide's scope requirements): read and write are separate.
+CURRENCIES_READ, CURRENCIES_WRITE = ("settings.currencies.read",), ("settings.currencies.write",)
 
 Requirement = tuple[str, ...]  # any one of these scopes
 
@@ -90,6 +92,8 @@ def required(method: str, path: str, kind_of) -> list[Requirement]:
         return [TEAMS_READ]
     if parts[:3] == ["settings", "v3", "users"]:
         return [USERS_READ]
+    if parts[:3] == ["settings", "v3", "currencies"]:
+        return [CURRENCIES_READ if reading else CURRENCIES_WRITE]
     return []
 
 

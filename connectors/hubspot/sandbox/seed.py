@@ -21,6 +21,8 @@ lead has the same name, e-mail, company, owner and shifted dates in both sandbox
   hs_analytics_source comes from origin (the raw origin in hs_analytics_source_data_1), the landing page in
   hs_analytics_first_url. Each contact has a "First contact" engagement at 10:00 of its first-contact day:
   an email (hs_email_status SENT) when origin is email, else a note.
+- Currencies: the company currency (USD) only, deals without deal_currency_code; a multi-currency portal
+  (settings ``currencies``) puts a share of the deals in other currencies, amounts unchanged (currencies.py).
 - Seeds: "full" is everything, "small" every 20th deal and every 20th lead (all owners and companies),
   "none" nothing. Goal targets (quotas): see quotas.py.
 """
@@ -37,6 +39,7 @@ from connectors.salesforce.sandbox.seed import COMPANY_SUFFIXES, FIRST_NAMES, LA
 
 from .associations import associate_many
 from .clock import iso
+from .currencies import seed_currencies
 from .quotas import goal_targets
 from .schema import ASSOCIATION_TYPES, DEAL_STAGES, OBJECT_TYPES, PRIMARY_TYPES
 from .store import Store
@@ -239,11 +242,14 @@ def _olist(rows: Rows, folder: Path, agents: list[int], small: bool, shift_days:
             rows.links.append(("notes", engagement, "contacts", contact))
 
 
-def seed(store: Store, datasets: Path | None, kind: str, origin: datetime) -> dict[str, Any]:
+def seed(store: Store, datasets: Path | None, kind: str, origin: datetime,
+         currencies: tuple[str, dict | None] = ("USD", None)) -> dict[str, Any]:
     """Fill an empty store; returns the date shift and the counts per object type."""
+    company, others = currencies
     if kind not in SEEDS:
         raise ValueError(f"Unknown seed {kind!r}: use one of {', '.join(SEEDS)}.")
     if kind == "none":
+        seed_currencies(store, [], company, None, iso(origin))
         store.executemany("INSERT INTO owners VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                           [(FIRST_OWNER_ID, FIRST_USER_ID, ADMIN_EMAIL, "Alex", "Admin", "admin", "[]",
                             iso(origin), iso(origin), 0)])
@@ -258,5 +264,6 @@ def seed(store: Store, datasets: Path | None, kind: str, origin: datetime) -> di
     agents = [owners[t["sales_agent"]] for t in sorted(teams, key=lambda t: t["sales_agent"])]
     _olist(rows, olist_folder, agents, kind == "small", shift_days)
     goal_targets(rows, store)
+    seed_currencies(store, rows.records["deals"], company, others, iso(created))
     counts = rows.save(store)
     return {"date_shift_days": shift_days, "counts": counts}

@@ -19,7 +19,7 @@ APP_REQUIRED_SCOPES = (
     "crm.objects.deals.read", "crm.objects.deals.write", "crm.objects.owners.read", "crm.schemas.contacts.read",
     "crm.schemas.contacts.write", "crm.schemas.deals.read", "crm.schemas.deals.write", "settings.users.read",
 )
-APP_OPTIONAL_SCOPES = ("crm.objects.goals.read",)
+APP_OPTIONAL_SCOPES = ("crm.objects.goals.read", "settings.currencies.read")
 
 
 @dataclass
@@ -61,6 +61,12 @@ class HubSpotSandboxSettings(CoercibleSettings):
     card_fetch_url: str | None = None
     card_title: str = "Pipewise"
     card_ca_bundle: str | None = None
+    company_currency: str = "USD"
+    # Further currencies (None: the company currency only, as the default seed): {"rates": {"EUR": 1.1},
+    # "deals": {"EUR": 5, "GBP": 7}} gives every 5th seeded deal EUR, every 7th other one GBP. A rate is
+    # HubSpot's conversionRate, from the currency into the company currency; a currency given deals but
+    # no rate is one the portal has no rate for. Applied when the portal is seeded.
+    currencies: dict | None = None
 
     def _normalize(self) -> None:
         """Text clock origins become datetimes, lists tuples."""

@@ -90,8 +90,10 @@ def canvas_context(box: Sandbox, user: dict[str, Any], object_name: str, record:
                 "parameters": {},
                 "version": {"api": version, "season": "WINTER"},
             },
+            # The Canvas guide's Organization context: multicurrencyEnabled and the corporate currency.
             "organization": {"organizationId": box.org_id, "name": box.settings.org_name,
-                             "multicurrencyEnabled": False, "namespacePrefix": None, "currencyIsoCode": "USD"},
+                             "multicurrencyEnabled": box.store.currency_mode != "single", "namespacePrefix": None,
+                             "currencyIsoCode": box.corporate_currency()},
             "links": {"loginUrl": instance_url, "restUrl": f"{data}/", "sobjectUrl": f"{data}/sobjects/",
                       "queryUrl": f"{data}/query/", "metadataUrl": f"/services/Soap/m/{version}/{box.org_id[:15]}",
                       "enterpriseUrl": f"/services/Soap/c/{version}/{box.org_id[:15]}",

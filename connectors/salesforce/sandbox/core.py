@@ -15,7 +15,7 @@ from .ids import make_id
 from .outbound import OutboundDispatcher, notification_listener
 from .outbound_xml import Notification, snapshot
 from .records import RecordWriter
-from .schema import OBJECTS, SETUP_ACCESS, readable_by
+from .schema import CURRENCY_MODES, CURRENCY_OBJECTS, OBJECTS, SETUP_ACCESS, readable_by
 from .security import FieldAccess, field_access, user_permissions
 from .seed import ADMIN_PROFILE, seed
 from .settings import SandboxSettings, datasets_dir
@@ -84,7 +84,7 @@ class Sandbox:
         org_id = self.settings.org_id or make_id("00D", random.SystemRandom().randrange(10 ** 8, 10 ** 9))
         self.store.set_meta("org_id", org_id)
         self.store.set_meta("seed", seed_name)
-        result = seed(self.store, datasets, seed_name, self.settings.clock_origin)
+        result = seed(self.store, datasets, seed_name, self.settings.clock_origin, self.settings.currencies)
         self.store.set_meta("date_shift_days", result["date_shift_days"])
 
     def _latest_stamp(self):
@@ -126,8 +126,16 @@ class Sandbox:
         """The custom fields this user may read and edit (field-level security)."""
         return field_access(self.store, user_id)
 
+    def corporate_currency(self) -> str:
+        """The org's corporate currency: CurrencyType's IsCorporate one, else USD (the default org's)."""
+        found = self.store.fetchall('SELECT "IsoCode" FROM "CurrencyType" WHERE "IsCorporate" = 1 LIMIT 1')
+        return found[0][0] if found else "USD"
+
     def object_available(self, object_name: str, user_id: str | None = None) -> bool:
         """Whether the org has this object (a feature object only when its feature is on), for this user."""
+        needs = CURRENCY_OBJECTS.get(object_name)
+        if needs and CURRENCY_MODES.index(self.store.currency_mode) < CURRENCY_MODES.index(needs):
+            return False
         knob = FEATURE_OBJECTS.get(object_name)
         if knob is not None and not getattr(self.faults.knobs, knob):
             return False

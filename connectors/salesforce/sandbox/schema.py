@@ -19,6 +19,11 @@ DEFAULT_LENGTH = {"id": 18, "reference": 18, "string": 255, "textarea": 32000, "
 SYSTEM_FIELDS = ("Id:id:ro IsDeleted:boolean:ro CreatedDate:datetime:ro CreatedById:reference:ro "
                  "LastModifiedDate:datetime:ro LastModifiedById:reference:ro SystemModstamp:datetime:ro")
 OWNER = "OwnerId:reference"
+# Object Reference (Opportunity, OpportunityHistory, Account, ForecastingQuota): CurrencyIsoCode is
+# "available only for organizations with the multicurrency feature enabled". Every such object keeps
+# the column; the store shows the field only in a multi-currency org.
+CURRENCY_FIELD = "CurrencyIsoCode"
+_CURRENCY = f" {CURRENCY_FIELD}:picklist:len=3"
 PERMISSIONS = ("PermissionsApiEnabled:boolean PermissionsViewSetup:boolean PermissionsModifyAllData:boolean "
                "PermissionsViewAllData:boolean PermissionsCustomizeApplication:boolean")
 
@@ -39,7 +44,7 @@ OBJECTS: dict[str, tuple[str, str]] = {
     # CampaignMember, ForecastingQuota.
     "Account": ("001", f"{OWNER} Name:string:req Type:picklist Industry:picklist Website:url "
                        "AnnualRevenue:currency NumberOfEmployees:int BillingCountry:string:len=80 "
-                       "ParentId:reference YearStarted:string:len=4 Description:textarea"),
+                       "ParentId:reference YearStarted:string:len=4 Description:textarea" + _CURRENCY),
     "Contact": ("003", f"{OWNER} AccountId:reference FirstName:string:len=40 LastName:string:req:len=80 "
                        "Name:string:ro Email:email Title:string:len=128 Phone:phone LeadSource:picklist "
                        "Department:string:len=80 MailingCountry:string:len=80"),
@@ -51,9 +56,9 @@ OBJECTS: dict[str, tuple[str, str]] = {
     "Opportunity": ("006", f"{OWNER} Name:string:req:len=120 AccountId:reference StageName:picklist:req "
                            "Amount:currency Probability:percent CloseDate:date:req IsClosed:boolean:ro "
                            "IsWon:boolean:ro LeadSource:picklist Type:picklist CampaignId:reference "
-                           "Description:textarea"),
+                           "Description:textarea" + _CURRENCY),
     "OpportunityHistory": ("008", "OpportunityId:reference:ro StageName:picklist:ro Amount:currency:ro "
-                                  "Probability:percent:ro CloseDate:date:ro"),
+                                  "Probability:percent:ro CloseDate:date:ro" + _CURRENCY.replace("len=3", "ro:len=3")),
     "Task": ("00T", f"{OWNER} Subject:string Status:picklist Priority:picklist ActivityDate:date "
                     "WhoId:reference WhatId:reference TaskSubtype:picklist Description:textarea"),
     "Event": ("00U", f"{OWNER} Subject:string ActivityDate:date ActivityDateTime:datetime "
@@ -64,13 +69,23 @@ OBJECTS: dict[str, tuple[str, str]] = {
     "CampaignMember": ("00v", "CampaignId:reference:req LeadId:reference ContactId:reference Status:picklist "
                               "HasResponded:boolean FirstRespondedDate:date"),
     "ForecastingQuota": ("0J9", "QuotaOwnerId:reference:req StartDate:date:req QuotaAmount:currency "
-                                "ForecastingTypeId:string:len=18"),
+                                "ForecastingTypeId:string:len=18" + _CURRENCY),
+    # Object Reference: CurrencyType ("not available in single-currency organizations") and
+    # DatedConversionRate (multi-currency with advanced currency management only). Neither lists
+    # IsDeleted. Their key prefixes are the sandbox's own.
+    "CurrencyType": ("0Cx", "IsoCode:picklist:req:len=3 ConversionRate:double:req DecimalPlaces:int:req "
+                            "IsActive:boolean IsCorporate:boolean"),
+    "DatedConversionRate": ("0Cy", "IsoCode:picklist:req:len=3 ConversionRate:double:req StartDate:date "
+                                   "NextStartDate:date:ro"),
 }
+# Objects a single-currency org does not have; DatedConversionRate needs advanced currency management too.
+CURRENCY_OBJECTS = {"CurrencyType": "multi", "DatedConversionRate": "advanced"}
+CURRENCY_MODES = ("single", "multi", "advanced")
 # Objects the API may read but not write (Salesforce maintains them, or they are Metadata API only).
 READ_ONLY_OBJECTS = {"OpportunityHistory", "Profile"}
 # Objects whose reference entry lists no IsDeleted; their deletes are hard deletes.
 WITHOUT_IS_DELETED = {"User", "Profile", "UserRole", "PermissionSet", "PermissionSetAssignment",
-                      "FieldPermissions", "ForecastingQuota"}
+                      "FieldPermissions", "ForecastingQuota", "CurrencyType", "DatedConversionRate"}
 # Objects whose field reference lists only Id and SystemModstamp of the system fields.
 ONLY_MODSTAMP = {"PermissionSetAssignment", "FieldPermissions"}
 # Objects only users with View Setup and Configuration (or Modify All Data) may read (Object Reference,

@@ -22,6 +22,8 @@ Rules the datasets leave open, chosen here:
 - Quotas: a ForecastingQuota per sales rep and quarter of 2017, the HubSpot sandbox's rule: 110% of the
   revenue the rep won (Closed Won deals by CloseDate, among the seeded ones) the previous quarter, rounded up
   to 1,000, at least 1,000; created two weeks before the quarter opens.
+- Currencies: one (the default). A multi-currency org (settings ``currencies``) is the same org with
+  CurrencyType rates and a share of its deals in other currencies, amounts unchanged (currencies.py).
 - Seeds: "full" is everything, "small" every 20th deal and every 20th lead with their campaigns
   (all users and accounts), "none" nothing.
 """
@@ -35,6 +37,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from . import currencies as multi_currency
 from .clock import format_datetime
 from .ids import make_id
 from .records import STAGES
@@ -300,7 +303,8 @@ def _olist(rows: _Rows, folder: Path, small: bool, shift_days: int, admin: str, 
                  TaskSubtype="Email" if source == "email" else "Call")
 
 
-def seed(store: Store, datasets: Path | None, kind: str, origin: datetime) -> dict[str, Any]:
+def seed(store: Store, datasets: Path | None, kind: str, origin: datetime,
+         currencies: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fill an empty store; returns the date shift and the counts per object."""
     if kind not in SEEDS:
         raise ValueError(f"Unknown seed {kind!r}: use one of {', '.join(SEEDS)}.")
@@ -317,6 +321,9 @@ def seed(store: Store, datasets: Path | None, kind: str, origin: datetime) -> di
     admin, agents = _maven(rows, datasets / "maven-crm", kind == "small", users_created)
     _quotas(rows, agents, admin)
     _olist(rows, olist_folder, kind == "small", shift_days, admin, agents)
+    if currencies:
+        multi_currency.apply(rows, currencies, users_created, admin)
+        store.set_currency_mode(currencies.get("mode", "multi"))
     with store.transaction():
         store.add_custom_field("Opportunity", PRODUCT_FIELD, make_id("00N", store.allocate("00N")))
         counts = rows.save(store)

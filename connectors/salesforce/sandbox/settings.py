@@ -57,6 +57,11 @@ class SandboxSettings(CoercibleSettings):
     outbound_batch_seconds: float = 0.05      # gather changes this long so they share one message
     outbound_timeout_seconds: float = 10.0
     outbound_ca_bundle: str | None = None     # CA file for an https receiver with a private certificate
+    # A multi-currency org (None: one currency, as the default seed): {"mode": "multi" | "advanced",
+    # "corporate": "USD", "rates": {"EUR": 0.9}, "dated": {"EUR": [["2017-01-01", 0.95], ...]},
+    # "deals": {"EUR": 5, "GBP": 7}} puts every 5th seeded deal in EUR, every 7th other one in GBP.
+    # Rates are per corporate unit, as CurrencyType.ConversionRate. Applied when the org is seeded.
+    currencies: dict | None = None
 
     def __post_init__(self) -> None:
         self._normalize()

@@ -6,7 +6,7 @@ from typing import Any
 
 from connectors.sandbox_kit.sqlite_store import LockedSqlite
 
-from .schema import OBJECTS, TEXT_TYPES, Field, internal_columns, standard_fields
+from .schema import CURRENCY_FIELD, OBJECTS, TEXT_TYPES, Field, internal_columns, standard_fields
 
 _INTERNAL_TABLES = """
 CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT);
@@ -55,6 +55,7 @@ class Store(LockedSqlite):
     def __init__(self, path: Path):
         super().__init__(path, _INTERNAL_TABLES)
         self._fields: dict[str, list[Field]] = {}
+        self._currency_mode: str | None = None
         for name in OBJECTS:
             self._fields[name] = standard_fields(name)
             columns = ", ".join(f'"{f.name}" {column_type(f)}' + (" PRIMARY KEY" if f.name == "Id" else "")
@@ -74,18 +75,31 @@ class Store(LockedSqlite):
 
     # -- fields -------------------------------------------------------------------------------
 
+    @property
+    def currency_mode(self) -> str:
+        """single, multi (CurrencyIsoCode and CurrencyType) or advanced (dated rates as well)."""
+        if self._currency_mode is None:
+            self._currency_mode = self.meta("currency_mode") or "single"
+        return self._currency_mode
+
+    def set_currency_mode(self, mode: str) -> None:
+        self.set_meta("currency_mode", mode)
+        self._currency_mode = mode
+
     def objects(self) -> list[str]:
         """Every object of the org."""
         return list(self._fields)
 
     def fields(self, object_name: str) -> list[Field]:
-        """Every field of an object, custom ones last."""
+        """Every field of an object, custom ones last (CurrencyIsoCode only in a multi-currency org)."""
+        if self.currency_mode == "single":
+            return [f for f in self._fields[object_name] if f.name != CURRENCY_FIELD]
         return list(self._fields[object_name])
 
     def field(self, object_name: str, name: str) -> Field | None:
         """A field matched case-insensitively, or None."""
         lowered = name.lower()
-        return next((f for f in self._fields[object_name] if f.name.lower() == lowered), None)
+        return next((f for f in self.fields(object_name) if f.name.lower() == lowered), None)
 
     def add_custom_field(self, object_name: str, field: Field, field_id: str) -> None:
         """Add a column and remember its description."""
