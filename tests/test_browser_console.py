@@ -16,10 +16,9 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from redis import Redis
 
-from tests.browser import SCREENSHOTS, launch_chromium
+from tests.browser import SCREENSHOTS, axe_violations, launch_chromium
 from tests.conftest import WorkerProcess
 from tests.test_admin_signin import MANAGER, build_app
-from tests.test_browser_manager import AXE, axe_violations
 from tests.test_browser_panel import ServedApp
 
 PAGES = {  # screen → path ({id}: the installed connection)
@@ -183,8 +182,6 @@ def test_a_manager_who_opens_the_console_is_sent_to_the_team_panel(console):
 
 @pytest.mark.parametrize("width", [1280, 375])
 def test_every_console_page_passes_axe_has_a_skip_link_and_marks_the_current_page(console, width):
-    if not AXE.exists():
-        pytest.fail(f"axe-core is missing at {AXE}: run `npm ci --prefix tests/js` (make test does).")
     page = console.page
     page.set_viewport_size({"width": width, "height": 900})
     found = {}
