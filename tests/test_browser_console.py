@@ -74,7 +74,7 @@ def console(tmp_path_factory, redis_server, sf_sandbox):
             page.get_by_role("button", name="Copy the endpoint").click()
             expect(page.locator(".copy-status")).to_have_text("Copied.")
             installed.clipboard = page.evaluate("navigator.clipboard.readText()")
-            page.screenshot(path=str(SCREENSHOTS / "ui16c-progress-after.png"), full_page=True)
+            page.screenshot(path=str(SCREENSHOTS / "ui16c-progress-endpoint-after.png"), full_page=True)
             page.locator('#summary[data-state="completed"]').wait_for(timeout=90_000)
             connection_id = int(page.url.rstrip("/").split("/")[-2])
             yield SimpleNamespace(base=served.origin, page=page, browser=browser, rt=rt, sandbox=sf_sandbox,

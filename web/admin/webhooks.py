@@ -61,7 +61,7 @@ def sent_tests(db) -> dict[int, set[str]]:
 
 @bp.get("/webhooks")
 def webhooks():
-    """Per connection: the endpoint, the last event, and recent failures."""
+    """Per connection: the endpoint, a test event, the recent events (echoes apart), and the failures."""
     reveal = session.pop(REVEAL_KEY, {})
     public_url = runtime().config.PUBLIC_URL
     midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
