@@ -229,7 +229,8 @@ def dedupe_key(event: Event) -> str:
 
 
 def test_delivery(remote_org_id: str, object_name: str, record_id: str, event_id: str, *, url: str,
-                  client_secret: str, app_id: str = "0", now_ms: int | None = None) -> tuple[bytes, dict[str, str]]:
+                  client_secret: str, app_id: str = "0", now_ms: int | None = None,
+                  **_context: str) -> tuple[bytes, dict[str, str]]:
     """A signed batch of one ``<object>.creation`` event naming one record, as HubSpot sends it.
 
     The admin's "Send a test event". Event fields from HubSpot's webhooks API guide (eventId,

@@ -48,7 +48,7 @@ def send_test(connection_id: int):
         lead = db.scalar(select(Lead.remote_id).where(Lead.connection_id == connection_id,
                                                       Lead.deleted_at.is_(None))
                          .order_by(Lead.remote_modified_at.desc(), Lead.id.desc()).limit(1))
-        remote_org_id = connection.remote_org_id
+        remote_org_id, instance_url = connection.remote_org_id, connection.instance_url or ""
     if problem:
         flash(problem, "error")
         return back
@@ -59,7 +59,7 @@ def send_test(connection_id: int):
     event_id = str(10**15 + secrets.randbelow(9 * 10**15))
     body, headers = package.webhooks.test_delivery(
         remote_org_id, package.provider.writable_objects["lead"], lead, event_id, url=url,
-        client_secret=rt.config.HUBSPOT_CLIENT_SECRET, app_id=rt.config.HUBSPOT_APP_ID)
+        client_secret=rt.config.HUBSPOT_CLIENT_SECRET, app_id=rt.config.HUBSPOT_APP_ID, instance_url=instance_url)
     try:
         answer = requests.post(url, data=body, headers=headers, timeout=(5, 30), verify=rt.config.ca_bundle,
                                allow_redirects=False)
