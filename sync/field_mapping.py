@@ -21,7 +21,7 @@ from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, inspect, s
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from connectors import common
+from connectors import common, registry
 from connectors.base import Provider, Stream
 from connectors.hubspot import mapping as hubspot_mapping
 from connectors.salesforce import mapping as salesforce_mapping
@@ -196,11 +196,17 @@ def catalog(redis, connection_id: int, provider_key: str, remote_name: str,
     return fields
 
 
+def pipewise_outputs(provider_key: str) -> set[str]:
+    """The CRM fields Pipewise writes (score, band, …): never a source, or scores would feed themselves."""
+    return {f.remote_name.lower() for f in registry.get(provider_key).provider.writable_fields}
+
+
 def compatible_fields(provider_key: str, object_type: str, common_field: str,
                       fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The remote fields whose type can feed this common field."""
+    """The remote fields whose type can feed this common field (Pipewise's own outputs left out)."""
     kinds = PROVIDERS[provider_key].compatible[field_kind(object_type, common_field)]
-    return [f for f in fields if f.get("type") in kinds]
+    outputs = pipewise_outputs(provider_key)
+    return [f for f in fields if f.get("type") in kinds and f["name"].lower() not in outputs]
 
 
 def check(provider_key: str, object_type: str, common_field: str, remote_field: str,
@@ -211,6 +217,9 @@ def check(provider_key: str, object_type: str, common_field: str, remote_field: 
         return f"{common_field!r} is not a field Pipewise lets you remap on {object_type}."
     if remote_field == "" and defaults[common_field] == "":
         return None  # back to no source at all
+    if remote_field.lower() in pipewise_outputs(provider_key):
+        return (f"{remote_field} is a field Pipewise itself writes; it cannot feed Pipewise's own scoring. "
+                "Pick a field your team or another system fills.")
     found = next((f for f in fields if f["name"] == remote_field), None)
     if found is None:
         return (f"The CRM has no field called {remote_field!r} on this object. Pick one of the listed fields, "

@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, Boolean, Date, Float, ForeignKey, Index, Integer,
-                        LargeBinary, String, Text, UniqueConstraint)
+                        LargeBinary, String, Text, UniqueConstraint, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 
@@ -367,6 +367,8 @@ class WebhookEvent(Base):
     processed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The CRM's notification of Pipewise's own write: kept for dedupe, never counted as an event.
+    echo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ModelVersion(Base):

@@ -11,6 +11,8 @@ CHROMIUM = os.environ.get("PIPEWISE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+# axe-core comes from the npm registry into tests/js/node_modules (`npm ci --prefix tests/js`).
+AXE = Path(__file__).resolve().parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def launch_chromium(playwright):
@@ -26,3 +28,18 @@ def sign_in_with_salesforce(page, base: str) -> None:
     page.goto(base + "/admin/connections")
     page.get_by_role("link", name="Sign in with Salesforce").click()
     page.get_by_role("button", name="Allow").click()
+
+
+def axe_violations(frame) -> list[str]:
+    """Serious or critical WCAG 2.1 A/AA violations axe-core finds in a page or frame.
+
+    The page's context must bypass CSP (``bypass_csp=True``): Pipewise's script-src 'self' would
+    block the injected axe script, as it should block any script not its own.
+    """
+    if not AXE.exists():
+        pytest.fail(f"axe-core is missing at {AXE}: run `npm ci --prefix tests/js` (make test does).")
+    frame.add_script_tag(path=str(AXE))
+    result = frame.evaluate("""() => axe.run(document, {runOnly: {type: 'tag',
+        values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})""")
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]

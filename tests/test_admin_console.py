@@ -62,8 +62,11 @@ def test_the_connection_page_shows_health_records_usage_and_runs_from_the_store(
     # A single-currency org has no currency rates; the objects it has are all there.
     assert counts["currency_rate"] == 0 and all(n > 0 for k, n in counts.items() if k != "currency_rate")
     assert f"{connection.api_usage_used} of {connection.api_usage_limit} calls" in page
-    assert f"<td>#{run.id}</td><td>full</td><td>completed</td>" in page
-    assert f"<td>{run.seen}</td><td>{run.changed}</td><td>{run.deleted}</td><td>{run.api_calls}</td>" in page
+    # Each cell carries its column's name, which a phone shows beside the value.
+    assert (f'<td data-label="Run">#{run.id}</td><td data-label="Kind">full</td>'
+            '<td data-label="Status">completed</td>') in page
+    assert (f'<td data-label="Read">{run.seen}</td><td data-label="Changed">{run.changed}</td>'
+            f'<td data-label="Deleted">{run.deleted}</td><td data-label="API calls">{run.api_calls}</td>') in page
     assert "No errors in the last runs." in page
 
 

@@ -1,4 +1,4 @@
-"""The webhooks screen: the endpoint shown once after install or rotation, last events, failures."""
+"""The webhooks screen: the endpoint shown once after install or rotation, recent events, failures."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -39,14 +39,17 @@ def test_the_endpoint_is_shown_once_after_install_then_masked(app, sf_sandbox):
     assert install_entry.organization_id == connection.organization_id
     with client.session_transaction() as session:
         assert session["user"]["organization_id"] == connection.organization_id
-    first = client.get("/admin/webhooks").get_data(as_text=True)
+    # The page right after the install (its progress page) shows the endpoint whole, with the banner.
+    first = client.get(f"/connections/{connection_id}/progress").get_data(as_text=True)
     prefix = f"http://pipewise.test:8000/webhooks/salesforce/{sf_sandbox.org_id}/"
     secret = first.split(prefix, 1)[1].split("<", 1)[0]
-    assert len(secret) >= 32 and "not shown again" in first
+    assert len(secret) >= 32 and "copy the webhook endpoint below into the CRM" in first
+    assert "this page is the only time it is shown" in first and "Copy the endpoint" in first
     # The store keeps only a hash; the endpoint shown once works.
     assert secret not in str(connection.webhook_secret_hash) and webhook_secret_matches(connection, secret)
     second = client.get("/admin/webhooks").get_data(as_text=True)
     assert secret not in second and f"{prefix}••••" in second
+    assert secret not in client.get(f"/connections/{connection_id}/progress").get_data(as_text=True)
 
 
 def test_last_event_and_failures_come_from_the_inbox(app, sf_sandbox):
@@ -61,12 +64,16 @@ def test_last_event_and_failures_come_from_the_inbox(app, sf_sandbox):
             WebhookEvent(connection_id=connection_id, event_id="evt-2", kind="outbound_message",
                          object_type="opportunity", remote_ids=["0061"],
                          error="The targeted sync failed: Salesforce answered 503."),
+            # The CRM's echo of Pipewise's own write: stored for dedupe, never counted as an event.
+            WebhookEvent(connection_id=connection_id, event_id="evt-3", kind="outbound_message",
+                         object_type="lead", remote_ids=["00Q2"], echo=True, processed_at=utcnow(), targets={}),
         ])
         session.commit()
     page = client.get("/admin/webhooks").get_data(as_text=True)
     assert "outbound message, opportunity" in page
     assert "evt-2" in page and "The targeted sync failed: Salesforce answered 503." in page
-    assert "<dt>Events today (UTC)</dt><dd>2</dd>" in page
+    assert '<dt>Events today (UTC)</dt><dd class="today">2</dd>' in page
+    assert '<dd class="echoes">1 ' in page and "00Q2" not in page
 
 
 def test_rotating_the_secret_is_confirmed_audited_and_the_old_one_stops_working(app, sf_sandbox):
@@ -74,7 +81,7 @@ def test_rotating_the_secret_is_confirmed_audited_and_the_old_one_stops_working(
     client = app.test_client()
     sign_in(client, sf_sandbox)
     connection_id = install(client, sf_sandbox)
-    page = client.get("/admin/webhooks").get_data(as_text=True)  # the one showing after install
+    page = client.get(f"/connections/{connection_id}/progress").get_data(as_text=True)  # the one showing
     old = page.split(f"/webhooks/salesforce/{sf_sandbox.org_id}/", 1)[1].split("<", 1)[0]
     confirm = client.get(f"/admin/webhooks/{connection_id}/rotate")
     assert b"Rotate the webhook secret?" in confirm.data

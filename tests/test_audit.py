@@ -100,4 +100,45 @@ def test_the_audit_screen_lists_the_admins_actions_by_name(tmp_path, sqlite_url,
     sign_in(client, sf_sandbox)
     client.post(f"/admin/connections/{connection_id}/pause", data={"csrf_token": csrf(client)})
     page = client.get("/admin/audit").get_data(as_text=True)
-    assert "connection.pause" in page and f"connection:{connection_id}" in page and "Alex Admin" in page
+    # Words, names and the organization's own numbering, not codes, ids and raw JSON.
+    assert "Paused a connection" in page and "Salesforce connection (" in page and "Alex Admin" in page
+    assert '<td data-label="#">1</td>' in page and "{&#34;" not in page
+
+
+def test_the_audit_trail_filters_by_actor_action_and_date_and_exports_neutralised_csv(
+        tmp_path, sqlite_url, redis_url, sf_sandbox):
+    import csv
+    import io
+
+    from sync.models import Connection
+    from tests.conftest import connect_salesforce
+
+    app = build_app(tmp_path, sqlite_url, redis_url, sf_sandbox)
+    rt = app.extensions["pipewise"]
+    connection_id = connect_salesforce(rt, sf_sandbox)
+    client = app.test_client()
+    sign_in(client, sf_sandbox)
+    client.post(f"/admin/connections/{connection_id}/pause", data={"csrf_token": csrf(client)})
+    client.post(f"/admin/connections/{connection_id}/resume", data={"csrf_token": csrf(client)})
+    with rt.sessions() as session:
+        organization_id = session.get(Connection, connection_id).organization_id
+        record(session, actor="system", action="connection.pause", organization_id=organization_id + 1)
+        # A name a CRM user could give themselves: a spreadsheet would run it as a formula.
+        record(session, actor="=HYPERLINK(\"http://evil.example\")", action="api_key.create",
+                     organization_id=organization_id, details={"name": "@SUM(1+1)"})
+        session.commit()
+    page = client.get("/admin/audit?action=connection.pause").get_data(as_text=True)
+    assert page.count("<tr data-action=") == 1 and "Paused a connection" in page and "<td data-label=\"Action\">Resumed" not in page
+    assert client.get("/admin/audit?actor=system").get_data(as_text=True).count("<tr data-action=") == 0
+    assert "No entry matches" in client.get("/admin/audit?since=2001-01-01&until=2001-01-02").get_data(as_text=True)
+    export = client.get("/admin/audit.csv")
+    assert export.status_code == 200 and export.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
+    assert [r["number"] for r in rows] == [str(n) for n in range(len(rows), 0, -1)]  # per organization, no gaps
+    assert "Pipewise (automatic)" not in export.get_data(as_text=True)  # another organization's entry
+    hostile = rows[0]
+    assert hostile["who"] == "'=HYPERLINK(\"http://evil.example\")" and hostile["details"] == "name: @SUM(1+1)"
+    assert [r["action"] for r in csv.DictReader(io.StringIO(
+        client.get("/admin/audit.csv?action=connection.resume").get_data(as_text=True)))] == ["Resumed a connection"]
+    # The chain and its verification are untouched by the views.
+    assert app.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0

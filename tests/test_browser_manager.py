@@ -8,14 +8,13 @@ from __future__ import annotations
 import csv
 from datetime import datetime
 from html import escape
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 from werkzeug.wrappers import Request, Response
 
 import web
-from tests.browser import SCREENSHOTS, launch_chromium
+from tests.browser import AXE, SCREENSHOTS, axe_violations, launch_chromium
 from tests.conftest import make_config
 from tests.test_browser_panel import ServedApp
 from tests.test_embed_canvas import ORG_ID, SECRET, envelope, sign
@@ -23,7 +22,6 @@ from tests.test_manager_scope import TEAM_SECRET
 from tests.test_manager_seed import M1, R1, R2, build_seed, prepare_store, seed_team
 from web.extensions import runtime
 
-AXE = Path(__file__).resolve().parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
 VIEWS = [("pipeline", "Pipeline health"), ("forecast", "Forecast"), ("benchmarks", "Benchmarks"),
          ("winloss", "Win/loss"), ("funnel", "Funnel"), ("coaching", "Coaching")]
 
@@ -96,15 +94,6 @@ def open_panel(browser, crm_origin: str, width: int):
     panel = page.frame_locator("#pipewise-team")
     panel.get_by_role("heading", name="Pipeline health: User 0M1's team").wait_for()
     return page, panel, page.wait_for_selector("iframe#pipewise-team").content_frame(), requested
-
-
-def axe_violations(frame) -> list[str]:
-    """Serious or critical WCAG 2.1 A/AA violations axe-core finds in the frame."""
-    frame.add_script_tag(path=str(AXE))
-    result = frame.evaluate("""() => axe.run(document, {runOnly: {type: 'tag',
-        values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})""")
-    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
 def snapshot(page, frame, name: str) -> None:

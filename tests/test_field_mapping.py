@@ -3,6 +3,7 @@ a Pipewise field switched off is not written back."""
 from __future__ import annotations
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import select
 
 from connectors.base import WritableField
@@ -116,6 +117,7 @@ def test_the_orgs_own_product_field_reaches_deals_only_once_mapped(synced, sf_co
     ("lead", "title", "No_Such_Field__c", "has no field called"),
     ("lead", "is_converted", "Company", "cannot feed is converted"),
     ("opportunity", "close_date", "Seats__c", "cannot feed close date"),
+    ("lead", "title", "Pipewise_Next_Step__c", "a field Pipewise itself writes"),
 ])
 def test_an_invalid_remote_field_is_refused_with_a_clear_message_and_nothing_is_saved(
         synced, object_type, field, remote, message):
@@ -127,6 +129,20 @@ def test_an_invalid_remote_field_is_refused_with_a_clear_message_and_nothing_is_
     assert "Nothing was saved" in page and message in page
     with rt.sessions() as db:
         assert db.scalars(select(FieldMapping)).all() == []
+
+
+def test_choices_show_sample_values_and_never_pipewise_own_fields(synced):
+    app, rt, connection_id, admin = synced
+    provision_job(connection_id)  # Pipewise's fields now exist in the CRM, as after an install
+    page = admin.get(f"/admin/connections/{connection_id}/mapping").get_data(as_text=True)
+    with rt.sessions() as db:
+        company = db.scalars(select(Lead.remote_data).where(Lead.connection_id == connection_id)
+                             .order_by(Lead.id.desc())).first()["Company"]
+    row = page.split('data-samples="company"', 1)[1].split("</div>", 1)[0]
+    assert "Sample values now:" in row and escape(company[:40]) in row
+    assert " — e.g. " in page
+    assert "Pipewise_Score__c" not in page.split('id="writeback"', 1)[0]
+    assert 'value="Pipewise_Next_Step__c"' not in page
 
 
 def test_the_mapping_screen_is_for_admins_of_the_connection_only(synced, sf_sandbox):

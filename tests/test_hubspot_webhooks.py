@@ -56,6 +56,16 @@ def test_altered_forged_and_stale_signatures_are_refused():
     assert not webhooks.verify_signature_v3(SECRET, "POST", URL, body, stamp, None)
 
 
+def test_a_test_delivery_is_signed_as_hubspots_helper_validates_and_parses_as_an_event():
+    body, headers = webhooks.test_delivery("62515", "contacts", "101", "1000000000000042", url=URL,
+                                           client_secret=SECRET, app_id="2016482")
+    stamp = headers[webhooks.TIMESTAMP_HEADER]
+    assert Signature.is_valid(headers[webhooks.SIGNATURE_HEADER], SECRET, body.decode(), URL, "POST", "v3", stamp)
+    [parsed] = webhooks.parse_events(body)
+    assert (parsed.portal_id, parsed.stream, parsed.object_ids, parsed.action) == ("62515", "contact", ("101",),
+                                                                                   "creation")
+
+
 def test_uri_is_checked_with_the_characters_hubspot_decodes():
     signed_uri = "https://pipewise.example/embed/hubspot/card?userEmail=ana@example.com&portalId=1"
     sent_uri = "https://pipewise.example/embed/hubspot/card?userEmail=ana%40example.com&portalId=1"
@@ -182,6 +192,8 @@ def test_echo_of_pipewise_own_write_starts_nothing(app_and_store):
     echo = event(41, 101, propertyName="pipewise_score", propertyValue="73", changeSource="INTEGRATION")
     assert post_events(client, [echo]).status_code == 204
     assert queued(rt) == []
+    with rt.sessions() as session:  # kept for dedupe, marked so the Webhooks page does not count it
+        assert session.scalar(select(WebhookEvent.echo).where(WebhookEvent.event_id.like("41:%"))) is True
     edited = event(42, 101, propertyName="pipewise_score", propertyValue="12")
     assert post_events(client, [edited]).status_code == 204
     assert queued_targets(rt) == [(connection_id, {"contact": ["101"]})]

@@ -173,6 +173,24 @@ def test_an_outbound_message_follows_the_notifications_wsdl(sf_sandbox):
     assert sobject.get(f"{{{XSI}}}type") == "sf:Lead"
 
 
+def test_the_consoles_test_event_follows_the_notifications_wsdl_and_parses():
+    from connectors.salesforce.webhooks import parse_outbound_message, test_delivery
+
+    documented_root = etree.parse(str(FIXTURES / "outbound_message.xml")).getroot()
+    body, headers = test_delivery("00Dx0000000BV7zEAG", "Lead", "00Qx0000003ZRdyEAG", "1000000000000001",
+                                  instance_url="https://yourInstance.salesforce.com")
+
+    def outline(node):
+        return [(etree.QName(child).localname, outline(child)) for child in node if isinstance(child.tag, str)]
+
+    assert outline(etree.fromstring(body)) == outline(documented_root)
+    assert headers["Content-Type"] == "text/xml; charset=utf-8"
+    message = parse_outbound_message(body)
+    [note] = message.notifications
+    assert (message.organization_id, note.object_type, note.record_id) == ("00Dx0000000BV7zEAG", "Lead",
+                                                                           "00Qx0000003ZRdyEAG")
+
+
 def test_standard_objects_have_only_their_documented_fields(http, sf_sandbox, token):
     reference = documented("object_fields.json")
     for name, fields in reference["objects"].items():

@@ -30,7 +30,8 @@ def create_app(config: Config | None = None) -> Flask:
     limits.init_app(app)
     proxies.init_app(app, config)
 
-    from web import admin, auth, cli, csrf, install, security, webhooks
+    from web import admin, auth, cli, csrf, install, security, template_filters, webhooks
+    template_filters.init_app(app)
     security.init_app(app, config)
     csrf.init_app(app)
     auth.init_app(app)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from connectors import registry
 from connectors.errors import ConnectorError
 from sync import audit, field_mapping
 from sync.connections import open_client
-from sync.models import Connection
+from sync.models import SYNCED_MODELS, Connection
 from web.auth import actor, admins_only
 from web.extensions import runtime
 
@@ -54,12 +55,35 @@ def _catalogs(connection: Connection, provider) -> tuple[dict[str, list[dict]], 
     return found, None
 
 
+SAMPLE_RECORDS = 200
+
+
+def _samples(db, connection_id: int, object_type: str) -> dict[str, list[str]]:
+    """Up to three distinct values per CRM field, from the latest records Pipewise stored (as the CRM sent them)."""
+    model = SYNCED_MODELS[object_type]
+    found: dict[str, list[str]] = {}
+    for data in db.scalars(select(model.remote_data).where(model.connection_id == connection_id,
+                                                           model.deleted_at.is_(None))
+                           .order_by(model.id.desc()).limit(SAMPLE_RECORDS)):
+        if not isinstance(data, dict):
+            continue
+        # HubSpot nests the values under "properties"; Salesforce keeps them at the top.
+        values = data.get("properties") if isinstance(data.get("properties"), dict) else data
+        for name, value in values.items():
+            text = "" if value is None or isinstance(value, (dict, list)) else str(value).strip()
+            seen = found.setdefault(name.lower(), [])
+            if text and len(seen) < 3 and text[:40] not in seen:
+                seen.append(text[:40])
+    return found
+
+
 def _rows(db, connection: Connection, provider, catalogs, submitted=None) -> dict[str, list[dict]]:
-    """Per object: each common field, its built-in and current source, and the fields that may feed it."""
+    """Per object: each common field, its built-in and current source, the fields that may feed it, samples."""
     current = field_mapping.overrides(db, connection.id)
     objects = {}
     for object_type, defaults in field_mapping.mappable(provider).items():
         fields = catalogs.get(object_type, [])
+        samples = _samples(db, connection.id, object_type)
         rows = []
         for common_field, default in defaults.items():
             source = current.get(object_type, {}).get(common_field, default)
@@ -73,7 +97,9 @@ def _rows(db, connection: Connection, provider, catalogs, submitted=None) -> dic
             rows.append({"field": common_field, "label": common_field.replace("_", " ").capitalize(),
                          "kind": field_mapping.field_kind(object_type, common_field), "default": default,
                          "source": source, "selected": (submitted or {}).get(common_field, source),
-                         "overridden": source != default, "options": extra + options})
+                         "overridden": source != default, "samples": samples.get(source.lower(), []),
+                         "options": [{**o, "samples": samples.get(o["name"].lower(), [])}
+                                     for o in extra + options]})
         objects[object_type] = rows
     return objects
 

@@ -48,6 +48,25 @@ def create():
     return _page(new_token=token)
 
 
+@bp.get("/<int:key_id>/revoke")
+def revoke_confirm(key_id: int):
+    """Say what revoking breaks before doing it."""
+    key = None
+    if g.organization_id is not None:
+        with runtime().sessions() as db:
+            key = next((k for k in api_keys.keys_of(db, g.organization_id) if k.id == key_id and not k.revoked_at),
+                       None)
+    if key is None:
+        abort(404)
+    return render_template("admin/confirm.html", connection=None, title=f"Revoke the key “{key.name}”?",
+                           points=[f"Every program that calls the API with the key ending {key.hint} is refused "
+                                   "from the moment you revoke it.",
+                                   "A revoked key cannot be restored: create a new key and give it to that "
+                                   "program instead."],
+                           action=url_for("api_keys_admin.revoke", key_id=key_id), button="Revoke the key",
+                           cancel=url_for("api_keys_admin.index"))
+
+
 @bp.post("/<int:key_id>/revoke")
 def revoke(key_id: int):
     """Revoke a key of the organization: calls with it are refused from now on."""

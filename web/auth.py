@@ -15,7 +15,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 from werkzeug.urls import iri_to_uri
 
@@ -179,10 +179,29 @@ def admin_refusal():
     if user is None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if user["role"] != "admin":
+        team_panel = team_panel_redirect(user)
+        if team_panel is not None and request.method == "GET":
+            return team_panel
         log.warning("auth.forbidden user=%s:%s role=%s path=%s", user["provider"], user["user_id"],
                     user["role"], request.path)
         return render_template("auth/forbidden.html", user=user), 403
     return None
+
+
+def team_panel_redirect(user: dict[str, Any]):
+    """A manager who opens the console goes to their team panel (None for anyone else, or before a sync)."""
+    from embed.manager import mint_manager_token
+
+    if user["role"] != "manager":
+        return None
+    with runtime().sessions() as db:
+        row = _store_user(db, user)
+        if row is None or row.deleted_at is not None or not row.is_active:
+            return None
+        organization_id = db.scalar(select(Connection.organization_id).where(Connection.id == row.connection_id))
+    token = mint_manager_token(current_app.secret_key, organization_id, row.connection_id, row.remote_id, "manager")
+    log.info("auth.manager-to-team-panel user=%s:%s path=%s", user["provider"], user["user_id"], request.path)
+    return redirect(url_for("embed.manager_home", pt=token))
 
 
 def admin_required(view):
@@ -271,7 +290,9 @@ def callback(provider: str):
     log.info("auth.signed-in user=%s:%s role=%s", provider, who.user_id, who.role)
     if nxt:
         return redirect(nxt)
-    return redirect(url_for("admin.connections") if who.role == "admin" else url_for("auth.whoami"))
+    if who.role == "admin":
+        return redirect(url_for("admin.connections"))
+    return team_panel_redirect(session["user"]) or redirect(url_for("auth.whoami"))
 
 
 def revoke_grant(app, token: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from web.extensions import runtime
+from web.template_filters import crm_name
 
 ROOT = Path(__file__).resolve().parent.parent
 db_cli = AppGroup("db", help="Database schema.")
@@ -92,7 +93,7 @@ def connections_check(connection_id: int | None):
         except LookupError as exc:
             raise click.ClickException(str(exc)) from None
         failed = failed or bool(report.errors)
-        click.echo(f"{report.provider.capitalize()} connection {one}: {report.summary()}")
+        click.echo(f"{crm_name(report.provider)} connection {one}: {report.summary()}")
         for finding in report.findings:
             click.echo(f"  {finding.status:<7} {finding.check}: {finding.message}")
     if failed:

@@ -13,7 +13,7 @@ from sync import audit, timeline
 from sync.connections import install, oauth_app
 from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun
 from sync.preflight import latest_report
-from web.admin.webhooks import allow_reveal
+from web.admin.webhooks import allow_reveal, take_reveal
 from web.auth import (IDENTITY_RESOLVERS, SignInError, actor, admin_required, current_user, public_url,
                       revoke_grant, set_organization)
 from web.extensions import runtime
@@ -104,8 +104,9 @@ def callback(provider: str):
         set_organization(organization_id)
     if secret:
         allow_reveal(connection_id, secret)
-    flash("Connected. For changes to arrive as they happen, paste the webhook endpoint shown once on the "
-          "Webhooks page into the CRM.", "info")
+    flash("Connected. For changes to arrive as they happen, copy the webhook endpoint below into the CRM "
+          "now: it is shown only on this page." if secret else "Connected. The CRM sends its changes to "
+          "Pipewise as they happen; the Webhooks page shows them and can send a test event.", "info")
     enqueue_install_jobs(rt, connection_id)
     return redirect(url_for("install.progress", connection_id=connection_id))
 
@@ -162,7 +163,8 @@ def progress(connection_id: int):
     with runtime().sessions() as db:
         connection = _own_connection(db, connection_id)
         steps = connection_timeline(db, connection)
-    return render_template("progress.html", connection=connection, steps=steps,
+        endpoint = take_reveal(connection)
+    return render_template("progress.html", connection=connection, steps=steps, endpoint=endpoint,
                            provider_name=registry.get(connection.provider).provider.name)
 
 

@@ -161,7 +161,7 @@ def _settle_echoes(session, connection_id: int, event_ids: set[str]) -> None:
     if event_ids:
         session.execute(update(WebhookEvent).where(WebhookEvent.connection_id == connection_id,
                                                    WebhookEvent.event_id.in_(list(event_ids)))
-                        .values(processed_at=utcnow(), targets={}))
+                        .values(processed_at=utcnow(), targets={}, echo=True))
 
 
 def _work(session, connection_id: int, event_ids: set[str]) -> list[int]:

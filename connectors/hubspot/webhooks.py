@@ -226,3 +226,24 @@ def dedupe_key(event: Event) -> str:
     """The inbox key: HubSpot does not promise eventId alone is unique, so with subscription and object."""
     subscription = event.raw.get("subscriptionId")
     return f"{event.event_id}:{subscription}:{'-'.join(event.object_ids)}"[:128]
+
+
+def test_delivery(remote_org_id: str, object_name: str, record_id: str, event_id: str, *, url: str,
+                  client_secret: str, app_id: str = "0", now_ms: int | None = None,
+                  **_context: str) -> tuple[bytes, dict[str, str]]:
+    """A signed batch of one ``<object>.creation`` event naming one record, as HubSpot sends it.
+
+    The admin's "Send a test event". Event fields from HubSpot's webhooks API guide (eventId,
+    subscriptionId, portalId, appId, occurredAt, subscriptionType, attemptNumber, objectId,
+    changeSource); signed with the v3 signature over the URL the request goes to.
+    """
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    singular = {"contacts": "contact", "companies": "company", "deals": "deal"}.get(object_name, object_name)
+    event = {"eventId": int(event_id), "subscriptionId": 0, "portalId": int(remote_org_id),
+             "appId": int(app_id) if str(app_id).isdigit() else 0, "occurredAt": now_ms,
+             "subscriptionType": f"{singular}.creation", "attemptNumber": 0, "objectId": int(record_id),
+             "changeSource": "INTEGRATION"}
+    body = json.dumps([event]).encode()
+    timestamp = str(now_ms)
+    return body, {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
+                  SIGNATURE_HEADER: signature_v3(client_secret, "POST", url, body, timestamp)}

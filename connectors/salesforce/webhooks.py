@@ -103,3 +103,32 @@ def ack_response(ack: bool = True) -> bytes:
     response = etree.SubElement(body, f"{{{OUTBOUND_NS}}}notificationsResponse", nsmap={None: OUTBOUND_NS})
     etree.SubElement(response, f"{{{OUTBOUND_NS}}}Ack").text = "true" if ack else "false"
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+
+
+def test_delivery(remote_org_id: str, object_name: str, record_id: str, event_id: str, *,
+                  instance_url: str = "", api_version: str = "59.0", **_signing: str) -> tuple[bytes, dict[str, str]]:
+    """An Outbound Message with one notification naming one record, as Salesforce sends it.
+
+    The admin's "Send a test event": the shape follows the outbound messaging WSDL (notifications →
+    OrganizationId, ActionId, SessionId, EnterpriseUrl, PartnerUrl, Notification → Id, sObject of
+    xsi:type ``sf:<Object>``).
+    Only the record's Id travels, so it is never mistaken for the echo of a write: the intake
+    re-reads the record, as for any change. Salesforce authenticates these by the URL, not a signature.
+    """
+    sf_ns = "urn:sobject.enterprise.soap.sforce.com"
+    envelope = etree.Element(f"{{{SOAP_NS}}}Envelope", nsmap={"soapenv": SOAP_NS, "xsi": XSI_NS})
+    body = etree.SubElement(envelope, f"{{{SOAP_NS}}}Body")
+    notes = etree.SubElement(body, f"{{{OUTBOUND_NS}}}notifications", nsmap={None: OUTBOUND_NS})
+    etree.SubElement(notes, f"{{{OUTBOUND_NS}}}OrganizationId").text = remote_org_id
+    etree.SubElement(notes, f"{{{OUTBOUND_NS}}}ActionId").text = "04k000000000000AAA"
+    etree.SubElement(notes, f"{{{OUTBOUND_NS}}}SessionId").set(f"{{{XSI_NS}}}nil", "true")
+    soap = f"{instance_url.rstrip('/')}/services/Soap"
+    etree.SubElement(notes, f"{{{OUTBOUND_NS}}}EnterpriseUrl").text = f"{soap}/c/{api_version}/{remote_org_id[:15]}"
+    etree.SubElement(notes, f"{{{OUTBOUND_NS}}}PartnerUrl").text = f"{soap}/u/{api_version}/{remote_org_id[:15]}"
+    note = etree.SubElement(notes, f"{{{OUTBOUND_NS}}}Notification")
+    etree.SubElement(note, f"{{{OUTBOUND_NS}}}Id").text = event_id
+    sobject = etree.SubElement(note, f"{{{OUTBOUND_NS}}}sObject", nsmap={"sf": sf_ns})
+    sobject.set(f"{{{XSI_NS}}}type", f"sf:{object_name}")
+    etree.SubElement(sobject, f"{{{sf_ns}}}Id").text = record_id
+    return (etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"),
+            {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})

@@ -38,4 +38,5 @@ def record(db: Session, action: str, target: str | None = None, details: dict[st
                         target=target, details=details)
 
 
-from web.admin import audit_views, connections, erasure, jobs, models, webhooks, writeback  # noqa: E402,F401
+from web.admin import (audit_views, connections, erasure, jobs, models, webhook_test,  # noqa: E402,F401
+                       webhooks, writeback)

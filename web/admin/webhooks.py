@@ -1,15 +1,16 @@
 """Webhooks: the endpoint to paste into the CRM, the last events received, and the failures.
 
-A webhook secret is shown whole only once: right after the install or right after an admin
-rotates it. The store keeps only its hash; until that one showing the secret waits in the
-admin's server-side session. Everywhere else it is masked.
+A webhook secret is shown whole only once: on the page right after the install (its progress
+page) or right after an admin rotates it (this page). The store keeps only its hash; until that
+one showing the secret waits in the admin's server-side session. Everywhere else it is masked.
+The CRM's echoes of Pipewise's own writes are kept for dedupe but are not counted as events.
 """
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
-from sync import webhook_outbox
+from sync import audit, webhook_outbox
 from sync.connections import rotate_webhook_secret
 from sync.models import Connection, WebhookEvent, utcnow
 from web.admin import bp, connection_or_404, organization_id, record
@@ -26,14 +27,41 @@ def endpoint_url(public_url: str, connection: Connection, secret: str) -> str | 
     return None
 
 
+def intake_url(public_url: str, connection: Connection) -> str:
+    """Where a CRM that signs its events with the app's secret sends them (one URL for every connection)."""
+    return f"{public_url.rstrip('/')}/webhooks/{connection.provider}"
+
+
 def allow_reveal(connection_id: int, secret: str) -> None:
-    """Let the next Webhooks page show this connection's new secret, once (kept in the server-side session)."""
+    """Let the next page that shows this connection's endpoint show it whole, once (server-side session)."""
     session[REVEAL_KEY] = {**session.get(REVEAL_KEY, {}), str(connection_id): secret}
+
+
+def take_reveal(connection: Connection) -> str | None:
+    """The connection's full endpoint if its new secret was not shown yet; it is not shown again."""
+    waiting = dict(session.get(REVEAL_KEY, {}))
+    secret = waiting.pop(str(connection.id), None)
+    if secret is None:
+        return None
+    session[REVEAL_KEY] = waiting
+    return endpoint_url(runtime().config.PUBLIC_URL, connection, secret)
+
+
+def sent_tests(db) -> dict[int, set[str]]:
+    """The event ids of the test events admins sent from this page, per connection (from the audit trail)."""
+    entries = db.scalars(select(audit.AuditEntry).where(audit.AuditEntry.organization_id == organization_id(),
+                                                        audit.AuditEntry.action == "webhook.test")
+                         .order_by(audit.AuditEntry.id.desc()).limit(50))
+    sent: dict[int, set[str]] = {}
+    for entry in entries:
+        connection_id = int((entry.target or ":0").split(":", 1)[1] or 0)
+        sent.setdefault(connection_id, set()).add((entry.details or {}).get("event_id", ""))
+    return sent
 
 
 @bp.get("/webhooks")
 def webhooks():
-    """Per connection: the endpoint, the last event, and recent failures."""
+    """Per connection: the endpoint, a test event, the recent events (echoes apart), and the failures."""
     reveal = session.pop(REVEAL_KEY, {})
     public_url = runtime().config.PUBLIC_URL
     midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
@@ -41,11 +69,16 @@ def webhooks():
     with runtime().sessions() as db:
         connections = db.scalars(select(Connection).where(Connection.organization_id == organization_id())
                                  .order_by(Connection.id)).all()
+        tests = sent_tests(db)
         for connection in connections:
-            last = db.scalar(select(WebhookEvent).where(WebhookEvent.connection_id == connection.id)
-                             .order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc()).limit(1))
-            day = db.scalar(select(func.count()).select_from(WebhookEvent).where(
-                WebhookEvent.connection_id == connection.id,
+            events = select(WebhookEvent).where(WebhookEvent.connection_id == connection.id,
+                                                WebhookEvent.echo.is_(False))
+            recent = db.scalars(events.order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
+                                .limit(10)).all()
+            day = db.scalar(select(func.count()).select_from(events.where(
+                WebhookEvent.received_at >= midnight).subquery()))
+            echoes = db.scalar(select(func.count()).select_from(WebhookEvent).where(
+                WebhookEvent.connection_id == connection.id, WebhookEvent.echo.is_(True),
                 WebhookEvent.received_at >= midnight))
             failures = db.scalars(select(WebhookEvent).where(WebhookEvent.connection_id == connection.id,
                                                              WebhookEvent.error.is_not(None))
@@ -53,8 +86,9 @@ def webhooks():
             waiting = db.scalar(select(func.count()).select_from(WebhookEvent).where(
                 WebhookEvent.connection_id == connection.id, WebhookEvent.processed_at.is_(None)))
             secret = reveal.get(str(connection.id))
-            items.append({"connection": connection, "last": last, "today": day, "failures": failures,
-                          "waiting": waiting, "revealed": secret is not None,
+            items.append({"connection": connection, "recent": recent, "today": day, "echoes": echoes,
+                          "failures": failures, "waiting": waiting, "revealed": secret is not None,
+                          "tests": tests.get(connection.id, set()),
                           "url": endpoint_url(public_url, connection, secret or MASK)})
     return render_template("admin/webhooks.html", items=items)
 
