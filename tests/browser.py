@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,14 @@ def axe_violations(frame) -> list[str]:
         values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})""")
     return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
             for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def serve(app):
+    """Serve the app on a free local port for a browser; its public URL (OAuth redirects) follows."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    app.extensions["pipewise"].config.PUBLIC_URL = base
+    return server, base

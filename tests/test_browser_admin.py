@@ -1,13 +1,10 @@
 """In a real browser: sign in with the CRM, install, watch the backfill, then disconnect and delete the data."""
 from __future__ import annotations
 
-import threading
-
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from sync.models import SYNCED_MODELS, Connection
-from tests.browser import SCREENSHOTS, launch_chromium, sign_in_with_salesforce
+from tests.browser import SCREENSHOTS, launch_chromium, serve, sign_in_with_salesforce
 from tests.test_admin_signin import build_app
 
 
@@ -17,10 +14,7 @@ def test_an_admin_installs_watches_and_disconnects_in_a_browser(tmp_path, sqlite
 
     app = build_app(tmp_path, sqlite_url, redis_url, sf_sandbox)
     rt = app.extensions["pipewise"]
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    rt.config.PUBLIC_URL = base  # the OAuth redirect URIs come from the public URL
+    server, base = serve(app)
     start_worker(rt.config, queues=("sync", "writeback"))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     try:

@@ -1,12 +1,9 @@
 """In a real browser: the model card leads with a plain verdict, and shows a retrain while it runs."""
 from __future__ import annotations
 
-import threading
-
-from werkzeug.serving import make_server
 
 from sync.models import Connection, ModelVersion
-from tests.browser import SCREENSHOTS, launch_chromium, sign_in_with_salesforce
+from tests.browser import SCREENSHOTS, launch_chromium, serve, sign_in_with_salesforce
 from tests.conftest import connect_salesforce
 from tests.test_admin_signin import build_app
 
@@ -39,10 +36,7 @@ def test_the_model_card_reads_as_a_verdict_and_shows_training(tmp_path, sqlite_u
                                       version="opportunity-20171001-b2", kind="stage_age", is_active=True,
                                       card=FALLBACK)])
         session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    rt.config.PUBLIC_URL = base
+    server, base = serve(app)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as pw:
