@@ -79,5 +79,5 @@ class HubSpotSandboxSettings(CoercibleSettings):
 
 
 def datasets_dir(settings: HubSpotSandboxSettings) -> Path:
-    """The shared datasets folder: settings, then PIPEWISE_DATASETS, then ../shared/datasets."""
+    """The seed data folder: settings, then PIPEWISE_DATASETS, then the datasets/ shipped in the repository."""
     return shared_datasets_dir(settings.datasets_dir, "HubSpot")

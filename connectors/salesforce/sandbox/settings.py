@@ -78,5 +78,5 @@ class SandboxSettings(CoercibleSettings):
 
 
 def datasets_dir(settings: SandboxSettings) -> Path:
-    """The shared datasets folder: settings, then PIPEWISE_DATASETS, then ../shared/datasets."""
+    """The seed data folder: settings, then PIPEWISE_DATASETS, then the datasets/ shipped in the repository."""
     return shared_datasets_dir(settings.datasets_dir, "Salesforce")
