@@ -146,6 +146,8 @@ def test_the_panel_renders_inside_the_record_page(servers, browser):
 
     # Refresh stays inside the frame, authorized by the panel token alone (no cookies).
     panel.get_by_role("link", name="Refresh").click()
+    # The old page has the same heading: wait for the frame to navigate, not for the heading.
+    frame.wait_for_url("**/embed/panel/opportunity/**", timeout=30_000)
     panel.get_by_role("heading", name="Recent activity").wait_for()
     assert "/embed/panel/opportunity/" in frame.url and "pt=" in frame.url
     assert panel.locator(".pw-score__value").inner_text() == "87"
