@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo smoke test bench venv test-venv chromium clean audit
+.PHONY: demo smoke test bench screenshots venv test-venv chromium clean audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,10 @@ audit: $(AUDIT)/.installed
 
 bench: test-venv
 	$(BIN)/python -m demo.bench
+
+## Every screen a person reads, at 1280 and 375 px, into artifacts/screenshots/tour/.
+screenshots: test-venv chromium
+	$(BIN)/python -m demo.tour
 
 clean:
 	rm -rf var/ .pytest_cache artifacts/ $(AUDIT)

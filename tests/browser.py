@@ -1,16 +1,13 @@
 """Debian's chromium under Playwright: the one way every browser test starts it."""
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = os.environ.get("PIPEWISE_CHROMIUM", "/usr/bin/chromium")
-# Without the networking flags chromium reaches for Google's hosts, which this network refuses.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from demo.chromium import CHROMIUM, CHROMIUM_ARGS
+
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 # axe-core comes from the npm registry into tests/js/node_modules (`npm ci --prefix tests/js`).
 AXE = Path(__file__).resolve().parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
