@@ -74,6 +74,7 @@ class HubSpotClient:
                 "properties": lambda: hub.crm.properties.core_api, "groups": lambda: hub.crm.properties.groups_api,
                 "associations": lambda: hub.crm.associations.v4.batch_api,
                 "users": lambda: hub.settings.users.users_api, "roles": lambda: hub.settings.users.roles_api,
+                "pipelines": lambda: hub.crm.pipelines.pipelines_api,
             }[name]()
         return self._apis[name]
 
