@@ -156,6 +156,7 @@ DESCRIBE = {
     "has_title": _flag("Job title is known", "No job title given"),
     "has_email": _flag("Email address is known", "No email address"),
     "amount": lambda v, r, t: f"Amount: {float(v):,.0f}" if v is not None and not math.isnan(v) else "No amount",
+    "stage": lambda v, r, t: f"Stage: {stage_words(r)}" if stage_words(r) else "No stage given",
 }
 
 
