@@ -135,6 +135,12 @@ def test_the_hubspot_deal_page_shows_the_card_and_opens_the_panel(make_runtime, 
             board = [s.label for s in DEFAULT_PIPELINE.stages]
             assert len(shown) >= 2 and shown == sorted(shown, key=board.index), shown
             assert not STAGE_IDS.search(page.locator("body").inner_text())
+            # The CSV a manager downloads names the stages as the panel does.
+            csv_link = page.locator('section:has(table[data-table="stages"]) a.pw-csv').get_attribute("href")
+            download = page.request.get(live.url + csv_link)
+            exported = download.text()
+            assert download.headers["content-type"].startswith("text/csv")
+            assert exported.splitlines()[1].startswith(shown[0]) and not STAGE_IDS.search(exported)
             page.close()
         finally:
             hs_sandbox.configure_card(None)
