@@ -174,6 +174,20 @@ class CurrencyRate(Remote):
     end_date: date | None = None    # the first day it no longer applies; None: still applies
 
 
+@dataclass
+class Stage(Remote):
+    """One stage of an opportunity pipeline as the CRM shows it; ``remote_id`` is the value deals carry."""
+
+    label: str | None = None
+    pipeline_remote_id: str | None = None
+    pipeline_label: str | None = None
+    pipeline_order: int | None = None  # the pipeline's place among the pipelines
+    display_order: int | None = None   # the stage's place in its pipeline
+    probability: float | None = None   # percent, as on Opportunity
+    is_closed: bool = False
+    is_won: bool = False
+
+
 COMMON_TYPES: dict[str, type[Remote]] = {
     "account": Account,
     "contact": Contact,
@@ -187,6 +201,7 @@ COMMON_TYPES: dict[str, type[Remote]] = {
     "campaign_member": CampaignMember,
     "quota": Quota,
     "currency_rate": CurrencyRate,
+    "stage": Stage,
 }
 
 

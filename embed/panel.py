@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from embed.charts import line_chart_svg
 from sync.models import Activity, Connection, Lead, Opportunity, Score, ScoreHistory
+from sync.stages import StageNames, stage_names
 
 OBJECT_MODELS = {"lead": Lead, "opportunity": Opportunity}
 OBJECT_LABELS = {"lead": "Lead", "opportunity": "Opportunity"}
@@ -31,7 +32,7 @@ def panel_context(session: Session, connection: Connection, object_type: str, re
         "probability_label": PROBABILITY_LABELS[object_type],
         "remote_id": remote_id,
         "record_title": _title(record, object_type, remote_id),
-        "record_facts": _facts(record),
+        "record_facts": _facts(record, stage_names(session, connection.organization_id)),
         "score": None,
         "activities": recent_activities(session, connection.id, remote_id),
         "history": [],
@@ -133,10 +134,10 @@ def _amount(deal: Opportunity) -> str | None:
     return text if deal.amount == own else f"{text} (≈ {deal.amount:,.0f} in the corporate currency)"
 
 
-def _facts(record: Lead | Opportunity | None) -> list[tuple[str, str]]:
+def _facts(record: Lead | Opportunity | None, stages: StageNames) -> list[tuple[str, str]]:
     """A few label/value pairs that tell the rep which record this is."""
     if isinstance(record, Opportunity):
-        facts = [("Stage", record.stage),
+        facts = [("Stage", stages.label(record.stage, record.connection_id)),
                  ("Amount", _amount(record)),
                  ("Close date", record.close_date.isoformat() if record.close_date else None)]
     elif isinstance(record, Lead):

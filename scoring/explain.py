@@ -50,9 +50,18 @@ def _days_since_activity(value, row, target):
     return f"No activity for {n} days" if n >= 7 else f"Last activity {_plural(n, 'day')} ago"
 
 
+def stage_words(row) -> str | None:
+    """The deal's stage as the rep reads it: its CRM label (``stage_label``), else the stored stage."""
+    for key in ("stage_label", "stage"):
+        value = row.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 def _days_in_stage(value, row, target):
-    stage = row.get("stage")
-    where = f"in {stage}" if isinstance(stage, str) and stage else "in its current stage"
+    stage = stage_words(row)
+    where = f"in {stage}" if stage else "in its current stage"
     return f"Deal has been {where} for {_plural(_n(value), 'day')}"
 
 
@@ -75,8 +84,8 @@ def _win_rate(whose: str, count_column: str, when: str = ""):
 
 def _velocity(value, row, target):
     days = _n(row.get("days_in_stage"))
-    stage = row.get("stage")
-    where = f"in {stage}" if isinstance(stage, str) and stage else "in its stage"
+    stage = stage_words(row)
+    where = f"in {stage}" if stage else "in its stage"
     if value is None:
         return f"Deal has been {where} for {_plural(days, 'day')}"
     return f"Deal has been {where} for {_plural(days, 'day')}, {value:.1f}× the usual stay there"
@@ -147,6 +156,7 @@ DESCRIBE = {
     "has_title": _flag("Job title is known", "No job title given"),
     "has_email": _flag("Email address is known", "No email address"),
     "amount": lambda v, r, t: f"Amount: {float(v):,.0f}" if v is not None and not math.isnan(v) else "No amount",
+    "stage": lambda v, r, t: f"Stage: {stage_words(r)}" if stage_words(r) else "No stage given",
 }
 
 

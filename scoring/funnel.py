@@ -15,6 +15,7 @@ from scoring.forecast_data import Period
 from scoring.pipeline import Table, days_between, midnight, ratio, record_url
 from scoring.scope import owner_filter
 from sync.models import Campaign, CampaignMember, Connection, Lead, Opportunity
+from sync.stages import stage_names
 
 GROUPINGS = {"source": "Lead source", "campaign": "Campaign", "rep": "Owner"}
 COLUMNS = [("leads", "Leads"), ("converted", "Converted"), ("opportunities", "Opportunities"),
@@ -103,11 +104,12 @@ def converted_leads(session: Session, organization_id: int, owners, period: Peri
     table = Table("leads", [("name", "Lead"), ("company", "Company"), ("source", "Source"),
                             ("converted_at", "Converted"), ("stage", "Opportunity stage"), ("amount", "Amount"),
                             ("url", "CRM link")])
+    stages = stage_names(session, organization_id)
     for conn_id, lead_id, first, last, company, source, converted_at, opp_id, stage, amount in rows:
         connection = connections.get(conn_id)
         table.rows.append({"remote_id": lead_id, "name": " ".join(p for p in (first, last) if p) or lead_id,
                            "company": company, "source": source, "converted_at": converted_at,
-                           "stage": stage, "amount": amount,
+                           "stage": stages.label(stage, conn_id), "amount": amount,
                            "url": record_url(connection, "opportunity", opp_id) if opp_id
                            else record_url(connection, "lead", lead_id)})
     return table

@@ -28,6 +28,8 @@ import math
 
 import numpy as np
 
+from scoring.explain import stage_words
+
 
 def to_score(probability: float) -> int:
     """A 1-99 score from a probability."""
@@ -69,8 +71,8 @@ def deal_step(row, grade: str) -> str:
     if _num(row, "stage_moves_back") >= 1:
         return "Re-qualify: confirm need, budget and timeline"
     if _num(row, "days_in_stage") >= 60:
-        stage = row.get("stage")
-        return f"Agree the step that moves the deal out of {stage}" if isinstance(stage, str) else \
+        stage = stage_words(row)
+        return f"Agree the step that moves the deal out of {stage}" if stage else \
             "Agree the step that moves the deal to the next stage"
     if grade == "D" and _silent_days(row) >= 30:
         return "Decide whether to close this deal as lost"

@@ -19,6 +19,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from scoring.forecast_data import Period
 from scoring.scope import owner_filter
 from sync.models import Activity, Connection, Opportunity, OpportunityStageChange, User
+from sync.stages import StageNames, stage_names
 
 HISTORY_DAYS = 365
 DEFAULT_IDLE_DAYS = 14
@@ -86,14 +87,19 @@ def won_lost_stages(session: Session, organization_id: int, owners,
 
 
 def stage_breakdown(session: Session, organization_id: int, owners) -> Table:
-    """Open deals by stage: count and amount."""
+    """Open deals by stage (its label; stages that share one are counted together): count and amount."""
     rows = session.execute(
-        select(Opportunity.stage, func.count(), func.coalesce(func.sum(Opportunity.amount), 0.0))
+        select(Opportunity.connection_id, Opportunity.stage, func.count(),
+               func.coalesce(func.sum(Opportunity.amount), 0.0))
         .where(*live_opportunities(organization_id, owners), Opportunity.is_closed.is_(False))
-        .group_by(Opportunity.stage)).all()
+        .group_by(Opportunity.connection_id, Opportunity.stage)).all()
+    names, merged = stage_names(session, organization_id), {}
+    for connection_id, stage, count, amount in rows:
+        row = merged.setdefault(names.label(stage, connection_id) or "(no stage)", [0, 0.0])
+        row[0], row[1] = row[0] + count, row[1] + float(amount)
     table = Table("stages", [("stage", "Stage"), ("deals", "Open deals"), ("amount", "Amount")],
-                  [{"stage": stage or "(no stage)", "deals": count, "amount": float(amount)}
-                   for stage, count, amount in rows])
+                  [{"stage": label, "deals": count, "amount": amount}
+                   for label, (count, amount) in sorted(merged.items(), key=lambda item: names.sort_key(item[0]))])
     table.totals = {"stage": "Total", "deals": sum(r["deals"] for r in table.rows),
                     "amount": sum(r["amount"] for r in table.rows)}
     return table
@@ -244,7 +250,9 @@ def stage_stats(session: Session, organization_id: int, owners, as_of: date, by_
                            "entered": entered, "advanced": advanced, "lost": lost_count,
                            "still_in": entered - advanced - lost_count, "conversion": ratio(advanced, entered),
                            "avg_days": float(days) if days is not None else None})
-    order = stage_order(table.rows)
+    names = stage_names(session, organization_id)
+    names.relabel(table.rows)
+    order = stage_order(table.rows, names)
     table.rows.sort(key=lambda r: (order.get(r["stage"], len(order)), r["stage"], r.get("owner") or ""))
     return table, p75
 
@@ -255,12 +263,14 @@ def stage_conversion(session: Session, organization_id: int, owners, as_of: date
     return stage_stats(session, organization_id, owners, as_of, by_owner)[0]
 
 
-def stage_order(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Funnel order of stages: the most entered stage first (deals drop out as they move on)."""
+def stage_order(rows: list[dict[str, Any]], names: StageNames | None = None) -> dict[str, int]:
+    """Funnel order of stages: the CRM's board order where it is known, else the most entered first."""
     entered: dict[str, int] = {}
     for row in rows:
         entered[row["stage"]] = entered.get(row["stage"], 0) + row["entered"]
-    return {stage: i for i, stage in enumerate(sorted(entered, key=lambda s: (-entered[s], s)))}
+    by_entries = {stage: i for i, stage in enumerate(sorted(entered, key=lambda s: (-entered[s], s)))}
+    names = names or StageNames(())
+    return {stage: i for i, stage in enumerate(sorted(entered, key=lambda s: names.sort_key(s, by_entries[s])))}
 
 
 def stage_p75_days(session: Session, organization_id: int, as_of: date, owners=None) -> dict[str, float]:
@@ -295,9 +305,11 @@ def deals_closing(session: Session, organization_id: int, owners, period: Period
     table = Table("closing", [("name", "Deal"), ("owner_name", "Owner"), ("stage", "Stage"), ("amount", "Amount"),
                               ("close_date", "Close date"), ("url", "CRM link")],
                   note=f"Open deals with a close date before the end of {period.label} (overdue ones included).")
+    stages = stage_names(session, organization_id)
     for conn_id, remote_id, name, owner, stage, amount, close_date in rows:
         table.rows.append({"remote_id": remote_id, "name": name or remote_id, "owner": owner,
-                           "owner_name": names.get(owner, owner), "stage": stage, "amount": amount,
+                           "owner_name": names.get(owner, owner), "stage": stages.label(stage, conn_id),
+                           "amount": amount,
                            "close_date": close_date,
                            "url": record_url(connections.get(conn_id), "opportunity", remote_id)})
     return table
@@ -348,14 +360,15 @@ def stalled_deals(session: Session, organization_id: int, owners, as_of: date,
                               ("idle_days", "Days without activity"), ("days_in_stage", "Days in stage"),
                               ("stage_p75_days", "Stage P75 (days)"), ("reason", "Why"), ("url", "CRM link")],
                   note=f"No activity for {idle_days} days, or longer in the stage than 3 in 4 deals stay.")
+    stages = stage_names(session, organization_id)
     for row in rows:
-        reasons = []
+        reasons, stage = [], stages.label(row[5], row[0])
         if row[8] >= idle_days:
             reasons.append(f"no activity for {row[8]:.0f} days")
         if row[10] is not None and row[9] > row[10]:
-            reasons.append(f"{row[9]:.0f} days in {row[5]} (P75 {row[10]:.0f})")
+            reasons.append(f"{row[9]:.0f} days in {stage} (P75 {row[10]:.0f})")
         table.rows.append({"remote_id": row[1], "name": row[2] or row[1], "owner": row[3],
-                           "owner_name": row[4] or row[3], "stage": row[5], "amount": row[6],
+                           "owner_name": row[4] or row[3], "stage": stage, "amount": row[6],
                            "close_date": row[7], "idle_days": float(row[8]), "days_in_stage": float(row[9]),
                            "stage_p75_days": float(row[10]) if row[10] is not None else None,
                            "reason": "; ".join(reasons),
@@ -394,8 +407,9 @@ def pipeline_health(session: Session, organization_id: int, subject, period: Per
     conversion, p75 = stage_stats(session, organization_id, owners, as_of, with_p75=subject.peers == owners)
     if subject.peers != owners:
         p75 = stage_p75_days(session, organization_id, as_of, subject.peers)
-    order = stage_order(conversion.rows)
-    stages.rows.sort(key=lambda r: (order.get(r["stage"], len(order)), r["stage"]))
+    labels = stage_names(session, organization_id)
+    order = stage_order(conversion.rows, labels)
+    stages.rows.sort(key=lambda r: labels.sort_key(r["stage"], order.get(r["stage"], len(order))))
     tables.append(conversion)
     tables.append(stalled_deals(session, organization_id, owners, as_of, idle_days, p75=p75))
     if subject.kind == "rep":

@@ -10,24 +10,27 @@ from sqlalchemy.orm import Session
 
 from scoring.attribution import contributions
 from scoring.bands import band_of, shown
-from scoring.explain import LIMITED_HISTORY, reasons
+from scoring.explain import LIMITED_HISTORY, reasons, stage_words
 from scoring.features import EXPOSURE, ScoringScope, resolve_now
 from scoring.nextstep import band, next_step, to_score
 from scoring.registry import (TARGETS, active_version, build_features, is_fallback, load_model, needs_training,
                               train)
 from sync.db import release, upsert
 from sync.models import Connection, Score, ScoreHistory
+from sync.stages import stage_names
 
 # A model trained on data older than this is retrained before scoring.
 RETRAIN_AFTER = timedelta(days=7)
 _IN_CHUNK = 500
 
 
-def score_frame(model, frame: pd.DataFrame, target: str, card: dict | None = None) -> list[dict]:
+def score_frame(model, frame: pd.DataFrame, target: str, card: dict | None = None,
+                stage_labels: dict[str, str] | None = None) -> list[dict]:
     """Probability, score, band, reasons and next step for each row of a feature frame.
 
     ``card`` is the version's card: its band thresholds rank the records against the open ones,
-    and when a fallback scores, its verdict says why in every record's reasons.
+    and when a fallback scores, its verdict says why in every record's reasons. ``stage_labels``
+    (stage → the CRM's label) words the reasons in the stages' labels; the model sees the stages.
     """
     card = card or {}
     base, impacts = contributions(model, frame)
@@ -44,7 +47,8 @@ def score_frame(model, frame: pd.DataFrame, target: str, card: dict | None = Non
     fallback = is_fallback(model)
     cuts = card.get("band_cuts")
     out = []
-    for i, (_, row) in enumerate(frame.iterrows()):
+    words = frame.assign(stage_label=frame["stage"].map(stage_labels)) if stage_labels and "stage" in frame else frame
+    for i, (_, row) in enumerate(words.iterrows()):
         p = float(shown(raw[i]))
         # Bands rank the unrounded probability, so records below the floor still sort.
         grade = band_of(raw[i], cuts) if cuts else band(p, model.base_rate)
@@ -71,8 +75,8 @@ def unsupported_rows(frame: pd.DataFrame, card: dict) -> np.ndarray:
 
 def unsupported_note(row, card: dict, base_rate: float) -> str:
     """Why a deal shows the organization's rate rather than a model's score."""
-    stage = row.get("stage")
-    where = f"in {stage}" if isinstance(stage, str) and stage else "without a stage"
+    stage = stage_words(row)
+    where = f"in {stage}" if stage else "without a stage"
     return (f"Pipewise has learnt from too few deals {where} to score this one, so it shows the organization's "
             f"win rate ({base_rate:.0%}) rather than guess.")
 
@@ -136,7 +140,8 @@ def score_target(session: Session, connection: Connection, target: str, now: dat
         return [], []
     release(session)  # the new version and the reads are done: scoring holds no lock on the store
     report("scoring", target, len(chosen.frame))
-    scored = score_frame(load_model(version), chosen.frame, target, version.card)
+    scored = score_frame(load_model(version), chosen.frame, target, version.card,
+                         stage_names(session, organization_id).for_connection(connection.id))
     ids = chosen.meta["remote_id"].tolist()
     changed = store_scores(session, connection, target, version.version, ids, scored, now)
     report("scored", target, len(ids))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from scoring.explain import stage_words
+
 AGE_BANDS = (0, 15, 30, 60, 90, 180)
 SHRINK = 20.0  # pseudo-deals pulling a cell towards its parent's rate
 
@@ -83,6 +85,6 @@ class StageAgeRate:
         key = stage if isinstance(stage, str) and stage else "(none)"
         index = int(age_band([row.get("age_days")])[0])
         rate = self.cell_rate.get((key, index), self.stage_rate.get(key, self.base_rate))
-        where = f"in {stage}" if key != "(none)" else "without a stage"
+        where = f"in {stage_words(row)}" if key != "(none)" else "without a stage"
         return (f"Past deals {where} at {band_label(index)} were won {rate:.0%} of the time. Pipewise shows this rate "
                 "because its deal model does not yet beat the base rate on recent deals.")

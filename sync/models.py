@@ -264,6 +264,21 @@ class CurrencyRate(SyncedRecord):
     end_date: Mapped[date | None] = mapped_column(Date)
 
 
+class CrmStage(SyncedRecord):
+    """An opportunity stage as the CRM labels and orders it; ``remote_id`` is the value ``Opportunity.stage`` holds."""
+
+    __tablename__ = "crm_stage"
+
+    label: Mapped[str | None] = mapped_column(String(255))
+    pipeline_remote_id: Mapped[str | None] = mapped_column(String(64))
+    pipeline_label: Mapped[str | None] = mapped_column(String(255))
+    pipeline_order: Mapped[int | None]
+    display_order: Mapped[int | None]
+    probability: Mapped[float | None] = mapped_column(Float)
+    is_closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_won: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 # Indexes the panels' aggregate queries and the scoring clock lean on (measured by `make bench`).
 Index("ix_opportunity_org_owner_close", Opportunity.organization_id, Opportunity.owner_remote_id,
       Opportunity.is_closed, Opportunity.close_date)
@@ -298,6 +313,7 @@ SYNCED_MODELS: dict[str, type[SyncedRecord]] = {
     "campaign_member": CampaignMember,
     "quota": CrmQuota,
     "currency_rate": CurrencyRate,
+    "stage": CrmStage,
 }
 
 

@@ -59,8 +59,10 @@ def test_the_connection_page_shows_health_records_usage_and_runs_from_the_store(
             counts[name] = session.scalar(select(func.count()).select_from(model).where(
                 model.connection_id == connection_id))
             assert f'data-object="{name}">{counts[name]}<' in page
-    # A single-currency org has no currency rates; the objects it has are all there.
-    assert counts["currency_rate"] == 0 and all(n > 0 for k, n in counts.items() if k != "currency_rate")
+    # A single-currency org has no currency rates, and Salesforce stage names need no labels (StageName is
+    # what its users read); the objects it has are all there.
+    assert counts["currency_rate"] == counts["stage"] == 0
+    assert all(n > 0 for k, n in counts.items() if k not in ("currency_rate", "stage"))
     assert f"{connection.api_usage_used} of {connection.api_usage_limit} calls" in page
     # Each cell carries its column's name, which a phone shows beside the value.
     assert (f'<td data-label="Run">#{run.id}</td><td data-label="Kind">full</td>'

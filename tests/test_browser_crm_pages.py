@@ -8,12 +8,14 @@ import pytest
 from playwright.sync_api import sync_playwright
 from sqlalchemy import select
 
+from connectors.hubspot.sandbox.pipelines import DEFAULT_PIPELINE
 from connectors.salesforce.provider import SalesforceProvider
+from embed.manager import mint_manager_token
 from scoring.jobs import crm_now
 from scoring.score import score_connection
 from sync import jobs
 from sync.connections import open_client
-from sync.models import Connection, Score
+from sync.models import Connection, Opportunity, Score
 from sync.writeback import provision_job, write
 from tests.browser import SCREENSHOTS, axe_violations, launch_chromium
 from tests.conftest import connect_salesforce
@@ -32,6 +34,11 @@ def browser():
         launched = launch_chromium(playwright)
         yield launched
         launched.close()
+
+
+# HubSpot's stage ids, which no person reads: the screens show the stages' labels.
+STAGE_IDS = re.compile(r"\b(" + "|".join(s.id for s in DEFAULT_PIPELINE.stages) + r")\b")
+STAGE_LABELS = {s.id: s.label for s in DEFAULT_PIPELINE.stages}
 
 
 BAD_NEWS = re.compile(r"No activity|Never |No (calls|emails|meetings|activities|email address|job title|company)"
@@ -89,7 +96,17 @@ def test_the_hubspot_deal_page_shows_the_card_and_opens_the_panel(make_runtime, 
         score = session.scalars(select(Score).where(Score.connection_id == installed.connection_id,
                                                     Score.object_type == "opportunity")
                                 .order_by(Score.score.desc())).first()
-    live = LiveApp(create_app(rt.config))
+        stage = session.scalar(select(Opportunity.stage).where(Opportunity.connection_id == installed.connection_id,
+                                                               Opportunity.remote_id == score.remote_id))
+        # Reasons and next steps are written in the stages' labels (they are written back to HubSpot too).
+        worded = session.execute(select(Score.reasons, Score.next_step).where(
+            Score.connection_id == installed.connection_id, Score.object_type == "opportunity")).all()
+    assert stage in STAGE_LABELS and not STAGE_IDS.search(repr(worded))
+    assert any(STAGE_LABELS["qualifiedtobuy"] in repr(row) for row in worded)
+    admin = str(next(o["id"] for o in hs_sandbox.sandbox.owners() if o["role"] == "admin"))
+    app = create_app(rt.config)
+    team_token = mint_manager_token(app.secret_key, installed.organization_id, installed.connection_id, admin, "admin")
+    live = LiveApp(app)
     rt.config.PUBLIC_URL = live.url  # the card's panel link is absolute, as HubSpot needs
     with live:
         hs_sandbox.configure_card(f"{live.url}/embed/hubspot/card")
@@ -102,6 +119,8 @@ def test_the_hubspot_deal_page_shows_the_card_and_opens_the_panel(make_runtime, 
                 page.get_by_role("button", name=re.compile("Open Pipewise panel")).click()
                 frame = page.frame_locator("iframe").last
                 frame.get_by_text(str(score.score), exact=True).first.wait_for(timeout=30_000)
+                assert frame.get_by_text(STAGE_LABELS[stage], exact=True).first.is_visible()
+                assert not STAGE_IDS.search(frame.locator("body").inner_text())
                 # The card's panel, as HubSpot frames it: no WCAG A/AA violations at either width.
                 panel = page.locator("iframe").last.element_handle().content_frame()
                 assert axe_violations(panel) == [], width
@@ -109,5 +128,19 @@ def test_the_hubspot_deal_page_shows_the_card_and_opens_the_panel(make_runtime, 
                 suffix = "" if width == 1280 else "-375"
                 page.screenshot(path=str(SCREENSHOTS / f"hubspot-deal-page{suffix}.png"), full_page=True)
                 page.close()
+            # The team panel of the same portal: stages by label, in the pipeline board's order.
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(f"{live.url}/embed/manager/pipeline?pt={team_token}")
+            shown = [cell.strip() for cell in page.locator('table[data-table="stages"] tbody th').all_inner_texts()]
+            board = [s.label for s in DEFAULT_PIPELINE.stages]
+            assert len(shown) >= 2 and shown == sorted(shown, key=board.index), shown
+            assert not STAGE_IDS.search(page.locator("body").inner_text())
+            # The CSV a manager downloads names the stages as the panel does.
+            csv_link = page.locator('section:has(table[data-table="stages"]) a.pw-csv').get_attribute("href")
+            download = page.request.get(live.url + csv_link)
+            exported = download.text()
+            assert download.headers["content-type"].startswith("text/csv")
+            assert exported.splitlines()[1].startswith(shown[0]) and not STAGE_IDS.search(exported)
+            page.close()
         finally:
             hs_sandbox.configure_card(None)

@@ -11,6 +11,7 @@ read from HubSpot's public API spec collection (HubSpot/HubSpot-public-api-spec-
 - Owners: PublicApiSpecs/CRM/Crm Owners/Rollouts/146888/v3/crmOwners.json
 - Users: PublicApiSpecs/Settings/User Provisioning/Rollouts/144927/v3/userProvisioning.json
 - Properties: PublicApiSpecs/CRM/Properties/Rollouts/145899/v3/properties.json
+- Pipelines: PublicApiSpecs/CRM/Pipelines/Rollouts/145896/v3/pipelines.json
 - Webhooks: PublicApiSpecs/Webhooks/Webhooks/Rollouts/147891/v3/webhooks.json
 - Cards: PublicApiSpecs/CRM/Public App Crm Cards/Rollouts/147892/2026-03/publicAppCrmCards.json
 A failure here means the sandbox drifted from HubSpot, whatever the connector does.
@@ -194,6 +195,46 @@ def test_properties_and_groups_are_the_documented_models(client):
     group = raw(client, "groups", lambda api: api.create("deals", {"name": "conformance", "label": "Conformance"},
                                                          _preload_content=False))
     conform(group, "PropertyGroup", "hubspot.crm.properties")
+
+
+PIPELINES = "hubspot.crm.pipelines"
+
+
+def test_deal_pipelines_are_the_documented_collections_and_match_the_dealstage_options(client):
+    listed = raw(client, "pipelines", lambda api: api.get_all("deals", _preload_content=False))
+    pipelines = conform(listed, "CollectionResponsePipelineNoPaging", PIPELINES).results
+    default = next(p for p in pipelines if p.id == "default")
+    assert default.label == "Sales Pipeline"
+    assert [(s.id, s.label) for s in sorted(default.stages, key=lambda s: s.display_order)][:2] == [
+        ("appointmentscheduled", "Appointment Scheduled"), ("qualifiedtobuy", "Qualified To Buy")]
+    won = next(s for s in default.stages if s.id == "closedwon")
+    assert won.metadata == {"isClosed": "true", "probability": "1.0"}
+    one = raw(client, "pipelines", lambda api: api.get_by_id("deals", "default", _preload_content=False))
+    conform(one, "Pipeline", PIPELINES)
+    stages = raw(client, "pipelines", lambda api: api.api_client.call_api(
+        "/crm/v3/pipelines/deals/default/stages", "GET", header_params={"Accept": "application/json"},
+        auth_settings=["oauth2"], _return_http_data_only=True, _preload_content=False))
+    conform(stages, "CollectionResponsePipelineStageNoPaging", PIPELINES)
+    # The deal properties offer exactly the pipelines' stages and the pipelines themselves.
+    properties = {p["name"]: p for p in raw(client, "properties", lambda api: api.get_all(
+        "deals", _preload_content=False))["results"]}
+    assert {o["value"]: o["label"] for o in properties["dealstage"]["options"]} == {
+        s.id: s.label for p in pipelines for s in p.stages}
+    assert {o["value"] for o in properties["pipeline"]["options"]} == {p.id for p in pipelines}
+
+
+@pytest.mark.parametrize("path, status, category", [
+    ("/crm/v3/pipelines/deals/no-such-pipeline", 404, "OBJECT_NOT_FOUND"),
+    ("/crm/v3/pipelines/deals", 403, "MISSING_SCOPES"),
+])
+def test_pipeline_errors_are_the_error_model(hs_sandbox, path, status, category):
+    scope = "oauth crm.objects.deals.read" if status == 404 else "oauth crm.objects.contacts.read"
+    answer = requests.get(hs_sandbox.base_url + path, verify=str(hs_sandbox.ca_path),
+                          headers={"Authorization": f"Bearer {hs_sandbox.issue_token(scope=scope)}"})
+    assert answer.status_code == status
+    body = answer.json()
+    assert body["category"] == category and set(ERROR_REQUIRED) <= set(body)
+    conform({k: v for k, v in body.items() if k != "status"}, "Error", PIPELINES)
 
 
 @pytest.mark.parametrize("status, call", [

@@ -27,7 +27,7 @@ def test_migrations_create_every_table(db_url):
     tables = set(inspect(engine).get_table_names())
     assert {"organization", "connection", "account", "contact", "lead", "opportunity",
             "opportunity_stage_change", "activity", "crm_user", "campaign", "campaign_member",
-            "sync_cursor", "sync_run", "webhook_event", "score", "writeback_ledger"} <= tables
+            "sync_cursor", "sync_run", "webhook_event", "score", "writeback_ledger", "crm_stage"} <= tables
     engine.dispose()
 
 

@@ -21,8 +21,8 @@ OBJECTS = {"User": "user", "UserRole": "user_role", "Account": "account", "Conta
 
 
 def sandbox_ids(control) -> dict[str, set[str]]:
-    """Live record ids in the sandbox, per common object."""
-    ids: dict[str, set[str]] = {name: set() for name in set(OBJECTS.values())}
+    """Live record ids in the sandbox, per common object (none for objects Salesforce has no stream for)."""
+    ids: dict[str, set[str]] = {name: set() for name in SYNCED_MODELS}
     for remote, common in OBJECTS.items():
         ids[common] |= {r["Id"] for r in control.records(remote) if not r.get("IsDeleted")}
     return ids

@@ -24,6 +24,7 @@ from connectors.hubspot.failures import MISSING_SCOPES, SessionExpired, translat
 from connectors.hubspot.mapping import epoch_ms, hs_datetime, is_primary_type
 from connectors.hubspot.sdk import raw_json, sdk
 from connectors.hubspot.owners import owner_listing, owner_order, read_owners
+from connectors.hubspot.pipelines import read_stages
 from connectors.hubspot.search import RateLimiter, search_in_cursor_order
 from connectors.hubspot.tokens import granted_scopes
 from connectors.hubspot.writes import ensure_properties, update_batch
@@ -33,6 +34,8 @@ from connectors.retry import call_with_retries
 BATCH_LIMIT = 100                       # inputs per batch read/update and association read
 HISTORY_LIST_LIMIT = 50                 # list pages carrying propertiesWithHistory are capped at 50
 REFRESH_MARGIN_SECONDS = 300            # refresh when less than this is left of the 30 minutes
+# Streams read whole on every run, in one answer, by a helper module: remote name → reader(call).
+LISTINGS = {"exchange_rates": read_currencies, "pipelines": read_stages}
 
 
 class HubSpotClient:
@@ -74,6 +77,7 @@ class HubSpotClient:
                 "properties": lambda: hub.crm.properties.core_api, "groups": lambda: hub.crm.properties.groups_api,
                 "associations": lambda: hub.crm.associations.v4.batch_api,
                 "users": lambda: hub.settings.users.users_api, "roles": lambda: hub.settings.users.roles_api,
+                "pipelines": lambda: hub.crm.pipelines.pipelines_api,
             }[name]()
         return self._apis[name]
 
@@ -161,8 +165,9 @@ class HubSpotClient:
 
     def _read_stream(self, stream: type[Stream], since: datetime | None,
                      after_id: str | None) -> Iterator[list[dict[str, Any]]]:
-        if stream.remote_name == "exchange_rates":
-            yield read_currencies(lambda api, fn: self._call(api, lambda a: fn(a, self._timeout)))
+        listing = LISTINGS.get(stream.remote_name)
+        if listing is not None:
+            yield listing(self._timed_call)
             return
         if not getattr(stream, "incremental", True):
             yield from self._pages_of(sorted(self._owners(), key=owner_order), stream.page_size)
@@ -345,8 +350,9 @@ class HubSpotClient:
 
     def probe(self, stream: type[Stream]) -> None:
         """Read one record of a stream (a search of one), to prove the object can be read."""
-        if stream.remote_name == "exchange_rates":
-            read_currencies(lambda api, fn: self._call(api, lambda a: fn(a, self._timeout)))
+        listing = LISTINGS.get(stream.remote_name)
+        if listing is not None:
+            listing(self._timed_call)
             return
         if not getattr(stream, "incremental", True):
             self._call("owners", lambda api: api.get_page(limit=1, _preload_content=False,

@@ -320,10 +320,24 @@ def _exchange_rate(stream: type[Stream], r: dict[str, Any]) -> common.CurrencyRa
         to_corporate=1.0 if r.get("isCorporate") else hs_float(r.get("toCompany")))
 
 
+def _deal_stage(stream: type[Stream], r: dict[str, Any]) -> common.Stage:
+    """One stage of a deal pipeline: its label, its place on the board, and whether it closes or wins."""
+    metadata = r.get("metadata") or {}
+    closed = hs_bool(metadata.get("isClosed", False))
+    probability = hs_float(metadata.get("probability"))  # 0.0-1.0; stored in percent, as on deals
+    return common.Stage(
+        remote_id=str(r["id"]), remote_modified_at=hs_datetime(r.get("updatedAt")),
+        remote_created_at=hs_datetime(r.get("createdAt")), remote_data=dict(r),
+        label=r.get("label"), pipeline_remote_id=_blank(r.get("pipelineId")), pipeline_label=r.get("pipelineLabel"),
+        pipeline_order=common.to_int(r.get("pipelineDisplayOrder")), display_order=common.to_int(r.get("displayOrder")),
+        probability=None if probability is None else round(probability * 100, 4), is_closed=closed,
+        is_won=closed and probability is not None and probability >= 1.0)
+
+
 MAPPERS: dict[str, Callable[[type[Stream], dict[str, Any]], common.Remote | list[common.Remote]]] = {
     "owner": lambda stream, raw: _owner(raw), "company": _company, "contact": _contact, "deal": _deal,
     "call": _engagement, "email": _engagement, "meeting": _engagement, "note": _engagement, "task": _engagement,
-    "goal_target": _goal_target, "exchange_rate": _exchange_rate,
+    "goal_target": _goal_target, "exchange_rate": _exchange_rate, "deal_stage": _deal_stage,
 }
 
 

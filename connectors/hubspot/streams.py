@@ -179,7 +179,27 @@ class ExchangeRates(HubSpotStream):
                         "totals")
 
 
+class DealStages(HubSpotStream):
+    """The deal pipelines' stages: the label people read for each ``dealstage`` id, and the board's order.
+
+    Read whole on every run (a portal has a few pipelines); any deal scope reads them, and
+    ``crm.objects.deals.read`` is required anyway (connectors.hubspot.pipelines).
+    """
+
+    name = "deal_stage"
+    object_type = "stage"
+    remote_name = "pipelines"
+    fields = ("id", "label", "displayOrder", "metadata", "pipelineId", "pipelineLabel", "pipelineDisplayOrder",
+              "updatedAt")
+    primary_key = "id"
+    cursor_field = "updatedAt"
+    incremental = False
+    # A stage removed from a pipeline keeps its label here: deals' stage histories still name it.
+    reports_deletes = False
+    scope = "crm.objects.deals.read"
+
+
 # Parents before children, so a first sync meets references it already knows.
 ALL: tuple[type[HubSpotStream], ...] = (
-    ExchangeRates, Owners, Companies, Contacts, Deals, Calls, Emails, Meetings, Notes, Tasks, GoalTargets,
+    ExchangeRates, DealStages, Owners, Companies, Contacts, Deals, Calls, Emails, Meetings, Notes, Tasks, GoalTargets,
 )

@@ -10,6 +10,7 @@ from scoring.card_words import factor_shares, feature_name, headline
 from scoring.model_overrides import keep_feature as keep_override
 from scoring.model_overrides import release_feature as release_override
 from sync.models import ModelVersion
+from sync.stages import stage_names
 from web.admin import bp, jobs, organization_id, record
 from web.auth import actor
 from web.extensions import runtime
@@ -43,9 +44,11 @@ def models():
 def _page(by_target: dict, active: dict, shown):
     """The models page, with a training state for each target being retrained now."""
     training = {target: jobs.running(retrain_job_id(target)) for target in by_target}
+    with runtime().sessions() as db:
+        stages = stage_names(db, organization_id())
     return render_template("admin/models.html", by_target=by_target, active=active, shown=shown,
                            retrain=retrain_available(), training=training, headline=headline,
-                           factor_shares=factor_shares, feature_name=feature_name)
+                           factor_shares=factor_shares, feature_name=feature_name, stage_label=stages.label)
 
 
 def retrain_job_id(target: str) -> str:

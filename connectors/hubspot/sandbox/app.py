@@ -6,8 +6,8 @@ from pathlib import Path
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
-from . import (associations_api, batch_api, control_api, currencies_api, oauth, objects_api, owners_api, pages, properties_api,
-               search_api, token_api, webhooks_api)
+from . import (associations_api, batch_api, control_api, currencies_api, oauth, objects_api, owners_api, pages,
+               pipelines_api, properties_api, search_api, token_api, webhooks_api)
 from .api import EXTENSION, ApiError, add_limit_headers
 from .core import HubSpotSandbox
 
@@ -19,7 +19,7 @@ def create_app(box: HubSpotSandbox) -> Flask:
     app.extensions[EXTENSION] = box
     app.json.sort_keys = False
     blueprints = (oauth.bp, token_api.bp, webhooks_api.bp, search_api.bp, batch_api.bp, objects_api.bp,
-                  properties_api.bp, associations_api.bp, owners_api.bp, owners_api.settings_bp, currencies_api.bp, control_api.bp,
+                  properties_api.bp, associations_api.bp, owners_api.bp, owners_api.settings_bp, currencies_api.bp, pipelines_api.bp, control_api.bp,
                   pages.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

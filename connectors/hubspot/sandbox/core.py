@@ -12,6 +12,7 @@ from .clock import SandboxClock, iso, parse_datetime
 from .faults import Faults, Knobs, RateLimits
 from .quotas import quotas
 from .records import RecordWriter
+from .pipelines import deal_pipelines, stages_by_id
 from .registry import Registry
 from .schema import OBJECT_TYPES
 from .seed import seed
@@ -38,7 +39,8 @@ class HubSpotSandbox:
         if fresh:
             fill_or_remove(self.store, lambda: self._create(seed_name, datasets))
         self.portal_id = int(self.store.meta("portal_id"))
-        self.registry = Registry(self.store)
+        self.pipelines = deal_pipelines(self.settings.deal_pipelines)
+        self.registry = Registry(self.store, self.pipelines)
         latest = self.store.fetchall("SELECT MAX(updated_at) FROM objects")[0][0]
         self.clock = SandboxClock(self.settings.clock_origin, not_before=parse_datetime(latest) if latest else None)
         s = self.settings
@@ -46,7 +48,8 @@ class HubSpotSandbox:
                                    token_ttl_seconds=s.token_ttl_seconds, daily_limit=s.daily_limit))
         self.limits = RateLimits(self.clock, self.faults)
         self.tokens = TokenStore(self.store)
-        self.writer = RecordWriter(self.store, self.registry, self.clock, owner_exists=self.owner_exists)
+        self.writer = RecordWriter(self.store, self.registry, self.clock, owner_exists=self.owner_exists,
+                                   stages=stages_by_id(self.pipelines))
         self.webhooks = WebhookDispatcher(self.settings, self.portal_id)
         self.writer.listeners.append(self.webhooks.on_changes)
 

@@ -9,7 +9,8 @@ from .changes import STAMPS, Change, RecordError
 from .clock import SandboxClock, epoch_ms, iso, parse_datetime
 from .record_links import LinkWriter
 from .registry import Registry
-from .schema import DEAL_STAGES, OBJECT_TYPES, SYSTEM_PROPERTIES, Prop
+from .pipelines import DEFAULT_PIPELINE, Stage, stages_by_id
+from .schema import OBJECT_TYPES, SYSTEM_PROPERTIES, Prop
 from .store import Store
 
 UI, INTEGRATION, IMPORT = "CRM_UI", "INTEGRATION", "IMPORT"
@@ -24,8 +25,10 @@ class RecordWriter(LinkWriter):
     """Creates, updates and archives records; API and control-panel (UI) writes share it."""
 
     def __init__(self, store: Store, registry: Registry, clock: SandboxClock,
-                 owner_exists: Callable[[str], bool] = lambda _id: True):
+                 owner_exists: Callable[[str], bool] = lambda _id: True,
+                 stages: dict[str, Stage] | None = None):
         self.store, self.registry, self.clock = store, registry, clock
+        self.stages = stages if stages is not None else stages_by_id((DEFAULT_PIPELINE,))
         self.owner_exists = owner_exists
         self.listeners: list[Callable[[list[Change]], None]] = []  # called after commit with the changes
 
@@ -99,9 +102,10 @@ class RecordWriter(LinkWriter):
     def _derive(self, kind: str, values: dict[str, str | None], current: dict[str, Any], stamp: str) -> None:
         """Properties HubSpot calculates: closed/won flags of deals, lifecycle dates of contacts."""
         if kind == "deals" and "dealstage" in values:
-            label, probability, closed, won = DEAL_STAGES.get(values["dealstage"] or "", ("", None, False, False))
-            values.update(hs_is_closed=str(closed).lower(), hs_is_closed_won=str(won).lower(),
-                          hs_deal_stage_probability=probability)
+            stage = self.stages.get(values["dealstage"] or "")
+            values.update(hs_is_closed=str(bool(stage and stage.closed)).lower(),
+                          hs_is_closed_won=str(bool(stage and stage.won)).lower(),
+                          hs_deal_stage_probability=stage.probability if stage else None)
         if kind == "contacts" and values.get("lifecyclestage"):
             key = f"hs_lifecyclestage_{values['lifecyclestage']}_date"
             if self.registry.get(kind, key) and not current.get(key) and key not in values:

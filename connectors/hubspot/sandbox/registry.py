@@ -6,6 +6,7 @@ import re
 import threading
 from typing import Any
 
+from .pipelines import DEFAULT_PIPELINE, Pipeline
 from .schema import DEFAULT_GROUP, OBJECT_TYPES, PROPERTY_TYPES, Prop, standard_properties
 from .store import Store
 
@@ -26,12 +27,12 @@ class PropertyError(Exception):
 class Registry:
     """Property definitions per object type, cached in memory and kept in the store."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, pipelines: tuple[Pipeline, ...] = (DEFAULT_PIPELINE,)):
         self.store = store
         self._lock = threading.Lock()
         self._props: dict[str, dict[str, Prop]] = {}
         for kind in OBJECT_TYPES:
-            self._props[kind] = {p.name: p for p in standard_properties(kind)}
+            self._props[kind] = {p.name: p for p in standard_properties(kind, pipelines)}
             group = DEFAULT_GROUP[kind]
             self.store.execute("INSERT OR IGNORE INTO property_groups VALUES (?, ?, ?, 0, 0)",
                                (kind, group, STANDARD_GROUPS[group]))

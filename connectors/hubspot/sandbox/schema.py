@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .pipelines import DEFAULT_PIPELINE, Pipeline
+
 # name → (objectTypeId, singular, first record id); ids of each type count up from their own base.
 OBJECT_TYPES: dict[str, tuple[str, str, int]] = {
     "contacts": ("0-1", "contact", 1_000_001), "companies": ("0-2", "company", 2_000_001),
@@ -37,16 +39,6 @@ EMAIL_DIRECTIONS = ("EMAIL", "INCOMING_EMAIL", "FORWARDED_EMAIL")
 MEETING_OUTCOMES = ("SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED")
 TASK_TYPES = ("EMAIL", "CALL", "TODO")
 DEAL_TYPES = (("newbusiness", "New Business"), ("existingbusiness", "Existing Business"))
-# The default sales pipeline: stage → (label, probability, closed, won).
-DEAL_STAGES = {
-    "appointmentscheduled": ("Appointment Scheduled", "0.2", False, False),
-    "qualifiedtobuy": ("Qualified To Buy", "0.4", False, False),
-    "presentationscheduled": ("Presentation Scheduled", "0.6", False, False),
-    "decisionmakerboughtin": ("Decision Maker Bought-In", "0.8", False, False),
-    "contractsent": ("Contract Sent", "0.9", False, False),
-    "closedwon": ("Closed Won", "1.0", True, True),
-    "closedlost": ("Closed Lost", "0.0", True, False),
-}
 PROPERTY_TYPES = {"bool": ("booleancheckbox", "radio", "calculation_equation"),
                   "enumeration": ("booleancheckbox", "checkbox", "radio", "select", "calculation_equation"),
                   "date": ("date",), "datetime": ("date",), "string": ("file", "text", "textarea", "phonenumber",
@@ -110,8 +102,8 @@ def _text(group: str, *pairs: tuple[str, str]) -> list[Prop]:
     return [Prop(name, label, "string", "text", group) for name, label in pairs]
 
 
-def standard_properties(name: str) -> list[Prop]:
-    """The properties HubSpot defines on an object type."""
+def standard_properties(name: str, pipelines: tuple[Pipeline, ...] = (DEFAULT_PIPELINE,)) -> list[Prop]:
+    """The properties HubSpot defines on an object type (a deal's stage and pipeline options: ``pipelines``)."""
     group = DEFAULT_GROUP[name]
     props = _common(name)
     if name == "contacts":
@@ -138,11 +130,13 @@ def standard_properties(name: str) -> list[Prop]:
                   # Set by HubSpot from the parent-company association, not written directly.
                   Prop("hs_parent_company_id", "Parent Company", "number", "number", group, read_only=True)]
     elif name == "deals":
-        stages = tuple((stage, label) for stage, (label, *_rest) in DEAL_STAGES.items())
+        # The options are the pipelines' stages and the pipelines themselves (the Pipelines API lists the same).
+        stages = tuple((stage.id, stage.label) for pipeline in pipelines for stage in pipeline.stages)
         props += _text(group, ("dealname", "Deal Name"))
         props += [Prop("amount", "Amount", "number", "number", group),
                   Prop("dealstage", "Deal Stage", "enumeration", "radio", group, stages),
-                  Prop("pipeline", "Pipeline", "enumeration", "select", group, (("default", "Sales Pipeline"),)),
+                  Prop("pipeline", "Pipeline", "enumeration", "select", group,
+                       tuple((pipeline.id, pipeline.label) for pipeline in pipelines)),
                   Prop("closedate", "Close Date", "datetime", "date", group),
                   Prop("hs_is_closed", "Is Deal Closed?", "bool", "booleancheckbox", group,
                        (("true", "Yes"), ("false", "No")), read_only=True),

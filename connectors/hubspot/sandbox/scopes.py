@@ -3,7 +3,8 @@
 The per-endpoint requirements are read from the `security` of each operation in HubSpot's public API
 descriptions (HubSpot/HubSpot-public-api-spec-collection, PublicApiSpecs/CRM/<Object>/Rollouts/424/v3/
 <object>.json, CRM/Crm Owners/.../v3/crmOwners.json, CRM/Properties/.../v3/properties.json,
-CRM/Associations/.../v4/associations.json, Settings/User Provisioning/.../v3/userProvisioning.json).
+CRM/Associations/.../v4/associations.json, CRM/Pipelines/.../v3/pipelines.json, Settings/User
+Provisioning/.../v3/userProvisioning.json).
 Where an operation lists alternatives for every object type (the generic objects, properties and
 associations endpoints), the sandbox takes the stricter reading: the scopes of the object type named in
 the URL, and for associations those of both sides.
@@ -40,6 +41,10 @@ USERS_READ = ("settings.users.read", "crm.objects.users.read")
 TEAMS_READ = ("settings.users.teams.read",)
 # Settings/Multicurrency (the Currencies guide's scope requirements): read and write are separate.
 CURRENCIES_READ, CURRENCIES_WRITE = ("settings.currencies.read",), ("settings.currencies.write",)
+
+# Pipelines (CRM/Pipelines/.../v3/pipelines.json) list dozens of alternatives for every object type; the
+# stricter reading takes, for deals, the deal scopes in that list.
+PIPELINE_READ = {"deals": ("crm.objects.deals.read", "crm.objects.deals.write", "crm.schemas.deals.read")}
 
 Requirement = tuple[str, ...]  # any one of these scopes
 
@@ -86,6 +91,8 @@ def required(method: str, path: str, kind_of) -> list[Requirement]:
         right = kind_of(parts[7] if parts[6] == "default" and len(parts) > 7 else parts[6])
         if right:
             return [_read(left), _read(right)] if reading else [_write(left), _read(right)]
+    if parts[:3] == ["crm", "v3", "pipelines"] and len(parts) >= 4 and kind_of(parts[3]) in PIPELINE_READ:
+        return [PIPELINE_READ[kind_of(parts[3])]]
     if parts[:3] == ["crm", "v3", "owners"]:
         return [OWNERS_READ]
     if parts[:4] == ["settings", "v3", "users", "teams"]:

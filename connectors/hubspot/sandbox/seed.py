@@ -41,7 +41,8 @@ from .associations import associate_many
 from .clock import iso
 from .currencies import seed_currencies
 from .quotas import goal_targets
-from .schema import ASSOCIATION_TYPES, DEAL_STAGES, OBJECT_TYPES, PRIMARY_TYPES
+from .pipelines import DEFAULT_PIPELINE, stages_by_id
+from .schema import ASSOCIATION_TYPES, OBJECT_TYPES, PRIMARY_TYPES
 from .store import Store
 
 SNAPSHOT = date(2017, 9, 30)
@@ -177,11 +178,12 @@ def _maven(rows: Rows, folder: Path, owners: dict[str, int], small: bool, create
             steps.append((_at(engaged, 9), "qualifiedtobuy"))
         if closed:
             steps.append((_at(closed, 17), stage))
-        _label, probability, is_closed, is_won = DEAL_STAGES[stage]
+        known = stages_by_id((DEFAULT_PIPELINE,))[stage]
+        probability, is_closed, is_won = known.probability, known.closed, known.won
         label = deal["account"] or "New customer"
         deal_id = rows.add(
             "deals", steps[0][0], steps[-1][0], dealname=f"{label} {deal['product']} ({deal['opportunity_id']})",
-            amount=amount, dealstage=stage, pipeline="default", closedate=iso(_at(close_on)), hubspot_owner_id=owner,
+            amount=amount, dealstage=stage, pipeline=DEFAULT_PIPELINE.id, closedate=iso(_at(close_on)), hubspot_owner_id=owner,
             hs_is_closed=str(is_closed).lower(), hs_is_closed_won=str(is_won).lower(),
             hs_deal_stage_probability=probability, product=deal["product"], hs_analytics_source="OFFLINE",
             dealtype="newbusiness" if first_of_account.get(deal["account"]) == deal["opportunity_id"]

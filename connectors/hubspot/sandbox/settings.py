@@ -67,6 +67,9 @@ class HubSpotSandboxSettings(CoercibleSettings):
     # HubSpot's conversionRate, from the currency into the company currency; a currency given deals but
     # no rate is one the portal has no rate for. Applied when the portal is seeded.
     currencies: dict | None = None
+    # Deal pipelines besides HubSpot's default one, shaped as the Pipelines API answers them (see
+    # pipelines.py): their stages become dealstage options, so API writes may use them.
+    deal_pipelines: tuple = ()
 
     def _normalize(self) -> None:
         """Text clock origins become datetimes, lists tuples."""
@@ -76,6 +79,7 @@ class HubSpotSandboxSettings(CoercibleSettings):
         self.app_required_scopes = tuple(self.app_required_scopes)
         self.app_optional_scopes = tuple(self.app_optional_scopes)
         self.unavailable_scopes = tuple(self.unavailable_scopes)
+        self.deal_pipelines = tuple(self.deal_pipelines)
 
 
 def datasets_dir(settings: HubSpotSandboxSettings) -> Path:
