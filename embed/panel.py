@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from embed.charts import line_chart_svg
+from sync.currency import corporate_currency
 from sync.models import Activity, Connection, Lead, Opportunity, Score, ScoreHistory
 from sync.stages import StageNames, stage_names
 
@@ -32,7 +33,8 @@ def panel_context(session: Session, connection: Connection, object_type: str, re
         "probability_label": PROBABILITY_LABELS[object_type],
         "remote_id": remote_id,
         "record_title": _title(record, object_type, remote_id),
-        "record_facts": _facts(record, stage_names(session, connection.organization_id)),
+        "record_facts": _facts(record, stage_names(session, connection.organization_id),
+                               corporate_currency(session, connection.organization_id)),
         "score": None,
         "activities": recent_activities(session, connection.id, remote_id),
         "history": [],
@@ -121,24 +123,29 @@ def _title(record: Lead | Opportunity | None, object_type: str, remote_id: str) 
     return f"{OBJECT_LABELS[object_type]} {remote_id}"
 
 
-def _amount(deal: Opportunity) -> str | None:
-    """The deal's amount in its own currency, with the corporate figure beside it when they differ."""
+def _amount(deal: Opportunity, corporate: str | None) -> str | None:
+    """The deal's amount in its own currency, with the corporate figure beside it when they differ.
+
+    A deal that names no currency is in the organization's corporate currency (a single-currency
+    Salesforce org has no CurrencyIsoCode field; HubSpot leaves deal_currency_code empty for the
+    company currency).
+    """
     own = deal.deal_amount if deal.deal_amount is not None else deal.amount
     if own is None:
         return None
     if not deal.currency:
-        return f"{own:,.0f}"
+        return f"{own:,.0f} {corporate}" if corporate else f"{own:,.0f}"
     text = f"{own:,.0f} {deal.currency}"
     if deal.amount is None:
         return text + " (no rate to the corporate currency)"
     return text if deal.amount == own else f"{text} (≈ {deal.amount:,.0f} in the corporate currency)"
 
 
-def _facts(record: Lead | Opportunity | None, stages: StageNames) -> list[tuple[str, str]]:
+def _facts(record: Lead | Opportunity | None, stages: StageNames, corporate: str | None) -> list[tuple[str, str]]:
     """A few label/value pairs that tell the rep which record this is."""
     if isinstance(record, Opportunity):
         facts = [("Stage", stages.label(record.stage, record.connection_id)),
-                 ("Amount", _amount(record)),
+                 ("Amount", _amount(record, corporate)),
                  ("Close date", record.close_date.isoformat() if record.close_date else None)]
     elif isinstance(record, Lead):
         facts = [("Company", record.company), ("Status", record.status), ("Source", record.lead_source)]

@@ -145,3 +145,25 @@ def test_deals_ask_only_for_properties_the_portal_lists(make_runtime, sqlite_url
     assert "product" not in asked and "deal_currency_code" in asked and "amount" in asked
     # A custom property a portal lacks is no HubSpot property missing: nothing to tell the admin.
     assert client.left_out_fields == {}
+
+
+def test_the_rep_panel_names_each_deals_currency(make_runtime, sqlite_url, hs_multi):
+    """A deal in a foreign currency shows its own amount and the corporate figure; one that names no
+    currency is in the company currency and says so (never a bare number)."""
+    from embed.panel import panel_context
+    from sync.models import Connection
+
+    rt = make_runtime(sqlite_url, **hubspot_settings(hs_multi))
+    installed, deals, _ = synced(rt, hs_multi)
+    euro = next(i for i, d in deals.items() if d["properties"]["deal_currency_code"] == "EUR")
+    dollar = next(i for i, d in deals.items() if d["properties"]["deal_currency_code"] == "USD")
+    with rt.sessions() as session:
+        # What a single-currency portal sends: no deal_currency_code on the deal.
+        session.execute(Opportunity.__table__.update().where(
+            Opportunity.connection_id == installed.connection_id, Opportunity.remote_id == dollar).values(currency=None))
+        connection = session.get(Connection, installed.connection_id)
+        facts = {k: dict(panel_context(session, connection, "opportunity", i)["record_facts"])["Amount"]
+                 for k, i in (("euro", euro), ("plain", dollar))}
+    euro_amount = float(deals[euro]["properties"]["amount"])
+    assert facts["euro"] == f"{euro_amount:,.0f} EUR (≈ {euro_amount * RATES['EUR']:,.0f} in the corporate currency)"
+    assert facts["plain"] == f"{float(deals[dollar]['properties']['amount']):,.0f} USD"
