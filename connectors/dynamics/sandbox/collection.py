@@ -85,7 +85,7 @@ def _applied(prefs: dict, size_applied: bool, size: int, tracking: bool) -> str 
 
 
 def _link(table: Table, params: list[tuple[str, str]]) -> str:
-    query = "&".join(f"{k}={quote(v, safe=',')}" for k, v in params)
+    query = "&".join(f"{k}={quote(v, safe=',=')}" for k, v in params)
     return f"{service_root()}/{table.entity_set}" + (f"?{query}" if query else "")
 
 

@@ -1,7 +1,7 @@
 """Opaque $skiptoken paging cookies and $deltatoken change-tracking tokens.
 
 Skip tokens look like Dataverse's (page-results.md): `<cookie pagenumber="2" pagingcookie="..." istracking="False" />`
-with the paging cookie URL-encoded twice; clients must send them back unchanged. Delta tokens have the shape of
+with the paging cookie URL-encoded inside it; clients must send them back unchanged. Delta tokens have the shape of
 the documented example `919042!08/22/2017 08:10:44`: the row version the client has seen, then when it was
 issued, which is what lets the environment refuse tokens older than Organization.ExpireChangeTrackingInDays.
 """
@@ -23,14 +23,14 @@ def skip_token(page: int, pk: str, last: str, first: str, tracking: bool, upto: 
     """The $skiptoken for page+1 after a page whose primary keys ran from first to last."""
     upto_attr = f' upto="{upto}"' if upto is not None else ""
     inner = f'<cookie page="{page}"{upto_attr}><{pk} last="{{{last.upper()}}}" first="{{{first.upper()}}}" /></cookie>'
-    return (f'<cookie pagenumber="{page + 1}" pagingcookie="{quote(quote(inner, safe=""), safe="")}" '
-            f'istracking="{tracking}" />')
+    encoded = re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(inner, safe=""))
+    return f'<cookie pagenumber="{page + 1}" pagingcookie="{encoded}" istracking="{tracking}" />'
 
 
 def read_skip_token(token: str, pk: str) -> tuple[int, str, int | None]:
     """(page number to serve, last primary key of the previous page, snapshot version) from a $skiptoken."""
     match = COOKIE.match(token)
-    inner = INNER.match(unquote(unquote(match.group(2)))) if match else None
+    inner = INNER.match(unquote(match.group(2))) if match else None
     if not match or not inner or inner.group(3) != pk:
         raise ApiError(400, INVALID_ARGUMENT, "The $skiptoken is not one this environment issued; use the "
                                               "@odata.nextLink exactly as it was returned.")
