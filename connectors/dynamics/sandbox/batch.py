@@ -99,7 +99,8 @@ def _run(client, operation: dict, references: dict[str, str], environ: dict) -> 
         body = body.replace(f'"{name}"', json.dumps(target))
     headers = {k: v for k, v in operation["headers"].items() if k not in ("content-length", "host")}
     response = client.open(_path(operation["url"], references), method=operation["method"], headers=headers,
-                           data=body.encode() if body else None, environ_base=environ)
+                           data=body.encode() if body else None, environ_base=environ,
+                           base_url=request.host_url)
     entity = response.headers.get("OData-EntityId")
     if operation["content_id"] and entity:
         references[f"${operation['content_id']}"] = re.sub(r"^https?://[^/]+", "", entity)
@@ -135,8 +136,7 @@ def execute():
         raise ApiError(400, PAYLOAD, f"The batch holds {count} requests; the limit is {MAX_REQUESTS}.")
     continue_on_error = "odata.continue-on-error" in preferences()
     client = current_app.test_client()
-    environ = {"dynamics.inner": True, "dynamics.user": box.caller(), "wsgi.url_scheme": request.scheme,
-               "HTTP_HOST": request.host}
+    environ = {"dynamics.inner": True, "dynamics.user": box.caller()}
     references: dict[str, str] = {}
     parts, failed = [], False
     for item in items:
