@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -221,3 +222,40 @@ def test_tables_without_change_tracking_say_so(server, api):
     assert api.get(f"{server.web_api}/campaigns?$select=name", headers={"Prefer": "odata.track-changes"}).ok
     assert api.put(f"{server.web_api}/EntityDefinitions(LogicalName='campaign')",
                    json={"ChangeTrackingEnabled": False}).status_code == 400
+
+
+def test_metadata_document_marks_the_tracked_entity_sets(server, api):
+    """$metadata?annotations=true carries the documented Org.OData.Capabilities.V1.ChangeTracking annotation."""
+    edm = "{http://docs.oasis-open.org/odata/ns/edm}"
+    root = ElementTree.fromstring(api.get(f"{server.web_api}/$metadata?annotations=true").content)
+    assert root.tag == "{http://docs.oasis-open.org/odata/ns/edmx}Edmx" and root.get("Version") == "4.0"
+    schema = root.find(f".//{edm}Schema")
+    assert schema.get("Namespace") == "Microsoft.Dynamics.CRM"
+    sets = {s.get("Name"): s for s in schema.iter(f"{edm}EntitySet")}
+    assert sets["accounts"].get("EntityType") == "Microsoft.Dynamics.CRM.account"
+    annotation = sets["accounts"].find(f"{edm}Annotation")
+    assert annotation.get("Term") == "Org.OData.Capabilities.V1.ChangeTracking"
+    value = annotation.find(f"{edm}Record/{edm}PropertyValue")
+    assert (value.get("Property"), value.get("Bool")) == ("Supported", "true")
+    assert sets["businessunits"].find(f"{edm}Annotation") is None
+    account = next(t for t in schema.iter(f"{edm}EntityType") if t.get("Name") == "account")
+    assert account.find(f"{edm}Key/{edm}PropertyRef").get("Name") == "accountid"
+    properties = {p.get("Name"): p.get("Type") for p in account.iter(f"{edm}Property")}
+    assert properties["_parentaccountid_value"] == "Edm.Guid" and properties["modifiedon"] == "Edm.DateTimeOffset"
+    plain = ElementTree.fromstring(api.get(f"{server.web_api}/$metadata").content)
+    assert not list(plain.iter(f"{edm}Annotation"))
+
+
+def test_the_seed_has_the_people_and_deals_of_the_hubspot_sandbox(server, api, tmp_path):
+    """One olist lead and one maven deal carry the same names and e-mails in both CRMs (cross-CRM tests rely on it)."""
+    from connectors.hubspot.sandbox.server import HubSpotSandboxServer
+
+    hubspot = HubSpotSandboxServer(tmp_path / "hubspot", seed="small")
+    try:
+        contacts = {c["properties"]["email"] for c in hubspot.records("contacts")}
+        deals = {d["properties"]["dealname"] for d in hubspot.records("deals")}
+    finally:
+        hubspot.stop()
+    leads = {row["emailaddress1"] for row in api.get(f"{server.web_api}/leads?$select=emailaddress1").json()["value"]}
+    names = {row["name"] for row in api.get(f"{server.web_api}/opportunities?$select=name").json()["value"]}
+    assert leads == contacts and names == deals

@@ -11,7 +11,7 @@ import time
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from . import batch, bulk, collection, entity, metadata
+from . import batch, bulk, collection, csdl, entity, metadata
 from .api import API_PREFIX, ApiError, sandbox, service_root
 
 bp = Blueprint("dynamics_webapi", __name__)
@@ -61,6 +61,8 @@ def dispatch(path: str):
     """Every Web API path: $batch, WhoAmI, EntityDefinitions, entity sets, rows and bound actions."""
     if path == "$batch" and request.method == "POST":
         return batch.execute()
+    if path == "$metadata":
+        return csdl.document()
     if path in ("WhoAmI", "WhoAmI()"):
         return _who_am_i()
     if path.startswith("EntityDefinitions"):
