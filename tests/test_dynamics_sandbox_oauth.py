@@ -91,12 +91,16 @@ def test_authorization_code_round_trip_with_msal(server):
     again = app.acquire_token_by_refresh_token(result["refresh_token"], [server.scope])
     assert again["error"] == "invalid_grant" and again["error_codes"] == [50173]
     assert again["error_description"].startswith("AADSTS50173:")
-    # Signed in once, the next authorize with prompt=none answers silently.
+    # Signed in once, the next authorize with prompt=none answers silently (here as a posted form).
     silent = app.get_authorization_request_url([server.scope], redirect_uri=REDIRECT, prompt="none")
-    answer = browser.get(silent, allow_redirects=False)
-    assert answer.status_code == 302 and "code=" in answer.headers["Location"]
-    stranger = requests.get(silent, verify=str(server.ca_path), allow_redirects=False)
-    assert "error=login_required" in stranger.headers["Location"]
+    silent += "&response_mode=form_post"
+    answer = FormReader()
+    answer.feed(browser.get(silent, allow_redirects=False).text)
+    assert set(answer.fields) == {"code", "session_state"} and answer.fields["code"]
+    stranger = FormReader()
+    stranger.feed(browser_for(server).get(silent, allow_redirects=False).text)
+    assert stranger.fields["error"] == "login_required"
+    assert stranger.fields["error_description"].startswith("AADSTS50058:")
 
 
 def test_token_errors_carry_aadsts_codes(server):

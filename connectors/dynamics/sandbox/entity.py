@@ -52,7 +52,10 @@ def _representation(table: Table, rid: str, status: int):
     return response
 
 
-def _no_content(table: Table, rid: str) -> Response:
+def _written(table: Table, rid: str, status: int):
+    """204 with OData-EntityId, or the row itself when the client sent Prefer: return=representation."""
+    if preferences().get("return") == "representation":
+        return _representation(table, rid, status)
     response = Response(status=204)
     response.headers["OData-EntityId"] = entity_url(table, rid)
     response.headers["OData-Version"] = "4.0"
@@ -69,10 +72,7 @@ def retrieve(table: Table, key: str):
 def create(table: Table):
     box = sandbox()
     values = parse_body(table, request.get_json(silent=True), True, resolve)
-    rid = box.writer.create(table, values, box.caller())
-    if preferences().get("return") == "representation":
-        return _representation(table, rid, 201)
-    return _no_content(table, rid)
+    return _written(table, box.writer.create(table, values, box.caller()), 201)
 
 
 def update(table: Table, key: str):
@@ -91,9 +91,7 @@ def update(table: Table, key: str):
                                               "property provided.")
     values = parse_body(table, request.get_json(silent=True), not exists, resolve)
     box.writer.upsert(table, rid, values, box.caller())
-    if preferences().get("return") == "representation":
-        return _representation(table, rid, 200)
-    return _no_content(table, rid)
+    return _written(table, rid, 200)
 
 
 def delete(table: Table, key: str):

@@ -88,6 +88,13 @@ def _check_client(client_id: str | None, redirect_uri: str | None = None) -> Non
                          f"URIs configured for the application '{client_id}'.")
 
 
+def _check_authorize(tenant: str, params) -> None:
+    """The tenant, app, redirect URI and scopes of an authorize request; EntraError when one is wrong."""
+    _tenant(tenant)
+    _check_client(params.get("client_id"), params.get("redirect_uri"))
+    _resource_scopes(params.get("scope", ""))
+
+
 @bp.errorhandler(EntraError)
 def _entra_error(error: EntraError):
     if request.path.endswith("/authorize"):
@@ -120,21 +127,19 @@ def keys(tenant: str):
 def authorize(tenant: str):
     """The sign-in and consent page, or (prompt=none) a silent answer for a user already signed in."""
     box = sandbox()
-    _tenant(tenant)
     args = request.args
-    _check_client(args.get("client_id"), args.get("redirect_uri"))
+    _check_authorize(tenant, args)
     if args.get("response_type") != "code":
         raise EntraError(400, "unsupported_response_type", 70005,
                          "The provided value for the input parameter 'response_type' is not allowed for this request. "
                          "Use response_type=code.")
-    _resource_scopes(args.get("scope", ""))
     signed_in = request.cookies.get(SIGNIN_COOKIE)
     if args.get("prompt") == "none":
         user = box.user(signed_in) if signed_in else None
         if user is None or (user["systemuserid"], args["client_id"]) not in box.consents:
-            return redirect(_with_query(args["redirect_uri"], {
-                "error": "login_required", "state": args.get("state"),
-                "error_description": "AADSTS50058: A silent sign-in request was sent but no user is signed in."}))
+            return _answer(args, {"error": "login_required", "state": args.get("state"),
+                                  "error_description": "AADSTS50058: A silent sign-in request was sent but no user "
+                                                       "is signed in."})
         return _grant_redirect(user, args)
     return render_template("consent.html", params=args, users=box.users(), org=box.settings.org_friendly_name,
                            tenant=box.settings.tenant_domain, signed_in=signed_in,
@@ -145,14 +150,11 @@ def authorize(tenant: str):
 def decide(tenant: str):
     """The consent form's answer: Accept issues a code, Cancel redirects with access_denied."""
     box = sandbox()
-    _tenant(tenant)
     form = request.form
-    _check_client(form.get("client_id"), form.get("redirect_uri"))
-    _resource_scopes(form.get("scope", ""))
+    _check_authorize(tenant, form)
     if form.get("action") != "allow":
-        return redirect(_with_query(form["redirect_uri"], {
-            "error": "access_denied", "state": form.get("state"),
-            "error_description": "AADSTS65004: User declined to consent to access the app."}))
+        return _answer(form, {"error": "access_denied", "state": form.get("state"),
+                              "error_description": "AADSTS65004: User declined to consent to access the app."})
     user = box.user(form.get("user", ""))
     if user is None:
         return render_template("entra_error.html", code=50034,
@@ -171,9 +173,16 @@ def _grant_redirect(user: dict, params):
     box = sandbox()
     grant = Grant(user["systemuserid"], params["client_id"], params.get("scope", ""), params["redirect_uri"],
                   params.get("nonce"), params.get("code_challenge"), params.get("code_challenge_method"))
-    code = box.tokens.issue_code(grant)
-    return redirect(_with_query(params["redirect_uri"], {"code": code, "state": params.get("state"),
-                                                         "session_state": str(uuid.uuid4())}))
+    return _answer(params, {"code": box.tokens.issue_code(grant), "state": params.get("state"),
+                            "session_state": str(uuid.uuid4())})
+
+
+def _answer(params, fields: dict):
+    """Send the browser back to the app: a redirect with a query, or (response_mode=form_post) a posted form."""
+    if params.get("response_mode") == "form_post":
+        return render_template("form_post.html", action=params["redirect_uri"],
+                               fields={k: v for k, v in fields.items() if v is not None})
+    return redirect(_with_query(params["redirect_uri"], fields))
 
 
 def _id_token(user: dict, client_id: str, nonce: str | None) -> str:
