@@ -62,7 +62,7 @@ def sign_in(server, browser: requests.Session, url: str, user: str) -> dict:
     return {k: v[0] for k, v in parse_qs(urlparse(location).query).items()}
 
 
-def test_authorization_code_round_trip_with_msal(server):
+def test_authorization_code_round_trip_with_msal(server, control):
     app = app_for(server)
     flow = app.initiate_auth_code_flow([server.scope], redirect_uri=REDIRECT)
     assert flow["auth_uri"].startswith(f"{server.authority}/oauth2/v2.0/authorize?")
@@ -85,12 +85,15 @@ def test_authorization_code_round_trip_with_msal(server):
     me = api.get(f"{server.web_api}/WhoAmI").json()
     who = api.get(f"{server.web_api}/systemusers({me['UserId']})?$select=domainname,azureactivedirectoryobjectid")
     assert who.json()["domainname"] == user and who.json()["azureactivedirectoryobjectid"] == claims["oid"]
-    # A refresh token is used once: the new one works, the old one is refused with Entra's error.
+    # Each refresh returns a new refresh token; once the admin revokes the grant, refreshing fails with AADSTS50173.
     refreshed = app.acquire_token_by_refresh_token(result["refresh_token"], [server.scope])
     assert "access_token" in refreshed and refreshed["refresh_token"] != result["refresh_token"]
-    again = app.acquire_token_by_refresh_token(result["refresh_token"], [server.scope])
+    assert web_api_session(server, refreshed["access_token"]).get(f"{server.web_api}/WhoAmI").ok
+    control.revoke_tokens()
+    again = app.acquire_token_by_refresh_token(refreshed["refresh_token"], [server.scope])
     assert again["error"] == "invalid_grant" and again["error_codes"] == [50173]
     assert again["error_description"].startswith("AADSTS50173:")
+    assert api.get(f"{server.web_api}/WhoAmI").status_code == 401
     # Signed in once, the next authorize with prompt=none answers silently (here as a posted form).
     silent = app.get_authorization_request_url([server.scope], redirect_uri=REDIRECT, prompt="none")
     silent += "&response_mode=form_post"

@@ -247,8 +247,9 @@ def token(tenant: str):
             raise EntraError(400, "invalid_grant", 50173, "The provided grant has expired due to it being revoked, a "
                                                           "fresh auth token is needed. The user might have changed or "
                                                           "reset their password.")
+        # A new refresh token comes back each time; the old one is not revoked (refresh-tokens.md: "The Microsoft
+        # identity platform doesn't revoke old refresh tokens when used to fetch new access tokens").
         user_id, scope, nonce = found["user_id"], form.get("scope") or found["scope"], None
-        box.tokens.revoke(form["refresh_token"])  # refresh tokens are replaced on use
     else:
         raise EntraError(400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type "
                                                                f"'{grant_type}'.")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from connectors.sandbox_kit.token_table import TokenTable
 
@@ -22,7 +22,6 @@ class Grant:
     code_challenge: str | None = None
     code_challenge_method: str | None = None
     expires_at: float | None = None
-    used: bool = field(default=False)
 
 
 class Tokens(TokenTable):
