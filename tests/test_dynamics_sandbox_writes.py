@@ -200,3 +200,12 @@ def test_service_protection_limits_answer_429_with_retry_after(server, control, 
     assert api.get(f"{server.web_api}/WhoAmI").status_code == 200
     control.knobs(fail_next=1, fail_status=503)
     assert api.get(f"{server.web_api}/WhoAmI").status_code == 503
+    control.reset_usage()
+    control.knobs(execution_ms_per_window=350, slow_seconds=0.2)
+    # Each request takes at least 200 ms: the first is always served, and by the third the window holds more
+    # than 350 ms of execution time.
+    answers = [api.get(f"{server.web_api}/WhoAmI") for _ in range(3)]
+    assert answers[0].status_code == 200 and answers[-1].status_code == 429
+    assert answers[-1].json()["error"]["code"] == "0x80072321"
+    assert answers[-1].json()["error"]["message"].startswith("Combined execution time of incoming requests "
+                                                             "exceeded limit of 350 milliseconds")

@@ -10,9 +10,10 @@ from connectors.sandbox_kit.knobs import KnobBoard
 class Knobs:
     """Set by name through /_sandbox/knobs; every value here is the environment's normal behaviour."""
 
-    # Service protection limits per user and web server (api-limits.md): 6,000 requests in a 5-minute sliding
-    # window and 52 concurrent requests.
+    # Service protection limits per user and web server (api-limits.md): 6,000 requests and 20 minutes of
+    # combined execution time in a 5-minute sliding window, and 52 concurrent requests.
     requests_per_window: int = 6000
+    execution_ms_per_window: int = 1_200_000
     window_seconds: float = 300.0
     concurrent_limit: int = 52
     throttle_next: int = 0          # answer the next N Web API requests with 429 (0x80072322) at once
