@@ -1,0 +1,250 @@
+"""Seeding the environment from the shared datasets (maven-crm and olist-marketing-funnel).
+
+The rules follow the Salesforce and HubSpot sandboxes where they overlap, so one maven account, one deal and
+one olist lead carry the same names, e-mails, owners and (shifted) dates in all three CRMs:
+- Users: Alex Admin (System Administrator), the maven managers and agents; an agent's parentsystemuserid is
+  their manager (the user hierarchy). Sign-in names are first.last@<tenant domain>, internalemailaddress the
+  first.last@maven-sandbox.example the other sandboxes use.
+- Accounts: the maven accounts, owned by the agent with most deals on them, parentaccountid from subsidiary_of.
+- Opportunities (maven deals): statecode Open/Won/Lost; stepname 1-Qualify (Prospecting) or 2-Develop
+  (Engaging); closeprobability as the Salesforce stages; estimatedvalue the close value of won deals, else the
+  product's list price; dates as the other sandboxes (open deals close 15-89 days after the 2017-09-30
+  snapshot, picked from a hash of the opportunity id). Engaged deals have an "Engagement meeting" appointment;
+  prospecting deals a "Schedule first meeting" task.
+- Leads (olist): dates shifted so the last falls the day before the clock origin; converted leads are
+  Qualified with an account and a contact (originatingleadid); each lead has a "First contact" e-mail (origin
+  email) or phone call, and a campaign per landing page (as the Salesforce sandbox's campaigns).
+- Seeds: "full" everything, "small" every 20th deal and lead (all users and accounts), "none" only the admin.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import uuid
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from connectors.salesforce.sandbox.records import STAGES
+from connectors.salesforce.sandbox.seed import COMPANY_SUFFIXES, FIRST_NAMES, LAST_NAMES, olist_shift_days
+
+from .schema import DATA_TABLES
+
+SNAPSHOT = date(2017, 9, 30)
+SMALL_EVERY = 20
+SEEDS = ("full", "small", "none")
+IDS = uuid.UUID("6b0e3c8a-95f4-4d51-8a7e-2f8c1d9b4e60")
+STATE = {"Prospecting": (0, 1, "1-Qualify", "Prospecting"), "Engaging": (0, 1, "2-Develop", "Engaging"),
+         "Won": (1, 3, "3-Close", "Closed Won"), "Lost": (2, 4, "3-Close", "Closed Lost")}
+LEAD_SOURCE = {"paid_search": 1, "display": 1, "other_publicities": 1, "referral": 3, "organic_search": 8,
+               "direct_traffic": 8, "social": 8, "email": 8}
+JOB_TITLES = ["Owner", "Founder", "Sales Manager", "Marketing Manager", "Operations Manager", "E-commerce Lead",
+              "Buyer", "Director"]
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _hash(text: str) -> int:
+    return int(hashlib.md5(text.encode()).hexdigest()[:12], 16)
+
+
+def guid(kind: str, key: str) -> str:
+    """A stable id per record of the datasets."""
+    return str(uuid.uuid5(IDS, f"{kind}:{key}"))
+
+
+def _at(day: date, hour: int = 0) -> str:
+    return f"{day.isoformat()}T{hour:02d}:00:00Z"
+
+
+def _ref(table: str, record_id: str | None) -> dict | None:
+    return {"id": record_id, "table": table} if record_id else None
+
+
+class Rows:
+    """Rows per table gathered in memory and written with one statement per table."""
+
+    def __init__(self, tables: dict) -> None:
+        self.tables = tables
+        self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def add(self, logical: str, key: str, created: str, modified: str | None = None, **values: Any) -> str:
+        table = self.tables[logical]
+        record_id = guid(logical, key)
+        row: dict[str, Any] = {name: None for name in table.columns if name != "versionnumber"}
+        if "statecode" in table.columns:
+            row["statecode"], row["statuscode"] = 0, min(table.columns["statuscode"].options)
+        row.update(values)
+        row.update({table.pk: record_id, "createdon": created, "modifiedon": modified or created})
+        if logical in ("contact", "lead", "systemuser"):
+            row["fullname"] = f"{row.get('firstname') or ''} {row.get('lastname') or ''}".strip()
+        self.rows[logical].append(row)
+        return record_id
+
+    def save(self, store) -> dict[str, int]:
+        with store.transaction():
+            for logical, rows in self.rows.items():
+                store.put_many(logical, rows, self.tables[logical].pk)
+        return {logical: len(rows) for logical, rows in self.rows.items()}
+
+
+def _platform(rows: Rows, settings, created: str) -> tuple[str, str]:
+    """The business unit, publisher, solution and SDK messages every environment has."""
+    unit = rows.add("businessunit", settings.org_name, created, name=settings.org_name)
+    publisher = rows.add("publisher", "default", created, uniquename=f"DefaultPublisher{settings.org_name}",
+                         friendlyname=f"Default Publisher for {settings.org_name}", customizationprefix="new",
+                         customizationoptionvalueprefix=10000)
+    rows.add("solution", "default", created, uniquename="Default", friendlyname="Default Solution", version="1.0",
+             publisherid=_ref("publisher", publisher))
+    for message in ("Create", "Update", "Delete"):
+        message_id = rows.add("sdkmessage", message, created, name=message)
+        for logical in DATA_TABLES:
+            rows.add("sdkmessagefilter", f"{message}:{logical}", created, name=f"{message} of {logical}",
+                     primaryobjecttypecode=logical, sdkmessageid=_ref("sdkmessage", message_id))
+    return unit, publisher
+
+
+def _users(rows: Rows, settings, teams: list[dict[str, str]], unit: str, created: str) -> dict[str, str]:
+    def person(name: str, title: str, manager: str | None) -> str:
+        first, _, last = name.partition(" ")
+        login = f"{first}.{last}".lower().replace(" ", "")
+        return rows.add("systemuser", name, created, firstname=first, lastname=last, title=title,
+                        domainname=f"{login}@{settings.tenant_domain}",
+                        internalemailaddress=f"{login}@maven-sandbox.example",
+                        azureactivedirectoryobjectid=guid("aad", name), isdisabled=False,
+                        parentsystemuserid=_ref("systemuser", manager), businessunitid=_ref("businessunit", unit))
+
+    users = {"Alex Admin": person("Alex Admin", "System Administrator", None)}
+    for manager in sorted({t["manager"] for t in teams}):
+        users[manager] = person(manager, "Sales Manager", None)
+    for team in sorted(teams, key=lambda t: t["sales_agent"]):
+        users[team["sales_agent"]] = person(team["sales_agent"], "Sales Representative", users[team["manager"]])
+    return users
+
+
+def _maven(rows: Rows, folder: Path, users: dict[str, str], small: bool, created: str) -> None:
+    prices = {p["product"].replace(" ", ""): float(p["sales_price"]) for p in _read(folder / "products.csv")}
+    deals, accounts = _read(folder / "sales_pipeline.csv"), _read(folder / "accounts.csv")
+    per_account = {a["account"]: Counter(d["sales_agent"] for d in deals if d["account"] == a["account"])
+                   for a in accounts}
+    first_deal: dict[str, str] = {}
+    for deal in deals:
+        if deal["engage_date"] and deal["account"]:
+            first_deal[deal["account"]] = min(first_deal.get(deal["account"], deal["engage_date"]), deal["engage_date"])
+    ids = {}
+    for account in accounts:
+        name = account["account"]
+        top = sorted(per_account[name].items(), key=lambda kv: (-kv[1], kv[0]))
+        owner = users[top[0][0]] if top else users["Alex Admin"]
+        since = _at(date.fromisoformat(first_deal[name]) - timedelta(days=1)) if name in first_deal else created
+        domain = "".join(c for c in name.lower() if c.isalnum()) + ".com"
+        ids[name] = rows.add("account", name, since, name=name, websiteurl=f"https://www.{domain}",
+                             revenue=round(float(account["revenue"]) * 1_000_000, 2),
+                             numberofemployees=int(account["employees"]), address1_country=account["office_location"],
+                             description=f"Sector: {account['sector']}; established {account['year_established']}",
+                             ownerid=_ref("systemuser", owner))
+    for row, account in zip(rows.rows["account"], accounts):
+        row["parentaccountid"] = _ref("account", ids.get(account["subsidiary_of"] or ""))
+    for index, deal in enumerate(deals):
+        if small and index % SMALL_EVERY:
+            continue
+        spread, owner = _hash(deal["opportunity_id"]), _ref("systemuser", users[deal["sales_agent"]])
+        state, status, step, stage = STATE[deal["deal_stage"]]
+        engaged = date.fromisoformat(deal["engage_date"]) if deal["engage_date"] else None
+        created_on = engaged or SNAPSHOT - timedelta(days=spread % 30)
+        closed = date.fromisoformat(deal["close_date"]) if deal["close_date"] else None
+        close_on = closed or SNAPSHOT + timedelta(days=15 + spread % 75)
+        value = float(deal["close_value"]) if stage == "Closed Won" else prices[deal["product"].replace(" ", "")]
+        modified = _at(closed, 17) if closed else (_at(engaged, 9) if engaged else _at(created_on))
+        account = _ref("account", ids.get(deal["account"]))
+        opportunity = rows.add(
+            "opportunity", deal["opportunity_id"], _at(created_on), modified,
+            name=f"{deal['account'] or 'New customer'} {deal['product']} ({deal['opportunity_id']})",
+            estimatedvalue=value, actualvalue=value if stage == "Closed Won" else None,
+            estimatedclosedate=close_on.isoformat(), actualclosedate=closed.isoformat() if closed else None,
+            closeprobability=STAGES[stage][0], stepname=step, statecode=state, statuscode=status,
+            parentaccountid=account, customerid=account, ownerid=owner, description=f"Product: {deal['product']}")
+        regarding = _ref("opportunity", opportunity)
+        if engaged:
+            rows.add("appointment", f"meeting:{deal['opportunity_id']}", _at(engaged, 10), subject="Engagement meeting",
+                     scheduledstart=_at(engaged, 10), scheduledend=_at(engaged, 11), actualend=_at(engaged, 11),
+                     statecode=1, statuscode=5, regardingobjectid=regarding, ownerid=owner)
+        elif state == 0:
+            rows.add("task", f"task:{deal['opportunity_id']}", _at(created_on, 9), subject="Schedule first meeting",
+                     scheduledend=_at(close_on), prioritycode=1, statuscode=2, regardingobjectid=regarding,
+                     ownerid=owner)
+
+
+def _olist(rows: Rows, folder: Path, agents: list[str], admin: str, small: bool, shift_days: int) -> None:
+    shift = timedelta(days=shift_days)
+    leads = [l for i, l in enumerate(_read(folder / "olist_marketing_qualified_leads_dataset.csv"))
+             if not small or i % SMALL_EVERY == 0]
+    won = {d["mql_id"]: d for d in _read(folder / "olist_closed_deals_dataset.csv")}
+    pages: dict[str, list[date]] = defaultdict(list)
+    for lead in leads:
+        pages[lead["landing_page_id"]].append(date.fromisoformat(lead["first_contact_date"]) + shift)
+    last_day = max(day for days in pages.values() for day in days)
+    campaigns = {}
+    for page, days in pages.items():
+        active = max(days) > last_day - timedelta(days=30)
+        campaigns[page] = rows.add("campaign", page, _at(min(days)), _at(max(days)), name=f"Landing page {page[:8]}",
+                                   codename=page[:8], typecode=1, actualstart=_at(min(days)), actualend=_at(max(days)),
+                                   statuscode=2 if active else 3, description=f"Olist landing page {page}",
+                                   ownerid=_ref("systemuser", admin))
+    for lead in leads:
+        mql = lead["mql_id"]
+        spread = _hash(mql)
+        first, last = FIRST_NAMES[spread % len(FIRST_NAMES)], LAST_NAMES[(spread // 97) % len(LAST_NAMES)]
+        company = f"{last} {COMPANY_SUFFIXES[(spread // 7919) % len(COMPANY_SUFFIXES)]}"
+        email = f"{first}.{last}.{mql[:6]}@example.com".lower()
+        owner = _ref("systemuser", agents[int(mql[8:16], 16) % len(agents)])
+        contacted = date.fromisoformat(lead["first_contact_date"]) + shift
+        origin = lead["origin"] or None
+        values: dict[str, Any] = dict(
+            firstname=first, lastname=last, emailaddress1=email, companyname=company, address1_country="Brazil",
+            jobtitle=JOB_TITLES[(spread // 31) % len(JOB_TITLES)], subject=f"{company} ({origin or 'unknown'})",
+            leadsourcecode=LEAD_SOURCE.get(origin or "", 10), statuscode=2, ownerid=owner,
+            websiteurl=f"https://www.olist.example/lp/{lead['landing_page_id']}",
+            campaignid=_ref("campaign", campaigns[lead["landing_page_id"]]))
+        modified = _at(contacted)
+        deal = won.get(mql)
+        lead_id = guid("lead", mql)
+        if deal and deal["won_date"]:
+            moment = datetime.fromisoformat(deal["won_date"]) + shift
+            modified = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+            account = rows.add("account", f"olist:{mql}", modified, name=company, address1_country="Brazil",
+                               description=f"Olist seller {deal['seller_id']}", ownerid=owner)
+            contact = rows.add("contact", mql, modified, firstname=first, lastname=last, emailaddress1=email,
+                               address1_country="Brazil", parentcustomerid=_ref("account", account),
+                               originatingleadid=_ref("lead", lead_id), ownerid=owner)
+            values.update(statecode=1, statuscode=3, parentaccountid=_ref("account", account),
+                          parentcontactid=_ref("contact", contact))
+        rows.add("lead", mql, _at(contacted), modified, **values)
+        kind = "email" if origin == "email" else "phonecall"
+        extra = {"directioncode": True}
+        rows.add(kind, f"first:{mql}", _at(contacted, 10), subject="First contact", actualend=_at(contacted, 10),
+                 statecode=1, statuscode=5, regardingobjectid=_ref("lead", lead_id),
+                 ownerid=owner, **extra)
+
+
+def seed(store, tables: dict, datasets: Path | None, kind: str, settings) -> dict[str, Any]:
+    """Fill an empty store; returns facts kept in meta (admin id, business unit, date shift)."""
+    origin = settings.clock_origin
+    rows = Rows(tables)
+    shift_days = olist_shift_days(datasets / "olist-marketing-funnel", origin) if datasets else 0
+    created = _at(min(date(2016, 1, 1), date(2017, 6, 1) + timedelta(days=shift_days)))
+    unit, _publisher = _platform(rows, settings, created)
+    if kind == "none":
+        users = _users(rows, settings, [], unit, created)
+    else:
+        teams = _read(datasets / "maven-crm" / "sales_teams.csv")
+        users = _users(rows, settings, teams, unit, created)
+        _maven(rows, datasets / "maven-crm", users, kind == "small", created)
+        agents = [users[t["sales_agent"]] for t in sorted(teams, key=lambda t: t["sales_agent"])]
+        _olist(rows, datasets / "olist-marketing-funnel", agents, users["Alex Admin"], kind == "small", shift_days)
+    rows.save(store)
+    return {"admin_id": users["Alex Admin"], "business_unit_id": unit, "date_shift_days": shift_days}
