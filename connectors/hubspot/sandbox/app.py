@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
-from . import (associations_api, batch_api, control_api, currencies_api, oauth, objects_api, owners_api, pages, properties_api,
+from . import (account_info_api, associations_api, batch_api, control_api, currencies_api, oauth, objects_api, owners_api, pages, properties_api,
                search_api, token_api, webhooks_api)
 from .api import EXTENSION, ApiError, add_limit_headers
 from .core import HubSpotSandbox
@@ -20,7 +20,7 @@ def create_app(box: HubSpotSandbox) -> Flask:
     app.json.sort_keys = False
     blueprints = (oauth.bp, token_api.bp, webhooks_api.bp, search_api.bp, batch_api.bp, objects_api.bp,
                   properties_api.bp, associations_api.bp, owners_api.bp, owners_api.settings_bp, currencies_api.bp, control_api.bp,
-                  pages.bp)
+                  pages.bp, account_info_api.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.register_error_handler(ApiError, lambda error: error.response())
@@ -31,7 +31,7 @@ def create_app(box: HubSpotSandbox) -> Flask:
 
 def _http_error(error: HTTPException):
     """Routing errors in HubSpot's JSON shape under the API paths, plain pages elsewhere."""
-    if request.path.startswith(("/crm/", "/settings/", "/oauth/", "/webhooks/")):
+    if request.path.startswith(("/crm/", "/settings/", "/oauth/", "/webhooks/", "/account-info/")):
         category = "OBJECT_NOT_FOUND" if error.code == 404 else "VALIDATION_ERROR"
         message = "resource not found" if error.code == 404 else error.description
         return ApiError(error.code or 400, category, message).response()

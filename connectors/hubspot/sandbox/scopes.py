@@ -40,6 +40,8 @@ USERS_READ = ("settings.users.read", "crm.objects.users.read")
 TEAMS_READ = ("settings.users.teams.read",)
 # Settings/Multicurrency (the Currencies guide's scope requirements): read and write are separate.
 CURRENCIES_READ, CURRENCIES_WRITE = ("settings.currencies.read",), ("settings.currencies.write",)
+# Account/Account Info v3 (accountInfo.json): every operation needs the oauth scope.
+ACCOUNT_INFO_READ = ("oauth",)
 
 Requirement = tuple[str, ...]  # any one of these scopes
 
@@ -94,6 +96,8 @@ def required(method: str, path: str, kind_of) -> list[Requirement]:
         return [USERS_READ]
     if parts[:3] == ["settings", "v3", "currencies"]:
         return [CURRENCIES_READ if reading else CURRENCIES_WRITE]
+    if parts[:2] == ["account-info", "v3"]:
+        return [ACCOUNT_INFO_READ]
     return []
 
 
