@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -45,6 +45,11 @@ def format_local(value: datetime | None, tz: ZoneInfo, empty: str = "") -> str:
         return empty
     moment = in_zone(value, tz)
     return f"{moment:%Y-%m-%d %H:%M} {moment.tzname()}"
+
+
+def day_start(day: date, tz: ZoneInfo) -> datetime:
+    """The first moment of a day on the clock in ``tz``, as the store keeps moments (naive UTC)."""
+    return datetime.combine(day, time.min, tzinfo=tz).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def organization_zone_name(session: Session, organization_id: int, preferred: Connection | None = None) -> str | None:
