@@ -13,6 +13,7 @@ read from HubSpot's public API spec collection (HubSpot/HubSpot-public-api-spec-
 - Properties: PublicApiSpecs/CRM/Properties/Rollouts/145899/v3/properties.json
 - Webhooks: PublicApiSpecs/Webhooks/Webhooks/Rollouts/147891/v3/webhooks.json
 - Cards: PublicApiSpecs/CRM/Public App Crm Cards/Rollouts/147892/2026-03/publicAppCrmCards.json
+- Account details: PublicApiSpecs/Account/Account Info/Rollouts/144923/v3/accountInfo.json (no client model)
 A failure here means the sandbox drifted from HubSpot, whatever the connector does.
 """
 from __future__ import annotations
@@ -42,6 +43,11 @@ SIGNED_ACCESS_TOKEN_REQUIRED = ("appId", "appInstallId", "audience", "expiresAt"
                                 "installingUserId", "isPrivateDistribution", "isServiceAccount", "isUserLevel",
                                 "newSignature", "scopeToScopeGroupPks", "scopes", "signature",
                                 "trialScopeToScopeGroupPks", "trialScopes", "userId")
+# PortalInformationResponse (Account Info v3): every field is required; accountType is an enum.
+PORTAL_INFORMATION_REQUIRED = {"accountType": str, "additionalCurrencies": list, "companyCurrency": str,
+                               "dataHostingLocation": str, "portalId": int, "timeZone": str, "uiDomain": str,
+                               "utcOffset": str, "utcOffsetMilliseconds": int}
+ACCOUNT_TYPES = ("STANDARD", "DEVELOPER_TEST", "SANDBOX", "APP_DEVELOPER")
 # The Error schema every description shares: category, correlationId and message are required.
 ERROR_REQUIRED = ("category", "correlationId", "message")
 
@@ -255,3 +261,23 @@ def test_pipewise_card_payload_is_an_integrator_card_payload_response():
     for action in [answer["topLevelActions"]["primary"], *answer["topLevelActions"]["secondary"]]:
         conform(action, _action_model(action), cards)
     conform(payload([]), "IntegratorCardPayloadResponse", cards)
+
+
+def test_account_details_are_a_portal_information_response_behind_the_oauth_scope(hs_sandbox):
+    def details(token: str) -> requests.Response:
+        return requests.get(f"{hs_sandbox.base_url}/account-info/v3/details", verify=str(hs_sandbox.ca_path),
+                            headers={"Authorization": f"Bearer {token}"})
+
+    answer = details(hs_sandbox.issue_token())
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert set(body) == set(PORTAL_INFORMATION_REQUIRED)
+    _typed(body, PORTAL_INFORMATION_REQUIRED, "PortalInformationResponse")
+    assert body["accountType"] in ACCOUNT_TYPES and body["portalId"] == hs_sandbox.portal_id
+    assert all(isinstance(code, str) for code in body["additionalCurrencies"])
+    # The offset is the zone's at the portal's clock, in both of the documented spellings.
+    hours, minutes = body["utcOffset"].split(":")
+    assert int(hours) * 3_600_000 + (1 if hours[0] != "-" else -1) * int(minutes) * 60_000 == body["utcOffsetMilliseconds"]
+    refused = details(hs_sandbox.issue_token(scope="crm.objects.contacts.read"))
+    assert refused.status_code == 403 and refused.json()["category"] == "MISSING_SCOPES"
+    assert set(ERROR_REQUIRED) <= set(refused.json())

@@ -1,0 +1,140 @@
+"""Organizations are named after the CRM organization, and times follow the CRM's time zones.
+
+Real OAuth consent and real HTTPS against both sandboxes; the sync on SQLite and PostgreSQL.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from connectors.hubspot.mapping import to_common as hubspot_to_common
+from connectors.hubspot.provider import HubSpotProvider
+from connectors.salesforce.mapping import to_common
+from connectors.salesforce.provider import SalesforceProvider
+from sync.connections import install as install_connection
+from sync.connections import open_client, read_org_profile
+from sync.engine import SyncEngine
+from sync.local_time import user_zone
+from sync.models import Connection, Organization, User
+from tests.conftest import connect_salesforce
+from tests.hubspot_fixtures import connect as connect_hubspot
+from tests.hubspot_fixtures import hs_runtime, hs_sandbox  # noqa: F401 (fixture)
+from tests.security.conftest import ADMIN, both_app, install, session_user, sign_in  # noqa: F401 (fixture)
+
+
+def _org_and_connection(rt, provider: str) -> tuple[Organization, Connection]:
+    with rt.sessions() as db:
+        connection = db.scalar(select(Connection).where(Connection.provider == provider))
+        return db.get(Organization, connection.organization_id), connection
+
+
+def test_installing_salesforce_names_the_organization_after_the_salesforce_org(both_app, sf_sandbox):
+    rt = both_app.extensions["pipewise"]
+    admin = both_app.test_client()
+    sign_in(admin, sf_sandbox, "salesforce", ADMIN)
+    assert session_user(admin)["organization_id"] is None
+    assert install(admin, sf_sandbox, "salesforce", ADMIN).status_code == 302
+
+    organization, connection = _org_and_connection(rt, "salesforce")
+    expected = sf_sandbox.info()["org_name"]
+    assert organization.name == expected == connection.remote_org_name
+    assert connection.time_zone == "America/Los_Angeles"
+    connections = admin.get("/admin/connections").get_data(as_text=True)
+    assert expected.replace(",", "") in connections.replace(",", "")  # header and row
+    assert f"Salesforce {sf_sandbox.org_id}" not in connections
+    page = admin.get(f"/admin/connections/{connection.id}").get_data(as_text=True)
+    assert expected in page and "America/Los_Angeles" in page
+    trail = admin.get("/admin/audit").get_data(as_text=True)
+    assert f"Salesforce connection ({expected})" in trail
+
+
+def test_installing_hubspot_names_the_organization_by_the_portals_domain_and_keeps_its_zone(both_app, hs_sandbox):
+    rt = both_app.extensions["pipewise"]
+    admin = both_app.test_client()
+    sign_in(admin, hs_sandbox, "hubspot", ADMIN)
+    assert install(admin, hs_sandbox, "hubspot", ADMIN).status_code == 302
+
+    organization, connection = _org_and_connection(rt, "hubspot")
+    assert organization.name == hs_sandbox.settings.hub_domain == connection.remote_org_name
+    assert connection.time_zone == hs_sandbox.settings.time_zone
+    assert hs_sandbox.settings.hub_domain in admin.get("/admin/connections").get_data(as_text=True)
+
+
+def test_a_name_hubspot_will_not_give_never_fails_the_install(both_app, hs_sandbox, caplog):
+    rt = both_app.extensions["pipewise"]
+    admin = both_app.test_client()
+    sign_in(admin, hs_sandbox, "hubspot", ADMIN)
+    hs_sandbox.knobs(fail_count=5, fail_path="/account-info/", fail_status=503)
+    try:
+        with caplog.at_level(logging.WARNING, logger="sync.connections"):
+            assert install(admin, hs_sandbox, "hubspot", ADMIN).status_code == 302
+    finally:
+        hs_sandbox.reset_knobs()
+
+    organization, connection = _org_and_connection(rt, "hubspot")
+    assert organization.name == f"HubSpot {hs_sandbox.portal_id}"
+    assert connection.remote_org_name is None and connection.time_zone is None and connection.status == "healthy"
+    assert any("install.org-profile-unreadable provider=hubspot" in r.getMessage() for r in caplog.records)
+    # The console still labels it, and says how to try again.
+    page = admin.get(f"/admin/connections/{connection.id}").get_data(as_text=True)
+    assert "could not read its name" in page
+
+
+def test_reauthorizing_renames_an_organization_still_called_by_its_id(make_runtime, sqlite_url, sf_sandbox):
+    rt = make_runtime(sqlite_url, sf_sandbox)
+    connection_id = connect_salesforce(rt, sf_sandbox)  # installed without reading the name
+    with rt.sessions() as db:
+        connection = db.get(Connection, connection_id)
+        assert db.get(Organization, connection.organization_id).name == f"Salesforce {sf_sandbox.org_id}"
+        token = rt.cipher.decrypt_json(connection.token_ciphertext)
+    profile = read_org_profile(rt.config, "salesforce", token)
+    assert profile.name == sf_sandbox.info()["org_name"]
+    with rt.sessions() as db:
+        connection = install_connection(db, rt.cipher, "salesforce", token, profile=profile,
+                                        organization_id=connection.organization_id)
+        db.commit()
+        assert db.get(Organization, connection.organization_id).name == profile.name
+        # A name an admin chose is never overwritten by the CRM's.
+        db.get(Organization, connection.organization_id).name = "Acme EMEA"
+        install_connection(db, rt.cipher, "salesforce", token, profile=profile,
+                           organization_id=connection.organization_id)
+        db.commit()
+        assert db.get(Organization, connection.organization_id).name == "Acme EMEA"
+
+
+def test_the_sync_stores_each_salesforce_users_time_zone(db_url, make_runtime, sf_sandbox, sf_control):
+    rt = make_runtime(db_url, sf_sandbox)
+    connection_id = connect_salesforce(rt, sf_sandbox)
+    with rt.sessions() as db:
+        connection = db.get(Connection, connection_id)
+        client = open_client(rt.config, rt.sessions, rt.cipher, connection)
+    run = SyncEngine(rt.sessions, client, SalesforceProvider, to_common).run(
+        connection_id, connection.organization_id, streams=(SalesforceProvider.stream("user"),))
+    assert run.status == "completed"
+    expected = {r["Id"]: r["TimeZoneSidKey"] for r in sf_control.records("User")}
+    with rt.sessions() as db:
+        stored = dict(db.execute(select(User.remote_id, User.time_zone).where(User.connection_id == connection_id)).all())
+        assert stored == expected and len(set(stored.values())) >= 3
+        east = next(remote_id for remote_id, zone in stored.items() if zone == "America/New_York")
+        assert user_zone(db, db.get(Connection, connection_id), [east]).key == "America/New_York"
+
+
+def test_hubspot_users_have_no_zone_of_their_own_so_they_see_the_portals(hs_runtime, hs_sandbox):  # noqa: F811
+    rt = hs_runtime
+    installed = connect_hubspot(rt, hs_sandbox)
+    with rt.sessions() as db:
+        connection = db.get(Connection, installed.connection_id)
+        client = open_client(rt.config, rt.sessions, rt.cipher, connection)
+    profile = client.org_profile()
+    assert profile.time_zone == hs_sandbox.settings.time_zone
+    with rt.sessions() as db:
+        db.get(Connection, installed.connection_id).time_zone = profile.time_zone
+        db.commit()
+    run = SyncEngine(rt.sessions, client, HubSpotProvider, hubspot_to_common).run(
+        installed.connection_id, installed.organization_id, streams=(HubSpotProvider.stream("owner"),))
+    assert run.status == "completed"
+    with rt.sessions() as db:
+        owners = db.scalars(select(User).where(User.connection_id == installed.connection_id)).all()
+        assert owners and all(owner.time_zone is None for owner in owners)
+        assert user_zone(db, db.get(Connection, installed.connection_id), [owners[0].remote_id]).key == "US/Eastern"
