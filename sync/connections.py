@@ -74,7 +74,6 @@ def install(session: Session, cipher: TokenCipher, provider_key: str, token: dic
     provider = registry.get(provider_key).provider
     identity = provider.identity(token)
     profile = profile or OrgProfile()
-    label = default_label(provider.name, identity.remote_org_id)
     connection = session.scalar(select(Connection).where(
         Connection.provider == provider_key, Connection.remote_org_id == identity.remote_org_id))
     if connection is not None and organization_id is not None and connection.organization_id != organization_id:
@@ -83,7 +82,8 @@ def install(session: Session, cipher: TokenCipher, provider_key: str, token: dic
             "Ask that organization's admin to disconnect it there first.")
     if connection is None:
         if organization_id is None:
-            organization = Organization(name=organization_name or profile.name or label)
+            organization = Organization(name=organization_name or profile.name
+                                        or default_label(provider.name, identity.remote_org_id))
             session.add(organization)
             session.flush()
             organization_id = organization.id
@@ -91,12 +91,7 @@ def install(session: Session, cipher: TokenCipher, provider_key: str, token: dic
                                 remote_org_id=identity.remote_org_id)
         connection.issued_webhook_secret = rotate_webhook_secret(connection)
         session.add(connection)
-    else:
-        _rename_labelled_organization(session, connection, label, profile.name)
-    if profile.name:
-        connection.remote_org_name = profile.name[:255]
-    if profile.time_zone:
-        connection.time_zone = profile.time_zone[:64]
+    apply_org_profile(session, connection, profile)
     connection.instance_url = identity.instance_url
     connection.scopes = token.get("scope", "") or ""
     connection.token_ciphertext = cipher.encrypt_json(token)
@@ -108,13 +103,17 @@ def install(session: Session, cipher: TokenCipher, provider_key: str, token: dic
     return connection
 
 
-def _rename_labelled_organization(session: Session, connection: Connection, label: str, name: str | None) -> None:
-    """An organization still called by this connection's id label takes the remote organization's name."""
-    if not name:
-        return
-    organization = session.get(Organization, connection.organization_id)
-    if organization is not None and organization.name == label:
-        organization.name = name[:255]
+def apply_org_profile(session: Session, connection: Connection, profile: OrgProfile) -> None:
+    """Keep what the CRM says of its organization; an organization still called by the connection's id
+    label (installed before names were read) takes the CRM's name, a name an admin chose stays."""
+    if profile.name:
+        label = default_label(registry.get(connection.provider).provider.name, connection.remote_org_id)
+        organization = session.get(Organization, connection.organization_id)
+        if organization is not None and organization.name == label:
+            organization.name = profile.name[:255]
+        connection.remote_org_name = profile.name[:255]
+    if profile.time_zone:
+        connection.time_zone = profile.time_zone[:64]
 
 
 class ForeignConnection(ValueError):

@@ -17,6 +17,7 @@ from sync.connections import open_client, read_org_profile
 from sync.engine import SyncEngine
 from sync.local_time import user_zone
 from sync.models import Connection, Organization, User
+from sync.preflight import run_preflight
 from tests.conftest import connect_salesforce
 from tests.hubspot_fixtures import connect as connect_hubspot
 from tests.hubspot_fixtures import hs_runtime, hs_sandbox  # noqa: F401 (fixture)
@@ -138,3 +139,13 @@ def test_hubspot_users_have_no_zone_of_their_own_so_they_see_the_portals(hs_runt
         owners = db.scalars(select(User).where(User.connection_id == installed.connection_id)).all()
         assert owners and all(owner.time_zone is None for owner in owners)
         assert user_zone(db, db.get(Connection, installed.connection_id), [owners[0].remote_id]).key == "US/Eastern"
+
+
+def test_a_check_reads_the_name_and_zone_of_a_connection_installed_before_they_were_read(
+        make_runtime, sqlite_url, sf_sandbox):
+    rt = make_runtime(sqlite_url, sf_sandbox)
+    connection_id = connect_salesforce(rt, sf_sandbox)
+    run_preflight(rt, connection_id)
+    organization, connection = _org_and_connection(rt, "salesforce")
+    assert organization.name == connection.remote_org_name == sf_sandbox.info()["org_name"]
+    assert connection.time_zone == "America/Los_Angeles"
