@@ -14,11 +14,13 @@ read from HubSpot's public API spec collection (HubSpot/HubSpot-public-api-spec-
 - Webhooks: PublicApiSpecs/Webhooks/Webhooks/Rollouts/147891/v3/webhooks.json
 - Cards: PublicApiSpecs/CRM/Public App Crm Cards/Rollouts/147892/2026-03/publicAppCrmCards.json
 - Account details: PublicApiSpecs/Account/Account Info/Rollouts/144923/v3/accountInfo.json (no client model)
+- The users object: PublicApiSpecs/CRM/Users/Rollouts/424/v3/users.json
 A failure here means the sandbox drifted from HubSpot, whatever the connector does.
 """
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -281,3 +283,22 @@ def test_account_details_are_a_portal_information_response_behind_the_oauth_scop
     refused = details(hs_sandbox.issue_token(scope="crm.objects.contacts.read"))
     assert refused.status_code == 403 and refused.json()["category"] == "MISSING_SCOPES"
     assert set(ERROR_REQUIRED) <= set(refused.json())
+
+
+def test_the_users_object_pages_as_a_crm_object_collection_behind_its_own_scope(client, hs_sandbox):
+    """CRM/Users v3 (users.json): the generic objects' collection; hs_standard_time_zone holds an IANA id."""
+    first = raw(client, "basic", lambda api: api.get_page(
+        "users", limit=2, properties=["hs_internal_user_id", "hs_standard_time_zone", "not_a_property"],
+        _preload_content=False))
+    conform(first, "CollectionResponseSimplePublicObjectWithAssociationsForwardPaging", OBJECTS)
+    rest = raw(client, "basic", lambda api: api.get_page(
+        "users", limit=100, after=first["paging"]["next"]["after"],
+        properties=["hs_internal_user_id", "hs_standard_time_zone"], _preload_content=False))
+    users = first["results"] + rest["results"]
+    assert all(u["id"] == u["properties"]["hs_object_id"] != u["properties"]["hs_internal_user_id"] for u in users)
+    assert all("not_a_property" not in u["properties"] for u in users)
+    zones = {u["properties"]["hs_standard_time_zone"] for u in users} - {None}
+    assert zones and all(ZoneInfo(zone) for zone in zones)
+    refused = requests.get(f"{hs_sandbox.base_url}/crm/v3/objects/users", verify=str(hs_sandbox.ca_path),
+                           headers={"Authorization": f"Bearer {hs_sandbox.issue_token(scope='oauth')}"})
+    assert refused.status_code == 403 and refused.json()["category"] == "MISSING_SCOPES"

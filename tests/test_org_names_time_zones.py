@@ -121,24 +121,43 @@ def test_the_sync_stores_each_salesforce_users_time_zone(db_url, make_runtime, s
         assert user_zone(db, db.get(Connection, connection_id), [east]).key == "America/New_York"
 
 
-def test_hubspot_users_have_no_zone_of_their_own_so_they_see_the_portals(hs_runtime, hs_sandbox):  # noqa: F811
-    rt = hs_runtime
-    installed = connect_hubspot(rt, hs_sandbox)
+def _sync_hubspot_owners(rt, installed):
     with rt.sessions() as db:
-        connection = db.get(Connection, installed.connection_id)
-        client = open_client(rt.config, rt.sessions, rt.cipher, connection)
-    profile = client.org_profile()
-    assert profile.time_zone == hs_sandbox.settings.time_zone
-    with rt.sessions() as db:
-        db.get(Connection, installed.connection_id).time_zone = profile.time_zone
-        db.commit()
+        client = open_client(rt.config, rt.sessions, rt.cipher, db.get(Connection, installed.connection_id))
     run = SyncEngine(rt.sessions, client, HubSpotProvider, hubspot_to_common).run(
         installed.connection_id, installed.organization_id, streams=(HubSpotProvider.stream("owner"),))
     assert run.status == "completed"
+    return client
+
+
+def test_hubspot_users_keep_their_own_zone_and_those_without_one_see_the_portals(hs_runtime, hs_sandbox):  # noqa: F811
+    rt = hs_runtime
+    installed = connect_hubspot(rt, hs_sandbox)
+    client = _sync_hubspot_owners(rt, installed)
     with rt.sessions() as db:
-        owners = db.scalars(select(User).where(User.connection_id == installed.connection_id)).all()
-        assert owners and all(owner.time_zone is None for owner in owners)
-        assert user_zone(db, db.get(Connection, installed.connection_id), [owners[0].remote_id]).key == "US/Eastern"
+        db.get(Connection, installed.connection_id).time_zone = client.org_profile().time_zone
+        db.commit()
+        owners = {o.email: o for o in db.scalars(select(User).where(User.connection_id == installed.connection_id))}
+        by_team = {(o.team, o.time_zone) for o in owners.values()}
+        assert {("East", "America/New_York"), ("Central", "America/Chicago"), ("West", "America/Los_Angeles")} <= by_team
+        admin = owners[ADMIN]
+        assert admin.time_zone is None  # set none in HubSpot: the portal's zone
+        connection = db.get(Connection, installed.connection_id)
+        assert user_zone(db, connection, [admin.remote_id]).key == hs_sandbox.settings.time_zone
+
+
+def test_without_the_users_scope_every_hubspot_user_sees_the_portals_zone(hs_runtime, hs_sandbox):  # noqa: F811
+    rt = hs_runtime
+    hs_sandbox.settings.unavailable_scopes = ("crm.objects.users.read",)
+    try:
+        installed = connect_hubspot(rt, hs_sandbox)
+        assert "crm.objects.users.read" not in installed.token.get("scope", "")
+        _sync_hubspot_owners(rt, installed)
+    finally:
+        hs_sandbox.settings.unavailable_scopes = ()
+    with rt.sessions() as db:
+        zones = db.scalars(select(User.time_zone).where(User.connection_id == installed.connection_id)).all()
+        assert zones and set(zones) == {None}
 
 
 def test_a_check_reads_the_name_and_zone_of_a_connection_installed_before_they_were_read(

@@ -6,10 +6,9 @@ and needs only the ``oauth`` scope (HubSpot's "Account information API" guide; A
 PublicApiSpecs/Account/Account Info/Rollouts/144923/v3/accountInfo.json in HubSpot's public API spec
 collection). hubspot-api-client has no model for it, so it is read with plain HTTP.
 
-HubSpot keeps no time zone on its owners or on the settings users the connector reads (the Owners v3
-and User Provisioning v3 descriptions list none). The CRM's users object (``/crm/v3/objects/users``,
-scope ``crm.objects.users.read``) does carry each user's time zone as a property; until Pipewise reads
-it, a HubSpot user's times are shown in the portal's zone from this API.
+The portal's zone is what a HubSpot user sees who set no zone of their own (users without
+``hs_standard_time_zone`` on the CRM's users object, or every user when the app lacks
+``crm.objects.users.read``; see owners.py).
 """
 from __future__ import annotations
 

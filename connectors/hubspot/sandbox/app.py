@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
-from . import (account_info_api, associations_api, batch_api, control_api, currencies_api, oauth, objects_api, owners_api, pages, properties_api,
+from . import (account_info_api, associations_api, batch_api, users_object_api, control_api, currencies_api, oauth, objects_api, owners_api, pages, properties_api,
                search_api, token_api, webhooks_api)
 from .api import EXTENSION, ApiError, add_limit_headers
 from .core import HubSpotSandbox
@@ -20,7 +20,7 @@ def create_app(box: HubSpotSandbox) -> Flask:
     app.json.sort_keys = False
     blueprints = (oauth.bp, token_api.bp, webhooks_api.bp, search_api.bp, batch_api.bp, objects_api.bp,
                   properties_api.bp, associations_api.bp, owners_api.bp, owners_api.settings_bp, currencies_api.bp, control_api.bp,
-                  pages.bp, account_info_api.bp)
+                  pages.bp, account_info_api.bp, users_object_api.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.register_error_handler(ApiError, lambda error: error.response())

@@ -19,7 +19,7 @@ APP_REQUIRED_SCOPES = (
     "crm.objects.deals.read", "crm.objects.deals.write", "crm.objects.owners.read", "crm.schemas.contacts.read",
     "crm.schemas.contacts.write", "crm.schemas.deals.read", "crm.schemas.deals.write", "settings.users.read",
 )
-APP_OPTIONAL_SCOPES = ("crm.objects.goals.read", "settings.currencies.read")
+APP_OPTIONAL_SCOPES = ("crm.objects.goals.read", "settings.currencies.read", "crm.objects.users.read")
 
 
 @dataclass
