@@ -91,7 +91,6 @@ def install(session: Session, cipher: TokenCipher, provider_key: str, token: dic
                                 remote_org_id=identity.remote_org_id)
         connection.issued_webhook_secret = rotate_webhook_secret(connection)
         session.add(connection)
-    apply_org_profile(session, connection, profile)
     connection.instance_url = identity.instance_url
     connection.scopes = token.get("scope", "") or ""
     connection.token_ciphertext = cipher.encrypt_json(token)
@@ -99,6 +98,7 @@ def install(session: Session, cipher: TokenCipher, provider_key: str, token: dic
     connection.status_reason = None
     connection.paused_until = None
     connection.installed_by = installed_by
+    apply_org_profile(session, connection, profile)
     session.flush()
     return connection
 
@@ -108,7 +108,8 @@ def apply_org_profile(session: Session, connection: Connection, profile: OrgProf
     label (installed before names were read) takes the CRM's name, a name an admin chose stays."""
     if profile.name:
         label = default_label(registry.get(connection.provider).provider.name, connection.remote_org_id)
-        organization = session.get(Organization, connection.organization_id)
+        with session.no_autoflush:  # a new connection is flushed whole, by the caller
+            organization = session.get(Organization, connection.organization_id)
         if organization is not None and organization.name == label:
             organization.name = profile.name[:255]
         connection.remote_org_name = profile.name[:255]
