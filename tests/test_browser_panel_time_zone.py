@@ -4,44 +4,33 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-import web
 from tests.browser import SCREENSHOTS
-from tests.conftest import make_config
-from tests.test_browser_panel import ServedApp, browser, open_record, record_page  # noqa: F401 (fixture)
-from tests.test_embed_canvas import SECRET, envelope, seed_store
+from tests.test_browser_panel import browser, open_record, servers  # noqa: F401 (fixtures)
+from tests.test_embed_canvas import envelope
 from sync.models import Connection, User
-from web.cli import upgrade_database
 from web.extensions import runtime
 
 REP_ID = envelope("Opportunity", "x")["context"]["user"]["userId"]
 
 
 @pytest.fixture
-def servers(tmp_path, sqlite_url, redis_url):
-    """Pipewise and the record page; the panel's viewer is a rep in Los Angeles of a New York company."""
-    config = make_config(tmp_path, sqlite_url, redis_url, SALESFORCE_CLIENT_SECRET=SECRET)
-    upgrade_database(config.DATABASE_URL)
-    app = web.create_app(config)
-    pipewise = ServedApp(app)
-    crm = ServedApp(record_page(pipewise.origin))
+def panel(servers):  # noqa: F811
+    """The panel's servers, its viewer a rep in Los Angeles of a company that keeps New York time."""
+    pipewise, crm = servers
+    app = pipewise.server.app
     with app.app_context():
         with runtime().sessions() as session:
-            seed_store(session, instance_url=crm.origin)
             connection = session.scalar(select(Connection))
             connection.time_zone = "America/New_York"
             session.add(User(organization_id=connection.organization_id, connection_id=connection.id,
                              remote_id=REP_ID, remote_data={}, content_hash="h", name="Rita Rep",
                              role="rep", time_zone="America/Los_Angeles"))
             session.commit()
-    yield app, pipewise, crm
-    crm.stop()
-    pipewise.stop()
-    with app.app_context():
-        runtime().engine.dispose()
+    return app, crm
 
 
-def test_the_panel_shows_the_reps_times_in_the_reps_zone_and_falls_back_to_the_orgs(servers, browser):  # noqa: F811
-    app, _pipewise, crm = servers
+def test_the_panel_shows_the_reps_times_in_the_reps_zone_and_falls_back_to_the_orgs(panel, browser):  # noqa: F811
+    app, crm = panel
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page, _frame, _requested = open_record(browser, crm.origin, 1280, 900)
     panel = page.frame_locator("#pipewise-canvas")
