@@ -1,22 +1,30 @@
 """The console's clock: times in the signed-in admin's CRM time zone, and the organization's name."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, g
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from sync.local_time import UTC, format_local, organization_zone_name, zone
 from sync.models import Connection, Organization
-from web.auth import store_user, current_user
+from web.auth import current_user, store_user
 from web.extensions import runtime
+
+log = logging.getLogger(__name__)
 
 
 def viewer_zone() -> ZoneInfo:
     """The signed-in user's zone: their CRM user's, else their organization's, else UTC (once a request)."""
     if "viewer_zone" not in g:
-        g.viewer_zone = _lookup_zone(current_user())
+        try:
+            g.viewer_zone = _lookup_zone(current_user())
+        except SQLAlchemyError as exc:  # the error pages render times too: never fail them over a zone
+            log.warning("web.viewer-zone-unreadable error=%s", type(exc).__name__)
+            g.viewer_zone = UTC
     return g.viewer_zone
 
 
@@ -45,9 +53,13 @@ def organization_name() -> str | None:
     if not user or user.get("organization_id") is None:
         return None
     if "organization_name" not in g:
-        with runtime().sessions() as db:
-            g.organization_name = db.scalar(select(Organization.name).where(
-                Organization.id == user["organization_id"]))
+        try:
+            with runtime().sessions() as db:
+                g.organization_name = db.scalar(select(Organization.name).where(
+                    Organization.id == user["organization_id"]))
+        except SQLAlchemyError as exc:  # the header of an error page must still render
+            log.warning("web.organization-name-unreadable error=%s", type(exc).__name__)
+            g.organization_name = None
     return g.organization_name
 
 
