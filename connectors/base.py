@@ -114,6 +114,14 @@ class Identity:
     remote_user_id: str | None = None
 
 
+@dataclass(frozen=True)
+class OrgProfile:
+    """What the remote organization calls itself, and the time zone it keeps (an IANA id); None: unknown."""
+
+    name: str | None = None
+    time_zone: str | None = None
+
+
 @dataclass
 class WriteResult:
     """The remote's answer for one record of a batch write."""
@@ -172,6 +180,9 @@ class Client(Protocol):
 
     def preflight(self) -> list[Finding]:
         """Check the live CRM: granted scopes, object and field access, optional objects, API allowance."""
+
+    def org_profile(self) -> OrgProfile:
+        """The remote organization's own name and default time zone, read live (one or two API calls)."""
 
 
 @dataclass

@@ -122,6 +122,8 @@ class User(Remote):
     is_active: bool = True
     # The user's place in the CRM's role hierarchy (a UserRole), when the CRM has one.
     crm_role_remote_id: str | None = None
+    # The user's time zone as the CRM keeps it (an IANA id such as America/Los_Angeles).
+    time_zone: str | None = None
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """A small server-rendered SVG line chart: no script, no external assets, every text escaped."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from html import escape
 from typing import Sequence
@@ -18,8 +19,12 @@ def _x(text: str) -> str:
 
 
 def line_chart_svg(points: Sequence[tuple[datetime, float]], *, title: str, desc: str,
-                   chart_id: str = "chart", width: int = 360, height: int = 180) -> str:
-    """An accessible SVG of fractions (0..1) over time, as a standalone-valid XML string."""
+                   chart_id: str = "chart", width: int = 360, height: int = 180,
+                   label_time: Callable[[datetime], str] | None = None) -> str:
+    """An accessible SVG of fractions (0..1) over time, as a standalone-valid XML string.
+
+    ``label_time`` writes a point's moment for its tooltip (the viewer's zone); naive UTC when None.
+    """
     left, right, top, bottom = 40, 12, 12, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     title_id, desc_id = f"{chart_id}-title", f"{chart_id}-desc"
@@ -58,7 +63,8 @@ def line_chart_svg(points: Sequence[tuple[datetime, float]], *, title: str, desc
                      f'stroke-linejoin="round" stroke-linecap="round"/>')
     if len(coords) <= MAX_DOTS:
         for (when, value), (x, y) in zip(ordered, coords):
-            label = f"{when:%Y-%m-%d %H:%M} UTC: {float(value):.0%}"
+            moment = label_time(when) if label_time else f"{when:%Y-%m-%d %H:%M} UTC"
+            label = f"{moment}: {float(value):.0%}"
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{LINE}" stroke="#ffffff" '
                          f'stroke-width="1.5"><title>{_x(label)}</title></circle>')
     base = height - 8

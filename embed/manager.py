@@ -10,10 +10,12 @@ import hmac
 import io
 import logging
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, make_response, redirect, render_template, request, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from jinja2 import pass_context
 from markupsafe import Markup
 
 from embed import context as canvas_context
@@ -34,6 +36,7 @@ from scoring.quotas import parse_amount, set_quota
 from scoring.scope import OutOfScope, Viewer, owner_names, subject_for, viewer_role
 from scoring.winloss import win_loss_view
 from sync import currency
+from sync.local_time import UTC, format_local, user_zone
 from sync.models import Connection
 from embed.app_runtime import runtime
 
@@ -110,11 +113,13 @@ def money(value) -> str:
     return f"{value:,.0f}"
 
 
-def cell(row: dict, key: str, table: str = "") -> str:
-    """A table cell as the panel shows it."""
+def cell(row: dict, key: str, table: str = "", tz: ZoneInfo = UTC) -> str:
+    """A table cell as the panel shows it (a moment in the viewer's zone ``tz``)."""
     value = row.get(key)
     if value is None:
         return "–"
+    if isinstance(value, datetime):
+        return format_local(value, tz)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if key in BY_UNIT and "unit" in row:
@@ -140,7 +145,12 @@ def cell(row: dict, key: str, table: str = "") -> str:
     return str(value)
 
 
-bp.add_app_template_filter(cell, "pw_cell")
+@pass_context
+def _cell_in_viewer_zone(context, row: dict, key: str, table: str = "") -> str:
+    return cell(row, key, table, context.get("viewer_tz") or UTC)
+
+
+bp.add_app_template_filter(_cell_in_viewer_zone, "pw_cell")
 
 
 # -- routes ----------------------------------------------------------------------------------------
@@ -326,7 +336,8 @@ def _render(session, connection, claims: ManagerClaims, token: str, view: str, a
         currency_code=corporate, currency_note=currency_note,
         saved=bool(args.get("saved")), called=args.get("called"), periods=_period_choices(period, as_of),
         csrf_token=csrf_token(token), may_submit=may_submit(viewer, subject),
-        may_call=may_call(viewer, subject, session),
+        may_call=may_call(viewer, subject, session), viewer_tz=user_zone(
+            session, connection, {claims.user_remote_id, canvas_context.to_18(claims.user_remote_id or "")}),
         quota_owners=sorted(((names.get(o, o), o) for o in (subject.owners or names)), key=lambda p: p[0]))
     return _embed_headers(make_response(html, status), ancestors)
 

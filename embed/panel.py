@@ -1,7 +1,8 @@
 """The rep's panel as data: one function any CRM's embedding (Canvas, HubSpot card) renders."""
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, time
 from typing import Any
 
 from markupsafe import Markup
@@ -74,8 +75,9 @@ def score_history(session: Session, connection_id: int, object_type: str,
     return [(when, probability) for when, probability in reversed(rows)]
 
 
-def history_chart(history: list[tuple[datetime, float]], record_title: str) -> str:
-    """The win-probability chart of an opportunity as SVG."""
+def history_chart(history: list[tuple[datetime, float]], record_title: str,
+                  label_time: Callable[[datetime], str] | None = None) -> str:
+    """The win-probability chart of an opportunity as SVG, its points' times labelled by ``label_time``."""
     if history:
         first, last = history[0], history[-1]
         desc = (f"{len(history)} scores from {first[0]:%Y-%m-%d} ({first[1]:.0%}) "
@@ -83,7 +85,7 @@ def history_chart(history: list[tuple[datetime, float]], record_title: str) -> s
     else:
         desc = "No scores recorded yet."
     return line_chart_svg(history, title=f"Win probability over time: {record_title}", desc=desc,
-                          chart_id="win-probability")
+                          chart_id="win-probability", label_time=label_time)
 
 
 def recent_activities(session: Session, connection_id: int, remote_id: str) -> list[dict[str, Any]]:
@@ -94,8 +96,11 @@ def recent_activities(session: Session, connection_id: int, remote_id: str) -> l
                or_(Activity.who_remote_id == remote_id, Activity.what_remote_id == remote_id))
         .order_by(Activity.occurred_at.desc().nulls_last(), Activity.id.desc())
         .limit(MAX_ACTIVITIES))
+    # A CRM activity kept only by its day (Salesforce Task.ActivityDate) is stored at midnight UTC: it is
+    # a calendar day, shown as such, never shifted into the viewer's zone (the day before, in the Americas).
     return [{"kind": a.kind.replace("_", " "), "subject": a.subject or "(no subject)",
-             "status": a.status, "occurred_at": a.occurred_at} for a in rows]
+             "status": a.status, "occurred_at": a.occurred_at,
+             "day_only": a.occurred_at is not None and a.occurred_at.time() == time.min} for a in rows]
 
 
 def record_title(session: Session, connection_id: int, object_type: str, remote_id: str) -> str:

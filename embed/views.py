@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, jsonify, make_response, render_template, request, url_for
+from jinja2 import pass_context
 from sqlalchemy import select
 
 from embed import context as canvas_context
@@ -13,6 +15,7 @@ from embed.panel import history_chart, panel_context, record_title, score_histor
 from embed.tokens import (DEFAULT_MAX_AGE_SECONDS, InvalidPanelToken, PanelClaims, issue_panel_token,
                           read_panel_token, token_from_request)
 from scoring.scope import viewer_role
+from sync.local_time import UTC, format_local, user_zone
 from sync.models import Connection
 from embed.app_runtime import runtime
 
@@ -26,10 +29,17 @@ NO_ANCESTORS = "'none'"
 PANEL_THEMES = frozenset({"hubspot"})
 
 
-@bp.app_template_filter("embed_utc")
-def _utc(value: datetime | None) -> str:
-    """A naive-UTC datetime as the panel shows it."""
-    return f"{value:%Y-%m-%d %H:%M} UTC" if value else ""
+@bp.app_template_filter("embed_time")
+@pass_context
+def _in_viewer_zone(context, value: datetime | None) -> str:
+    """A naive-UTC datetime as the panel shows it: in the viewer's zone (``viewer_tz``), abbreviated."""
+    return format_local(value, context.get("viewer_tz") or UTC)
+
+
+def viewer_zone(session, connection: Connection, claims: PanelClaims) -> ZoneInfo:
+    """The zone of the panel's viewer: their CRM user's, else their CRM organization's, else UTC."""
+    user = claims.user_remote_id or ""
+    return user_zone(session, connection, {user, canvas_context.to_18(user)})
 
 
 @bp.route("/salesforce/canvas", methods=["GET", "POST"])
@@ -113,7 +123,8 @@ def history_svg(object_type: str, remote_id: str):
         connection, claims, _token = checked
         history = score_history(session, connection.id, claims.object_type, claims.remote_id)
         title = record_title(session, connection.id, claims.object_type, claims.remote_id)
-        svg = '<?xml version="1.0" encoding="UTF-8"?>\n' + history_chart(history, title)
+        tz = viewer_zone(session, connection, claims)
+        svg = '<?xml version="1.0" encoding="UTF-8"?>\n' + history_chart(history, title, lambda at: format_local(at, tz))
         response = make_response(svg)
         response.mimetype = "image/svg+xml"
         return _embed_headers(response, canvas_context.frame_ancestors(connection.instance_url))
@@ -128,12 +139,13 @@ def score_json(object_type: str, remote_id: str):
             return checked
         connection, claims, _token = checked
         data = panel_context(session, connection, claims.object_type, claims.remote_id)
+        tz = viewer_zone(session, connection, claims)
         score = data["score"]
         if score:
-            score = {**score, "scored_at": _utc(score["scored_at"])}
+            score = {**score, "scored_at": format_local(score["scored_at"], tz)}
         response = jsonify(object_type=data["object_type"], remote_id=data["remote_id"],
                            title=data["record_title"], score=score,
-                           history=[{"at": _utc(at), "probability": p} for at, p in data["history"]])
+                           history=[{"at": format_local(at, tz), "probability": p} for at, p in data["history"]])
         return _embed_headers(response, canvas_context.frame_ancestors(connection.instance_url))
 
 
@@ -168,7 +180,8 @@ def _panel(session, connection: Connection, claims: PanelClaims, token: str) -> 
     theme = request.args.get("theme") if request.args.get("theme") in PANEL_THEMES else None
     if theme:
         links["theme"] = theme
-    html = render_template("embed/panel.html", **data, theme=theme, refresh_url=url_for(".panel", **links),
+    html = render_template("embed/panel.html", **data, theme=theme, viewer_tz=viewer_zone(session, connection, claims),
+                           refresh_url=url_for(".panel", **links),
                            chart_url=url_for(".history_svg", **links))
     return _embed_headers(make_response(html), canvas_context.frame_ancestors(connection.instance_url))
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from datetime import datetime
 from typing import Any
@@ -11,11 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors import registry
-from connectors.base import Client
+from connectors.base import Client, OrgProfile
+from connectors.errors import ConnectorError
 from connectors.oauth import OAuthApp
 from sync.config import Config
 from sync.crypto import TokenCipher
 from sync.models import Connection, Organization, utcnow
+
+log = logging.getLogger(__name__)
 
 
 def oauth_app(config: Config, provider_key: str) -> OAuthApp:
@@ -34,18 +38,42 @@ def oauth_app(config: Config, provider_key: str) -> OAuthApp:
     )
 
 
+def read_org_profile(config: Config, provider_key: str, token: dict[str, Any]) -> OrgProfile:
+    """The remote organization's name and time zone, read with a fresh grant; empty when unreadable.
+
+    Never raises: a connection is worth having without its name, so a failure is logged and the
+    install goes on with the provider's label.
+    """
+    package = registry.get(provider_key)
+    try:
+        client = package.client.build_client(token=token, oauth=oauth_app(config, provider_key),
+                                             on_token=None, config=config)
+        return client.org_profile()
+    except (ConnectorError, OSError, LookupError, ValueError, TypeError) as exc:
+        log.warning("install.org-profile-unreadable provider=%s error=%s %s", provider_key,
+                    type(exc).__name__, str(exc)[:200])
+        return OrgProfile()
+
+
+def default_label(provider_name: str, remote_org_id: str) -> str:
+    """What a connection is called when its organization's name is unknown ("Salesforce 00D…")."""
+    return f"{provider_name} {remote_org_id}"
+
+
 def install(session: Session, cipher: TokenCipher, provider_key: str, token: dict[str, Any],
             installed_by: str | None = None, organization_name: str | None = None,
-            organization_id: int | None = None) -> Connection:
+            organization_id: int | None = None, profile: OrgProfile | None = None) -> Connection:
     """Create (or re-authorize) the Connection a fresh OAuth grant belongs to.
 
     A new connection joins ``organization_id`` (a company is one organization with many
-    connections), or a new organization when None. An existing connection is re-authorized only
+    connections), or a new organization when None, named after the remote organization
+    (``profile``, see read_org_profile). An existing connection is re-authorized only
     for the organization it belongs to: a grant never moves a connection to another organization.
     A new connection's webhook secret is returned once, on ``connection.issued_webhook_secret``.
     """
     provider = registry.get(provider_key).provider
     identity = provider.identity(token)
+    profile = profile or OrgProfile()
     connection = session.scalar(select(Connection).where(
         Connection.provider == provider_key, Connection.remote_org_id == identity.remote_org_id))
     if connection is not None and organization_id is not None and connection.organization_id != organization_id:
@@ -54,7 +82,8 @@ def install(session: Session, cipher: TokenCipher, provider_key: str, token: dic
             "Ask that organization's admin to disconnect it there first.")
     if connection is None:
         if organization_id is None:
-            organization = Organization(name=organization_name or f"{provider.name} {identity.remote_org_id}")
+            organization = Organization(name=organization_name or profile.name
+                                        or default_label(provider.name, identity.remote_org_id))
             session.add(organization)
             session.flush()
             organization_id = organization.id
@@ -69,8 +98,23 @@ def install(session: Session, cipher: TokenCipher, provider_key: str, token: dic
     connection.status_reason = None
     connection.paused_until = None
     connection.installed_by = installed_by
+    apply_org_profile(session, connection, profile)
     session.flush()
     return connection
+
+
+def apply_org_profile(session: Session, connection: Connection, profile: OrgProfile) -> None:
+    """Keep what the CRM says of its organization; an organization still called by the connection's id
+    label (installed before names were read) takes the CRM's name, a name an admin chose stays."""
+    if profile.name:
+        label = default_label(registry.get(connection.provider).provider.name, connection.remote_org_id)
+        with session.no_autoflush:  # a new connection is flushed whole, by the caller
+            organization = session.get(Organization, connection.organization_id)
+        if organization is not None and organization.name == label:
+            organization.name = profile.name[:255]
+        connection.remote_org_name = profile.name[:255]
+    if profile.time_zone:
+        connection.time_zone = profile.time_zone[:64]
 
 
 class ForeignConnection(ValueError):

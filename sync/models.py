@@ -42,6 +42,11 @@ class Connection(Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
     provider: Mapped[str] = mapped_column(String(32))
     remote_org_id: Mapped[str] = mapped_column(String(64))
+    # The remote organization's own name (Salesforce Organization.Name, HubSpot's hub domain), read at
+    # install; None when the CRM would not say.
+    remote_org_name: Mapped[str | None] = mapped_column(String(255))
+    # The remote organization's default time zone (an IANA id), the fallback for its users' times.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     instance_url: Mapped[str] = mapped_column(String(512))
     scopes: Mapped[str] = mapped_column(String(512), default="")
     # healthy | syncing | paused_quota | needs_reauth | failing | disconnected
@@ -207,6 +212,8 @@ class User(SyncedRecord):
     manager_remote_id: Mapped[str | None] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     crm_role_remote_id: Mapped[str | None] = mapped_column(String(64))
+    # The user's own time zone in the CRM (an IANA id); None when the CRM keeps none per user.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
 
 class CrmRole(SyncedRecord):

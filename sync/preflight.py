@@ -18,7 +18,7 @@ from connectors import registry
 from connectors.base import Finding
 from connectors.errors import ConnectorError, ReauthorizationRequired
 from sync import runtime as runtime_module
-from sync.connections import mark, open_client
+from sync.connections import apply_org_profile, mark, open_client
 from sync.models import Connection, SyncRun, WebhookEvent, utcnow
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ def run_preflight(rt, connection_id: int) -> Report:
                                                f"{provider.name} yet; the first sync shows what works."))
             else:
                 report.findings.extend(check())
+            _refresh_org_profile(session, connection, client)
         except ReauthorizationRequired as exc:
             report.findings.append(Finding("connection", "error", f"{exc} Choose Re-authorize on the connection."))
             mark(session, connection, "needs_reauth", str(exc))
@@ -100,6 +101,14 @@ def run_preflight(rt, connection_id: int) -> Report:
         report.findings.extend(_last_sync_notes(session, connection))
         session.commit()
     return _keep(rt, report)
+
+
+def _refresh_org_profile(session, connection: Connection, client) -> None:
+    """Re-read the CRM organization's name and time zone (an install before they were read gets them here)."""
+    try:
+        apply_org_profile(session, connection, client.org_profile())
+    except ConnectorError as exc:
+        log.warning("preflight.org-profile-unreadable connection=%s error=%s", connection.id, str(exc)[:200])
 
 
 def _notifications(session, connection: Connection, crm: str, config) -> Finding:

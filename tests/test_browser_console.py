@@ -12,9 +12,15 @@ import io
 import re
 from types import SimpleNamespace
 
+from datetime import timezone
+from zoneinfo import ZoneInfo
+
 import pytest
 from playwright.sync_api import expect, sync_playwright
 from redis import Redis
+from sqlalchemy import select
+
+from sync.models import SyncRun
 
 from tests.browser import SCREENSHOTS, axe_violations, launch_chromium
 from tests.conftest import WorkerProcess
@@ -178,6 +184,25 @@ def test_a_manager_who_opens_the_console_is_sent_to_the_team_panel(console):
     expect(page.get_by_role("heading", name=re.compile("^Pipeline health"))).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "ui16c-manager-landing-after.png"), full_page=True)
     context.close()
+
+
+def test_the_console_names_the_crm_organization_and_shows_times_on_the_admins_clock(console):
+    """The organization is called what Salesforce calls it; times follow the admin's Salesforce user."""
+    page, name = console.page, console.sandbox.info()["org_name"]
+    page.goto(console.base + "/admin/connections")
+    expect(page.locator("#org-name")).to_have_text(name)
+    assert console.sandbox.org_id not in page.locator("main").inner_text()
+    page.get_by_role("link", name=name, exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(name)
+    expect(page.locator("#remote-org")).to_contain_text(name)
+    # Alex Admin's Salesforce user keeps America/Los_Angeles, so the first run starts on Pacific time.
+    with console.rt.sessions() as db:
+        started = db.scalar(select(SyncRun.started_at).where(SyncRun.connection_id == console.connection_id)
+                            .order_by(SyncRun.id))
+    pacific = started.replace(tzinfo=timezone.utc).astimezone(ZoneInfo("America/Los_Angeles"))
+    first_run = page.locator("#runs tbody tr").last.locator('td[data-label="Started"]')
+    expect(first_run).to_have_text(f"{pacific:%Y-%m-%d %H:%M} {pacific.tzname()}")
+    page.screenshot(path=str(SCREENSHOTS / "ui16c-connection-org-name-after.png"), full_page=True)
 
 
 @pytest.mark.parametrize("width", [1280, 375])

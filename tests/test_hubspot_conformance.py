@@ -14,11 +14,14 @@ read from HubSpot's public API spec collection (HubSpot/HubSpot-public-api-spec-
 - Pipelines: PublicApiSpecs/CRM/Pipelines/Rollouts/145896/v3/pipelines.json
 - Webhooks: PublicApiSpecs/Webhooks/Webhooks/Rollouts/147891/v3/webhooks.json
 - Cards: PublicApiSpecs/CRM/Public App Crm Cards/Rollouts/147892/2026-03/publicAppCrmCards.json
+- Account details: PublicApiSpecs/Account/Account Info/Rollouts/144923/v3/accountInfo.json (no client model)
+- The users object: PublicApiSpecs/CRM/Users/Rollouts/424/v3/users.json
 A failure here means the sandbox drifted from HubSpot, whatever the connector does.
 """
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -43,6 +46,11 @@ SIGNED_ACCESS_TOKEN_REQUIRED = ("appId", "appInstallId", "audience", "expiresAt"
                                 "installingUserId", "isPrivateDistribution", "isServiceAccount", "isUserLevel",
                                 "newSignature", "scopeToScopeGroupPks", "scopes", "signature",
                                 "trialScopeToScopeGroupPks", "trialScopes", "userId")
+# PortalInformationResponse (Account Info v3): every field is required; accountType is an enum.
+PORTAL_INFORMATION_REQUIRED = {"accountType": str, "additionalCurrencies": list, "companyCurrency": str,
+                               "dataHostingLocation": str, "portalId": int, "timeZone": str, "uiDomain": str,
+                               "utcOffset": str, "utcOffsetMilliseconds": int}
+ACCOUNT_TYPES = ("STANDARD", "DEVELOPER_TEST", "SANDBOX", "APP_DEVELOPER")
 # The Error schema every description shares: category, correlationId and message are required.
 ERROR_REQUIRED = ("category", "correlationId", "message")
 
@@ -296,3 +304,42 @@ def test_pipewise_card_payload_is_an_integrator_card_payload_response():
     for action in [answer["topLevelActions"]["primary"], *answer["topLevelActions"]["secondary"]]:
         conform(action, _action_model(action), cards)
     conform(payload([]), "IntegratorCardPayloadResponse", cards)
+
+
+def test_account_details_are_a_portal_information_response_behind_the_oauth_scope(hs_sandbox):
+    def details(token: str) -> requests.Response:
+        return requests.get(f"{hs_sandbox.base_url}/account-info/v3/details", verify=str(hs_sandbox.ca_path),
+                            headers={"Authorization": f"Bearer {token}"})
+
+    answer = details(hs_sandbox.issue_token())
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert set(body) == set(PORTAL_INFORMATION_REQUIRED)
+    _typed(body, PORTAL_INFORMATION_REQUIRED, "PortalInformationResponse")
+    assert body["accountType"] in ACCOUNT_TYPES and body["portalId"] == hs_sandbox.portal_id
+    assert all(isinstance(code, str) for code in body["additionalCurrencies"])
+    # The offset is the zone's at the portal's clock, in both of the documented spellings.
+    hours, minutes = body["utcOffset"].split(":")
+    assert int(hours) * 3_600_000 + (1 if hours[0] != "-" else -1) * int(minutes) * 60_000 == body["utcOffsetMilliseconds"]
+    refused = details(hs_sandbox.issue_token(scope="crm.objects.contacts.read"))
+    assert refused.status_code == 403 and refused.json()["category"] == "MISSING_SCOPES"
+    assert set(ERROR_REQUIRED) <= set(refused.json())
+
+
+def test_the_users_object_pages_as_a_crm_object_collection_behind_its_own_scope(client, hs_sandbox):
+    """CRM/Users v3 (users.json): the generic objects' collection; hs_standard_time_zone holds an IANA id."""
+    first = raw(client, "basic", lambda api: api.get_page(
+        "users", limit=2, properties=["hs_internal_user_id", "hs_standard_time_zone", "not_a_property"],
+        _preload_content=False))
+    conform(first, "CollectionResponseSimplePublicObjectWithAssociationsForwardPaging", OBJECTS)
+    rest = raw(client, "basic", lambda api: api.get_page(
+        "users", limit=100, after=first["paging"]["next"]["after"],
+        properties=["hs_internal_user_id", "hs_standard_time_zone"], _preload_content=False))
+    users = first["results"] + rest["results"]
+    assert all(u["id"] == u["properties"]["hs_object_id"] != u["properties"]["hs_internal_user_id"] for u in users)
+    assert all("not_a_property" not in u["properties"] for u in users)
+    zones = {u["properties"]["hs_standard_time_zone"] for u in users} - {None}
+    assert zones and all(ZoneInfo(zone) for zone in zones)
+    refused = requests.get(f"{hs_sandbox.base_url}/crm/v3/objects/users", verify=str(hs_sandbox.ca_path),
+                           headers={"Authorization": f"Bearer {hs_sandbox.issue_token(scope='oauth')}"})
+    assert refused.status_code == 403 and refused.json()["category"] == "MISSING_SCOPES"

@@ -16,11 +16,11 @@ from sync.connections import oauth_app
 from tests.hubspot_fixtures import REDIRECT_URI, connect, hs_runtime, hs_sandbox  # noqa: F401
 
 
-def test_the_install_url_asks_required_scopes_in_scope_and_goals_and_currencies_in_optional_scope(hs_runtime):
+def test_the_install_url_asks_required_scopes_in_scope_and_goals_currencies_users_in_optional_scope(hs_runtime):
     url, state = oauth_app(hs_runtime.config, "hubspot").authorization_url(REDIRECT_URI)
     query = parse_qs(urlparse(url).query)
     assert query["scope"] == [" ".join(HubSpotProvider.scopes)]
-    assert query["optional_scope"] == ["crm.objects.goals.read settings.currencies.read"]
+    assert query["optional_scope"] == ["crm.objects.goals.read settings.currencies.read crm.objects.users.read"]
     assert query["state"] == [state] and query["redirect_uri"] == [REDIRECT_URI]
 
 

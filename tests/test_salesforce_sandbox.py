@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -460,3 +461,30 @@ def test_ui_changes_share_the_api_rules(server, sf, control):
     assert control.advance_clock(3600) > before
     with pytest.raises(requests.HTTPError, match="no object called Widget"):
         control.records("Widget")
+
+
+def test_the_organization_is_one_readable_row_with_its_name_and_time_zone(server, sf):
+    """Object Reference, Organization: describe lists it, a query answers one row, the API cannot create one."""
+    describe = sf.Organization.describe()
+    names = {f["name"] for f in describe["fields"]}
+    assert {"Id", "Name", "TimeZoneSidKey", "DefaultLocaleSidKey"} <= names and "IsDeleted" not in names
+    assert not describe["createable"] and not describe["deletable"]
+    [org] = sf.query("SELECT Id, Name, TimeZoneSidKey, DefaultLocaleSidKey FROM Organization")["records"]
+    assert org["Id"] == server.org_id and org["Name"] == server.info()["org_name"]
+    assert ZoneInfo(org["TimeZoneSidKey"]) and org["DefaultLocaleSidKey"] == "en_US"
+    refused = requests.post(f"{server.base_url}/services/data/v59.0/sobjects/Organization", json={"Name": "Other"},
+                            headers={"Authorization": f"Bearer {sf.session_id}"}, verify=str(server.ca_path))
+    assert refused.status_code >= 400
+
+
+def test_every_user_has_a_real_time_zone_and_the_identity_url_tells_it(server, sf):
+    users = sf.query("SELECT Id, Username, Department, TimeZoneSidKey FROM User")["records"]
+    zones = {u["TimeZoneSidKey"] for u in users}
+    assert all(ZoneInfo(zone) for zone in zones)  # IANA ids, as the Object Reference's picklist holds
+    assert {"America/New_York", "America/Chicago", "America/Los_Angeles"} <= zones
+    east = next(u for u in users if u["Department"] == "East")
+    token = install(server, username=east["Username"])
+    identity = requests.get(token["id"], headers={"Authorization": "Bearer " + token["access_token"]},
+                            verify=str(server.ca_path)).json()
+    # Using Identity URLs: timezone is the user's zone, utcOffset its standard offset in milliseconds.
+    assert identity["timezone"] == "America/New_York" and identity["utcOffset"] == -5 * 3600 * 1000

@@ -30,8 +30,9 @@ def create_app(config: Config | None = None) -> Flask:
     limits.init_app(app)
     proxies.init_app(app, config)
 
-    from web import admin, auth, cli, csrf, install, security, template_filters, webhooks
+    from web import admin, auth, cli, csrf, install, local_time, security, template_filters, webhooks
     template_filters.init_app(app)
+    local_time.init_app(app)
     security.init_app(app, config)
     csrf.init_app(app)
     auth.init_app(app)

@@ -110,7 +110,7 @@ def current_user() -> dict[str, Any] | None:
     return user
 
 
-def _store_user(db, user: dict[str, Any]):
+def store_user(db, user: dict[str, Any]):
     """The synced CRM user row of a signed-in user (by id, else by e-mail), or None."""
     connection_id = db.scalar(select(Connection.id).where(
         Connection.provider == user["provider"], Connection.remote_org_id == user["remote_org_id"]))
@@ -127,7 +127,7 @@ def _store_user(db, user: dict[str, Any]):
 def store_role(user: dict[str, Any]) -> str | None:
     """What the synced store says of the user now: their role, "inactive", or None when unknown."""
     with runtime().sessions() as db:
-        row = _store_user(db, user)
+        row = store_user(db, user)
     if row is None:
         return None
     return "inactive" if (not row.is_active or row.deleted_at is not None) else (row.role or "rep")
@@ -195,7 +195,7 @@ def team_panel_redirect(user: dict[str, Any]):
     if user["role"] != "manager":
         return None
     with runtime().sessions() as db:
-        row = _store_user(db, user)
+        row = store_user(db, user)
         if row is None or row.deleted_at is not None or not row.is_active:
             return None
         organization_id = db.scalar(select(Connection.organization_id).where(Connection.id == row.connection_id))

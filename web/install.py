@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from connectors import registry
 from connectors.errors import ConnectorError
 from sync import audit, timeline
-from sync.connections import install, oauth_app
+from sync.connections import install, oauth_app, read_org_profile
 from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun
 from sync.preflight import latest_report
 from web.admin.webhooks import allow_reveal, take_reveal
@@ -79,6 +79,8 @@ def callback(provider: str):
         revoke_grant(app, token)  # a grant Pipewise will not use goes back at once
         return refusal
     user = current_user()
+    # Read before the store's transaction opens: a slow CRM must not hold a write lock.
+    profile = read_org_profile(rt.config, provider, token)
     with rt.sessions() as db:
         existing = db.scalar(select(Connection).where(Connection.provider == provider,
                                                       Connection.remote_org_id == grant.remote_org_id))
@@ -91,7 +93,7 @@ def callback(provider: str):
                 "there first.")), 403
         try:
             connection = install(db, rt.cipher, provider, token, installed_by=actor(),
-                                 organization_id=user["organization_id"])
+                                 organization_id=user["organization_id"], profile=profile)
         except ConnectorError as exc:
             return render_template("install_error.html", message=str(exc)), 400
         secret = getattr(connection, "issued_webhook_secret", None)

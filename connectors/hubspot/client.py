@@ -17,8 +17,9 @@ from typing import Any
 
 import urllib3
 
-from connectors.base import Finding, Stream, TokenSaver, Usage, WritableField, WriteResult
+from connectors.base import Finding, OrgProfile, Stream, TokenSaver, Usage, WritableField, WriteResult
 from connectors.errors import Fatal, ReauthorizationRequired, Retriable, Skippable, Unavailable
+from connectors.hubspot.account_info import portal_profile
 from connectors.hubspot.currencies import read_currencies
 from connectors.hubspot.failures import MISSING_SCOPES, SessionExpired, translate
 from connectors.hubspot.mapping import epoch_ms, hs_datetime, is_primary_type
@@ -339,6 +340,11 @@ class HubSpotClient:
     @property
     def oauth(self) -> OAuthApp:
         return self._oauth
+
+    def org_profile(self) -> OrgProfile:
+        """The portal's hub domain and time zone, with the current token (two calls at most)."""
+        self.usage.calls += 1
+        return portal_profile(self._token, self._oauth, self._api_url, self._verify, self._timeout)
 
     # -- the preflight ------------------------------------------------------------------------
 

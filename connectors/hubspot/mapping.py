@@ -168,7 +168,8 @@ def _owner(r: dict[str, Any]) -> common.User:
                        email=_blank(r.get("email")), username=_blank(r.get("email")),
                        title=(r.get("user") or {}).get("roleName"),
                        role=owner_role(r), team=primary.get("name") if primary else None,
-                       manager_remote_id=_blank(r.get("managerOwnerId")), is_active=not hs_bool(r.get("archived", False)))
+                       manager_remote_id=_blank(r.get("managerOwnerId")), is_active=not hs_bool(r.get("archived", False)),
+                       time_zone=_blank(r.get("timeZone")))
 
 
 def _company(stream: type[Stream], r: dict[str, Any]) -> common.Account:

@@ -55,13 +55,41 @@ def settings_users(call: Call) -> dict[str, dict[str, Any]]:
         return {}
 
 
+def user_time_zones(call: Call) -> dict[str, str]:
+    """Each user's own time zone by user id, from the CRM's users object; empty without its scope.
+
+    Owners and settings users carry no zone; the users object does (``hs_standard_time_zone``, keyed
+    to the owner's userId by ``hs_internal_user_id``; HubSpot's Users API guide). Users who set none,
+    and every user when the scope is missing, see the portal's zone (Account Information API).
+    """
+    zones: dict[str, str] = {}
+    after = None
+    try:
+        while True:
+            answer = call("basic", lambda api, timeout: api.get_page(
+                "users", limit=100, after=after, properties=["hs_internal_user_id", "hs_standard_time_zone"],
+                _preload_content=False, _request_timeout=timeout))
+            for user in (answer or {}).get("results") or []:
+                props = user.get("properties") or {}
+                if props.get("hs_internal_user_id") and props.get("hs_standard_time_zone"):
+                    zones[str(props["hs_internal_user_id"])] = str(props["hs_standard_time_zone"])
+            after = _next_after(answer)
+            if not after:
+                return zones
+    except (Fatal, Skippable):
+        return {}
+
+
 def read_owners(call: Call) -> list[dict[str, Any]]:
-    """Every owner with ``user`` and, for reps, ``managerOwnerId``."""
+    """Every owner with ``user``, ``timeZone`` (when the user set one) and, for reps, ``managerOwnerId``."""
     owners = owner_listing(call)
     users = settings_users(call)
+    zones = user_time_zones(call)
     for owner in owners:
         if str(owner.get("userId")) in users:
             owner["user"] = users[str(owner.get("userId"))]
+        if str(owner.get("userId")) in zones:
+            owner["timeZone"] = zones[str(owner.get("userId"))]
     managers: dict[str, str] = {}
     for owner in owners:
         team = owner_primary_team(owner)

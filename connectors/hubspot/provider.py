@@ -49,7 +49,9 @@ class HubSpotProvider(Provider):
     optional_scopes = ("crm.objects.goals.read",
                        # The company currency and exchange rates: without them deals in other currencies
                        # are left out of totals (the panels say so).
-                       "settings.currencies.read")
+                       "settings.currencies.read",
+                       # Each user's own time zone (the users object): without it, the portal's zone.
+                       "crm.objects.users.read")
     optional_scope_param = "optional_scope"
     streams = STREAMS
     # A HubSpot contact is Pipewise's lead (scored) and, once converted, its contact: both are the

@@ -11,7 +11,7 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
-from connectors.base import Finding, Stream, TokenSaver, Usage, WritableField, WriteResult
+from connectors.base import Finding, OrgProfile, Stream, TokenSaver, Usage, WritableField, WriteResult
 from connectors.errors import Fatal, QuotaExceeded, Retriable, Skippable, Unavailable, error_for_status
 from connectors.oauth import OAuthApp
 from connectors.retry import call_with_retries, parse_retry_after
@@ -200,6 +200,13 @@ class SalesforceClient:
         for page in self._pages(soql, 2000, include_deleted=False):
             records.extend(page)
         return records
+
+    def org_profile(self) -> OrgProfile:
+        """Organization.Name and TimeZoneSidKey (Object Reference: one row, readable with the api scope)."""
+        rows = self.query("SELECT Id, Name, TimeZoneSidKey, DefaultLocaleSidKey FROM Organization")
+        if not rows:
+            return OrgProfile()
+        return OrgProfile(name=(rows[0].get("Name") or "").strip() or None, time_zone=rows[0].get("TimeZoneSidKey"))
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -75,7 +75,7 @@ def _user(r: dict[str, Any]) -> common.User:
     return common.User(**_remote(r), name=name, email=r.get("Email"), username=r.get("Username"),
                        title=r.get("Title"), role=user_role(r), team=r.get("Department"),
                        manager_remote_id=r.get("ManagerId"), is_active=sf_bool(r.get("IsActive", True)),
-                       crm_role_remote_id=r.get("UserRoleId"))
+                       crm_role_remote_id=r.get("UserRoleId"), time_zone=r.get("TimeZoneSidKey"))
 
 
 def _user_role(r: dict[str, Any]) -> common.UserRole:

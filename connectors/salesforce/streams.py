@@ -30,9 +30,10 @@ class Users(SalesforceStream):
     remote_name = "User"
     # Profile.PermissionsModifyAllData marks the org's admins; UserRoleId places the user in the role
     # hierarchy, ManagerId in the reporting line (the team panel's teams come from both).
+    # TimeZoneSidKey (required on every User, an IANA id) is the zone Pipewise shows the user's times in.
     fields = ("Id", "CreatedDate", "LastModifiedDate", "SystemModstamp", "Username", "Name",
               "FirstName", "LastName", "Email", "Title", "Department", "IsActive", "ManagerId",
-              "ProfileId", "UserRoleId", "Profile.PermissionsModifyAllData")
+              "ProfileId", "UserRoleId", "Profile.PermissionsModifyAllData", "TimeZoneSidKey")
     # Users are deactivated, never deleted: User has no IsDeleted field.
     reports_deletes = False
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from flask import Response, render_template, request
 from sqlalchemy import func, select
@@ -15,10 +15,12 @@ from sqlalchemy.orm import aliased
 
 from embed.manager import csv_cell
 from sync import audit
+from sync.local_time import day_start
 from sync.models import Connection, User
 from web.admin import bp, organization_id
 from web.extensions import runtime
-from web.template_filters import crm_name
+from web.local_time import viewer_zone
+from web.template_filters import connection_name, crm_name
 
 PAGE = 100
 EXPORT_LIMIT = 100_000
@@ -66,17 +68,17 @@ def _query(filters: dict):
         query = query.where(numbered.c.actor == filters["actor"])
     if filters["action"]:
         query = query.where(numbered.c.action == filters["action"])
+    # The days are the admin's own (their CRM time zone), as the trail shows its times.
     if filters["since"]:
-        query = query.where(numbered.c.at >= datetime.combine(filters["since"], datetime.min.time()))
+        query = query.where(numbered.c.at >= day_start(filters["since"], viewer_zone()))
     if filters["until"]:
-        query = query.where(numbered.c.at < datetime.combine(filters["until"] + timedelta(days=1),
-                                                              datetime.min.time()))
+        query = query.where(numbered.c.at < day_start(filters["until"] + timedelta(days=1), viewer_zone()))
     return query.order_by(numbered.c.n.desc()), numbered
 
 
 def _readable(db, rows, names: dict[str, str]) -> list[dict]:
     """Entries as sentences a person reads: names for ids, words for actions, details as pairs."""
-    connections = {f"connection:{c.id}": f"{crm_name(c.provider)} connection ({c.instance_url or c.remote_org_id})"
+    connections = {f"connection:{c.id}": f"{crm_name(c.provider)} connection ({connection_name(c)})"
                    for c in db.scalars(select(Connection).where(Connection.organization_id == organization_id()))}
     out = []
     for entry, number in rows:

@@ -15,6 +15,7 @@ from sync.preflight import latest_report, run_preflight, sync_notes
 from web.admin import bp, connection_or_404, jobs, organization_id, record
 from web.auth import actor
 from web.extensions import runtime
+from web.local_time import local_time
 from web.sessions import revoke_organization
 from web.timeline_view import connection_timeline
 
@@ -47,7 +48,7 @@ def describe_status(connection: Connection) -> dict:
     label, meaning, fix = STATUS_HELP.get(connection.status, (connection.status, "", None))
     if connection.status == "paused_quota" and connection.paused_until:
         fix = (f"Nothing to do: Pipewise resumes by itself after "
-               f"{connection.paused_until:%Y-%m-%d %H:%M} UTC. To sync sooner, raise the API limit in the CRM.")
+               f"{local_time(connection.paused_until)}. To sync sooner, raise the API limit in the CRM.")
     return {"key": connection.status, "label": label, "meaning": meaning,
             "reason": connection.status_reason, "fix": fix}
 
@@ -161,7 +162,7 @@ def pause(connection_id: int):
     with runtime().sessions() as db:
         connection = connection_or_404(db, connection_id)
         if connection.status != "disconnected":
-            mark(db, connection, "paused", f"Paused by an admin on {utcnow():%Y-%m-%d %H:%M} UTC.")
+            mark(db, connection, "paused", f"Paused by an admin on {local_time(utcnow())}.")
             record(db, "connection.pause", f"connection:{connection_id}")
             db.commit()
             flash("Syncing is paused. Nothing is pulled or written back until you resume.", "info")

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from flask import current_app, render_template, request, url_for
 
+from sqlalchemy import select
+
 from sync import erasure
+from sync.models import Connection
 from web.admin import bp, jobs, organization_id, record
 from web.extensions import runtime
+from web.template_filters import connection_name, crm_name
 
 
 @bp.get("/erasure")
@@ -23,7 +27,10 @@ def erasure_find():
                                error="Enter the person's full e-mail address, like name@example.com."), 400
     with runtime().sessions() as db:
         findings = erasure.find_person(db, organization_id(), email) if organization_id() else erasure.Findings()
-    return render_template("admin/erasure.html", step="confirm", email=email, findings=findings)
+        connections = {c.id: f"{crm_name(c.provider)} · {connection_name(c)}" for c in db.scalars(
+            select(Connection).where(Connection.organization_id == organization_id()))}
+    return render_template("admin/erasure.html", step="confirm", email=email, findings=findings,
+                           connections=connections)
 
 
 @bp.post("/erasure/erase")

@@ -143,7 +143,7 @@ def api_blueprint(name: str, prefix: str) -> Blueprint:
 
 def add_limit_headers(response: Response) -> Response:
     """X-HubSpot-RateLimit-* on every API answer, errors included."""
-    if request.path.startswith(("/crm/", "/settings/")):
+    if request.path.startswith(("/crm/", "/settings/", "/account-info/")):
         grant = getattr(g, "grant", None)
         response.headers.update(sandbox().limits.headers(grant.client_id if grant else ""))
     return response

@@ -41,6 +41,10 @@ USERS_READ = ("settings.users.read", "crm.objects.users.read")
 TEAMS_READ = ("settings.users.teams.read",)
 # Settings/Multicurrency (the Currencies guide's scope requirements): read and write are separate.
 CURRENCIES_READ, CURRENCIES_WRITE = ("settings.currencies.read",), ("settings.currencies.write",)
+# CRM/Users v3 (users.json): the users object has scopes of its own.
+USERS_OBJECT_READ, USERS_OBJECT_WRITE = ("crm.objects.users.read",), ("crm.objects.users.write",)
+# Account/Account Info v3 (accountInfo.json): every operation needs the oauth scope.
+ACCOUNT_INFO_READ = ("oauth",)
 
 # Pipelines (CRM/Pipelines/.../v3/pipelines.json) list dozens of alternatives for every object type; the
 # stricter reading takes, for deals, the deal scopes in that list.
@@ -73,6 +77,9 @@ def required(method: str, path: str, kind_of) -> list[Requirement]:
     """
     parts = [p for p in path.split("/") if p]
     reading = method in ("GET", "HEAD")
+    if parts[:4] == ["crm", "v3", "objects", "users"]:
+        reading = reading or parts[4:] in (["search"], ["batch", "read"])
+        return [USERS_OBJECT_READ if reading else USERS_OBJECT_WRITE]
     if parts[:3] == ["crm", "v3", "objects"] and len(parts) >= 4 and kind_of(parts[3]):
         kind = kind_of(parts[3])
         tail = parts[4:]
@@ -101,6 +108,8 @@ def required(method: str, path: str, kind_of) -> list[Requirement]:
         return [USERS_READ]
     if parts[:3] == ["settings", "v3", "currencies"]:
         return [CURRENCIES_READ if reading else CURRENCIES_WRITE]
+    if parts[:2] == ["account-info", "v3"]:
+        return [ACCOUNT_INFO_READ]
     return []
 
 

@@ -19,7 +19,7 @@ APP_REQUIRED_SCOPES = (
     "crm.objects.deals.read", "crm.objects.deals.write", "crm.objects.owners.read", "crm.schemas.contacts.read",
     "crm.schemas.contacts.write", "crm.schemas.deals.read", "crm.schemas.deals.write", "settings.users.read",
 )
-APP_OPTIONAL_SCOPES = ("crm.objects.goals.read", "settings.currencies.read")
+APP_OPTIONAL_SCOPES = ("crm.objects.goals.read", "settings.currencies.read", "crm.objects.users.read")
 
 
 @dataclass
@@ -62,6 +62,9 @@ class HubSpotSandboxSettings(CoercibleSettings):
     card_title: str = "Pipewise"
     card_ca_bundle: str | None = None
     company_currency: str = "USD"
+    # The portal's time zone as the Account Information API names it; HubSpot's documented examples use
+    # the tz database's old link names ("US/Eastern") as well as canonical ones ("America/New_York").
+    time_zone: str = "US/Eastern"
     # Further currencies (None: the company currency only, as the default seed): {"rates": {"EUR": 1.1},
     # "deals": {"EUR": 5, "GBP": 7}} gives every 5th seeded deal EUR, every 7th other one GBP. A rate is
     # HubSpot's conversionRate, from the currency into the company currency; a currency given deals but

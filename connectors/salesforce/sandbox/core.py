@@ -17,7 +17,7 @@ from .outbound_xml import Notification, snapshot
 from .records import RecordWriter
 from .schema import CURRENCY_MODES, CURRENCY_OBJECTS, OBJECTS, SETUP_ACCESS, readable_by
 from .security import FieldAccess, field_access, user_permissions
-from .seed import ADMIN_PROFILE, seed
+from .seed import ADMIN_PROFILE, seed, seed_organization
 from .settings import SandboxSettings, datasets_dir
 from .store import Store
 from .tokens import TokenStore
@@ -41,6 +41,8 @@ class Sandbox:
         if fresh:
             fill_or_remove(self.store, lambda: self._create(seed_name, datasets))
         self.org_id = self.store.meta("org_id")
+        seed_organization(self.store, self.org_id, self.settings.org_name, self.settings.org_time_zone,
+                          self.settings.clock_origin)
         self.clock = SandboxClock(self.settings.clock_origin, not_before=self._latest_stamp())
         self.faults = Faults(Knobs(token_ttl_seconds=self.settings.token_ttl_seconds,
                                    daily_api_limit=self.settings.daily_api_limit,
@@ -55,7 +57,8 @@ class Sandbox:
             self.writer.create("User", {"FirstName": "Alex", "LastName": "Admin", "Title": ADMIN_PROFILE,
                                         "Department": "Sales Operations", "ProfileId": admin_profile,
                                         "Username": "alex.admin@maven-sandbox.example",
-                                        "Email": "alex.admin@maven-sandbox.example"},
+                                        "Email": "alex.admin@maven-sandbox.example",
+                                        "TimeZoneSidKey": self.settings.org_time_zone, "LocaleSidKey": "en_US"},
                                actor_id="", system=True)
         self.admin_id = self.store.fetchall(
             'SELECT "Id" FROM "User" ORDER BY "ProfileId" = ? DESC, rowid LIMIT 1', (admin_profile,))[0][0]

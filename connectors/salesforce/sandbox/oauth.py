@@ -15,7 +15,9 @@ import base64
 import hashlib
 import hmac
 import secrets
+from datetime import datetime
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, jsonify, redirect, render_template, request
 
@@ -177,17 +179,31 @@ def revoke():
     return "", 200
 
 
+def _utc_offset_ms(zone: str) -> int:
+    """The zone's standard offset from UTC in milliseconds, as the identity answer's utcOffset gives it."""
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return 0
+    # The documented example pairs America/Los_Angeles with -28800000: the offset outside daylight
+    # time, which is the smaller of January's and July's in either hemisphere.
+    offsets = (datetime(2017, month, 15, tzinfo=tz).utcoffset() for month in (1, 7))
+    return int(min(offsets).total_seconds() * 1000)
+
+
 def _identity(user: dict) -> dict:
     box = sandbox()
+    zone = user.get("TimeZoneSidKey") or box.settings.org_time_zone
     base = instance_url()
     version = box.settings.api_version
     return {
         "id": f"{base}/id/{box.org_id}/{user['Id']}", "asserted_user": True, "user_id": user["Id"],
         "organization_id": box.org_id, "username": user["Username"], "nick_name": user["Username"].split("@")[0],
         "display_name": user["Name"], "email": user["Email"], "email_verified": True,
-        "first_name": user["FirstName"], "last_name": user["LastName"], "timezone": "GMT",
-        "active": bool(user["IsActive"]), "user_type": "STANDARD", "language": "en_US", "locale": "en_US",
-        "utcOffset": 0, "last_modified_date": user["LastModifiedDate"],
+        "first_name": user["FirstName"], "last_name": user["LastName"], "timezone": zone,
+        "active": bool(user["IsActive"]), "user_type": "STANDARD", "language": "en_US",
+        "locale": user.get("LocaleSidKey") or "en_US", "utcOffset": _utc_offset_ms(zone),
+        "last_modified_date": user["LastModifiedDate"],
         "urls": {"rest": f"{base}/services/data/v{version}/", "sobjects": f"{base}/services/data/v{version}/sobjects/",
                  "query": f"{base}/services/data/v{version}/query/", "profile": f"{base}/{user['Id']}"},
         # No custom_attributes: Salesforce adds them only when the app defines custom attributes, and

@@ -4,7 +4,7 @@ Field lists follow the Object Reference for the Salesforce Platform (one entry p
 cut to what an org of this kind uses; a field a real org has only when someone created it (any
 ``__c`` field) is not standard here: it exists only once created, like ``Product__c`` in the seed.
 Objects the reference lists without ``IsDeleted`` (User, Profile, UserRole, PermissionSet,
-PermissionSetAssignment, FieldPermissions, ForecastingQuota) have none here either: selecting it
+PermissionSetAssignment, FieldPermissions, ForecastingQuota, Organization) have none here either: selecting it
 fails as it would in a real org.
 """
 from __future__ import annotations
@@ -32,7 +32,8 @@ OBJECTS: dict[str, tuple[str, str]] = {
     # Object Reference: User, Profile, UserRole, PermissionSet, PermissionSetAssignment, FieldPermissions.
     "User": ("005", "Username:string:req FirstName:string:len=40 LastName:string:req:len=80 Name:string:ro "
                     "Email:email:req Title:string:len=80 Department:string:len=80 ManagerId:reference "
-                    "IsActive:boolean ProfileId:reference:req UserRoleId:reference UserType:picklist:ro"),
+                    "IsActive:boolean ProfileId:reference:req UserRoleId:reference UserType:picklist:ro "
+                    "TimeZoneSidKey:picklist:req LocaleSidKey:picklist:req"),
     "Profile": ("00e", f"Name:string:req UserType:picklist Description:textarea {PERMISSIONS}"),
     "UserRole": ("00E", "Name:string:req:len=80 DeveloperName:string:len=80 ParentRoleId:reference"),
     "PermissionSet": ("0PS", f"Name:string:req:len=80 Label:string:req:len=80 Description:textarea "
@@ -40,6 +41,12 @@ OBJECTS: dict[str, tuple[str, str]] = {
     "PermissionSetAssignment": ("0Pa", "AssigneeId:reference:req PermissionSetId:reference:req"),
     "FieldPermissions": ("01k", "ParentId:reference:req SobjectType:string:req:len=40 Field:string:req:len=120 "
                                 "PermissionsRead:boolean PermissionsEdit:boolean"),
+    # Object Reference: Organization (one row, the org itself; readable with the api scope, no IsDeleted).
+    # TimeZoneSidKey and DefaultLocaleSidKey are the org's defaults for new users.
+    "Organization": ("00D", "Name:string:len=80 Division:string:len=80 City:string:len=40 State:string:len=80 "
+                            "Country:string:len=80 DefaultLocaleSidKey:picklist:req LanguageLocaleKey:picklist:req "
+                            "TimeZoneSidKey:picklist:req OrganizationType:picklist:ro IsSandbox:boolean:ro "
+                            "InstanceName:string:ro:len=5"),
     # Object Reference: Account, Contact, Lead, Opportunity, OpportunityHistory, Task, Event, Campaign,
     # CampaignMember, ForecastingQuota.
     "Account": ("001", f"{OWNER} Name:string:req Type:picklist Industry:picklist Website:url "
@@ -82,10 +89,12 @@ OBJECTS: dict[str, tuple[str, str]] = {
 CURRENCY_OBJECTS = {"CurrencyType": "multi", "DatedConversionRate": "advanced"}
 CURRENCY_MODES = ("single", "multi", "advanced")
 # Objects the API may read but not write (Salesforce maintains them, or they are Metadata API only).
-READ_ONLY_OBJECTS = {"OpportunityHistory", "Profile"}
+# Organization is read-only here, the stricter reading (the API may update a few of its fields, never
+# create or delete it).
+READ_ONLY_OBJECTS = {"OpportunityHistory", "Profile", "Organization"}
 # Objects whose reference entry lists no IsDeleted; their deletes are hard deletes.
 WITHOUT_IS_DELETED = {"User", "Profile", "UserRole", "PermissionSet", "PermissionSetAssignment",
-                      "FieldPermissions", "ForecastingQuota", "CurrencyType", "DatedConversionRate"}
+                      "FieldPermissions", "Organization", "ForecastingQuota", "CurrencyType", "DatedConversionRate"}
 # Objects whose field reference lists only Id and SystemModstamp of the system fields.
 ONLY_MODSTAMP = {"PermissionSetAssignment", "FieldPermissions"}
 # Objects only users with View Setup and Configuration (or Modify All Data) may read (Object Reference,

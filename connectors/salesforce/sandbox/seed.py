@@ -7,7 +7,8 @@ Rules the datasets leave open, chosen here:
 - Users: one admin (System Administrator, no role), the maven managers (Standard User, their office's
   manager role, Title "Sales Manager") and agents (Standard User, their office's rep role, Title "Sales
   Representative", ManagerId = their manager); Department = regional office. Each user is assigned
-  their profile's permission set, as Salesforce does.
+  their profile's permission set, as Salesforce does. TimeZoneSidKey (required on User, an IANA id per
+  the Object Reference) is the office's zone (OFFICE_TIME_ZONES), the admin's the org's default.
 - Opportunity products: the org has a custom field Product__c (created in Setup, visible to every
   profile) holding the maven product; it is no standard field, so it reaches Pipewise only through
   field mapping.
@@ -59,6 +60,9 @@ QUOTA_GROWTH, QUOTA_ROUND_TO = 1.1, 1000
 FORECASTING_TYPE_ID = make_id("0Db", 1)  # the one forecast type (opportunity revenue) quotas belong to
 # The customer's own field for the product a deal sells (created in Setup, so every profile sees it).
 PRODUCT_FIELD = Field("Product__c", "string", "Product", custom=True, length=255)
+# Maven's regional offices and the zones their people work in; any other office gets the org default.
+OFFICE_TIME_ZONES = {"Central": "America/Chicago", "East": "America/New_York", "West": "America/Los_Angeles"}
+DEFAULT_TIME_ZONE, DEFAULT_LOCALE = "America/Los_Angeles", "en_US"
 COMPANY_SUFFIXES = ["Comercio", "Store", "Ltda", "Distribuidora", "Shop", "Importados", "Atacado"]
 
 
@@ -147,7 +151,9 @@ def _users(rows: _Rows, teams: list[dict[str, str]], created: date) -> tuple[str
         username = f"{first}.{last}".lower().replace(" ", "") + "@maven-sandbox.example"
         user = rows.add("User", created, None, None, FirstName=first, LastName=last, Username=username,
                         Email=username, Title=title, Department=department, ManagerId=manager, IsActive=1,
-                        ProfileId=profiles[profile][0], UserRoleId=role, UserType="Standard")
+                        ProfileId=profiles[profile][0], UserRoleId=role, UserType="Standard",
+                        TimeZoneSidKey=OFFICE_TIME_ZONES.get(department, DEFAULT_TIME_ZONE),
+                        LocaleSidKey=DEFAULT_LOCALE)
         rows.add("PermissionSetAssignment", created, None, None, AssigneeId=user,
                  PermissionSetId=profiles[profile][1])
         return user
@@ -301,6 +307,18 @@ def _olist(rows: _Rows, folder: Path, small: bool, shift_days: int, admin: str, 
         rows.add("Task", contacted, None, owner, OwnerId=owner, Subject="First contact", Status="Completed",
                  Priority="Normal", ActivityDate=contacted.isoformat(), WhoId=lead_id,
                  TaskSubtype="Email" if source == "email" else "Call")
+
+
+def seed_organization(store: Store, org_id: str, name: str, time_zone: str, created: datetime) -> None:
+    """The org's one Organization row (its Id is the org id), unless it has one already."""
+    if store.count("Organization"):
+        return
+    stamp = _stamp(created)
+    store.insert("Organization", [{
+        "Id": org_id, "IsDeleted": 0, "CreatedDate": stamp, "CreatedById": None, "LastModifiedDate": stamp,
+        "LastModifiedById": None, "SystemModstamp": stamp, "Name": name, "Country": "US",
+        "DefaultLocaleSidKey": DEFAULT_LOCALE, "LanguageLocaleKey": DEFAULT_LOCALE, "TimeZoneSidKey": time_zone,
+        "OrganizationType": "Enterprise Edition", "IsSandbox": 0, "InstanceName": "NA1"}])
 
 
 def seed(store: Store, datasets: Path | None, kind: str, origin: datetime,

@@ -37,7 +37,9 @@ class SandboxSettings(CoercibleSettings):
     # "self_authorized" (a user who has not approved the app gets a GET with _sfdc_canvas_authvalue).
     canvas_permitted_users: str = "admin_approved"
     app_name: str = "Pipewise"
-    org_name: str = "Maven Tech (sandbox)"
+    org_name: str = "Maven Tech, Inc."        # Organization.Name (Setup > Company Information)
+    # Organization.TimeZoneSidKey: the org's default zone; users get their office's zone (seed.py).
+    org_time_zone: str = "America/Los_Angeles"
     org_id: str | None = None            # None: generated once per data directory
     token_ttl_seconds: int = 7200
     daily_api_limit: int = 15000

@@ -66,6 +66,10 @@ class Store(LockedSqlite):
                 columns += f', "{hidden.name}" {column_type(hidden)}' + (" NOT NULL DEFAULT 0"
                                                                          if hidden.name == "IsDeleted" else "")
             self._db.execute(f'CREATE TABLE IF NOT EXISTS "{name}" ({columns})')
+            # A data folder made by an earlier version lacks the fields added since (User.TimeZoneSidKey).
+            present = {row[1] for row in self._db.execute(f'PRAGMA table_info("{name}")')}
+            for missing in (f for f in self._fields[name] if f.name not in present):
+                self._db.execute(f'ALTER TABLE "{name}" ADD COLUMN "{missing.name}" {column_type(missing)}')
             self._db.execute(f'CREATE INDEX IF NOT EXISTS "ix_{name}_modstamp" ON "{name}" '
                              '("SystemModstamp", "Id")')
         for row in self._db.execute("SELECT object, name, type, label, length, precision, scale "
