@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 
 from rq.job import Job
 from sqlalchemy import select
@@ -22,6 +23,17 @@ def _create_key(client, token: str, name: str):
     return client.post("/admin/api-keys", data={"name": name, "csrf_token": token})
 
 
+def _as_a_person_would(send):
+    """Send once; after a "busy" page, once more, as the page asks. A job that holds the write lock
+    for its whole length (seconds of training) fails both; a short write transaction slowed by a
+    loaded machine (a commit's fsync behind other disk work) fails the first at most."""
+    answer = send()
+    if answer.status_code == 503:
+        time.sleep(0.2)
+        answer = send()
+    return answer
+
+
 def test_console_writes_get_through_while_a_worker_retrains_and_rescores(tmp_path, sqlite_url, redis_url,
                                                                          sf_sandbox, start_worker):
     # The console waits half a second for the write lock (30 s by default): a job holding it through
@@ -37,9 +49,11 @@ def test_console_writes_get_through_while_a_worker_retrains_and_rescores(tmp_pat
     wait_for(lambda: jobs[0].get_status(refresh=True) == "started", message="the retrain to start")
     during = []
     while any(job.get_status(refresh=True) in ("queued", "started") for job in jobs):
-        answer = _create_key(client, token, f"during job {len(during)}")
+        name = f"during job {len(during)}"
+        answer = _as_a_person_would(lambda: _create_key(client, token, name))
         assert answer.status_code == 200, answer.get_data(as_text=True)
-        found = client.post("/admin/erasure/find", data={"email": "nobody@example.com", "csrf_token": token})
+        found = _as_a_person_would(lambda: client.post(
+            "/admin/erasure/find", data={"email": "nobody@example.com", "csrf_token": token}))
         assert found.status_code == 200, found.get_data(as_text=True)
         during.append(any(job.get_status(refresh=True) == "started" for job in jobs))
     assert sum(during) >= 3, "the jobs ended before the console was tried while they ran"
