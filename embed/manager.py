@@ -16,6 +16,7 @@ from flask import Response, current_app, make_response, redirect, render_templat
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from markupsafe import Markup
 
+from connectors import registry
 from embed import context as canvas_context
 from embed.canvas import InvalidSignedRequest
 from embed.manager_charts import bar_chart_svg, range_chart_svg
@@ -289,6 +290,11 @@ def _render(session, connection, claims: ManagerClaims, token: str, view: str, a
                             "The team panel shows your own team only. Open it from your own user page.", ancestors)
         notice = "You can see the numbers of your own team only, so the panel shows yours."
         subject = subject_for(session, viewer, None)
+    if leads_nobody(viewer, subject):
+        crm = registry.get(connection.provider).provider.name
+        notice = (f"{crm} lists nobody who reports to you (where a team has several managers, Pipewise counts "
+                  f"its reps under the first one), so there is no team to show: the panel shows only the deals "
+                  f"and leads you own yourself. A {crm} admin sees the whole organization.")
     try:
         as_of = date.fromisoformat(args["as_of"]) if args.get("as_of") else data_as_of(session, claims.organization_id)
         chosen = args.get("period")
@@ -331,6 +337,11 @@ def _render(session, connection, claims: ManagerClaims, token: str, view: str, a
     return _embed_headers(make_response(html, status), ancestors)
 
 
+def leads_nobody(viewer: Viewer, subject) -> bool:
+    """Whether a manager opened their own panel and the CRM gives them no one to lead."""
+    return viewer.role == "manager" and subject.kind == "rep" and subject.remote_id == viewer.user_remote_id
+
+
 def _breadcrumbs(session, viewer: Viewer, subject, names, link) -> list[tuple[str, str | None]]:
     """Team → rep: the viewer's own top level, then the subject when it differs."""
     top = None if viewer.role == "admin" else viewer.user_remote_id
@@ -369,7 +380,8 @@ def _charts(view: str, data: dict, subject) -> list[Markup]:
         charts.append(bar_chart_svg([(r["value"], r["win_rate"] or 0.0) for r in first.rows[:12]],
                                     title="Win rate by product", chart_id="chart-winloss", fmt=pct,
                                     marker=("All", first.totals["win_rate"]) if first.totals.get("win_rate") else None))
-    elif view == "funnel":
+    elif view == "funnel" and tables["funnel-source"].totals.get("leads"):
+        # No leads, no chart: four zero bars would read as a broken funnel; the tables say "Nothing to show".
         total = tables["funnel-source"].totals
         charts.append(bar_chart_svg([(label, total[key]) for key, label in (
             ("leads", "Leads"), ("converted", "Converted"), ("opportunities", "Opportunities"), ("won", "Won"))],

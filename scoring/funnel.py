@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Date, and_, case, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.orm import Session
 
 from scoring.forecast_data import Period
@@ -25,6 +27,30 @@ COLUMNS = [("leads", "Leads"), ("converted", "Converted"), ("opportunities", "Op
 LEADS_LIMIT = 200
 
 
+class day_of(FunctionElement):
+    """The calendar day of a date/time expression (a date stays itself)."""
+
+    type = Date()
+    inherit_cache = True
+    name = "day_of"
+
+
+@compiles(day_of)
+def _day_of_postgresql(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
+
+
+@compiles(day_of, "sqlite")
+def _day_of_sqlite(element, compiler, **kw):
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+def _days(earlier, later):
+    # Whole calendar days: a close date (or Salesforce's ConvertedDate) is a day, so a deal created and won
+    # on one day took 0 days, not minus the hours before its creation.
+    return days_between(day_of(earlier), day_of(later))
+
+
 def _funnel_columns():
     """The aggregate columns every grouping shares."""
     has_opp = Opportunity.id.is_not(None)
@@ -33,9 +59,9 @@ def _funnel_columns():
             func.count(func.distinct(case((Lead.is_converted.is_(True), Lead.id)))),
             func.count(func.distinct(case((has_opp, Lead.id)))),
             func.count(func.distinct(case((won, Lead.id)))),
-            func.avg(days_between(Lead.remote_created_at, Lead.converted_at)),
-            func.avg(case((has_opp, days_between(Lead.converted_at, Opportunity.remote_created_at)))),
-            func.avg(case((won, days_between(Opportunity.remote_created_at, Opportunity.close_date))))]
+            func.avg(_days(Lead.remote_created_at, Lead.converted_at)),
+            func.avg(case((has_opp, _days(Lead.converted_at, Opportunity.remote_created_at)))),
+            func.avg(case((won, _days(Opportunity.remote_created_at, Opportunity.close_date))))]
 
 
 def _base(query, organization_id: int, owners, period: Period, as_of: date):
