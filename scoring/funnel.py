@@ -8,9 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, and_, case, func, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from scoring.forecast_data import Period
@@ -27,28 +25,11 @@ COLUMNS = [("leads", "Leads"), ("converted", "Converted"), ("opportunities", "Op
 LEADS_LIMIT = 200
 
 
-class day_of(FunctionElement):
-    """The calendar day of a date/time expression (a date stays itself)."""
-
-    type = Date()
-    inherit_cache = True
-    name = "day_of"
-
-
-@compiles(day_of)
-def _day_of_postgresql(element, compiler, **kw):
-    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
-
-
-@compiles(day_of, "sqlite")
-def _day_of_sqlite(element, compiler, **kw):
-    return f"date({compiler.process(element.clauses, **kw)})"
-
-
 def _days(earlier, later):
     # Whole calendar days: a close date (or Salesforce's ConvertedDate) is a day, so a deal created and won
     # on one day took 0 days, not minus the hours before its creation.
-    return days_between(day_of(earlier), day_of(later))
+    # date() is SQLite's function and PostgreSQL's function-style cast alike.
+    return days_between(func.date(earlier), func.date(later))
 
 
 def _funnel_columns():

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 import web
 from embed.manager import mint_manager_token
-from scoring.scope import viewer_role, reports_of
+from scoring.scope import reports_of, viewer_role
 from sync.models import User
 from tests.browser import SCREENSHOTS, axe_violations, launch_chromium
 from tests.hubspot_fixtures import hs_sandbox, hubspot_settings  # noqa: F401

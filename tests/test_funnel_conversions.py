@@ -13,11 +13,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hubspot import HubSpot
-from hubspot.crm.associations.v4 import (BatchInputPublicFetchAssociationsBatchRequest,
-                                         PublicFetchAssociationsBatchRequest)
-from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceMalformedRequest
 from sqlalchemy import select
 
 import web
@@ -26,11 +21,9 @@ from scoring.forecast_data import parse_period
 from scoring.funnel import funnel
 from scoring.scope import Viewer, owner_names, subject_for, viewer_role
 from sync import jobs
-from sync.connections import install
 from sync.models import Account, Connection, Contact, Lead, Opportunity, User
 from tests.conftest import connect_salesforce
-from tests.hubspot_fixtures import hs_sandbox, hubspot_settings  # noqa: F401
-from tests.hubspot_fixtures import connect as connect_hubspot
+from tests.hubspot_fixtures import connect as connect_hubspot, hs_sandbox, hubspot_settings  # noqa: F401
 
 OLIST = Path(__file__).resolve().parent.parent / "datasets" / "olist-marketing-funnel"
 SMALL_EVERY = 20  # the small seed keeps every 20th lead
@@ -43,20 +36,39 @@ def _rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def expected_funnel(period: str) -> dict[str, int]:
-    """Leads first contacted in the period (dates shifted as the sandboxes document) and their closed deals."""
-    leads = _rows("olist_marketing_qualified_leads_dataset.csv")
-    won = {d["mql_id"]: d["won_date"] for d in _rows("olist_closed_deals_dataset.csv") if d["won_date"]}
-    # The last olist date (a first contact or a win) falls on the day before the clock origin, 2017-10-01.
-    last = max([date.fromisoformat(r["first_contact_date"]) for r in leads] +
-               [datetime.fromisoformat(d).date() for d in won.values()])
-    shift = AS_OF - timedelta(days=1) - last
+def _shift() -> timedelta:
+    """The last olist date (a first contact or a win) falls on the day before the clock origin, 2017-10-01."""
+    last = max([date.fromisoformat(r["first_contact_date"]) for r in _rows("olist_marketing_qualified_leads_dataset.csv")]
+               + [datetime.fromisoformat(d["won_date"]).date() for d in _rows("olist_closed_deals_dataset.csv")
+                  if d["won_date"]])
+    return AS_OF - timedelta(days=1) - last
+
+
+SHIFT = _shift()
+
+
+def _converted_in(period: str) -> tuple[int, list[tuple[date, date]]]:
+    """The small seed's leads first contacted in the period (shifted dates): their count, and for the converted
+    ones (first contact, won day) as olist has them."""
+    won = {d["mql_id"]: datetime.fromisoformat(d["won_date"]).date()
+           for d in _rows("olist_closed_deals_dataset.csv") if d["won_date"]}
     bounds = parse_period(period)
-    chosen = [r for i, r in enumerate(leads) if i % SMALL_EVERY == 0
-              and bounds.start <= date.fromisoformat(r["first_contact_date"]) + shift < bounds.end]
-    converted = sum(1 for r in chosen if r["mql_id"] in won)
-    # Every olist closed deal is a won one: converted, opportunity and won are the same leads.
-    return {"leads": len(chosen), "converted": converted, "opportunities": converted, "won": converted}
+    chosen = [r for i, r in enumerate(_rows("olist_marketing_qualified_leads_dataset.csv")) if i % SMALL_EVERY == 0
+              and bounds.start <= date.fromisoformat(r["first_contact_date"]) + SHIFT < bounds.end]
+    return len(chosen), [(date.fromisoformat(r["first_contact_date"]), won[r["mql_id"]])
+                         for r in chosen if r["mql_id"] in won]
+
+
+def expected_funnel(period: str) -> dict[str, int]:
+    """Leads, and the converted ones; every olist closed deal is a won one, so opportunities and won are those."""
+    leads, converted = _converted_in(period)
+    return {"leads": leads, "converted": len(converted), "opportunities": len(converted), "won": len(converted)}
+
+
+def expected_days_to_convert(period: str) -> float:
+    """Mean calendar days from first contact to the won day over the period's converted leads."""
+    _leads, converted = _converted_in(period)
+    return sum((won - contacted).days for contacted, won in converted) / len(converted)
 
 
 def one_organization(rt, sf_sandbox, hs_sandbox, tmp_path):  # noqa: F811
@@ -104,6 +116,10 @@ def test_the_funnel_counts_leads_conversions_opportunities_and_wins_from_both_cr
     with rt.sessions() as session:
         # The whole organization counts both CRMs' copies of the seed; each CRM alone counts it once.
         assert _totals(session, organization, None) == {k: 2 * v for k, v in expected.items()}
+        whole = funnel(session, organization, None, parse_period(PERIOD), AS_OF, "source", {}).totals
+        # Calendar days: an olist closed deal is converted, made an opportunity and won on one day.
+        assert whole["days_to_convert"] == pytest.approx(expected_days_to_convert(PERIOD))
+        assert (whole["days_to_opportunity"], whole["days_to_win"]) == (0.0, 0.0)
         for connection in (salesforce, hubspot):
             people = frozenset(session.scalars(select(User.remote_id).where(User.connection_id == connection)))
             assert _totals(session, organization, people) == expected, connection
