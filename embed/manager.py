@@ -16,13 +16,13 @@ from flask import Response, current_app, make_response, redirect, render_templat
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from markupsafe import Markup
 
-from connectors import registry
 from embed import context as canvas_context
 from embed.canvas import InvalidSignedRequest
 from embed.manager_charts import bar_chart_svg, range_chart_svg
 from embed.tokens import DEFAULT_MAX_AGE_SECONDS, token_from_request
 from embed.views import _embed_headers, _refusal, _salesforce_connection, bp
 from embed.manager_forecast import forecast_view, may_call, may_submit, submit_call
+from embed.manager_notices import leads_nobody, leads_nobody_notice
 from scoring.benchmarks import benchmarks
 from scoring.coaching import coaching
 from scoring.data_periods import default_period, quarter_of
@@ -291,10 +291,7 @@ def _render(session, connection, claims: ManagerClaims, token: str, view: str, a
         notice = "You can see the numbers of your own team only, so the panel shows yours."
         subject = subject_for(session, viewer, None)
     if leads_nobody(viewer, subject):
-        crm = registry.get(connection.provider).provider.name
-        notice = (f"{crm} lists nobody who reports to you (where a team has several managers, Pipewise counts "
-                  f"its reps under the first one), so there is no team to show: the panel shows only the deals "
-                  f"and leads you own yourself. A {crm} admin sees the whole organization.")
+        notice = leads_nobody_notice(session, connection.provider, viewer)
     try:
         as_of = date.fromisoformat(args["as_of"]) if args.get("as_of") else data_as_of(session, claims.organization_id)
         chosen = args.get("period")
@@ -335,11 +332,6 @@ def _render(session, connection, claims: ManagerClaims, token: str, view: str, a
         may_call=may_call(viewer, subject, session),
         quota_owners=sorted(((names.get(o, o), o) for o in (subject.owners or names)), key=lambda p: p[0]))
     return _embed_headers(make_response(html, status), ancestors)
-
-
-def leads_nobody(viewer: Viewer, subject) -> bool:
-    """Whether a manager opened their own panel and the CRM gives them no one to lead."""
-    return viewer.role == "manager" and subject.kind == "rep" and subject.remote_id == viewer.user_remote_id
 
 
 def _breadcrumbs(session, viewer: Viewer, subject, names, link) -> list[tuple[str, str | None]]:

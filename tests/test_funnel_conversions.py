@@ -159,8 +159,14 @@ def test_the_funnel_counts_leads_conversions_opportunities_and_wins_from_both_cr
     bars = _chart(_page(app, organization, salesforce, admin, "admin"))
     assert bars == {"Leads": f"{2 * expected['leads']:,}", "Converted": f"{2 * expected['converted']:,}",
                     "Opportunities": f"{2 * expected['opportunities']:,}", "Won": f"{2 * expected['won']:,}"}
+    # A manager who leads a team sees it, counted: no words about an empty team.
+    html = _page(app, organization, hubspot, by_name[hubspot, led[0]], "manager")
+    assert f"Funnel: {led[0]}&#39;s team" in html and "lists nobody" not in html
+    assert _chart(html)["Opportunities"] != "0"
     # A HubSpot manager whom HubSpot gives nobody to lead is told so in words, in every period, not shown zeros.
     for period in ("2016-Q4", PERIOD, "2017-Q4"):
         html = _page(app, organization, hubspot, by_name[hubspot, alone], "manager", period)
         assert "HubSpot lists nobody who reports to you" in html and "A HubSpot admin sees the whole organization" in html
+        assert re.search(r"Your team, (Central|East|West), is on (Cara Losch|Celia Rouche|Dustin Brinkmann)&#39;s panel",
+                         html)
         assert _chart(html) == {} and "Nothing to show for this period." in html
