@@ -24,6 +24,7 @@ from embed.manager_charts import bar_chart_svg, range_chart_svg
 from embed.tokens import DEFAULT_MAX_AGE_SECONDS, token_from_request
 from embed.views import _embed_headers, _refusal, _salesforce_connection, bp
 from embed.manager_forecast import forecast_view, may_call, may_submit, submit_call
+from embed.manager_notices import leads_nobody, leads_nobody_notice
 from scoring.benchmarks import benchmarks
 from scoring.coaching import coaching
 from scoring.data_periods import default_period, quarter_of
@@ -299,6 +300,8 @@ def _render(session, connection, claims: ManagerClaims, token: str, view: str, a
                             "The team panel shows your own team only. Open it from your own user page.", ancestors)
         notice = "You can see the numbers of your own team only, so the panel shows yours."
         subject = subject_for(session, viewer, None)
+    if leads_nobody(viewer, subject):
+        notice = leads_nobody_notice(session, connection.provider, viewer)
     try:
         as_of = date.fromisoformat(args["as_of"]) if args.get("as_of") else data_as_of(session, claims.organization_id)
         chosen = args.get("period")
@@ -380,7 +383,8 @@ def _charts(view: str, data: dict, subject) -> list[Markup]:
         charts.append(bar_chart_svg([(r["value"], r["win_rate"] or 0.0) for r in first.rows[:12]],
                                     title="Win rate by product", chart_id="chart-winloss", fmt=pct,
                                     marker=("All", first.totals["win_rate"]) if first.totals.get("win_rate") else None))
-    elif view == "funnel":
+    elif view == "funnel" and tables["funnel-source"].totals.get("leads"):
+        # No leads, no chart: four zero bars would read as a broken funnel; the tables say "Nothing to show".
         total = tables["funnel-source"].totals
         charts.append(bar_chart_svg([(label, total[key]) for key, label in (
             ("leads", "Leads"), ("converted", "Converted"), ("opportunities", "Opportunities"), ("won", "Won"))],

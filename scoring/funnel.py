@@ -26,6 +26,13 @@ COLUMNS = [("leads", "Leads"), ("converted", "Converted"), ("opportunities", "Op
 LEADS_LIMIT = 200
 
 
+def _days(earlier, later):
+    # Whole calendar days: a close date (or Salesforce's ConvertedDate) is a day, so a deal created and won
+    # on one day took 0 days, not minus the hours before its creation.
+    # date() is SQLite's function and PostgreSQL's function-style cast alike.
+    return days_between(func.date(earlier), func.date(later))
+
+
 def _funnel_columns():
     """The aggregate columns every grouping shares."""
     has_opp = Opportunity.id.is_not(None)
@@ -34,9 +41,9 @@ def _funnel_columns():
             func.count(func.distinct(case((Lead.is_converted.is_(True), Lead.id)))),
             func.count(func.distinct(case((has_opp, Lead.id)))),
             func.count(func.distinct(case((won, Lead.id)))),
-            func.avg(days_between(Lead.remote_created_at, Lead.converted_at)),
-            func.avg(case((has_opp, days_between(Lead.converted_at, Opportunity.remote_created_at)))),
-            func.avg(case((won, days_between(Opportunity.remote_created_at, Opportunity.close_date))))]
+            func.avg(_days(Lead.remote_created_at, Lead.converted_at)),
+            func.avg(case((has_opp, _days(Lead.converted_at, Opportunity.remote_created_at)))),
+            func.avg(case((won, _days(Opportunity.remote_created_at, Opportunity.close_date))))]
 
 
 def _base(query, organization_id: int, owners, period: Period, as_of: date):

@@ -84,6 +84,21 @@ def visible_owners(session: Session, viewer: Viewer) -> frozenset[str] | None:
     return frozenset({viewer.user_remote_id})
 
 
+def team_leader_instead(session: Session, organization_id: int, user_remote_id: str) -> tuple[str, str] | None:
+    """(team, leader) when someone else on the person's team leads it (a team with several managers), else None."""
+    me = session.scalars(select(User).where(User.organization_id == organization_id,
+                                            User.remote_id == user_remote_id).limit(1)).first()
+    if me is None or not me.team:
+        return None
+    leaders = select(User.manager_remote_id).where(User.organization_id == organization_id,
+                                                   User.connection_id == me.connection_id, User.team == me.team)
+    leader = session.scalars(select(User).where(User.organization_id == organization_id,
+                                                User.connection_id == me.connection_id,
+                                                User.remote_id.in_(leaders), User.remote_id != user_remote_id)
+                             .order_by(User.remote_id).limit(1)).first()
+    return (me.team, leader.name or leader.remote_id) if leader else None
+
+
 def may_view(session: Session, viewer: Viewer, owner_remote_id: str) -> bool:
     """Whether the viewer may see this person's numbers."""
     visible = visible_owners(session, viewer)

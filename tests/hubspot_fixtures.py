@@ -53,8 +53,9 @@ class Installed:
     oauth: OAuthApp
 
 
-def connect(rt, server: HubSpotSandboxServer, user: str = "") -> Installed:
-    """The admin's install: consent in the sandbox, code exchange, token completion, Connection row."""
+def connect(rt, server: HubSpotSandboxServer, user: str = "", organization_id: int | None = None) -> Installed:
+    """The admin's install: consent in the sandbox, code exchange, token completion, Connection row (in the
+    given organization, as when a signed-in admin adds HubSpot, or a new one)."""
     oauth = oauth_app(rt.config, "hubspot")
     url, _state = oauth.authorization_url(REDIRECT_URI)
     # The consent form posts back the install URL's own parameters (scope, optional_scope, state, ...).
@@ -67,7 +68,8 @@ def connect(rt, server: HubSpotSandboxServer, user: str = "") -> Installed:
     code = parse_qs(urlparse(answer.headers["Location"]).query)["code"][0]
     token = oauth.exchange_code(code, REDIRECT_URI)
     with rt.sessions() as session:
-        connection = install(session, rt.cipher, "hubspot", token, installed_by="test")
+        connection = install(session, rt.cipher, "hubspot", token, installed_by="test",
+                             organization_id=organization_id)
         session.commit()
         return Installed(connection.id, connection.organization_id, token, oauth)
 

@@ -237,8 +237,8 @@ def test_first_sync_equals_the_portal_and_a_second_changes_nothing(hs_runtime, h
         assert len(live_ids(session, Activity, cid)) == engagements
         assert session.scalar(select(func.count()).select_from(User).where(User.connection_id == cid)) == 42
         assert "manager" in set(session.scalars(select(User.role).where(User.connection_id == cid)))
-        some = session.scalar(select(Opportunity).where(Opportunity.connection_id == cid,
-                                                        Opportunity.stage == "closedwon"))
+        some = session.scalar(select(Opportunity).where(Opportunity.connection_id == cid, Opportunity.stage == "closedwon",
+                                                        Opportunity.amount.is_not(None)))
         remote = deals[some.remote_id]["properties"]
         assert some.amount == float(remote["amount"]) and some.is_won and some.account_remote_id
         changes = session.scalars(select(OpportunityStageChange).where(

@@ -475,17 +475,56 @@ def test_record_page_fetches_a_signed_card_and_renders_its_iframe_action(server,
 
 def test_seed_follows_the_rules(server):
     info = server.info()
-    assert info["date_shift_days"] == -410 and info["counts"]["deals"] == 382
-    deals = server.records("deals")
-    assert all(float(d["properties"]["amount"]) > 0 for d in deals)
+    # 382 maven deals, then the 46 closed deals of the small seed's converted olist leads (no amount).
+    assert info["date_shift_days"] == -410 and info["counts"]["deals"] == 382 + 46
+    deals = sorted(server.records("deals"), key=lambda d: int(d["id"]))[:428]
+    assert all(float(d["properties"]["amount"]) > 0 for d in deals[:382])
+    assert all(not d["properties"].get("amount") and d["properties"]["dealstage"] == "closedwon" for d in deals[382:])
     stages = {d["properties"]["dealstage"] for d in deals}
     assert stages == {"appointmentscheduled", "qualifiedtobuy", "closedwon", "closedlost"}
     contacts = sorted(server.records("contacts"), key=lambda c: int(c["id"]))[:400]  # the seeded ones
     customers = [c for c in contacts if c["properties"]["lifecyclestage"] == "customer"]
     assert customers and all(c["properties"]["hs_lifecyclestage_customer_date"] for c in customers)
     leads = [c for c in contacts if c["properties"]["lifecyclestage"] == "lead"]
-    # Nothing but HubSpot's lifecycle properties tells a converted lead apart.
+    # Nothing but HubSpot's lifecycle properties (and the primary company HubSpot copies from the association)
+    # tells a converted lead apart.
     lead_keys = {k for c in leads for k, v in c["properties"].items() if v is not None}
     customer_keys = {k for c in customers for k, v in c["properties"].items() if v is not None}
-    assert customer_keys - lead_keys <= {"hs_lifecyclestage_customer_date"}
+    assert customer_keys - lead_keys <= {"hs_lifecyclestage_customer_date", "associatedcompanyid"}
     assert max(c["properties"]["createdate"] for c in contacts) < "2017-10-01"
+
+
+def _links(client, from_type: str, to_type: str, ids: list[str]) -> dict[str, list]:
+    """The v4 batch read of associations, as the SDK's models parse it: {from id: [to]}."""
+    answer = client.crm.associations.v4.batch_api.get_page(
+        from_object_type=from_type, to_object_type=to_type,
+        batch_input_public_fetch_associations_batch_request=BatchInputPublicFetchAssociationsBatchRequest(
+            inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in ids]))
+    return {str(r._from.id): r.to for r in answer.results}
+
+
+def test_customers_are_associated_with_their_company_and_deal(server, client):
+    seeded = sorted(server.records("contacts"), key=lambda c: int(c["id"]))[:400]
+    customers = {c["id"]: c for c in seeded if c["properties"]["lifecyclestage"] == "customer"}
+    assert len(customers) == 46  # the small seed's leads with an olist closed deal
+    deals = _links(client, "contacts", "deals", list(customers))
+    companies = _links(client, "contacts", "companies", list(customers))
+    assert set(deals) == set(companies) == set(customers)
+    # HUBSPOT_DEFINED types of the Associations v4 guide: contact→deal 4; contact→company 279 and Primary 1.
+    for contact_id, contact in customers.items():
+        (deal,) = deals[contact_id]
+        assert [(t.category, t.type_id) for t in deal.association_types] == [("HUBSPOT_DEFINED", 4)]
+        (company,) = companies[contact_id]
+        assert {(t.category, t.type_id, t.label) for t in company.association_types} == {
+            ("HUBSPOT_DEFINED", 1, "Primary"), ("HUBSPOT_DEFINED", 279, None)}
+        assert contact["properties"]["associatedcompanyid"] == str(company.to_object_id)
+    read = client.crm.deals.batch_api.read(batch_read_input_simple_public_object_id={
+        "inputs": [{"id": str(d[0].to_object_id)} for d in deals.values()],
+        "properties": ["dealstage", "hubspot_owner_id", "amount"]})
+    assert {r.properties["dealstage"] for r in read.results} == {"closedwon"}
+    owner_of = {str(deals[c][0].to_object_id): customers[c]["properties"]["hubspot_owner_id"] for c in customers}
+    assert all(r.properties["hubspot_owner_id"] == owner_of[r.id] and not r.properties.get("amount")
+               for r in read.results)
+    deal_companies = _links(client, "deals", "companies", list(owner_of))
+    assert {deal: [c.to_object_id for c in linked] for deal, linked in deal_companies.items()} == {
+        str(deals[c][0].to_object_id): [companies[c][0].to_object_id] for c in customers}

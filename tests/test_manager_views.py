@@ -244,7 +244,8 @@ def test_funnel_by_source_and_campaign_matches(store):
         won = [o for o in opp if o["is_won"]]
         converted = [lead for lead in group if lead["is_converted"]]
         return {"leads": len(group), "converted": len(converted), "opportunities": len(opp), "won": len(won),
-                "days_to_convert": statistics.mean(days(lead["remote_created_at"], lead["converted_at"])
+                # Calendar days: a day's count does not depend on the hour a lead came in or converted.
+                "days_to_convert": statistics.mean(days(lead["remote_created_at"].date(), lead["converted_at"].date())
                                                    for lead in converted) if converted else None}
 
     names = owner_names(session, org)

@@ -40,10 +40,10 @@ def stamp(text: str) -> datetime:
     return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
 
 
-def in_usd(deal: dict) -> float:
+def in_usd(deal: dict) -> float | None:
     """The deal's amount in USD, by the rates above: dated for EUR by close date, current for GBP."""
     code, closes = deal["CurrencyIsoCode"], date.fromisoformat(deal["CloseDate"])
-    if code == "USD":
+    if code == "USD" or deal["Amount"] is None:  # a converted lead's won opportunity has no amount
         return deal["Amount"]
     rate = (0.85 if closes < date(2017, 7, 1) else 0.95) if code == "EUR" else 0.8
     return deal["Amount"] / rate
@@ -102,7 +102,8 @@ def test_a_multi_currency_org_is_converted_to_the_corporate_currency(sqlite_url,
         as_of = data_as_of(session, organization_id)
         start = load_deals(session, organization_id, as_of)
     moment = datetime.combine(as_of, datetime.min.time())
-    settled = [d for d in deals.values() if stamp(d["SystemModstamp"]) < moment]
+    # Deals without an amount (a converted lead's won opportunity) get the typical deal size there instead.
+    settled = [d for d in deals.values() if stamp(d["SystemModstamp"]) < moment and d["Amount"] is not None]
     assert len(settled) > 10
     amounts = dict(zip(start.remote_ids, start.amount))
     for deal in settled:
@@ -118,7 +119,7 @@ def test_a_currency_without_a_rate_is_reported_and_left_out(sqlite_url, make_run
                         .values(deleted_at=CurrencyRate.synced_at))
         currency.reconvert(session, organization_id)
         session.commit()
-        gbp = [d for d in deals.values() if d["CurrencyIsoCode"] == "GBP"]
+        gbp = [d for d in deals.values() if d["CurrencyIsoCode"] == "GBP" and d["Amount"] is not None]
         assert currency.unconverted(session, organization_id) == {"GBP": len(gbp)}
         figures, _period = team_figures(session, organization_id, admin)
     open_deals = [d for d in deals.values() if not d["IsClosed"] and d["CurrencyIsoCode"] != "GBP"]

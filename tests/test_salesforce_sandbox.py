@@ -426,7 +426,9 @@ def test_seed_is_deterministic_and_follows_the_rules(server, tmp_path):
     managers = {u["Id"]: u for u in users if u["Title"] == "Sales Manager"}
     assert all(roles[u["UserRoleId"]]["ParentRoleId"] == managers[u["ManagerId"]]["UserRoleId"] for u in reps)
     opportunities = server.records("Opportunity")
-    assert all(o["Amount"] > 0 for o in opportunities)
+    # Maven deals have amounts; the Closed Won opportunities of converted olist leads have none (no value).
+    converted_opportunities = {l["ConvertedOpportunityId"] for l in server.records("Lead") if l["IsConverted"]}
+    assert all(o["Amount"] > 0 for o in opportunities if o["Id"] not in converted_opportunities)
     assert {o["StageName"] for o in opportunities} >= {"Prospecting", "Engaging", "Closed Won", "Closed Lost"}
     leads = server.records("Lead")
     assert all(l["CreatedDate"] < info["clock_origin"] for l in leads)
@@ -434,6 +436,34 @@ def test_seed_is_deterministic_and_follows_the_rules(server, tmp_path):
     assert converted and all(l["Status"] == "Closed - Converted" and l["ConvertedContactId"] for l in converted)
     seeded = [l for l in server.records("Lead", include_deleted=True) if l["CreatedDate"] < info["clock_origin"]]
     assert len(server.records("CampaignMember")) == len(server.records("Task")) == len(seeded) == 400
+
+
+def test_converted_leads_point_at_what_conversion_made_and_only_conversion_sets_it(server, sf):
+    converted = sf.query_all("SELECT Id, OwnerId, LeadSource, ConvertedAccountId, ConvertedContactId, "
+                             "ConvertedOpportunityId FROM Lead WHERE IsConverted = true")["records"]
+    assert len(converted) == 46  # the small seed's leads with an olist closed deal
+    opportunities = {o["Id"]: o for o in sf.query_all(
+        "SELECT Id, AccountId, OwnerId, StageName, IsWon, LeadSource FROM Opportunity")["records"]}
+    contacts = {c["Id"]: c for c in sf.query_all("SELECT Id, AccountId FROM Contact")["records"]}
+    for lead in converted:
+        opportunity = opportunities[lead["ConvertedOpportunityId"]]
+        assert (opportunity["StageName"], opportunity["IsWon"]) == ("Closed Won", True)
+        assert opportunity["AccountId"] == contacts[lead["ConvertedContactId"]]["AccountId"] == \
+            lead["ConvertedAccountId"]
+        assert (opportunity["OwnerId"], opportunity["LeadSource"]) == (lead["OwnerId"], lead["LeadSource"])
+    # Read-only as the Object Reference has them: describe says so, and neither create nor update may set them.
+    fields = {f["name"]: f for f in sf.Lead.describe()["fields"]}
+    for name in ("IsConverted", "ConvertedDate", "ConvertedAccountId", "ConvertedContactId",
+                 "ConvertedOpportunityId"):
+        assert (fields[name]["createable"], fields[name]["updateable"]) == (False, False), name
+    some_opportunity = converted[0]["ConvertedOpportunityId"]
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.Lead.create({"LastName": "Souza", "Company": "Souza Shop", "ConvertedOpportunityId": some_opportunity})
+    assert caught.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    open_lead = sf.query("SELECT Id FROM Lead WHERE IsConverted = false LIMIT 1")["records"][0]["Id"]
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.Lead.update(open_lead, {"ConvertedOpportunityId": some_opportunity})
+    assert caught.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
 
 
 def test_refresh_token_rotation_kills_the_old_token(server, control):

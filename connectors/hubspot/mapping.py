@@ -5,7 +5,8 @@ converted into a contact. Pipewise maps it the Salesforce way, so scoring sees t
 
 - the Lead row is always live: ``is_converted`` once the contact reached a customer-side
   lifecycle stage (opportunity, customer, evangelist), with ``converted_at`` from that stage's
-  date and ``converted_contact_remote_id`` pointing at the contact itself;
+  date, ``converted_contact_remote_id`` pointing at the contact itself and
+  ``converted_opportunity_remote_id`` at its associated deal (the first, when it has several);
 - the Contact row exists only for contacts that reached such a stage: live while they are there,
   a tombstone (``remote_deleted``) if the stage is later moved back (HubSpot keeps the
   ``hs_lifecyclestage_<stage>_date`` of a stage once reached), so a contact moving back and forth
@@ -205,7 +206,8 @@ def _contact(stream: type[Stream], r: dict[str, Any]) -> list[common.Remote]:
         rating=None, is_converted=converted, converted_at=converted_at,
         converted_account_remote_id=company_id if converted else None,
         converted_contact_remote_id=str(r["id"]) if converted else None,
-        converted_opportunity_remote_id=None, owner_remote_id=owner)
+        converted_opportunity_remote_id=_first(associated_ids(r, "deals")) if converted else None,
+        owner_remote_id=owner)
     if not converted and not reached:
         return [lead]
     contact_deleted = hs_bool(r.get("archived", False)) or not converted

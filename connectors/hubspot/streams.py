@@ -76,6 +76,8 @@ class Contacts(HubSpotStream):
               "hs_lead_status", "hs_analytics_source", "hubspot_owner_id", "associatedcompanyid",
               "hs_lifecyclestage_opportunity_date", "hs_lifecyclestage_customer_date",
               "hs_lifecyclestage_evangelist_date")
+    # A customer's deal is the opportunity its lead became (the mapping's converted_opportunity_remote_id).
+    associations = ("deals",)
 
 
 class Deals(HubSpotStream):

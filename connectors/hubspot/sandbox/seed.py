@@ -20,7 +20,9 @@ lead has the same name, e-mail, company, owner and shifted dates in both sandbox
   = the shifted won date (and lastmodifieddate then); nothing else tells converted leads apart.
   hs_analytics_source comes from origin (the raw origin in hs_analytics_source_data_1), the landing page in
   hs_analytics_first_url. Each contact has a "First contact" engagement at 10:00 of its first-contact day:
-  an email (hs_email_status SENT) when origin is email, else a note.
+  an email (hs_email_status SENT) when origin is email, else a note. A converted lead's olist closed deal
+  becomes a company (industry = business segment) and a closedwon deal (createdate = closedate = the won
+  moment, no amount), associated with the contact and each other (see _customer_deal).
 - Currencies: the company currency (USD) only, deals without deal_currency_code; a multi-currency portal
   (settings ``currencies``) puts a share of the deals in other currencies, amounts unchanged (currencies.py).
 - Seeds: "full" is everything, "small" every 20th deal and every 20th lead (all owners and companies),
@@ -203,6 +205,27 @@ def _maven(rows: Rows, folder: Path, owners: dict[str, int], small: bool, create
                 rows.links.append(("meetings", meeting, "companies", company))
 
 
+def _customer_deal(rows: Rows, contact: int, person: dict[str, Any], deal: dict[str, str], mql: str,
+                   won: datetime) -> None:
+    """The company and closedwon deal an olist closed deal made of a contact, associated as HubSpot links them.
+
+    contact↔company with the Primary label (which sets the contact's associatedcompanyid), deal↔company
+    (Primary) and deal↔contact: the HUBSPOT_DEFINED types of the Associations v4 guide. The deal has no
+    amount: the data has none (the seller's declared monthly revenue is no deal value).
+    """
+    owner, company_name = person["hubspot_owner_id"], person["company"]
+    company = rows.add("companies", won, name=company_name, industry=deal["business_segment"] or None,
+                       country="Brazil", hubspot_owner_id=owner)
+    deal_id = rows.add("deals", won, dealname=f"{company_name} seller ({mql[:8]})", dealstage="closedwon",
+                       pipeline="default", closedate=iso(won), hubspot_owner_id=owner, hs_is_closed="true",
+                       hs_is_closed_won="true", hs_deal_stage_probability=DEAL_STAGES["closedwon"][1],
+                       hs_analytics_source=person.get("hs_analytics_source"), dealtype="newbusiness")
+    rows.changed("deals", deal_id, "dealstage", "closedwon", won)
+    rows.records["contacts"][-1]["props"]["associatedcompanyid"] = str(company)
+    rows.primary_links += [("contacts", contact, "companies", company), ("deals", deal_id, "companies", company)]
+    rows.links.append(("deals", deal_id, "contacts", contact))
+
+
 def _olist(rows: Rows, folder: Path, agents: list[int], small: bool, shift_days: int) -> None:
     shift = timedelta(days=shift_days)
     leads = _read(folder / "olist_marketing_qualified_leads_dataset.csv")
@@ -232,6 +255,7 @@ def _olist(rows: Rows, folder: Path, agents: list[int], small: bool, shift_days:
         rows.changed("contacts", contact, "lifecyclestage", "lead", contacted)
         if modified != contacted:
             rows.changed("contacts", contact, "lifecyclestage", "customer", modified)
+            _customer_deal(rows, contact, values, deal, mql, modified)
         moment = contacted + timedelta(hours=10)
         if origin == "email":
             engagement = rows.add("emails", moment, hs_timestamp=iso(moment), hubspot_owner_id=owner,
@@ -264,8 +288,8 @@ def seed(store: Store, datasets: Path | None, kind: str, origin: datetime,
     rows = Rows()
     _maven(rows, datasets / "maven-crm", owners, kind == "small", created)
     agents = [owners[t["sales_agent"]] for t in sorted(teams, key=lambda t: t["sales_agent"])]
+    goal_targets(rows, store)  # from the maven deals, as the Salesforce sandbox's quotas
     _olist(rows, olist_folder, agents, kind == "small", shift_days)
-    goal_targets(rows, store)
     seed_currencies(store, rows.records["deals"], company, others, iso(created))
     counts = rows.save(store)
     return {"date_shift_days": shift_days, "counts": counts}

@@ -55,6 +55,9 @@ OBJECTS: dict[str, tuple[str, str]] = {
     "Contact": ("003", f"{OWNER} AccountId:reference FirstName:string:len=40 LastName:string:req:len=80 "
                        "Name:string:ro Email:email Title:string:len=128 Phone:phone LeadSource:picklist "
                        "Department:string:len=80 MailingCountry:string:len=80"),
+    # The conversion fields are read-only: the Object Reference lists ConvertedDate, ConvertedAccountId,
+    # ConvertedContactId and ConvertedOpportunityId without Create or Update; convertLead() sets them, and
+    # IsConverted with them (read-only here too, the stricter reading).
     "Lead": ("00Q", f"{OWNER} FirstName:string:len=40 LastName:string:req:len=80 Name:string:ro Email:email "
                     "Company:string:req Title:string:len=128 Industry:picklist Country:string:len=80 Phone:phone "
                     "LeadSource:picklist Status:picklist Rating:picklist IsConverted:boolean:ro "

@@ -19,9 +19,11 @@ Rules the datasets leave open, chosen here:
   stage at close_date.
 - Olist: every date moves by one whole-day shift so that the last one falls the day before the clock
   origin; names, e-mails and companies are generated from the mql_id; owners are maven agents picked
-  by hash; converted leads get an Account (Industry = business segment) and a Contact.
+  by hash; converted leads get an Account (Industry = business segment), a Contact and a Closed Won
+  Opportunity made from their olist closed deal (CloseDate = won date, no Amount: the data has none), and
+  point at all three (ConvertedAccountId, ConvertedContactId, ConvertedOpportunityId), as conversion does.
 - Quotas: a ForecastingQuota per sales rep and quarter of 2017, the HubSpot sandbox's rule: 110% of the
-  revenue the rep won (Closed Won deals by CloseDate, among the seeded ones) the previous quarter, rounded up
+  revenue the rep won (Closed Won maven deals by CloseDate, among the seeded ones) the previous quarter, rounded up
   to 1,000, at least 1,000; created two weeks before the quarter opens.
 - Currencies: one (the default). A multi-currency org (settings ``currencies``) is the same org with
   CurrencyType rates and a share of its deals in other currencies, amounts unchanged (currencies.py).
@@ -262,6 +264,23 @@ def olist_shift_days(folder: Path, origin: datetime) -> int:
     return (origin.date() - timedelta(days=1) - last).days
 
 
+def _converted_opportunity(rows: _Rows, company: str, mql: str, won: datetime, owner: str, account: str,
+                           source: str | None, campaign: str) -> str:
+    """The Closed Won opportunity a converted olist lead became (its closed deal), with its one history row.
+
+    Conversion creates the opportunity on the lead's account, copies LeadSource and sets the Primary Campaign
+    Source to the lead's campaign (Salesforce Help, "Lead Conversion Field Mapping"). The olist deal has no
+    value, so Amount stays empty rather than taking the seller's declared monthly revenue.
+    """
+    opportunity = rows.add("Opportunity", won, won, owner, OwnerId=owner, Name=f"{company} seller ({mql[:8]})",
+                           AccountId=account, StageName="Closed Won", Probability=100.0,
+                           CloseDate=won.date().isoformat(), IsClosed=1, IsWon=1, Type="New Business",
+                           LeadSource=source, CampaignId=campaign)
+    rows.add("OpportunityHistory", won, None, owner, OpportunityId=opportunity, StageName="Closed Won",
+             Probability=100.0, CloseDate=won.date().isoformat())
+    return opportunity
+
+
 def _olist(rows: _Rows, folder: Path, small: bool, shift_days: int, admin: str, agents: list[str]) -> None:
     shift = timedelta(days=shift_days)
     leads = _read(folder / "olist_marketing_qualified_leads_dataset.csv")
@@ -299,8 +318,11 @@ def _olist(rows: _Rows, folder: Path, small: bool, shift_days: int, admin: str, 
                                Description=f"Olist seller {deal['seller_id']}")
             contact = rows.add("Contact", modified, None, owner, OwnerId=owner, AccountId=account, FirstName=first,
                                LastName=last, Email=email, LeadSource=source, MailingCountry="Brazil")
+            opportunity = _converted_opportunity(rows, company, mql, modified, owner, account, source,
+                                                 campaigns[lead["landing_page_id"]])
             values.update(Status="Closed - Converted", IsConverted=1, ConvertedDate=modified.date().isoformat(),
-                          ConvertedAccountId=account, ConvertedContactId=contact)
+                          ConvertedAccountId=account, ConvertedContactId=contact,
+                          ConvertedOpportunityId=opportunity)
         lead_id = rows.add("Lead", contacted, modified, owner, **values)
         rows.add("CampaignMember", contacted, None, owner, CampaignId=campaigns[lead["landing_page_id"]],
                  LeadId=lead_id, Status="Responded", HasResponded=1, FirstRespondedDate=contacted.isoformat())
