@@ -154,8 +154,12 @@ def load_deals(session: Session, organization_id: int, as_of: date) -> DealsAsOf
             columns[name].append(value)
     amount = np.array(columns["amount"], dtype=float)
     known = ~np.isnan(amount)
-    # An amount never recorded before as_of is unknown; the typical deal size stands in for it.
-    amount[~known] = float(np.median(amount[known])) if known.any() else 0.0
+    open_ = np.array(columns["closed"], dtype=int) < 0
+    # An open deal's amount not recorded yet is unknown; the typical deal size stands in for it.
+    # A deal that closed without one booked nothing: counting it at the typical size would invent
+    # revenue in the history the forecast learns from (a converted lead's won deal often has none).
+    amount[~known & open_] = float(np.median(amount[known])) if known.any() else 0.0
+    amount[~known & ~open_] = 0.0
     return DealsAsOf(
         as_of=as_of, remote_ids=columns["remote_ids"], owners=columns["owners"],
         stages=columns["stages"], created=np.array(columns["created"], dtype=int),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import numpy as np
 import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import sessionmaker
@@ -113,6 +114,28 @@ def test_deals_closed_later_are_open_as_of_the_date(maven):
     assert closed_in_june and all(deals.open[index[remote_id]] for remote_id in closed_in_june)
     assert max(deals.created) < date(2017, 6, 1).toordinal()
     assert max(deals.closed) < date(2017, 6, 1).toordinal()
+
+
+def test_a_deal_without_an_amount_counts_the_typical_size_only_while_open(maven, tmp_path):
+    """An open deal's missing amount is not known yet; a won deal that never had one booked nothing."""
+    _, org, path = maven
+    sessions = copy_store(path, tmp_path / "amounts.db")
+    as_of = date(2017, 6, 1)
+    with sessions() as session:
+        before = load_deals(session, org, as_of)
+        index = {remote_id: i for i, remote_id in enumerate(before.remote_ids)}
+        won = next(r for r, i in index.items() if before.won[i] and not before.open[i] and before.amount[i] > 0)
+        still_open = next(r for r, i in index.items() if before.open[i] and before.amount[i] > 0)
+        session.execute(update(Opportunity).where(Opportunity.remote_id.in_((won, still_open)))
+                        .values(amount=None, deal_amount=None))
+        session.execute(update(OpportunityStageChange)
+                        .where(OpportunityStageChange.opportunity_remote_id.in_((won, still_open)))
+                        .values(amount=None))
+        session.commit()
+        after = load_deals(session, org, as_of)
+    known = [a for r, a in zip(after.remote_ids, after.amount) if r not in (won, still_open)]
+    assert after.amount[index[won]] == 0.0
+    assert after.amount[index[still_open]] == pytest.approx(float(np.median([a for a in known if a == a])))
 
 
 def test_snapshots_track_accuracy_once_the_period_ends(maven, tmp_path):
