@@ -12,7 +12,8 @@ one olist lead carry the same names, e-mails, owners and (shifted) dates in all 
   snapshot, picked from a hash of the opportunity id). Engaged deals have an "Engagement meeting" appointment;
   prospecting deals a "Schedule first meeting" task.
 - Leads (olist): dates shifted so the last falls the day before the clock origin; converted leads are
-  Qualified with an account and a contact (originatingleadid); each lead has a "First contact" e-mail (origin
+  Qualified with an account, a contact (originatingleadid) and the won opportunity their closed deal made
+  (qualifyingopportunityid ↔ originatingleadid, no value: the data has none, as in the other sandboxes); each lead has a "First contact" e-mail (origin
   email) or phone call, and a campaign per landing page (as the Salesforce sandbox's campaigns).
 - Seeds: "full" everything, "small" every 20th deal and lead (all users and accounts), "none" only the admin.
 """
@@ -221,8 +222,18 @@ def _olist(rows: Rows, folder: Path, agents: list[str], admin: str, small: bool,
             contact = rows.add("contact", mql, modified, firstname=first, lastname=last, emailaddress1=email,
                                address1_country="Brazil", parentcustomerid=_ref("account", account),
                                originatingleadid=_ref("lead", lead_id), ownerid=owner)
+            # Qualifying a lead makes the opportunity (originatingleadid) the lead points back at
+            # (qualifyingopportunityid); the seller's deal was won on the day, with no value in the data.
+            state, status, step, stage = STATE["Won"]
+            opportunity = rows.add(
+                "opportunity", f"olist:{mql}", modified, modified, name=f"{company} seller ({mql[:8]})",
+                actualclosedate=moment.date().isoformat(), estimatedclosedate=moment.date().isoformat(),
+                closeprobability=STAGES[stage][0], stepname=step, statecode=state, statuscode=status,
+                parentaccountid=_ref("account", account), customerid=_ref("account", account),
+                originatingleadid=_ref("lead", lead_id), campaignid=values["campaignid"], ownerid=owner)
             values.update(statecode=1, statuscode=3, parentaccountid=_ref("account", account),
-                          parentcontactid=_ref("contact", contact))
+                          parentcontactid=_ref("contact", contact),
+                          qualifyingopportunityid=_ref("opportunity", opportunity))
         rows.add("lead", mql, _at(contacted), modified, **values)
         kind = "email" if origin == "email" else "phonecall"
         extra = {"directioncode": True}

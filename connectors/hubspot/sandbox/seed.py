@@ -216,9 +216,10 @@ def _customer_deal(rows: Rows, contact: int, person: dict[str, Any], deal: dict[
     owner, company_name = person["hubspot_owner_id"], person["company"]
     company = rows.add("companies", won, name=company_name, industry=deal["business_segment"] or None,
                        country="Brazil", hubspot_owner_id=owner)
-    deal_id = rows.add("deals", won, dealname=f"{company_name} seller ({mql[:8]})", dealstage="closedwon",
-                       pipeline="default", closedate=iso(won), hubspot_owner_id=owner, hs_is_closed="true",
-                       hs_is_closed_won="true", hs_deal_stage_probability=DEAL_STAGES["closedwon"][1],
+    closedwon = stages_by_id((DEFAULT_PIPELINE,))["closedwon"]
+    deal_id = rows.add("deals", won, dealname=f"{company_name} seller ({mql[:8]})", dealstage=closedwon.id,
+                       pipeline=DEFAULT_PIPELINE.id, closedate=iso(won), hubspot_owner_id=owner, hs_is_closed="true",
+                       hs_is_closed_won="true", hs_deal_stage_probability=closedwon.probability,
                        hs_analytics_source=person.get("hs_analytics_source"), dealtype="newbusiness")
     rows.changed("deals", deal_id, "dealstage", "closedwon", won)
     rows.records["contacts"][-1]["props"]["associatedcompanyid"] = str(company)
