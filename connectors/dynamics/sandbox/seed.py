@@ -13,8 +13,9 @@ one olist lead carry the same names, e-mails, owners and (shifted) dates in all 
   prospecting deals a "Schedule first meeting" task.
 - Leads (olist): dates shifted so the last falls the day before the clock origin; converted leads are
   Qualified with an account, a contact (originatingleadid) and the won opportunity their closed deal made
-  (qualifyingopportunityid ↔ originatingleadid, no value: the data has none, as in the other sandboxes); each lead has a "First contact" e-mail (origin
-  email) or phone call, and a campaign per landing page (as the Salesforce sandbox's campaigns).
+  (qualifyingopportunityid ↔ originatingleadid; no value: the data has none, as in the other sandboxes);
+  each lead has a "First contact" e-mail (origin email) or phone call, and a campaign per landing page
+  (as the Salesforce sandbox's campaigns).
 - Seeds: "full" everything, "small" every 20th deal and lead (all users and accounts), "none" only the admin.
 """
 from __future__ import annotations
