@@ -39,9 +39,21 @@ def console_screens(connections: dict[str, int]) -> list[tuple[str, str]]:
             ("api-keys", "/admin/api-keys"), ("erasure", "/admin/erasure")]
 
 
+def framed(page, selector: str) -> None:
+    """Bring a CRM page's Pipewise frame into view and wait until it shows a heading."""
+    page.locator(selector).last.scroll_into_view_if_needed()
+    page.frame_locator(selector).last.locator("h1, h2, h3").first.wait_for(timeout=30_000)
+
+
 def photograph(page, out: Path, name: str, width: int) -> None:
     page.wait_for_load_state("networkidle")
-    page.screenshot(path=str(out / f"{name}-{width}.png"), full_page=True)
+    # A viewport as tall as the page, not full_page: chromium paints a frame below the first screen
+    # blank in a stitched full-page capture.
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": width, "height": max(height, 900)})
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(out / f"{name}-{width}.png"))
+    page.set_viewport_size({"width": width, "height": 900})
     print(f"  {name}-{width}.png", flush=True)
 
 
@@ -79,7 +91,7 @@ def tour(stack, connections: dict[str, int], out: Path) -> None:
                 photograph(page, out, name, width)
             if top["salesforce"]:
                 page.goto(f"{stack.sandbox.base_url}/lightning/r/Opportunity/{top['salesforce']}/view")
-                page.frame_locator("iframe[title='Pipewise']").locator("body").wait_for(timeout=30_000)
+                framed(page, "iframe[title='Pipewise']")
                 photograph(page, out, "salesforce-record-panel", width)
             if top["hubspot"]:
                 page.goto(f"{stack.hubspot.base_url}/contacts/{stack.hubspot.portal_id}/record/0-3/"
@@ -88,10 +100,11 @@ def tour(stack, connections: dict[str, int], out: Path) -> None:
                 opener = page.get_by_role("button", name="Open Pipewise panel")
                 if opener.count():
                     opener.first.click()
-                    page.frame_locator("iframe").last.locator("body").wait_for(timeout=30_000)
+                    framed(page, "iframe")
                     photograph(page, out, "hubspot-record-panel", width)
             if manager:
                 page.goto(f"{stack.sandbox.base_url}/lightning/r/User/{manager}/view?as={manager}")
+                framed(page, "iframe")
                 photograph(page, out, "salesforce-team-panel", width)
             context.close()
         browser.close()
