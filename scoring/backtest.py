@@ -53,17 +53,22 @@ class BacktestReport:
         error = sum(abs(origin.forecasts[method] - origin.actual) for origin in self.origins)
         return error / actual if actual else float("nan")
 
+    def _rank(self, method: str) -> float:
+        """A method's WAPE for ranking: one that produced no number never wins."""
+        wape = self.wape(method)
+        return float("inf") if np.isnan(wape) else wape
+
     @property
     def winner(self) -> str:
-        return min(METHODS, key=self.wape)
+        return min(METHODS, key=self._rank)
 
     @property
     def best_baseline(self) -> str:
-        return min(METHODS[1:], key=self.wape)
+        return min(METHODS[1:], key=self._rank)
 
     @property
     def pipewise_is_best(self) -> bool:
-        return all(self.wape("pipewise") < self.wape(method) for method in METHODS[1:])
+        return all(self._rank("pipewise") < self._rank(method) for method in METHODS[1:])
 
     @property
     def coverage(self) -> float:
@@ -83,6 +88,9 @@ class BacktestReport:
             return (f"Pipewise won: WAPE {ours:.1%}, against {self.wape(best):.1%} for the best "
                     f"baseline ({LABELS[best]}).")
         winner = self.winner
+        if np.isnan(ours):
+            return (f"{LABELS[winner].capitalize()} won with WAPE {self.wape(winner):.1%}; Pipewise produced "
+                    f"no figure for some of these months. Use the {LABELS[winner]} figure for them.")
         return (f"{LABELS[winner].capitalize()} won with WAPE {self.wape(winner):.1%}; Pipewise "
                 f"missed it by {100 * (ours - self.wape(winner)):.1f} percentage points "
                 f"(WAPE {ours:.1%}). Use the {LABELS[winner]} figure for these months.")

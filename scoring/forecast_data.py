@@ -156,16 +156,20 @@ def load_deals(session: Session, organization_id: int, as_of: date) -> DealsAsOf
     known = ~np.isnan(amount)
     open_ = np.array(columns["closed"], dtype=int) < 0
     # An open deal's amount not recorded yet is unknown; the typical deal size stands in for it.
-    # A deal that closed without one booked nothing: counting it at the typical size would invent
-    # revenue in the history the forecast learns from (a converted lead's won deal often has none).
     amount[~known & open_] = float(np.median(amount[known])) if known.any() else 0.0
-    amount[~known & ~open_] = 0.0
+    # A deal that closed, as of the date, without ever having an amount says nothing about revenue
+    # (a converted lead's won deal often has none): counting it at the typical size would invent
+    # revenue, counting it at zero would teach the timing model wins that book nothing. It is left
+    # out of the revenue history; the panels still count it as a deal.
+    keep = known | open_
+    take = np.flatnonzero(keep)
+    pick = (lambda values: [values[i] for i in take]) if not keep.all() else (lambda values: values)
     return DealsAsOf(
-        as_of=as_of, remote_ids=columns["remote_ids"], owners=columns["owners"],
-        stages=columns["stages"], created=np.array(columns["created"], dtype=int),
-        closed=np.array(columns["closed"], dtype=int), won=np.array(columns["won"], dtype=bool),
-        amount=amount, close_date=np.array(columns["close_date"], dtype=int),
-        stage_reached=columns["stage_reached"])
+        as_of=as_of, remote_ids=pick(columns["remote_ids"]), owners=pick(columns["owners"]),
+        stages=pick(columns["stages"]), created=np.array(columns["created"], dtype=int)[keep],
+        closed=np.array(columns["closed"], dtype=int)[keep], won=np.array(columns["won"], dtype=bool)[keep],
+        amount=amount[keep], close_date=np.array(columns["close_date"], dtype=int)[keep],
+        stage_reached=pick(columns["stage_reached"]))
 
 
 def _deal_as_of(row, changes: list, kinds: dict[str, str], moment: datetime) -> dict:

@@ -94,6 +94,11 @@ def run_rate(deals: DealsAsOf, model: TimingModel, period: Period, deal_group: n
     shares = np.bincount(deal_group[recent], minlength=groups) + 0.5
     shares = shares / shares.sum()
     pooled = np.concatenate(amounts) if amounts else np.zeros(0)
+    if used and len(pooled) and not pooled.any():
+        # The analog wins booked no amount (won deals made from converted leads often carry none):
+        # they add no revenue, and counting them at some size would invent it.
+        return RunRate(np.zeros(groups), pooled, shares,
+                       "the same window a quarter earlier won only deals without an amount, as of " + ", ".join(used))
     if used and len(pooled):
         # Counts follow from revenue so each group's expected value is its analog revenue.
         mean_revenue = revenue / len(used)

@@ -95,3 +95,15 @@ def test_the_report_says_when_a_baseline_wins(maven):
                                "Use the stage-weighted pipeline figure for these months.")
     assert early.to_dict()["margin"] == pytest.approx(best - ours, abs=1e-4)
     assert [origin.calibrated_on for origin in early.origins] == [0]  # too early to calibrate
+
+
+def test_a_method_that_produced_no_number_never_wins():
+    from scoring.backtest import BacktestReport, Origin
+
+    origins = [Origin(period=f"2017-0{m}", as_of=date(2017, m, 1), actual=100.0,
+                      forecasts={"pipewise": float("nan"), "naive": 150.0, "seasonal_naive": 120.0,
+                                 "stage_weighted": 90.0}, p10=0.0, p90=0.0, seasonal_source="")
+               for m in (4, 5)]
+    report = BacktestReport(origins)
+    assert report.winner == "stage_weighted" and not report.pipewise_is_best
+    assert "no figure" in report.verdict() and "nan" not in report.verdict()
