@@ -73,6 +73,10 @@ class Provider:
     writable_fields: ClassVar[tuple[WritableField, ...]] = ()
     # the largest number of records one writeback call may carry
     writeback_batch_size: ClassVar[int] = 200
+    # The narrowest scope (space-separated) a console sign-in asks for: enough to read who signs in.
+    signin_scope: ClassVar[str] = ""
+    # The largest panel request body the CRM sends to /embed/<key>/… (None: the console's default).
+    embed_body_bytes: ClassVar[int | None] = None
 
     @classmethod
     def stream(cls, name: str) -> type[Stream]:
@@ -105,6 +109,66 @@ class Provider:
     def identity(cls, token: dict[str, Any]) -> "Identity":
         """Who and where a token belongs to: remote org id, instance URL, user id."""
         raise NotImplementedError
+
+    @classmethod
+    def sign_in(cls, oauth: Any, token: dict[str, Any], config: Any,
+                kept_refresh_tokens: Callable[[str], set[str]]) -> "SignIn":
+        """Who signs in to the console with this sign-in token: remote org, user and role.
+
+        Implemented by the package's ``signin`` module. ``oauth`` is the provider's OAuthApp and
+        ``config`` the application's settings. A provider whose sign-in grant cannot be revoked
+        through ``revoke_path`` gives it back here, after reading the identity, but never a refresh
+        token in ``kept_refresh_tokens(remote_org_id)`` (those the org's connections sync with).
+        Raises ``SignInError`` with a sentence for the person signing in.
+        """
+        raise NotImplementedError
+
+    @classmethod
+    def field_catalogue(cls) -> "FieldCatalogue":
+        """How this CRM's remote fields feed the common model (the package's ``fields`` module)."""
+        raise NotImplementedError
+
+
+ROLES = ("admin", "manager", "rep")  # what a console user is, from their standing in the CRM
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """Who signed in to the console, as their CRM tells it."""
+
+    provider: str
+    user_id: str
+    remote_org_id: str
+    username: str
+    email: str | None
+    name: str
+    role: str  # admin | manager | rep
+
+
+class SignInError(Exception):
+    """Sign-in could not complete; the message is shown to the person signing in."""
+
+
+def text_value(value: Any) -> str | None:
+    """A remote value as text; None for no value."""
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+@dataclass(frozen=True)
+class FieldCatalogue:
+    """How one connector's remote fields feed the common model, for the admin's field mapping."""
+
+    raw_value: Callable[[dict[str, Any], str], Any]
+    coerce: dict[str, Callable[[Any], Any]]
+    # common value kind → the remote field types that can feed it
+    compatible: dict[str, frozenset[str]]
+    # object_type → common field → its built-in remote source (the fields an admin may remap);
+    # "" when the CRM has no standard field for it and only an admin's mapping can feed it
+    defaults: dict[str, dict[str, str]]
+    # (client, remote object name) → the object's fields as [{name, label, type, custom}], read live
+    remote_fields: Callable[[Any, str], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,11 @@ class ConnectorPackage:
     webhooks: ModuleType
 
 
+def keys() -> tuple[str, ...]:
+    """Every registered provider key, sorted."""
+    return tuple(sorted(PACKAGES))
+
+
 def get(key: str) -> ConnectorPackage:
     """The connector package for a provider key."""
     try:

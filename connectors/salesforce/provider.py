@@ -1,10 +1,11 @@
 """Salesforce declared: OAuth endpoints, streams, and the fields Pipewise writes back."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
-from connectors.base import Identity, Provider, WritableField
+from connectors.base import FieldCatalogue, Identity, Provider, SignIn, WritableField
 from connectors.errors import Fatal
 from connectors.salesforce.streams import ALL as STREAMS
 
@@ -27,6 +28,10 @@ class SalesforceProvider(Provider):
         WritableField("scored_at", "Pipewise_Scored_At__c", "Pipewise Scored At", "datetime"),
     )
     writeback_batch_size = 200  # sObject Collections take at most 200 records per call
+    # "api" too: an admin is recognised by the profile and permission sets read through the API.
+    signin_scope = "id api"
+    # A Canvas signed request is a few kilobytes; embed.canvas refuses above 256 KiB.
+    embed_body_bytes = 300 * 1024
 
     @classmethod
     def record_url(cls, instance_url: str, remote_org_id: str, object_type: str, remote_id: str) -> str | None:
@@ -52,3 +57,18 @@ class SalesforceProvider(Provider):
 
         identity = cls.identity(token)
         return role_of(http, identity.instance_url, api_version, identity.remote_user_id or "")
+
+    @classmethod
+    def sign_in(cls, oauth: Any, token: dict[str, Any], config: Any,
+                kept_refresh_tokens: Callable[[str], set[str]]) -> SignIn:
+        """The signing-in user's org, identity and role (connectors.salesforce.signin)."""
+        from connectors.salesforce.signin import sign_in
+
+        return sign_in(oauth, token, config, kept_refresh_tokens)
+
+    @classmethod
+    def field_catalogue(cls) -> FieldCatalogue:
+        """Salesforce's standard field sources and type compatibility (connectors.salesforce.fields)."""
+        from connectors.salesforce.fields import CATALOGUE
+
+        return CATALOGUE
