@@ -77,6 +77,14 @@ class Provider:
     signin_scope: ClassVar[str] = ""
     # The largest panel request body the CRM sends to /embed/<key>/… (None: the console's default).
     embed_body_bytes: ClassVar[int | None] = None
+    # How the CRM embeds Pipewise's panel: "canvas" (a signed request POSTed into a Canvas frame,
+    # served by embed.views/canvas_apps) or "card" (a card fetch signed like the CRM's webhooks,
+    # verified by the package's webhooks.verify, served by embed.card); None: no embedded panel.
+    panel: ClassVar[str | None] = None
+    # A card's record type as the CRM names it (its type id or name, upper-cased) → common object type.
+    panel_objects: ClassVar[dict[str, str]] = {}
+    # The panel opened from the CRM takes the CRM's look (embed's pw-theme-<key> styles).
+    panel_theme: ClassVar[bool] = False
 
     @classmethod
     def stream(cls, name: str) -> type[Stream]:

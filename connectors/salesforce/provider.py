@@ -32,6 +32,7 @@ class SalesforceProvider(Provider):
     signin_scope = "id api"
     # A Canvas signed request is a few kilobytes; embed.canvas refuses above 256 KiB.
     embed_body_bytes = 300 * 1024
+    panel = "canvas"
 
     @classmethod
     def record_url(cls, instance_url: str, remote_org_id: str, object_type: str, remote_id: str) -> str | None:
