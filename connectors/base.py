@@ -1,4 +1,29 @@
-"""The Provider and Stream declarations, and the protocol every connector client follows."""
+"""The connector contract: what a CRM package implements, and all that sync, scoring, embed and web know of it.
+
+A CRM lives in ``connectors/<key>/`` and is registered by one line in ``connectors/registry.py``. Outside
+its package nothing imports it or compares its key: everything goes through ``registry.get(key)``.
+Every package has these modules, under the same names:
+
+- ``provider.py`` — a ``Provider`` subclass declaring the CRM: OAuth endpoints and scopes (required and
+  optional), ``complete_token``/``token_error``/``identity`` for the grant, ``signin_scope`` and
+  ``sign_in`` for the console, ``record_url``, the streams, the writable objects and fields with the
+  ``writeback_batch_size``, ``field_catalogue``, and how the CRM embeds the panel (``panel``,
+  ``panel_objects``, ``panel_theme``, ``embed_body_bytes``). Settings are read from the environment by
+  the provider's own prefix (``<KEY>_LOGIN_URL``, ``<KEY>_CLIENT_ID``, ``<KEY>_CLIENT_SECRET``, ``<KEY>_API_URL``).
+- ``streams.py`` — ``Stream`` subclasses; every attribute a stream may set is declared on ``Stream``
+  below (cursor or full listing, deletes, associations, history, scope, custom fields).
+- ``client.py`` — ``build_client(token, oauth, on_token, config)`` returning a ``Client`` (the protocol
+  below): reads, targeted reads, batch writes, field provisioning, preflight, org profile.
+- ``mapping.py`` — ``to_common(stream, raw)``: a raw record as a ``connectors.common`` object.
+- ``fields.py`` — ``CATALOGUE``, a ``FieldCatalogue``: the built-in source of each common field, the
+  remote field types that can feed it, and the live listing of an object's fields.
+- ``signin.py`` — ``sign_in(oauth, token, config, kept_refresh_tokens)`` → ``SignIn``.
+- ``webhooks.py`` — the inbound contract: ``ROUTE`` (below ``/webhooks/<key>``; ``<remote_org_id>`` and
+  a trailing ``<secret>`` when the CRM signs nothing), ``MAX_BODY_BYTES``,
+  ``verify(inbound, config, secret_matches)`` before any parsing, ``parse(inbound)`` → ``InboundEvent``s
+  (``ValueError`` when malformed, ``Refused`` when for another account), ``answer(outcome)`` → ``Answer``
+  for "accepted", "malformed" or "refused", and ``test_delivery`` for the console's test event.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
@@ -34,6 +59,24 @@ class Stream:
     # An optional object whose absence is an ordinary setup (a single-currency org has no currency
     # rates): skipped without a note for the admin.
     quiet_when_missing: ClassVar[bool] = False
+    # Read on ``cursor_field`` from the last cursor on (True), or listed whole on every run (False).
+    incremental: ClassVar[bool] = True
+    # Remote objects whose links to each record are read with its page, in order of preference
+    # (HubSpot's v4 associations); empty where the record's own fields carry its references.
+    associations: ClassVar[tuple[str, ...]] = ()
+    # Fields whose change history is read with each page (HubSpot's propertiesWithHistory); empty
+    # where history is a stream of its own (Salesforce's OpportunityHistory).
+    history_properties: ClassVar[tuple[str, ...]] = ()
+    # A field holding a remote user id rather than an owner id: the client adds the owner's id.
+    user_property: ClassVar[str | None] = None
+    # The OAuth scope that reads the object; None when the provider's scopes read every stream.
+    scope: ClassVar[str | None] = None
+    # How the admin's note ends when an optional stream's scope was not granted.
+    unavailable_note: ClassVar[str] = "are not read"
+    # Fields that are custom fields of some orgs, not the CRM's own: read only where they exist.
+    custom_fields: ClassVar[tuple[str, ...]] = ()
+    # The activity kind (call, email, meeting, note, task) of an activity stream; None for others.
+    kind: ClassVar[str | None] = None
 
     @classmethod
     def object_types(cls) -> tuple[str, ...]:
@@ -67,6 +110,8 @@ class Provider:
     # How the token endpoint takes the app's credentials, in authlib's names: HTTP Basic
     # ("client_secret_basic") or form fields in the body ("client_secret_post").
     token_endpoint_auth_method: ClassVar[str] = "client_secret_basic"
+    # The token endpoint is on the API host (<KEY>_API_URL), not the login host (HubSpot).
+    token_on_api_host: ClassVar[bool] = False
     streams: ClassVar[tuple[type[Stream], ...]] = ()
     # common object_type → remote object name and the fields Pipewise owns there
     writable_objects: ClassVar[dict[str, str]] = {}

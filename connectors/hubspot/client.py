@@ -153,14 +153,14 @@ class HubSpotClient:
 
     def _check_granted(self, stream: type[Stream]) -> None:
         granted = granted_scopes(self._token)
-        scope = getattr(stream, "scope", None)
+        scope = stream.scope
         if stream.optional and granted is not None and scope and scope not in granted:
             raise self._unavailable(stream)
 
     @staticmethod
     def _unavailable(stream: type[Stream]) -> Unavailable:
-        scope = getattr(stream, "scope", None) or "its scope"
-        note = getattr(stream, "unavailable_note", "are not read")
+        scope = stream.scope or "its scope"
+        note = stream.unavailable_note
         return Unavailable(f"HubSpot did not grant Pipewise {scope}, so {stream.remote_name.replace('_', ' ')} "
                            f"{note}.", code=MISSING_SCOPES)
 
@@ -170,7 +170,7 @@ class HubSpotClient:
         if listing is not None:
             yield listing(self._timed_call)
             return
-        if not getattr(stream, "incremental", True):
+        if not stream.incremental:
             yield from self._pages_of(sorted(self._owners(), key=owner_order), stream.page_size)
             return
         since_ms = epoch_ms(since) if since is not None else None
@@ -206,7 +206,7 @@ class HubSpotClient:
         listed = self._listed[stream.remote_name]
         if listed is None:
             return list(stream.fields)
-        custom = getattr(stream, "custom_fields", ())
+        custom = stream.custom_fields
         missing = [f for f in stream.fields if f not in listed and f not in custom]
         if missing:
             self.left_out_fields[stream.name] = missing
@@ -231,8 +231,8 @@ class HubSpotClient:
 
     def _archived(self, stream: type[Stream]) -> list[dict[str, Any]]:
         """Every archived record of the stream's object (the listing has no filter on archivedAt)."""
-        history = list(getattr(stream, "history_properties", ()))
-        associations = list(getattr(stream, "associations", ()))
+        history = list(stream.history_properties)
+        associations = list(stream.associations)
         limit = HISTORY_LIST_LIMIT if history else BATCH_LIMIT
         records, after = [], None
         while True:
@@ -248,7 +248,7 @@ class HubSpotClient:
     def _batch_read(self, stream: type[Stream], ids: list[str], archived: bool,
                     with_history: bool) -> list[dict[str, Any]]:
         """Batch reads of these ids (chunks of 100), with the stream's property histories if asked."""
-        history = list(getattr(stream, "history_properties", ())) if with_history else []
+        history = list(stream.history_properties) if with_history else []
         found = []
         for start in range(0, len(ids), BATCH_LIMIT):
             body = {"inputs": [{"id": i} for i in ids[start:start + BATCH_LIMIT]],
@@ -262,16 +262,16 @@ class HubSpotClient:
     def _complete(self, stream: type[Stream], page: list[dict[str, Any]], archived: bool) -> list[dict[str, Any]]:
         """Add the stream's property histories and associations to a page of records."""
         ids = [str(r["id"]) for r in page]
-        if getattr(stream, "history_properties", ()) and not all("propertiesWithHistory" in r for r in page):
+        if stream.history_properties and not all("propertiesWithHistory" in r for r in page):
             histories = {str(r["id"]): r.get("propertiesWithHistory") or {}
                          for r in self._batch_read(stream, ids, archived, with_history=True)}
             page = [{**r, "propertiesWithHistory": histories.get(str(r["id"]), {})} for r in page]
-        user_property = getattr(stream, "user_property", None)
+        user_property = stream.user_property
         if user_property:
             owners = self._owner_ids_by_user()
             page = [{**r, "ownerId": owners.get(str((r.get("properties") or {}).get(user_property) or ""))}
                     for r in page]
-        for to_type in getattr(stream, "associations", ()):
+        for to_type in stream.associations:
             links = self._associations(stream.remote_name, to_type, ids)
             page = [{**r, "associations": {**(r.get("associations") or {}),
                                            to_type: {"results": links.get(str(r["id"]), [])}}} for r in page]
@@ -300,7 +300,7 @@ class HubSpotClient:
         """The current records with these ids; archived ones flagged, vanished ones as tombstones."""
         self._check_granted(stream)
         ids = list(dict.fromkeys(str(i) for i in remote_ids))
-        if not getattr(stream, "incremental", True):
+        if not stream.incremental:
             wanted = set(ids)
             return [o for o in self._owners() if str(o.get("id")) in wanted]
         live = self._batch_read(stream, ids, archived=False, with_history=True)
@@ -360,7 +360,7 @@ class HubSpotClient:
         if listing is not None:
             listing(self._timed_call)
             return
-        if not getattr(stream, "incremental", True):
+        if not stream.incremental:
             self._call("owners", lambda api: api.get_page(limit=1, _preload_content=False,
                                                            _request_timeout=self._timeout))
             return
