@@ -14,6 +14,7 @@ import pytest
 
 from connectors import common, registry
 from connectors.base import Answer, FieldCatalogue, Inbound, Provider, Stream
+from connectors.client_base import ClientBase
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MODULES = ("provider", "streams", "client", "mapping", "fields", "signin", "webhooks")
@@ -72,6 +73,10 @@ def test_the_client_follows_the_client_protocol(key):
     module = _module(key, "client")
     built = typing.get_type_hints(module.build_client)["return"]
     assert [m for m in CLIENT_METHODS if not callable(getattr(built, m, None))] == []
+    # The shared plumbing (retries, refresh under a lock, usage, batch guard) comes from one base.
+    assert issubclass(built, ClientBase) and built.batch_limit == registry.get(key).provider.writeback_batch_size
+    for hook in ("_once", "_refused_after_refresh", "_after_refresh"):
+        assert getattr(built, hook) is not getattr(ClientBase, hook), f"{key}'s client inherits {hook}"
 
 
 @pytest.mark.parametrize("key", KEYS)

@@ -17,11 +17,12 @@ from typing import Any
 
 import urllib3
 
-from connectors.base import Finding, OrgProfile, Stream, TokenSaver, Usage, WritableField, WriteResult
+from connectors.base import Finding, OrgProfile, Stream, TokenSaver, WritableField, WriteResult
+from connectors.client_base import ClientBase
 from connectors.errors import Fatal, ReauthorizationRequired, Retriable, Skippable, Unavailable
 from connectors.hubspot.account_info import portal_profile
 from connectors.hubspot.currencies import read_currencies
-from connectors.hubspot.failures import MISSING_SCOPES, SessionExpired, translate
+from connectors.hubspot.failures import MISSING_SCOPES, translate
 from connectors.hubspot.mapping import epoch_ms, hs_datetime, is_primary_type
 from connectors.hubspot.sdk import raw_json, sdk
 from connectors.hubspot.owners import owner_listing, owner_order, read_owners
@@ -30,7 +31,6 @@ from connectors.hubspot.search import RateLimiter, search_in_cursor_order
 from connectors.hubspot.tokens import granted_scopes
 from connectors.hubspot.writes import ensure_properties, update_batch
 from connectors.oauth import OAuthApp
-from connectors.retry import call_with_retries
 
 BATCH_LIMIT = 100                       # inputs per batch read/update and association read
 HISTORY_LIST_LIMIT = 50                 # list pages carrying propertiesWithHistory are capped at 50
@@ -39,26 +39,24 @@ REFRESH_MARGIN_SECONDS = 300            # refresh when less than this is left of
 LISTINGS = {"exchange_rates": read_currencies, "pipelines": read_stages}
 
 
-class HubSpotClient:
+class HubSpotClient(ClientBase):
     """One portal's CRM client; refreshes its token itself and reports every new token."""
+
+    crm_name = "HubSpot"
+    batch_limit = BATCH_LIMIT
+    refresh_margin_seconds = REFRESH_MARGIN_SECONDS
 
     def __init__(self, token: dict[str, Any], oauth: OAuthApp, on_token: TokenSaver | None = None, *,
                  api_url: str, verify: str | bool = True, max_attempts: int = 5,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
                  search_per_second: float = 4.0, monotonic: Callable[[], float] = time.monotonic,
                  timeout: float = 60.0, app_id: str | None = None, developer_api_key: str | None = None):
-        self.usage = Usage()
+        super().__init__(token, oauth, on_token, max_attempts=max_attempts, sleep=sleep, clock=clock)
         self.last_total: int | None = None
         self.last_headers: dict[str, str] = {}  # the rate-limit headers of the last answer
         self._app_id, self._developer_api_key = app_id, developer_api_key
-        self._token = dict(token)
-        self._oauth = oauth
-        self._on_token = on_token
         self._api_url = api_url
         self._verify = verify
-        self._max_attempts = max_attempts
-        self._sleep = sleep
-        self._clock = clock
         self._timeout = timeout
         self._search_limiter = RateLimiter(search_per_second, clock=monotonic, sleep=sleep)
         self._apis: dict[str, Any] = {}
@@ -82,27 +80,12 @@ class HubSpotClient:
             }[name]()
         return self._apis[name]
 
-    def _call(self, api: str, fn: Callable[[Any], Any], *, search: bool = False) -> Any:
-        """One API call with token refresh, rate limiting and retries; the parsed JSON answer."""
-        return call_with_retries(lambda: self._with_refresh(api, fn, search),
-                                 max_attempts=self._max_attempts, sleep=self._sleep)
+    def _refused_after_refresh(self) -> ReauthorizationRequired:
+        return ReauthorizationRequired("HubSpot refused a freshly refreshed token: the app may have "
+                                       "been uninstalled. An admin must re-authorize the connection.", status=401)
 
-    def _with_refresh(self, api: str, fn: Callable[[Any], Any], search: bool) -> Any:
-        expires_at = self._token.get("expires_at")
-        if expires_at and float(expires_at) - self._clock() < REFRESH_MARGIN_SECONDS:
-            self._refresh()
-        try:
-            return self._once(api, fn, search)
-        except SessionExpired:
-            self._refresh()
-        try:
-            return self._once(api, fn, search)
-        except SessionExpired as exc:
-            raise ReauthorizationRequired("HubSpot refused a freshly refreshed token: the app may have "
-                                          "been uninstalled. An admin must re-authorize the connection.",
-                                          status=401) from exc
-
-    def _once(self, api: str, fn: Callable[[Any], Any], search: bool) -> Any:
+    def _once(self, api: str, fn: Callable[[Any], Any], search: bool = False) -> Any:
+        """One call of an API object of the official client (rate-limited when a search); its JSON answer."""
         if search:
             self._search_limiter.wait()
         self.usage.calls += 1
@@ -128,11 +111,7 @@ class HubSpotClient:
         if daily and remaining and daily.isdigit() and remaining.isdigit():
             self.usage.limit, self.usage.used = int(daily), int(daily) - int(remaining)
 
-    def _refresh(self) -> None:
-        """Get a new access token (authlib), hand it to the caller to persist, rebuild the APIs."""
-        self._token = self._oauth.refresh(self._token)
-        if self._on_token is not None:
-            self._on_token(dict(self._token))
+    def _after_refresh(self) -> None:
         self._apis.clear()
 
     # -- reading ------------------------------------------------------------------------------
@@ -322,6 +301,7 @@ class HubSpotClient:
 
     def update_records(self, remote_name: str, updates: list[dict[str, Any]]) -> list[WriteResult]:
         """One batch update (at most 100): a result per update, in order, from the 200/207 answer."""
+        self.check_batch(updates, "per batch update")
         return update_batch(self._timed_call, remote_name, updates)
 
     def ensure_fields(self, remote_name: str, fields: tuple[WritableField, ...]) -> list[str]:
