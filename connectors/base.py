@@ -26,9 +26,11 @@ Every package has these modules, under the same names:
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import ModuleType
 from typing import Any, ClassVar, Protocol
 
 from connectors.common import Remote
@@ -168,18 +170,23 @@ class Provider:
                 kept_refresh_tokens: Callable[[str], set[str]]) -> "SignIn":
         """Who signs in to the console with this sign-in token: remote org, user and role.
 
-        Implemented by the package's ``signin`` module. ``oauth`` is the provider's OAuthApp and
+        Implemented by the package's ``signin.sign_in``. ``oauth`` is the provider's OAuthApp and
         ``config`` the application's settings. A provider whose sign-in grant cannot be revoked
         through ``revoke_path`` gives it back here, after reading the identity, but never a refresh
         token in ``kept_refresh_tokens(remote_org_id)`` (those the org's connections sync with).
         Raises ``SignInError`` with a sentence for the person signing in.
         """
-        raise NotImplementedError
+        return cls._package_module("signin").sign_in(oauth, token, config, kept_refresh_tokens)
 
     @classmethod
     def field_catalogue(cls) -> "FieldCatalogue":
-        """How this CRM's remote fields feed the common model (the package's ``fields`` module)."""
-        raise NotImplementedError
+        """How this CRM's remote fields feed the common model (the package's ``fields.CATALOGUE``)."""
+        return cls._package_module("fields").CATALOGUE
+
+    @classmethod
+    def _package_module(cls, name: str) -> ModuleType:
+        """A module of the provider's own package, imported on use (it may import the client and SDK)."""
+        return importlib.import_module(f"{cls.__module__.rpartition('.')[0]}.{name}")
 
 
 ROLES = ("admin", "manager", "rep")  # what a console user is, from their standing in the CRM

@@ -18,8 +18,9 @@ from connectors.client_base import ClientBase
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MODULES = ("provider", "streams", "client", "mapping", "fields", "signin", "webhooks")
-# Hooks the base class cannot answer for a provider: each package implements them.
-OWN_HOOKS = ("identity", "sign_in", "field_catalogue", "record_url")
+# Hooks the base class cannot answer for a provider: each provider implements them (sign_in and
+# field_catalogue come from the package's signin and fields modules).
+OWN_HOOKS = ("identity", "record_url")
 CLIENT_METHODS = ("read_stream", "read_records", "update_records", "ensure_fields", "preflight", "org_profile")
 KINDS = {"str", "number", "int", "date", "datetime", "bool"}
 NAMED = re.compile(r"connectors\.(salesforce|hubspot|dynamics)|[\"'](salesforce|hubspot|dynamics)[\"']")

@@ -1,10 +1,9 @@
 """HubSpot declared: OAuth endpoints and scopes, streams, and the properties Pipewise writes back."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from connectors.base import FieldCatalogue, Identity, Provider, SignIn, WritableField
+from connectors.base import Identity, Provider, WritableField
 from connectors.errors import Fatal
 from connectors.hubspot.streams import ALL as STREAMS
 from connectors.hubspot.tokens import TOKEN_PATH, complete_token
@@ -113,18 +112,3 @@ class HubSpotProvider(Provider):
         user_id = token.get("user_id")
         return Identity(remote_org_id=str(hub_id), instance_url=str(instance_url).rstrip("/"),
                         remote_user_id=str(user_id) if user_id is not None else None)
-
-    @classmethod
-    def sign_in(cls, oauth: Any, token: dict[str, Any], config: Any,
-                kept_refresh_tokens: Callable[[str], set[str]]) -> SignIn:
-        """The signing-in user's portal, identity and role; the sign-in's refresh token is deleted after."""
-        from connectors.hubspot.signin import sign_in
-
-        return sign_in(oauth, token, config, kept_refresh_tokens)
-
-    @classmethod
-    def field_catalogue(cls) -> FieldCatalogue:
-        """HubSpot's standard property sources and type compatibility (connectors.hubspot.fields)."""
-        from connectors.hubspot.fields import CATALOGUE
-
-        return CATALOGUE

@@ -1,11 +1,10 @@
 """Salesforce declared: OAuth endpoints, streams, and the fields Pipewise writes back."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
-from connectors.base import FieldCatalogue, Identity, Provider, SignIn, WritableField
+from connectors.base import Identity, Provider, WritableField
 from connectors.errors import Fatal
 from connectors.salesforce.streams import ALL as STREAMS
 
@@ -58,18 +57,3 @@ class SalesforceProvider(Provider):
 
         identity = cls.identity(token)
         return role_of(http, identity.instance_url, api_version, identity.remote_user_id or "")
-
-    @classmethod
-    def sign_in(cls, oauth: Any, token: dict[str, Any], config: Any,
-                kept_refresh_tokens: Callable[[str], set[str]]) -> SignIn:
-        """The signing-in user's org, identity and role (connectors.salesforce.signin)."""
-        from connectors.salesforce.signin import sign_in
-
-        return sign_in(oauth, token, config, kept_refresh_tokens)
-
-    @classmethod
-    def field_catalogue(cls) -> FieldCatalogue:
-        """Salesforce's standard field sources and type compatibility (connectors.salesforce.fields)."""
-        from connectors.salesforce.fields import CATALOGUE
-
-        return CATALOGUE
