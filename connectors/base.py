@@ -1,9 +1,36 @@
-"""The Provider and Stream declarations, and the protocol every connector client follows."""
+"""The connector contract: what a CRM package implements, and all that sync, scoring, embed and web know of it.
+
+A CRM lives in ``connectors/<key>/`` and is registered by one line in ``connectors/registry.py``. Outside
+its package nothing imports it or compares its key: everything goes through ``registry.get(key)``.
+Every package has these modules, under the same names:
+
+- ``provider.py`` — a ``Provider`` subclass declaring the CRM: OAuth endpoints and scopes (required and
+  optional), ``complete_token``/``token_error``/``identity`` for the grant, ``signin_scope`` and
+  ``sign_in`` for the console, ``record_url``, the streams, the writable objects and fields with the
+  ``writeback_batch_size``, ``field_catalogue``, and how the CRM embeds the panel (``panel``,
+  ``panel_objects``, ``panel_theme``, ``embed_body_bytes``). Settings are read from the environment by
+  the provider's own prefix (``<KEY>_LOGIN_URL``, ``<KEY>_CLIENT_ID``, ``<KEY>_CLIENT_SECRET``, ``<KEY>_API_URL``).
+- ``streams.py`` — ``Stream`` subclasses; every attribute a stream may set is declared on ``Stream``
+  below (cursor or full listing, deletes, associations, history, scope, custom fields).
+- ``client.py`` — ``build_client(token, oauth, on_token, config)`` returning a ``Client`` (the protocol
+  below): reads, targeted reads, batch writes, field provisioning, preflight, org profile.
+- ``mapping.py`` — ``to_common(stream, raw)``: a raw record as a ``connectors.common`` object.
+- ``fields.py`` — ``CATALOGUE``, a ``FieldCatalogue``: the built-in source of each common field, the
+  remote field types that can feed it, and the live listing of an object's fields.
+- ``signin.py`` — ``sign_in(oauth, token, config, kept_refresh_tokens)`` → ``SignIn``.
+- ``webhooks.py`` — the inbound contract: ``ROUTE`` (below ``/webhooks/<key>``; ``<remote_org_id>`` and
+  a trailing ``<secret>`` when the CRM signs nothing), ``MAX_BODY_BYTES``,
+  ``verify(inbound, config, secret_matches)`` before any parsing, ``parse(inbound)`` → ``InboundEvent``s
+  (``ValueError`` when malformed, ``Refused`` when for another account), ``answer(outcome)`` → ``Answer``
+  for "accepted", "malformed" or "refused", and ``test_delivery`` for the console's test event.
+"""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import ModuleType
 from typing import Any, ClassVar, Protocol
 
 from connectors.common import Remote
@@ -34,6 +61,24 @@ class Stream:
     # An optional object whose absence is an ordinary setup (a single-currency org has no currency
     # rates): skipped without a note for the admin.
     quiet_when_missing: ClassVar[bool] = False
+    # Read on ``cursor_field`` from the last cursor on (True), or listed whole on every run (False).
+    incremental: ClassVar[bool] = True
+    # Remote objects whose links to each record are read with its page, in order of preference
+    # (HubSpot's v4 associations); empty where the record's own fields carry its references.
+    associations: ClassVar[tuple[str, ...]] = ()
+    # Fields whose change history is read with each page (HubSpot's propertiesWithHistory); empty
+    # where history is a stream of its own (Salesforce's OpportunityHistory).
+    history_properties: ClassVar[tuple[str, ...]] = ()
+    # A field holding a remote user id rather than an owner id: the client adds the owner's id.
+    user_property: ClassVar[str | None] = None
+    # The OAuth scope that reads the object; None when the provider's scopes read every stream.
+    scope: ClassVar[str | None] = None
+    # How the admin's note ends when an optional stream's scope was not granted.
+    unavailable_note: ClassVar[str] = "are not read"
+    # Fields that are custom fields of some orgs, not the CRM's own: read only where they exist.
+    custom_fields: ClassVar[tuple[str, ...]] = ()
+    # The activity kind (call, email, meeting, note, task) of an activity stream; None for others.
+    kind: ClassVar[str | None] = None
 
     @classmethod
     def object_types(cls) -> tuple[str, ...]:
@@ -67,12 +112,26 @@ class Provider:
     # How the token endpoint takes the app's credentials, in authlib's names: HTTP Basic
     # ("client_secret_basic") or form fields in the body ("client_secret_post").
     token_endpoint_auth_method: ClassVar[str] = "client_secret_basic"
+    # The token endpoint is on the API host (<KEY>_API_URL), not the login host (HubSpot).
+    token_on_api_host: ClassVar[bool] = False
     streams: ClassVar[tuple[type[Stream], ...]] = ()
     # common object_type → remote object name and the fields Pipewise owns there
     writable_objects: ClassVar[dict[str, str]] = {}
     writable_fields: ClassVar[tuple[WritableField, ...]] = ()
     # the largest number of records one writeback call may carry
     writeback_batch_size: ClassVar[int] = 200
+    # The narrowest scope (space-separated) a console sign-in asks for: enough to read who signs in.
+    signin_scope: ClassVar[str] = ""
+    # The largest panel request body the CRM sends to /embed/<key>/… (None: the console's default).
+    embed_body_bytes: ClassVar[int | None] = None
+    # How the CRM embeds Pipewise's panel: "canvas" (a signed request POSTed into a Canvas frame,
+    # served by embed.views/canvas_apps) or "card" (a card fetch signed like the CRM's webhooks,
+    # verified by the package's webhooks.verify, served by embed.card); None: no embedded panel.
+    panel: ClassVar[str | None] = None
+    # A card's record type as the CRM names it (its type id or name, upper-cased) → common object type.
+    panel_objects: ClassVar[dict[str, str]] = {}
+    # The panel opened from the CRM takes the CRM's look (embed's pw-theme-<key> styles).
+    panel_theme: ClassVar[bool] = False
 
     @classmethod
     def stream(cls, name: str) -> type[Stream]:
@@ -105,6 +164,115 @@ class Provider:
     def identity(cls, token: dict[str, Any]) -> "Identity":
         """Who and where a token belongs to: remote org id, instance URL, user id."""
         raise NotImplementedError
+
+    @classmethod
+    def sign_in(cls, oauth: Any, token: dict[str, Any], config: Any,
+                kept_refresh_tokens: Callable[[str], set[str]]) -> "SignIn":
+        """Who signs in to the console with this sign-in token: remote org, user and role.
+
+        Implemented by the package's ``signin.sign_in``. ``oauth`` is the provider's OAuthApp and
+        ``config`` the application's settings. A provider whose sign-in grant cannot be revoked
+        through ``revoke_path`` gives it back here, after reading the identity, but never a refresh
+        token in ``kept_refresh_tokens(remote_org_id)`` (those the org's connections sync with).
+        Raises ``SignInError`` with a sentence for the person signing in.
+        """
+        return cls._package_module("signin").sign_in(oauth, token, config, kept_refresh_tokens)
+
+    @classmethod
+    def field_catalogue(cls) -> "FieldCatalogue":
+        """How this CRM's remote fields feed the common model (the package's ``fields.CATALOGUE``)."""
+        return cls._package_module("fields").CATALOGUE
+
+    @classmethod
+    def _package_module(cls, name: str) -> ModuleType:
+        """A module of the provider's own package, imported on use (it may import the client and SDK)."""
+        return importlib.import_module(f"{cls.__module__.rpartition('.')[0]}.{name}")
+
+
+ROLES = ("admin", "manager", "rep")  # what a console user is, from their standing in the CRM
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """Who signed in to the console, as their CRM tells it."""
+
+    provider: str
+    user_id: str
+    remote_org_id: str
+    username: str
+    email: str | None
+    name: str
+    role: str  # admin | manager | rep
+
+
+class SignInError(Exception):
+    """Sign-in could not complete; the message is shown to the person signing in."""
+
+
+def text_value(value: Any) -> str | None:
+    """A remote value as text; None for no value."""
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+@dataclass(frozen=True)
+class FieldCatalogue:
+    """How one connector's remote fields feed the common model, for the admin's field mapping."""
+
+    raw_value: Callable[[dict[str, Any], str], Any]
+    coerce: dict[str, Callable[[Any], Any]]
+    # common value kind → the remote field types that can feed it
+    compatible: dict[str, frozenset[str]]
+    # object_type → common field → its built-in remote source (the fields an admin may remap);
+    # "" when the CRM has no standard field for it and only an admin's mapping can feed it
+    defaults: dict[str, dict[str, str]]
+    # (client, remote object name) → the object's fields as [{name, label, type, custom}], read live
+    remote_fields: Callable[[Any, str], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A webhook request as the intake route received it, before anything in it is parsed."""
+
+    method: str
+    url: str                    # the URL the server saw
+    path_and_query: str
+    headers: Mapping[str, str]
+    body: bytes
+    path_args: dict[str, str]   # the values of the placeholders in the package's webhooks.ROUTE
+    public_url: str | None      # the public origin Pipewise is reached at (behind a proxy)
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """One change a CRM reported, in the shape the intake stores (``WebhookEvent``)."""
+
+    remote_org_id: str               # the CRM account it belongs to, as its connection stores it
+    event_id: str                    # unique per connection: redeliveries are dropped by it
+    kind: str
+    stream: str                      # the declared stream it is about
+    remote_ids: list[str]
+    payload: dict[str, Any]
+    targets: dict[str, list[str]]    # stream name → remote ids to re-read
+    # The fields the event carries, for the check that it only echoes Pipewise's own write; None when
+    # it can never be one. ``snapshot``: they are the record's values (Salesforce's outbound message)
+    # rather than just the fields that changed (HubSpot's property change).
+    echo_fields: dict[str, Any] | None = None
+    snapshot: bool = False
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the CRM expects back; with no body and an error status, the console's own error page."""
+
+    status: int
+    body: bytes | None = None
+    content_type: str | None = None
+
+
+class Refused(Exception):
+    """An inbound request that verified but is not for the account it was sent to; answered as refused."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,16 @@ class ConnectorPackage:
     webhooks: ModuleType
 
 
+def keys() -> tuple[str, ...]:
+    """Every registered provider key, sorted."""
+    return tuple(sorted(PACKAGES))
+
+
+def panel_keys(kind: str) -> tuple[str, ...]:
+    """The providers whose panel is embedded this way ("canvas", "card"), sorted."""
+    return tuple(key for key in keys() if get(key).provider.panel == kind)
+
+
 def get(key: str) -> ConnectorPackage:
     """The connector package for a provider key."""
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from embed.views import bp
-from embed import hubspot as _hubspot  # noqa: F401 - adds the HubSpot card route to bp
+from embed import card as _card  # noqa: F401 - adds the CRM card routes to bp
 from embed import manager as _manager  # noqa: F401 - adds the team panel routes to bp
 from embed import canvas_apps as _canvas_apps  # noqa: F401 - adds the Canvas approval routes to bp
 

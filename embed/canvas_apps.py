@@ -22,7 +22,7 @@ from embed.canvas import (APPROVAL_REQUIRED, DEFAULT_WINDOW_SECONDS, InvalidSign
                           verify_signed_request)
 from embed import context as canvas_context
 from embed.app_runtime import runtime
-from embed.views import _embed_headers, bp
+from embed.views import _embed_headers, bp, canvas_provider
 
 log = logging.getLogger(__name__)
 STATE_SALT = "pipewise.embed.canvas-approval"
@@ -71,7 +71,7 @@ def verify(app: CanvasApp, signed_request: str, instance_url_of) -> dict[str, An
 
 def _oauth(app: CanvasApp) -> OAuthApp:
     config = runtime().config
-    return OAuthApp(registry.get("salesforce").provider, config.SALESFORCE_LOGIN_URL, app.client_id,
+    return OAuthApp(registry.get(canvas_provider()).provider, config.SALESFORCE_LOGIN_URL, app.client_id,
                     app.client_secret, verify=config.ca_bundle)
 
 

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, make_response, rend
 from jinja2 import pass_context
 from sqlalchemy import select
 
+from connectors import registry
 from embed import context as canvas_context
 from embed.canvas import InvalidSignedRequest
 from embed.panel import history_chart, panel_context, record_title, score_history
@@ -26,7 +27,16 @@ bp = Blueprint("embed", __name__, url_prefix="/embed", template_folder="template
 PANEL_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                 "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'")
 NO_ANCESTORS = "'none'"
-PANEL_THEMES = frozenset({"hubspot"})
+
+
+def panel_themes() -> frozenset[str]:
+    """The CRMs whose look the panel can take (?theme=<provider key>)."""
+    return frozenset(key for key in registry.keys() if registry.get(key).provider.panel_theme)
+
+
+def canvas_provider() -> str:
+    """The provider whose panel is a Canvas frame (the /embed/<key>/canvas routes serve it)."""
+    return registry.panel_keys("canvas")[0]
 
 
 @bp.app_template_filter("embed_time")
@@ -177,7 +187,7 @@ def _panel(session, connection: Connection, claims: PanelClaims, token: str) -> 
     data = panel_context(session, connection, claims.object_type, claims.remote_id)
     links = {"object_type": claims.object_type, "remote_id": claims.remote_id, "pt": token}
     # The CRM's look where it differs (HubSpot's card opens the panel with ?theme=hubspot).
-    theme = request.args.get("theme") if request.args.get("theme") in PANEL_THEMES else None
+    theme = request.args.get("theme") if request.args.get("theme") in panel_themes() else None
     if theme:
         links["theme"] = theme
     html = render_template("embed/panel.html", **data, theme=theme, viewer_tz=viewer_zone(session, connection, claims),
@@ -191,7 +201,7 @@ def _salesforce_connection(session, org_id: str | None) -> Connection | None:
     if not org_id:
         return None
     candidates = {org_id, canvas_context.to_18(org_id)}
-    connection = session.scalar(select(Connection).where(Connection.provider == "salesforce",
+    connection = session.scalar(select(Connection).where(Connection.provider == canvas_provider(),
                                                          Connection.remote_org_id.in_(candidates)))
     if connection is None or connection.status == "disconnected":
         return None

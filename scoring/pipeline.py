@@ -16,6 +16,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
+from connectors import registry
 from scoring.forecast_data import Period
 from scoring.scope import owner_filter
 from sync.models import Activity, Connection, Opportunity, OpportunityStageChange, User
@@ -279,16 +280,11 @@ def stage_p75_days(session: Session, organization_id: int, as_of: date, owners=N
 
 
 def record_url(connection: Connection | None, object_type: str, remote_id: str) -> str | None:
-    """The record's page in its CRM."""
+    """The record's page in its CRM, as its provider builds it."""
     if connection is None:
         return None
-    if connection.provider == "salesforce":
-        label = {"opportunity": "Opportunity", "user": "User", "lead": "Lead"}[object_type]
-        return f"{connection.instance_url.rstrip('/')}/lightning/r/{label}/{remote_id}/view"
-    if connection.provider == "hubspot":
-        kind = {"opportunity": "deal", "lead": "contact", "user": "settings"}[object_type]
-        return f"https://app.hubspot.com/contacts/{connection.remote_org_id}/{kind}/{remote_id}"
-    return None
+    return registry.get(connection.provider).provider.record_url(
+        connection.instance_url or "", connection.remote_org_id, object_type, remote_id)
 
 
 def deals_closing(session: Session, organization_id: int, owners, period: Period,

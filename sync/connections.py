@@ -34,7 +34,7 @@ def oauth_app(config: Config, provider_key: str) -> OAuthApp:
         verify=config.ca_bundle,
         # A provider whose token endpoint is on its API host (HubSpot) says so on its class.
         token_base_url=(getattr(config, f"{prefix}_API_URL", None)
-                        if getattr(package.provider, "token_on_api_host", False) else None),
+                        if package.provider.token_on_api_host else None),
     )
 
 

@@ -22,9 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from connectors import common, registry
-from connectors.base import Provider, Stream
-from connectors.hubspot import mapping as hubspot_mapping
-from connectors.salesforce import mapping as salesforce_mapping
+from connectors.base import FieldCatalogue, Provider, Stream
 from sync.models import SYNCED_MODELS, Base, Connection, SyncCursor, utcnow
 
 CATALOG_TTL_SECONDS = 300  # how long a CRM's field list is reused before it is fetched again
@@ -76,75 +74,12 @@ def _has_tables(session: Session) -> bool:
 
 # -- what each connector offers ----------------------------------------------------------------
 
-def _text(value: Any) -> str | None:
-    if value in (None, ""):
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
-@dataclass(frozen=True)
-class ProviderFields:
-    """How one connector's remote fields feed the common model."""
-
-    raw_value: Callable[[dict[str, Any], str], Any]
-    coerce: dict[str, Callable[[Any], Any]]
-    # common value kind → the remote field types that can feed it
-    compatible: dict[str, frozenset[str]]
-    # object_type → common field → its built-in remote source (the fields an admin may remap);
-    # "" when the CRM has no standard field for it and only an admin's mapping can feed it
-    defaults: dict[str, dict[str, str]]
-
-
-_SF_TEXT = frozenset({"string", "textarea", "picklist", "multipicklist", "combobox", "email", "phone", "url"})
-_SF_NUMBER = frozenset({"double", "currency", "percent", "int"})
-_HS_TEXT = frozenset({"string", "enumeration", "phone_number"})
-
-PROVIDERS: dict[str, ProviderFields] = {
-    "salesforce": ProviderFields(
-        raw_value=lambda raw, name: raw.get(name),
-        coerce={"str": _text, "number": salesforce_mapping.sf_float, "int": salesforce_mapping.sf_int,
-                "date": salesforce_mapping.sf_date, "datetime": salesforce_mapping.sf_datetime,
-                "bool": salesforce_mapping.sf_bool},
-        compatible={"str": _SF_TEXT, "number": _SF_NUMBER, "int": _SF_NUMBER,
-                    "date": frozenset({"date", "datetime"}), "datetime": frozenset({"date", "datetime"}),
-                    "bool": frozenset({"boolean"})},
-        defaults={
-            "lead": {"first_name": "FirstName", "last_name": "LastName", "email": "Email", "company": "Company",
-                     "title": "Title", "industry": "Industry", "country": "Country", "lead_source": "LeadSource",
-                     "status": "Status", "rating": "Rating", "is_converted": "IsConverted",
-                     "converted_at": "ConvertedDate"},
-            "opportunity": {"name": "Name", "stage": "StageName", "amount": "Amount", "probability": "Probability",
-                            "close_date": "CloseDate", "is_closed": "IsClosed", "is_won": "IsWon",
-                            "lead_source": "LeadSource", "type": "Type",
-                            # No standard Opportunity field holds a product: an org's own field may.
-                            "product": ""},
-            "account": {"name": "Name", "industry": "Industry", "website": "Website",
-                        "annual_revenue": "AnnualRevenue", "employees": "NumberOfEmployees",
-                        "country": "BillingCountry", "year_established": "YearStarted"},
-            "contact": {"first_name": "FirstName", "last_name": "LastName", "email": "Email", "title": "Title",
-                        "phone": "Phone", "lead_source": "LeadSource"},
-        }),
-    "hubspot": ProviderFields(
-        raw_value=lambda raw, name: (raw.get("properties") or {}).get(name),
-        coerce={"str": _text, "number": hubspot_mapping.hs_float, "int": hubspot_mapping.hs_int,
-                "date": hubspot_mapping.hs_date, "datetime": hubspot_mapping.hs_datetime,
-                "bool": hubspot_mapping.hs_bool},
-        compatible={"str": _HS_TEXT, "number": frozenset({"number"}), "int": frozenset({"number"}),
-                    "date": frozenset({"date", "datetime"}), "datetime": frozenset({"date", "datetime"}),
-                    "bool": frozenset({"bool"})},
-        defaults={
-            "lead": {"first_name": "firstname", "last_name": "lastname", "email": "email", "company": "company",
-                     "title": "jobtitle", "industry": "industry", "country": "country",
-                     "lead_source": "hs_analytics_source", "status": "hs_lead_status"},
-            "opportunity": {"name": "dealname", "stage": "dealstage", "amount": "amount", "close_date": "closedate",
-                            "lead_source": "hs_analytics_source", "type": "dealtype", "product": "product"},
-            "account": {"name": "name", "industry": "industry", "website": "website",
-                        "annual_revenue": "annualrevenue", "employees": "numberofemployees", "country": "country",
-                        "year_established": "founded_year"},
-        }),
-}
-
 _KINDS = {str: "str", float: "number", int: "int", date: "date", datetime: "datetime", bool: "bool"}
+
+
+@functools.cache
+def _catalogue(provider_key: str) -> FieldCatalogue:
+    return registry.get(provider_key).provider.field_catalogue()
 
 
 @functools.cache
@@ -163,7 +98,7 @@ def stream_for(provider: type[Provider], object_type: str) -> type[Stream] | Non
 
 def mappable(provider: type[Provider]) -> dict[str, dict[str, str]]:
     """Per object type with a stream of its own: common field → built-in source."""
-    defaults = PROVIDERS[provider.key].defaults
+    defaults = provider.field_catalogue().defaults
     return {o: fields for o, fields in defaults.items() if stream_for(provider, o) is not None}
 
 
@@ -171,17 +106,7 @@ def mappable(provider: type[Provider]) -> dict[str, dict[str, str]]:
 
 def read_catalog(client, provider_key: str, remote_name: str) -> list[dict[str, Any]]:
     """The remote object's fields as [{name, label, type, custom}], through the connector client."""
-    if provider_key == "salesforce":
-        fields = client.describe(remote_name).get("fields", [])
-        return [{"name": f["name"], "label": f.get("label") or f["name"], "type": f.get("type"),
-                 "custom": bool(f.get("custom"))} for f in fields]
-    if provider_key == "hubspot":
-        # HubSpotClient has no public property listing yet; this is the call its ensure_fields makes.
-        answer = client._call("properties", lambda api: api.get_all(
-            remote_name, _preload_content=False, _request_timeout=60)) or {}
-        return [{"name": p["name"], "label": p.get("label") or p["name"], "type": p.get("type"),
-                 "custom": not p.get("hubspotDefined", False)} for p in answer.get("results") or []]
-    raise KeyError(f"Pipewise cannot list the fields of {provider_key!r} yet.")
+    return registry.get(provider_key).provider.field_catalogue().remote_fields(client, remote_name)
 
 
 def catalog(redis, connection_id: int, provider_key: str, remote_name: str,
@@ -204,7 +129,7 @@ def pipewise_outputs(provider_key: str) -> set[str]:
 def compatible_fields(provider_key: str, object_type: str, common_field: str,
                       fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The remote fields whose type can feed this common field (Pipewise's own outputs left out)."""
-    kinds = PROVIDERS[provider_key].compatible[field_kind(object_type, common_field)]
+    kinds = _catalogue(provider_key).compatible[field_kind(object_type, common_field)]
     outputs = pipewise_outputs(provider_key)
     return [f for f in fields if f.get("type") in kinds and f["name"].lower() not in outputs]
 
@@ -212,7 +137,7 @@ def compatible_fields(provider_key: str, object_type: str, common_field: str,
 def check(provider_key: str, object_type: str, common_field: str, remote_field: str,
           fields: list[dict[str, Any]]) -> str | None:
     """Why this remote field cannot feed the common field, as a sentence; None when it can."""
-    defaults = PROVIDERS[provider_key].defaults.get(object_type, {})
+    defaults = _catalogue(provider_key).defaults.get(object_type, {})
     if common_field not in defaults:
         return f"{common_field!r} is not a field Pipewise lets you remap on {object_type}."
     if remote_field == "" and defaults[common_field] == "":
@@ -225,7 +150,7 @@ def check(provider_key: str, object_type: str, common_field: str, remote_field: 
         return (f"The CRM has no field called {remote_field!r} on this object. Pick one of the listed fields, "
                 "or create the field in the CRM first and reload this page.")
     kind = field_kind(object_type, common_field)
-    if found.get("type") not in PROVIDERS[provider_key].compatible[kind]:
+    if found.get("type") not in _catalogue(provider_key).compatible[kind]:
         return (f"{remote_field} is a {found.get('type')} field, which cannot feed {common_field.replace('_', ' ')} "
                 f"(a {kind} value). Pick a field of a matching type.")
     return None
@@ -329,7 +254,7 @@ class RunMapping:
 
     def to_common(self, base: Callable[[type[Stream], dict], Any]) -> Callable[[type[Stream], dict], Any]:
         """The connector's mapping, then the overridden common fields set from the raw record."""
-        spec = PROVIDERS[self.provider_key]
+        spec = _catalogue(self.provider_key)
 
         def mapped(stream: type[Stream], raw: dict[str, Any]):
             result = base(stream, raw)
@@ -342,7 +267,7 @@ class RunMapping:
         return mapped
 
     @staticmethod
-    def _apply(spec: ProviderFields, object_type: str, record, raw: dict[str, Any],
+    def _apply(spec: FieldCatalogue, object_type: str, record, raw: dict[str, Any],
                wanted: dict[str, str]) -> None:
         for common_field, remote_field in wanted.items():
             value = spec.coerce[field_kind(object_type, common_field)](spec.raw_value(raw, remote_field))
@@ -364,7 +289,7 @@ def _column_length(object_type: str, common_field: str) -> int | None:
 def run_mapping(session: Session, connection: Connection) -> RunMapping | None:
     """The overrides to apply in this run, or None when the connection has none."""
     by_object = overrides(session, connection.id)
-    if not by_object or connection.provider not in PROVIDERS:
+    if not by_object or connection.provider not in registry.keys():
         return None
     return RunMapping(connection.provider, by_object)
 

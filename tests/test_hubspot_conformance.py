@@ -29,7 +29,7 @@ import requests
 from connectors.hubspot import streams
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.sandbox.settings import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from embed.hubspot import card, iframe_action, payload
+from embed.card import card, iframe_action, payload
 from tests.hubspot_conformance import conform
 from tests.hubspot_fixtures import hs_sandbox  # noqa: F401
 

@@ -1,16 +1,15 @@
 """Sign-in with the CRM identity, the signed-in user in the session, and the role checks.
 
 Sign-in is the CRM's OAuth web-server flow with the narrowest scope that reads the identity;
-the grant is revoked as soon as the identity is read. Providers plug in through
-``IDENTITY_RESOLVERS``: a function from (config, token) to ``SignIn``.
+the grant is revoked as soon as the identity is read. Every registered provider plugs in through
+its declaration: ``signin_scope`` and ``sign_in`` (token → remote org, user, role).
 """
 from __future__ import annotations
 
 import logging
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,8 +19,8 @@ from sqlalchemy import func, select
 from werkzeug.urls import iri_to_uri
 
 from connectors import registry
+from connectors.base import SignIn, SignInError
 from connectors.errors import ConnectorError
-from connectors.hubspot.provider import HubSpotProvider
 from sync.config import Config
 from sync.connections import oauth_app
 from sync.models import Connection, User
@@ -31,64 +30,27 @@ from web.sessions import revoke_user, rotate
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
-ROLES = ("admin", "manager", "rep")
+
+def resolve_identity(config: Config, provider: str, token: dict[str, Any]) -> SignIn:
+    """Who a sign-in token belongs to (remote org, user, role), read by the provider's own ``sign_in``."""
+    return registry.get(provider).provider.sign_in(oauth_app(config, provider), token, config,
+                                                   kept_refresh_tokens=lambda org: _connection_refresh_tokens(
+                                                       provider, org))
 
 
-@dataclass(frozen=True)
-class SignIn:
-    """Who signed in, as their CRM tells it."""
-
-    provider: str
-    user_id: str
-    remote_org_id: str
-    username: str
-    email: str | None
-    name: str
-    role: str  # admin | manager | rep
-
-
-class SignInError(Exception):
-    """Sign-in could not complete; the message is shown to the person signing in."""
-
-
-def salesforce_identity(config: Config, token: dict[str, Any]) -> SignIn:
-    """Read the Salesforce identity URL (the token's ``id``), then the user's standing through the API."""
-    identity_url = token.get("id") or ""
-    if urlsplit(identity_url).scheme != "https":
-        raise SignInError("Salesforce's answer had no identity URL.")
-    http = oauth_app(config, "salesforce").session(token=token)
-    response = http.get(identity_url, timeout=30)
-    if response.status_code != 200:
-        raise SignInError(f"Salesforce did not tell Pipewise who you are (HTTP {response.status_code}).")
-    info = response.json()
-    # The app defines no custom attributes: the role comes from the user's profile, permission sets
-    # and place in the hierarchy, which every org has (connectors/salesforce/identity.py).
-    role = "rep"
-    if token.get("instance_url"):
-        role = registry.get("salesforce").provider.user_role(http, token, config.SALESFORCE_API_VERSION)
-    return SignIn(provider="salesforce", user_id=info["user_id"], remote_org_id=info["organization_id"],
-                  username=info.get("username") or info["user_id"], email=info.get("email"),
-                  name=info.get("display_name") or info.get("username") or info["user_id"],
-                  role=role if role in ROLES else "rep")
-
-
-def hubspot_identity(config: Config, token: dict[str, Any]) -> SignIn:
-    """HubSpot's resolver (web.auth_hubspot), imported on use: that module imports this one."""
-    from web.auth_hubspot import hubspot_identity as resolve
-
-    return resolve(config, token)
-
-
-# provider key → identity resolver (token → remote org, user, role) with its scope in
-# SIGNIN_SCOPES; the routes, session and role checks need nothing else.
-IDENTITY_RESOLVERS: dict[str, Callable[[Config, dict[str, Any]], SignIn]] = {
-    "salesforce": salesforce_identity,
-    "hubspot": hubspot_identity,
-}
-# The narrowest scope that lets the identity be read. HubSpot refuses an authorization that leaves
-# out any of the app's required scopes (docs/hubspot/app.json), so its sign-in asks for all of them.
-# Salesforce: "api" too, because an admin is recognised by the profile and permission sets read through the API.
-SIGNIN_SCOPES: dict[str, str] = {"salesforce": "id api", "hubspot": " ".join(HubSpotProvider.scopes)}
+def _connection_refresh_tokens(provider: str, remote_org_id: str) -> set[str]:
+    """The refresh tokens stored on this CRM account's connections (a sign-in never gives those back)."""
+    rt = runtime()
+    with rt.sessions() as db:
+        ciphertexts = db.scalars(select(Connection.token_ciphertext).where(
+            Connection.provider == provider, Connection.remote_org_id == remote_org_id)).all()
+    found = set()
+    for ciphertext in ciphertexts:
+        try:
+            found.add(rt.cipher.decrypt_json(ciphertext).get("refresh_token"))
+        except Exception:  # noqa: BLE001 - an unreadable token is no reason to keep the sign-in's
+            continue
+    return found
 
 
 # -- the signed-in user ---------------------------------------------------------------------------
@@ -233,17 +195,17 @@ def login():
     nxt = _safe_next(request.args.get("next"))
     if nxt:
         session["next"] = nxt
-    return render_template("auth/login.html", providers=sorted(IDENTITY_RESOLVERS))
+    return render_template("auth/login.html", providers=registry.keys())
 
 
 @bp.get("/login/<provider>")
 def start(provider: str):
     """Send the visitor to the CRM's consent page with a state bound to their session."""
-    if provider not in IDENTITY_RESOLVERS:
+    if provider not in registry.keys():
         abort(404)
     app = oauth_app(runtime().config, provider)
     client = app.session(_callback_url(provider))
-    client.scope = SIGNIN_SCOPES.get(provider)
+    client.scope = registry.get(provider).provider.signin_scope
     state = secrets.token_urlsafe(24)
     session["signin_state"] = {"provider": provider, "state": state}
     return redirect(client.create_authorization_url(app.authorize_url, state=state)[0])
@@ -267,7 +229,7 @@ def callback(provider: str):
     except ConnectorError as exc:
         return _message("Sign-in did not complete.", str(exc)), 400
     try:
-        who = IDENTITY_RESOLVERS[provider](config, token)
+        who = resolve_identity(config, provider, token)
     except (SignInError, OSError, KeyError, ValueError) as exc:
         detail = str(exc) if isinstance(exc, SignInError) else "The CRM's identity answer could not be read."
         return _message("Sign-in did not complete.", f"{detail} Try signing in again."), 400

@@ -14,7 +14,7 @@ from sync.connections import install, oauth_app, read_org_profile
 from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun
 from sync.preflight import latest_report
 from web.admin.webhooks import allow_reveal, take_reveal
-from web.auth import (IDENTITY_RESOLVERS, SignInError, actor, admin_required, current_user, public_url,
+from web.auth import (SignInError, actor, admin_required, current_user, public_url, resolve_identity,
                       revoke_grant, set_organization)
 from web.extensions import runtime
 from web.timeline_view import connection_timeline
@@ -119,7 +119,7 @@ def _consenting_admin_refusal(rt, provider: str, token: dict, remote_org_id: str
     # (HubSpot's sign-in resolver deletes its grant's refresh token), so the install keeps it.
     reading = {k: v for k, v in token.items() if k != "refresh_token"}
     try:
-        who = IDENTITY_RESOLVERS[provider](rt.config, reading)
+        who = resolve_identity(rt.config, provider, reading)
     except (SignInError, ConnectorError, OSError, KeyError, ValueError) as exc:
         detail = str(exc) if isinstance(exc, (SignInError, ConnectorError)) else "The CRM's identity answer could not be read."
         return render_template("install_error.html", message=(

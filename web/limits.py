@@ -6,6 +6,8 @@ Content-Length: the WSGI input is cut off at the limit with a 413.
 """
 from __future__ import annotations
 
+import functools
+
 from flask import Flask, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
@@ -15,19 +17,21 @@ from connectors import registry
 KIB = 1024
 # The console's and panels' forms: a field mapping of every field of an object stays far below this.
 DEFAULT_BYTES = 256 * KIB
-# A Salesforce Canvas signed request is a few kilobytes; embed.canvas refuses above 256 KiB.
-CANVAS_BYTES = 300 * KIB
 # Largest signed 64-bit integer: ids above it exist in no store (SQLite and PostgreSQL both).
 MAX_ID = 2**63 - 1
 
 
+@functools.cache
 def endpoint_limits() -> tuple[tuple[str, int], ...]:
     """(path prefix, bytes) of the endpoints whose senders may need more than the default."""
-    return (
-        ("/webhooks/salesforce/", registry.get("salesforce").webhooks.MAX_BODY_BYTES),
-        ("/webhooks/hubspot", registry.get("hubspot").webhooks.MAX_BODY_BYTES),
-        ("/embed/salesforce/", CANVAS_BYTES),
-    )
+    limits = []
+    for key in registry.keys():
+        package = registry.get(key)
+        # Each CRM's webhook intake and panel requests take what that CRM declares it sends.
+        limits.append((f"/webhooks/{key}", package.webhooks.MAX_BODY_BYTES))
+        if package.provider.embed_body_bytes:
+            limits.append((f"/embed/{key}/", package.provider.embed_body_bytes))
+    return tuple(limits)
 
 
 def limit_for(path: str) -> int:

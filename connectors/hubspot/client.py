@@ -17,11 +17,12 @@ from typing import Any
 
 import urllib3
 
-from connectors.base import Finding, OrgProfile, Stream, TokenSaver, Usage, WritableField, WriteResult
+from connectors.base import Finding, OrgProfile, Stream, TokenSaver, WritableField, WriteResult
+from connectors.client_base import ClientBase
 from connectors.errors import Fatal, ReauthorizationRequired, Retriable, Skippable, Unavailable
 from connectors.hubspot.account_info import portal_profile
 from connectors.hubspot.currencies import read_currencies
-from connectors.hubspot.failures import MISSING_SCOPES, SessionExpired, translate
+from connectors.hubspot.failures import MISSING_SCOPES, translate
 from connectors.hubspot.mapping import epoch_ms, hs_datetime, is_primary_type
 from connectors.hubspot.sdk import raw_json, sdk
 from connectors.hubspot.owners import owner_listing, owner_order, read_owners
@@ -30,7 +31,6 @@ from connectors.hubspot.search import RateLimiter, search_in_cursor_order
 from connectors.hubspot.tokens import granted_scopes
 from connectors.hubspot.writes import ensure_properties, update_batch
 from connectors.oauth import OAuthApp
-from connectors.retry import call_with_retries
 
 BATCH_LIMIT = 100                       # inputs per batch read/update and association read
 HISTORY_LIST_LIMIT = 50                 # list pages carrying propertiesWithHistory are capped at 50
@@ -39,26 +39,24 @@ REFRESH_MARGIN_SECONDS = 300            # refresh when less than this is left of
 LISTINGS = {"exchange_rates": read_currencies, "pipelines": read_stages}
 
 
-class HubSpotClient:
+class HubSpotClient(ClientBase):
     """One portal's CRM client; refreshes its token itself and reports every new token."""
+
+    crm_name = "HubSpot"
+    batch_limit = BATCH_LIMIT
+    refresh_margin_seconds = REFRESH_MARGIN_SECONDS
 
     def __init__(self, token: dict[str, Any], oauth: OAuthApp, on_token: TokenSaver | None = None, *,
                  api_url: str, verify: str | bool = True, max_attempts: int = 5,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
                  search_per_second: float = 4.0, monotonic: Callable[[], float] = time.monotonic,
                  timeout: float = 60.0, app_id: str | None = None, developer_api_key: str | None = None):
-        self.usage = Usage()
+        super().__init__(token, oauth, on_token, max_attempts=max_attempts, sleep=sleep, clock=clock)
         self.last_total: int | None = None
         self.last_headers: dict[str, str] = {}  # the rate-limit headers of the last answer
         self._app_id, self._developer_api_key = app_id, developer_api_key
-        self._token = dict(token)
-        self._oauth = oauth
-        self._on_token = on_token
         self._api_url = api_url
         self._verify = verify
-        self._max_attempts = max_attempts
-        self._sleep = sleep
-        self._clock = clock
         self._timeout = timeout
         self._search_limiter = RateLimiter(search_per_second, clock=monotonic, sleep=sleep)
         self._apis: dict[str, Any] = {}
@@ -82,27 +80,12 @@ class HubSpotClient:
             }[name]()
         return self._apis[name]
 
-    def _call(self, api: str, fn: Callable[[Any], Any], *, search: bool = False) -> Any:
-        """One API call with token refresh, rate limiting and retries; the parsed JSON answer."""
-        return call_with_retries(lambda: self._with_refresh(api, fn, search),
-                                 max_attempts=self._max_attempts, sleep=self._sleep)
+    def _refused_after_refresh(self) -> ReauthorizationRequired:
+        return ReauthorizationRequired("HubSpot refused a freshly refreshed token: the app may have "
+                                       "been uninstalled. An admin must re-authorize the connection.", status=401)
 
-    def _with_refresh(self, api: str, fn: Callable[[Any], Any], search: bool) -> Any:
-        expires_at = self._token.get("expires_at")
-        if expires_at and float(expires_at) - self._clock() < REFRESH_MARGIN_SECONDS:
-            self._refresh()
-        try:
-            return self._once(api, fn, search)
-        except SessionExpired:
-            self._refresh()
-        try:
-            return self._once(api, fn, search)
-        except SessionExpired as exc:
-            raise ReauthorizationRequired("HubSpot refused a freshly refreshed token: the app may have "
-                                          "been uninstalled. An admin must re-authorize the connection.",
-                                          status=401) from exc
-
-    def _once(self, api: str, fn: Callable[[Any], Any], search: bool) -> Any:
+    def _once(self, api: str, fn: Callable[[Any], Any], search: bool = False) -> Any:
+        """One call of an API object of the official client (rate-limited when a search); its JSON answer."""
         if search:
             self._search_limiter.wait()
         self.usage.calls += 1
@@ -128,11 +111,7 @@ class HubSpotClient:
         if daily and remaining and daily.isdigit() and remaining.isdigit():
             self.usage.limit, self.usage.used = int(daily), int(daily) - int(remaining)
 
-    def _refresh(self) -> None:
-        """Get a new access token (authlib), hand it to the caller to persist, rebuild the APIs."""
-        self._token = self._oauth.refresh(self._token)
-        if self._on_token is not None:
-            self._on_token(dict(self._token))
+    def _after_refresh(self) -> None:
         self._apis.clear()
 
     # -- reading ------------------------------------------------------------------------------
@@ -153,14 +132,14 @@ class HubSpotClient:
 
     def _check_granted(self, stream: type[Stream]) -> None:
         granted = granted_scopes(self._token)
-        scope = getattr(stream, "scope", None)
+        scope = stream.scope
         if stream.optional and granted is not None and scope and scope not in granted:
             raise self._unavailable(stream)
 
     @staticmethod
     def _unavailable(stream: type[Stream]) -> Unavailable:
-        scope = getattr(stream, "scope", None) or "its scope"
-        note = getattr(stream, "unavailable_note", "are not read")
+        scope = stream.scope or "its scope"
+        note = stream.unavailable_note
         return Unavailable(f"HubSpot did not grant Pipewise {scope}, so {stream.remote_name.replace('_', ' ')} "
                            f"{note}.", code=MISSING_SCOPES)
 
@@ -170,7 +149,7 @@ class HubSpotClient:
         if listing is not None:
             yield listing(self._timed_call)
             return
-        if not getattr(stream, "incremental", True):
+        if not stream.incremental:
             yield from self._pages_of(sorted(self._owners(), key=owner_order), stream.page_size)
             return
         since_ms = epoch_ms(since) if since is not None else None
@@ -206,7 +185,7 @@ class HubSpotClient:
         listed = self._listed[stream.remote_name]
         if listed is None:
             return list(stream.fields)
-        custom = getattr(stream, "custom_fields", ())
+        custom = stream.custom_fields
         missing = [f for f in stream.fields if f not in listed and f not in custom]
         if missing:
             self.left_out_fields[stream.name] = missing
@@ -231,8 +210,8 @@ class HubSpotClient:
 
     def _archived(self, stream: type[Stream]) -> list[dict[str, Any]]:
         """Every archived record of the stream's object (the listing has no filter on archivedAt)."""
-        history = list(getattr(stream, "history_properties", ()))
-        associations = list(getattr(stream, "associations", ()))
+        history = list(stream.history_properties)
+        associations = list(stream.associations)
         limit = HISTORY_LIST_LIMIT if history else BATCH_LIMIT
         records, after = [], None
         while True:
@@ -248,7 +227,7 @@ class HubSpotClient:
     def _batch_read(self, stream: type[Stream], ids: list[str], archived: bool,
                     with_history: bool) -> list[dict[str, Any]]:
         """Batch reads of these ids (chunks of 100), with the stream's property histories if asked."""
-        history = list(getattr(stream, "history_properties", ())) if with_history else []
+        history = list(stream.history_properties) if with_history else []
         found = []
         for start in range(0, len(ids), BATCH_LIMIT):
             body = {"inputs": [{"id": i} for i in ids[start:start + BATCH_LIMIT]],
@@ -262,16 +241,16 @@ class HubSpotClient:
     def _complete(self, stream: type[Stream], page: list[dict[str, Any]], archived: bool) -> list[dict[str, Any]]:
         """Add the stream's property histories and associations to a page of records."""
         ids = [str(r["id"]) for r in page]
-        if getattr(stream, "history_properties", ()) and not all("propertiesWithHistory" in r for r in page):
+        if stream.history_properties and not all("propertiesWithHistory" in r for r in page):
             histories = {str(r["id"]): r.get("propertiesWithHistory") or {}
                          for r in self._batch_read(stream, ids, archived, with_history=True)}
             page = [{**r, "propertiesWithHistory": histories.get(str(r["id"]), {})} for r in page]
-        user_property = getattr(stream, "user_property", None)
+        user_property = stream.user_property
         if user_property:
             owners = self._owner_ids_by_user()
             page = [{**r, "ownerId": owners.get(str((r.get("properties") or {}).get(user_property) or ""))}
                     for r in page]
-        for to_type in getattr(stream, "associations", ()):
+        for to_type in stream.associations:
             links = self._associations(stream.remote_name, to_type, ids)
             page = [{**r, "associations": {**(r.get("associations") or {}),
                                            to_type: {"results": links.get(str(r["id"]), [])}}} for r in page]
@@ -300,7 +279,7 @@ class HubSpotClient:
         """The current records with these ids; archived ones flagged, vanished ones as tombstones."""
         self._check_granted(stream)
         ids = list(dict.fromkeys(str(i) for i in remote_ids))
-        if not getattr(stream, "incremental", True):
+        if not stream.incremental:
             wanted = set(ids)
             return [o for o in self._owners() if str(o.get("id")) in wanted]
         live = self._batch_read(stream, ids, archived=False, with_history=True)
@@ -322,6 +301,7 @@ class HubSpotClient:
 
     def update_records(self, remote_name: str, updates: list[dict[str, Any]]) -> list[WriteResult]:
         """One batch update (at most 100): a result per update, in order, from the 200/207 answer."""
+        self.check_batch(updates, "per batch update")
         return update_batch(self._timed_call, remote_name, updates)
 
     def ensure_fields(self, remote_name: str, fields: tuple[WritableField, ...]) -> list[str]:
@@ -360,7 +340,7 @@ class HubSpotClient:
         if listing is not None:
             listing(self._timed_call)
             return
-        if not getattr(stream, "incremental", True):
+        if not stream.incremental:
             self._call("owners", lambda api: api.get_page(limit=1, _preload_content=False,
                                                            _request_timeout=self._timeout))
             return

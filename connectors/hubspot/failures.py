@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from connectors.client_base import SessionExpired
 from connectors.errors import Fatal, QuotaExceeded, Retriable, Skippable, error_for_status
 from connectors.hubspot.sdk import error_body
 from connectors.retry import parse_retry_after
@@ -18,9 +19,6 @@ QUOTA_PAUSE = timedelta(hours=1)        # a daily limit resets at the portal's m
 POLICY_WAITS = {"SECONDLY": 1.0, "TEN_SECONDLY_ROLLING": 10.0}
 MISSING_SCOPES = "MISSING_SCOPES"
 
-
-class SessionExpired(Exception):
-    """HubSpot refused the access token (401): refresh it and try once more."""
 
 
 def required_scopes(body: dict[str, Any]) -> list[str]:

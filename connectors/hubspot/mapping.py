@@ -288,7 +288,7 @@ def _duration_minutes(kind: str, p: dict[str, Any]) -> int | None:
 
 
 def _engagement(stream: type[Stream], r: dict[str, Any]) -> common.Activity:
-    kind = getattr(stream, "kind", "task")
+    kind = stream.kind or "task"
     p = r.get("properties") or {}
     subject = _blank(p.get(ENGAGEMENT_SUBJECTS[kind]))
     if subject and len(subject) > 255:

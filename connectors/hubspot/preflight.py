@@ -29,8 +29,8 @@ def scope_findings(granted: set[str]) -> list[Finding]:
     for scope in HubSpotProvider.optional_scopes:
         if scope in granted:
             continue
-        readers = [s for s in HubSpotProvider.streams if getattr(s, "scope", None) == scope]
-        what = " and ".join(f"{s.remote_name.replace('_', ' ')} {getattr(s, 'unavailable_note', 'are not read')}"
+        readers = [s for s in HubSpotProvider.streams if s.scope == scope]
+        what = " and ".join(f"{s.remote_name.replace('_', ' ')} {s.unavailable_note}"
                             for s in readers) or "the features that need it are off"
         findings.append(Finding(f"scope:{scope}", "warning",
                                 f"HubSpot did not grant the optional scope {scope} (this account's subscription may "
@@ -62,7 +62,7 @@ def property_findings(remote_name: str, properties: list[dict[str, Any]], stream
     names = {p.get("name") for p in properties}
     findings = []
     if stream is not None:
-        wanted = [f for f in stream.fields if f not in getattr(stream, "custom_fields", ())]
+        wanted = [f for f in stream.fields if f not in stream.custom_fields]
         lacking = [f for f in wanted if f not in names]
         if lacking:
             findings.append(Finding(f"properties:{remote_name}", "warning",
@@ -132,7 +132,7 @@ def run(client: Any) -> list[Finding]:
     writable = {remote: tuple(f.remote_name for f in HubSpotProvider.writable_fields)
                 for remote in HubSpotProvider.writable_objects.values()}
     for stream in HubSpotProvider.streams:
-        if not getattr(stream, "incremental", True) or stream.optional:
+        if not stream.incremental or stream.optional:
             continue
         try:
             properties = client.properties(stream.remote_name)

@@ -66,6 +66,14 @@ class HubSpotProvider(Provider):
         WritableField("scored_at", "pipewise_scored_at", "Pipewise scored at", "datetime"),
     )
     writeback_batch_size = 100  # batch/update takes at most 100 inputs
+    # HubSpot refuses an authorization that leaves out any of the app's required scopes
+    # (docs/hubspot/app.json), so the sign-in asks for all of them.
+    signin_scope = " ".join(scopes)
+    # The CRM card's fetch, signed like webhooks; app cards send the objectTypeId, legacy fetches the
+    # name. A HubSpot contact is always a live Lead in the store (connectors.hubspot.mapping).
+    panel = "card"
+    panel_objects = {"CONTACT": "lead", "0-1": "lead", "DEAL": "opportunity", "0-3": "opportunity"}
+    panel_theme = True
 
     @classmethod
     def complete_token(cls, token: dict[str, Any], oauth: Any) -> dict[str, Any]:

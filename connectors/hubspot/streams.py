@@ -10,8 +10,6 @@ would turn every writeback into an incoming change.
 """
 from __future__ import annotations
 
-from typing import ClassVar
-
 from connectors.base import Stream
 
 
@@ -22,20 +20,9 @@ class HubSpotStream(Stream):
     page_size = 200
     # Deletes come from the archived listing (the search API never returns archived records).
     reports_deletes = True
-    # Whether the stream is read through the search API on its cursor; False: a full listing.
-    incremental: ClassVar[bool] = True
-    # Objects whose associations are read for each page (v4 batch read), in this order of preference.
-    associations: ClassVar[tuple[str, ...]] = ()
-    # Properties whose history is read for each page (batch read with propertiesWithHistory).
-    history_properties: ClassVar[tuple[str, ...]] = ()
-    # A property holding a user id (not an owner id): the client adds the owner's id as ``ownerId``.
-    user_property: ClassVar[str | None] = None
+    # Incremental streams are read through the search API on their cursor; the others are listings.
     # The scope that reads the object (the `security` of its operations in HubSpot's API descriptions).
-    scope: ClassVar[str] = "crm.objects.contacts.read"
-    # How the admin's note ends when an optional stream's scope was not granted.
-    unavailable_note: ClassVar[str] = "are not read"
-    # Fields that are custom properties of some portals, not HubSpot's.
-    custom_fields: ClassVar[tuple[str, ...]] = ()
+    scope = "crm.objects.contacts.read"
 
 
 class Owners(HubSpotStream):
@@ -101,7 +88,7 @@ class Deals(HubSpotStream):
 class EngagementStream(HubSpotStream):
     object_type = "activity"
     associations = ("contacts", "deals", "companies")
-    kind: ClassVar[str] = "task"
+    kind = "task"
 
 
 class Calls(EngagementStream):

@@ -13,8 +13,13 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
+
+from connectors.base import Answer, Inbound, InboundEvent
+from connectors.hubspot.streams import ALL as DECLARED_STREAMS
 
 # The app's subscriptions Pipewise relies on, as (event type, objectTypeId of a generic subscription,
 # property of a property change). Engagements have generic (object.*) subscriptions only.
@@ -247,3 +252,37 @@ def test_delivery(remote_org_id: str, object_name: str, record_id: str, event_id
     timestamp = str(now_ms)
     return body, {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
                   SIGNATURE_HEADER: signature_v3(client_secret, "POST", url, body, timestamp)}
+
+
+# -- the inbound contract (connectors.base) ----------------------------------------------------
+
+# One URL for every portal: the events are signed with the app's client secret and name their portal.
+ROUTE = ""
+MALFORMED_BODY = b"The body is not a JSON array of HubSpot webhook events.\n"
+
+
+def verify(inbound: Inbound, config: Any, secret_matches: Callable[[str, str], bool]) -> bool:
+    """The v3 signature with the app's client secret, over the URL HubSpot called (see signed_uri_candidates)."""
+    uris = signed_uri_candidates(inbound.url, inbound.path_and_query, inbound.public_url)
+    return verify_request(config.HUBSPOT_CLIENT_SECRET, inbound.method, uris, inbound.body,
+                          inbound.headers.get(TIMESTAMP_HEADER), inbound.headers.get(SIGNATURE_HEADER))
+
+
+def parse(inbound: Inbound) -> list[InboundEvent]:
+    """The body's events about declared streams; ValueError when it is not an array of events."""
+    declared = {s.name for s in DECLARED_STREAMS}
+    return [InboundEvent(remote_org_id=e.portal_id, event_id=dedupe_key(e), kind=e.subscription_type[:64],
+                         stream=e.stream, remote_ids=list(e.object_ids), payload=e.raw, targets=coalesce([e]),
+                         # Only a property change can echo a write, and it names the one property changed.
+                         echo_fields={e.property_name: e.property_value}
+                         if e.action == "propertyChange" and e.property_name else None)
+            for e in parse_events(inbound.body) if e.stream in declared]
+
+
+def answer(outcome: str) -> Answer:
+    """accepted: 204; malformed: 400 with a sentence (HubSpot retries); refused: a plain 401."""
+    if outcome == "refused":
+        return Answer(401)
+    if outcome == "malformed":
+        return Answer(400, MALFORMED_BODY, "text/plain; charset=utf-8")
+    return Answer(204)

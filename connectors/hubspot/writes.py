@@ -7,10 +7,10 @@ from typing import Any
 from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
 
 from connectors.base import WritableField, WriteResult
+from connectors.client_base import create_missing
 from connectors.errors import Fatal
 from connectors.hubspot.provider import PROPERTY_GROUP, PROPERTY_GROUP_LABEL
 
-BATCH_LIMIT = 100  # inputs per batch update
 PROPERTY_TYPES = {"number": ("number", "number"), "text": ("string", "text"),
                   "textarea": ("string", "textarea"), "datetime": ("datetime", "date")}
 # call(api name, fn(api, timeout)) → the JSON answer; the client's retrying, refreshing call.
@@ -18,10 +18,7 @@ Call = Callable[[str, Callable[[Any, float], Any]], Any]
 
 
 def update_batch(call: Call, remote_name: str, updates: list[dict[str, Any]]) -> list[WriteResult]:
-    """One batch update (at most 100): a result per update, in order, from the 200/207 answer."""
-    if len(updates) > BATCH_LIMIT:
-        raise ValueError(f"HubSpot takes at most {BATCH_LIMIT} records per batch update, "
-                         f"got {len(updates)}; batch them first.")
+    """One batch update (at most 100, the client's guard): a result per update, in order, from the 200/207 answer."""
     if not updates:
         return []
     inputs = [SimplePublicObjectBatchInput(id=str(u["Id"]), properties={
@@ -60,20 +57,13 @@ def ensure_properties(call: Call, remote_name: str, fields: tuple[WritableField,
     answer = call("properties", lambda api, timeout: api.get_all(remote_name, _preload_content=False,
                                                                  _request_timeout=timeout)) or {}
     existing = {p.get("name") for p in answer.get("results") or []}
-    created = []
-    for writable in fields:
-        if writable.remote_name in existing:
-            continue
+
+    def create(writable: WritableField) -> None:
         kind, field_type = PROPERTY_TYPES[writable.type]
         prop = {"name": writable.remote_name, "label": writable.label, "type": kind,
                 "fieldType": field_type, "groupName": PROPERTY_GROUP,
                 "description": "Written by Pipewise; changes made in HubSpot are overwritten."}
-        try:
-            call("properties", lambda api, timeout: api.create(remote_name, prop, _preload_content=False,
-                                                               _request_timeout=timeout))
-        except Fatal as exc:
-            if exc.code != "CONFLICT":  # a retried create whose first attempt went through
-                raise
-            continue
-        created.append(writable.remote_name)
-    return created
+        call("properties", lambda api, timeout: api.create(remote_name, prop, _preload_content=False,
+                                                           _request_timeout=timeout))
+
+    return create_missing(fields, existing, create, "CONFLICT")

@@ -11,10 +11,11 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
-from connectors.base import Finding, OrgProfile, Stream, TokenSaver, Usage, WritableField, WriteResult
+from connectors.base import Finding, OrgProfile, Stream, TokenSaver, WritableField, WriteResult
+from connectors.client_base import ClientBase, SessionExpired
 from connectors.errors import Fatal, QuotaExceeded, Retriable, Skippable, Unavailable, error_for_status
 from connectors.oauth import OAuthApp
-from connectors.retry import call_with_retries, parse_retry_after
+from connectors.retry import parse_retry_after
 from connectors.salesforce.describe import Catalog, selectable
 from connectors.salesforce.mapping import sf_datetime
 from connectors.salesforce.streams import ALL as STREAMS
@@ -31,10 +32,6 @@ CONCURRENCY_WAIT = 20.0
 LOCATOR_RESTARTS = 3
 # Per-record answers that no retry will change (Salesforce Help 000384333: a converted lead is read-only).
 PERMANENT_REJECTIONS = {"CANNOT_UPDATE_CONVERTED_LEAD", "ENTITY_IS_DELETED"}
-
-
-class _SessionExpired(Exception):
-    """The access token was refused (401 INVALID_SESSION_ID): refresh it and try once more."""
 
 
 class _LocatorGone(Exception):
@@ -75,21 +72,19 @@ def _daily_limit_spent(message: str, limit_info: str | None) -> bool:
         return False
 
 
-class SalesforceClient:
+class SalesforceClient(ClientBase):
     """One connection's REST client; refreshes its token itself and reports every new token."""
+
+    crm_name = "Salesforce"
+    batch_limit = COLLECTION_LIMIT
 
     def __init__(self, token: dict[str, Any], oauth: OAuthApp, on_token: TokenSaver | None = None,
                  api_version: str = "59.0", verify: str | bool = True, max_attempts: int = 5,
                  sleep: Callable[[float], None] = time.sleep, timeout: float = 120.0):
-        self.usage = Usage()
+        super().__init__(token, oauth, on_token, max_attempts=max_attempts, sleep=sleep)
         self.last_total: int | None = None  # the current stream's totalSize, for the progress page
-        self._token = dict(token)
-        self._oauth = oauth
-        self._on_token = on_token
         self._api_version = api_version
         self._verify = verify
-        self._max_attempts = max_attempts
-        self._sleep = sleep
         self._timeout = timeout
         self._last_response: requests.Response | None = None
         self._session = requests.Session()
@@ -113,24 +108,13 @@ class SalesforceClient:
     def _remember(self, response: requests.Response, *args, **kwargs) -> None:
         self._last_response = response
 
-    def _call(self, fn: Callable[[Salesforce], Any]) -> Any:
-        """Run one REST call with token refresh and retries; raise connector errors."""
-        return call_with_retries(lambda: self._with_refresh(fn), max_attempts=self._max_attempts,
-                                 sleep=self._sleep)
-
-    def _with_refresh(self, fn: Callable[[Salesforce], Any]) -> Any:
-        try:
-            return self._once(fn)
-        except _SessionExpired:
-            self._refresh()
-        try:
-            return self._once(fn)
-        except _SessionExpired as exc:
-            raise Fatal("Salesforce refused a freshly refreshed token. An admin should check "
-                        "the connected app's session policies, then re-authorize.",
-                        status=401, code="INVALID_SESSION_ID") from exc
+    def _refused_after_refresh(self) -> Fatal:
+        return Fatal("Salesforce refused a freshly refreshed token. An admin should check "
+                     "the connected app's session policies, then re-authorize.",
+                     status=401, code="INVALID_SESSION_ID")
 
     def _once(self, fn: Callable[[Salesforce], Any]) -> Any:
+        """One REST call through simple-salesforce; connector errors for its failures."""
         self.usage.calls += 1
         try:
             return fn(self._sf)
@@ -154,7 +138,7 @@ class SalesforceClient:
         answered = self._last_response if (self._last_response is not None
                                            and self._last_response.status_code == status) else None
         if status == 401 and code in ("INVALID_SESSION_ID", None):
-            return _SessionExpired(message)
+            return SessionExpired(message)
         if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
             limit_info = answered.headers.get("Sforce-Limit-Info") if answered is not None else None
             if not _daily_limit_spent(message, limit_info):
@@ -181,11 +165,7 @@ class SalesforceClient:
         return error_for_status(status, f"Salesforce answered {status} to {where}: "
                                 f"{code or 'error'}: {message}", code=code, retry_after=retry_after)
 
-    def _refresh(self) -> None:
-        """Get a new access token (authlib), hand it to the caller to persist, rebuild the client."""
-        self._token = self._oauth.refresh(self._token)
-        if self._on_token is not None:
-            self._on_token(dict(self._token))
+    def _after_refresh(self) -> None:
         self._sf = self._build()
 
     def _composite(self, subrequests: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -302,9 +282,7 @@ class SalesforceClient:
 
     def update_records(self, remote_name: str, updates: list[dict[str, Any]]) -> list[WriteResult]:
         """One sObject Collections PATCH (allOrNone false): a result per record, in order."""
-        if len(updates) > COLLECTION_LIMIT:
-            raise ValueError(f"Salesforce takes at most {COLLECTION_LIMIT} records per call, "
-                             f"got {len(updates)}; batch them first.")
+        self.check_batch(updates)
         if not updates:
             return []
         body = {"allOrNone": False,

@@ -27,6 +27,11 @@ class SalesforceProvider(Provider):
         WritableField("scored_at", "Pipewise_Scored_At__c", "Pipewise Scored At", "datetime"),
     )
     writeback_batch_size = 200  # sObject Collections take at most 200 records per call
+    # "api" too: an admin is recognised by the profile and permission sets read through the API.
+    signin_scope = "id api"
+    # A Canvas signed request is a few kilobytes; embed.canvas refuses above 256 KiB.
+    embed_body_bytes = 300 * 1024
+    panel = "canvas"
 
     @classmethod
     def record_url(cls, instance_url: str, remote_org_id: str, object_type: str, remote_id: str) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import WritableField
+from connectors.client_base import create_missing
 from connectors.errors import Fatal
 
 if TYPE_CHECKING:
@@ -38,22 +39,15 @@ def _literal(value: str) -> str:
 def ensure_fields(client: "SalesforceClient", remote_name: str, fields: tuple[WritableField, ...]) -> list[str]:
     """Create the missing fields, then grant them through the permission sets; the names created."""
     existing = {f["name"] for f in client.describe(remote_name).get("fields", [])}
-    created = []
-    for writable in fields:
-        if writable.remote_name in existing:
-            continue
+
+    def create(writable: WritableField) -> None:
         metadata = {"label": writable.label, **FIELD_METADATA[writable.type]}
         body = {"FullName": f"{remote_name}.{writable.remote_name}", "Metadata": metadata}
-        try:
-            client._call(lambda sf: sf.restful("tooling/sobjects/CustomField", method="POST", json=body,
-                                               timeout=60))
-        except Fatal as exc:
-            # The field exists already but the user cannot see it yet (no field-level security), or a
-            # retried create went through the first time: granting access below is what is missing.
-            if exc.code != "DUPLICATE_DEVELOPER_NAME":
-                raise
-            continue
-        created.append(writable.remote_name)
+        client._call(lambda sf: sf.restful("tooling/sobjects/CustomField", method="POST", json=body, timeout=60))
+
+    # A duplicate exists but the user cannot see it yet (no field-level security), or a retried create
+    # went through the first time: granting access below is what is missing.
+    created = create_missing(fields, existing, create, "DUPLICATE_DEVELOPER_NAME")
     grant(client, remote_name, fields)
     return created
 

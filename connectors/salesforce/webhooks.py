@@ -8,9 +8,14 @@ with every other notification in it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
+
+from connectors.base import Answer, Inbound, InboundEvent, Refused
+from connectors.salesforce.streams import ALL as STREAMS
 
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -132,3 +137,38 @@ def test_delivery(remote_org_id: str, object_name: str, record_id: str, event_id
     etree.SubElement(sobject, f"{{{sf_ns}}}Id").text = record_id
     return (etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"),
             {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})
+
+
+# -- the inbound contract (connectors.base) ----------------------------------------------------
+
+# Salesforce signs nothing: the org id and the connection's own secret are in the URL.
+ROUTE = "/<remote_org_id>/<secret>"
+SOAP = "text/xml; charset=utf-8"
+
+
+def verify(inbound: Inbound, config: Any, secret_matches: Callable[[str, str], bool]) -> bool:
+    """Whether the path's secret is the one of a live connection to the path's org (constant time)."""
+    return secret_matches(inbound.path_args["remote_org_id"], inbound.path_args["secret"])
+
+
+def parse(inbound: Inbound) -> list[InboundEvent]:
+    """The message's notifications of declared streams; Refused when the body names another org."""
+    message = parse_outbound_message(inbound.body)
+    remote_org_id = inbound.path_args["remote_org_id"]
+    if message.organization_id[:15] != remote_org_id[:15]:
+        raise Refused(f"The message is for org {message.organization_id[:18]}, not {remote_org_id[:18]}.")
+    streams = {s.remote_name: s for s in STREAMS}
+    # A record deleted before delivery comes without data: its deletion arrives with the next sync.
+    return [InboundEvent(remote_org_id=remote_org_id, event_id=note.id[:128], kind="outbound_message",
+                         stream=stream.name, remote_ids=[note.record_id],
+                         payload={"stream": stream.name, "fields": note.fields},
+                         targets={stream.name: [note.record_id]}, echo_fields=note.fields, snapshot=True)
+            for note in message.notifications
+            if (stream := streams.get(note.object_type)) is not None and note.record_id is not None]
+
+
+def answer(outcome: str) -> Answer:
+    """accepted: Ack true; malformed: Ack false with a 400 (redelivered); refused: a plain 403."""
+    if outcome == "refused":
+        return Answer(403)
+    return Answer(200 if outcome == "accepted" else 400, ack_response(outcome == "accepted"), SOAP)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
+from connectors import registry
 from sync import audit, webhook_outbox
 from sync.connections import rotate_webhook_secret
 from sync.models import Connection, WebhookEvent, utcnow
@@ -21,10 +22,15 @@ MASK = "•" * 16
 
 
 def endpoint_url(public_url: str, connection: Connection, secret: str) -> str | None:
-    """Where the CRM sends its events for this connection (None when it needs no per-connection URL)."""
-    if connection.provider == "salesforce":
-        return f"{public_url.rstrip('/')}/webhooks/salesforce/{connection.remote_org_id}/{secret}"
-    return None
+    """Where the CRM sends its events for this connection (None when it needs no per-connection URL).
+
+    A CRM that signs nothing declares a webhook ROUTE with the connection's ``<secret>`` in it.
+    """
+    route = registry.get(connection.provider).webhooks.ROUTE
+    if "<secret>" not in route:
+        return None
+    path = route.replace("<remote_org_id>", connection.remote_org_id).replace("<secret>", secret)
+    return f"{public_url.rstrip('/')}/webhooks/{connection.provider}{path}"
 
 
 def intake_url(public_url: str, connection: Connection) -> str:

@@ -1,5 +1,5 @@
-"""The HubSpot card: HubSpot's signed fetch answered with the score, and an iframe action that opens
-the full panel (the same panel as Salesforce's, in HubSpot's look).
+"""The CRM card of a provider whose panel is a "card" (HubSpot): its signed fetch answered with the
+score, and an iframe action that opens the full panel (the same panel as the Canvas one, in the CRM's look).
 
 The answer is HubSpot's card detail payload (IntegratorCardPayloadResponse, responseVersion "v3":
 sections of tokens, section actions and top-level actions), as its CRM card API describes it
@@ -17,7 +17,8 @@ from urllib.parse import urlencode
 from flask import Response, current_app, jsonify, request, url_for
 from sqlalchemy import func, select
 
-from connectors.hubspot import webhooks as signatures
+from connectors import registry
+from connectors.base import Inbound
 from embed.panel import panel_context
 from embed.tokens import PanelClaims, issue_panel_token
 from embed.views import bp
@@ -26,37 +27,34 @@ from embed.app_runtime import runtime
 
 log = logging.getLogger(__name__)
 
-# The record's object type (app cards send the objectTypeId, legacy fetches the name) → the common object
-# Pipewise scores. A HubSpot contact is always a live Lead in the store (see connectors.hubspot.mapping).
-CARD_OBJECTS = {"CONTACT": "lead", "0-1": "lead", "DEAL": "opportunity", "0-3": "opportunity"}
 IFRAME_WIDTH, IFRAME_HEIGHT = 890, 748
 MAX_CARD_REASONS = 3
 RESPONSE_VERSION = "v3"
 
 
-@bp.get("/hubspot/card")
-def hubspot_card():
-    """Verify HubSpot's v3 signature on the card fetch, then answer the card for the record."""
+def card_fetch(provider: str):
+    """Verify the CRM's signature on the card fetch (as on its webhooks), then answer the card for the record."""
     rt = runtime()
+    package = registry.get(provider)
     query = request.query_string.decode("latin-1")
-    uris = signatures.signed_uri_candidates(request.url, request.path + (f"?{query}" if query else ""),
-                                            rt.config.PUBLIC_URL)
-    if not signatures.verify_request(rt.config.HUBSPOT_CLIENT_SECRET, "GET", uris, b"",
-                                     request.headers.get(signatures.TIMESTAMP_HEADER),
-                                     request.headers.get(signatures.SIGNATURE_HEADER)):
-        log.warning("hubspot.card.invalid-signature")
-        return _json({"status": "error", "message": "The request did not come from HubSpot with a valid, "
-                                                    "fresh signature."}, 401)
+    inbound = Inbound(method=request.method, url=request.url,
+                      path_and_query=request.path + (f"?{query}" if query else ""), headers=request.headers,
+                      body=b"", path_args={}, public_url=rt.config.PUBLIC_URL)
+    if not package.webhooks.verify(inbound, rt.config, lambda *_: False):
+        log.warning("%s.card.invalid-signature", provider)
+        return _json({"status": "error", "message": f"The request did not come from {package.provider.name} "
+                                                    "with a valid, fresh signature."}, 401)
     portal_id = request.args.get("portalId", "")
     object_id = request.args.get("associatedObjectId", "")
-    object_type = CARD_OBJECTS.get(request.args.get("associatedObjectType", "").upper())
+    object_type = package.provider.panel_objects.get(request.args.get("associatedObjectType", "").upper())
     with rt.sessions() as session:
-        connection = session.scalar(select(Connection).where(Connection.provider == "hubspot",
+        connection = session.scalar(select(Connection).where(Connection.provider == provider,
                                                              Connection.remote_org_id == portal_id))
         if connection is None or connection.status == "disconnected":
-            log.warning("hubspot.card.unknown-portal portal=%s", portal_id)
-            return _json(_message_card(object_id, "Pipewise is not installed for this HubSpot account",
-                                       "Ask your HubSpot admin to connect this account in the Pipewise console."))
+            log.warning("%s.card.unknown-portal portal=%s", provider, portal_id)
+            name = package.provider.name
+            return _json(_message_card(object_id, f"Pipewise is not installed for this {name} account",
+                                       f"Ask your {name} admin to connect this account in the Pipewise console."))
         if object_type is None or not (object_id.isascii() and object_id.isdigit()) or len(object_id) > 19:
             return _json(_message_card(object_id, "Pipewise scores contacts and deals",
                                        "Open a contact or a deal to see its Pipewise score."))
@@ -66,11 +64,21 @@ def hubspot_card():
                              object_type=object_type, remote_id=object_id)
         panel_token = issue_panel_token(current_app.secret_key, claims)
         team = team_panel_action(session, connection, request.args.get("userEmail", ""), rt.config.PUBLIC_URL)
-        log.info("hubspot.card.fetched connection=%s object=%s", connection.id, object_type)
-        answer = card(context, object_id, panel_url(rt.config.PUBLIC_URL, object_type, object_id, panel_token))
+        log.info("%s.card.fetched connection=%s object=%s", provider, connection.id, object_type)
+        theme = provider if package.provider.panel_theme else None
+        answer = card(context, object_id, panel_url(rt.config.PUBLIC_URL, object_type, object_id, panel_token, theme))
         if team is not None:
             answer["topLevelActions"]["secondary"].append(team)
         return _json(answer)
+
+
+def _register(provider: str) -> None:
+    bp.add_url_rule(f"/{provider}/card", endpoint=f"{provider}_card", view_func=lambda: card_fetch(provider),
+                    methods=["GET"])
+
+
+for _provider in registry.panel_keys("card"):
+    _register(_provider)
 
 
 def team_panel_action(session, connection: Connection, user_email: str, public_url: str) -> dict[str, Any] | None:
@@ -109,10 +117,11 @@ def payload(sections: list[dict[str, Any]], primary: dict[str, Any] | None = Non
             "sections": sections, "topLevelActions": actions}
 
 
-def panel_url(public_url: str, object_type: str, remote_id: str, token: str) -> str:
-    """The absolute URL of the panel in HubSpot's look, authorized by a fresh panel token."""
+def panel_url(public_url: str, object_type: str, remote_id: str, token: str, theme: str | None) -> str:
+    """The absolute URL of the panel (in the CRM's look when it has one), authorized by a fresh panel token."""
     path = url_for("embed.panel", object_type=object_type, remote_id=remote_id)
-    return f"{public_url.rstrip('/')}{path}?{urlencode({'pt': token, 'theme': 'hubspot'})}"
+    query = {"pt": token, **({"theme": theme} if theme else {})}
+    return f"{public_url.rstrip('/')}{path}?{urlencode(query)}"
 
 
 def card(context: dict[str, Any], object_id: str, iframe_uri: str) -> dict[str, Any]:

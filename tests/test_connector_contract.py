@@ -1,0 +1,127 @@
+"""Every registered connector implements the one contract of connectors/base.py, and nothing outside
+the connectors names one: a new CRM is a package and a registry line."""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import pathlib
+import re
+import types
+import typing
+
+import pytest
+
+from connectors import common, registry
+from connectors.base import Answer, FieldCatalogue, Inbound, Provider, Stream
+from connectors.client_base import ClientBase
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+MODULES = ("provider", "streams", "client", "mapping", "fields", "signin", "webhooks")
+# Hooks the base class cannot answer for a provider: each provider implements them (sign_in and
+# field_catalogue come from the package's signin and fields modules).
+OWN_HOOKS = ("identity", "record_url")
+CLIENT_METHODS = ("read_stream", "read_records", "update_records", "ensure_fields", "preflight", "org_profile")
+KINDS = {"str", "number", "int", "date", "datetime", "bool"}
+NAMED = re.compile(r"connectors\.(salesforce|hubspot|dynamics)|[\"'](salesforce|hubspot|dynamics)[\"']")
+KEYS = registry.keys()
+
+
+def _module(key: str, name: str) -> types.ModuleType:
+    return importlib.import_module(f"{registry.PACKAGES[key]}.{name}")
+
+
+def test_more_than_one_connector_is_registered():
+    assert len(KEYS) >= 2 and all(registry.get(key).provider.key == key for key in KEYS)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_the_package_has_every_module_under_the_same_name(key):
+    folder = ROOT / registry.PACKAGES[key].replace(".", "/")
+    missing = [name for name in MODULES if not (folder / f"{name}.py").is_file()]
+    assert missing == [], f"{key} lacks {missing}"
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_the_provider_declares_every_hook(key):
+    provider = registry.get(key).provider
+    for hook in OWN_HOOKS:
+        assert getattr(provider, hook).__func__ is not getattr(Provider, hook).__func__, f"{key} inherits {hook}"
+    assert provider.name and provider.authorize_path and provider.token_path and provider.scopes
+    assert set(provider.signin_scope.split()) and provider.writeback_batch_size > 0
+    assert set(provider.writable_objects) <= set(common.COMMON_TYPES)
+    assert {f.key for f in provider.writable_fields} == {"score", "band", "reasons", "next_step",
+                                                          "model_version", "scored_at"}
+    assert provider.panel in (None, "canvas", "card")
+    assert provider.panel != "card" or set(provider.panel_objects.values()) <= set(provider.writable_objects)
+    # The hooks implemented in modules take the base's parameters.
+    assert (list(inspect.signature(_module(key, "signin").sign_in).parameters)
+            == list(inspect.signature(Provider.sign_in).parameters))
+    assert provider.field_catalogue() is _module(key, "fields").CATALOGUE
+    assert callable(_module(key, "mapping").to_common) and callable(_module(key, "client").build_client)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_a_record_url_points_into_the_crm_for_each_writable_object(key):
+    provider = registry.get(key).provider
+    for object_type in provider.writable_objects:
+        url = provider.record_url("https://crm.example", "org1", object_type, "rec1")
+        assert url.startswith("https://crm.example/") and "rec1" in url
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_the_client_follows_the_client_protocol(key):
+    module = _module(key, "client")
+    built = typing.get_type_hints(module.build_client)["return"]
+    assert [m for m in CLIENT_METHODS if not callable(getattr(built, m, None))] == []
+    # The shared plumbing (retries, refresh under a lock, usage, batch guard) comes from one base.
+    assert issubclass(built, ClientBase) and built.batch_limit == registry.get(key).provider.writeback_batch_size
+    for hook in ("_once", "_refused_after_refresh", "_after_refresh"):
+        assert getattr(built, hook) is not getattr(ClientBase, hook), f"{key}'s client inherits {hook}"
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_streams_set_only_attributes_declared_on_the_base_stream(key):
+    declared = set(Stream.__annotations__) | {n for n in vars(Stream) if not n.startswith("_")}
+    for stream in registry.get(key).provider.streams:
+        assert stream.name and stream.object_type in common.COMMON_TYPES and stream.remote_name and stream.fields
+        own = {n for cls in stream.__mro__ if cls not in (Stream, object) and issubclass(cls, Stream)
+               for n in vars(cls) if not n.startswith("_")}
+        assert own - declared == set(), f"{key}.{stream.name} sets undeclared {sorted(own - declared)}"
+        assert set(stream.object_types()) <= set(common.COMMON_TYPES)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_the_field_catalogue_feeds_real_common_fields(key):
+    catalogue = registry.get(key).provider.field_catalogue()
+    assert isinstance(catalogue, FieldCatalogue)
+    assert set(catalogue.coerce) == KINDS and set(catalogue.compatible) == KINDS
+    for object_type, fields in catalogue.defaults.items():
+        names = {f.name for f in dataclasses.fields(common.COMMON_TYPES[object_type])}
+        assert set(fields) <= names, f"{key} maps unknown {object_type} fields {set(fields) - names}"
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_webhooks_expose_verify_parse_and_answer(key):
+    hooks = registry.get(key).webhooks
+    placeholders = re.findall(r"<(\w+)>", hooks.ROUTE)
+    assert set(placeholders) <= {"remote_org_id", "secret"} and hooks.MAX_BODY_BYTES > 0
+    assert "secret" not in placeholders or hooks.ROUTE.endswith("<secret>")
+    assert callable(hooks.parse) and callable(hooks.test_delivery)
+    answers = {outcome: hooks.answer(outcome) for outcome in ("accepted", "malformed", "refused")}
+    assert all(isinstance(a, Answer) for a in answers.values())
+    assert answers["accepted"].status < 300 and answers["malformed"].status == 400
+    assert answers["refused"].status in (401, 403)
+    # An unsigned request for an account with no live connection is refused before anything is parsed.
+    config = types.SimpleNamespace(**{f"{key.upper()}_CLIENT_SECRET": "the app's secret"})
+    forged = Inbound(method="POST", url=f"https://pipewise.example/webhooks/{key}", path_and_query=f"/webhooks/{key}",
+                     headers={}, body=b"not even a body",
+                     path_args={name: "00D000000000001AAA" for name in placeholders}, public_url=None)
+    assert hooks.verify(forged, config, lambda org, secret: False) is False
+
+
+def test_nothing_outside_the_connectors_names_a_crm():
+    found = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+             for folder in ("sync", "scoring", "embed", "web") for path in sorted((ROOT / folder).rglob("*.py"))
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if NAMED.search(line)]
+    assert found == []
