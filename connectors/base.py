@@ -8,8 +8,11 @@ Every package has these modules, under the same names:
   optional), ``complete_token``/``token_error``/``identity`` for the grant, ``signin_scope`` and
   ``sign_in`` for the console, ``record_url``, the streams, the writable objects and fields with the
   ``writeback_batch_size``, ``field_catalogue``, and how the CRM embeds the panel (``panel``,
-  ``panel_objects``, ``panel_theme``, ``embed_body_bytes``). Settings are read from the environment by
-  the provider's own prefix (``<KEY>_LOGIN_URL``, ``<KEY>_CLIENT_ID``, ``<KEY>_CLIENT_SECRET``, ``<KEY>_API_URL``).
+  ``panel_objects``, ``panel_theme``, ``embed_body_bytes``). Its ``settings`` name the environment
+  variables it reads, under its own prefix (``<KEY>_LOGIN_URL``, ``<KEY>_CLIENT_ID``,
+  ``<KEY>_CLIENT_SECRET``, ``<KEY>_API_URL``, and any of its own); ``sync.config.Config`` reads every
+  registered provider's. ``requested_scopes``/``signin_scopes`` give the scopes for the configured
+  environment where they depend on it (Dynamics: ``<environment URL>/user_impersonation``).
 - ``streams.py`` — ``Stream`` subclasses; every attribute a stream may set is declared on ``Stream``
   below (cursor or full listing, deletes, associations, history, scope, custom fields).
 - ``client.py`` — ``build_client(token, oauth, on_token, config)`` returning a ``Client`` (the protocol
@@ -87,6 +90,19 @@ class Stream:
 
 
 @dataclass(frozen=True)
+class Setting:
+    """One environment variable a provider reads, named without its ``<KEY>_`` prefix.
+
+    ``default`` (the sandbox's value, so a fresh checkout runs) may name the provider's earlier
+    settings in braces: ``"{LOGIN_URL}"``.
+    """
+
+    name: str
+    default: str | None
+    help: str = ""
+
+
+@dataclass(frozen=True)
 class WritableField:
     """A Pipewise-owned field written back to one remote object."""
 
@@ -101,6 +117,8 @@ class Provider:
 
     key: ClassVar[str]
     name: ClassVar[str]
+    # The environment variables it reads (LOGIN_URL, CLIENT_ID and CLIENT_SECRET at least).
+    settings: ClassVar[tuple[Setting, ...]] = ()
     authorize_path: ClassVar[str]
     token_path: ClassVar[str]
     revoke_path: ClassVar[str | None] = None
@@ -140,6 +158,16 @@ class Provider:
             if stream.name == name:
                 return stream
         raise KeyError(f"{cls.key} has no stream {name!r}")
+
+    @classmethod
+    def requested_scopes(cls, config: Any) -> tuple[str, ...]:
+        """The required scopes an install asks for, in this configuration (most: ``scopes`` as declared)."""
+        return cls.scopes
+
+    @classmethod
+    def signin_scopes(cls, config: Any) -> str:
+        """The space-separated scopes a console sign-in asks for (most: ``signin_scope`` as declared)."""
+        return cls.signin_scope
 
     @classmethod
     def complete_token(cls, token: dict[str, Any], oauth: Any) -> dict[str, Any]:

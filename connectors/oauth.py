@@ -27,6 +27,9 @@ class OAuthApp:
     verify: str | bool = True
     # Where the token endpoint lives when it is not on the consent host (HubSpot: the API host).
     token_base_url: str | None = None
+    # The required scopes asked for, when they depend on the configuration (``Provider.requested_scopes``);
+    # None: the provider's declared ``scopes``.
+    scopes: tuple[str, ...] | None = None
 
     @property
     def authorize_url(self) -> str:
@@ -39,7 +42,8 @@ class OAuthApp:
     def session(self, redirect_uri: str | None = None, token: dict | None = None,
                 with_scope: bool = True) -> OAuth2Session:
         """An authlib session for this app, sending its credentials the way the provider takes them."""
-        scope = (" ".join(self.provider.scopes) or None) if with_scope else None
+        scopes = self.provider.scopes if self.scopes is None else self.scopes
+        scope = (" ".join(scopes) or None) if with_scope else None
         session = OAuth2Session(self.client_id, self.client_secret, redirect_uri=redirect_uri, scope=scope,
                                 token=token,
                                 token_endpoint_auth_method=self.provider.token_endpoint_auth_method)

@@ -32,18 +32,24 @@ def panel_keys(kind: str) -> tuple[str, ...]:
     return tuple(key for key in keys() if get(key).provider.panel == kind)
 
 
-def get(key: str) -> ConnectorPackage:
-    """The connector package for a provider key."""
+def provider(key: str) -> type[Provider]:
+    """The provider class for a key, importing only its ``provider`` module (no client or SDK)."""
     try:
         package = PACKAGES[key]
     except KeyError:
         raise KeyError(f"Pipewise has no connector called {key!r}; known: {', '.join(sorted(PACKAGES))}")
-    provider_module = importlib.import_module(f"{package}.provider")
-    provider = next(obj for obj in vars(provider_module).values()
-                    if isinstance(obj, type) and issubclass(obj, Provider) and obj is not Provider
-                    and getattr(obj, "key", None) == key)
+    module = importlib.import_module(f"{package}.provider")
+    return next(obj for obj in vars(module).values()
+                if isinstance(obj, type) and issubclass(obj, Provider) and obj is not Provider
+                and getattr(obj, "key", None) == key)
+
+
+def get(key: str) -> ConnectorPackage:
+    """The connector package for a provider key."""
+    declared = provider(key)
+    package = PACKAGES[key]
     return ConnectorPackage(
-        provider=provider,
+        provider=declared,
         client=importlib.import_module(f"{package}.client"),
         mapping=importlib.import_module(f"{package}.mapping"),
         webhooks=importlib.import_module(f"{package}.webhooks"),

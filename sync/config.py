@@ -12,6 +12,20 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+def provider_settings() -> dict[str, str | None]:
+    """Every registered connector's settings from the environment: ``<KEY>_<NAME>`` → value or its default."""
+    from connectors import registry
+
+    found: dict[str, str | None] = {}
+    for key in registry.keys():
+        own: dict[str, str | None] = {}
+        for setting in registry.provider(key).settings:
+            default = setting.default.format_map(own) if setting.default else setting.default
+            own[setting.name] = _env(f"{key.upper()}_{setting.name}", default)
+        found.update({f"{key.upper()}_{name}": value for name, value in own.items()})
+    return found
+
+
 class Config:
     """Settings of every Pipewise process; tests subclass it."""
 
@@ -27,27 +41,9 @@ class Config:
         self.ENCRYPTION_KEYS = _env("PIPEWISE_ENCRYPTION_KEYS")
         self.SECRET_KEY = _env("SECRET_KEY")
         self.PUBLIC_URL = _env("PIPEWISE_PUBLIC_URL", "http://127.0.0.1:5000")
-        # Salesforce connected app (the sandbox's defaults when unset).
-        self.SALESFORCE_LOGIN_URL = _env("SALESFORCE_LOGIN_URL", "https://127.0.0.1:8443")
-        self.SALESFORCE_CLIENT_ID = _env("SALESFORCE_CLIENT_ID", "pipewise-sandbox-client")
-        self.SALESFORCE_CLIENT_SECRET = _env("SALESFORCE_CLIENT_SECRET", "pipewise-sandbox-secret")
-        # The team panel's Canvas app: a second app, with its own consumer key and secret (one app
-        # carries one Canvas URL and signs with its own secret).
-        self.SALESFORCE_TEAM_CLIENT_ID = _env("SALESFORCE_TEAM_CLIENT_ID", "pipewise-team-sandbox-client")
-        self.SALESFORCE_TEAM_CLIENT_SECRET = _env("SALESFORCE_TEAM_CLIENT_SECRET", "pipewise-team-sandbox-secret")
-        # HubSpot public app: consent on the app host, API and tokens on the API host (both the
-        # sandbox when unset; production: https://app.hubspot.com and https://api.hubapi.com).
-        self.HUBSPOT_LOGIN_URL = _env("HUBSPOT_LOGIN_URL", "https://127.0.0.1:8444")
-        self.HUBSPOT_API_URL = _env("HUBSPOT_API_URL", self.HUBSPOT_LOGIN_URL)
-        self.HUBSPOT_CLIENT_ID = _env("HUBSPOT_CLIENT_ID", "pipewise-hubspot-sandbox-client")
-        self.HUBSPOT_CLIENT_SECRET = _env("HUBSPOT_CLIENT_SECRET", "pipewise-hubspot-sandbox-secret")
-        self.HUBSPOT_APP_ID = _env("HUBSPOT_APP_ID", "2016482")
-        # The developer account's key: lets the connection check read the app's webhook subscriptions.
-        self.HUBSPOT_DEVELOPER_API_KEY = _env("HUBSPOT_DEVELOPER_API_KEY", "pipewise-hubspot-sandbox-developer-key")
         # CA file (PEM, may hold several) that signs the CRMs' certificates; unset means the
         # system's CAs. The demo points it at the sandboxes' own CA.
         self.CA_BUNDLE = _env("PIPEWISE_CA_BUNDLE")
-        self.SALESFORCE_API_VERSION = _env("SALESFORCE_API_VERSION", "59.0")
         self.SYNC_LOOKBACK_SECONDS = int(_env("SYNC_LOOKBACK_SECONDS", "300"))
         self.SYNC_LOCK_TTL_SECONDS = int(_env("SYNC_LOCK_TTL_SECONDS", "120"))
         self.SYNC_INTERVAL_SECONDS = int(_env("SYNC_INTERVAL_SECONDS", "900"))
@@ -61,6 +57,9 @@ class Config:
         self.PROXY_COUNT = int(_env("PIPEWISE_PROXY_COUNT", "0"))
         # Webhook events stored but not processed after this long are queued again by the sweeper.
         self.WEBHOOK_RETRY_SECONDS = int(_env("PIPEWISE_WEBHOOK_RETRY_SECONDS", "120"))
+        # Each connector's own settings (<KEY>_LOGIN_URL, <KEY>_CLIENT_ID, ...), as its provider declares them.
+        for name, value in provider_settings().items():
+            setattr(self, name, value)
         for key, value in overrides.items():
             setattr(self, key, value)
 

@@ -35,6 +35,7 @@ def oauth_app(config: Config, provider_key: str) -> OAuthApp:
         # A provider whose token endpoint is on its API host (HubSpot) says so on its class.
         token_base_url=(getattr(config, f"{prefix}_API_URL", None)
                         if package.provider.token_on_api_host else None),
+        scopes=package.provider.requested_scopes(config),
     )
 
 

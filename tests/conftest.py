@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from sync.config import Config
+from sync.config import Config, provider_settings
 from sync.runtime import Runtime
 from sync import runtime as runtime_module
 
@@ -123,14 +123,15 @@ def config_env(config: Config) -> dict[str, str]:
         "DATABASE_URL": config.DATABASE_URL,
         "REDIS_URL": config.REDIS_URL,
         "SECRET_KEY": config.SECRET_KEY or "",
-        "SALESFORCE_LOGIN_URL": config.SALESFORCE_LOGIN_URL,
         "PIPEWISE_CA_BUNDLE": config.CA_BUNDLE or "",
         "SYNC_LOOKBACK_SECONDS": str(config.SYNC_LOOKBACK_SECONDS),
         "SYNC_LOCK_TTL_SECONDS": str(config.SYNC_LOCK_TTL_SECONDS),
         "PYTHONPATH": str(ROOT),
     })
-    for key in ("HUBSPOT_LOGIN_URL", "HUBSPOT_API_URL", "HUBSPOT_CLIENT_ID", "HUBSPOT_CLIENT_SECRET"):
-        env[key] = getattr(config, key)
+    # Every connector's settings (<KEY>_LOGIN_URL, <KEY>_CLIENT_SECRET, ...) as this config has them.
+    for key in provider_settings():
+        if getattr(config, key, None) is not None:
+            env[key] = str(getattr(config, key))
     for key in ("ENCRYPTION_KEYS",):
         if getattr(config, key):
             env[f"PIPEWISE_{key}"] = getattr(config, key)

@@ -15,6 +15,8 @@ import pytest
 from connectors import common, registry
 from connectors.base import Answer, FieldCatalogue, Inbound, Provider, Stream
 from connectors.client_base import ClientBase
+from sync.config import Config
+from sync.connections import oauth_app
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MODULES = ("provider", "streams", "client", "mapping", "fields", "signin", "webhooks")
@@ -48,7 +50,7 @@ def test_the_provider_declares_every_hook(key):
     for hook in OWN_HOOKS:
         assert getattr(provider, hook).__func__ is not getattr(Provider, hook).__func__, f"{key} inherits {hook}"
     assert provider.name and provider.authorize_path and provider.token_path and provider.scopes
-    assert set(provider.signin_scope.split()) and provider.writeback_batch_size > 0
+    assert provider.writeback_batch_size > 0
     assert set(provider.writable_objects) <= set(common.COMMON_TYPES)
     assert {f.key for f in provider.writable_fields} == {"score", "band", "reasons", "next_step",
                                                           "model_version", "scored_at"}
@@ -59,6 +61,24 @@ def test_the_provider_declares_every_hook(key):
             == list(inspect.signature(Provider.sign_in).parameters))
     assert provider.field_catalogue() is _module(key, "fields").CATALOGUE
     assert callable(_module(key, "mapping").to_common) and callable(_module(key, "client").build_client)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_the_provider_settings_are_read_from_the_environment_under_its_own_prefix(key, monkeypatch):
+    provider = registry.get(key).provider
+    names = [setting.name for setting in provider.settings]
+    assert {"LOGIN_URL", "CLIENT_ID", "CLIENT_SECRET"} <= set(names) and len(names) == len(set(names))
+    # Defaults are the sandbox's, so a fresh checkout connects; the environment wins over them.
+    assert all(setting.default for setting in provider.settings if setting.name != "API_URL")
+    monkeypatch.setenv(f"{key.upper()}_CLIENT_ID", "the-admins-app")
+    config = Config()
+    assert getattr(config, f"{key.upper()}_CLIENT_ID") == "the-admins-app"
+    assert getattr(config, f"{key.upper()}_LOGIN_URL").startswith("https://")
+    # The scopes asked for in this configuration: every declared one is asked for in some form.
+    asked = provider.requested_scopes(config)
+    assert len(asked) == len(provider.scopes) and provider.signin_scopes(config).split()
+    app = oauth_app(config, key)
+    assert app.client_id == "the-admins-app" and app.scopes == asked
 
 
 @pytest.mark.parametrize("key", KEYS)

@@ -205,7 +205,7 @@ def start(provider: str):
         abort(404)
     app = oauth_app(runtime().config, provider)
     client = app.session(_callback_url(provider))
-    client.scope = registry.get(provider).provider.signin_scope
+    client.scope = registry.get(provider).provider.signin_scopes(runtime().config)
     state = secrets.token_urlsafe(24)
     session["signin_state"] = {"provider": provider, "state": state}
     return redirect(client.create_authorization_url(app.authorize_url, state=state)[0])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.base import Identity, Provider, WritableField
+from connectors.base import Identity, Provider, Setting, WritableField
 from connectors.errors import Fatal
 from connectors.hubspot.streams import ALL as STREAMS
 from connectors.hubspot.tokens import TOKEN_PATH, complete_token
@@ -23,6 +23,18 @@ TOKEN_ERRORS = {
 class HubSpotProvider(Provider):
     key = "hubspot"
     name = "HubSpot"
+    # The public app: consent on the app host, API and tokens on the API host (both the sandbox when
+    # unset; production: https://app.hubspot.com and https://api.hubapi.com).
+    settings = (
+        Setting("LOGIN_URL", "https://127.0.0.1:8444", "The app host, where the consent page is."),
+        Setting("API_URL", "{LOGIN_URL}", "The API host, where the token endpoint and the CRM API are."),
+        Setting("CLIENT_ID", "pipewise-hubspot-sandbox-client", "The public app's client id."),
+        Setting("CLIENT_SECRET", "pipewise-hubspot-sandbox-secret",
+                "The public app's client secret (also signs webhooks and card fetches)."),
+        Setting("APP_ID", "2016482", "The public app's id."),
+        # Lets the connection check read the app's webhook subscriptions.
+        Setting("DEVELOPER_API_KEY", "pipewise-hubspot-sandbox-developer-key", "The developer account's key."),
+    )
     # The consent page is on the app host (HUBSPOT_LOGIN_URL); the token endpoint on the API host.
     authorize_path = "/oauth/authorize"
     token_path = TOKEN_PATH

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
-from connectors.base import Identity, Provider, WritableField
+from connectors.base import Identity, Provider, Setting, WritableField
 from connectors.errors import Fatal
 from connectors.salesforce.streams import ALL as STREAMS
 
@@ -12,6 +12,18 @@ from connectors.salesforce.streams import ALL as STREAMS
 class SalesforceProvider(Provider):
     key = "salesforce"
     name = "Salesforce"
+    # The connected app (the sandbox's when unset; production: https://login.salesforce.com or the
+    # org's My Domain).
+    settings = (
+        Setting("LOGIN_URL", "https://127.0.0.1:8443", "Where the connected app's OAuth endpoints are."),
+        Setting("CLIENT_ID", "pipewise-sandbox-client", "The connected app's consumer key."),
+        Setting("CLIENT_SECRET", "pipewise-sandbox-secret", "The connected app's consumer secret."),
+        # The team panel's Canvas app: a second app, with its own consumer key and secret (one app
+        # carries one Canvas URL and signs with its own secret).
+        Setting("TEAM_CLIENT_ID", "pipewise-team-sandbox-client", "The team panel's Canvas app consumer key."),
+        Setting("TEAM_CLIENT_SECRET", "pipewise-team-sandbox-secret", "The team panel's Canvas app secret."),
+        Setting("API_VERSION", "59.0", "The REST API version Pipewise calls."),
+    )
     authorize_path = "/services/oauth2/authorize"
     token_path = "/services/oauth2/token"
     revoke_path = "/services/oauth2/revoke"
