@@ -77,7 +77,7 @@ class DynamicsClient(ClientBase):
             retry_after = response.headers.get("Retry-After")
             return Retriable(message, retry_after=float(retry_after) if retry_after else None, status=429,
                              code=error.get("code"))
-        return error_for_status(response.status_code, message, status=response.status_code, code=error.get("code"))
+        return error_for_status(response.status_code, message, code=error.get("code"))
 
     def _refused_after_refresh(self) -> ReauthorizationRequired:
         return ReauthorizationRequired("Dynamics 365 refused a freshly refreshed token: reconnect Dynamics 365 "

@@ -37,7 +37,9 @@ def update(client, logical: str, updates: list[dict[str, Any]]) -> list[WriteRes
     try:
         client._call("POST", f"{ENTITY_SETS[logical]}/{NAMESPACE}.UpdateMultiple",
                      json={"Targets": [_target(logical, u) for u in updates]})
-    except Fatal:
+    except Fatal as exc:
+        if exc.status != 400:
+            raise
         return _batch(client, logical, updates)
     return [WriteResult(remote_id=u["Id"], ok=True) for u in updates]
 
