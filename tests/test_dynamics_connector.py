@@ -55,13 +55,15 @@ def test_a_qualified_lead_is_converted_to_its_opportunity_and_a_closed_deal_is_w
     assert all(lead.converted_opportunity_remote_id == lead.remote_data["_qualifyingopportunityid_value"]
                for lead in qualified)
     assert not any(lead.is_converted for lead in leads if lead.remote_data["statecode"] != 1)
+    sourced = [lead for lead in leads if lead.remote_data.get("leadsourcecode") is not None]
+    # Choices arrive as their labels (the FormattedValue annotation), not their numbers.
+    assert sourced and all(lead.lead_source and not lead.lead_source.isdigit() for lead in sourced)
     opportunities = DynamicsProvider.stream("opportunities")
     deals = [mapping.to_common(opportunities, r) for r in read_all(client, opportunities)]
     won = [d for d in deals if d.remote_data["statecode"] == 1]
     lost = [d for d in deals if d.remote_data["statecode"] == 2]
     assert won and lost and all(d.is_closed and d.is_won for d in won)
     assert all(d.is_closed and not d.is_won for d in lost)
-    assert all(d.lead_source is None or isinstance(d.lead_source, str) for d in deals)
     users = DynamicsProvider.stream("systemusers")
     managed = [mapping.to_common(users, r) for r in read_all(client, users) if r["_parentsystemuserid_value"]]
     assert managed and all(u.manager_remote_id for u in managed)

@@ -49,8 +49,8 @@ class DynamicsProvider(Provider):
         WritableField("model_version", f"{PREFIX}_modelversion", "Pipewise Model Version", "text"),
         WritableField("scored_at", f"{PREFIX}_scoredat", "Pipewise Scored At", "datetime"),
     )
-    # UpdateMultiple has no fixed cap on standard tables (bulk-operations.md recommends batches of
-    # 100-1,000); DYNAMICS_WRITEBACK_BATCH_SIZE lowers it for an environment that needs smaller ones.
+    # UpdateMultiple has no fixed cap on standard tables; bulk-operations.md advises batches of at most
+    # 1,000 records so a request stays inside the message size and two-minute execution limits.
     writeback_batch_size = 1000
     signin_scope = "openid profile user_impersonation"
     panel = None
