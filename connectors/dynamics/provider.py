@@ -26,6 +26,15 @@ def jwt_claims(jwt: str | None) -> dict[str, Any]:
         return {}
 
 
+def environment_url(token: dict[str, Any]) -> str | None:
+    """The Dataverse environment a token is for: kept on it, or the resource of its granted user_impersonation scope."""
+    if token.get("instance_url"):
+        return str(token["instance_url"]).rstrip("/")
+    scope = token.get("scope") or ""
+    scope = " ".join(scope) if isinstance(scope, (list, tuple)) else scope
+    return next((s.rsplit("/", 1)[0] for s in scope.split() if s.endswith("/user_impersonation")), None)
+
+
 class DynamicsProvider(Provider):
     key = "dynamics"
     name = "Dynamics 365"
@@ -60,9 +69,7 @@ class DynamicsProvider(Provider):
         """Environment URL (from the granted <environment>/user_impersonation scope), organization and user (WhoAmI)."""
         if token.get("organization_id") and token.get("instance_url"):
             return token
-        scope = token.get("scope") or ""
-        scope = " ".join(scope) if isinstance(scope, (list, tuple)) else scope
-        resource = next((s.rsplit("/", 1)[0] for s in scope.split() if s.endswith("/user_impersonation")), None)
+        resource = environment_url(token)
         if not resource:
             raise Fatal("Microsoft's token answer grants no Dataverse environment (<environment>/user_impersonation). "
                         "Check DYNAMICS_API_URL and the app registration's Dynamics CRM permission.")

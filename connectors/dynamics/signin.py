@@ -12,7 +12,7 @@ from typing import Any
 
 from connectors.base import SignIn, SignInError
 from connectors.dynamics.client import DynamicsClient
-from connectors.dynamics.provider import jwt_claims
+from connectors.dynamics.provider import environment_url, jwt_claims
 from connectors.errors import ConnectorError
 
 ADMIN_ROLES = {"system administrator"}
@@ -33,7 +33,9 @@ def sign_in(oauth: Any, token: dict[str, Any], config: Any,
     claims = jwt_claims(token.get("id_token"))
     if not claims.get("oid"):
         raise SignInError("Microsoft did not say who you are: the sign-in answer had no id_token.")
-    api_url = token.get("instance_url") or config.DYNAMICS_API_URL
+    api_url = environment_url(token)
+    if not api_url:
+        raise SignInError("Microsoft's answer named no Dynamics 365 environment: sign in again from Pipewise.")
     client = DynamicsClient(token, oauth, api_url=api_url, verify=oauth.verify, max_attempts=2, timeout=30)
     try:
         who = client.who_am_i()
