@@ -164,3 +164,12 @@ def test_the_record_url_opens_the_record_form():
     assert DynamicsProvider.record_url("https://org.crm.dynamics.com", "o", "lead", "abc") == (
         "https://org.crm.dynamics.com/main.aspx?etn=lead&id=abc&pagetype=entityrecord")
     assert isinstance(mapping.to_datetime("2026-01-02T03:04:05Z"), datetime)
+
+
+def test_preflight_reads_every_table_and_the_field_catalogue_lists_live_columns(client):
+    findings = client.preflight()
+    assert {f.check for f in findings} >= {f"object:{s.remote_name}" for s in STREAMS}
+    assert all(f.status == "ok" for f in findings)
+    columns = {c["name"]: c for c in DynamicsProvider.field_catalogue().remote_fields(client, "lead")}
+    assert columns["companyname"]["type"] == "String" and not columns["companyname"]["custom"]
+    assert columns["leadsourcecode"]["type"] == "Picklist"
