@@ -173,3 +173,20 @@ def test_preflight_reads_every_table_and_the_field_catalogue_lists_live_columns(
     columns = {c["name"]: c for c in DynamicsProvider.field_catalogue().remote_fields(client, "lead")}
     assert columns["companyname"]["type"] == "String" and not columns["companyname"]["custom"]
     assert columns["leadsourcecode"]["type"] == "Picklist"
+
+
+def test_an_expired_token_is_refreshed_and_handed_back_a_revoked_grant_asks_for_reauthorization(server, control):
+    from connectors.errors import ReauthorizationRequired
+
+    issued = control.token(refresh=True)
+    oauth = OAuthApp(DynamicsProvider, server.authority, server.settings.client_id, server.settings.client_secret,
+                     verify=str(server.ca_path))
+    saved = []
+    token = {"access_token": issued["access_token"], "refresh_token": issued["refresh_token"], "token_type": "Bearer"}
+    client = DynamicsClient(token, oauth, saved.append, api_url=server.base_url, verify=str(server.ca_path))
+    control.expire_tokens()
+    assert read_all(client, DynamicsProvider.stream("campaigns"))
+    assert len(saved) == 1 and saved[0]["access_token"] != issued["access_token"]
+    control.revoke_tokens()
+    with pytest.raises(ReauthorizationRequired):
+        read_all(client, DynamicsProvider.stream("campaigns"))
