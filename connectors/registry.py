@@ -11,6 +11,7 @@ from connectors.base import Provider
 PACKAGES: dict[str, str] = {
     "salesforce": "connectors.salesforce",
     "hubspot": "connectors.hubspot",
+    "dynamics": "connectors.dynamics",
 }
 
 

@@ -151,6 +151,19 @@ TABLES: dict[str, Table] = {t.logical: t for t in [
                                                 3: "Completed", 4: "Canceled", 5: "Suspended", 6: "Inactive"}))),
     Table("businessunit", "businessunits", "businessunitid", "name", 10, _columns(
         *_system("businessunitid", owned=False), S("name", 160)), can_track=False),
+    # Security roles (role.md) and who holds them: the N:N systemuserroles_association of systemuser, whose
+    # intersect table is systemuserroles (systemuserroles.md); read through
+    # systemusers(<id>)/systemuserroles_association (webapi/retrieve-related-entities-query.md).
+    Table("role", "roles", "roleid", "name", 1036, _columns(
+        *_system("roleid", owned=False), S("name", 100),
+        Column("businessunitid", "Lookup", targets=("businessunit",))), can_track=False),
+    Table("systemuserroles", "systemuserrolescollection", "systemuserroleid", "systemuserroleid", 15, _columns(
+        Column("systemuserroleid", "Uniqueidentifier", update=False),
+        Column("createdon", "DateTime", create=False, update=False),
+        Column("modifiedon", "DateTime", create=False, update=False),
+        Column("versionnumber", "BigInt", create=False, update=False),
+        Column("systemuserid", "Uniqueidentifier", update=False),
+        Column("roleid", "Uniqueidentifier", update=False)), can_track=False),
     Table("publisher", "publishers", "publisherid", "friendlyname", 7101, _columns(
         *_system("publisherid", owned=False), S("uniquename", 256), S("friendlyname", 256),
         S("customizationprefix", 8), Column("customizationoptionvalueprefix", "Integer")), can_track=False),

@@ -120,11 +120,22 @@ def _users(rows: Rows, settings, teams: list[dict[str, str]], unit: str, created
                         azureactivedirectoryobjectid=guid("aad", name), isdisabled=False,
                         parentsystemuserid=_ref("systemuser", manager), businessunitid=_ref("businessunit", unit))
 
+    # Every environment has the System Administrator role; Sales Manager and Salesperson are the Sales
+    # app's (security/security-roles-privileges.md, "Predefined security roles").
+    roles = {name: rows.add("role", name, created, name=name, businessunitid=_ref("businessunit", unit))
+             for name in ("System Administrator", "Sales Manager", "Salesperson")}
+
+    def hold(user: str, role: str) -> None:
+        rows.add("systemuserroles", f"{user}:{role}", created, systemuserid=user, roleid=roles[role])
+
     users = {"Alex Admin": person("Alex Admin", "System Administrator", None)}
+    hold(users["Alex Admin"], "System Administrator")
     for manager in sorted({t["manager"] for t in teams}):
         users[manager] = person(manager, "Sales Manager", None)
+        hold(users[manager], "Sales Manager")
     for team in sorted(teams, key=lambda t: t["sales_agent"]):
         users[team["sales_agent"]] = person(team["sales_agent"], "Sales Representative", users[team["manager"]])
+        hold(users[team["sales_agent"]], "Salesperson")
     return users
 
 

@@ -12,10 +12,12 @@ import time
 from flask import Blueprint, Response, g, jsonify, request
 
 from . import batch, bulk, collection, csdl, entity, metadata
-from .api import API_PREFIX, ApiError, sandbox, service_root
+from .api import API_PREFIX, ApiError, not_found, parse_guid, sandbox, service_root
+from .values import Annotations, to_wire
 
 bp = Blueprint("dynamics_webapi", __name__)
 ENTITY = re.compile(r"^(\w+)\(([^)]*)\)$")
+USER_ROLES = re.compile(r"^systemusers\(([^)]*)\)/systemuserroles_association$")
 ACTION = re.compile(r"^(\w+)/Microsoft\.Dynamics\.CRM\.(\w+)$")
 
 
@@ -67,6 +69,9 @@ def dispatch(path: str):
         return _who_am_i()
     if path.startswith("EntityDefinitions"):
         return metadata.handle(path)
+    user_roles = USER_ROLES.match(path)
+    if user_roles and request.method == "GET":
+        return _user_roles(user_roles.group(1))
     action = ACTION.match(path)
     if action and request.method == "POST":
         table = entity.table_named(action.group(1))
@@ -94,3 +99,17 @@ def _who_am_i():
     return jsonify({"@odata.context": f"{service_root()}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
                     "BusinessUnitId": box.store.meta("business_unit_id"), "UserId": box.caller(),
                     "OrganizationId": box.store.meta("organization_id")})
+
+
+def _user_roles(user_id: str):
+    """The security roles a user holds: the collection-valued navigation property systemuserroles_association."""
+    box = sandbox()
+    user = box.store.get("systemuser", parse_guid(user_id))
+    if user is None:
+        raise not_found("systemuser", user_id)
+    table = box.tables["role"]
+    select = collection.parse_select(table)
+    held = {r["roleid"] for r in box.store.rows("systemuserroles") if r["systemuserid"] == user["systemuserid"]}
+    roles = [r for r in box.store.rows("role") if r["roleid"] in held]
+    return jsonify({"@odata.context": f"{service_root()}/$metadata#roles" + (f"({','.join(select)})" if select else ""),
+                    "value": [to_wire(table, r, select, Annotations(None), box.name_of) for r in roles]})

@@ -1,0 +1,85 @@
+"""The sync engine with the Dynamics 365 connector: install, full and incremental sync, deletes, SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.dynamics import mapping
+from connectors.dynamics.client import DynamicsClient
+from connectors.dynamics.provider import DynamicsProvider
+from connectors.oauth import OAuthApp
+from sync.connections import install, token_saver
+from sync.engine import SyncEngine
+from sync.models import SYNCED_MODELS, Connection, Lead
+from tests.test_dynamics_sandbox import control, server  # noqa: F401 - fixtures
+
+ENTITY_SETS = {"account": ["accounts"], "contact": ["contacts"], "lead": ["leads"], "opportunity": ["opportunities"],
+               "activity": ["tasks", "phonecalls", "appointments", "emails"], "user": ["systemusers"],
+               "campaign": ["campaigns"]}
+
+
+@pytest.fixture
+def installed(db_url, make_runtime, server, control):
+    """A connection installed from a real token of the sandbox's tenant, completed with WhoAmI."""
+    rt = make_runtime(db_url)
+    oauth = OAuthApp(DynamicsProvider, server.authority, server.settings.client_id, "unused",
+                     verify=str(server.ca_path))
+    issued = control.token(refresh=True)
+    token = {"access_token": issued["access_token"], "refresh_token": issued["refresh_token"], "token_type": "Bearer",
+             "scope": f"{server.scope} offline_access openid profile", "expires_at": time.time() + 3600}
+    token = DynamicsProvider.complete_token(token, oauth)
+    with rt.sessions() as session:
+        connection = install(session, rt.cipher, "dynamics", token)
+        session.commit()
+        connection_id, organization_id = connection.id, connection.organization_id
+    client = DynamicsClient(token, oauth, token_saver(rt.sessions, rt.cipher, connection_id),
+                            api_url=token["instance_url"], verify=str(server.ca_path))
+    engine = SyncEngine(rt.sessions, client, DynamicsProvider, mapping.to_common, lookback=timedelta(seconds=300))
+    yield rt, engine, connection_id, organization_id
+    control.reset_knobs()
+
+
+def live_counts(rt, connection_id: int) -> dict[str, int]:
+    with rt.sessions() as session:
+        return {name: session.scalar(select(func.count()).select_from(SYNCED_MODELS[name]).where(
+            SYNCED_MODELS[name].connection_id == connection_id, SYNCED_MODELS[name].deleted_at.is_(None)))
+            for name in ENTITY_SETS}
+
+
+def test_install_and_full_sync_store_exactly_the_environment_and_a_second_sync_changes_nothing(installed, server,
+                                                                                            control):
+    rt, engine, connection_id, organization_id = installed
+    with rt.sessions() as session:
+        connection = session.get(Connection, connection_id)
+        assert connection.remote_org_id == server.sandbox.store.meta("organization_id")
+        assert connection.instance_url == server.base_url
+    first = engine.run(connection_id, organization_id, kind="full")
+    assert first.status == "completed" and first.changed == first.seen > 0
+    counts = control.info()["counts"]
+    assert live_counts(rt, connection_id) == {name: sum(counts[s] for s in sets) for name, sets in ENTITY_SETS.items()}
+    second = engine.run(connection_id, organization_id)
+    assert second.status == "completed" and second.changed == 0 and second.deleted == 0
+
+
+def test_an_edit_arrives_incrementally_and_a_delete_a_webhook_names_is_marked(installed, control):
+    rt, engine, connection_id, organization_id = installed
+    engine.run(connection_id, organization_id, kind="full")
+    with rt.sessions() as session:
+        edited, doomed = session.scalars(select(Lead.remote_id).where(Lead.connection_id == connection_id)
+                                         .order_by(Lead.remote_id).limit(2)).all()
+    control.advance_clock(120)
+    title = f"Chief Revenue Officer {uuid.uuid4().hex[:6]}"
+    control.update("lead", edited, {"jobtitle": title})
+    control.delete("lead", doomed)
+    run = engine.run(connection_id, organization_id)
+    assert run.changed == 1
+    targeted = engine.run_targeted(connection_id, organization_id, {"leads": [doomed]})
+    assert targeted.deleted == 1
+    with rt.sessions() as session:
+        rows = {r.remote_id: r for r in session.scalars(select(Lead).where(Lead.remote_id.in_([edited, doomed])))}
+        assert rows[edited].title == title and rows[edited].deleted_at is None
+        assert rows[doomed].deleted_at is not None
