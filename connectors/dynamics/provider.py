@@ -5,7 +5,7 @@ import base64
 import json
 from typing import Any
 
-from connectors.base import Identity, Provider, WritableField
+from connectors.base import Identity, Provider, Setting, WritableField
 from connectors.dynamics.streams import ALL as STREAMS
 from connectors.errors import Fatal
 
@@ -35,9 +35,26 @@ def environment_url(token: dict[str, Any]) -> str | None:
     return next((s.rsplit("/", 1)[0] for s in scope.split() if s.endswith("/user_impersonation")), None)
 
 
+def environment_scope(config: Any, scope: str) -> str:
+    """A scope as Entra ID takes it: Dataverse's user_impersonation under the environment URL."""
+    if scope != "user_impersonation":
+        return scope
+    return f"{str(config.DYNAMICS_API_URL).rstrip('/')}/{scope}"
+
+
 class DynamicsProvider(Provider):
     key = "dynamics"
     name = "Dynamics 365"
+    # The app registration and the environment (the sandbox's when unset). Production: LOGIN_URL is
+    # https://login.microsoftonline.com/<tenant id> and API_URL the environment URL
+    # (https://<org>.crm.dynamics.com), which is also the resource of the delegated scope.
+    settings = (
+        Setting("LOGIN_URL", "https://127.0.0.1:8445/8c3f6a2d-1b4e-4f7a-a9d2-5e6b7c8d9e0f",
+                "The tenant's authority: https://login.microsoftonline.com/<tenant id>."),
+        Setting("API_URL", "https://127.0.0.1:8445", "The Dataverse environment URL."),
+        Setting("CLIENT_ID", "5f1d3a4e-7c2b-4e8a-9b61-2d0c8f3a9e71", "The app registration's Application (client) ID."),
+        Setting("CLIENT_SECRET", "pipewise-dynamics-sandbox-secret", "The app registration's client secret."),
+    )
     # Microsoft identity platform v2 endpoints under the tenant (DYNAMICS_LOGIN_URL is
     # https://login.microsoftonline.com/<tenant id>).
     authorize_path = "/oauth2/v2.0/authorize"
@@ -45,8 +62,9 @@ class DynamicsProvider(Provider):
     # Entra ID takes a confidential client's secret as client_secret in the form body
     # ("Microsoft identity platform and OAuth 2.0 authorization code flow").
     token_endpoint_auth_method = "client_secret_post"
-    # <environment URL>/user_impersonation is prepended by the connection from DYNAMICS_API_URL; the rest are
-    # the OpenID Connect scopes that bring an id_token and a refresh token.
+    # Dataverse's delegated permission is asked for as <environment URL>/user_impersonation
+    # (requested_scopes, from DYNAMICS_API_URL); the rest are the OpenID Connect scopes that bring an
+    # id_token and a refresh token ("Use OAuth authentication with Microsoft Dataverse").
     scopes = ("user_impersonation", "offline_access", "openid", "profile")
     streams = STREAMS
     writable_objects = {"lead": "lead", "opportunity": "opportunity"}
@@ -63,6 +81,16 @@ class DynamicsProvider(Provider):
     writeback_batch_size = 1000
     signin_scope = "openid profile user_impersonation"
     panel = None
+
+    @classmethod
+    def requested_scopes(cls, config: Any) -> tuple[str, ...]:
+        """The declared scopes with user_impersonation on the configured environment."""
+        return tuple(environment_scope(config, scope) for scope in cls.scopes)
+
+    @classmethod
+    def signin_scopes(cls, config: Any) -> str:
+        """The sign-in's scopes with user_impersonation on the configured environment."""
+        return " ".join(environment_scope(config, scope) for scope in cls.signin_scope.split())
 
     @classmethod
     def complete_token(cls, token: dict[str, Any], oauth: Any) -> dict[str, Any]:
