@@ -350,16 +350,11 @@ PANEL_APPS = ("rep", "team")  # the record's panel, and the manager's team panel
 
 
 @dataclass(frozen=True)
-class PanelRequest:
-    """A request for an embedded panel as embed received it, before anything in it is trusted."""
+class PanelRequest(Inbound):
+    """A request for an embedded panel, as an ``Inbound`` with its parsed query and form, nothing trusted yet."""
 
-    method: str
-    url: str                    # the URL the server saw
-    path_and_query: str
-    headers: Mapping[str, str]
     args: Mapping[str, str]     # the query parameters
     form: Mapping[str, str]     # the form fields of a POST
-    public_url: str | None      # the public origin Pipewise is reached at (behind a proxy)
 
 
 @dataclass(frozen=True)

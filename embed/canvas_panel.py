@@ -30,49 +30,40 @@ STATE_SALT = "pipewise.embed.canvas-approval"
 STATE_MAX_AGE = 600
 
 
-def rep_panel(provider: str):
-    """Verify the CRM's signed request, then show the panel of the record in its context."""
+def canvas(provider: str, app: str):
+    """Verify the signed request of this panel's app at the CRM, then open the panel for its org."""
     if request.method == "GET":
-        return _canvas_get(provider, "rep")
+        return _canvas_get(provider, app)
     try:
-        context = verify_panel(provider, "rep")
+        context = verify_panel(provider, app)
     except InvalidPanelRequest as exc:
-        log.warning("embed.canvas.invalid-signature reason=%s", exc.reason)
+        log.warning("embed.%s.invalid-signature reason=%s", "canvas" if app == "rep" else "manager", exc.reason)
         return _not_verified(provider)
     with runtime().sessions() as session:
         connection = live_connection(session, provider, context.remote_org_id)
         if connection is None:
             log.warning("embed.canvas.unknown-organization org=%s", context.remote_org_id)
             return _not_installed(provider, context)
-        object_type, remote_id = context.record or (None, "")
-        if object_type not in registry.provider(provider).writable_objects:
-            return _notice("Open a lead or an opportunity",
-                           "Pipewise scores leads and opportunities. Open one to see its score.",
-                           frame_ancestors(connection))
-        user = context.remote_user_id
-        claims = PanelClaims(organization_id=connection.organization_id, connection_id=connection.id,
-                             user_remote_id=user, role=viewer_role(session, connection.organization_id, user or None),
-                             object_type=object_type, remote_id=remote_id)
-        log.info("embed.canvas.opened connection=%s object=%s", connection.id, object_type)
-        return _panel(session, connection, claims, issue_panel_token(current_app.secret_key, claims))
+        if app == "team":
+            # Opened on a user's page, the panel starts on that user (when the viewer may see them).
+            subject = context.record[1] if context.record and context.record[0] == "user" else None
+            return open_team_panel(session, connection, context.remote_user_id, subject)
+        return _rep_panel(session, provider, connection, context)
 
 
-def team_panel(provider: str):
-    """Verify the team panel app's signed request (its own app and secret), then open the team panel."""
-    if request.method == "GET":
-        return _canvas_get(provider, "team")
-    try:
-        context = verify_panel(provider, "team")
-    except InvalidPanelRequest as exc:
-        log.warning("embed.manager.invalid-signature reason=%s", exc.reason)
-        return _not_verified(provider)
-    with runtime().sessions() as session:
-        connection = live_connection(session, provider, context.remote_org_id)
-        if connection is None:
-            return _not_installed(provider, context)
-        # Opened on a user's page, the panel starts on that user (when the viewer may see them).
-        subject = context.record[1] if context.record and context.record[0] == "user" else None
-        return open_team_panel(session, connection, context.remote_user_id, subject)
+def _rep_panel(session, provider: str, connection, context: PanelContext):
+    """The panel of the record in the verified context, or a notice off a record Pipewise scores."""
+    object_type, remote_id = context.record or (None, "")
+    if object_type not in registry.provider(provider).writable_objects:
+        return _notice("Open a lead or an opportunity",
+                       "Pipewise scores leads and opportunities. Open one to see its score.",
+                       frame_ancestors(connection))
+    user = context.remote_user_id
+    claims = PanelClaims(organization_id=connection.organization_id, connection_id=connection.id,
+                         user_remote_id=user, role=viewer_role(session, connection.organization_id, user or None),
+                         object_type=object_type, remote_id=remote_id)
+    log.info("embed.canvas.opened connection=%s object=%s", connection.id, object_type)
+    return _panel(session, connection, claims, issue_panel_token(current_app.secret_key, claims))
 
 
 def _not_verified(provider: str):
@@ -172,11 +163,12 @@ def _callback_url(provider: str) -> str:
 
 def _register(provider: str) -> None:
     """The routes of one provider's canvas panels (the URLs its apps are configured with at the CRM)."""
-    rules = (("canvas", "canvas", rep_panel, ["GET", "POST"]), ("manager", "manager", team_panel, ["GET", "POST"]),
-             ("canvas/approve", "canvas_approve", approve, ["GET"]),
-             ("canvas/approved", "canvas_approved", approved, ["GET"]))
-    for path, endpoint, view, methods in rules:
-        bp.add_url_rule(f"/{provider}/{path}", endpoint=f"{provider}_{endpoint}", view_func=partial(view, provider),
+    rules = (("canvas", partial(canvas, provider, "rep"), ["GET", "POST"]),
+             ("manager", partial(canvas, provider, "team"), ["GET", "POST"]),
+             ("canvas/approve", partial(approve, provider), ["GET"]),
+             ("canvas/approved", partial(approved, provider), ["GET"]))
+    for path, view, methods in rules:
+        bp.add_url_rule(f"/{provider}/{path}", endpoint=f"{provider}_{path.replace('/', '_')}", view_func=view,
                         methods=methods)
 
 

@@ -158,10 +158,11 @@ def user_id_forms(connection: Connection, user_remote_id: str | None) -> tuple[s
 def panel_request() -> PanelRequest:
     """The current request as a provider's ``panel.verify`` takes it (nothing in it trusted yet)."""
     query = request.query_string.decode("latin-1")
+    body = request.get_data(cache=True)  # kept, so that the form is still parsed from it
     return PanelRequest(method=request.method, url=request.url,
                         path_and_query=request.path + (f"?{query}" if query else ""), headers=request.headers,
-                        args=request.args, form=request.form if request.method == "POST" else {},
-                        public_url=runtime().config.PUBLIC_URL)
+                        body=body, path_args={}, public_url=runtime().config.PUBLIC_URL, args=request.args,
+                        form=request.form if request.method == "POST" else {})
 
 
 def verify_panel(provider: str, app: str) -> PanelContext:

@@ -162,8 +162,8 @@ def test_a_signed_panel_is_verified_by_the_package_before_anything_is_read(key):
         assert all(client_id and secret for client_id, secret in credentials.values())
         assert len(set(credentials.values())) == len(PANEL_APPS), "each panel's app signs with its own secret"
         assert module.APPROVAL_FRAMES and all(o.startswith("https://") for o in module.APPROVAL_FRAMES)
-        get = PanelRequest(method="GET", url="https://pipewise.example/", path_and_query="/", headers={}, args={},
-                           form={}, public_url=None)
+        get = PanelRequest(method="GET", url="https://pipewise.example/", path_and_query="/", headers={}, body=b"",
+                           path_args={}, args={}, form={}, public_url=None)
         assert module.approval_required(get) is False
     # A request the CRM did not sign is refused without a look at the store or Redis.
     config = Config()
@@ -173,7 +173,7 @@ def test_a_signed_panel_is_verified_by_the_package_before_anything_is_read(key):
 
     forged = PanelRequest(method="POST", url=f"https://pipewise.example/embed/{key}/x?portalId=1&userId=2",
                           path_and_query=f"/embed/{key}/x?portalId=1&userId=2", headers={"X-Forged": "1"},
-                          args={"portalId": "1", "userId": "2", "associatedObjectId": "1"},
+                          body=b"signed_request=c2lnbmF0dXJl", path_args={}, args={"portalId": "1", "userId": "2", "associatedObjectId": "1"},
                           form={"signed_request": "c2lnbmF0dXJl.eyJhbGdvcml0aG0iOiJITUFDU0hBMjU2In0="},
                           public_url=None)
     for app in PANEL_APPS:

@@ -6,7 +6,7 @@ X-HubSpot-Signature-v3 over the full URL and adds ``portalId``, ``userId``, ``us
 """
 from __future__ import annotations
 
-from connectors.base import Inbound, InvalidPanelRequest, PanelChecks, PanelContext, PanelRequest
+from connectors.base import InvalidPanelRequest, PanelChecks, PanelContext, PanelRequest
 from connectors.hubspot import webhooks
 from connectors.hubspot.provider import HubSpotProvider
 
@@ -15,9 +15,7 @@ MAX_OBJECT_ID_DIGITS = 19  # record ids are 64-bit integers
 
 def verify(request: PanelRequest, app: str, checks: PanelChecks) -> PanelContext:
     """The context of a card fetch with a valid, fresh v3 signature, or InvalidPanelRequest."""
-    inbound = Inbound(method=request.method, url=request.url, path_and_query=request.path_and_query,
-                      headers=request.headers, body=b"", path_args={}, public_url=request.public_url)
-    if not webhooks.verify(inbound, checks.config, lambda *_: False):
+    if not webhooks.verify(request, checks.config, lambda *_: False):
         raise InvalidPanelRequest("bad-signature")
     object_id = request.args.get("associatedObjectId", "")
     object_type = HubSpotProvider.panel_objects.get(request.args.get("associatedObjectType", "").upper())
