@@ -26,17 +26,34 @@ Every package has these modules, under the same names:
   ``verify(inbound, config, secret_matches)`` before any parsing, ``parse(inbound)`` → ``InboundEvent``s
   (``ValueError`` when malformed, ``Refused`` when for another account), ``answer(outcome)`` → ``Answer``
   for "accepted", "malformed" or "refused", and ``test_delivery`` for the console's test event.
+- ``panel.py`` — the embed contract, in every package whose provider declares a signed ``panel``
+  ("canvas": a signed request POSTed into the CRM's frame; "card": a card fetch signed like the CRM's
+  webhooks): ``verify(request, app, checks)`` → ``PanelContext`` (remote org, user, record, app), which
+  raises ``InvalidPanelRequest(reason)`` before anything in the ``PanelRequest`` is trusted. ``app`` is
+  "rep" (the record's panel) or "team" (the team panel); ``checks`` (``PanelChecks``) gives the
+  settings, Redis (to tell a reload from a replay) and the instance URL of an installed remote org. A
+  "canvas" panel's module also gives ``approval_required(request)`` (the CRM asks the user to approve
+  the app instead of posting), ``app_credentials(config, app)`` (the client id and secret of the app
+  that signs each panel, from the provider's ``settings``) and ``APPROVAL_FRAMES`` (the CRM's own
+  origins, which may frame the approval page before the org is known). Embed serves each provider
+  through the registry at ``/embed/<key>/canvas``, ``/embed/<key>/manager`` (team) or
+  ``/embed/<key>/card``; the provider's ``frame_ancestors(instance_url)`` names the origins that may
+  frame the panel and ``id_forms(remote_id)`` the forms an org or user id may be stored under.
 """
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
 from typing import Any, ClassVar, Protocol
+from urllib.parse import urlsplit
 
 from connectors.common import Remote
+
+_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
 class Stream:
@@ -142,9 +159,9 @@ class Provider:
     signin_scope: ClassVar[str] = ""
     # The largest panel request body the CRM sends to /embed/<key>/… (None: the console's default).
     embed_body_bytes: ClassVar[int | None] = None
-    # How the CRM embeds Pipewise's panel: "canvas" (a signed request POSTed into a Canvas frame,
-    # served by embed.views/canvas_apps) or "card" (a card fetch signed like the CRM's webhooks,
-    # verified by the package's webhooks.verify, served by embed.card); None: no embedded panel.
+    # How the CRM embeds Pipewise's panel: "canvas" (a signed request POSTed into the CRM's frame,
+    # served by embed.canvas_panel) or "card" (a card fetch signed like the CRM's webhooks, served by
+    # embed.card), both verified by the package's ``panel.verify``; None: no embedded panel.
     panel: ClassVar[str | None] = None
     # A card's record type as the CRM names it (its type id or name, upper-cased) → common object type.
     panel_objects: ClassVar[dict[str, str]] = {}
@@ -205,6 +222,32 @@ class Provider:
         Raises ``SignInError`` with a sentence for the person signing in.
         """
         return cls._package_module("signin").sign_in(oauth, token, config, kept_refresh_tokens)
+
+    @classmethod
+    def verify_panel(cls, request: "PanelRequest", app: str, checks: "PanelChecks") -> "PanelContext":
+        """Who opened the panel, in which org and on which record, from a request the CRM signed.
+
+        Implemented by the package's ``panel.verify``. ``app`` is "rep" or "team" (each may be its
+        own app at the CRM, signing with its own secret). Raises ``InvalidPanelRequest`` before
+        anything in the request is read when it is not the CRM's, not for this app, or replayed.
+        """
+        return cls.panel_module().verify(request, app, checks)
+
+    @classmethod
+    def panel_module(cls) -> ModuleType:
+        """The package's ``panel`` module (``verify``; for a canvas panel also its approval hooks)."""
+        return cls._package_module("panel")
+
+    @classmethod
+    def frame_ancestors(cls, instance_url: str | None) -> list[str]:
+        """The origins that may frame the panel of the org at this instance (most: the instance's origin)."""
+        found = url_origin(instance_url)
+        return [found] if found else []
+
+    @classmethod
+    def id_forms(cls, remote_id: str) -> tuple[str, ...]:
+        """The forms an org or user id may be sent or stored under, the synced form first (most: itself)."""
+        return (remote_id,)
 
     @classmethod
     def field_catalogue(cls) -> "FieldCatalogue":
@@ -301,6 +344,66 @@ class Answer:
 
 class Refused(Exception):
     """An inbound request that verified but is not for the account it was sent to; answered as refused."""
+
+
+PANEL_APPS = ("rep", "team")  # the record's panel, and the manager's team panel
+
+
+@dataclass(frozen=True)
+class PanelRequest(Inbound):
+    """A request for an embedded panel, as an ``Inbound`` with its parsed query and form, nothing trusted yet."""
+
+    args: Mapping[str, str]     # the query parameters
+    form: Mapping[str, str]     # the form fields of a POST
+
+
+@dataclass(frozen=True)
+class PanelChecks:
+    """What a panel's ``verify`` may consult besides the request."""
+
+    config: Any
+    redis: Any
+    # The instance URL of the live connection of a remote org id (any of its ``id_forms``); None
+    # when Pipewise is not installed there.
+    instance_url_of: Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class PanelContext:
+    """Who opened the panel, where and on which record, as a verified panel request tells it."""
+
+    remote_org_id: str
+    remote_user_id: str                      # in the form the CRM's users are synced under
+    # (common object type, or None when Pipewise has none for it; remote id), None off a record page.
+    record: tuple[str | None, str] | None
+    app: str                                 # rep | team
+    # The instance the request names: trusted once verified, to frame a message before the org is known.
+    instance_url: str | None = None
+    user_email: str | None = None            # where the CRM sends it (a card fetch), to find a team viewer
+
+
+class InvalidPanelRequest(Exception):
+    """A panel request that must not be trusted; ``reason`` is a short slug safe to log."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def url_origin(url: str | None) -> str | None:
+    """scheme://host[:port] of a URL, or None when it is not a plain http(s) origin."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname or ""
+    if parts.scheme not in ("https", "http") or not _HOST.match(host):
+        return None
+    default = {"https": 443, "http": 80}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The rep's panel embedded in the CRM (Salesforce Canvas first)."""
+"""The panels embedded in the CRMs, served for every registered provider by its panel kind."""
 from __future__ import annotations
 
 from flask import Flask
@@ -6,7 +6,7 @@ from flask import Flask
 from embed.views import bp
 from embed import card as _card  # noqa: F401 - adds the CRM card routes to bp
 from embed import manager as _manager  # noqa: F401 - adds the team panel routes to bp
-from embed import canvas_apps as _canvas_apps  # noqa: F401 - adds the Canvas approval routes to bp
+from embed import canvas_panel as _canvas_panel  # noqa: F401 - adds each canvas provider's routes to bp
 
 __all__ = ["bp", "init_app"]
 

@@ -6,7 +6,8 @@ sections of tokens, section actions and top-level actions), as its CRM card API 
 (PublicApiSpecs/CRM/Public App Crm Cards/Rollouts/147892/2026-03/publicAppCrmCards.json, "sample-response").
 Legacy CRM cards, whose fetch also took the older `results[]` format, are sunset since 31 October 2026;
 the app card shipped in docs/hubspot fetches this same URL through `hubspot.fetch()`, which signs the
-request with X-HubSpot-Signature-v3 and adds userId, portalId, userEmail and appId, and renders this payload.
+request with X-HubSpot-Signature-v3 and names the account, the viewer and the record (its panel module reads
+them), and renders this payload.
 """
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, current_app, jsonify, request, url_for
+from flask import Response, current_app, jsonify, url_for
 from sqlalchemy import func, select
 
 from connectors import registry
-from connectors.base import Inbound
+from connectors.base import InvalidPanelRequest
 from embed.panel import panel_context
 from embed.tokens import PanelClaims, issue_panel_token
-from embed.views import bp
+from embed.views import bp, live_connection, verify_panel
 from sync.models import Connection, User
 from embed.app_runtime import runtime
 
@@ -33,40 +34,35 @@ RESPONSE_VERSION = "v3"
 
 
 def card_fetch(provider: str):
-    """Verify the CRM's signature on the card fetch (as on its webhooks), then answer the card for the record."""
+    """Verify the CRM's signature on the card fetch (its panel.verify), then answer the card for the record."""
     rt = runtime()
-    package = registry.get(provider)
-    query = request.query_string.decode("latin-1")
-    inbound = Inbound(method=request.method, url=request.url,
-                      path_and_query=request.path + (f"?{query}" if query else ""), headers=request.headers,
-                      body=b"", path_args={}, public_url=rt.config.PUBLIC_URL)
-    if not package.webhooks.verify(inbound, rt.config, lambda *_: False):
-        log.warning("%s.card.invalid-signature", provider)
-        return _json({"status": "error", "message": f"The request did not come from {package.provider.name} "
+    declared = registry.provider(provider)
+    try:
+        context = verify_panel(provider, "rep")
+    except InvalidPanelRequest as exc:
+        log.warning("%s.card.invalid-signature reason=%s", provider, exc.reason)
+        return _json({"status": "error", "message": f"The request did not come from {declared.name} "
                                                     "with a valid, fresh signature."}, 401)
-    portal_id = request.args.get("portalId", "")
-    object_id = request.args.get("associatedObjectId", "")
-    object_type = package.provider.panel_objects.get(request.args.get("associatedObjectType", "").upper())
+    object_type, object_id = context.record or (None, "")
     with rt.sessions() as session:
-        connection = session.scalar(select(Connection).where(Connection.provider == provider,
-                                                             Connection.remote_org_id == portal_id))
-        if connection is None or connection.status == "disconnected":
-            log.warning("%s.card.unknown-portal portal=%s", provider, portal_id)
-            name = package.provider.name
+        connection = live_connection(session, provider, context.remote_org_id)
+        if connection is None:
+            log.warning("%s.card.unknown-portal portal=%s", provider, context.remote_org_id)
+            name = declared.name
             return _json(_message_card(object_id, f"Pipewise is not installed for this {name} account",
                                        f"Ask your {name} admin to connect this account in the Pipewise console."))
-        if object_type is None or not (object_id.isascii() and object_id.isdigit()) or len(object_id) > 19:
+        if object_type not in declared.writable_objects:
             return _json(_message_card(object_id, "Pipewise scores contacts and deals",
                                        "Open a contact or a deal to see its Pipewise score."))
-        context = panel_context(session, connection, object_type, object_id)
+        panel = panel_context(session, connection, object_type, object_id)
         claims = PanelClaims(organization_id=connection.organization_id, connection_id=connection.id,
-                             user_remote_id=request.args.get("userId", ""), role="rep",
+                             user_remote_id=context.remote_user_id, role="rep",
                              object_type=object_type, remote_id=object_id)
         panel_token = issue_panel_token(current_app.secret_key, claims)
-        team = team_panel_action(session, connection, request.args.get("userEmail", ""), rt.config.PUBLIC_URL)
+        team = team_panel_action(session, connection, context.user_email or "", rt.config.PUBLIC_URL)
         log.info("%s.card.fetched connection=%s object=%s", provider, connection.id, object_type)
-        theme = provider if package.provider.panel_theme else None
-        answer = card(context, object_id, panel_url(rt.config.PUBLIC_URL, object_type, object_id, panel_token, theme))
+        theme = provider if declared.panel_theme else None
+        answer = card(panel, object_id, panel_url(rt.config.PUBLIC_URL, object_type, object_id, panel_token, theme))
         if team is not None:
             answer["topLevelActions"]["secondary"].append(team)
         return _json(answer)

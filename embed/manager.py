@@ -1,4 +1,4 @@
-"""The manager's team panel: entered from a Salesforce Canvas POST or a HubSpot iframe link, then
+"""The manager's team panel: entered from a CRM's signed panel request or a card's iframe link, then
 navigated inside the frame with a manager panel token (no cookies). Six views, each drilling down
 team → rep → deal and exporting any of its tables as CSV (`?format=csv&table=<name>`).
 """
@@ -18,11 +18,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from jinja2 import pass_context
 from markupsafe import Markup
 
-from embed import context as canvas_context
-from embed.canvas import InvalidSignedRequest
 from embed.manager_charts import bar_chart_svg, range_chart_svg
 from embed.tokens import DEFAULT_MAX_AGE_SECONDS, token_from_request
-from embed.views import _embed_headers, _refusal, _salesforce_connection, bp
+from embed.views import _embed_headers, _refusal, bp, frame_ancestors, user_id_forms
 from embed.manager_forecast import forecast_view, may_call, may_submit, submit_call
 from embed.manager_notices import leads_nobody, leads_nobody_notice
 from scoring.benchmarks import benchmarks
@@ -44,7 +42,6 @@ from embed.app_runtime import runtime
 log = logging.getLogger(__name__)
 TOKEN_SALT = "pipewise.embed.manager-token"
 CSRF_CONTEXT = b"pipewise.embed.manager-form|"
-SALESFORCE_USER_PREFIX = "005"
 
 
 @dataclass(frozen=True)
@@ -156,38 +153,13 @@ bp.add_app_template_filter(_cell_in_viewer_zone, "pw_cell")
 
 # -- routes ----------------------------------------------------------------------------------------
 
-@bp.route("/salesforce/manager", methods=["GET", "POST"])
-def salesforce_manager():
-    """Verify the team panel app's signed request (its own app and secret), then open the team panel."""
-    from embed import canvas_apps
-    from embed.views import _canvas_get, _instance_of
-
-    if request.method == "GET":
-        return _canvas_get("team")
-    rt = runtime()
-    try:
-        envelope = canvas_apps.verify(canvas_apps.canvas_app("team"), request.form.get("signed_request", ""),
-                                      _instance_of)
-    except InvalidSignedRequest as exc:
-        log.warning("embed.manager.invalid-signature reason=%s", exc.reason)
-        return _refusal("Pipewise could not verify this request",
-                        "The request did not come from Salesforce with a valid signature, or it was replayed "
-                        "after its Salesforce session ended. Reload the Salesforce page to try again.", [])
-    with rt.sessions() as session:
-        connection = _salesforce_connection(session, canvas_context.organization_id(envelope))
-        if connection is None:
-            ancestors = canvas_context.frame_ancestors(canvas_context.instance_url(envelope))
-            return _refusal("Pipewise is not installed for this organization",
-                            "Ask your Salesforce admin to install Pipewise (connect this Salesforce organization "
-                            "in the Pipewise console), then reload this page.", ancestors)
-        user = canvas_context.to_18(canvas_context.user_id(envelope))
-        claims = ManagerClaims(connection.organization_id, connection.id, user,
-                               viewer_role(session, connection.organization_id, user))
-        token = _serializer(current_app.secret_key).dumps(asdict(claims))
-        ref = canvas_context.record_ref(envelope)
-        subject = ref[1] if ref and ref[1].startswith(SALESFORCE_USER_PREFIX) else None
-        log.info("embed.manager.opened connection=%s role=%s", connection.id, claims.role)
-        return _render(session, connection, claims, token, "pipeline", {"rep": subject}, from_record=True)
+def open_team_panel(session, connection: Connection, user_remote_id: str, subject: str | None) -> Response:
+    """The team panel for a viewer a verified panel request named, on ``subject`` (a user's page) if in scope."""
+    claims = ManagerClaims(connection.organization_id, connection.id, user_remote_id,
+                           viewer_role(session, connection.organization_id, user_remote_id or None))
+    token = _serializer(current_app.secret_key).dumps(asdict(claims))
+    log.info("embed.manager.opened connection=%s role=%s", connection.id, claims.role)
+    return _render(session, connection, claims, token, "pipeline", {"rep": subject}, from_record=True)
 
 
 @bp.get("/manager")
@@ -266,7 +238,7 @@ def _authorize_form(session, again: str):
     if isinstance(checked, Response):
         return checked
     connection, claims, token = checked
-    ancestors = canvas_context.frame_ancestors(connection.instance_url)
+    ancestors = frame_ancestors(connection)
     if not csrf_valid(token, request.form.get("csrf_token")):
         return _refusal("This form has expired", again, ancestors)
     return connection, claims, token, ancestors
@@ -288,7 +260,7 @@ def _authorize(session, token: str | None = None):
 def _render(session, connection, claims: ManagerClaims, token: str, view: str, args, *, from_record=False,
             error: str | None = None, status: int = 200) -> Response:
     """Build the view for the subject asked for, as HTML or as one table's CSV."""
-    ancestors = canvas_context.frame_ancestors(connection.instance_url)
+    ancestors = frame_ancestors(connection)
     viewer = Viewer(claims.organization_id, claims.user_remote_id, claims.role)
     notice = None
     rep = args.get("rep") or None
@@ -340,7 +312,7 @@ def _render(session, connection, claims: ManagerClaims, token: str, view: str, a
         saved=bool(args.get("saved")), called=args.get("called"), periods=_period_choices(period, as_of),
         csrf_token=csrf_token(token), may_submit=may_submit(viewer, subject),
         may_call=may_call(viewer, subject, session), viewer_tz=user_zone(
-            session, connection, {claims.user_remote_id, canvas_context.to_18(claims.user_remote_id or "")}),
+            session, connection, user_id_forms(connection, claims.user_remote_id)),
         quota_owners=sorted(((names.get(o, o), o) for o in (subject.owners or names)), key=lambda p: p[0]))
     return _embed_headers(make_response(html, status), ancestors)
 

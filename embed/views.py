@@ -1,4 +1,4 @@
-"""The embedding endpoints: the Salesforce Canvas POST and the panel's own token-authorized requests."""
+"""The embedding blueprint and the panel's own token-authorized requests; what every panel kind shares."""
 from __future__ import annotations
 
 import logging
@@ -10,12 +10,10 @@ from jinja2 import pass_context
 from sqlalchemy import select
 
 from connectors import registry
-from embed import context as canvas_context
-from embed.canvas import InvalidSignedRequest
+from connectors.base import PanelChecks, PanelContext, PanelRequest
 from embed.panel import history_chart, panel_context, record_title, score_history
 from embed.tokens import (DEFAULT_MAX_AGE_SECONDS, InvalidPanelToken, PanelClaims, issue_panel_token,
                           read_panel_token, token_from_request)
-from scoring.scope import viewer_role
 from sync.local_time import UTC, format_local, user_zone
 from sync.models import Connection
 from embed.app_runtime import runtime
@@ -34,11 +32,6 @@ def panel_themes() -> frozenset[str]:
     return frozenset(key for key in registry.keys() if registry.get(key).provider.panel_theme)
 
 
-def canvas_provider() -> str:
-    """The provider whose panel is a Canvas frame (the /embed/<key>/canvas routes serve it)."""
-    return registry.panel_keys("canvas")[0]
-
-
 @bp.app_template_filter("embed_time")
 @pass_context
 def _in_viewer_zone(context, value: datetime | None) -> str:
@@ -48,68 +41,7 @@ def _in_viewer_zone(context, value: datetime | None) -> str:
 
 def viewer_zone(session, connection: Connection, claims: PanelClaims) -> ZoneInfo:
     """The zone of the panel's viewer: their CRM user's, else their CRM organization's, else UTC."""
-    user = claims.user_remote_id or ""
-    return user_zone(session, connection, {user, canvas_context.to_18(user)})
-
-
-@bp.route("/salesforce/canvas", methods=["GET", "POST"])
-def salesforce_canvas():
-    """Verify Salesforce's signed request, then show the panel of the record in its context."""
-    from embed import canvas_apps
-
-    if request.method == "GET":
-        return _canvas_get("rep")
-    rt = runtime()
-    try:
-        envelope = canvas_apps.verify(canvas_apps.canvas_app("rep"), request.form.get("signed_request", ""),
-                                      _instance_of)
-    except InvalidSignedRequest as exc:
-        log.warning("embed.canvas.invalid-signature reason=%s", exc.reason)
-        return _refusal("Pipewise could not verify this request",
-                        "The request did not come from Salesforce with a valid signature, or it was "
-                        "replayed after its Salesforce session ended. Reload the Salesforce page to try again.", [])
-
-    org_id = canvas_context.organization_id(envelope)
-    with rt.sessions() as session:
-        connection = _salesforce_connection(session, org_id)
-        if connection is None:
-            log.warning("embed.canvas.unknown-organization org=%s", org_id)
-            # The envelope is verified, so its instance may frame this message for the admin to read.
-            ancestors = canvas_context.frame_ancestors(canvas_context.instance_url(envelope))
-            return _refusal("Pipewise is not installed for this organization",
-                            "Ask your Salesforce admin to install Pipewise (connect this Salesforce "
-                            "organization in the Pipewise console), then reload this page.", ancestors)
-        ancestors = canvas_context.frame_ancestors(connection.instance_url)
-        ref = canvas_context.record_ref(envelope)
-        if ref is None or ref[0] is None:
-            return _notice("Open a lead or an opportunity",
-                           "Pipewise scores leads and opportunities. Open one to see its score.", ancestors)
-        object_type, remote_id = ref
-        user_remote_id = canvas_context.user_id(envelope)
-        claims = PanelClaims(organization_id=connection.organization_id, connection_id=connection.id,
-                             user_remote_id=user_remote_id,
-                             role=_role(session, connection.organization_id, user_remote_id), object_type=object_type,
-                             remote_id=remote_id)
-        log.info("embed.canvas.opened connection=%s object=%s", connection.id, object_type)
-        return _panel(session, connection, claims, issue_panel_token(current_app.secret_key, claims))
-
-
-def _canvas_get(app_key: str):
-    """A Canvas URL opened with GET: Salesforce asks a self-authorized app to get the user's approval."""
-    from embed import canvas_apps
-
-    if request.args.get("_sfdc_canvas_authvalue") == canvas_apps.APPROVAL_REQUIRED:
-        log.info("embed.canvas.approval-required app=%s", app_key)
-        return canvas_apps.approval_page(app_key)
-    return _refusal("Open Pipewise from Salesforce",
-                    "This page is the Pipewise panel that Salesforce shows on its record pages.", [])
-
-
-def _instance_of(envelope: dict) -> str | None:
-    """The instance URL Pipewise installed for the envelope's organization (trusted, unlike the envelope's)."""
-    with runtime().sessions() as session:
-        connection = _salesforce_connection(session, canvas_context.organization_id(envelope))
-        return connection.instance_url if connection else None
+    return user_zone(session, connection, user_id_forms(connection, claims.user_remote_id))
 
 
 @bp.get("/panel/<object_type>/<remote_id>")
@@ -137,7 +69,7 @@ def history_svg(object_type: str, remote_id: str):
         svg = '<?xml version="1.0" encoding="UTF-8"?>\n' + history_chart(history, title, lambda at: format_local(at, tz))
         response = make_response(svg)
         response.mimetype = "image/svg+xml"
-        return _embed_headers(response, canvas_context.frame_ancestors(connection.instance_url))
+        return _embed_headers(response, frame_ancestors(connection))
 
 
 @bp.get("/panel/<object_type>/<remote_id>/score.json")
@@ -156,7 +88,7 @@ def score_json(object_type: str, remote_id: str):
         response = jsonify(object_type=data["object_type"], remote_id=data["remote_id"],
                            title=data["record_title"], score=score,
                            history=[{"at": format_local(at, tz), "probability": p} for at, p in data["history"]])
-        return _embed_headers(response, canvas_context.frame_ancestors(connection.instance_url))
+        return _embed_headers(response, frame_ancestors(connection))
 
 
 def _authorize(session, object_type: str, remote_id: str):
@@ -169,16 +101,16 @@ def _authorize(session, object_type: str, remote_id: str):
         log.warning("embed.panel.invalid-token reason=%s", exc.reason)
         # An expired token is still authentic: its org may frame the message; a forged one gets no frame.
         expired = exc.expired_claims and session.get(Connection, exc.expired_claims.connection_id)
-        ancestors = canvas_context.frame_ancestors(expired.instance_url) if expired else []
         return _refusal("This panel has expired",
-                        "Reload the Salesforce page to see the latest Pipewise score.", ancestors)
+                        f"Reload the {crm_name(expired)} page to see the latest Pipewise score.",
+                        frame_ancestors(expired) if expired else [])
     connection = session.get(Connection, claims.connection_id)
     if (object_type.lower() != claims.object_type or remote_id != claims.remote_id
             or connection is None or connection.organization_id != claims.organization_id
             or connection.status == "disconnected"):
         log.warning("embed.panel.token-mismatch connection=%s", claims.connection_id)
         return _refusal("This panel cannot show that record",
-                        "Open the record in Salesforce to see its Pipewise score.", [])
+                        f"Open the record in {crm_name(connection)} to see its Pipewise score.", [])
     return connection, claims, token
 
 
@@ -193,24 +125,57 @@ def _panel(session, connection: Connection, claims: PanelClaims, token: str) -> 
     html = render_template("embed/panel.html", **data, theme=theme, viewer_tz=viewer_zone(session, connection, claims),
                            refresh_url=url_for(".panel", **links),
                            chart_url=url_for(".history_svg", **links))
-    return _embed_headers(make_response(html), canvas_context.frame_ancestors(connection.instance_url))
+    return _embed_headers(make_response(html), frame_ancestors(connection))
 
 
-def _salesforce_connection(session, org_id: str | None) -> Connection | None:
-    """The live Salesforce connection of an organization id (15 or 18 characters)."""
-    if not org_id:
+def live_connection(session, provider: str, remote_org_id: str | None) -> Connection | None:
+    """The live connection of a provider's remote org, whichever of its id forms the CRM sent."""
+    if not remote_org_id:
         return None
-    candidates = {org_id, canvas_context.to_18(org_id)}
-    connection = session.scalar(select(Connection).where(Connection.provider == canvas_provider(),
-                                                         Connection.remote_org_id.in_(candidates)))
+    forms = registry.provider(provider).id_forms(remote_org_id)
+    connection = session.scalar(select(Connection).where(Connection.provider == provider,
+                                                         Connection.remote_org_id.in_(forms)))
     if connection is None or connection.status == "disconnected":
         return None
     return connection
 
 
-def _role(session, organization_id: int, user_remote_id: str) -> str:
-    """The viewer's role from the synced users and hierarchy; a rep until known otherwise."""
-    return viewer_role(session, organization_id, canvas_context.to_18(user_remote_id) if user_remote_id else None)
+def crm_name(connection: Connection | None) -> str:
+    """The CRM's name for a sentence ("Reload the HubSpot page"); "CRM" when the connection is unknown."""
+    return registry.provider(connection.provider).name if connection else "CRM"
+
+
+def frame_ancestors(connection: Connection) -> list[str]:
+    """The origins that may frame a panel of this connection, as its provider names them."""
+    return registry.provider(connection.provider).frame_ancestors(connection.instance_url)
+
+
+def user_id_forms(connection: Connection, user_remote_id: str | None) -> tuple[str, ...]:
+    """The forms a CRM user id may be synced under (Pipewise compares them all)."""
+    return registry.provider(connection.provider).id_forms(user_remote_id) if user_remote_id else ()
+
+
+def panel_request() -> PanelRequest:
+    """The current request as a provider's ``panel.verify`` takes it (nothing in it trusted yet)."""
+    query = request.query_string.decode("latin-1")
+    body = request.get_data(cache=True)  # kept, so that the form is still parsed from it
+    return PanelRequest(method=request.method, url=request.url,
+                        path_and_query=request.path + (f"?{query}" if query else ""), headers=request.headers,
+                        body=body, path_args={}, public_url=runtime().config.PUBLIC_URL, args=request.args,
+                        form=request.form if request.method == "POST" else {})
+
+
+def verify_panel(provider: str, app: str) -> PanelContext:
+    """The context of the current request, verified by the provider's panel, or InvalidPanelRequest."""
+    rt = runtime()
+
+    def instance_url_of(remote_org_id: str) -> str | None:
+        with rt.sessions() as session:
+            connection = live_connection(session, provider, remote_org_id)
+            return connection.instance_url if connection else None
+
+    checks = PanelChecks(config=rt.config, redis=rt.redis, instance_url_of=instance_url_of)
+    return registry.provider(provider).verify_panel(panel_request(), app, checks)
 
 
 def _refusal(title: str, message: str, ancestors: list[str]) -> Response:

@@ -224,6 +224,8 @@ def test_each_view_opens_on_the_latest_quarter_with_data(servers, browser):
     # A period the manager picks follows them to the next tab.
     panel.get_by_label("Period").select_option("2024-Q1")
     panel.get_by_role("button", name="Show").click()
+    # The Funnel page comes back under the same heading: wait for it, not the one it replaces.
+    page.frame(name="pipewise-team").wait_for_url("**period=2024-Q1**")
     panel.get_by_role("link", name="Coaching", exact=True).click()
     panel.get_by_role("heading", name="Coaching: User 0M1's team").wait_for()
     assert panel.get_by_label("Period").input_value() == "2024-Q1"

@@ -13,7 +13,8 @@ import typing
 import pytest
 
 from connectors import common, registry
-from connectors.base import Answer, FieldCatalogue, Inbound, Provider, Stream
+from connectors.base import (PANEL_APPS, Answer, FieldCatalogue, Inbound, InvalidPanelRequest, PanelChecks,
+                             PanelContext, PanelRequest, Provider, Stream, url_origin)
 from connectors.client_base import ClientBase
 from sync.config import Config
 from sync.connections import oauth_app
@@ -27,6 +28,12 @@ CLIENT_METHODS = ("read_stream", "read_records", "update_records", "ensure_field
 KINDS = {"str", "number", "int", "date", "datetime", "bool"}
 NAMED = re.compile(r"connectors\.(salesforce|hubspot|dynamics)|[\"'](salesforce|hubspot|dynamics)[\"']")
 KEYS = registry.keys()
+# Panels the CRM signs, verified by the package's panel.verify; a canvas panel also has an approval step.
+SIGNED_PANELS = ("canvas", "card")
+CANVAS_HOOKS = ("approval_required", "app_credentials", "APPROVAL_FRAMES")
+# What only a CRM's package may know of its panel: id forms, Canvas envelope paths, its frame domains.
+PANEL_DETAILS = re.compile(r"to_18|\[:15\]|lightning\.force|my\.salesforce|_sfdc_|organizationId|instanceUrl|"
+                           r"oauthToken|\"environment\", \"record\"|KEY_PREFIXES|\"005\"|associatedObject|portalId")
 
 
 def _module(key: str, name: str) -> types.ModuleType:
@@ -138,6 +145,63 @@ def test_webhooks_expose_verify_parse_and_answer(key):
                      headers={}, body=b"not even a body",
                      path_args={name: "00D000000000001AAA" for name in placeholders}, public_url=None)
     assert hooks.verify(forged, config, lambda org, secret: False) is False
+
+
+@pytest.mark.parametrize("key", [key for key in KEYS if registry.provider(key).panel in SIGNED_PANELS])
+def test_a_signed_panel_is_verified_by_the_package_before_anything_is_read(key):
+    provider = registry.get(key).provider
+    module = _module(key, "panel")
+    assert provider.panel_module() is module
+    assert list(inspect.signature(module.verify).parameters) == ["request", "app", "checks"]
+    assert list(inspect.signature(Provider.verify_panel).parameters) == ["request", "app", "checks"]
+    if provider.panel == "canvas":
+        assert [hook for hook in CANVAS_HOOKS if not hasattr(module, hook)] == []
+        # Each panel is an app at the CRM with credentials from the provider's own settings.
+        config = Config()
+        credentials = {app: module.app_credentials(config, app) for app in PANEL_APPS}
+        assert all(client_id and secret for client_id, secret in credentials.values())
+        assert len(set(credentials.values())) == len(PANEL_APPS), "each panel's app signs with its own secret"
+        assert module.APPROVAL_FRAMES and all(o.startswith("https://") for o in module.APPROVAL_FRAMES)
+        get = PanelRequest(method="GET", url="https://pipewise.example/", path_and_query="/", headers={}, body=b"",
+                           path_args={}, args={}, form={}, public_url=None)
+        assert module.approval_required(get) is False
+    # A request the CRM did not sign is refused without a look at the store or Redis.
+    config = Config()
+
+    def not_consulted(remote_org_id):
+        raise AssertionError("an unsigned request reached the store")
+
+    forged = PanelRequest(method="POST", url=f"https://pipewise.example/embed/{key}/x?portalId=1&userId=2",
+                          path_and_query=f"/embed/{key}/x?portalId=1&userId=2", headers={"X-Forged": "1"},
+                          body=b"signed_request=c2lnbmF0dXJl", path_args={}, args={"portalId": "1", "userId": "2", "associatedObjectId": "1"},
+                          form={"signed_request": "c2lnbmF0dXJl.eyJhbGdvcml0aG0iOiJITUFDU0hBMjU2In0="},
+                          public_url=None)
+    for app in PANEL_APPS:
+        with pytest.raises(InvalidPanelRequest) as refused:
+            module.verify(forged, app, PanelChecks(config=config, redis=None, instance_url_of=not_consulted))
+        assert refused.value.reason and " " not in refused.value.reason, "a short slug safe to log"
+    assert typing.get_type_hints(module.verify)["return"] is PanelContext
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_the_panel_hooks_name_origins_and_id_forms(key):
+    provider = registry.get(key).provider
+    assert provider.panel is None or (ROOT / registry.PACKAGES[key].replace(".", "/") / "panel.py").is_file()
+    ancestors = provider.frame_ancestors("https://crm.example:8443/some/page?x=1")
+    assert ancestors[0] == "https://crm.example:8443" and all(url_origin(a) == a for a in ancestors)
+    for hostile in (None, "", "javascript:alert(1)", "https://crm.example:99999", "https://a b.example"):
+        assert provider.frame_ancestors(hostile) == [], hostile
+    for remote_id in ("00D000000000001", "00D000000000001AAA", "12345", "3fa85f64-5717-4562-b3fc-2c963f66afa6"):
+        forms = provider.id_forms(remote_id)
+        assert remote_id in forms and len(forms) == len(set(forms))
+
+
+def test_embed_and_web_hold_no_crms_panel_details():
+    found = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+             for folder in ("embed", "web") for path in sorted((ROOT / folder).rglob("*.py"))
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if PANEL_DETAILS.search(line)]
+    assert found == []
 
 
 def test_nothing_outside_the_connectors_names_a_crm():

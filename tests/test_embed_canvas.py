@@ -270,6 +270,32 @@ def test_an_unknown_organization_is_told_to_install_pipewise(client):
     assert "install Pipewise" in response.get_data(as_text=True)
 
 
+def test_an_unknown_organizations_message_is_framed_by_the_instance_salesforce_signed(client):
+    response = post_canvas(client, sign(envelope(org_id="00D000000000009AAA")))
+    assert re.search(r"frame-ancestors ([^;]+)", response.headers["Content-Security-Policy"]).group(1) == INSTANCE
+
+
+def test_an_organization_id_in_15_characters_is_the_installed_organization(make_app):
+    app = make_app()
+    with app.app_context(), runtime().sessions() as session:
+        # Installed under the API's 18 characters: "E" for the upper-case D at position 3 of the first five.
+        session.query(Connection).one().remote_org_id = "00D000000000001EAA"
+        session.commit()
+    response = post_canvas(app.test_client(), sign(envelope(org_id="00D000000000001")))
+    assert response.status_code == 200 and ">87<" in response.get_data(as_text=True)
+
+
+def test_a_my_domain_org_may_frame_the_panel_from_its_lightning_pages(make_app):
+    app = make_app()
+    with app.app_context(), runtime().sessions() as session:
+        session.query(Connection).one().instance_url = "https://acme.my.salesforce.com"
+        session.commit()
+    response = post_canvas(app.test_client(), sign(envelope()))
+    ancestors = re.search(r"frame-ancestors ([^;]+)", response.headers["Content-Security-Policy"]).group(1).split()
+    assert response.status_code == 200
+    assert ancestors == ["https://acme.my.salesforce.com", "https://acme.lightning.force.com"]
+
+
 def test_only_the_organizations_instance_may_frame_the_panel(client):
     response = post_canvas(client, sign(envelope()))
     csp = response.headers["Content-Security-Policy"]

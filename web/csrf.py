@@ -12,6 +12,8 @@ import secrets
 
 from flask import Flask, render_template, request, session
 
+from connectors import registry
+
 log = logging.getLogger(__name__)
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -21,16 +23,21 @@ HEADER = "X-CSRF-Token"
 # Every path that skips the check, and why. Keep this list short and explicit. Framed panels get
 # no cookies (third-party frames), so their forms carry a panel token and their own CSRF token.
 EXEMPT_PATHS = {
-    "/embed/salesforce/canvas": "Canvas signed request, verified by its HMAC",
-    "/embed/salesforce/manager": "Canvas signed request (manager panel), verified by its HMAC",
     "/embed/manager/quotas": "framed form: panel token plus a CSRF token bound to it (embed.manager)",
     "/embed/manager/forecast-call": "framed form: panel token plus a CSRF token bound to it (embed.manager)",
 }
 EXEMPT_PREFIXES = {
     "/webhooks/": "CRM webhooks, verified by signature or path secret",
-    "/embed/hubspot/": "HubSpot card fetches, verified by the v3 signature",
     "/api/v1/": "JSON API, authenticated by API keys, not cookies",
 }
+# The panels a CRM posts or fetches signed, verified by the provider's panel.verify (embed.canvas_panel, embed.card).
+for _key in registry.keys():
+    _provider = registry.provider(_key)
+    if _provider.panel == "canvas":
+        EXEMPT_PATHS[f"/embed/{_key}/canvas"] = f"{_provider.name}'s signed panel request, verified by its HMAC"
+        EXEMPT_PATHS[f"/embed/{_key}/manager"] = f"{_provider.name}'s signed team panel request, verified by its HMAC"
+    elif _provider.panel == "card":
+        EXEMPT_PREFIXES[f"/embed/{_key}/"] = f"{_provider.name} card fetches, verified by their signature"
 
 
 def is_exempt(path: str) -> bool:

@@ -1,7 +1,7 @@
 """Secrets never reach a log line: every record is redacted as it is made, whoever logs it.
 
 Access logs (werkzeug's, gunicorn's) print request paths and query strings, and those carry
-secrets: the outbound-message secret is in its URL path, panel tokens ride in ``pt=``, OAuth
+secrets: a webhook's path secret is in its URL path, panel tokens ride in ``pt=``, OAuth
 callbacks carry ``code`` and ``state``. The record factory is process-wide, so it covers loggers
 Pipewise does not configure.
 """
@@ -12,11 +12,12 @@ import re
 
 REDACTED = "[redacted]"
 PATTERNS: tuple[tuple[re.Pattern, str], ...] = (
-    # The per-connection secret of Salesforce outbound messages: /webhooks/salesforce/<org>/<secret>
-    (re.compile(r"(/webhooks/salesforce/[^/\s?\"']+/)[^/\s?\"']+"), r"\1" + REDACTED),
+    # The per-connection secret of a CRM that signs nothing: a webhook route has at most the org
+    # and then the secret (connectors.base), so a third segment is always one: /webhooks/<key>/<org>/<secret>
+    (re.compile(r"(/webhooks/[^/\s?\"']+/[^/\s?\"']+/)[^/\s?\"']+"), r"\1" + REDACTED),
     # Bearer credentials in query strings: panel tokens, OAuth codes and state, signed requests.
-    (re.compile(r"([?&](?:pt|code|state|signed_request|token|access_token|refresh_token|client_secret|"
-                r"_sfdc_canvas_authvalue)=)[^&\s\"']+", re.IGNORECASE), r"\1" + REDACTED),
+    (re.compile(r"([?&](?:pt|code|state|signed_request|token|access_token|refresh_token|client_secret)=)"
+                r"[^&\s\"']+", re.IGNORECASE), r"\1" + REDACTED),
     (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE), r"\1" + REDACTED),
     # API keys: pw_<id>_<secret>; the id stays, to tell keys apart.
     (re.compile(r"\b(pw_\d+_)[A-Za-z0-9]+"), r"\1" + REDACTED),

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
-from connectors.base import Identity, Provider, Setting, WritableField
+from connectors.base import Identity, Provider, Setting, WritableField, url_origin
 from connectors.errors import Fatal
+from connectors.salesforce.ids import to_18
 from connectors.salesforce.streams import ALL as STREAMS
 
 
@@ -41,7 +42,7 @@ class SalesforceProvider(Provider):
     writeback_batch_size = 200  # sObject Collections take at most 200 records per call
     # "api" too: an admin is recognised by the profile and permission sets read through the API.
     signin_scope = "id api"
-    # A Canvas signed request is a few kilobytes; embed.canvas refuses above 256 KiB.
+    # A Canvas signed request is a few kilobytes; the panel's canvas module refuses above 256 KiB.
     embed_body_bytes = 300 * 1024
     panel = "canvas"
 
@@ -50,6 +51,24 @@ class SalesforceProvider(Provider):
         """Lightning Experience's record page (/lightning/r/<object>/<id>/view)."""
         remote = cls.writable_objects.get(object_type)
         return f"{instance_url.rstrip('/')}/lightning/r/{remote}/{remote_id}/view" if remote else None
+
+    @classmethod
+    def frame_ancestors(cls, instance_url: str | None) -> list[str]:
+        """The org's instance and, for My Domain, its Lightning twin (where the Canvas frame's parent lives)."""
+        instance = url_origin(instance_url)
+        if instance is None:
+            return []
+        found = [instance]
+        host = urlsplit(instance).hostname or ""
+        # Lightning Experience pages live on <mydomain>.lightning.force.com, the API on <mydomain>.my.salesforce.com.
+        if instance.startswith("https://") and host.endswith(".my.salesforce.com"):
+            found.append(f"https://{host[:-len('.my.salesforce.com')]}.lightning.force.com")
+        return found
+
+    @classmethod
+    def id_forms(cls, remote_id: str) -> tuple[str, ...]:
+        """The 18-character form (the API's, as synced) and the 15-character one the UI may send."""
+        return tuple(dict.fromkeys((to_18(remote_id), remote_id)))
 
     @classmethod
     def identity(cls, token: dict[str, Any]) -> Identity:

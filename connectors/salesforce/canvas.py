@@ -25,6 +25,8 @@ from typing import Any
 import requests
 from redis import Redis
 
+from connectors.base import InvalidPanelRequest
+
 log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_SECONDS = 300
@@ -33,15 +35,6 @@ MAX_SIGNED_REQUEST_CHARS = 256 * 1024
 REPLAY_KEY_PREFIX = "pipewise:embed:canvas-seen:"
 # A Salesforce session lasts at most 24 hours (Session Settings); no signed request outlives it.
 MAX_SESSION_SECONDS = 24 * 3600
-APPROVAL_REQUIRED = "user_approval_required"  # _sfdc_canvas_authvalue of a self-authorize GET
-
-
-class InvalidSignedRequest(Exception):
-    """A signed request that must not be trusted; ``reason`` is a short slug safe to log."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 def b64decode_any(text: str) -> bytes:
@@ -54,32 +47,32 @@ def b64decode_any(text: str) -> bytes:
 def verify_signed_request(signed_request: str, consumer_secret: str, *, redis: Redis,
                           window_seconds: int = DEFAULT_WINDOW_SECONDS, now: float | None = None,
                           session_is_live: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
-    """The envelope of a verified ``<signature>.<envelope>`` request, or InvalidSignedRequest."""
+    """The envelope of a verified ``<signature>.<envelope>`` request, or InvalidPanelRequest."""
     if not consumer_secret:
-        raise InvalidSignedRequest("no-consumer-secret")
+        raise InvalidPanelRequest("no-consumer-secret")
     if not isinstance(signed_request, str) or not signed_request or len(signed_request) > MAX_SIGNED_REQUEST_CHARS:
-        raise InvalidSignedRequest("malformed")
+        raise InvalidPanelRequest("malformed")
     signature_text, dot, envelope_text = signed_request.strip().partition(".")
     if not dot or not signature_text or not envelope_text or not envelope_text.isascii():
-        raise InvalidSignedRequest("malformed")
+        raise InvalidPanelRequest("malformed")
     try:
         signature = b64decode_any(signature_text)
     except (binascii.Error, ValueError):
-        raise InvalidSignedRequest("malformed-signature") from None
+        raise InvalidPanelRequest("malformed-signature") from None
 
     # The MAC covers the envelope exactly as sent; nothing of it is decoded before this passes.
     expected = hmac.new(consumer_secret.encode("utf-8"), envelope_text.encode("ascii"), hashlib.sha256).digest()
     if not hmac.compare_digest(expected, signature):
-        raise InvalidSignedRequest("bad-signature")
+        raise InvalidPanelRequest("bad-signature")
 
     try:
         envelope = json.loads(b64decode_any(envelope_text).decode("utf-8"))
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidSignedRequest("malformed-envelope") from None
+        raise InvalidPanelRequest("malformed-envelope") from None
     if not isinstance(envelope, dict):
-        raise InvalidSignedRequest("malformed-envelope")
+        raise InvalidPanelRequest("malformed-envelope")
     if envelope.get("algorithm") != "HMACSHA256":
-        raise InvalidSignedRequest("wrong-algorithm")
+        raise InvalidPanelRequest("wrong-algorithm")
     _not_replayed(signature, envelope, redis, window_seconds, time.time() if now is None else now, session_is_live)
     return envelope
 
@@ -98,7 +91,7 @@ def _not_replayed(signature: bytes, envelope: dict[str, Any], redis: Redis, wind
     if now - first_seen <= window_seconds:
         return
     if session_is_live is None or not session_is_live(envelope):
-        raise InvalidSignedRequest("replayed")
+        raise InvalidPanelRequest("replayed")
     redis.set(key, repr(now), ex=MAX_SESSION_SECONDS)  # confirmed: reloads in the next window need no call
 
 
@@ -125,7 +118,7 @@ def introspect(instance_url: str, client_id: str, client_secret: str, envelope: 
                                      "client_secret": client_secret})
         body = answer.json() if answer.status_code == 200 else {}
     except (requests.RequestException, ValueError) as exc:
-        log.warning("embed.canvas.introspection-failed error=%s", type(exc).__name__)
+        log.warning("salesforce.canvas.introspection-failed error=%s", type(exc).__name__)
         return False
     # sub is the user's identity URL (…/id/<org>/<user>); ids compare on their case-sensitive 15 characters.
     subject_user = str(body.get("sub") or "").rstrip("/").rpartition("/")[2]
