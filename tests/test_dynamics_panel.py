@@ -381,3 +381,28 @@ def test_forged_id_tokens_are_refused(pipewise, server, real_id_token):
     with pytest.raises(PanelRefused):
         panel.validate_id_token(id_token, keys, config, "another request's nonce")
     assert panel.validate_id_token(id_token, keys, config, nonce)["oid"] == claims["oid"]
+
+
+# -- the sandbox's form -----------------------------------------------------------------------------------
+
+def test_the_sandbox_form_passes_the_documented_parameters_and_orgname_is_the_organizations_name(pipewise, server,
+                                                                                               control):
+    """use-iframe-and-web-resource-controls-on-a-form.md's parameter set; orgname is organization.name."""
+    lead = best_score(pipewise, "lead").remote_id
+    control.set_web_resource("https://pipewise.example/embed/dynamics/panel")
+    try:
+        form = entra_session(server).get(f"{server.base_url}/main.aspx?etn=lead&id={lead}&pagetype=entityrecord")
+    finally:
+        control.set_web_resource(None)
+    src = html.unescape(re.search(r'<iframe[^>]+src="([^"]+)"', form.text).group(1))
+    assert src.startswith("https://pipewise.example/embed/dynamics/panel?")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(src).query).items()}
+    assert sorted(query) == ["id", "orglcid", "orgname", "type", "typename", "userlcid"]
+    assert query["id"] == "{" + lead.upper() + "}" and query["typename"] == "lead"
+    api = entra_session(server)
+    api.headers.update({"Authorization": f"Bearer {server.issue_token()}", "Accept": "application/json",
+                        "OData-MaxVersion": "4.0", "OData-Version": "4.0"})
+    organizations = api.get(f"{server.web_api}/organizations?$select=name,languagecode").json()["value"]
+    who = api.get(f"{server.web_api}/WhoAmI").json()
+    assert [(o["organizationid"], o["name"], o["languagecode"]) for o in organizations] == [
+        (who["OrganizationId"], query["orgname"], int(query["orglcid"]))]
