@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import secrets
+from dataclasses import astuple
 from typing import Any
 
 from flask import Response, current_app, make_response, redirect, render_template, request, url_for
@@ -132,19 +133,31 @@ def signed_in(key: str):
                 f"Ask your {name} admin to {'reconnect' if installed else 'connect'} {name} in the Pipewise "
                 "console, then reload this form."), ancestors)
         log.info("%s.panel.signed-in connection=%s object=%s", key, connection.id, context.object_type)
-        if popup:
-            return _page(key, "embed/signed_in.html", ancestors=[], title="You are signed in", provider_name=name)
         role = viewer_role(session, connection.organization_id, viewer.user_remote_id)
         if context.object_type == "user":
-            token = manager.mint_manager_token(current_app.secret_key, connection.organization_id, connection.id,
-                                               viewer.user_remote_id, role)
-            claims = manager.read_manager_token(current_app.secret_key, token, STATE_SECONDS)
-            return manager._render(session, connection, claims, token, "pipeline", {"rep": context.remote_id},
+            if popup:
+                return _signed_in_popup(name, None)
+            team = manager.ManagerClaims(connection.organization_id, connection.id, viewer.user_remote_id, role)
+            token = manager.mint_manager_token(current_app.secret_key, *astuple(team))
+            return manager._render(session, connection, team, token, "pipeline", {"rep": context.remote_id},
                                    from_record=True)
         claims = PanelClaims(organization_id=connection.organization_id, connection_id=connection.id,
                              user_remote_id=viewer.user_remote_id, role=role, object_type=context.object_type,
                              remote_id=context.remote_id)
-        return _panel(session, connection, claims, issue_panel_token(current_app.secret_key, claims))
+        token = issue_panel_token(current_app.secret_key, claims)
+        if popup:
+            # The frame opens the panel from here: where the browser blocks the identity provider's cookies
+            # in frames, a silent sign-in there would only ask again.
+            return _signed_in_popup(name, url_for("embed.panel", object_type=claims.object_type,
+                                                  remote_id=claims.remote_id, pt=token))
+        return _panel(session, connection, claims, token)
+
+
+def _signed_in_popup(provider_name: str, panel_url: str | None) -> Response:
+    """The popup's last page: it hands the frame the panel (or asks it to sign in again silently) and closes."""
+    response = make_response(render_template("embed/signed_in.html", title="You are signed in",
+                                             provider_name=provider_name, panel_url=panel_url or ""))
+    return _embed_headers(response, [])
 
 
 def _register(key: str) -> None:

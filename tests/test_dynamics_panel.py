@@ -170,7 +170,12 @@ def test_the_first_open_asks_to_sign_in_in_a_popup_and_then_the_lead_panel_opens
     scopes = parse_qs(urlsplit(popup_url).query)["scope"][0].split()
     assert scopes == ["openid", "profile", f"{server.base_url}/user_impersonation"]
     assert parse_qs(urlsplit(popup_url).query)["code_challenge_method"] == ["S256"]
-    client.get(path_of(consent(server, entra, popup_url, rep_of(server)["domainname"])))
+    popup = client.get(path_of(consent(server, entra, popup_url, rep_of(server)["domainname"])))
+    assert popup.headers["Content-Security-Policy"].endswith("frame-ancestors 'none'")
+    # The popup hands the frame its panel: a path on Pipewise carrying a panel token, no cookie needed.
+    handed = html.unescape(re.search(r'data-panel="([^"]+)"', popup.get_data(as_text=True)).group(1))
+    assert handed.startswith(f"/embed/panel/lead/{lead.remote_id}?pt=")
+    assert f">{lead.score}<" in pipewise.app.test_client().get(handed).get_data(as_text=True)
 
     shown = open_panel(client, entra, form_params(server, "lead", lead.remote_id))
     page = shown.get_data(as_text=True)

@@ -58,6 +58,7 @@ def test_a_rep_signs_in_once_then_silently_and_another_organizations_record_is_r
     assert frame.locator(".pw-score__value").inner_text() == str(lead.score)
     assert frame.get_by_text(lead.next_step).first.is_visible()
     assert popup.is_closed(), "the sign-in window closes itself"
+    assert page.wait_for_selector(FRAME).content_frame().url.startswith(f"{live}/embed/panel/lead/{lead.remote_id}?pt=")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "dynamics-lead-form-panel.png"), full_page=True)
 
