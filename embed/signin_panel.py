@@ -108,7 +108,8 @@ def signed_in(key: str):
     context = PanelContext(*kept["context"])
     error = request.args.get("error")
     if error and not popup and _hooks(key).needs_interaction(error):
-        return _page(key, "embed/signin.html", title=f"Sign in to see Pipewise in {name}", provider_name=name,
+        return _page(key, "embed/signin.html", script="signin.js", title=f"Sign in to see Pipewise in {name}",
+                     provider_name=name,
                      authorize_url=_begin(key, context, kept["args"], "popup"),
                      restart_url=url_for(f"embed.{key}_signin_panel", **kept["args"]))
     if error or not request.args.get("code"):
@@ -136,7 +137,7 @@ def signed_in(key: str):
         role = viewer_role(session, connection.organization_id, viewer.user_remote_id)
         if context.object_type == "user":
             if popup:
-                return _signed_in_popup(name, None)
+                return _signed_in_popup(key, None)
             team = manager.ManagerClaims(connection.organization_id, connection.id, viewer.user_remote_id, role)
             token = manager.mint_manager_token(current_app.secret_key, *astuple(team))
             return manager._render(session, connection, team, token, "pipeline", {"rep": context.remote_id},
@@ -148,16 +149,15 @@ def signed_in(key: str):
         if popup:
             # The frame opens the panel from here: where the browser blocks the identity provider's cookies
             # in frames, a silent sign-in there would only ask again.
-            return _signed_in_popup(name, url_for("embed.panel", object_type=claims.object_type,
+            return _signed_in_popup(key, url_for("embed.panel", object_type=claims.object_type,
                                                   remote_id=claims.remote_id, pt=token))
         return _panel(session, connection, claims, token)
 
 
-def _signed_in_popup(provider_name: str, panel_url: str | None) -> Response:
+def _signed_in_popup(key: str, panel_url: str | None) -> Response:
     """The popup's last page: it hands the frame the panel (or asks it to sign in again silently) and closes."""
-    response = make_response(render_template("embed/signed_in.html", title="You are signed in",
-                                             provider_name=provider_name, panel_url=panel_url or ""))
-    return _embed_headers(response, [])
+    return _page(key, "embed/signin.html", ancestors=[], script="signed_in.js", title="You are signed in",
+                 provider_name=registry.get(key).provider.name, panel_url=panel_url or "")
 
 
 def _register(key: str) -> None:

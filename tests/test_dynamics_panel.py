@@ -34,7 +34,7 @@ from scoring.jobs import crm_now
 from scoring.score import score_connection
 from sync.connections import install
 from sync.engine import SyncEngine
-from sync.models import Connection, Lead, Opportunity, Organization, Score, User
+from sync.models import Connection, Lead, Organization, Score, User
 from tests.test_admin_signin import build_app
 from tests.test_dynamics_install import settings
 from tests.test_dynamics_sandbox import control, server  # noqa: F401 - fixtures

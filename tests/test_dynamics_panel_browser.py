@@ -6,21 +6,13 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
-from playwright.sync_api import sync_playwright
 
-from tests.browser import SCREENSHOTS, axe_violations, launch_chromium, serve
+from tests.browser import SCREENSHOTS, axe_violations, serve
+from tests.test_browser_panel import browser  # noqa: F401 - fixture
 from tests.test_dynamics_panel import OTHER_ORG, PANEL, best_score, form_params, pipewise, rep_of  # noqa: F401
 from tests.test_dynamics_sandbox import control, server  # noqa: F401 - fixtures
 
 FRAME = "#WebResource_pipewise"
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as playwright:
-        launched = launch_chromium(playwright)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
