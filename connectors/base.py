@@ -27,8 +27,8 @@ Every package has these modules, under the same names:
   (``ValueError`` when malformed, ``Refused`` when for another account), ``answer(outcome)`` → ``Answer``
   for "accepted", "malformed" or "refused", and ``test_delivery`` for the console's test event.
 - ``panel.py`` — only where ``panel = "signin"`` (the CRM frames the panel with unsigned parameters and the
-  viewer signs in with the CRM's identity provider; served by ``embed.signin_panel``):
-  ``read_context(args)`` → ``PanelContext``, ``frame_origin(config)``, ``signing_keys(config)`` (a cache the
+  viewer signs in with the CRM's identity provider; served by ``embed.signin_panel``): ``PARAMETERS`` (the
+  query parameters the CRM passes), ``read_context(args)`` → ``PanelContext``, ``frame_origin(config)``, ``signing_keys(config)`` (a cache the
   app keeps), ``authorize_url(config, redirect_uri, state, nonce, code_challenge, silent)``,
   ``needs_interaction(error)`` and ``sign_in(config, keys, context, code, redirect_uri, code_verifier, nonce)``
   → ``PanelViewer``; each raises ``PanelRefused`` with what to tell the viewer.

@@ -33,6 +33,7 @@ from sync.models import Connection
 log = logging.getLogger(__name__)
 STATE_KEY = "pipewise:embed:signin-state:{}"
 STATE_SECONDS = 600
+MAX_PARAMETER = 200
 
 
 def _hooks(key: str):
@@ -87,9 +88,11 @@ def _take_state(state: str) -> dict[str, Any] | None:
 
 def start(key: str):
     """The web resource's URL: check the parameters' shape, then sign the viewer in silently."""
-    args = {k: v for k, v in request.args.items()}
+    hooks = _hooks(key)
+    # Only what a form passes is kept (and replayed to sign in again): the query is anyone's to write.
+    args = {k: v[:MAX_PARAMETER] for k, v in request.args.items() if k in hooks.PARAMETERS}
     try:
-        context = _hooks(key).read_context(args)
+        context = hooks.read_context(args)
     except PanelRefused as refusal:
         return _refused(key, refusal)
     log.info("%s.panel.sign-in-started object=%s", key, context.object_type)

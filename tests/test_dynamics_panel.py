@@ -268,6 +268,18 @@ def test_a_disconnected_or_missing_connection_is_refused(pipewise, server, signe
         assert answer.status_code == 403 and refusal(answer) == "Pipewise is not installed for your organization"
 
 
+def test_a_signed_in_user_dataverse_refuses_is_told_to_ask_for_access(pipewise, server, control, signed_in):
+    """Dataverse answers 403 to a tenant user who is not a user of the environment (0x80072560)."""
+    client, entra = signed_in
+    control.knobs(fail_next=1, fail_status=403)
+    try:
+        answer = open_panel(client, entra, form_params(server, "lead", best_score(pipewise, "lead").remote_id))
+    finally:
+        control.reset_knobs()
+    assert answer.status_code == 403 and refusal(answer) == "You are not a user of this Dynamics 365 environment"
+    assert "ask your Dynamics 365 admin to add you" in answer.get_data(as_text=True)
+
+
 def test_a_code_redeemed_under_another_sign_ins_state_is_refused(pipewise, server, signed_in):
     """state, nonce and the PKCE verifier belong to one request: a code cannot be replayed into another."""
     client, entra = signed_in

@@ -46,6 +46,8 @@ from connectors.oauth import OAuthApp
 TABLES = {"lead": ("leads", "leadid"), "opportunity": ("opportunities", "opportunityid"),
           "systemuser": ("systemusers", "systemuserid")}
 SCOPES = ("openid", "profile", "user_impersonation")
+# What the form passes with "Pass record object-type code and unique identifier as parameters".
+PARAMETERS = ("typename", "type", "id", "orgname", "userlcid", "orglcid")
 # The answers of a prompt=none request that a sign-in with the user at the keyboard can resolve (OpenID Connect
 # Core 1.0 §3.1.2.6, as Entra ID uses them).
 INTERACTION_ERRORS = frozenset({"login_required", "interaction_required", "consent_required"})
