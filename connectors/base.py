@@ -28,10 +28,11 @@ Every package has these modules, under the same names:
   for "accepted", "malformed" or "refused", and ``test_delivery`` for the console's test event.
 - ``panel.py`` — only where ``panel = "signin"`` (the CRM frames the panel with unsigned parameters and the
   viewer signs in with the CRM's identity provider; served by ``embed.signin_panel``): ``PARAMETERS`` (the
-  query parameters the CRM passes), ``read_context(args)`` → ``PanelContext``, ``frame_origin(config)``, ``signing_keys(config)`` (a cache the
-  app keeps), ``authorize_url(config, redirect_uri, state, nonce, code_challenge, silent)``,
-  ``needs_interaction(error)`` and ``sign_in(config, keys, context, code, redirect_uri, code_verifier, nonce)``
-  → ``PanelViewer``; each raises ``PanelRefused`` with what to tell the viewer.
+  query parameters the CRM passes), ``IDENTITY_PROVIDER`` (its name on the sign-in button),
+  ``read_context(args)`` → ``PanelContext``, ``frame_origin(config)``, ``signing_keys(config)`` (a cache
+  the app keeps), ``authorize_url(config, redirect_uri, state, nonce, code_challenge, silent)``,
+  ``needs_interaction(error)`` and ``sign_in(config, keys, context, code, redirect_uri, code_verifier,
+  nonce)`` → ``PanelViewer``; each raises ``PanelRefused`` with what to tell the viewer.
 """
 from __future__ import annotations
 

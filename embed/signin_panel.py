@@ -22,7 +22,7 @@ from flask import Response, current_app, make_response, redirect, render_templat
 from sqlalchemy import select
 
 from connectors import registry
-from connectors.base import PanelContext, PanelRefused
+from connectors.base import PanelContext, PanelRefused, PanelViewer
 from embed import manager
 from embed.tokens import PanelClaims, issue_panel_token
 from embed.views import _embed_headers, _panel, bp
@@ -112,7 +112,7 @@ def signed_in(key: str):
     error = request.args.get("error")
     if error and not popup and _hooks(key).needs_interaction(error):
         return _page(key, "embed/signin.html", script="signin.js", title=f"Sign in to see Pipewise in {name}",
-                     provider_name=name,
+                     provider_name=name, identity_provider=_hooks(key).IDENTITY_PROVIDER,
                      authorize_url=_begin(key, context, kept["args"], "popup"),
                      restart_url=url_for(f"embed.{key}_signin_panel", **kept["args"]))
     if error or not request.args.get("code"):
@@ -137,24 +137,30 @@ def signed_in(key: str):
                 f"Ask your {name} admin to {'reconnect' if installed else 'connect'} {name} in the Pipewise "
                 "console, then reload this form."), ancestors)
         log.info("%s.panel.signed-in connection=%s object=%s", key, connection.id, context.object_type)
-        role = viewer_role(session, connection.organization_id, viewer.user_remote_id)
-        if context.object_type == "user":
-            if popup:
-                return _signed_in_popup(key, None)
-            team = manager.ManagerClaims(connection.organization_id, connection.id, viewer.user_remote_id, role)
-            token = manager.mint_manager_token(current_app.secret_key, *astuple(team))
-            return manager._render(session, connection, team, token, "pipeline", {"rep": context.remote_id},
-                                   from_record=True)
-        claims = PanelClaims(organization_id=connection.organization_id, connection_id=connection.id,
-                             user_remote_id=viewer.user_remote_id, role=role, object_type=context.object_type,
-                             remote_id=context.remote_id)
-        token = issue_panel_token(current_app.secret_key, claims)
+        return _open(key, session, connection, viewer, context, popup)
+
+
+def _open(key: str, session, connection: Connection, viewer: PanelViewer, context: PanelContext,
+          popup: bool) -> Response:
+    """The rep panel of the record, or the team panel on a user; from the popup, the page handing it over."""
+    role = viewer_role(session, connection.organization_id, viewer.user_remote_id)
+    if context.object_type == "user":
         if popup:
-            # The frame opens the panel from here: where the browser blocks the identity provider's cookies
-            # in frames, a silent sign-in there would only ask again.
-            return _signed_in_popup(key, url_for("embed.panel", object_type=claims.object_type,
-                                                  remote_id=claims.remote_id, pt=token))
-        return _panel(session, connection, claims, token)
+            return _signed_in_popup(key, None)
+        team = manager.ManagerClaims(connection.organization_id, connection.id, viewer.user_remote_id, role)
+        token = manager.mint_manager_token(current_app.secret_key, *astuple(team))
+        return manager._render(session, connection, team, token, "pipeline", {"rep": context.remote_id},
+                               from_record=True)
+    claims = PanelClaims(organization_id=connection.organization_id, connection_id=connection.id,
+                         user_remote_id=viewer.user_remote_id, role=role, object_type=context.object_type,
+                         remote_id=context.remote_id)
+    token = issue_panel_token(current_app.secret_key, claims)
+    if popup:
+        # The frame opens the panel from here: where the browser blocks the identity provider's cookies in
+        # frames, a silent sign-in there would only ask again.
+        return _signed_in_popup(key, url_for("embed.panel", object_type=claims.object_type,
+                                              remote_id=claims.remote_id, pt=token))
+    return _panel(session, connection, claims, token)
 
 
 def _signed_in_popup(key: str, panel_url: str | None) -> Response:

@@ -63,6 +63,7 @@ def test_the_provider_declares_every_hook(key):
         for name in ("read_context", "frame_origin", "signing_keys", "authorize_url", "needs_interaction", "sign_in"):
             assert callable(getattr(hooks, name)), f"{key}'s panel.py has no {name}"
         assert hooks.PARAMETERS and all(isinstance(name, str) for name in hooks.PARAMETERS)
+        assert hooks.IDENTITY_PROVIDER
     # The hooks implemented in modules take the base's parameters.
     assert (list(inspect.signature(_module(key, "signin").sign_in).parameters)
             == list(inspect.signature(Provider.sign_in).parameters))

@@ -46,6 +46,7 @@ from connectors.oauth import OAuthApp
 TABLES = {"lead": ("leads", "leadid"), "opportunity": ("opportunities", "opportunityid"),
           "systemuser": ("systemusers", "systemuserid")}
 SCOPES = ("openid", "profile", "user_impersonation")
+IDENTITY_PROVIDER = "Microsoft"  # the sign-in button's "Sign in with …"
 # What the form passes with "Pass record object-type code and unique identifier as parameters".
 PARAMETERS = ("typename", "type", "id", "orgname", "userlcid", "orglcid")
 # The answers of a prompt=none request that a sign-in with the user at the keyboard can resolve (OpenID Connect
