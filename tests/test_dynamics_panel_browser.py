@@ -86,3 +86,20 @@ class _no_popup:
         self.page.context.remove_listener("page", self._opened)
         assert not self.opened, "a silent sign-in opens no window"
         return False
+
+
+def test_a_frame_with_cross_frame_scripting_restricted_says_what_the_admin_must_change(pipewise, server, control,
+                                                                                       live, browser):
+    control.set_web_resource(f"{live}{PANEL}", restricted=True)
+    context = browser.new_context(ignore_https_errors=True)
+    try:
+        page = context.new_page()
+        page.goto(f"{server.base_url}/main.aspx?etn=lead&id={best_score(pipewise, 'lead').remote_id}"
+                  "&pagetype=entityrecord")
+        assert page.get_attribute(FRAME, "sandbox") == ""
+        frame = page.frame_locator(FRAME)
+        notice = frame.locator("noscript .pw-notice")
+        notice.wait_for(timeout=30_000)
+        assert 'uncheck "Restrict cross-frame scripting"' in notice.inner_text()
+    finally:
+        context.close()
