@@ -39,6 +39,13 @@ Every package has these modules, under the same names:
   through the registry at ``/embed/<key>/canvas``, ``/embed/<key>/manager`` (team) or
   ``/embed/<key>/card``; the provider's ``frame_ancestors(instance_url)`` names the origins that may
   frame the panel and ``id_forms(remote_id)`` the forms an org or user id may be stored under.
+  Where ``panel = "signin"`` (the CRM frames the panel with unsigned parameters and the
+  viewer signs in with the CRM's identity provider; served by ``embed.signin_panel``): ``PARAMETERS`` (the
+  query parameters the CRM passes), ``IDENTITY_PROVIDER`` (its name on the sign-in button),
+  ``read_context(args)`` → ``FramedRecord``, ``frame_origin(config)``, ``signing_keys(config)`` (a cache
+  the app keeps), ``authorize_url(config, redirect_uri, state, nonce, code_challenge, silent)``,
+  ``needs_interaction(error)`` and ``sign_in(config, keys, context, code, redirect_uri, code_verifier,
+  nonce)`` → ``PanelViewer``; each raises ``PanelRefused`` with what to tell the viewer.
 """
 from __future__ import annotations
 
@@ -159,11 +166,14 @@ class Provider:
     signin_scope: ClassVar[str] = ""
     # The largest panel request body the CRM sends to /embed/<key>/… (None: the console's default).
     embed_body_bytes: ClassVar[int | None] = None
-    # How the CRM embeds Pipewise's panel: "canvas" (a signed request POSTed into the CRM's frame,
-    # served by embed.canvas_panel) or "card" (a card fetch signed like the CRM's webhooks, served by
-    # embed.card), both verified by the package's ``panel.verify``; None: no embedded panel.
+    # How the CRM embeds Pipewise's panel: "canvas" (a signed request POSTed into a Canvas frame,
+    # served by embed.canvas_panel), "card" (a card fetch signed like the CRM's webhooks,
+    # served by embed.card; both verified by the package's panel.verify) or "signin" (a frame with unsigned
+    # record parameters whose viewer signs in with the CRM's identity provider: the package's panel.py,
+    # served by embed.signin_panel); None: no embedded panel.
     panel: ClassVar[str | None] = None
-    # A card's record type as the CRM names it (its type id or name, upper-cased) → common object type.
+    # A card's or form's record type as the CRM names it (its type id or name; upper-cased for cards)
+    # → common object type ("user" opens the team panel).
     panel_objects: ClassVar[dict[str, str]] = {}
     # The panel opened from the CRM takes the CRM's look (embed's pw-theme-<key> styles).
     panel_theme: ClassVar[bool] = False
@@ -255,6 +265,11 @@ class Provider:
         return cls._package_module("fields").CATALOGUE
 
     @classmethod
+    def panel_module(cls) -> ModuleType:
+        """The package's ``panel`` module: the sign-in hooks of a "signin" panel."""
+        return cls._package_module("panel")
+
+    @classmethod
     def _package_module(cls, name: str) -> ModuleType:
         """A module of the provider's own package, imported on use (it may import the client and SDK)."""
         return importlib.import_module(f"{cls.__module__.rpartition('.')[0]}.{name}")
@@ -278,6 +293,32 @@ class SignIn:
 
 class SignInError(Exception):
     """Sign-in could not complete; the message is shown to the person signing in."""
+
+
+@dataclass(frozen=True)
+class FramedRecord:
+    """The record a "signin" panel's frame names, read from the CRM's unsigned parameters (not yet trusted)."""
+
+    object_type: str   # common object type: lead, opportunity, or user (the team panel)
+    remote_id: str     # as the connection stores it
+    org_name: str      # the organization the form says it belongs to
+
+
+@dataclass(frozen=True)
+class PanelViewer:
+    """Who signed in to a "signin" panel, vouched for by the identity provider and the CRM's own API."""
+
+    remote_org_id: str
+    user_remote_id: str
+    name: str
+
+
+class PanelRefused(Exception):
+    """A "signin" panel that must not open: a title and a sentence saying what to do, shown in the frame."""
+
+    def __init__(self, reason: str, title: str, message: str, status: int = 403):
+        super().__init__(reason)
+        self.reason, self.title, self.message, self.status = reason, title, message, status
 
 
 def text_value(value: Any) -> str | None:

@@ -29,7 +29,7 @@ def keys() -> tuple[str, ...]:
 
 
 def panel_keys(kind: str) -> tuple[str, ...]:
-    """The providers whose panel is embedded this way ("canvas", "card"), sorted."""
+    """The providers whose panel is embedded this way ("canvas", "card", "signin"), sorted."""
     return tuple(key for key in keys() if get(key).provider.panel == kind)
 
 

@@ -61,8 +61,16 @@ def test_the_provider_declares_every_hook(key):
     assert set(provider.writable_objects) <= set(common.COMMON_TYPES)
     assert {f.key for f in provider.writable_fields} == {"score", "band", "reasons", "next_step",
                                                           "model_version", "scored_at"}
-    assert provider.panel in (None, "canvas", "card")
+    assert provider.panel in (None, "canvas", "card", "signin")
     assert provider.panel != "card" or set(provider.panel_objects.values()) <= set(provider.writable_objects)
+    if provider.panel == "signin":
+        # A signed-in panel opens the rep panel on scored records and the team panel on users.
+        assert set(provider.panel_objects.values()) <= set(provider.writable_objects) | {"user"}
+        hooks = provider.panel_module()
+        for name in ("read_context", "frame_origin", "signing_keys", "authorize_url", "needs_interaction", "sign_in"):
+            assert callable(getattr(hooks, name)), f"{key}'s panel.py has no {name}"
+        assert hooks.PARAMETERS and all(isinstance(name, str) for name in hooks.PARAMETERS)
+        assert hooks.IDENTITY_PROVIDER
     # The hooks implemented in modules take the base's parameters.
     assert (list(inspect.signature(_module(key, "signin").sign_in).parameters)
             == list(inspect.signature(Provider.sign_in).parameters))

@@ -80,7 +80,10 @@ class DynamicsProvider(Provider):
     # 1,000 records so a request stays inside the message size and two-minute execution limits.
     writeback_batch_size = 1000
     signin_scope = "openid profile user_impersonation"
-    panel = None
+    # A web resource (IFRAME) on the lead, opportunity and user forms frames the panel with typename, id and
+    # orgname; the viewer signs in with Entra ID (panel.py). typename is the table's logical name.
+    panel = "signin"
+    panel_objects = {"lead": "lead", "opportunity": "opportunity", "systemuser": "user"}
 
     @classmethod
     def requested_scopes(cls, config: Any) -> tuple[str, ...]:

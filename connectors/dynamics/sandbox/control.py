@@ -28,8 +28,8 @@ class DynamicsSandboxControl(ControlClient):
         """Every webhook request so far (waiting up to `wait` seconds for retries to finish)."""
         return self._call("GET", "webhooks", params={"wait": wait})["posts"]
 
-    def set_web_resource(self, url: str | None) -> None:
-        self._call("POST", "web_resource", json={"url": url})
+    def set_web_resource(self, url: str | None, restricted: bool = False) -> None:
+        self._call("POST", "web_resource", json={"url": url, "restricted": restricted})
 
     def enable_change_tracking(self, table: str) -> None:
         self._call("POST", "change_tracking", json={"table": table})

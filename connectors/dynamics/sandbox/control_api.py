@@ -92,9 +92,13 @@ def webhook_log():
 
 @bp.post("/web_resource")
 def web_resource():
-    """Show the Pipewise IFRAME at this URL on opportunity, lead and user forms (null: none)."""
-    sandbox().settings.web_resource_url = _body().get("url") or None
-    return jsonify({"url": sandbox().settings.web_resource_url})
+    """Show the Pipewise IFRAME at this URL on opportunity, lead and user forms (null: none), optionally with
+    "Restrict cross-frame scripting" checked."""
+    body = _body()
+    settings = sandbox().settings
+    settings.web_resource_url = body.get("url") or None
+    settings.web_resource_restricted = bool(body.get("restricted"))
+    return jsonify({"url": settings.web_resource_url, "restricted": settings.web_resource_restricted})
 
 
 @bp.post("/change_tracking")

@@ -22,7 +22,7 @@ from .faults import Faults
 from .limits import ServiceProtection
 from .records import Writer
 from .schema import DATA_TABLES, TABLES, Column, Table
-from .seed import SEEDS, seed
+from .seed import SEEDS, organization_id, seed
 from .settings import DynamicsSandboxSettings, datasets_dir
 from .store import Store
 from .tokens import Tokens
@@ -63,7 +63,7 @@ class DynamicsSandbox:
         key = RSAKey.generate_key(2048)
         self.store.set_meta("signing_key", key.as_pem(private=True).decode())
         self.store.set_meta("signing_kid", uuid.uuid4().hex[:27])
-        self.store.set_meta("organization_id", str(uuid.uuid5(uuid.NAMESPACE_DNS, self.settings.org_name)))
+        self.store.set_meta("organization_id", organization_id(self.settings))
         for logical, table in self.tables.items():
             on = table.can_track and logical in DATA_TABLES and logical not in self.settings.untracked_tables
             self.store.set_meta(f"tracking:{logical}", "1" if on else "0")

@@ -95,10 +95,22 @@ def _check_authorize(tenant: str, params) -> None:
     _resource_scopes(params.get("scope", ""))
 
 
+def _unframed(page, status: int = 200):
+    """A sign-in page the browser may not show inside a frame.
+
+    Entra ID refuses to render any prompt needing the user (credentials, consent, errors) in an iframe, with
+    X-Frame-Options deny, against clickjacking (learn.microsoft.com/entra/msal/javascript/browser/iframe-usage);
+    only prompt=none answers, which are redirects, work in a frame.
+    """
+    response = make_response(page, status)
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
 @bp.errorhandler(EntraError)
 def _entra_error(error: EntraError):
     if request.path.endswith("/authorize"):
-        return render_template("entra_error.html", code=error.code, message=error.message), error.status
+        return _unframed(render_template("entra_error.html", code=error.code, message=error.message), error.status)
     return error.response()
 
 
@@ -141,9 +153,9 @@ def authorize(tenant: str):
                                   "error_description": "AADSTS50058: A silent sign-in request was sent but no user "
                                                        "is signed in."})
         return _grant_redirect(user, args)
-    return render_template("consent.html", params=args, users=box.users(), org=box.settings.org_friendly_name,
-                           tenant=box.settings.tenant_domain, signed_in=signed_in,
-                           offline="offline_access" in args.get("scope", "").split())
+    return _unframed(render_template("consent.html", params=args, users=box.users(),
+                                     org=box.settings.org_friendly_name, tenant=box.settings.tenant_domain,
+                                     signed_in=signed_in, offline="offline_access" in args.get("scope", "").split()))
 
 
 @bp.post("/<tenant>/oauth2/v2.0/authorize")
@@ -157,8 +169,8 @@ def decide(tenant: str):
                               "error_description": "AADSTS65004: User declined to consent to access the app."})
     user = box.user(form.get("user", ""))
     if user is None:
-        return render_template("entra_error.html", code=50034,
-                               message="The user account does not exist in the directory."), 400
+        return _unframed(render_template("entra_error.html", code=50034,
+                                         message="The user account does not exist in the directory."), 400)
     box.consents.add((user["systemuserid"], form["client_id"]))
     response = make_response(_grant_redirect(user, form))
     response.set_cookie(SIGNIN_COOKIE, user["systemuserid"], secure=True, httponly=True, samesite="None")

@@ -59,4 +59,5 @@ def record_form():
     if box.settings.web_resource_url and table.logical in PANEL_TABLES:
         web_resource = web_resource_url(box.settings.web_resource_url, table, record_id, box.settings.org_name)
     return render_template("form.html", table=table, title=row.get(table.primary_name) or record_id, fields=fields,
-                           web_resource=web_resource, org=box.settings.org_friendly_name)
+                           web_resource=web_resource, restricted=box.settings.web_resource_restricted,
+                           org=box.settings.org_friendly_name)

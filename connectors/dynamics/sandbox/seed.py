@@ -74,9 +74,10 @@ class Rows:
         self.tables = tables
         self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
-    def add(self, logical: str, key: str, created: str, modified: str | None = None, **values: Any) -> str:
+    def add(self, logical: str, key: str, created: str, modified: str | None = None, *,
+            record_id: str | None = None, **values: Any) -> str:
         table = self.tables[logical]
-        record_id = guid(logical, key)
+        record_id = record_id or guid(logical, key)
         row: dict[str, Any] = {name: None for name in table.columns if name != "versionnumber"}
         if "statecode" in table.columns:
             row["statecode"], row["statuscode"] = 0, min(table.columns["statuscode"].options)
@@ -94,8 +95,15 @@ class Rows:
         return {logical: len(rows) for logical, rows in self.rows.items()}
 
 
+def organization_id(settings) -> str:
+    """The environment's OrganizationId (WhoAmI's), stable per unique name."""
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, settings.org_name))
+
+
 def _platform(rows: Rows, settings, created: str) -> tuple[str, str]:
-    """The business unit, publisher, solution and SDK messages every environment has."""
+    """The organization, business unit, publisher, solution and SDK messages every environment has."""
+    rows.add("organization", settings.org_name, created, record_id=organization_id(settings), name=settings.org_name,
+             languagecode=1033)
     unit = rows.add("businessunit", settings.org_name, created, name=settings.org_name)
     publisher = rows.add("publisher", "default", created, uniquename=f"DefaultPublisher{settings.org_name}",
                          friendlyname=f"Default Publisher for {settings.org_name}", customizationprefix="new",

@@ -39,6 +39,9 @@ class DynamicsSandboxSettings(CoercibleSettings):
     webhook_ca_bundle: str | None = None     # CA file for an https receiver with a private certificate
     # The model-driven form's web resource (an IFRAME on opportunity, lead and user forms): off until set.
     web_resource_url: str | None = None
+    # Its "Restrict cross-frame scripting, where supported" option: the IFRAME gets sandbox="" (forms, scripts and
+    # links to other browsing contexts disabled; use-iframe-and-web-resource-controls-on-a-form.md).
+    web_resource_restricted: bool = False
 
     def _normalize(self) -> None:
         """Text clock origins become datetimes, lists tuples."""
