@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from connectors.base import OrgProfile
 from connectors.dynamics import mapping
 from connectors.dynamics.client import DynamicsClient
 from connectors.dynamics.provider import DynamicsProvider
@@ -57,6 +58,8 @@ def test_install_and_full_sync_store_exactly_the_environment_and_a_second_sync_c
         connection = session.get(Connection, connection_id)
         assert connection.remote_org_id == server.sandbox.store.meta("organization_id")
         assert connection.instance_url == server.base_url
+    # What the organization calls itself; Dataverse keeps no organization-wide time zone.
+    assert engine.client.org_profile() == OrgProfile(name=server.settings.org_friendly_name, time_zone=None)
     first = engine.run(connection_id, organization_id, kind="full")
     assert first.status == "completed" and first.changed == first.seen > 0
     counts = control.info()["counts"]

@@ -250,13 +250,18 @@ class DynamicsClient(ClientBase):
         return findings
 
     def org_profile(self) -> OrgProfile:
-        """The organization's name (organizations table)."""
+        """The organization's name (organizations table, organization.md); never a time zone.
+
+        Dataverse keeps no default time zone for the organization: time zones are per user
+        (usersettings.timezonecode, a Windows zone through timezonedefinitions.standardname), and turning a
+        Windows zone into an IANA id needs CLDR's windowsZones table, which Pipewise does not ship.
+        """
         org = self.who_am_i()["OrganizationId"]
         try:
             body = self.get_json(f"organizations({org})?$select=name")
-        except Exception:  # noqa: BLE001 - an environment that hides the table still syncs
+        except Fatal:  # an environment that hides the table still syncs
             return OrgProfile()
-        return OrgProfile(name=body.get("name"))
+        return OrgProfile(name=(body.get("name") or "").strip() or None)
 
 
 def build_client(token: dict[str, Any], oauth: OAuthApp, on_token: TokenSaver | None, config: Any) -> DynamicsClient:

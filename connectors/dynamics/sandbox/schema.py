@@ -3,7 +3,7 @@
 Entity set names, primary keys and choice values follow the table reference under
 learn.microsoft.com/power-apps/developer/data-platform/reference/entities/ (account.md, contact.md, lead.md,
 opportunity.md, task.md, phonecall.md, appointment.md, email.md, systemuser.md, campaign.md, serviceendpoint.md,
-sdkmessageprocessingstep.md). Only the columns a CRM connector reads or writes are modelled; a column outside
+sdkmessageprocessingstep.md, organization.md). Only the columns a CRM connector reads or writes are modelled; a column outside
 them is refused like an unknown property, so a client cannot rely on one the sandbox never checked.
 """
 from __future__ import annotations
@@ -149,6 +149,10 @@ TABLES: dict[str, Table] = {t.logical: t for t in [
         Column("statecode", "State", options={0: "Active", 1: "Inactive"}),
         Column("statuscode", "Status", options={0: "Proposed", 1: "Ready To Launch", 2: "Launched",
                                                 3: "Completed", 4: "Canceled", 5: "Suspended", 6: "Inactive"}))),
+    # The environment's one organization row (organization.md): its name is what the org calls itself. It has
+    # no default time zone column; time zones are per user (usersettings.timezonecode).
+    Table("organization", "organizations", "organizationid", "name", 1019, _columns(
+        *_system("organizationid", owned=False), S("name", 160)), can_track=False),
     Table("businessunit", "businessunits", "businessunitid", "name", 10, _columns(
         *_system("businessunitid", owned=False), S("name", 160)), can_track=False),
     # Security roles (role.md) and who holds them: the N:N systemuserroles_association of systemuser, whose

@@ -74,9 +74,10 @@ class Rows:
         self.tables = tables
         self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
-    def add(self, logical: str, key: str, created: str, modified: str | None = None, **values: Any) -> str:
+    def add(self, logical: str, key: str, created: str, modified: str | None = None, *, record_id: str | None = None,
+            **values: Any) -> str:
         table = self.tables[logical]
-        record_id = guid(logical, key)
+        record_id = record_id or guid(logical, key)
         row: dict[str, Any] = {name: None for name in table.columns if name != "versionnumber"}
         if "statecode" in table.columns:
             row["statecode"], row["statuscode"] = 0, min(table.columns["statuscode"].options)
@@ -94,8 +95,9 @@ class Rows:
         return {logical: len(rows) for logical, rows in self.rows.items()}
 
 
-def _platform(rows: Rows, settings, created: str) -> tuple[str, str]:
-    """The business unit, publisher, solution and SDK messages every environment has."""
+def _platform(rows: Rows, settings, created: str, organization_id: str) -> tuple[str, str]:
+    """The organization, business unit, publisher, solution and SDK messages every environment has."""
+    rows.add("organization", settings.org_name, created, record_id=organization_id, name=settings.org_friendly_name)
     unit = rows.add("businessunit", settings.org_name, created, name=settings.org_name)
     publisher = rows.add("publisher", "default", created, uniquename=f"DefaultPublisher{settings.org_name}",
                          friendlyname=f"Default Publisher for {settings.org_name}", customizationprefix="new",
@@ -260,7 +262,7 @@ def seed(store, tables: dict, datasets: Path | None, kind: str, settings) -> dic
     rows = Rows(tables)
     shift_days = olist_shift_days(datasets / "olist-marketing-funnel", origin) if datasets else 0
     created = _at(min(date(2016, 1, 1), date(2017, 6, 1) + timedelta(days=shift_days)))
-    unit, _publisher = _platform(rows, settings, created)
+    unit, _publisher = _platform(rows, settings, created, store.meta("organization_id"))
     if kind == "none":
         users = _users(rows, settings, [], unit, created)
     else:
