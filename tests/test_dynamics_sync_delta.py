@@ -2,10 +2,11 @@
 mid-delta, and what a run costs in API calls. Against the sandbox over HTTPS, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from connectors.dynamics import streams
 from sync.models import Campaign, Contact, Lead, SyncCursor
@@ -123,3 +124,20 @@ def test_a_quiet_delta_run_costs_one_call_per_tracked_table(installed, campaigns
         tokens = dict(session.execute(select(SyncCursor.stream, SyncCursor.change_token)
                                       .where(SyncCursor.connection_id == connection_id)).all())
     assert all(tokens[name] for name in TRACKED) and tokens["campaigns"] is None
+
+
+def test_a_stored_link_for_other_columns_or_another_host_is_not_followed_but_the_table_is_listed_again(installed):
+    rt, engine, connection_id, organization_id = installed
+    engine.run(connection_id, organization_id, kind="full")
+    link = json.loads(stored_token(rt, connection_id, "leads"))["link"]
+    foreign = link.replace("https://127.0.0.1", "https://attacker.example")
+    columns = ",".join(streams.Leads.fields)
+    for token in (json.dumps({"select": "leadid", "link": link}), json.dumps({"select": columns, "link": foreign}),
+                  "not a token"):
+        with rt.sessions() as session:
+            session.execute(update(SyncCursor).where(SyncCursor.connection_id == connection_id,
+                                                     SyncCursor.stream == "leads").values(change_token=token))
+            session.commit()
+        run = engine.run(connection_id, organization_id, streams=(streams.Leads,))
+        assert run.streams["leads"]["read"] == "listing" and (run.changed, run.deleted) == (0, 0)
+        assert json.loads(stored_token(rt, connection_id, "leads"))["link"].startswith(link.split("?")[0])

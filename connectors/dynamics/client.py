@@ -10,11 +10,11 @@ $deletedEntity rows, EntityDefinitions ChangeTrackingEnabled), reference/web-ser
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -124,10 +124,12 @@ class DynamicsClient(ClientBase):
     def read_changes(self, stream: type[Stream], token: str | None) -> Iterator[ChangePage]:
         """Change tracking: the stored delta link's changes and deletes, or every row when ``token`` is None.
 
-        The token is the @odata.deltaLink itself, followed exactly as returned; the last page carries the
-        new one. A delta response without one (the docs' "empty JSON response") keeps the old link.
+        The token holds the @odata.deltaLink, followed exactly as returned, and the columns the read asked
+        for (the docs' own example returns a link whose $select differs from the request's); the last page
+        carries the new one. A delta response without a link (the docs' "empty JSON response") keeps the old.
         """
-        url = self._delta_link(stream, token) if token else f"{stream.remote_name}?$select={','.join(stream.fields)}"
+        select = ",".join(stream.fields)
+        url = self._delta_link(stream, token, select) if token else f"{stream.remote_name}?$select={select}"
         # Every page repeats the preference (as the documented request does): the nextLink alone is a query.
         headers = {"Prefer": f"odata.track-changes,odata.maxpagesize={stream.page_size},{ANNOTATIONS}"}
         listing = token is None
@@ -148,15 +150,18 @@ class DynamicsClient(ClientBase):
                     page.records.append(item)
             url = body.get("@odata.nextLink")
             if not url:
-                page.token = body.get("@odata.deltaLink") or token
+                link = body.get("@odata.deltaLink")
+                page.token = json.dumps({"select": select, "link": link}) if link else token
             yield page
 
-    def _delta_link(self, stream: type[Stream], link: str) -> str:
-        """The stored delta link, if it is this environment's for this table and these columns."""
-        parts = urlsplit(link)
-        selected = parse_qs(parts.query).get("$select", [""])[0].split(",")
-        if (not link.startswith(f"{self.service_root}/{stream.remote_name}?") or "$deltatoken" not in parts.query
-                or selected != list(stream.fields)):
+    def _delta_link(self, stream: type[Stream], token: str, select: str) -> str:
+        """The stored delta link, if it is this environment's, for this table, asking for these columns."""
+        try:
+            saved = json.loads(token)
+            link, asked = str(saved["link"]), saved["select"]
+        except (ValueError, TypeError, KeyError):
+            link, asked = "", None
+        if asked != select or not link.startswith(f"{self.service_root}/{stream.remote_name}?"):
             raise ChangeTokenExpired(f"The stored Dynamics 365 delta link does not match {stream.remote_name} as "
                                      "Pipewise reads it now; Pipewise reads the table whole again.")
         return link
