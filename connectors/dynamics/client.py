@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -161,7 +162,10 @@ class DynamicsClient(ClientBase):
             link, asked = str(saved["link"]), saved["select"]
         except (ValueError, TypeError, KeyError):
             link, asked = "", None
-        if asked != select or not link.startswith(f"{self.service_root}/{stream.remote_name}?"):
+        # The bearer token goes only to this environment's host, and the link must be for this table.
+        parts, root = urlsplit(link), urlsplit(self.service_root)
+        if (asked != select or (parts.scheme, parts.netloc) != (root.scheme, root.netloc)
+                or not parts.path.endswith(f"/{stream.remote_name}")):
             raise ChangeTokenExpired(f"The stored Dynamics 365 delta link does not match {stream.remote_name} as "
                                      "Pipewise reads it now; Pipewise reads the table whole again.")
         return link
