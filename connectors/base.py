@@ -16,7 +16,15 @@ Every package has these modules, under the same names:
 - ``streams.py`` — ``Stream`` subclasses; every attribute a stream may set is declared on ``Stream``
   below (cursor or full listing, deletes, associations, history, scope, custom fields).
 - ``client.py`` — ``build_client(token, oauth, on_token, config)`` returning a ``Client`` (the protocol
-  below): reads, targeted reads, batch writes, field provisioning, preflight, org profile.
+  below): reads, targeted reads, batch writes, field provisioning, preflight, org profile. A CRM that
+  keeps a change log per object (Dataverse change tracking) marks those streams ``delta`` and implements
+  ``read_changes(stream, token)``: pages of ``ChangePage`` (changed raw records and deleted ids), the last
+  carrying the next token, which the engine stores as an opaque text per connection and stream once the
+  pages before it are stored. Without a token it lists every live record, and the engine then re-reads
+  the stored records the listing left out to find the deletes. It raises
+  ``connectors.errors.ChangesNotTracked`` when the CRM keeps no log for the object (the engine reads the
+  stream on its cursor instead) and ``ChangeTokenExpired`` when the CRM no longer honours the token (the
+  engine lists the object again).
 - ``mapping.py`` — ``to_common(stream, raw)``: a raw record as a ``connectors.common`` object.
 - ``fields.py`` — ``CATALOGUE``, a ``FieldCatalogue``: the built-in source of each common field, the
   remote field types that can feed it, and the live listing of an object's fields.
@@ -106,6 +114,9 @@ class Stream:
     custom_fields: ClassVar[tuple[str, ...]] = ()
     # The activity kind (call, email, meeting, note, task) of an activity stream; None for others.
     kind: ClassVar[str | None] = None
+    # Read through the remote's change log (``Client.read_changes``) where the remote keeps one for this
+    # object: changes and deletes since an opaque token. Where it keeps none, read on ``cursor_field``.
+    delta: ClassVar[bool] = False
 
     @classmethod
     def object_types(cls) -> tuple[str, ...]:
@@ -512,6 +523,14 @@ class Client(Protocol):
     def read_records(self, stream: type[Stream], remote_ids: list[str]) -> list[dict[str, Any]]:
         """The current raw records with these ids (a targeted sync); deleted ones flagged."""
 
+    def read_changes(self, stream: type[Stream], token: str | None) -> Iterator["ChangePage"]:
+        """Pages of what changed in a ``delta`` stream since ``token``; every live record when None.
+
+        Only the last page carries the token the next read starts from. Raises ``ChangesNotTracked``
+        when the remote keeps no change log for the object, ``ChangeTokenExpired`` when it no longer
+        honours ``token``. Clients without delta streams need not implement it.
+        """
+
     def update_records(self, remote_name: str, updates: list[dict[str, Any]]) -> list[WriteResult]:
         """One batch update call: each update is ``{"Id": ..., field: value}``."""
 
@@ -523,6 +542,16 @@ class Client(Protocol):
 
     def org_profile(self) -> OrgProfile:
         """The remote organization's own name and default time zone, read live (one or two API calls)."""
+
+
+@dataclass
+class ChangePage:
+    """One page of a change read: new or changed raw records, ids deleted remotely, and on the last page
+    the opaque token the next read starts from."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    token: str | None = None
 
 
 @dataclass

@@ -36,6 +36,14 @@ class Unavailable(ConnectorError):
     """
 
 
+class ChangesNotTracked(ConnectorError):
+    """The remote keeps no change log for this object (change tracking is off): read it on its cursor."""
+
+
+class ChangeTokenExpired(ConnectorError):
+    """The remote no longer honours this change token (expired or not its own): list the object again."""
+
+
 class QuotaExceeded(Fatal):
     """The remote daily API quota is spent: pause the connection until ``resume_at``."""
 

@@ -6,6 +6,13 @@ content hash changed, and committed together with the new checkpoint, so a worke
 any moment resumes without duplicates or gaps. Remote deletes are staged on the rows
 (``remote_deleted``) and become ``deleted_at`` only when the whole run completed.
 
+A ``delta`` stream is read through the remote's change log instead (``Client.read_changes``): the
+changes since the stored opaque token, deletes included. The new token is stored only after the
+pages it covers are committed, so a crash re-reads those changes from the old token (idempotent).
+Without a token (first run, full run, or an expired token) the remote lists every live record, and
+the stored records that listing left out are re-read by id: those the remote no longer has are
+deleted. Where the remote keeps no change log for the object, the stream is read on its cursor.
+
 An optional stream (an object some orgs do not have, have not enabled or do not let Pipewise
 read) whose client raises ``Unavailable`` is skipped with a note for the admin; the run goes on
 and completes. A required one that is unavailable fails the run with the connector's sentence.
@@ -29,6 +36,7 @@ from connectors.base import Client, Provider, Stream
 from connectors.common import COMMON_TYPES, Remote
 from connectors.errors import Unavailable
 from sync import currency
+from sync.change_log import ChangeLogReads
 from sync.db import upsert
 from sync.models import SYNCED_MODELS, SyncCursor, SyncRun, utcnow
 
@@ -63,7 +71,7 @@ def _json_default(value: Any) -> str:
     raise TypeError(f"cannot hash {type(value).__name__}")
 
 
-class SyncEngine:
+class SyncEngine(ChangeLogReads):
     """Pulls a connection's streams into the store."""
 
     def __init__(self, sessions: sessionmaker[Session], client: Client, provider: type[Provider],
@@ -87,7 +95,10 @@ class SyncEngine:
         try:
             for stream in streams:
                 try:
-                    self._pull_stream(run, organization_id, stream, full=(kind == "full"))
+                    if stream.delta:
+                        self._pull_changes(run, organization_id, stream, full=(kind == "full"))
+                    else:
+                        self._pull_stream(run, organization_id, stream, full=(kind == "full"))
                 except Unavailable as exc:
                     if not stream.optional:
                         raise
@@ -136,12 +147,19 @@ class SyncEngine:
                     cursor.position_modified_at, cursor.position_remote_id = last
                 session.commit()
             self.heartbeat()
+        self._stream_done(run, stream, **({"read": "cursor"} if stream.delta else {}))
+
+    def _stream_done(self, run: SyncRun, stream: type[Stream], *, change_token: str | None = None,
+                     **progress: Any) -> None:
+        """Close a stream's run on its cursor; a delta stream's token is stored here, after its pages."""
         with self.sessions() as session:
             cursor = self._cursor(session, run.connection_id, stream.name)
             cursor.run_id = None
             cursor.run_started_from = None
             cursor.completed_at = utcnow()
-            self._progress(session, run, stream.name, done=True)
+            if stream.delta:
+                cursor.change_token = change_token
+            self._progress(session, run, stream.name, done=True, **progress)
             session.commit()
 
     def _write_page(self, session: Session, run: SyncRun, organization_id: int,
@@ -251,13 +269,19 @@ class SyncEngine:
                              f"{'was' if len(left_out) == 1 else 'were'} left out.")
         progress[stream.name] = entry
         live.streams = progress
-        if changed:
-            ids = dict(live.changed_ids or {})
-            known = ids.get(object_type, [])
-            if known != "all":
-                merged = list(dict.fromkeys([*known, *changed]))
-                ids[object_type] = merged if len(merged) <= CHANGED_IDS_CAP else "all"
-            live.changed_ids = ids
+        self._merge_changed_ids(live, object_type, changed)
+
+    @staticmethod
+    def _merge_changed_ids(live: SyncRun, object_type: str, changed: list[str]) -> None:
+        """Add ids whose records changed (or were deleted) to the run's list for rescoring."""
+        if not changed:
+            return
+        ids = dict(live.changed_ids or {})
+        known = ids.get(object_type, [])
+        if known != "all":
+            merged = list(dict.fromkeys([*known, *changed]))
+            ids[object_type] = merged if len(merged) <= CHANGED_IDS_CAP else "all"
+        live.changed_ids = ids
 
     @staticmethod
     def _progress(session: Session, run: SyncRun, stream_name: str, **values) -> None:

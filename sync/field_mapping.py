@@ -199,7 +199,7 @@ def save_mapping(session: Session, connection: Connection, provider: type[Provid
     # Overrides apply to every record, not only to those modified later: re-read the stream in full.
     session.execute(update(SyncCursor).where(SyncCursor.connection_id == connection.id,
                                              SyncCursor.stream == stream.name)
-                    .values(position_modified_at=None, position_remote_id=None))
+                    .values(position_modified_at=None, position_remote_id=None, change_token=None))
     return {f: (current.get(f), r) for f, r in wanted.items()}, {}
 
 

@@ -325,7 +325,8 @@ SYNCED_MODELS: dict[str, type[SyncedRecord]] = {
 
 
 class SyncCursor(Base):
-    """How far one stream of one connection has been pulled: a (modified_at, id) checkpoint."""
+    """How far one stream of one connection has been pulled: a (modified_at, id) checkpoint, or the
+    remote's opaque change token for a stream read through its change log."""
 
     __tablename__ = "sync_cursor"
     __table_args__ = (UniqueConstraint("connection_id", "stream"),)
@@ -336,6 +337,9 @@ class SyncCursor(Base):
     # Last committed checkpoint, inside the current run or the last completed one.
     position_modified_at: Mapped[datetime | None]
     position_remote_id: Mapped[str | None] = mapped_column(String(64))
+    # The token the next change read starts from (a Dataverse delta link), stored only together with
+    # or after the records it covers; None: list the stream whole on the next run.
+    change_token: Mapped[str | None] = mapped_column(Text)
     # Lower bound of the run in progress (None when no run is in progress for this stream).
     run_started_from: Mapped[datetime | None]
     run_id: Mapped[int | None]

@@ -109,6 +109,9 @@ def test_the_client_follows_the_client_protocol(key):
     module = _module(key, "client")
     built = typing.get_type_hints(module.build_client)["return"]
     assert [m for m in CLIENT_METHODS if not callable(getattr(built, m, None))] == []
+    # Streams read through the remote's change log need the client's change reads.
+    if any(s.delta for s in registry.get(key).provider.streams):
+        assert callable(getattr(built, "read_changes", None)), f"{key} has delta streams but no read_changes"
     # The shared plumbing (retries, refresh under a lock, usage, batch guard) comes from one base.
     assert issubclass(built, ClientBase) and built.batch_limit == registry.get(key).provider.writeback_batch_size
     for hook in ("_once", "_refused_after_refresh", "_after_refresh"):

@@ -1,24 +1,30 @@
-"""The Dataverse Web API v9.2 client: keyset reads on modifiedon, targeted reads, bulk writes, column provisioning.
+"""The Dataverse Web API v9.2 client: change tracking (delta links), keyset reads on modifiedon where it is off,
+targeted reads, bulk writes, column provisioning.
 
 Sources (learn.microsoft.com/power-apps/developer/data-platform/webapi/): query/page-results.md (Prefer
 odata.maxpagesize, opaque @odata.nextLink), compose-http-requests-handle-errors.md ({"error": {"code",
 "message"}}), api-limits.md (429 with Retry-After), bulk-operations.md (UpdateMultiple),
-execute-batch-operations-using-web-api.md ($batch, odata.continue-on-error), create-update-column-definitions.md.
+execute-batch-operations-using-web-api.md ($batch, odata.continue-on-error), create-update-column-definitions.md,
+../use-change-tracking-synchronize-data-external-systems.md (Prefer odata.track-changes, @odata.deltaLink,
+$deletedEntity rows, EntityDefinitions ChangeTrackingEnabled), reference/web-service-error-codes.md (the codes).
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
-from connectors.base import Finding, OrgProfile, Stream, TokenSaver, WritableField, WriteResult
+from connectors.base import ChangePage, Finding, OrgProfile, Stream, TokenSaver, WritableField, WriteResult
 from connectors.client_base import ClientBase, SessionExpired, create_missing
 from connectors.dynamics import writes
 from connectors.dynamics.provider import DynamicsProvider
-from connectors.errors import ReauthorizationRequired, Retriable, error_for_status
+from connectors.errors import (ChangesNotTracked, ChangeTokenExpired, Fatal, ReauthorizationRequired, Retriable,
+                               error_for_status)
 from connectors.oauth import OAuthApp
 
 API_PATH = "/api/data/v9.2"
@@ -26,6 +32,9 @@ API_PATH = "/api/data/v9.2"
 ANNOTATIONS = ('odata.include-annotations="OData.Community.Display.V1.FormattedValue,'
                'Microsoft.Dynamics.CRM.lookuplogicalname"')
 IDS_PER_READ = 50  # ids per targeted read: keeps the $filter well inside the URL length limit
+# Error codes (web-service-error-codes.md): ChangeTrackingNotEnabledForEntity, ExpiredVersionStamp, InvalidArgument.
+CHANGE_TRACKING_OFF, EXPIRED_VERSION_STAMP, INVALID_ARGUMENT = "0x80072491", "0x80044352", "0x80040203"
+DELETED_ENTITY = "/$deletedEntity"  # the @odata.context suffix of a deleted row in a delta response
 
 
 def odata_time(moment: datetime) -> str:
@@ -113,6 +122,69 @@ class DynamicsClient(ClientBase):
             if page:
                 yield page
 
+    def read_changes(self, stream: type[Stream], token: str | None) -> Iterator[ChangePage]:
+        """Change tracking: the stored delta link's changes and deletes, or every row when ``token`` is None.
+
+        The token holds the @odata.deltaLink, followed exactly as returned, and the columns the read asked
+        for (the docs' own example returns a link whose $select differs from the request's); the last page
+        carries the new one. A delta response without a link (the docs' "empty JSON response") keeps the old.
+        """
+        select = ",".join(stream.fields)
+        url = self._delta_link(stream, token, select) if token else f"{stream.remote_name}?$select={select}"
+        # Every page repeats the preference (as the documented request does): the nextLink alone is a query.
+        headers = {"Prefer": f"odata.track-changes,odata.maxpagesize={stream.page_size},{ANNOTATIONS}"}
+        listing = token is None
+        while url:
+            try:
+                response = self._call("GET", url, headers=headers)
+            except Fatal as exc:
+                raise self._change_error(stream, exc, token) from exc
+            if listing and "odata.track-changes" not in response.headers.get("Preference-Applied", ""):
+                raise self._untracked(stream)  # an environment may ignore the preference rather than refuse it
+            listing = False
+            body = response.json()
+            page = ChangePage()
+            for item in body.get("value", []):
+                if str(item.get("@odata.context", "")).endswith(DELETED_ENTITY):
+                    page.deleted.append(str(item["id"]).lower())
+                else:
+                    page.records.append(item)
+            url = body.get("@odata.nextLink")
+            if not url:
+                link = body.get("@odata.deltaLink")
+                page.token = json.dumps({"select": select, "link": link}) if link else token
+            yield page
+
+    def _delta_link(self, stream: type[Stream], token: str, select: str) -> str:
+        """The stored delta link, if it is this environment's, for this table, asking for these columns."""
+        try:
+            saved = json.loads(token)
+            link, asked = str(saved["link"]), saved["select"]
+        except (ValueError, TypeError, KeyError):
+            link, asked = "", None
+        # The bearer token goes only to this environment's host, and the link must be for this table.
+        parts, root = urlsplit(link), urlsplit(self.service_root)
+        if (asked != select or (parts.scheme, parts.netloc) != (root.scheme, root.netloc)
+                or not parts.path.endswith(f"/{stream.remote_name}")):
+            raise ChangeTokenExpired(f"The stored Dynamics 365 delta link does not match {stream.remote_name} as "
+                                     "Pipewise reads it now; Pipewise reads the table whole again.")
+        return link
+
+    def _change_error(self, stream: type[Stream], exc: Fatal, token: str | None) -> Exception:
+        if exc.code == CHANGE_TRACKING_OFF:
+            return self._untracked(stream)
+        if token and exc.code in (EXPIRED_VERSION_STAMP, INVALID_ARGUMENT):
+            return ChangeTokenExpired(f"{exc} Pipewise reads {stream.remote_name} whole again.", code=exc.code,
+                                      status=exc.status)
+        return exc
+
+    @staticmethod
+    def _untracked(stream: type[Stream]) -> ChangesNotTracked:
+        return ChangesNotTracked(
+            f"Change tracking is off for {stream.remote_name} in Dynamics 365, so Pipewise reads its changes by "
+            "modifiedon and learns of deleted rows only from webhooks. To have deletes read too, turn on Track "
+            "changes for the table in Power Apps (Tables, Properties, Advanced options); it cannot be turned off.")
+
     def read_records(self, stream: type[Stream], remote_ids: list[str]) -> list[dict[str, Any]]:
         """The rows with these ids; an id no longer there comes back flagged ``@removed``."""
         found: dict[str, dict[str, Any]] = {}
@@ -155,9 +227,26 @@ class DynamicsClient(ClientBase):
     def who_am_i(self) -> dict[str, Any]:
         return self.get_json("WhoAmI")
 
+    def tracked_tables(self) -> set[str]:
+        """Entity sets whose table has change tracking on (EntityDefinitions.ChangeTrackingEnabled)."""
+        body = self.get_json("EntityDefinitions?$select=EntitySetName&$filter=ChangeTrackingEnabled eq true")
+        return {item.get("EntitySetName") for item in body.get("value", [])}
+
     def preflight(self) -> list[Finding]:
-        """WhoAmI, then one row of every table Pipewise reads."""
+        """WhoAmI, one row of every table Pipewise reads, and which of them keep a change log."""
         findings = [Finding("identity", "ok", f"Signed in to organization {self.who_am_i()['OrganizationId']}.")]
+        try:
+            tracked = self.tracked_tables()
+        except Exception as exc:  # noqa: BLE001 - the sync finds out per table; this is advice
+            findings.append(Finding("change-tracking", "warning", f"Pipewise could not read which tables track "
+                                    f"changes ({exc}); it finds out at the first sync."))
+        else:
+            untracked = [s.remote_name for s in DynamicsProvider.streams if s.delta and s.remote_name not in tracked]
+            findings.append(Finding("change-tracking", "warning" if untracked else "ok",
+                                    f"Change tracking is off for {', '.join(untracked)}: Pipewise reads their "
+                                    "changes by modifiedon and learns of their deletes only from webhooks. Turn on "
+                                    "Track changes for them in Power Apps to have deletes read too."
+                                    if untracked else "Every table Pipewise reads tracks changes."))
         for stream in DynamicsProvider.streams:
             try:
                 self.get_json(f"{stream.remote_name}?$select={stream.primary_key}&$top=1")
@@ -170,13 +259,18 @@ class DynamicsClient(ClientBase):
         return findings
 
     def org_profile(self) -> OrgProfile:
-        """The organization's name (organizations table)."""
+        """The organization's name (organizations table, organization.md); never a time zone.
+
+        Dataverse keeps no default time zone for the organization: time zones are per user
+        (usersettings.timezonecode, a Windows zone through timezonedefinitions.standardname), and turning a
+        Windows zone into an IANA id needs CLDR's windowsZones table, which Pipewise does not ship.
+        """
         org = self.who_am_i()["OrganizationId"]
         try:
             body = self.get_json(f"organizations({org})?$select=name")
-        except Exception:  # noqa: BLE001 - an environment that hides the table still syncs
+        except Fatal:  # an environment that hides the table still syncs
             return OrgProfile()
-        return OrgProfile(name=body.get("name"))
+        return OrgProfile(name=(body.get("name") or "").strip() or None)
 
 
 def build_client(token: dict[str, Any], oauth: OAuthApp, on_token: TokenSaver | None, config: Any) -> DynamicsClient:

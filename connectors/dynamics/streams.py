@@ -1,7 +1,8 @@
 """Dataverse tables Pipewise reads, as streams: entity set, primary key and the columns to select.
 
-Every table is read on ``modifiedon`` ordered by (modifiedon, primary key): that is the engine's (cursor, id)
-contract. Change tracking's delta links are opaque and carry no such order, so they are not the cursor here.
+Every table is read through change tracking (its delta link is the stream's opaque token, deleted rows come
+as $deletedEntity). A table whose change tracking is off is read on ``modifiedon`` ordered by
+(modifiedon, primary key), the engine's (cursor, id) contract; its deletes arrive only through webhooks.
 """
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ _ACTIVITY = ("activityid", "subject", "statecode", "statuscode", "scheduledstart
 class DynamicsStream(Stream):
     cursor_field = "modifiedon"
     page_size = 1000
-    # A deleted row is not in a modifiedon listing: deletes arrive through webhooks and targeted reads.
+    delta = True
+    # A deleted row is not in a modifiedon listing (the fallback): deletes come from change tracking, or
+    # where it is off, through webhooks and targeted reads.
     reports_deletes = False
 
 

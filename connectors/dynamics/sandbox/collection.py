@@ -13,7 +13,7 @@ from flask import jsonify, request
 
 from .api import CHANGE_TRACKING_OFF, INVALID_ARGUMENT, ApiError, preferences, sandbox, service_root
 from .odata_filter import Filter
-from .paging import delta_token, page_size, read_delta_token, read_skip_token, skip_token
+from .paging import Cookie, delta_token, page_size, read_delta_token, read_skip_token, skip_token
 from .schema import Table
 from .values import Annotations, not_a_property, to_wire
 
@@ -109,14 +109,18 @@ def read_collection(table: Table):
     select = parse_select(table)
     annotations = Annotations(prefs.get("odata.include-annotations"))
     size, size_applied = page_size(prefs.get("odata.maxpagesize"))
-    page, last, upto = 1, None, None
+    cookie = Cookie(1, "", tracking)
     if request.args.get("$skiptoken"):
-        page, last, upto = read_skip_token(request.args["$skiptoken"], table.pk)
+        cookie = read_skip_token(request.args["$skiptoken"], table.pk)
+        if cookie.tracking != tracking:
+            # The docs' requests repeat the preference; a next link is not a change-tracking query by itself.
+            raise ApiError(400, INVALID_ARGUMENT, "The $skiptoken belongs to a query with a different "
+                                                  "Prefer: odata.track-changes; send the same headers with it.")
     body: dict[str, Any]
     if tracking:
-        body, more = _delta(box, table, select, annotations, size, page, upto)
+        body, more = _delta(box, table, select, annotations, size, cookie)
     else:
-        body, more = _query(box, table, select, annotations, size, size_applied, page, last)
+        body, more = _query(box, table, select, annotations, size, size_applied, cookie.page, cookie.last or None)
     response = jsonify(body)
     applied = _applied(prefs, size_applied, size, tracking)
     if applied:
@@ -152,35 +156,43 @@ def _query(box, table, select, annotations, size, size_applied, page, last):
     body["value"] = [to_wire(table, r, select, annotations, box.name_of) for r in chunk]
     if remaining > 0 and chunk:
         params = [(k, v) for k, v in request.args.items(multi=True) if k != "$skiptoken"]
-        token = skip_token(page, table.pk, chunk[-1][table.pk], chunk[0][table.pk], False, None)
+        token = skip_token(page, table.pk, chunk[-1][table.pk], chunk[0][table.pk], False)
         body["@odata.nextLink"] = _link(table, params + [("$skiptoken", token)])
     return body, remaining > 0
 
 
-def _delta(box, table, select, annotations, size, page, upto):
+def _delta(box, table, select, annotations, size, cookie: Cookie):
+    """A change-tracking page: rows changed after the token's version (all live rows without a token), then
+    rows deleted since, up to the version the first page saw.
+
+    Pages are keyed on (phase, row version), not on offsets: a row that changes while a client pages moves
+    past the snapshot and comes with the next delta link instead of shifting rows out of this read.
+    """
     seen = 0
     token = request.args.get("$deltatoken")
     if token:
         knobs = box.faults.knobs
         seen = read_delta_token(token, box.clock.now(), box.settings.change_tracking_expiry_days,
                                 knobs.expire_delta_tokens, box.store.version)
-    upto = box.store.version if upto is None else upto
-    changed = box.store.rows(table.logical, seen, upto)
-    items: list[dict[str, Any]] = [to_wire(table, r, select, annotations, box.name_of) for r in changed]
+    upto = box.store.version if cookie.upto is None else cookie.upto
+    items: list[tuple[tuple[int, int], dict[str, Any]]] = [
+        ((0, r["versionnumber"]), to_wire(table, r, select, annotations, box.name_of))
+        for r in box.store.rows(table.logical, seen, upto)]
     if token:
         deleted_context = f"{service_root()}/$metadata#{table.entity_set}/$deletedEntity"
-        items += [{"@odata.context": deleted_context, "id": record_id, "reason": "deleted"}
-                  for record_id, _version in box.store.deleted(table.logical, seen, upto)]
-    chunk = items[(page - 1) * size:page * size]
-    more = len(items) > page * size
+        items += [((1, version), {"@odata.context": deleted_context, "id": record_id, "reason": "deleted"})
+                  for record_id, version in box.store.deleted(table.logical, seen, upto)]
+    if cookie.after is not None:
+        items = [item for item in items if item[0] > cookie.after]
+    chunk, more = items[:size], len(items) > size
     body: dict[str, Any] = {"@odata.context": _context(table, select, "/$delta" if token else "")}
     params = [(k, v) for k, v in request.args.items(multi=True) if k not in ("$skiptoken", "$deltatoken")]
     if more:
-        ids = [i.get(table.pk) or i.get("id") for i in chunk]
-        cookie = skip_token(page, table.pk, ids[-1], ids[0], True, upto)
+        ids = [i.get(table.pk) or i.get("id") for _key, i in chunk]
+        next_cookie = skip_token(cookie.page, table.pk, ids[-1], ids[0], True, upto, chunk[-1][0])
         extra = [("$deltatoken", token)] if token else []
-        body["@odata.nextLink"] = _link(table, params + extra + [("$skiptoken", cookie)])
+        body["@odata.nextLink"] = _link(table, params + extra + [("$skiptoken", next_cookie)])
     else:
         body["@odata.deltaLink"] = _link(table, params + [("$deltatoken", delta_token(upto, box.clock.now()))])
-    body["value"] = chunk
+    body["value"] = [item for _key, item in chunk]
     return body, more

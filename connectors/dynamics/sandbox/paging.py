@@ -8,33 +8,50 @@ issued, which is what lets the environment refuse tokens older than Organization
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, unquote
 
 from .api import EXPIRED_VERSION_STAMP, INVALID_ARGUMENT, ApiError
 
 COOKIE = re.compile(r'^<cookie pagenumber="(\d+)" pagingcookie="([^"]*)" istracking="(True|False)" />$')
-INNER = re.compile(r'^<cookie page="(\d+)"(?: upto="(\d+)")?><(\w+) last="\{([0-9A-F-]*)\}" first="\{([0-9A-F-]*)\}" '
-                   r'/></cookie>$')
+INNER = re.compile(r'^<cookie page="(\d+)"(?: upto="(\d+)" after="(\d+):(\d+)")?><(\w+) last="\{([0-9A-F-]*)\}" '
+                   r'first="\{([0-9A-F-]*)\}" /></cookie>$')
 MAX_PAGE_SIZE = 5000  # page-results.md: the default and the largest page
 
 
-def skip_token(page: int, pk: str, last: str, first: str, tracking: bool, upto: int | None) -> str:
+@dataclass(frozen=True)
+class Cookie:
+    """What a $skiptoken says: the page to serve, the previous page's last key, and for a change-tracking
+    read the row version it snapshots and the (phase, row version) of the last item served."""
+
+    page: int
+    last: str
+    tracking: bool
+    upto: int | None = None
+    after: tuple[int, int] | None = None
+
+
+def skip_token(page: int, pk: str, last: str, first: str, tracking: bool, upto: int | None = None,
+               after: tuple[int, int] | None = None) -> str:
     """The $skiptoken for page+1 after a page whose primary keys ran from first to last."""
-    upto_attr = f' upto="{upto}"' if upto is not None else ""
-    inner = f'<cookie page="{page}"{upto_attr}><{pk} last="{{{last.upper()}}}" first="{{{first.upper()}}}" /></cookie>'
+    snapshot = f' upto="{upto}" after="{after[0]}:{after[1]}"' if upto is not None and after else ""
+    inner = f'<cookie page="{page}"{snapshot}><{pk} last="{{{last.upper()}}}" first="{{{first.upper()}}}" /></cookie>'
     encoded = re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(inner, safe=""))
     return f'<cookie pagenumber="{page + 1}" pagingcookie="{encoded}" istracking="{tracking}" />'
 
 
-def read_skip_token(token: str, pk: str) -> tuple[int, str, int | None]:
-    """(page number to serve, last primary key of the previous page, snapshot version) from a $skiptoken."""
+def read_skip_token(token: str, pk: str) -> Cookie:
+    """What a $skiptoken this environment issued says; ApiError for anything else."""
     match = COOKIE.match(token)
     inner = INNER.match(unquote(match.group(2))) if match else None
-    if not match or not inner or inner.group(3) != pk:
+    if not match or not inner or inner.group(5) != pk:
         raise ApiError(400, INVALID_ARGUMENT, "The $skiptoken is not one this environment issued; use the "
                                               "@odata.nextLink exactly as it was returned.")
-    return int(match.group(1)), inner.group(4).lower(), int(inner.group(2)) if inner.group(2) else None
+    snapshot = inner.group(2) is not None
+    return Cookie(int(match.group(1)), inner.group(6).lower(), match.group(3) == "True",
+                  int(inner.group(2)) if snapshot else None,
+                  (int(inner.group(3)), int(inner.group(4))) if snapshot else None)
 
 
 def delta_token(version: int, issued: datetime) -> str:

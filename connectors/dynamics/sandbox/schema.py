@@ -151,6 +151,7 @@ TABLES: dict[str, Table] = {t.logical: t for t in [
                                                 3: "Completed", 4: "Canceled", 5: "Suspended", 6: "Inactive"}))),
     # The environment's one organization row (organization.md): name is its unique name, the orgname a form
     # passes to web resources (pass-parameters-url-by-using-ribbon.md), languagecode its base language (orglcid).
+    # It has no default time zone column; time zones are per user (usersettings.timezonecode).
     Table("organization", "organizations", "organizationid", "name", 1019, _columns(
         *_system("organizationid", owned=False), S("name", 160), Column("languagecode", "Integer")),
         can_track=False),
