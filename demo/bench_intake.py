@@ -327,20 +327,20 @@ def run(seconds: float, clients: int, share: float, workers: int, profile: Path 
 
 
 def profile_summary(path: Path, top: int = 15) -> list[str]:
-    """The functions the web workers spent their samples in (py-spy's raw format), inclusive and own."""
+    """Where the web workers' request time went (py-spy's raw stacks): our functions inclusive, any function's own."""
     inclusive, own, total = Counter(), Counter(), 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
+        if not count.isdigit() or "handle_request" not in stack:  # requests only, not the workers' start
             continue
         frames = stack.split(";")
         total += int(count)
         own[frames[-1]] += int(count)
         for frame in set(frames):
-            if "site-packages" not in frame or "sqlalchemy" in frame or "psycopg" in frame or "rq/" in frame:
+            if re.search(r"\((web|sync|connectors)/", frame):
                 inclusive[frame] += int(count)
     share = lambda n: f"{100 * n / max(total, 1):5.1f}%"  # noqa: E731
-    return ([f"profile: {total} samples; inclusive (project, SQLAlchemy, psycopg, rq):"]
+    return ([f"profile: {total} samples in requests; Pipewise's functions, inclusive:"]
             + [f"  {share(n)} {frame}" for frame, n in inclusive.most_common(top)]
             + ["profile: own time:"] + [f"  {share(n)} {frame}" for frame, n in own.most_common(top)])
 
