@@ -86,6 +86,7 @@ def upsert(session: Session, model, rows: Sequence[dict], conflict: Iterable[str
         stmt = stmt.on_conflict_do_nothing(index_elements=conflict)
     session.connection().execute(stmt, list(rows))
 
+
 def insert_ignore(session: Session, model, rows: Sequence[dict], conflict: Iterable[str], key: str) -> dict:
     """Insert rows, skipping those that already exist; return ``key`` value → primary key of each row inserted.
 
