@@ -112,8 +112,8 @@ def salesforce_message(rng: random.Random, client: int, seq: int, history: list[
     return body, {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}, ids
 
 
-def client(index: int, port: int, sf_path: str, start_at: float, seconds: float, share: float) -> dict:
-    """One CRM delivery process: alternate HubSpot and Salesforce deliveries from start_at until the time is up."""
+def client(index: int, port: int, sf_path: str, ready, seconds: float, share: float, out) -> None:
+    """One CRM delivery process: once every client is ready, alternate HubSpot and Salesforce deliveries."""
     from hubspot.utils.signature import Signature
 
     rng = random.Random(index)
@@ -121,7 +121,8 @@ def client(index: int, port: int, sf_path: str, start_at: float, seconds: float,
     histories: dict[str, list] = {"hubspot": [], "salesforce": []}
     accepted: dict[str, list[str]] = {"hubspot": [], "salesforce": []}
     statuses, latencies, seq = Counter(), [], 0
-    time.sleep(max(0.0, start_at - time.time()))  # every client starts at once, imports done
+    ready.wait()  # every client starts at once, its imports done
+    start_at = time.time()
     while time.time() < start_at + seconds:
         provider = ("hubspot", "salesforce")[seq % 2]
         if provider == "hubspot":
@@ -152,7 +153,8 @@ def client(index: int, port: int, sf_path: str, start_at: float, seconds: float,
             accepted[provider].extend(keys)
         seq += 1
     conn.close()
-    return {"accepted": accepted, "statuses": dict(statuses), "latencies": latencies, "finished": time.time()}
+    out.put({"accepted": accepted, "statuses": dict(statuses), "latencies": latencies, "started": start_at,
+             "finished": time.time()})
 
 
 # -- the bench ------------------------------------------------------------------------------------
@@ -187,17 +189,25 @@ def install(url: str, var_dir: Path) -> tuple[dict[str, int], str]:
     return ids, f"/webhooks/salesforce/{SF_ORG}/{secret}"
 
 
-def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 180) -> None:
+    """Until the workers have loaded the app: /healthz answered promptly several times in a row."""
+    deadline, prompt = time.monotonic() + timeout, 0
+    while prompt < 4:
         if proc.poll() is not None:
             raise SystemExit("gunicorn exited at start; see its log under var/bench/intake/.")
+        if time.monotonic() > deadline:
+            raise SystemExit("gunicorn's workers did not answer in time; see var/bench/intake/gunicorn.log.")
+        started = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+            conn.request("GET", "/healthz")
+            ok = conn.getresponse().status == 200
         except OSError:
-            time.sleep(0.2)
-    raise SystemExit("gunicorn did not listen in time.")
+            ok = False
+        finally:
+            conn.close()
+        prompt = prompt + 1 if ok and time.perf_counter() - started < 0.5 else 0
+        time.sleep(0.1)
 
 
 def stop(proc: subprocess.Popen, timeout: float = 30) -> None:
@@ -294,13 +304,19 @@ def run(seconds: float, clients: int, share: float, workers: int, profile: Path 
         web = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=open(work / "gunicorn.log", "wb"),
                                stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            wait_port(port, web)
+            wait_ready(port, web)
             print(f"intake: {' '.join(procfile_command('web', env)[1:])}; {clients} clients for {seconds:g} s",
                   flush=True)
-            start_at = time.time() + 3
-            with multiprocessing.get_context("spawn").Pool(clients) as pool:
-                results = pool.starmap(client, [(n, port, sf_path, start_at, seconds, share) for n in range(clients)])
-            elapsed = max(r["finished"] for r in results) - start_at
+            context = multiprocessing.get_context("spawn")
+            ready, out = context.Barrier(clients), context.Queue()
+            procs = [context.Process(target=client, args=(n, port, sf_path, ready, seconds, share, out))
+                     for n in range(clients)]
+            for proc in procs:
+                proc.start()
+            results = [out.get(timeout=seconds + 300) for _ in procs]
+            for proc in procs:
+                proc.join(30)
+            elapsed = max(r["finished"] for r in results) - min(r["started"] for r in results)
         finally:
             stop(web)
         accepted = {p: [k for r in results for k in r["accepted"][p]] for p in ("hubspot", "salesforce")}
