@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo smoke test bench screenshots venv test-venv chromium clean audit
+.PHONY: demo smoke test bench bench-intake screenshots venv test-venv chromium clean audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,8 +61,17 @@ audit: $(AUDIT)/.installed
 	$(AUDIT)/bin/pip-audit --requirement requirements-test.txt --no-deps --disable-pip --strict \
 	  --progress-spinner off
 
-bench: test-venv
+$(VENV)/.installed-bench: requirements-bench.txt $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m demo.bench
+
+## The webhook intake alone: 60 s of signed CRM batches against gunicorn, PostgreSQL and Redis.
+## INTAKE_ARGS="--seconds 10" for a short run, "--profile var/bench/intake.txt" to record it with py-spy.
+bench-intake: $(VENV)/.installed-bench
+	$(BIN)/python -m demo.bench_intake $(INTAKE_ARGS)
 
 ## Every screen a person reads, at 1280 and 375 px, into artifacts/screenshots/tour/.
 screenshots: test-venv chromium

@@ -5,7 +5,8 @@ plus users in a hierarchy, accounts, leads, campaigns, quotas and forecast snaps
 file under var/bench/ and into a PostgreSQL server started from the pgserver wheel in a temporary
 directory, adds the indexes the views need, then times every view through the Flask test client
 (a full request: token check, scope, SQL, template), as a first-line manager (10 reps) and as an
-admin (the whole organization). The last line printed is one JSON object.
+admin (the whole organization). Then the webhook intake under load (``demo.bench_intake``). The last
+line printed is one JSON object.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import text
 
+from demo import bench_intake
 from sync.config import PROJECT_ROOT, Config
 from sync.models import utcnow
 
@@ -295,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--opportunities", type=int, default=500_000)
     parser.add_argument("--runs", type=int, default=20, help="timed requests per view as the manager")
     parser.add_argument("--org-runs", type=int, default=5, help="timed requests per view as the admin")
+    parser.add_argument("--intake-seconds", type=float, default=60, help="how long the intake is loaded (0: not)")
     args = parser.parse_args(argv)
     import pgserver
 
@@ -331,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.cleanup()
         shutil.rmtree(pg_dir, ignore_errors=True)
-    print(json.dumps({"panels": panels, "opportunities": args.opportunities,
+    intake = bench_intake.main(["--seconds", str(args.intake_seconds)])["intake"] if args.intake_seconds else None
+    print(json.dumps({"panels": panels, "opportunities": args.opportunities, "intake": intake,
                       "measured": f"Flask test client, full request; manager of {REPS_PER_MANAGER} reps, "
                                   f"{args.runs} runs per view after one warm-up",
                       "whole_organization": whole, "generation_seconds": round(generated)}))

@@ -1,10 +1,12 @@
 """Database engine, sessions and the dialect-aware bulk upsert."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -84,15 +86,39 @@ def upsert(session: Session, model, rows: Sequence[dict], conflict: Iterable[str
         stmt = stmt.on_conflict_do_nothing(index_elements=conflict)
     session.connection().execute(stmt, list(rows))
 
-def insert_ignore(session: Session, model, rows: Sequence[dict], conflict: Iterable[str], key: str) -> set:
-    """Insert rows, skipping those that already exist; return the ``key`` values actually inserted."""
+
+def insert_ignore(session: Session, model, rows: Sequence[dict], conflict: Iterable[str], key: str) -> dict:
+    """Insert rows, skipping those that already exist; return ``key`` value → primary key of each row inserted.
+
+    One INSERT … ON CONFLICT DO NOTHING RETURNING for all the rows, whose text does not depend on
+    how many there are. On PostgreSQL the rows travel as one JSON parameter read by
+    json_to_recordset: a statement of one placeholder per value (hundreds for a webhook batch) costs
+    more to build, convert and send than the insert itself. On SQLite an executemany, which
+    SQLAlchemy sends as one multi-row statement.
+    """
     if not rows:
-        return set()
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
+        return {}
+    dialect = session.get_bind().dialect
+    table, conflict = model.__table__, list(conflict)
+    (primary_key,) = table.primary_key.columns
+    if dialect.name != "postgresql":
         from sqlalchemy.dialects.sqlite import insert
-    stmt = (insert(model).values(list(rows)).on_conflict_do_nothing(index_elements=list(conflict))
-            .returning(getattr(model, key)))
-    return set(session.scalars(stmt).all())
+
+        stmt = insert(table).on_conflict_do_nothing(index_elements=conflict).returning(table.c[key], primary_key)
+        return {row[0]: row[1] for row in session.connection().execute(stmt, list(rows))}
+    quote = dialect.identifier_preparer.quote
+    columns = list(rows[0])
+    names = ", ".join(quote(c) for c in columns)
+    record = ", ".join(f"{quote(c)} {table.c[c].type.compile(dialect=dialect)}" for c in columns)
+    stmt = text(f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} "
+                f"FROM json_to_recordset(CAST(:rows AS json)) AS r({record}) "
+                f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO NOTHING "
+                f"RETURNING {quote(key)}, {quote(primary_key.name)}")
+    values = json.dumps(list(rows), default=_json_value, separators=(",", ":"))
+    return {row[0]: row[1] for row in session.connection().execute(stmt, {"rows": values})}
+
+
+def _json_value(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} cannot be stored through insert_ignore")

@@ -84,11 +84,11 @@ def intake(provider: str, **path_args: str):
                      "object_type": declared.stream(e.stream).object_type, "remote_ids": e.remote_ids,
                      "payload": e.payload, "targets": e.targets, "received_at": now, "enqueued_at": now}
                     for e in mine]
-            fresh = insert_ignore(session, WebhookEvent, rows, conflict=("connection_id", "event_id"),
-                                  key="event_id") if rows else set()
+            # event id → row id of the events stored now; redeliveries of stored ones are not among them.
+            fresh = insert_ignore(session, WebhookEvent, rows, conflict=("connection_id", "event_id"), key="event_id")
             echoed = _echoes(session, connection.id, [e for e in mine if e.event_id in fresh], declared, to_common)
-            _settle_echoes(session, connection.id, echoed)
-            work.append((connection.id, _work(session, connection.id, fresh - echoed)))
+            _settle_echoes(session, [fresh[event_id] for event_id in echoed])
+            work.append((connection.id, sorted(row for event_id, row in fresh.items() if event_id not in echoed)))
             log.info("%s.webhook.accepted connection=%s new=%d duplicates=%d echoes=%d", provider, connection.id,
                      len(fresh), len(rows) - len(fresh), len(echoed))
         session.commit()
@@ -131,17 +131,8 @@ for _provider in registry.keys():
     _register(_provider)
 
 
-def _settle_echoes(session, connection_id: int, event_ids: set[str]) -> None:
+def _settle_echoes(session, row_ids: list[int]) -> None:
     """Echoes of our own writes need no work: stored as processed, so the sweeper leaves them."""
-    if event_ids:
-        session.execute(update(WebhookEvent).where(WebhookEvent.connection_id == connection_id,
-                                                   WebhookEvent.event_id.in_(list(event_ids)))
+    if row_ids:
+        session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(row_ids))
                         .values(processed_at=utcnow(), targets={}, echo=True))
-
-
-def _work(session, connection_id: int, event_ids: set[str]) -> list[int]:
-    """The row ids of the stored events that need processing."""
-    if not event_ids:
-        return []
-    return list(session.scalars(select(WebhookEvent.id).where(WebhookEvent.connection_id == connection_id,
-                                                              WebhookEvent.event_id.in_(list(event_ids)))))
