@@ -188,20 +188,29 @@ class Stack:
             db.commit()
 
     def wait_idle(self, timeout: float = 900, every_second=None) -> None:
-        """Wait until every queue is empty and no job is running (calling ``every_second`` meanwhile)."""
+        """Wait until every queue is empty and no job is running (calling ``every_second`` meanwhile).
+
+        ``timeout`` is how long the worker may go without starting another job: three CRMs' first runs
+        on a busy 2-core machine take longer than any fixed total, but a stuck worker still fails.
+        """
         rt = self.runtime
         deadline = time.monotonic() + timeout
         quiet = ticks = 0
+        running: set[str] = set()
         while time.monotonic() < deadline:
             busy = sum(len(q) + q.started_job_registry.count for q in rt.queues.values())
             quiet = quiet + 1 if busy == 0 else 0
             if quiet >= 5:
                 return
+            now_running = {job for q in rt.queues.values() for job in q.started_job_registry.get_job_ids()}
+            if now_running - running:
+                deadline = time.monotonic() + timeout
+            running = now_running
             ticks += 1
             if every_second is not None and ticks % 2 == 0:
                 every_second()
             time.sleep(0.5)
-        raise TimeoutError("the worker did not finish its jobs in time; see var/worker.log")
+        raise TimeoutError(f"the worker started no job for {round(timeout / 60)} minutes; see var/worker.log")
 
     def stop(self) -> None:
         """Stop the workers, the web server and the sandboxes."""
