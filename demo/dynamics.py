@@ -42,7 +42,8 @@ def _api(stack) -> requests.Session:
 
 def _ok(answer: requests.Response, what: str) -> requests.Response:
     if answer.status_code >= 400:
-        raise RuntimeError(f"Registering the Dynamics webhook failed at {what}: {answer.status_code} {answer.text[:300]}")
+        raise RuntimeError(f"Registering the Dynamics webhook failed at {what}: {answer.status_code} "
+                           f"{answer.text[:300]}")
     return answer
 
 
