@@ -1,6 +1,7 @@
-"""`make demo` and `make smoke`: the whole path on the embedded defaults, for both sandbox CRMs.
+"""`make demo` and `make smoke`: the whole path on the embedded defaults, for the three sandbox CRMs.
 
-demo:  start everything, connect the sandbox Salesforce org and HubSpot portal, sync, score, write
+demo:  start everything, connect the sandbox Salesforce org and HubSpot portal (one company) and the
+       Dynamics 365 environment (another company, see demo.stack.OWN_COMPANY), sync, score, write
        back, print the URLs, keep running.
 smoke: the same headless, then print one JSON line of figures and exit (non-zero on a mismatch).
 """
@@ -14,12 +15,12 @@ from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 
-from demo import measure
+from demo import dynamics, measure
 from demo.narrate import narrator
 from demo.stack import Stack
 from sync.models import SYNCED_MODELS, Connection, SyncRun
 
-PROVIDERS = ("salesforce", "hubspot")
+PROVIDERS = ("salesforce", "hubspot", "dynamics")
 # Sandbox object → the common object it lands in, per CRM (what can be counted on both sides).
 SALESFORCE_OBJECTS = {
     "User": "user", "UserRole": "user_role", "Account": "account", "Contact": "contact", "Lead": "lead", "Opportunity": "opportunity",
@@ -56,6 +57,8 @@ def synced_counts(stack: Stack, connection_id: int) -> dict[str, int]:
 
 def sandbox_counts(stack: Stack, provider: str) -> dict[str, int]:
     """Live records in the sandbox per common object it can be compared on."""
+    if provider == "dynamics":
+        return dynamics.sandbox_counts(stack.dynamics)
     info = stack.sandbox_of(provider).info()
     table = SALESFORCE_OBJECTS if provider == "salesforce" else HUBSPOT_OBJECTS
     counts: dict[str, int] = {}
@@ -103,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             existing = existing_connection(stack, provider)
             baselines[provider] = measure.writeback_counters(stack, existing.id) if existing else {}
         stack.sign_in()
+        stack.sign_in("dynamics")  # the other company's admin, in their own browser
         connections = {provider: connect(stack, provider) for provider in PROVIDERS}
         if not args.smoke:
             print(f"Pipewise console:   {stack.web_url}/", flush=True)
@@ -118,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         sf_id = connections["salesforce"][0]
         result["salesforce"]["panel"] = measure.panel_check(stack, sf_id)
         result["hubspot"]["card"] = measure.card_check(stack, connections["hubspot"][0])
+        result["dynamics"]["panel"] = dynamics.panel_check(stack, connections["dynamics"][0])
+        result["dynamics"]["writeback_check"] = dynamics.writeback_check(
+            stack, connections["dynamics"][0], started, result["dynamics"]["writeback_calls"])
         for provider, (cid, _) in connections.items():
             result[provider]["models"] = measure.models(stack, cid)
             result[provider]["forecast_backtest"] = measure.forecast_backtest(stack, cid)
@@ -125,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
             result["salesforce"]["change_to_score_seconds"] = measure.change_to_score(stack, sf_id)
             # Issue-level keys stay at the top for Salesforce; each provider's figures sit under its name.
             line = {k: v for k, v in result["salesforce"].items() if k != "sandbox"}
-            line.update(salesforce=result["salesforce"], hubspot=result["hubspot"])
+            line.update(salesforce=result["salesforce"], hubspot=result["hubspot"], dynamics=result["dynamics"])
             print(json.dumps(line), flush=True)
-            ok = all(r["matches_sandbox"] for r in result.values()) and line["panel"] == "ok"
+            ok = (all(r["matches_sandbox"] for r in result.values()) and line["panel"] == "ok"
+                  and result["dynamics"]["panel"] == "ok" and result["dynamics"]["writeback_check"]["ok"])
             return 0 if ok else 1
         print(measure.where_to_look(stack, connections), flush=True)
         print("Press Ctrl-C to stop.", flush=True)

@@ -152,9 +152,12 @@ def _sandbox_get(sandbox, path: str) -> requests.Response:
 
 def where_to_look(stack, connections: dict[str, tuple[int, bool]]) -> str:
     """Record pages of a few scored leads and deals in each sandbox, with the panel inside."""
-    lines = ["", "Open these record pages (the Pipewise panel is embedded in each):"]
+    lines = ["", "Open these record pages (the Pipewise panel is embedded in the Salesforce and HubSpot ones):"]
     pages = {"salesforce": {"lead": "/lightning/r/Lead/{id}/view", "opportunity": "/lightning/r/Opportunity/{id}/view"},
-             "hubspot": {"lead": "/contacts/{portal}/record/0-1/{id}", "opportunity": "/contacts/{portal}/record/0-3/{id}"}}
+             "hubspot": {"lead": "/contacts/{portal}/record/0-1/{id}", "opportunity": "/contacts/{portal}/record/0-3/{id}"},
+             # Its form shows the record (and the Pipewise columns); the panel frame comes with the Dynamics panel.
+             "dynamics": {"lead": "/main.aspx?etn=lead&id={id}&pagetype=entityrecord",
+                          "opportunity": "/main.aspx?etn=opportunity&id={id}&pagetype=entityrecord"}}
     with stack.runtime.sessions() as db:
         for provider, (connection_id, _) in connections.items():
             sandbox = stack.sandbox_of(provider)
@@ -171,4 +174,6 @@ def where_to_look(stack, connections: dict[str, tuple[int, bool]]) -> str:
         lines.append(f"  team panel  (as manager {manager.name}) {stack.sandbox.base_url}/lightning/r/User/"
                      f"{manager.remote_id}/view?as={quote(manager.username or manager.remote_id)}")
     lines.append(f"Sandbox home pages: {stack.sandbox.base_url}/  and  {stack.hubspot.base_url}/")
+    lines.append("Dynamics 365 is another company's CRM: sign out and sign in to Pipewise with Dynamics 365 "
+                 "to see its console.")
     return "\n".join(lines)

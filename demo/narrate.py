@@ -62,6 +62,6 @@ def narrator(runtime, connections: dict[str, int], out: TextIO) -> Callable[[], 
                     if step["state"] == "waiting" or printed.get((key, step["name"])) == line:
                         continue
                     printed[(key, step["name"])] = line
-                    print(f"{provider.name:<11} {step['title']:<32} {line}", file=out, flush=True)
+                    print(f"{provider.name:<12} {step['title']:<32} {line}", file=out, flush=True)
 
     return tick

