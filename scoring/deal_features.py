@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Column, DateTime, Integer, String, and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from scoring.features import (ENGAGEMENT_KINDS, FeatureSet, ScoringScope, activity_engagement, as_of_table,
@@ -133,18 +133,37 @@ def _history(session: Session, organization_id: int, asof, closed: list[str], ra
     return moves_df.merge(last_df, on="row_id", how="outer")
 
 
-def _track_record(session: Session, asof, key: str, recent: bool = False) -> pd.DataFrame:
-    """Per deal: deals of the same owner (or account) closed before its as-of time (or in the recent
-    window before it), and how many were won."""
-    mine, other = asof, asof.alias("earlier")
-    since = other.c.closed_at >= mine.c.recent_since if recent else literal(True)
-    stmt = (select(mine.c.row_id, func.count(other.c.remote_id).label("closed"),
-                   func.sum(other.c.won).label("won"))
-            .join(other, and_(other.c.connection_id == mine.c.connection_id, other.c[key] == mine.c[key],
-                              other.c.closed_at.is_not(None), other.c.closed_at < mine.c.as_of, since))
-            .where(mine.c.wanted == 1)
-            .group_by(mine.c.row_id))
-    return pd.DataFrame(session.execute(stmt).mappings().all(), columns=["row_id", "closed", "won"])
+def _microseconds(values: pd.Series) -> pd.Series:
+    """Times as the store keeps them (to the microsecond), so comparisons match what SQL would find."""
+    return pd.to_datetime(values).astype("datetime64[ns]").dt.floor("us")
+
+
+def _track_record(deals: pd.DataFrame, key: str, recent: bool = False) -> pd.DataFrame:
+    """Per wanted deal: deals of the same owner (or account) closed before its as-of time (or in the recent
+    window before it), and how many were won.
+
+    Counted in memory: the closed deals of each owner become running totals by close time, and each
+    deal looks up the totals just before its as-of time (an as-of join), instead of pairing every
+    deal with every other deal of its owner in SQL.
+    """
+    by = ["connection_id", key]
+    past = deals.loc[deals["closed_at"].notna() & deals[key].notna(), by + ["closed_at", "won"]]
+    past = past.assign(at=_microseconds(past["closed_at"]), closed=1, won=past["won"].astype(int))
+    totals = past.groupby(by + ["at"], sort=True)[["closed", "won"]].sum().reset_index()
+    totals[["closed", "won"]] = totals.groupby(by, sort=False)[["closed", "won"]].cumsum()
+    totals = totals.sort_values("at", kind="stable")
+    wanted = deals.loc[(deals["wanted"] == 1) & deals[key].notna(), ["row_id", *by, "as_of", "recent_since"]]
+
+    def before(column: str) -> pd.DataFrame:
+        queries = wanted.assign(at=_microseconds(wanted[column])).sort_values("at", kind="stable")
+        found = pd.merge_asof(queries[["row_id", *by, "at"]], totals, on="at", by=by, direction="backward",
+                              allow_exact_matches=False)
+        return found.set_index("row_id")[["closed", "won"]].fillna(0)
+
+    counts = before("as_of")
+    if recent:
+        counts = counts - before("recent_since").reindex(counts.index)
+    return counts.reset_index()
 
 
 def _win_rate(deals: pd.DataFrame, record: pd.DataFrame, key: str, prior: float, name: str) -> pd.DataFrame:
@@ -218,17 +237,15 @@ def deal_features(session: Session, organization_id: int, now: datetime | None =
 
     closed = closed_stages(session, organization_id)
     ranks = stage_ranks(session, organization_id, closed)
-    asof = as_of_table(session, deals, "scoring_deal_asof",
-                       (Column("owner_key", String(64)), Column("account_key", String(64)),
-                        Column("closed_at", DateTime), Column("won", Integer), Column("recent_since", DateTime)))
+    asof = as_of_table(session, deals, "scoring_deal_asof")
     try:
         engagement = activity_engagement(session, organization_id, asof, Activity.what_remote_id)
         history = _history(session, organization_id, asof, closed, ranks)
-        owners = _track_record(session, asof, "owner_key")
-        recent = _track_record(session, asof, "owner_key", recent=True)
-        accounts = _track_record(session, asof, "account_key")
     finally:
         drop_table(session, asof)
+    owners = _track_record(deals, "owner_key")
+    recent = _track_record(deals, "owner_key", recent=True)
+    accounts = _track_record(deals, "account_key")
 
     deals = merge_engagement(deals, engagement).merge(history, on="row_id", how="left")
     scored = deals["is_open"].astype(bool) & deals["current_stage"].notna()
