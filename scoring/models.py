@@ -146,12 +146,23 @@ def fitting_sample(y: np.ndarray, limit: int | None = None, seed: int = 0) -> np
     return np.sort(np.concatenate(picked))
 
 
-def fit_candidate(name: str, frame: pd.DataFrame, y: np.ndarray, kinds: dict, order=None,
-                  weights: np.ndarray | None = None, limit: int | None = None) -> FittedModel:
-    """Calibrate one candidate on out-of-fold predictions, then fit it on every record (or ``limit`` of them).
+@dataclass
+class _Calibrated:
+    """A candidate cross-validated and Platt-calibrated on (a sample of) the records, not yet fitted on them."""
 
-    ``weights`` are the records' own weights (the open time a labelled record stands for, say).
-    """
+    name: str
+    frame: pd.DataFrame
+    y: np.ndarray
+    weights: np.ndarray | None
+    base: float
+    platt_a: float
+    platt_b: float
+    cv_log_loss: float
+
+
+def _calibrate(name: str, frame: pd.DataFrame, y: np.ndarray, kinds: dict, order=None,
+               weights: np.ndarray | None = None, limit: int | None = None) -> _Calibrated:
+    """Out-of-fold predictions of one candidate on the records (or ``limit`` of them), and their Platt scaling."""
     y = np.asarray(y, dtype=int)
     base = float(np.average(y, weights=weights))
     kept = fitting_sample(y, limit)
@@ -161,20 +172,37 @@ def fit_candidate(name: str, frame: pd.DataFrame, y: np.ndarray, kinds: dict, or
         weights = _weights(weights, kept)
     idx, raw = _raw_out_of_fold(name, frame, y, kinds, cv_splits(y, order), weights)
     loss, a, b = _platt_log_loss(raw, y[idx], _weights(weights, idx))
+    return _Calibrated(name, frame, y, weights, base, a, b, loss)
+
+
+def _fit(calibrated: _Calibrated, kinds: dict) -> FittedModel:
+    """The calibrated candidate fitted on the records it was cross-validated on."""
+    c = calibrated
     encoder = TabularEncoder(kinds)
-    estimator = _fit_estimator(name, encoder.fit_transform(frame, y), y, weights)
-    return FittedModel(name, encoder, estimator, a, b, base, cv_log_loss=loss, fitted_on=len(y))
+    estimator = _fit_estimator(c.name, encoder.fit_transform(c.frame, c.y), c.y, c.weights)
+    return FittedModel(c.name, encoder, estimator, c.platt_a, c.platt_b, c.base, cv_log_loss=c.cv_log_loss,
+                       fitted_on=len(c.y))
+
+
+def fit_candidate(name: str, frame: pd.DataFrame, y: np.ndarray, kinds: dict, order=None,
+                  weights: np.ndarray | None = None, limit: int | None = None) -> FittedModel:
+    """Calibrate one candidate on out-of-fold predictions, then fit it on every record (or ``limit`` of them).
+
+    ``weights`` are the records' own weights (the open time a labelled record stands for, say).
+    """
+    return _fit(_calibrate(name, frame, y, kinds, order, weights, limit), kinds)
 
 
 def select_and_fit(frame: pd.DataFrame, y: np.ndarray, kinds: dict, order=None,
                    candidates: tuple[str, ...] = tuple(CANDIDATES), weights: np.ndarray | None = None,
                    limit: int | None = None) -> FittedModel:
-    """Fit the candidates, simplest first; a later one must clearly beat the kept one's cross-validated loss."""
+    """Cross-validate the candidates, simplest first (a later one must clearly beat the kept one's loss),
+    then fit only the one chosen."""
     chosen = None
     for name in candidates:
-        model = fit_candidate(name, frame, y, kinds, order, weights, limit)
+        calibrated = _calibrate(name, frame, y, kinds, order, weights, limit)
         # Differences of a fraction of a percent are noise between folds; the simpler model
         # (linear, exactly explained by its coefficients) keeps them.
-        if chosen is None or model.cv_log_loss < chosen.cv_log_loss * (1 - SIMPLER_MARGIN):
-            chosen = model
-    return chosen
+        if chosen is None or calibrated.cv_log_loss < chosen.cv_log_loss * (1 - SIMPLER_MARGIN):
+            chosen = calibrated
+    return _fit(chosen, kinds)
