@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo smoke test bench screenshots venv test-venv chromium clean audit
+.PHONY: demo smoke test bench bench-scoring screenshots venv test-venv chromium clean audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,10 @@ audit: $(AUDIT)/.installed
 
 bench: test-venv
 	$(BIN)/python -m demo.bench
+
+## Training and batch scoring of one organization (100,000 leads and 100,000 deals), SQLite and PostgreSQL.
+bench-scoring: test-venv
+	$(BIN)/python -m demo.bench_scoring
 
 ## Every screen a person reads, at 1280 and 375 px, into artifacts/screenshots/tour/.
 screenshots: test-venv chromium

@@ -165,19 +165,23 @@ def write_leads(writer: Writer, rng, first: int, count: int, reps: list[str], or
 
 def generate(engines, leads: int, deals: int, seed: int = 20240515) -> dict:
     """Fill both stores with one organization of leads and deals; returns its ids."""
-    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from sync.models import Connection, Organization
 
     rng = np.random.default_rng(seed)
     now_text = stamp(np.array([np.datetime64(utcnow().replace(microsecond=0), "us")]))[0]
-    for engine in engines:
-        with engine.begin() as db:
-            org = db.execute(text("INSERT INTO organization (name, created_at) VALUES ('Scoring bench', :now) "
-                                  "RETURNING id"), {"now": now_text}).scalar_one()
-            conn = db.execute(text(
-                "INSERT INTO connection (organization_id, provider, remote_org_id, instance_url, scopes, status, "
-                "token_ciphertext, webhook_secret_hash, created_at, updated_at) VALUES (:org, 'salesforce', "
-                "'00DS00000000000AAA', 'https://bench.my.salesforce.com', '', 'healthy', :token, 'bench', :now, "
-                ":now) RETURNING id"), {"org": org, "now": now_text, "token": b"bench"}).scalar_one()
+    for engine in engines:  # the same ids in both stores: each starts empty
+        with Session(engine) as session:
+            organization = Organization(name="Scoring bench")
+            session.add(organization)
+            session.flush()
+            connection = Connection(organization_id=organization.id, provider="salesforce",
+                                    remote_org_id="00DS00000000000AAA", instance_url="https://bench.my.salesforce.com",
+                                    token_ciphertext=b"bench", status="healthy")
+            session.add(connection)
+            session.commit()
+            org, conn = organization.id, connection.id
     writer = Writer(engines)
     user_rows, reps, _, _ = users(org, conn, now_text)
     writer.write("crm_user", SYNCED + ("name", "role", "team", "manager_remote_id", "is_active"), user_rows)

@@ -33,6 +33,36 @@ def score_frame(model, frame: pd.DataFrame, target: str, card: dict | None = Non
     (stage → the CRM's label) words the reasons in the stages' labels; the model sees the stages.
     """
     card = card or {}
+    raw, bases, impacts, unsupported = explained_probabilities(model, frame, card)
+    words = frame.assign(stage_label=frame["stage"].map(stage_labels)) if stage_labels and "stage" in frame else frame
+    # Plain dicts, not a Series per row: the sentences and next steps read a few values of each.
+    rows = words.to_dict("records")
+    explained_rows = reasons_table(bases, impacts, rows, target, is_fallback(model))
+    return [scored_record(model, card, target, row, explained, raw[i], unsupported[i])
+            for i, (row, explained) in enumerate(zip(rows, explained_rows))]
+
+
+def scored_record(model, card: dict, target: str, row, explained: dict, probability: float,
+                  unsupported: bool) -> dict:
+    """One record's stored result from its probability, its row of factors and its reasons."""
+    fallback = is_fallback(model)
+    cuts = card.get("band_cuts")
+    p = float(shown(probability))
+    # Bands rank the unrounded probability, so records below the floor still sort.
+    grade = band_of(probability, cuts) if cuts else band(p, model.base_rate)
+    if unsupported:
+        explained.update(up=[], down=[], note=unsupported_note(row, card, model.base_rate))
+    elif fallback:
+        note = model.note(row) if hasattr(model, "note") else None
+        explained["note"] = note or (LIMITED_HISTORY if card.get("limited_history", True)
+                                     else card.get("panel_note") or LIMITED_HISTORY)
+    return {"probability": p, "score": to_score(p), "band": grade, "reasons": explained,
+            "next_step": next_step(target, row, grade), "limited_history": fallback}
+
+
+def explained_probabilities(model, frame: pd.DataFrame, card: dict):
+    """Per record: its probability, its base (with exposure), the impacts that may be reasons, and
+    whether its stage is unsupported (its probability then is the base rate)."""
     base, impacts = contributions(model, frame)
     # The probability is computed from the explanation itself: base + Σ impacts is the log-odds.
     log_odds = np.clip(base + impacts.sum(axis=1).to_numpy(), -700, 700)
@@ -43,27 +73,7 @@ def score_frame(model, frame: pd.DataFrame, target: str, card: dict | None = Non
     # joins each record's own base.
     exposure = [c for c in EXPOSURE if c in impacts]
     bases = base + impacts[exposure].sum(axis=1).to_numpy()
-    impacts = impacts.drop(columns=exposure)
-    fallback = is_fallback(model)
-    cuts = card.get("band_cuts")
-    words = frame.assign(stage_label=frame["stage"].map(stage_labels)) if stage_labels and "stage" in frame else frame
-    # Plain dicts, not a Series per row: the sentences and next steps read a few values of each.
-    rows = words.to_dict("records")
-    explained_rows = reasons_table(bases, impacts, rows, target, fallback)
-    out = []
-    for i, (row, explained) in enumerate(zip(rows, explained_rows)):
-        p = float(shown(raw[i]))
-        # Bands rank the unrounded probability, so records below the floor still sort.
-        grade = band_of(raw[i], cuts) if cuts else band(p, model.base_rate)
-        if unsupported[i]:
-            explained.update(up=[], down=[], note=unsupported_note(row, card, model.base_rate))
-        elif fallback:
-            note = model.note(row) if hasattr(model, "note") else None
-            explained["note"] = note or (LIMITED_HISTORY if card.get("limited_history", True)
-                                         else card.get("panel_note") or LIMITED_HISTORY)
-        out.append({"probability": p, "score": to_score(p), "band": grade, "reasons": explained,
-                    "next_step": next_step(target, row, grade), "limited_history": fallback})
-    return out
+    return raw, bases, impacts.drop(columns=exposure), unsupported
 
 
 def unsupported_rows(frame: pd.DataFrame, card: dict) -> np.ndarray:

@@ -10,15 +10,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from scoring.attribution import contributions
-from scoring.bands import band_of, shown
 from scoring.deal_features import _deals, _rows, deal_features
 from scoring.explain import LIMITED_HISTORY, MIN_IMPACT, TOP, describe, reads_as
-from scoring.features import EXPOSURE, ScoringScope
+from scoring.features import ScoringScope
 from scoring.models import fitting_sample
-from scoring.nextstep import band, next_step, to_score
 from scoring.registry import TARGETS, active_version, build_features, is_fallback, load_model, train
-from scoring.score import score_connection, unsupported_note, unsupported_rows
+from scoring.score import explained_probabilities, score_connection, scored_record
 from sync.models import Score
 from sync.stages import stage_names
 from tests.test_scoring_store import NOW, sqlite_sessions, sessions, sqlite_store, store  # noqa: F401
@@ -40,31 +37,12 @@ def per_record_reasons(base, impacts: pd.Series, row: pd.Series, target: str, li
 
 def per_record_scores(model, frame: pd.DataFrame, target: str, card: dict, stage_labels) -> list[dict]:
     """Every record scored through a Series of its own (iterrows), as the per-record path did."""
-    base, impacts = contributions(model, frame)
-    log_odds = np.clip(base + impacts.sum(axis=1).to_numpy(), -700, 700)
-    raw = 1.0 / (1.0 + np.exp(-log_odds))
-    unsupported = unsupported_rows(frame, card)
-    raw[unsupported] = model.base_rate
-    exposure = [c for c in EXPOSURE if c in impacts]
-    bases = base + impacts[exposure].sum(axis=1).to_numpy()
-    impacts = impacts.drop(columns=exposure)
-    fallback = is_fallback(model)
-    cuts = card.get("band_cuts")
+    raw, bases, impacts, unsupported = explained_probabilities(model, frame, card)
     words = frame.assign(stage_label=frame["stage"].map(stage_labels)) if stage_labels and "stage" in frame else frame
-    out = []
-    for i, (_, row) in enumerate(words.iterrows()):
-        p = float(shown(raw[i]))
-        grade = band_of(raw[i], cuts) if cuts else band(p, model.base_rate)
-        explained = per_record_reasons(bases[i], impacts.iloc[i], row, target, fallback)
-        if unsupported[i]:
-            explained.update(up=[], down=[], note=unsupported_note(row, card, model.base_rate))
-        elif fallback:
-            note = model.note(row) if hasattr(model, "note") else None
-            explained["note"] = note or (LIMITED_HISTORY if card.get("limited_history", True)
-                                         else card.get("panel_note") or LIMITED_HISTORY)
-        out.append({"probability": p, "score": to_score(p), "band": grade, "reasons": explained,
-                    "next_step": next_step(target, row, grade)})
-    return out
+    return [scored_record(model, card, target, row,
+                          per_record_reasons(bases[i], impacts.iloc[i], row, target, is_fallback(model)), raw[i],
+                          unsupported[i])
+            for i, (_, row) in enumerate(words.iterrows())]
 
 
 def test_the_batch_path_stores_what_scoring_each_record_alone_gives(store):
