@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo smoke test bench bench-intake screenshots venv test-venv chromium clean audit
+.PHONY: demo smoke test bench bench-intake bench-scoring screenshots venv test-venv chromium clean audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,10 @@ bench: $(VENV)/.installed-bench
 ## INTAKE_ARGS="--seconds 10" for a short run, "--profile var/bench/intake.txt" to record it with py-spy.
 bench-intake: $(VENV)/.installed-bench
 	$(BIN)/python -m demo.bench_intake $(INTAKE_ARGS)
+
+## Training and batch scoring of one organization (100,000 leads and 100,000 deals), SQLite and PostgreSQL.
+bench-scoring: $(VENV)/.installed-bench
+	$(BIN)/python -m demo.bench_scoring
 
 ## Every screen a person reads, at 1280 and 375 px, into artifacts/screenshots/tour/.
 screenshots: test-venv chromium

@@ -5,8 +5,9 @@ plus users in a hierarchy, accounts, leads, campaigns, quotas and forecast snaps
 file under var/bench/ and into a PostgreSQL server started from the pgserver wheel in a temporary
 directory, adds the indexes the views need, then times every view through the Flask test client
 (a full request: token check, scope, SQL, template), as a first-line manager (10 reps) and as an
-admin (the whole organization). Then the webhook intake under load (``demo.bench_intake``). The last
-line printed is one JSON object.
+admin (the whole organization). Then the webhook intake under load (``demo.bench_intake``) and
+training and batch scoring at 100,000 leads and deals (``demo.bench_scoring``). The last line printed
+is one JSON object.
 """
 from __future__ import annotations
 
@@ -297,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--opportunities", type=int, default=500_000)
     parser.add_argument("--runs", type=int, default=20, help="timed requests per view as the manager")
     parser.add_argument("--org-runs", type=int, default=5, help="timed requests per view as the admin")
+    parser.add_argument("--scoring-leads", type=int, default=100_000,
+                        help="leads (and as many deals) for the training and batch-scoring bench (0: not)")
     parser.add_argument("--intake-seconds", type=float, default=60, help="how long the intake is loaded (0: not)")
     args = parser.parse_args(argv)
     import pgserver
@@ -335,7 +338,11 @@ def main(argv: list[str] | None = None) -> int:
         server.cleanup()
         shutil.rmtree(pg_dir, ignore_errors=True)
     intake = bench_intake.main(["--seconds", str(args.intake_seconds)])["intake"] if args.intake_seconds else None
-    print(json.dumps({"panels": panels, "opportunities": args.opportunities, "intake": intake,
+    from demo import bench_scoring  # it builds on this module's generator
+
+    scoring = (bench_scoring.run(["--leads", str(args.scoring_leads), "--deals", str(args.scoring_leads)])["scoring"]
+               if args.scoring_leads else None)
+    print(json.dumps({"panels": panels, "opportunities": args.opportunities, "intake": intake, "scoring": scoring,
                       "measured": f"Flask test client, full request; manager of {REPS_PER_MANAGER} reps, "
                                   f"{args.runs} runs per view after one warm-up",
                       "whole_organization": whole, "generation_seconds": round(generated)}))

@@ -24,12 +24,12 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Column, DateTime, Integer, String, and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from scoring.features import (ENGAGEMENT_KINDS, FeatureSet, ScoringScope, activity_engagement, as_of_table,
-                              day_start, days_between, drop_table, empty_feature_set, merge_engagement,
-                              open_time, resolve_now, snapshot_moments)
+from scoring.features import (ENGAGEMENT_KINDS, FeatureSet, ScoringScope, activity_engagement, as_of_table, as_times,
+                              day_start, days_between, drop_table, empty_feature_set, merge_engagement, open_time,
+                              raw_time, resolve_now, snapshot_moments)
 from scoring.maturity import Window, outcome_window
 from sync.models import Activity, Opportunity, OpportunityStageChange
 
@@ -82,21 +82,25 @@ def stage_ranks(session: Session, organization_id: int, closed: list[str]) -> di
 def _deals(session: Session, organization_id: int) -> pd.DataFrame:
     """The organization's deals, with the time each closed deal entered its closed stage."""
     o, h = Opportunity, OpportunityStageChange
-    first_change = func.min(h.changed_at).label("closed_at")
+    first_change = raw_time(func.min(h.changed_at).label("closed_at"))
     entered = (select(h.connection_id, h.opportunity_remote_id, h.stage, first_change)
                .where(h.organization_id == organization_id, h.deleted_at.is_(None))
                .group_by(h.connection_id, h.opportunity_remote_id, h.stage).subquery())
     stmt = (select(o.connection_id, o.remote_id, o.stage.label("current_stage"), o.amount.label("current_amount"),
                    o.close_date, o.is_closed, o.is_won, o.owner_remote_id, o.account_remote_id, o.product,
-                   o.lead_source, o.type, o.remote_created_at, o.remote_modified_at, entered.c.closed_at)
+                   o.lead_source, o.type, raw_time(o.remote_created_at), raw_time(o.remote_modified_at),
+                   entered.c.closed_at)
             .outerjoin(entered, and_(entered.c.connection_id == o.connection_id,
                                      entered.c.opportunity_remote_id == o.remote_id, entered.c.stage == o.stage,
                                      o.is_closed.is_(True)))
             .where(o.organization_id == organization_id, o.deleted_at.is_(None)))
-    return pd.DataFrame(session.execute(stmt).mappings().all(),
-                        columns=["connection_id", "remote_id", "current_stage", "current_amount", "close_date",
-                                 "is_closed", "is_won", "owner_remote_id", "account_remote_id", "product",
-                                 "lead_source", "type", "remote_created_at", "remote_modified_at", "closed_at"])
+    deals = pd.DataFrame(session.execute(stmt).all(),
+                         columns=["connection_id", "remote_id", "current_stage", "current_amount", "close_date",
+                                  "is_closed", "is_won", "owner_remote_id", "account_remote_id", "product",
+                                  "lead_source", "type", "remote_created_at", "remote_modified_at", "closed_at"])
+    for column in ("remote_created_at", "remote_modified_at", "closed_at"):
+        deals[column] = as_times(deals[column])
+    return deals
 
 
 def _history(session: Session, organization_id: int, asof, closed: list[str], ranks: dict) -> pd.DataFrame:
@@ -125,26 +129,45 @@ def _history(session: Session, organization_id: int, asof, closed: list[str], ra
              .group_by(i.row_id))
     last = select(i.row_id, i.stage.label("history_stage"),
                   i.amount.label("history_amount")).where(i.recency == 1)
-    moves_df = pd.DataFrame(session.execute(moves).mappings().all(),
+    moves_df = pd.DataFrame(session.execute(moves).all(),
                             columns=["row_id", "stage_moves_forward", "stage_moves_back",
                                      "close_date_pushes", "stage_entered_at"])
-    last_df = pd.DataFrame(session.execute(last).mappings().all(),
+    last_df = pd.DataFrame(session.execute(last).all(),
                            columns=["row_id", "history_stage", "history_amount"])
     return moves_df.merge(last_df, on="row_id", how="outer")
 
 
-def _track_record(session: Session, asof, key: str, recent: bool = False) -> pd.DataFrame:
-    """Per deal: deals of the same owner (or account) closed before its as-of time (or in the recent
-    window before it), and how many were won."""
-    mine, other = asof, asof.alias("earlier")
-    since = other.c.closed_at >= mine.c.recent_since if recent else literal(True)
-    stmt = (select(mine.c.row_id, func.count(other.c.remote_id).label("closed"),
-                   func.sum(other.c.won).label("won"))
-            .join(other, and_(other.c.connection_id == mine.c.connection_id, other.c[key] == mine.c[key],
-                              other.c.closed_at.is_not(None), other.c.closed_at < mine.c.as_of, since))
-            .where(mine.c.wanted == 1)
-            .group_by(mine.c.row_id))
-    return pd.DataFrame(session.execute(stmt).mappings().all(), columns=["row_id", "closed", "won"])
+def _microseconds(values: pd.Series) -> pd.Series:
+    """Times as the store keeps them (to the microsecond), so comparisons match what SQL would find."""
+    return pd.to_datetime(values).astype("datetime64[ns]").dt.floor("us")
+
+
+def _track_record(deals: pd.DataFrame, key: str, recent: bool = False) -> pd.DataFrame:
+    """Per wanted deal: deals of the same owner (or account) closed before its as-of time (or in the recent
+    window before it), and how many were won.
+
+    Counted in memory: the closed deals of each owner become running totals by close time, and each
+    deal looks up the totals just before its as-of time (an as-of join), instead of pairing every
+    deal with every other deal of its owner in SQL.
+    """
+    by = ["connection_id", key]
+    past = deals.loc[deals["closed_at"].notna() & deals[key].notna(), by + ["closed_at", "won"]]
+    past = past.assign(at=_microseconds(past["closed_at"]), closed=1, won=past["won"].astype(int))
+    totals = past.groupby(by + ["at"], sort=True)[["closed", "won"]].sum().reset_index()
+    totals[["closed", "won"]] = totals.groupby(by, sort=False)[["closed", "won"]].cumsum()
+    totals = totals.sort_values("at", kind="stable")
+    wanted = deals.loc[(deals["wanted"] == 1) & deals[key].notna(), ["row_id", *by, "as_of", "recent_since"]]
+
+    def before(column: str) -> pd.DataFrame:
+        queries = wanted.assign(at=_microseconds(wanted[column])).sort_values("at", kind="stable")
+        found = pd.merge_asof(queries[["row_id", *by, "at"]], totals, on="at", by=by, direction="backward",
+                              allow_exact_matches=False)
+        return found.set_index("row_id")[["closed", "won"]].fillna(0)
+
+    counts = before("as_of")
+    if recent:
+        counts = counts - before("recent_since").reindex(counts.index)
+    return counts.reset_index()
 
 
 def _win_rate(deals: pd.DataFrame, record: pd.DataFrame, key: str, prior: float, name: str) -> pd.DataFrame:
@@ -218,17 +241,16 @@ def deal_features(session: Session, organization_id: int, now: datetime | None =
 
     closed = closed_stages(session, organization_id)
     ranks = stage_ranks(session, organization_id, closed)
-    asof = as_of_table(session, deals, "scoring_deal_asof",
-                       (Column("owner_key", String(64)), Column("account_key", String(64)),
-                        Column("closed_at", DateTime), Column("won", Integer), Column("recent_since", DateTime)))
+    # Only the rows described need SQL; the others are context for the track records, counted in memory.
+    asof = as_of_table(session, deals[deals["wanted"] == 1], "scoring_deal_asof")
     try:
         engagement = activity_engagement(session, organization_id, asof, Activity.what_remote_id)
         history = _history(session, organization_id, asof, closed, ranks)
-        owners = _track_record(session, asof, "owner_key")
-        recent = _track_record(session, asof, "owner_key", recent=True)
-        accounts = _track_record(session, asof, "account_key")
     finally:
         drop_table(session, asof)
+    owners = _track_record(deals, "owner_key")
+    recent = _track_record(deals, "owner_key", recent=True)
+    accounts = _track_record(deals, "account_key")
 
     deals = merge_engagement(deals, engagement).merge(history, on="row_id", how="left")
     scored = deals["is_open"].astype(bool) & deals["current_stage"].notna()
@@ -263,15 +285,15 @@ def stage_norms(session: Session, organization_id: int, closed: list[str]) -> di
     """The organization's median days spent in each open stage, over the stays that ended."""
     h = OpportunityStageChange
     rows = pd.DataFrame(session.execute(
-        select(h.connection_id, h.opportunity_remote_id, h.stage, h.changed_at)
+        select(h.connection_id, h.opportunity_remote_id, h.stage, raw_time(h.changed_at))
         .where(h.organization_id == organization_id, h.deleted_at.is_(None), h.changed_at.is_not(None))
         .order_by(h.connection_id, h.opportunity_remote_id, h.changed_at, h.id)).all(),
         columns=["connection_id", "deal", "stage", "changed_at"])
     if rows.empty:
         return {}
+    rows["changed_at"] = as_times(rows["changed_at"])
     following = rows.groupby(["connection_id", "deal"])["changed_at"].shift(-1)
-    stays = rows.assign(days=(pd.to_datetime(following) - pd.to_datetime(rows["changed_at"])).dt.total_seconds()
-                        / 86400.0)
+    stays = rows.assign(days=(following - rows["changed_at"]).dt.total_seconds() / 86400.0)
     stays = stays[stays["days"].notna() & stays["stage"].notna() & ~stays["stage"].isin(closed)]
     return stays.groupby("stage")["days"].median().to_dict()
 

@@ -227,15 +227,63 @@ def describe(feature: str, value, row: pd.Series, target: str) -> str:
     return f"{label}: {_words(value)}"
 
 
-def reasons(base: float, impacts: pd.Series, row: pd.Series, target: str, limited_history: bool) -> dict:
+def reasons(base: float, impacts: pd.Series, row, target: str, limited_history: bool) -> dict:
     """Top factors raising and lowering one record's score, with their exact impacts."""
-    def pick(items):
-        return [{"feature": f, "text": describe(f, row.get(f), row, target), "impact": round(float(v), 4)}
-                for f, v in items[:TOP]]
-    ordered = impacts.sort_values(kind="stable")
-    up = [(f, v) for f, v in ordered[::-1].items() if v >= MIN_IMPACT and reads_as(f, row.get(f), row) >= 0]
-    down = [(f, v) for f, v in ordered.items() if v <= -MIN_IMPACT and reads_as(f, row.get(f), row) <= 0]
-    out = {"up": pick(up), "down": pick(down), "base": round(float(base), 4), "limited_history": limited_history}
-    if limited_history:
-        out["note"] = LIMITED_HISTORY
+    return reasons_table([base], impacts.to_frame().T, [row], target, limited_history)[0]
+
+
+def _signs(feature: str, rows: list) -> np.ndarray:
+    """reads_as for every record's value of one factor, judged once per distinct value."""
+    values = [row.get(feature) for row in rows]
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    judged = np.array([reads_as(feature, value, None) for value in uniques] + [reads_as(feature, None, None)],
+                      dtype=int)
+    return judged[codes]  # a missing value (code -1) takes the last entry, the judgement of None
+
+
+def _chosen(ok_sorted: np.ndarray) -> list[list[int]]:
+    """Per row, the first TOP positions (in sorted order) where ok_sorted holds."""
+    chosen = ok_sorted & (np.cumsum(ok_sorted, axis=1) <= TOP)
+    rows, positions = np.nonzero(chosen)
+    out: list[list[int]] = [[] for _ in range(len(ok_sorted))]
+    for row, position in zip(rows.tolist(), positions.tolist()):
+        out[row].append(position)
+    return out
+
+
+def reasons_table(bases, impacts: pd.DataFrame, rows: list, target: str, limited_history: bool) -> list[dict]:
+    """reasons() for many records at once: impacts has one row per record, ``rows`` their factor values.
+
+    The ordering is a stable sort of each record's impacts (ties keep the column order, reversed for
+    the raising side), and each side keeps the first TOP factors that are large enough and read the
+    right way; only those are put in words.
+    """
+    features = list(impacts.columns)
+    values = impacts.to_numpy(dtype=float)
+    if not features:
+        values = values.reshape(len(rows), 0)
+    signs = np.column_stack([_signs(f, rows) for f in features]) if features else np.zeros(values.shape, int)
+    ascending = np.argsort(values, axis=1, kind="stable")
+    descending = ascending[:, ::-1]
+    up_ok = np.take_along_axis((values >= MIN_IMPACT) & (signs >= 0), descending, axis=1)
+    down_ok = np.take_along_axis((values <= -MIN_IMPACT) & (signs <= 0), ascending, axis=1)
+    ups, downs = _chosen(up_ok), _chosen(down_ok)
+
+    def pick(i: int, order: np.ndarray, positions: list[int]) -> list[dict]:
+        row = rows[i]
+        picked = []
+        for position in positions:
+            column = order[i, position]
+            feature = features[column]
+            picked.append({"feature": feature, "text": describe(feature, row.get(feature), row, target),
+                           "impact": round(float(values[i, column]), 4)})
+        return picked
+
+    out = []
+    for i in range(len(rows)):
+        explained = {"up": pick(i, descending, ups[i]), "down": pick(i, ascending, downs[i]),
+                     "base": round(float(bases[i]), 4), "limited_history": limited_history}
+        if limited_history:
+            explained["note"] = LIMITED_HISTORY
+        out.append(explained)
     return out

@@ -26,9 +26,9 @@ import pandas as pd
 from sqlalchemy import Column, String, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from scoring.features import (ENGAGEMENT_KINDS, FeatureSet, ScoringScope, activity_engagement, as_of_table,
-                              days_between, drop_table, empty_feature_set, merge_engagement, person_identities,
-                              open_time, resolve_now, snapshot_moments)
+from scoring.features import (ENGAGEMENT_KINDS, FeatureSet, ScoringScope, activity_engagement, as_of_table, as_times,
+                              days_between, drop_table, empty_feature_set, merge_engagement, open_time,
+                              person_identities, raw_time, resolve_now, snapshot_moments)
 from scoring.maturity import outcome_window
 from scoring.tabular import ONE_HOT_MAX_VALUES
 from sync.models import Activity, Campaign, CampaignMember, Lead
@@ -71,9 +71,12 @@ def _leads(session: Session, organization_id: int) -> pd.DataFrame:
     converting_ids = set(session.scalars(converting).all())
     columns = ["connection_id", "remote_id", "lead_source", "industry", "country", "company", "title", "email",
                "email_key", "status", "is_converted", "converted_at", "remote_created_at", "remote_modified_at"]
-    stmt = select(*[getattr(lead, c) for c in columns]).where(lead.organization_id == organization_id,
-                                                              lead.deleted_at.is_(None))
-    frame = pd.DataFrame(session.execute(stmt).mappings().all(), columns=columns)
+    times = ("converted_at", "remote_created_at", "remote_modified_at")
+    stmt = select(*[raw_time(getattr(lead, c)) if c in times else getattr(lead, c) for c in columns]).where(
+        lead.organization_id == organization_id, lead.deleted_at.is_(None))
+    frame = pd.DataFrame(session.execute(stmt).all(), columns=columns)
+    for column in times:
+        frame[column] = as_times(frame[column])
     frame["records_conversions"] = frame["connection_id"].isin(converting_ids)
     return frame
 
@@ -94,7 +97,7 @@ def _campaigns(session: Session, organization_id: int, asof) -> pd.DataFrame:
                                       Campaign.remote_id == m.campaign_remote_id))
             .where(m.organization_id == organization_id, m.deleted_at.is_(None), asof.c.wanted == 1)
             .group_by(asof.c.row_id))
-    return pd.DataFrame(session.execute(stmt).mappings().all(),
+    return pd.DataFrame(session.execute(stmt).all(),
                         columns=["row_id", "campaigns", "campaign_responses", "last_response_at", "campaign"])
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scoring.features import raw_time
 from sync.models import Lead, Opportunity, OpportunityStageChange
 
 REWRITTEN_SHARE = 0.5    # one outcome's deals change the field at the close at least this often…
@@ -32,7 +33,8 @@ def _closing_changes(session: Session, organization_id: int, closed_stages: list
     """Per closed deal: its amount at the last open change, at the closing change, and whether it was won."""
     h, o = OpportunityStageChange, Opportunity
     rows = pd.DataFrame(session.execute(
-        select(h.connection_id, h.opportunity_remote_id, h.stage, h.amount, h.changed_at, o.is_won)
+        # changed_at only orders the rows (in SQL): read as it is stored, not converted
+        select(h.connection_id, h.opportunity_remote_id, h.stage, h.amount, raw_time(h.changed_at), o.is_won)
         .join(o, (o.connection_id == h.connection_id) & (o.remote_id == h.opportunity_remote_id))
         .where(h.organization_id == organization_id, h.deleted_at.is_(None), h.changed_at.is_not(None),
                o.is_closed.is_(True), o.deleted_at.is_(None))

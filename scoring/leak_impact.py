@@ -12,6 +12,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
+from scoring.models import fitting_sample
 from scoring.tabular import TabularEncoder
 
 FOLDS = 3
@@ -35,12 +36,7 @@ def cross_validated_auc(frame: pd.DataFrame, y: np.ndarray, kinds: dict[str, str
 
 def _sample(frame: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
     """At most MAX_ROWS records, stratified, so a large table is measured in seconds."""
-    if len(y) <= MAX_ROWS:
-        return frame.reset_index(drop=True), y
-    rng = np.random.default_rng(0)
-    picked = np.sort(np.concatenate([rng.choice(np.flatnonzero(y == cls),
-                                                size=max(1, int(round(MAX_ROWS * (y == cls).mean()))),
-                                                replace=False) for cls in (0, 1)]))
+    picked = fitting_sample(y, MAX_ROWS)
     return frame.iloc[picked].reset_index(drop=True), y[picked]
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from scoring.tabular import category_labels, smoothed_rates, to_bool, to_days, to_number
+from scoring.tabular import category_labels, per_value, smoothed_rates, to_bool, to_days, to_number
 
 SCREEN_AUC = 0.90
 PRESENCE_PURITY = 0.99   # share of one class among the records where the column is filled (or empty)
@@ -88,7 +88,7 @@ def numeric_values(series: pd.Series, kind: str) -> pd.Series:
 
 def is_filled(series: pd.Series) -> np.ndarray:
     """Where the column holds a value."""
-    return series.astype("string").str.strip().fillna("").ne("").to_numpy(dtype=bool)
+    return per_value(series, lambda values: values.astype("string").str.strip().fillna("").ne("")).astype(bool)
 
 
 def _pure(mask: np.ndarray, y: np.ndarray, purity: float) -> tuple[int, float] | None:

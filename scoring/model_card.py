@@ -39,6 +39,18 @@ def _stage_age_table(model) -> list[dict]:
             for (stage, band), rate in sorted(rows.items())]
 
 
+def _metrics_note(judged) -> str:
+    """How the held-out figures were obtained, including a fitting sample when there was one."""
+    if judged is None:
+        return "too few outcomes to hold any out"
+    fitted = judged.candidate.fitted_on if judged.candidate is not None else None
+    earlier = "the earlier 80%"
+    if fitted is not None and fitted < len(judged.fit):
+        earlier = f"a stratified sample of {fitted:,} of the earlier 80% ({len(judged.fit):,} records)"
+    return ("held out: the 20% most recently created of the matured records; the model was fitted on "
+            f"{earlier}, each record weighted by the time it was open")
+
+
 def card(*, target: str, model, features, labelled, y: np.ndarray, judged, limited: bool, verdict: str,
          now, comparison, cuts: dict, evidence_notes: dict, kept: dict, thresholds: dict,
          support: dict | None = None) -> dict:
@@ -57,9 +69,7 @@ def card(*, target: str, model, features, labelled, y: np.ndarray, judged, limit
         "panel_note": judged.panel_note if judged is not None else "",
         "candidate_kind": judged.candidate.kind if judged is not None and judged.candidate is not None else None,
         "metrics": brief(metrics),
-        "metrics_note": ("held out: the 20% most recently created of the matured records; the model was fitted "
-                         "on the earlier 80%, each record weighted by the time it was open"
-                         if judged is not None else "too few outcomes to hold any out"),
+        "metrics_note": _metrics_note(judged),
         "calibration": metrics["calibration"] if metrics else [],
         "fallback_name": FALLBACK_NAMES[target],
         "fallback_metrics": brief(judged.fallback_metrics) if judged is not None else None,
@@ -71,6 +81,10 @@ def card(*, target: str, model, features, labelled, y: np.ndarray, judged, limit
                      "open_records": int(features.meta["is_open"].sum()),
                      "holdout_n": int(len(held)), "holdout_positives": int(y[held].sum()) if len(held) else 0,
                      "cv_log_loss": judged.candidate.cv_log_loss if judged is not None and judged.candidate else None,
+                     # Fewer than labelled (or than the 80% before the holdout) when a stratified sample was fitted.
+                     "fitted_on": getattr(model, "fitted_on", None),
+                     "candidate_fitted_on": (judged.candidate.fitted_on
+                                             if judged is not None and judged.candidate else None),
                      "thresholds": thresholds},
         "window": features.window.to_dict() if features.window is not None else None,
         "data_window": {"from": as_of.min().isoformat() if len(as_of) else None,

@@ -18,6 +18,10 @@ from sklearn.model_selection import StratifiedKFold
 from scoring.tabular import TabularEncoder
 
 N_FOLDS = 4
+# Above this many records, a candidate is cross-validated, calibrated and fitted on a stratified
+# sample of them (the same share of each outcome, in their time order): beyond it the fit hardly
+# changes while its cost keeps growing. The held-out records that judge it are never sampled.
+MAX_FIT_RECORDS = 20_000
 # A more complex candidate replaces a simpler one only when its log loss is this much lower.
 SIMPLER_MARGIN = 0.01
 
@@ -74,6 +78,7 @@ class FittedModel:
     base_rate: float = 0.5
     excluded: dict[str, str] = field(default_factory=dict)
     cv_log_loss: float | None = None
+    fitted_on: int | None = None  # records the estimator learnt from (fewer than given when sampled)
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         """The encoded matrix the estimator sees."""
@@ -129,29 +134,75 @@ def _platt_log_loss(raw: np.ndarray, y: np.ndarray, weights: np.ndarray | None =
     return float(log_loss(y, np.clip(p, 1e-9, 1 - 1e-9), labels=[0, 1], sample_weight=weights)), a, b
 
 
+def fitting_sample(y: np.ndarray, limit: int | None = None, seed: int = 0) -> np.ndarray:
+    """Positions of at most ``limit`` records (default MAX_FIT_RECORDS), the same share of each outcome, in order."""
+    y = np.asarray(y, dtype=int)
+    limit = MAX_FIT_RECORDS if limit is None else limit
+    if len(y) <= limit:
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    picked = [rng.choice(np.flatnonzero(y == cls), size=max(1, int(round(limit * (y == cls).mean()))),
+                         replace=False) for cls in np.unique(y)]
+    return np.sort(np.concatenate(picked))
+
+
+@dataclass
+class _Calibrated:
+    """A candidate cross-validated and Platt-calibrated on (a sample of) the records, not yet fitted on them."""
+
+    name: str
+    frame: pd.DataFrame
+    y: np.ndarray
+    weights: np.ndarray | None
+    base: float
+    platt_a: float
+    platt_b: float
+    cv_log_loss: float
+
+
+def _calibrate(name: str, frame: pd.DataFrame, y: np.ndarray, kinds: dict, order=None,
+               weights: np.ndarray | None = None, limit: int | None = None) -> _Calibrated:
+    """Out-of-fold predictions of one candidate on the records (or ``limit`` of them), and their Platt scaling."""
+    y = np.asarray(y, dtype=int)
+    base = float(np.average(y, weights=weights))
+    kept = fitting_sample(y, limit)
+    if len(kept) < len(y):
+        frame, y = frame.iloc[kept], y[kept]
+        order = None if order is None else np.asarray(order, dtype=float)[kept]
+        weights = _weights(weights, kept)
+    idx, raw = _raw_out_of_fold(name, frame, y, kinds, cv_splits(y, order), weights)
+    loss, a, b = _platt_log_loss(raw, y[idx], _weights(weights, idx))
+    return _Calibrated(name, frame, y, weights, base, a, b, loss)
+
+
+def _fit(calibrated: _Calibrated, kinds: dict) -> FittedModel:
+    """The calibrated candidate fitted on the records it was cross-validated on."""
+    c = calibrated
+    encoder = TabularEncoder(kinds)
+    estimator = _fit_estimator(c.name, encoder.fit_transform(c.frame, c.y), c.y, c.weights)
+    return FittedModel(c.name, encoder, estimator, c.platt_a, c.platt_b, c.base, cv_log_loss=c.cv_log_loss,
+                       fitted_on=len(c.y))
+
+
 def fit_candidate(name: str, frame: pd.DataFrame, y: np.ndarray, kinds: dict, order=None,
-                  weights: np.ndarray | None = None) -> FittedModel:
-    """Calibrate one candidate on out-of-fold predictions, then fit it on every record.
+                  weights: np.ndarray | None = None, limit: int | None = None) -> FittedModel:
+    """Calibrate one candidate on out-of-fold predictions, then fit it on every record (or ``limit`` of them).
 
     ``weights`` are the records' own weights (the open time a labelled record stands for, say).
     """
-    y = np.asarray(y, dtype=int)
-    idx, raw = _raw_out_of_fold(name, frame, y, kinds, cv_splits(y, order), weights)
-    loss, a, b = _platt_log_loss(raw, y[idx], _weights(weights, idx))
-    encoder = TabularEncoder(kinds)
-    estimator = _fit_estimator(name, encoder.fit_transform(frame, y), y, weights)
-    base = float(np.average(y, weights=weights))
-    return FittedModel(name, encoder, estimator, a, b, base, cv_log_loss=loss)
+    return _fit(_calibrate(name, frame, y, kinds, order, weights, limit), kinds)
 
 
 def select_and_fit(frame: pd.DataFrame, y: np.ndarray, kinds: dict, order=None,
-                   candidates: tuple[str, ...] = tuple(CANDIDATES), weights: np.ndarray | None = None) -> FittedModel:
-    """Fit the candidates, simplest first; a later one must clearly beat the kept one's cross-validated loss."""
+                   candidates: tuple[str, ...] = tuple(CANDIDATES), weights: np.ndarray | None = None,
+                   limit: int | None = None) -> FittedModel:
+    """Cross-validate the candidates, simplest first (a later one must clearly beat the kept one's loss),
+    then fit only the one chosen."""
     chosen = None
     for name in candidates:
-        model = fit_candidate(name, frame, y, kinds, order, weights)
+        calibrated = _calibrate(name, frame, y, kinds, order, weights, limit)
         # Differences of a fraction of a percent are noise between folds; the simpler model
         # (linear, exactly explained by its coefficients) keeps them.
-        if chosen is None or model.cv_log_loss < chosen.cv_log_loss * (1 - SIMPLER_MARGIN):
-            chosen = model
-    return chosen
+        if chosen is None or calibrated.cv_log_loss < chosen.cv_log_loss * (1 - SIMPLER_MARGIN):
+            chosen = calibrated
+    return _fit(chosen, kinds)

@@ -5,8 +5,9 @@ Training follows the one path of scoring.training: mature records only (scoring.
 history and the open records as evidence, and the fields an admin confirmed kept in), then a
 decision: the trained model scores only when it beats both the base rate and the fallback on
 the held-out records (leads: rules; deals: the stage-and-age win rate). Either way the version
-stores the scorer refitted on every mature record, its card (verdict, held-out figures,
-reliability table, exclusions) and the band thresholds of the open records.
+stores the scorer refitted on every mature record (on a stratified sample of them when there are
+more than scoring.models.MAX_FIT_RECORDS; the held-out records are always all judged), its card
+(verdict, held-out figures, reliability table, exclusions) and the band thresholds of the open records.
 
 A trained version that earns the right to score still has to be not worse than the active
 trained version (AUC at most ``AUC_TOLERANCE`` lower and Brier at most ``BRIER_TOLERANCE`` higher)

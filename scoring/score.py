@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from scoring.attribution import contributions
 from scoring.bands import band_of, shown
-from scoring.explain import LIMITED_HISTORY, reasons, stage_words
+from scoring.explain import LIMITED_HISTORY, reasons_table, stage_words
 from scoring.features import EXPOSURE, ScoringScope, resolve_now
 from scoring.nextstep import band, next_step, to_score
 from scoring.registry import (TARGETS, active_version, build_features, is_fallback, load_model, needs_training,
@@ -33,6 +33,36 @@ def score_frame(model, frame: pd.DataFrame, target: str, card: dict | None = Non
     (stage → the CRM's label) words the reasons in the stages' labels; the model sees the stages.
     """
     card = card or {}
+    raw, bases, impacts, unsupported = explained_probabilities(model, frame, card)
+    words = frame.assign(stage_label=frame["stage"].map(stage_labels)) if stage_labels and "stage" in frame else frame
+    # Plain dicts, not a Series per row: the sentences and next steps read a few values of each.
+    rows = words.to_dict("records")
+    explained_rows = reasons_table(bases, impacts, rows, target, is_fallback(model))
+    return [scored_record(model, card, target, row, explained, raw[i], unsupported[i])
+            for i, (row, explained) in enumerate(zip(rows, explained_rows))]
+
+
+def scored_record(model, card: dict, target: str, row, explained: dict, probability: float,
+                  unsupported: bool) -> dict:
+    """One record's stored result from its probability, its row of factors and its reasons."""
+    fallback = is_fallback(model)
+    cuts = card.get("band_cuts")
+    p = float(shown(probability))
+    # Bands rank the unrounded probability, so records below the floor still sort.
+    grade = band_of(probability, cuts) if cuts else band(p, model.base_rate)
+    if unsupported:
+        explained.update(up=[], down=[], note=unsupported_note(row, card, model.base_rate))
+    elif fallback:
+        note = model.note(row) if hasattr(model, "note") else None
+        explained["note"] = note or (LIMITED_HISTORY if card.get("limited_history", True)
+                                     else card.get("panel_note") or LIMITED_HISTORY)
+    return {"probability": p, "score": to_score(p), "band": grade, "reasons": explained,
+            "next_step": next_step(target, row, grade), "limited_history": fallback}
+
+
+def explained_probabilities(model, frame: pd.DataFrame, card: dict):
+    """Per record: its probability, its base (with exposure), the impacts that may be reasons, and
+    whether its stage is unsupported (its probability then is the base rate)."""
     base, impacts = contributions(model, frame)
     # The probability is computed from the explanation itself: base + Σ impacts is the log-odds.
     log_odds = np.clip(base + impacts.sum(axis=1).to_numpy(), -700, 700)
@@ -43,25 +73,7 @@ def score_frame(model, frame: pd.DataFrame, target: str, card: dict | None = Non
     # joins each record's own base.
     exposure = [c for c in EXPOSURE if c in impacts]
     bases = base + impacts[exposure].sum(axis=1).to_numpy()
-    impacts = impacts.drop(columns=exposure)
-    fallback = is_fallback(model)
-    cuts = card.get("band_cuts")
-    out = []
-    words = frame.assign(stage_label=frame["stage"].map(stage_labels)) if stage_labels and "stage" in frame else frame
-    for i, (_, row) in enumerate(words.iterrows()):
-        p = float(shown(raw[i]))
-        # Bands rank the unrounded probability, so records below the floor still sort.
-        grade = band_of(raw[i], cuts) if cuts else band(p, model.base_rate)
-        explained = reasons(bases[i], impacts.iloc[i], row, target, fallback)
-        if unsupported[i]:
-            explained.update(up=[], down=[], note=unsupported_note(row, card, model.base_rate))
-        elif fallback:
-            note = model.note(row) if hasattr(model, "note") else None
-            explained["note"] = note or (LIMITED_HISTORY if card.get("limited_history", True)
-                                         else card.get("panel_note") or LIMITED_HISTORY)
-        out.append({"probability": p, "score": to_score(p), "band": grade, "reasons": explained,
-                    "next_step": next_step(target, row, grade), "limited_history": fallback})
-    return out
+    return raw, bases, impacts.drop(columns=exposure), unsupported
 
 
 def unsupported_rows(frame: pd.DataFrame, card: dict) -> np.ndarray:
@@ -81,21 +93,29 @@ def unsupported_note(row, card: dict, base_rate: float) -> str:
             f"win rate ({base_rate:.0%}) rather than guess.")
 
 
-def _existing(session: Session, connection_id: int, target: str, remote_ids: list[str]) -> dict[str, Score]:
-    """The current Score rows of these records, by remote id."""
+def _existing(session: Session, connection_id: int, target: str, remote_ids: list[str],
+              complete: bool) -> dict[str, tuple]:
+    """(score, band, reasons, next_step) of these records' stored scores, by remote id.
+
+    ``complete`` says the records are all the connection's open ones: one read of the target's
+    scores then beats hundreds of IN lists.
+    """
+    s = Score.__table__.c
+    stmt = select(s.remote_id, s.score, s.band, s.reasons, s.next_step).where(s.connection_id == connection_id,
+                                                                              s.object_type == target)
+    if complete:
+        return {row[0]: tuple(row[1:]) for row in session.execute(stmt)}
     found = {}
     for start in range(0, len(remote_ids), _IN_CHUNK):
         chunk = remote_ids[start:start + _IN_CHUNK]
-        stmt = select(Score).where(Score.connection_id == connection_id, Score.object_type == target,
-                                   Score.remote_id.in_(chunk))
-        found.update({s.remote_id: s for s in session.scalars(stmt)})
+        found.update({row[0]: tuple(row[1:]) for row in session.execute(stmt.where(s.remote_id.in_(chunk)))})
     return found
 
 
 def store_scores(session: Session, connection: Connection, target: str, version: str,
-                 remote_ids: list[str], scored: list[dict], now: datetime) -> list[str]:
+                 remote_ids: list[str], scored: list[dict], now: datetime, complete: bool = False) -> list[str]:
     """Upsert Score rows, add ScoreHistory rows where the score moved; return remote ids whose output changed."""
-    before = _existing(session, connection.id, target, remote_ids)
+    before = _existing(session, connection.id, target, remote_ids, complete)
     rows, history, changed = [], [], []
     for remote_id, result in zip(remote_ids, scored):
         old = before.get(remote_id)
@@ -104,10 +124,9 @@ def store_scores(session: Session, connection: Connection, target: str, version:
                      "probability": result["probability"], "score": result["score"], "band": result["band"],
                      "reasons": result["reasons"], "next_step": result["next_step"],
                      "limited_history": result["limited_history"], "computed_at": now})
-        if old is None or (old.score, old.band, old.reasons, old.next_step) != (
-                result["score"], result["band"], result["reasons"], result["next_step"]):
+        if old is None or old != (result["score"], result["band"], result["reasons"], result["next_step"]):
             changed.append(remote_id)
-        if old is None or old.score != result["score"]:
+        if old is None or old[0] != result["score"]:
             history.append({"connection_id": connection.id, "object_type": target, "remote_id": remote_id,
                             "probability": result["probability"], "score": result["score"],
                             "model_version": version, "computed_at": now})
@@ -143,7 +162,8 @@ def score_target(session: Session, connection: Connection, target: str, now: dat
     scored = score_frame(load_model(version), chosen.frame, target, version.card,
                          stage_names(session, organization_id).for_connection(connection.id))
     ids = chosen.meta["remote_id"].tolist()
-    changed = store_scores(session, connection, target, version.version, ids, scored, now)
+    changed = store_scores(session, connection, target, version.version, ids, scored, now,
+                           complete=remote_ids is None)
     report("scored", target, len(ids))
     return ids, changed
 

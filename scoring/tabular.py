@@ -264,10 +264,28 @@ class TabularEncoder:
                                 np.log1p(text.str.split().str.len().fillna(0).to_numpy(dtype=float))])
 
 
+def per_value(series: pd.Series, words) -> np.ndarray:
+    """``words`` (a function of a Series) applied once per distinct value and spread back to every record.
+
+    Store columns hold few distinct values among many records; Python objects of mixed kinds
+    (where 1 and True would share a value) go through ``words`` whole.
+    """
+    if series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty"):
+        return np.asarray(words(series), dtype=object)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    distinct = np.asarray(words(pd.Series(uniques, dtype=series.dtype)), dtype=object)
+    missing = series[series.isna()].iloc[:1]  # one of the column's own missing values, when it has any
+    return np.append(distinct, np.asarray(words(missing), dtype=object))[codes]
+
+
+def _labels_of(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.strip()
+    return text.mask(text.isna() | (text == ""), "(missing)").astype(object)
+
+
 def category_labels(series: pd.Series) -> pd.Series:
     """Category labels as strings, missing as its own label."""
-    text = series.astype("string").str.strip()
-    return text.mask(text.isna() | (text == ""), "(missing)").astype(object)
+    return pd.Series(per_value(series, _labels_of), index=series.index, name=series.name, dtype=object)
 
 
 def smoothed_rates(labels: pd.Series, y: np.ndarray, prior: float) -> dict:
