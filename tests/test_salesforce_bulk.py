@@ -276,6 +276,10 @@ def test_small_or_unsuited_streams_are_not_offered(sandbox, control, oauth_app, 
     control.knobs(bulk_unsupported_objects=[], bulk_failing_jobs=1)
     with pytest.raises(BackfillNotOffered, match="ended Failed"):
         list(bulk.read_backfill(streams.Leads, None))
+    calls = client.usage.calls
+    with pytest.raises(BackfillNotOffered, match="handful"):
+        client.read_backfill(streams.UserRoles, None)
+    assert client.usage.calls == calls  # not even counted
     with pytest.raises(BackfillNotOffered, match="turned off"):
         make_client(sandbox, oauth_app, token, recorder, threshold=0).read_backfill(streams.Leads, None)
 

@@ -115,6 +115,9 @@ class BulkReader:
                 "lineEnding": "LF"}
         try:
             return self._request("POST", "", json=body).json()
+        except _JobGone as exc:  # no jobs/query resource: an API version before 47.0
+            raise BackfillNotOffered(f"Salesforce offers no Bulk API 2.0 query jobs here ({exc}); Pipewise reads "
+                                     "the object through the REST API instead.") from exc
         except Fatal as exc:
             if isinstance(exc, QuotaExceeded) or exc.status not in (400, 403):
                 raise
@@ -202,6 +205,9 @@ class BulkReader:
         client = self._client
         if self._threshold <= 0:
             raise BackfillNotOffered("Bulk reads are turned off (SALESFORCE_BULK_THRESHOLD is 0).")
+        if not getattr(stream, "bulk_read", True):
+            raise BackfillNotOffered(f"{stream.remote_name} holds a handful of records in any org: the REST API "
+                                     "reads it in one call.")
         fields = client._fields(stream)
         described = client.catalog.get(stream.remote_name)
         compound = [f for f in fields if ((described.fields.get(f) or {}).get("type") in COMPOUND_TYPES)]
@@ -259,8 +265,9 @@ class BulkReader:
         convert = self._converter(stream)
         while True:
             answer = self._results(job_id, locator)
-            answer.encoding = answer.encoding or "utf-8"
-            rows = csv.DictReader(io.StringIO(answer.text, newline=""), delimiter=delimiter)
+            # Bulk API results are UTF-8; without a charset requests would guess ISO-8859-1 for text/csv.
+            text = answer.content.decode("utf-8-sig")
+            rows = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
             records = [convert(row) for row in rows]
             following = answer.headers.get("Sforce-Locator") or "null"
             done = following == "null"
