@@ -7,14 +7,13 @@ import pytest
 import requests
 
 from connectors.errors import BackfillNotOffered
-from connectors.oauth import OAuthApp
 from connectors.salesforce import mapping, streams
 from connectors.salesforce.bulk import BulkReader, decode_token, rest_datetime, typed
 from connectors.salesforce.client import SalesforceClient
-from connectors.salesforce.provider import SalesforceProvider
-from connectors.salesforce.sandbox.control import SandboxControl
-from connectors.salesforce.sandbox.server import SandboxServer
-from tests.test_salesforce_connector import Recorder, authorize
+# The connector tests' sandbox (one per module), its control API, the connected app, a consented token
+# per test and the knob reset after each test.
+from tests.test_salesforce_connector import (  # noqa: F401
+    Recorder, control, no_faults_left, oauth_app, recorder, sandbox, token)
 
 # "Step 6: Query Jobs" (Bulk API 2.0 Developer Guide): the answer to creating a query job.
 CREATE_EXAMPLE = {"id": "7986gEXAMPLE4X2OPT", "operation": "query", "object": "Account",
@@ -32,36 +31,6 @@ JOB_INFO_EXAMPLE = {"id": "750R0000000zlh9IAA", "operation": "query", "object": 
 STATES = {"UploadComplete", "InProgress", "JobComplete", "Aborted", "Failed"}
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    server = SandboxServer(tmp_path_factory.mktemp("salesforce-bulk"), seed="small").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def control(sandbox):
-    return SandboxControl(sandbox.base_url, sandbox.ca_path)
-
-
-@pytest.fixture(autouse=True)
-def no_faults_left(control):
-    yield
-    control.reset_knobs()
-    control.reset_usage()
-
-
-@pytest.fixture(scope="module")
-def oauth_app(sandbox):
-    return OAuthApp(SalesforceProvider, sandbox.base_url, "pipewise-sandbox-client",
-                    "pipewise-sandbox-secret", verify=str(sandbox.ca_path))
-
-
-@pytest.fixture(scope="module")
-def token(sandbox, oauth_app):
-    return authorize(sandbox, oauth_app)
-
-
 @pytest.fixture
 def http(sandbox, token):
     session = requests.Session()
@@ -73,11 +42,6 @@ def http(sandbox, token):
 @pytest.fixture
 def jobs_url(sandbox):
     return sandbox.base_url + "/services/data/v59.0/jobs/query"
-
-
-@pytest.fixture
-def recorder():
-    return Recorder()
 
 
 def make_client(sandbox, oauth_app, token, recorder, threshold=50, result_set_records=None):
