@@ -6,10 +6,11 @@ API. So a stream is first counted (one ``SELECT COUNT()`` through REST queryAll,
 read in bulk only above the threshold. A job is one create, a few polls and one call per result set
 (``maxRecords`` rows each), however many rows the REST path would have paged through 2,000 at a time.
 
-Bulk queries come in no particular order: "Understanding Bulk API 2.0 Query" advises against ORDER BY
-(it disables PK chunking; older editions list it as unsupported), so the pages are in any order and
-the resume point is the job and the locator of the next result set, not a cursor value. A job lives
-7 days after it ends; a resume that finds it gone starts a new one.
+Bulk queries come in no particular order: ORDER BY disables PK chunking ("Troubleshooting Query
+Timeouts"; the Summer '24 edition of "Understanding Bulk API 2.0 Query" lists it as unsupported), so
+the job's SOQL has none, the pages are in any order and the resume point is the job and the locator of
+the next result set, not a cursor value. A job lives 7 days after it ends; a resume that finds it
+gone starts a new one.
 """
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ Bulk API 2.0 and Bulk API Developer Guide (developer.salesforce.com/docs/atlas.e
 - "Create a Query Job" (query_create_job.htm): operation query|queryAll, query, contentType CSV,
   columnDelimiter BACKQUOTE|CARET|COMMA|PIPE|SEMICOLON|TAB, lineEnding LF|CRLF. Unsupported: GROUP BY,
   OFFSET, TYPEOF, aggregate functions such as COUNT(), compound fields, parent-to-child subqueries. The
-  API 50.0 edition of the page lists LIMIT and ORDER BY as unsupported too ("they disable PKChunking");
+  Summer '24 edition of the page (release 250) lists LIMIT and ORDER BY as unsupported too ("they
+  disable PKChunking"; the current "Troubleshooting Query Timeouts" page still says so of ORDER BY);
   the sandbox takes that stricter reading and refuses them.
 - "Get Results for a Query Job" (query_get_job_results.htm): the job must be JobComplete; ``locator``
   and ``maxRecords``; headers Sforce-NumberOfRecords and Sforce-Locator (a pseudo-random string such as
