@@ -155,6 +155,8 @@ def test_jobs_abort_need_their_version_and_are_cleaned_up_after_seven_days(sandb
     done = http.post(jobs_url, json={"operation": "query", "query": "SELECT Id FROM Lead"}).json()
     while http.get(f"{jobs_url}/{done['id']}").json()["state"] != "JobComplete":
         pass
+    limits = http.get(f"{sandbox.base_url}/services/data/v59.0/limits").json()["DailyBulkV2QueryJobs"]
+    assert limits["Max"] == 10_000 and limits["Remaining"] <= 10_000 - 2
     other_version = http.get(f"{sandbox.base_url}/services/data/v60.0/jobs/query/{done['id']}/results")
     assert other_version.status_code == 409
     listed = http.get(jobs_url).json()

@@ -78,12 +78,16 @@ class QueryJobs:
         self._next_number = next_number
         self._lock = threading.Lock()
 
-    def allowance_left(self) -> bool:
-        """Whether another job fits in the rolling 24 hours."""
+    def created_today(self) -> int:
+        """Jobs created in the rolling 24 hours."""
         with self._lock:
             since = self._clock.now() - timedelta(hours=24)
             self._created = [moment for moment in self._created if moment > since]
-            return len(self._created) < DAILY_QUERY_JOBS
+            return len(self._created)
+
+    def allowance_left(self) -> bool:
+        """Whether another job fits in the rolling 24 hours."""
+        return self.created_today() < DAILY_QUERY_JOBS
 
     def add(self, **values: Any) -> QueryJob:
         with self._lock:
