@@ -44,6 +44,10 @@ class ChangeTokenExpired(ConnectorError):
     """The remote no longer honours this change token (expired or not its own): list the object again."""
 
 
+class BackfillNotOffered(ConnectorError):
+    """The remote's bulk read does not fit this stream (too few records, or unsupported): read it on its cursor."""
+
+
 class QuotaExceeded(Fatal):
     """The remote daily API quota is spent: pause the connection until ``resume_at``."""
 

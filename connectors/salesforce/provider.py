@@ -24,6 +24,9 @@ class SalesforceProvider(Provider):
         Setting("TEAM_CLIENT_ID", "pipewise-team-sandbox-client", "The team panel's Canvas app consumer key."),
         Setting("TEAM_CLIENT_SECRET", "pipewise-team-sandbox-secret", "The team panel's Canvas app secret."),
         Setting("API_VERSION", "59.0", "The REST API version Pipewise calls."),
+        # Salesforce's guidance (Developer Limits, Bulk API 2.0): more than 2,000 records suit Bulk API 2.0.
+        Setting("BULK_THRESHOLD", "2000", "A first sync reads an object with more records than this through "
+                                          "Bulk API 2.0 query jobs (0: never)."),
     )
     authorize_path = "/services/oauth2/authorize"
     token_path = "/services/oauth2/token"

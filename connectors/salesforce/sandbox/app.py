@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import composite, composite_request, control_api, control_triggers, oauth, pages, query, rest
+from . import bulk, composite, composite_request, control_api, control_triggers, oauth, pages, query, rest
 from .api import EXTENSION, ApiError, add_limit_header
 from .core import Sandbox
 
@@ -16,7 +16,7 @@ def create_app(box: Sandbox) -> Flask:
     app = Flask(__name__, template_folder=str(Path(__file__).with_name("templates")))
     app.extensions[EXTENSION] = box
     app.json.sort_keys = False
-    for blueprint in (oauth.bp, rest.bp, query.bp, composite.bp, composite_request.bp, control_api.bp,
+    for blueprint in (oauth.bp, rest.bp, query.bp, bulk.bp, composite.bp, composite_request.bp, control_api.bp,
                       control_triggers.bp, pages.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(ApiError, lambda error: error.response())

@@ -66,6 +66,10 @@ class SandboxControl(ControlClient):
         """Invalidate every open query locator (the next page of a query then fails)."""
         return self._call("POST", "expire_query_locators")["expired"]
 
+    def expire_query_jobs(self) -> int:
+        """Delete every Bulk API 2.0 query job (their results and locators are gone with them)."""
+        return self._call("POST", "expire_query_jobs")["expired"]
+
     def configure_canvas(self, canvas_url: str | None, user_canvas_url: str | None = None) -> str | None:
         """Embed the Canvas app at canvas_url on record pages, and user_canvas_url on User pages (None: none)."""
         body = {"canvas_url": canvas_url, "user_canvas_url": user_canvas_url}

@@ -13,6 +13,7 @@ DELETE records/<T>/<id>           soft delete
 POST touch {type, ids, modstamp?} give many records one SystemModstamp
 POST clock {advance_seconds}      move the sandbox clock forward
 POST expire_query_locators        every open query locator is gone (nextRecordsUrl → INVALID_QUERY_LOCATOR)
+POST expire_query_jobs            every Bulk API 2.0 query job is deleted (as the 7-day clean-up does)
 """
 from __future__ import annotations
 
@@ -142,3 +143,9 @@ def clock():
 def expire_query_locators():
     """Invalidate every open query locator."""
     return jsonify({"expired": sandbox().cursors.expire_all()})
+
+
+@bp.post("/expire_query_jobs")
+def expire_query_jobs():
+    """Delete every Bulk API 2.0 query job and its results."""
+    return jsonify({"expired": sandbox().query_jobs.expire_all()})

@@ -9,6 +9,7 @@ from typing import Any
 from connectors.sandbox_kit.sqlite_store import fill_or_remove, new_database
 
 from .clock import SandboxClock, format_datetime, parse_datetime
+from .bulk_jobs import QueryJobs
 from .cursors import Cursors
 from .faults import ApiUsage, Concurrency, Faults, Knobs
 from .ids import make_id
@@ -51,6 +52,7 @@ class Sandbox:
         self.concurrency = Concurrency(self.faults)
         self.tokens = TokenStore(self.store, self.org_id)
         self.cursors = Cursors()
+        self.query_jobs = QueryJobs(self.clock, lambda: self.store.allocate("750"))
         self.writer = RecordWriter(self.store, self.clock, self.faults.rejects)
         admin_profile = self.store.fetchall('SELECT "Id" FROM "Profile" WHERE "Name" = ?', (ADMIN_PROFILE,))[0][0]
         if not self.store.count("User"):

@@ -44,6 +44,10 @@ class Knobs:
     # 5 at once in a Developer Edition org, 25 in production), refused with REQUEST_LIMIT_EXCEEDED beyond.
     long_request_seconds: float = 20.0
     concurrent_long_limit: int = 5
+    # Bulk API 2.0 query jobs: objects the org's Bulk API refuses (INVALIDENTITY), and how many of the
+    # next jobs end Failed (as a job whose internal retries ran out does).
+    bulk_unsupported_objects: list[str] = field(default_factory=list)
+    bulk_failing_jobs: int = 0
 
 
 class Faults(KnobBoard):
@@ -66,6 +70,14 @@ class Faults(KnobBoard):
                 knobs.fail_count -= 1
                 return knobs.fail_status, {}, ERROR_BODY
         return None
+
+    def take_bulk_failure(self) -> bool:
+        """Whether the next query job is to fail (consumes one)."""
+        with self._lock:
+            if self.knobs.bulk_failing_jobs > 0:
+                self.knobs.bulk_failing_jobs -= 1
+                return True
+        return False
 
     def rejects(self, record_id: str) -> str | None:
         """The validation-rule message for a write to this record, if the knob targets it."""

@@ -32,21 +32,33 @@ def _page(cursor: Cursor, locator: str | None, offset: int) -> dict:
     return answer
 
 
-def _run(endpoint: str, include_deleted: bool):
+def compile_for_user(soql: str, include_deleted: bool) -> CompiledQuery:
+    """The request user's SOQL compiled, or the 400 Salesforce answers for it."""
     box = sandbox()
-    soql = request.args.get("q", "")
     try:
-        compiled = compile_soql(soql, box.store, include_deleted=include_deleted, access=access(),
-                                available=lambda name: box.object_available(name, g.user_id))
+        return compile_soql(soql, box.store, include_deleted=include_deleted, access=access(),
+                            available=lambda name: box.object_available(name, g.user_id))
     except SoqlError as error:
         raise ApiError(400, error.code, error.message) from None
+
+
+def select_records(compiled: CompiledQuery) -> list[dict]:
+    """The records a compiled query selects, as the REST API shows them (parents nested)."""
+    store = sandbox().store
+    rows = store.select(compiled.object_name, compiled.where, compiled.params, compiled.order,
+                        compiled.limit, compiled.offset)
+    records = [store.api_record(compiled.object_name, row, g.api_version, compiled.fields) for row in rows]
+    _add_parents(compiled, rows, records)
+    return records
+
+
+def _run(endpoint: str, include_deleted: bool):
+    box = sandbox()
+    compiled = compile_for_user(request.args.get("q", ""), include_deleted)
     if compiled.count_only:
         total = box.store.count(compiled.object_name, compiled.where, compiled.params)
         return jsonify({"totalSize": total, "done": True, "records": []})
-    rows = box.store.select(compiled.object_name, compiled.where, compiled.params, compiled.order,
-                            compiled.limit, compiled.offset)
-    records = [box.store.api_record(compiled.object_name, row, g.api_version, compiled.fields) for row in rows]
-    _add_parents(compiled, rows, records)
+    records = select_records(compiled)
     cursor = Cursor(records, _batch_size(), endpoint, time.time())
     locator = sandbox().cursors.open(cursor) if len(records) > cursor.batch_size else None
     return jsonify(_page(cursor, locator, 0))

@@ -6,6 +6,7 @@ from datetime import timedelta
 from flask import g, jsonify, request
 
 from .api import ApiError, access, json_body, object_or_404, rest_blueprint, sandbox
+from .bulk_jobs import DAILY_QUERY_JOBS
 from .clock import format_datetime, parse_datetime
 from .ids import looks_like_id, to_18
 from .records import RecordError
@@ -46,9 +47,12 @@ def resources():
 
 @_route("/limits/")
 def limits():
-    """The org's limits, DailyApiRequests among them."""
-    usage = sandbox().usage
-    return jsonify({"DailyApiRequests": {"Max": usage.limit, "Remaining": max(usage.limit - usage.used, 0)}})
+    """The org's limits: DailyApiRequests, and DailyBulkV2QueryJobs (Bulk API 2.0 guide, query job limits)."""
+    box = sandbox()
+    usage = box.usage
+    return jsonify({"DailyApiRequests": {"Max": usage.limit, "Remaining": max(usage.limit - usage.used, 0)},
+                    "DailyBulkV2QueryJobs": {"Max": DAILY_QUERY_JOBS,
+                                             "Remaining": max(DAILY_QUERY_JOBS - box.query_jobs.created_today(), 0)}})
 
 
 @_route("/sobjects/")
