@@ -150,19 +150,19 @@ def test_four_workers_keep_one_truth_under_a_mixed_load(many_workers, sf_control
     assert enqueue_due_syncs() == [connection_id]
     _wait_drained(rt, sf_control, 150)
 
-    deals = sorted(r["Id"] for r in sf_control.records("Opportunity") if not r["IsClosed"])[:12]
-    leads = sorted(r["Id"] for r in sf_control.records("Lead") if not r["IsConverted"])[:8]
-    assert len(deals) == 12 and len(leads) == 8
+    deals = sorted(r["Id"] for r in sf_control.records("Opportunity") if not r["IsClosed"])[:6]
+    leads = sorted(r["Id"] for r in sf_control.records("Lead") if not r["IsConverted"])[:4]
+    assert len(deals) == 6 and len(leads) == 4
     # The load: the CRM now sends its changes (ours echo back too); bursts of changes to the same
     # records while syncs from the CLI and the scheduler run beside the webhooks' syncs.
     sf_control.configure_outbound(endpoint)
-    for round_ in range(3):
+    for round_ in range(2):
         for n, deal in enumerate(deals):
             sf_control.update("Opportunity", deal, {"Amount": 10_000 + 1_000 * n + round_})
         for n, lead in enumerate(leads):
             sf_control.update("Lead", lead, {"Title": f"Buyer {n}, round {round_}"})
         if round_ == 0:
-            for deal in deals[:4]:
+            for deal in deals[:2]:
                 sf_control.create("Event", {"Subject": "Pricing review", "WhatId": deal, "DurationInMinutes": 30,
                                             "ActivityDateTime": sf_control.info()["clock"],
                                             "EventSubtype": "Event"})
@@ -198,9 +198,9 @@ def test_four_workers_keep_one_truth_under_a_mixed_load(many_workers, sf_control
                                .where(SyncRun.connection_id == connection_id).order_by(SyncRun.started_at)).all()
     assert dict(events) == {None: sum(n for _, n in events)} and events, f"webhook events: {events}"
     for n, deal in enumerate(deals):
-        assert amounts[deal] == 10_000 + 1_000 * n + 2
+        assert amounts[deal] == 10_000 + 1_000 * n + 1
     for n, lead in enumerate(leads):
-        assert titles[lead] == f"Buyer {n}, round 2"
+        assert titles[lead] == f"Buyer {n}, round 1"
     crm = {"Opportunity": {r["Id"]: r for r in sf_control.records("Opportunity")},
            "Lead": {r["Id"]: r for r in sf_control.records("Lead")}}
     assert {o: crm["Opportunity"][o]["Amount"] for o in deals} == {o: amounts[o] for o in deals}
@@ -219,10 +219,12 @@ def test_four_workers_keep_one_truth_under_a_mixed_load(many_workers, sf_control
         if not seen or seen[-1] != write["Pipewise_Scored_At__c"]:
             assert write["Pipewise_Scored_At__c"] not in seen, f"{write['Id']} went back to an older score"
             seen.append(write["Pipewise_Scored_At__c"])
-    assert any(len(sent.get(deal, [])) > 1 for deal in deals[:4]), "the logged meetings were not rescored"
+    assert any(len(sent.get(deal, [])) > 1 for deal in deals[:2]), "the logged meetings were not rescored"
 
     # No two syncs of the connection at once, and none cut short.
-    assert len(runs) >= 3 and {r.kind for r in runs} >= {"full", "targeted"}
+    # The scheduler's sync that found the full one running was queued again and ran (with the CLI's
+    # and the scheduler's later ones).
+    assert [r.kind for r in runs].count("incremental") >= 3 and {r.kind for r in runs} >= {"full", "targeted"}
     assert all(r.status == "completed" and r.finished_at is not None for r in runs), runs
     for before, after in zip(runs, runs[1:]):
         assert before.finished_at <= after.started_at, f"overlapping sync runs: {before} and {after}"
@@ -231,3 +233,30 @@ def test_four_workers_keep_one_truth_under_a_mixed_load(many_workers, sf_control
     pool.send_signal(signal.SIGTERM)
     assert pool.wait(60) == 0
     assert not [p for p in pids if _alive(p)]
+
+
+def test_a_held_sync_lock_outlives_its_ttl_and_a_lost_one_stops_the_run(redis_url):
+    from redis import Redis
+
+    from sync.jobs import sync_lock
+    from sync.locks import LockLost
+
+    redis = Redis.from_url(redis_url)
+    holder = sync_lock(redis, 7, ttl=1)
+    assert holder.acquire()
+    try:
+        # A run three times longer than the TTL: no second sync of the connection gets in meanwhile.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            assert not sync_lock(redis, 7, ttl=1).acquire()
+            holder.check()
+            time.sleep(0.2)
+        # Redis forgot the key (a restart): the run learns it before its next page.
+        redis.delete("pipewise:sync-lock:7")
+        with pytest.raises(LockLost, match="never write at once"):
+            wait_for(lambda: holder.check(), 3, 0.1, "the lost lock to be noticed")
+    finally:
+        holder.release()
+    waiting = sync_lock(redis, 7, ttl=1)
+    assert waiting.acquire(wait_seconds=1)
+    waiting.release()
