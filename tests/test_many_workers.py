@@ -260,3 +260,23 @@ def test_a_held_sync_lock_outlives_its_ttl_and_a_lost_one_stops_the_run(redis_ur
     waiting = sync_lock(redis, 7, ttl=1)
     assert waiting.acquire(wait_seconds=1)
     waiting.release()
+
+
+def test_the_pool_stops_every_worker_when_one_dies(tmp_path, sqlite_url, redis_url):
+    from tests.conftest import make_config
+
+    log_path = tmp_path / "pool.log"
+    env = {**config_env(make_config(tmp_path, sqlite_url, redis_url)), "PIPEWISE_WORKER_COUNT": "2"}
+    pool = subprocess.Popen([sys.executable, "-m", "sync.worker_pool", "writeback"], cwd=ROOT, env=env,
+                            stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        first, second = wait_for(lambda: _worker_pids(log_path), 30, 0.2, "the pool to start its workers")
+        os.killpg(first, signal.SIGKILL)  # a worker crashes: the pool does not carry on half-staffed
+        assert pool.wait(60) != 0
+        assert not _alive(second), "the pool left a worker running"
+    finally:
+        if pool.poll() is None:
+            pool.kill()
+        for pid in _worker_pids(log_path):
+            if _alive(pid):
+                os.killpg(pid, signal.SIGKILL)
