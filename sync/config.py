@@ -47,6 +47,11 @@ class Config:
         self.SYNC_LOOKBACK_SECONDS = int(_env("SYNC_LOOKBACK_SECONDS", "300"))
         self.SYNC_LOCK_TTL_SECONDS = int(_env("SYNC_LOCK_TTL_SECONDS", "120"))
         self.SYNC_INTERVAL_SECONDS = int(_env("SYNC_INTERVAL_SECONDS", "900"))
+        # Worker processes on this machine (`python -m sync.workers`, the demo stack). In production a
+        # process manager may instead scale `worker` processes; any count shares one Redis and store.
+        self.WORKER_COUNT = int(_env("PIPEWISE_WORKER_COUNT", "1"))
+        if self.WORKER_COUNT < 1:
+            raise ValueError(f"PIPEWISE_WORKER_COUNT is {self.WORKER_COUNT}; set it to 1 or more worker processes.")
         self.EMBED_CANVAS_WINDOW_SECONDS = int(_env("EMBED_CANVAS_WINDOW_SECONDS", "300"))
         self.EMBED_PANEL_TOKEN_SECONDS = int(_env("EMBED_PANEL_TOKEN_SECONDS", "900"))
         # When set, /metrics asks for "Authorization: Bearer <token>".

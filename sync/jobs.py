@@ -4,8 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from redis.lock import Lock
-from rq import Queue
+from rq import Queue, get_current_job
 from sqlalchemy import select
 
 from connectors import registry
@@ -14,6 +13,7 @@ from sync import runtime as runtime_module
 from sync.connections import mark, open_client
 from sync.engine import SyncEngine
 from sync.field_mapping import run_mapping
+from sync.locks import KeptLock
 from sync.models import Activity, CampaignMember, Connection, OpportunityStageChange, SyncRun, utcnow
 
 log = logging.getLogger(__name__)
@@ -21,13 +21,16 @@ log = logging.getLogger(__name__)
 # Statuses in which no scheduled sync runs.
 NOT_SYNCING = {"needs_reauth", "disconnected", "paused"}
 BUSY_RETRY_SECONDS = 10
+# How long a targeted sync (a webhook's) waits for the connection's running sync before it is queued
+# again: most take a second, and with several workers a re-queued job would wait BUSY_RETRY_SECONDS.
+TARGETED_WAIT_SECONDS = 5
 # How often the tick asks whether an organization's weekly forecast snapshot is due.
 FORECAST_CHECK_SECONDS = 6 * 3600
 
 
-def sync_lock(redis, connection_id: int, ttl: int) -> Lock:
-    """The per-connection lock that keeps syncs of one connection one at a time."""
-    return Lock(redis, f"pipewise:sync-lock:{connection_id}", timeout=ttl, blocking=False)
+def sync_lock(redis, connection_id: int, ttl: int) -> KeptLock:
+    """The per-connection lock that keeps syncs of one connection one at a time, renewed while held."""
+    return KeptLock(redis, f"pipewise:sync-lock:{connection_id}", ttl)
 
 
 def sync_connection(connection_id: int, kind: str = "incremental", then_score: bool = True) -> dict:
@@ -51,24 +54,26 @@ def _locked_run(connection_id: int, *, kind: str, then_score: bool,
     rt = runtime_module.current()
     ttl = rt.config.SYNC_LOCK_TTL_SECONDS
     lock = sync_lock(rt.redis, connection_id, ttl)
-    if not lock.acquire():
-        # Not lost: the same work runs again once the holder is done (or its lock expired).
+    if not lock.acquire(TARGETED_WAIT_SECONDS if kind == "targeted" else 0):
+        # Not lost: the same work runs again once the holder is done (or its lock expired), with the
+        # time this job was given (RQ's default of 180 s would cut a long full sync short).
+        job = get_current_job()
+        timeout = (job.timeout if job is not None else None) or 3600
         if retry is not None:
-            rt.queues["sync"].enqueue_in(timedelta(seconds=BUSY_RETRY_SECONDS), retry[0], *retry[1])
+            rt.queues["sync"].enqueue_in(timedelta(seconds=BUSY_RETRY_SECONDS), retry[0], *retry[1],
+                                         job_timeout=timeout)
         else:
             rt.queues["sync"].enqueue_in(timedelta(seconds=BUSY_RETRY_SECONDS),
                                          _locked_run_entry(kind), connection_id,
                                          *([remote_ids] if kind == "targeted" else [kind]),
-                                         then_score=then_score)
+                                         then_score=then_score, job_timeout=timeout)
         return {"status": "busy", "retry_in": BUSY_RETRY_SECONDS}
     try:
+        # The lock is renewed by its own thread; between pages the run checks that it still holds it.
         return _run(rt, connection_id, kind=kind, remote_ids=remote_ids, then_score=then_score,
-                    heartbeat=lambda: lock.extend(ttl, replace_ttl=True))
+                    heartbeat=lock.check)
     finally:
-        try:
-            lock.release()
-        except Exception:  # the lock expired while we worked: nothing to release
-            log.warning("sync.lock-expired connection=%s", connection_id)
+        lock.release()
 
 
 def _locked_run_entry(kind: str):

@@ -7,10 +7,12 @@ its value did not change; it never holds up the other records of its batch.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from dataclasses import dataclass, field
 from collections.abc import Callable
 from typing import Any
 
+from rq import get_current_job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,12 +20,15 @@ from connectors import registry
 from connectors.base import Client, Provider, Stream
 from sync.db import upsert
 from sync.field_mapping import enabled_writeback_keys
+from sync.locks import KeptLock
 from sync.models import SYNCED_MODELS, Score, WritebackLedger, utcnow
 
 log = logging.getLogger(__name__)
 
 # Fields whose change alone is no reason to write (they travel with a real change).
 TRAVELLING = frozenset({"scored_at"})
+# How long a writeback waits for the connection's running one before it is queued again.
+WRITEBACK_WAIT_SECONDS = 10
 
 
 @dataclass
@@ -309,11 +314,29 @@ def provision_job(connection_id: int) -> dict[str, list[str]]:
 def writeback_job(connection_id: int, remote_ids: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """Write changed scores of a connection back to its CRM."""
     from sync import runtime as runtime_module
+
+    rt = runtime_module.current()
+    # One writeback of a connection at a time: each plans from the scores stored when it starts, so
+    # two racing jobs could otherwise send an older score after a newer one. Serialized, a job that
+    # planned before a newer score is followed by that score's own job, which sends it.
+    lock = KeptLock(rt.redis, f"pipewise:writeback-lock:{connection_id}", rt.config.SYNC_LOCK_TTL_SECONDS)
+    if not lock.acquire(WRITEBACK_WAIT_SECONDS):
+        job = get_current_job()
+        rt.queues["writeback"].enqueue_in(timedelta(seconds=WRITEBACK_WAIT_SECONDS), writeback_job, connection_id,
+                                          remote_ids, job_timeout=(job.timeout if job else None) or 1800)
+        return {"status": "busy"}
+    try:
+        return _write_back(rt, connection_id, remote_ids)
+    finally:
+        lock.release()
+
+
+def _write_back(rt, connection_id: int, remote_ids: dict[str, list[str]] | None) -> dict[str, Any]:
+    """The writeback itself, under the connection's writeback lock."""
     from sync import timeline
     from sync.connections import open_client
     from sync.models import Connection
 
-    rt = runtime_module.current()
     with rt.sessions() as session:
         connection = session.get(Connection, connection_id)
         if connection is None or connection.status in ("disconnected", "needs_reauth", "paused"):
