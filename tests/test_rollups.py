@@ -9,24 +9,24 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import and_, func, select
 
-from connectors import registry
+from connectors import common, registry
 from scoring import pipeline
 from scoring.coaching import coaching
 from scoring.pipeline import live_opportunities, pipeline_health, stage_entries, stage_stats
 from scoring.scope import Subject, owner_names
 from sync import rollups
-from sync.db import upsert
 from sync.engine import SyncEngine
 from sync.models import Opportunity, OpportunityStageChange, SyncRun
 from sync.rollup_models import OpportunityStageFact
 from tests.test_manager_seed import (AS_OF, LOST, M1, M2, PERIOD, R1, R2, R3, REPS, STAGES, WON, prepare_store,
                                      seed_team)
 
-ROUNDS = 6
+ROUNDS = 5
 
 
 def direct_entries(organization_id, owners, since, until, open_only=False):
@@ -61,47 +61,51 @@ def direct_entries(organization_id, owners, since, until, open_only=False):
 
 def rows_of(session, query) -> list[tuple]:
     # SQLite gives a window function's timestamps as text: compare both stores' values as text.
-    return sorted((tuple(str(v) if isinstance(v, datetime) else v for v in row) for row in session.execute(query)),
-                  key=repr)
+    # Booleans likewise come as 0 and 1 from an expression.
+    plain = (lambda v: str(v) if isinstance(v, date) else int(v) if isinstance(v, bool) else v)  # noqa: E731
+    return sorted((tuple(plain(v) for v in row) for row in session.execute(query)), key=repr)
 
 
 def facts(session) -> list[tuple]:
     f = OpportunityStageFact
-    return sorted((tuple(row) for row in session.execute(select(*[getattr(f, c) for c in rollups.FACT_COLUMNS]))),
-                  key=repr)
+    return rows_of(session, select(*[getattr(f, c) for c in rollups.FACT_COLUMNS]))
+
+
+def to_common(stream, raw: dict):
+    """The page writer's mapping step: these rows come already in the common shape."""
+    return {"opportunity": common.Opportunity, "opportunity_history": common.OpportunityStageChange}[stream.name](**raw)
 
 
 class Syncer:
-    """Writes rows as the sync engine's page writer does, and applies staged deletes with the engine itself."""
+    """Writes pages with the sync engine's own page writer and applies staged deletes with the engine itself."""
 
     def __init__(self, session, seed, rng: random.Random):
         self.session, self.seed, self.rng = session, seed, rng
-        self.engine = SyncEngine(None, None, registry.get("salesforce").provider, None)
-        self.changed: dict[str, list[str]] = {}
+        # The CRM client is only asked how many calls it made; no page is read from a CRM here.
+        client = SimpleNamespace(usage=SimpleNamespace(calls=0))
+        self.engine = SyncEngine(None, client, registry.get("salesforce").provider, to_common)
         self.n = 0
+        self.run = None
+
+    def start_run(self) -> None:
+        self.run = SyncRun(connection_id=self.seed.connection_id, kind="incremental", status="running",
+                           streams={"opportunity": {}, "opportunity_history": {}}, changed_ids={}, errors=[])
+        self.session.add(self.run)
+        self.session.flush()
 
     def write(self, object_type: str, rows: list[dict]) -> None:
-        model = {"opportunity": Opportunity, "opportunity_stage_change": OpportunityStageChange}[object_type]
-        full = [{"organization_id": self.seed.organization_id, "connection_id": self.seed.connection_id,
-                 "remote_data": {}, "content_hash": f"h{self.rng.random()}", "remote_deleted": False, **row}
-                for row in rows]
-        upsert(self.session, model, full, conflict=("connection_id", "remote_id"))
-        ids = [row["remote_id"] for row in rows]
-        rollups.refresh_written(self.session, self.seed.connection_id, object_type, ids)
-        self.changed.setdefault(object_type, []).extend(ids)
+        stream = registry.get("salesforce").provider.stream(
+            {"opportunity": "opportunity", "opportunity_stage_change": "opportunity_history"}[object_type])
+        page = [{"remote_data": {"n": self.rng.random()}, **row} for row in rows]
+        self.engine._write_page(self.session, self.run, self.seed.organization_id, stream, page)
 
     def stage_delete(self, model, remote_id: str, object_type: str) -> None:
         self.session.execute(model.__table__.update().where(model.connection_id == self.seed.connection_id,
                                                             model.remote_id == remote_id).values(remote_deleted=True))
-        self.changed.setdefault(object_type, []).append(remote_id)
+        self.engine._merge_changed_ids(self.run, object_type, [remote_id])
 
     def finish_run(self) -> None:
-        run = SyncRun(connection_id=self.seed.connection_id, kind="incremental", status="running",
-                      streams={"opportunity": {}, "opportunity_history": {}}, changed_ids=self.changed, errors=[])
-        self.session.add(run)
-        self.session.flush()
-        self.engine._apply_deletes(self.session, run)
-        self.changed = {}
+        self.engine._apply_deletes(self.session, self.run)
 
     def moment(self) -> datetime:
         return datetime(2023, 3, 1) + timedelta(days=self.rng.uniform(0, 500), seconds=self.rng.randint(0, 86399),
@@ -200,7 +204,7 @@ def views(session, org: int, names) -> str:
     return repr(out)
 
 
-@pytest.mark.parametrize("rng_seed", [11, 29])
+@pytest.mark.parametrize("rng_seed", [11])
 def test_rollup_equals_the_direct_sql_after_random_changes(db_url, rng_seed, monkeypatch):
     engine, sessions = prepare_store(db_url)
     with sessions() as session:
@@ -210,7 +214,11 @@ def test_rollup_equals_the_direct_sql_after_random_changes(db_url, rng_seed, mon
         names = owner_names(session, org)
         done = []
         for _ in range(ROUNDS):
-            done += [syncer.mutate() for _ in range(12)]
+            syncer.start_run()
+            for _ in range(12):
+                done.append(syncer.mutate())
+                # Each page leaves the rollup equal to the rows it summarises, in the page's transaction.
+                assert facts(session) == rows_of(session, rollups._facts(Opportunity.organization_id == org)), done
             syncer.finish_run()
             session.commit()
             for since, until in WINDOWS:
@@ -223,9 +231,7 @@ def test_rollup_equals_the_direct_sql_after_random_changes(db_url, rng_seed, mon
             with monkeypatch.context() as patch:
                 patch.setattr(pipeline, "stage_entries", direct_entries)
                 assert views(session, org, names) == by_rollup
-            maintained = facts(session)
-            rollups.rebuild_organization(session, org)
-            assert facts(session) == maintained
+            assert facts(session) == rows_of(session, rollups._facts(Opportunity.organization_id == org))
             session.commit()
         # The random changes reached every kind of edit the rollup must follow.
         assert {"new_deal", "owner_move", "close", "stage_move", "delete_deal"} <= set(done)
