@@ -111,7 +111,7 @@ def refresh_changed(session: Session, connection_id: int, changed_ids: dict | No
     """The hook after a run's deletes were applied: its changed (and deleted) ids, or "all" of a type."""
     changed = changed_ids or {}
     if any(changed.get(t) == "all" for t in SUMMARISED):
-        rebuild_connection(session, connection_id)
+        refresh_rollups(session, connection_id, deleted_or_restored(session, connection_id))
         return
     deals: set[str] = set()
     for object_type in SUMMARISED:
@@ -119,8 +119,26 @@ def refresh_changed(session: Session, connection_id: int, changed_ids: dict | No
     refresh_rollups(session, connection_id, deals)
 
 
+def deleted_or_restored(session: Session, connection_id: int) -> set[str]:
+    """Deals whose rollup disagrees with the rows on being deleted: the pages kept everything else current."""
+    fact, change, deal = OpportunityStageFact, OpportunityStageChange, Opportunity
+    gone_deals = (select(fact.opportunity_remote_id)
+                  .join(deal, and_(deal.connection_id == fact.connection_id,
+                                   deal.remote_id == fact.opportunity_remote_id))
+                  .where(fact.connection_id == connection_id, deal.deleted_at.is_not(None)))
+    gone_changes = (select(fact.opportunity_remote_id).join(change, change.id == fact.change_id)
+                    .where(fact.connection_id == connection_id, change.deleted_at.is_not(None)))
+    missing = (select(change.opportunity_remote_id)
+               .join(deal, and_(deal.connection_id == change.connection_id,
+                                deal.remote_id == change.opportunity_remote_id))
+               .where(change.connection_id == connection_id, change.deleted_at.is_(None), deal.deleted_at.is_(None),
+                      change.stage.is_not(None), change.changed_at.is_not(None),
+                      ~select(fact.change_id).where(fact.change_id == change.id).exists()))
+    return set(session.scalars(gone_deals.union(gone_changes, missing)))
+
+
 def rebuild_connection(session: Session, connection_id: int) -> None:
-    """Recompute every rollup row of one connection (a run too large to list its changes)."""
+    """Recompute every rollup row of one connection."""
     session.execute(delete(OpportunityStageFact).where(OpportunityStageFact.connection_id == connection_id))
     _insert(session, Opportunity.connection_id == connection_id)
 
