@@ -38,28 +38,23 @@ def _facts(deals) -> "select":
                    change.changed_at.is_not(None))
             .subquery("live"))
     entry = case((or_(live.c.previous_stage.is_(None), live.c.previous_stage != live.c.stage), 1), else_=0)
-    deal_of = (live.c.connection_id, live.c.opportunity_remote_id)
+    deal_of, order = (live.c.connection_id, live.c.opportunity_remote_id), (live.c.changed_at, live.c.change_id)
     flagged = select(live, entry.label("is_entry"),
-                     func.sum(entry).over(partition_by=deal_of, order_by=(live.c.changed_at, live.c.change_id),
-                                          rows=(None, 0)).label("stay")).subquery("flagged")
-    # A stay is an entry and the same-stage changes after it; its next entry is the next stay's first.
-    stay_of = (flagged.c.connection_id, flagged.c.opportunity_remote_id)
-    stays = (select(flagged.c.connection_id, flagged.c.opportunity_remote_id, flagged.c.stay,
-                    func.lead(flagged.c.stage).over(partition_by=stay_of,
-                                                    order_by=(flagged.c.changed_at, flagged.c.change_id))
-                    .label("next_stage"),
-                    func.lead(flagged.c.changed_at).over(partition_by=stay_of,
-                                                         order_by=(flagged.c.changed_at, flagged.c.change_id))
-                    .label("next_at"))
-             .where(flagged.c.is_entry == 1).subquery("stays"))
-    return (select(flagged.c.change_id, flagged.c.organization_id, flagged.c.connection_id,
-                   flagged.c.opportunity_remote_id, flagged.c.owner_remote_id, flagged.c.deal_stage,
-                   flagged.c.deal_is_closed, flagged.c.deal_close_date, flagged.c.deal_created_at, flagged.c.stage,
-                   flagged.c.changed_at, flagged.c.previous_at, flagged.c.is_entry == 1, stays.c.next_stage,
-                   stays.c.next_at)
-            .join(stays, and_(stays.c.connection_id == flagged.c.connection_id,
-                              stays.c.opportunity_remote_id == flagged.c.opportunity_remote_id,
-                              stays.c.stay == flagged.c.stay)))
+                     func.sum(entry).over(partition_by=deal_of, order_by=order, rows=(None, 0)).label("stay"),
+                     func.lead(live.c.stage).over(partition_by=deal_of, order_by=order).label("after_stage"),
+                     func.lead(live.c.changed_at).over(partition_by=deal_of, order_by=order).label("after_at")
+                     ).subquery("flagged")
+    # A stay is an entry and the same-stage changes after it: the change after its last is the next entry.
+    # Window functions only (no self-join), so SQLite needs no index on a subquery to build it.
+    stay_of = (flagged.c.connection_id, flagged.c.opportunity_remote_id, flagged.c.stay)
+    whole_stay = {"partition_by": stay_of, "order_by": (flagged.c.changed_at, flagged.c.change_id),
+                  "rows": (None, None)}
+    return select(flagged.c.change_id, flagged.c.organization_id, flagged.c.connection_id,
+                  flagged.c.opportunity_remote_id, flagged.c.owner_remote_id, flagged.c.deal_stage,
+                  flagged.c.deal_is_closed, flagged.c.deal_close_date, flagged.c.deal_created_at, flagged.c.stage,
+                  flagged.c.changed_at, flagged.c.previous_at, flagged.c.is_entry == 1,
+                  func.last_value(flagged.c.after_stage).over(**whole_stay),
+                  func.last_value(flagged.c.after_at).over(**whole_stay))
 
 
 FACT_COLUMNS = ("change_id", "organization_id", "connection_id", "opportunity_remote_id", "owner_remote_id",
