@@ -12,6 +12,7 @@ import scoring.quota_models  # noqa: F401
 import sync.api_keys  # noqa: F401
 import sync.audit  # noqa: F401
 import sync.field_mapping  # noqa: F401
+import sync.rollup_models  # noqa: F401
 
 
 target_metadata = Base.metadata

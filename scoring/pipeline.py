@@ -19,7 +19,8 @@ from sqlalchemy.sql.functions import FunctionElement
 from connectors import registry
 from scoring.forecast_data import Period
 from scoring.scope import owner_filter
-from sync.models import Activity, Connection, Opportunity, OpportunityStageChange, User
+from sync.models import Activity, Connection, Opportunity, User
+from sync.rollup_models import OpportunityStageFact
 from sync.stages import StageNames, stage_names
 
 HISTORY_DAYS = 365
@@ -173,37 +174,29 @@ def velocity(session: Session, organization_id: int, owners, as_of: date,
 
 def stage_entries(organization_id: int, owners, since: datetime | None, until: datetime,
                   open_only: bool = False):
-    """A subquery of stage entries (a change whose stage differs from the one before), with the next."""
-    change = OpportunityStageChange
-    partition = (change.connection_id, change.opportunity_remote_id)
-    order = (change.changed_at, change.id)
-    # No organization filter on the changes: the join ties each to a deal of the organization on its
-    # connection, and leaving it out lets a covering index answer without reading the table.
-    conditions = [change.deleted_at.is_(None), change.stage.is_not(None), change.changed_at < until]
-    if since is not None:
-        conditions.append(change.changed_at >= since)
-    joined = (select(change.connection_id, change.opportunity_remote_id, change.stage, change.changed_at,
-                     Opportunity.owner_remote_id.label("owner"), Opportunity.stage.label("current_stage"),
-                     func.lag(change.stage).over(partition_by=partition, order_by=order).label("previous"))
-              .join(Opportunity, and_(Opportunity.connection_id == change.connection_id,
-                                      Opportunity.remote_id == change.opportunity_remote_id))
-              .where(*conditions, *live_opportunities(organization_id, owners)))
+    """A query of stage entries made in [since, until) (a change whose stage differs from the one before
+    it in the window), each with the next entry in the window, read from the stage facts (sync.rollups).
+
+    Inside a window, a deal's first change is an entry even when the change before the window had the
+    same stage; an entry's next is the deal's next entry if that came before ``until``.
+    """
+    fact = OpportunityStageFact
+    conditions = [fact.organization_id == organization_id, owner_filter(fact.owner_remote_id, owners),
+                  fact.changed_at < until]
+    if since is None:
+        conditions.append(fact.is_entry.is_(True))
+    else:
+        conditions += [fact.changed_at >= since, or_(fact.is_entry.is_(True), fact.previous_at < since),
+                       # A deal closed before the window has no stage change inside it.
+                       fact.deal_created_at < until,
+                       or_(fact.deal_is_closed.is_(False), fact.deal_close_date >= since.date())]
     if open_only:
-        joined = joined.where(Opportunity.is_closed.is_(False))
-    if since is not None:
-        # A deal closed before the window has no stage change inside it: skip it (index on close_date).
-        joined = joined.where(Opportunity.remote_created_at < until,
-                              or_(Opportunity.is_closed.is_(False), Opportunity.close_date >= since.date()))
-    changes = joined.subquery("changes")
-    entries = (select(changes).where((changes.c.previous.is_(None)) | (changes.c.previous != changes.c.stage))
-               .subquery("entries"))
-    entry_partition = (entries.c.connection_id, entries.c.opportunity_remote_id)
-    return select(entries.c.connection_id, entries.c.opportunity_remote_id, entries.c.stage,
-                  entries.c.changed_at, entries.c.owner, entries.c.current_stage,
-                  func.lead(entries.c.stage).over(partition_by=entry_partition,
-                                                  order_by=entries.c.changed_at).label("next_stage"),
-                  func.lead(entries.c.changed_at).over(partition_by=entry_partition,
-                                                       order_by=entries.c.changed_at).label("next_at"))
+        conditions.append(fact.deal_is_closed.is_(False))
+    ended = fact.next_at < until
+    return select(fact.connection_id, fact.opportunity_remote_id, fact.stage, fact.changed_at,
+                  fact.owner_remote_id.label("owner"), fact.deal_stage.label("current_stage"),
+                  case((ended, fact.next_stage)).label("next_stage"),
+                  case((ended, fact.next_at)).label("next_at")).where(*conditions)
 
 
 CONVERSION_COLUMNS = [("stage", "Stage"), ("entered", "Entered"), ("advanced", "Moved on"), ("lost", "Lost"),
@@ -232,14 +225,7 @@ def stage_stats(session: Session, organization_id: int, owners, as_of: date, by_
     if with_p75:
         durations = (select(stays.c.stage, days_between(stays.c.changed_at, stays.c.next_at).label("days"))
                      .where(stays.c.next_at.is_not(None)).subquery("durations"))
-        ranked = select(durations.c.stage, durations.c.days,
-                        func.row_number().over(partition_by=durations.c.stage,
-                                               order_by=durations.c.days).label("rank"),
-                        func.count().over(partition_by=durations.c.stage).label("total")).subquery("ranked")
-        statement = statement.union_all(
-            select(literal("p"), ranked.c.stage, cast(null(), String), literal(0), literal(0), literal(0),
-                   func.min(ranked.c.days))
-            .where(ranked.c.rank * 4 >= ranked.c.total * 3).group_by(ranked.c.stage))
+        statement = statement.union_all(_p75_by_stage(session, durations))
     table = Table("conversion", list(CONVERSION_COLUMNS), note="Deals that entered each stage in the last 365 days.")
     p75: dict[str, float] = {}
     for kind, stage, row_owner, entered, advanced, lost_count, days in session.execute(statement):
@@ -256,6 +242,22 @@ def stage_stats(session: Session, organization_id: int, owners, as_of: date, by_
     order = stage_order(table.rows, names)
     table.rows.sort(key=lambda r: (order.get(r["stage"], len(order)), r["stage"], r.get("owner") or ""))
     return table, p75
+
+
+def _p75_by_stage(session: Session, durations):
+    """Per stage, the nearest-rank P75 of the durations (the smallest with rank × 4 ≥ count × 3), as p-rows."""
+    def p_row(stage, value):
+        return select(literal("p"), stage, cast(null(), String), literal(0), literal(0), literal(0), value)
+
+    if session.get_bind().dialect.name == "postgresql":
+        # percentile_disc is that nearest rank, with one sort instead of two window passes.
+        return p_row(durations.c.stage, func.percentile_disc(0.75).within_group(durations.c.days)
+                     ).group_by(durations.c.stage)
+    ranked = select(durations.c.stage, durations.c.days,
+                    func.row_number().over(partition_by=durations.c.stage, order_by=durations.c.days).label("rank"),
+                    func.count().over(partition_by=durations.c.stage).label("total")).subquery("ranked")
+    return (p_row(ranked.c.stage, func.min(ranked.c.days))
+            .where(ranked.c.rank * 4 >= ranked.c.total * 3).group_by(ranked.c.stage))
 
 
 def stage_conversion(session: Session, organization_id: int, owners, as_of: date,

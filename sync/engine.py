@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.base import Client, Provider, Stream
 from connectors.common import COMMON_TYPES, Remote
 from connectors.errors import Unavailable
-from sync import currency
+from sync import currency, rollups
 from sync.change_log import ChangeLogReads
 from sync.db import upsert
 from sync.models import SYNCED_MODELS, SyncCursor, SyncRun, utcnow
@@ -198,6 +198,7 @@ class SyncEngine(ChangeLogReads):
             if model in currency.CONVERTED_MODELS:
                 currency.convert_rows(session, organization_id, rows, currency.CONVERTED_MODELS[model])
             upsert(session, model, rows, conflict=("connection_id", "remote_id"))
+            rollups.refresh_written(session, run.connection_id, object_type, [row["remote_id"] for row in rows])
             if object_type == "currency_rate" and rows:
                 session.flush()
                 currency.reconvert(session, organization_id)
@@ -321,4 +322,5 @@ class SyncEngine(ChangeLogReads):
             session.execute(update(model).where(
                 model.connection_id == run.connection_id, model.remote_deleted.is_(False),
                 model.deleted_at.is_not(None)).values(deleted_at=None))
+        rollups.refresh_changed(session, run.connection_id, run.changed_ids)
         return total

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from connectors.common import email_key
 from sync.models import (SYNCED_MODELS, Activity, Base, CampaignMember, Connection, Contact, Lead, Score,
                          ScoreHistory, SyncCursor, SyncRun, User, WebhookEvent, WritebackLedger)
+from sync.rollup_models import OpportunityStageFact
 
 PERSON_MODELS = {"lead": Lead, "contact": Contact, "user": User}
 SCRUBBED = "[erased]"
@@ -204,7 +205,8 @@ def connection_data_counts(session: Session, connection_id: int) -> dict[str, in
 
 
 def _connection_models() -> list:
-    return [*SYNCED_MODELS.values(), Score, ScoreHistory, WritebackLedger, SyncCursor, SyncRun, WebhookEvent]
+    return [*SYNCED_MODELS.values(), OpportunityStageFact, Score, ScoreHistory, WritebackLedger, SyncCursor, SyncRun,
+            WebhookEvent]
 
 
 def purge_connection(session: Session, connection_id: int, progress=None) -> dict[str, int]:

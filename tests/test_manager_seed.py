@@ -18,6 +18,7 @@ from scoring.quotas import upsert_quotas
 from sync.db import make_engine, make_sessionmaker
 from sync.models import (Account, Activity, Base, Campaign, CampaignMember, Connection, Lead, Opportunity,
                          OpportunityStageChange, Organization, User)
+from sync.rollups import rebuild_organization
 from web.cli import upgrade_database
 
 AS_OF = date(2024, 5, 15)
@@ -140,6 +141,7 @@ def seed_team(session, rng_seed: int = 7, instance_url: str = INSTANCE,
     for model, rows in ((Opportunity, seed.opportunities), (OpportunityStageChange, seed.changes),
                         (Activity, seed.activities), (Lead, seed.leads), (CampaignMember, seed.members)):
         session.execute(insert(model), rows)
+    rebuild_organization(session, org.id)  # a bulk load refreshes the rollups as the migration's backfill does
     session.execute(insert(Campaign), [_synced(seed, "701A00000000000CA1", name="Spring webinar"),
                                        _synced(seed, "701A00000000000CA2", name="Trade show")])
     upsert_quotas(session, org.id, [{"owner_remote_id": r, "period": "2024-Q2", "amount": a, "source": "crm"}

@@ -1,0 +1,47 @@
+"""Rollups of synced rows that the team panel reads instead of recomputing them per request.
+
+``OpportunityStageFact`` holds, for every live stage change of a live deal, what the panel's
+stage views used to derive with window functions over the whole change history: whether the
+change enters a new stage, when the change before it was made, the next stage entry, and the
+deal's own fields the views filter on. ``sync.rollups`` keeps it equal to the rows it summarises.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sync.models import Base
+
+
+class OpportunityStageFact(Base):
+    """One live stage change of a live deal, with its neighbours (see the module docstring)."""
+
+    __tablename__ = "opportunity_stage_fact"
+
+    # The change's own id (opportunity_stage_change.id): ties in changed_at are ordered by it.
+    change_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"))
+    opportunity_remote_id: Mapped[str] = mapped_column(String(64))
+    owner_remote_id: Mapped[str | None] = mapped_column(String(64))
+    deal_stage: Mapped[str | None] = mapped_column(String(64))
+    deal_is_closed: Mapped[bool] = mapped_column(Boolean)
+    deal_close_date: Mapped[date | None]
+    deal_created_at: Mapped[datetime | None]
+    stage: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime]
+    # The deal's change just before this one (any stage), None for its first.
+    previous_at: Mapped[datetime | None]
+    # The stage differs from the change before (or there is none).
+    is_entry: Mapped[bool] = mapped_column(Boolean)
+    # The deal's next stage entry after this change, None while the stay goes on.
+    next_stage: Mapped[str | None] = mapped_column(String(64))
+    next_at: Mapped[datetime | None]
+
+
+Index("ix_stage_fact_org_changed", OpportunityStageFact.organization_id, OpportunityStageFact.changed_at)
+Index("ix_stage_fact_org_owner_changed", OpportunityStageFact.organization_id, OpportunityStageFact.owner_remote_id,
+      OpportunityStageFact.changed_at)
+Index("ix_stage_fact_deal", OpportunityStageFact.connection_id, OpportunityStageFact.opportunity_remote_id)
