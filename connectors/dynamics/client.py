@@ -21,7 +21,7 @@ import requests
 
 from connectors.base import ChangePage, Finding, OrgProfile, Stream, TokenSaver, WritableField, WriteResult
 from connectors.client_base import ClientBase, SessionExpired, create_missing
-from connectors.dynamics import writes
+from connectors.dynamics import registration, writes
 from connectors.dynamics.provider import DynamicsProvider
 from connectors.errors import (ChangesNotTracked, ChangeTokenExpired, Fatal, ReauthorizationRequired, Retriable,
                                error_for_status)
@@ -221,6 +221,12 @@ class DynamicsClient(ClientBase):
             writes.ensure_publisher(self)
         return create_missing(fields, existing, lambda f: writes.create_column(self, remote_name, f),
                               duplicate_code=writes.DUPLICATE)
+
+    # -- webhooks -------------------------------------------------------------------------------------
+
+    def register_webhooks(self, url: str, secret: str) -> list[str]:
+        """Pipewise's serviceendpoint (HttpHeader secret) and its asynchronous steps (registration.py)."""
+        return registration.register(self, url, secret)
 
     # -- checks ---------------------------------------------------------------------------------------
 

@@ -188,6 +188,7 @@ TABLES: dict[str, Table] = {t.logical: t for t in [
         Column("authvalue", "Memo", max_length=2048, write_only=True),
         Column("messageformat", "Picklist", options={1: ".NETBinary", 2: "Json", 3: "XML"}),
         Column("namespaceformat", "Picklist", options={1: "Namespace Name", 2: "Namespace Address"}),
+        Column("connectionmode", "Picklist", options={1: "Normal", 2: "Federated"}),
         Column("userclaim", "Picklist", options={1: "None", 2: "UserId", 3: "UserInfo"})), can_track=False),
     Table("sdkmessage", "sdkmessages", "sdkmessageid", "name", 4606, _columns(
         *_system("sdkmessageid", owned=False), S("name", 256)), can_track=False),
