@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from scoring.quotas import forecast_against_quota, import_crm_quotas, quota_for, quotas_by_owner
+from connectors.dynamics.streams import Goals, SystemUsers
 from scoring.scope import Subject
 from sync.models import CrmQuota, User
 from tests.test_dynamics_sandbox import control, server  # noqa: F401 - fixtures
@@ -74,3 +75,21 @@ def test_a_goal_changed_discarded_or_deleted_in_dynamics_arrives_by_delta_link(i
     assert not {q for q in stored if q[0] in (discarded["goalownerid"]["id"], deleted["goalownerid"]["id"])
                 and q[1] == "2017-Q3"}
     assert stored == expected(control)
+
+
+class MissingGoals(Goals):
+    """Goals in an environment without Dynamics 365 Sales: the entity set does not exist there."""
+
+    remote_name = "salesgoals"
+
+
+def test_an_environment_without_goals_syncs_the_rest_and_tells_the_admin_to_set_quotas_in_pipewise(installed):
+    rt, engine, connection_id, organization_id = installed
+    run = engine.run(connection_id, organization_id, kind="full", streams=(SystemUsers, MissingGoals))
+    assert run.status == "completed"
+    skipped = run.streams["goals"]
+    assert skipped["skipped"] and "set quotas in Pipewise instead" in skipped["note"]
+    with rt.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(User).where(User.connection_id == connection_id)) > 0
+        assert not session.scalar(select(func.count()).select_from(CrmQuota).where(
+            CrmQuota.connection_id == connection_id))
