@@ -33,12 +33,15 @@ def intake_url(public_url: str, provider: str, remote_org_id: str, secret: str) 
     return f"{public_url.rstrip('/')}/webhooks/{provider}{path}"
 
 
-def enqueue(queue, connection_id: int, depends_on: Any = None):
-    """Queue the registration of one connection's webhook (the worker rotates the secret and registers it)."""
+def enqueue(queue, connection_id: int, depends_on: Any = None, at_front: bool = False):
+    """Queue the registration of one connection's webhook (the worker rotates the secret and registers it).
+
+    ``at_front`` for an admin waiting on the Webhooks page: a few calls, not behind a backfill.
+    """
     _record(queue.connection, connection_id, "pending", "Pipewise is registering its webhook in the CRM; this page "
             "shows the outcome once the worker is done.")
     return queue.enqueue("sync.webhook_registration.register_job", connection_id, job_timeout=LOCK_SECONDS,
-                         depends_on=depends_on)
+                         depends_on=depends_on, at_front=at_front)
 
 
 def status(redis, connection_id: int) -> dict[str, Any] | None:

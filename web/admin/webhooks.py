@@ -153,7 +153,7 @@ def register(connection_id: int):
 
 def _register(db, connection_id: int, action: str):
     """Queue the registration (new secret included), record who asked, and say what happens next."""
-    webhook_registration.enqueue(runtime().queues["sync"], connection_id)
+    webhook_registration.enqueue(runtime().queues["sync"], connection_id, at_front=True)
     record(db, action, f"connection:{connection_id}")
     db.commit()
     flash("Pipewise is giving the CRM a new webhook secret; the outcome shows below once the worker is done. "
