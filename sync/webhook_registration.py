@@ -74,19 +74,23 @@ def register_job(connection_id: int) -> dict[str, Any]:
                                "not register its webhook. Connect the CRM again to have it registered.")
             name = registry.get(connection.provider).provider.name
             client = open_client(rt.config, rt.sessions, rt.cipher, connection)
-            secret = rotate_webhook_secret(connection)  # not committed until the CRM has it
+            # A new secret made as a rotation makes it; only its hash is kept, and only once the CRM has it.
+            secret = rotate_webhook_secret(connection)
+            hashed = connection.webhook_secret_hash
             url = intake_url(rt.config.PUBLIC_URL, connection.provider, connection.remote_org_id, secret)
-            try:
-                registered = client.register_webhooks(url, secret)
-            except (ConnectorError, ValueError) as exc:
-                session.rollback()
-                log.warning("webhooks.registration.failed connection=%s error=%s", connection_id, str(exc)[:300])
-                advice = "" if isinstance(exc, ValueError) else (
-                    f" Check that the person who connected {name} may register webhooks there (an admin's "
-                    "role), then press Register the webhook again on this page.")
-                return _record(rt.redis, connection_id, "error", f"Pipewise could not register its webhook in "
-                               f"{name}. {exc}{advice} Until it is registered, changes arrive only with the "
-                               "scheduled syncs.")
+            session.rollback()  # no transaction stays open while the CRM is called
+        try:
+            registered = client.register_webhooks(url, secret)
+        except (ConnectorError, ValueError) as exc:
+            log.warning("webhooks.registration.failed connection=%s error=%s", connection_id, str(exc)[:300])
+            advice = "" if isinstance(exc, ValueError) else (
+                f" Check that the person who connected {name} may register webhooks there (an admin's "
+                "role), then press Register the webhook again on this page.")
+            return _record(rt.redis, connection_id, "error", f"Pipewise could not register its webhook in "
+                           f"{name}. {exc}{advice} Until it is registered, changes arrive only with the "
+                           "scheduled syncs.")
+        with rt.sessions() as session:
+            session.get(Connection, connection_id).webhook_secret_hash = hashed
             session.commit()
     log.info("webhooks.registration.done connection=%s registrations=%s", connection_id, len(registered))
     public = url.split("/webhooks/")[0]

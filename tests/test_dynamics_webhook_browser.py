@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.browser import SCREENSHOTS, axe_violations, launch_chromium, serve
 from tests.test_admin_signin import build_app
 from tests.test_dynamics_install import settings
-from tests.test_dynamics_sandbox import control, server  # noqa: F401 - fixtures
+from tests.test_dynamics_sandbox import server  # noqa: F401 - fixture
 
 
 def wait_registered(page, url: str) -> None:
