@@ -25,6 +25,11 @@ Every package has these modules, under the same names:
   ``connectors.errors.ChangesNotTracked`` when the CRM keeps no log for the object (the engine reads the
   stream on its cursor instead) and ``ChangeTokenExpired`` when the CRM no longer honours the token (the
   engine lists the object again).
+  A CRM whose webhooks are registered through its own API (Dataverse: a ``serviceendpoint`` and its
+  ``sdkmessageprocessingstep`` rows) sets ``registers_webhooks`` on its provider and implements
+  ``register_webhooks(url, secret)`` on its client: Pipewise calls it after the install and after each
+  secret rotation. CRMs whose webhooks an admin configures in the CRM's own settings (HubSpot's app
+  settings, Salesforce's outbound messages) offer neither.
 - ``mapping.py`` — ``to_common(stream, raw)``: a raw record as a ``connectors.common`` object.
 - ``fields.py`` — ``CATALOGUE``, a ``FieldCatalogue``: the built-in source of each common field, the
   remote field types that can feed it, and the live listing of an object's fields.
@@ -188,6 +193,9 @@ class Provider:
     panel_objects: ClassVar[dict[str, str]] = {}
     # The panel opened from the CRM takes the CRM's look (embed's pw-theme-<key> styles).
     panel_theme: ClassVar[bool] = False
+    # Pipewise registers its webhook in the CRM through the API (the client's ``register_webhooks``),
+    # after the install and after each secret rotation; False: an admin configures it in the CRM.
+    registers_webhooks: ClassVar[bool] = False
 
     @classmethod
     def stream(cls, name: str) -> type[Stream]:
@@ -542,6 +550,16 @@ class Client(Protocol):
 
     def org_profile(self) -> OrgProfile:
         """The remote organization's own name and default time zone, read live (one or two API calls)."""
+
+    def register_webhooks(self, url: str, secret: str) -> list[str]:
+        """Register (or update) Pipewise's webhook in the CRM: events go to ``url`` carrying ``secret``.
+
+        Offered only where the provider sets ``registers_webhooks``. Safe to repeat: what an earlier call
+        registered is found and updated, never registered twice, and the CRM sends only ``secret`` from
+        then on. Returns what it registered (the CRM's ids, one per registration). Raises a
+        ``connectors.errors`` error whose message says what the admin must do when the CRM refuses, or
+        ``ValueError`` when ``url`` is one the CRM cannot call.
+        """
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The demo's Dynamics 365 environment: the admin's webhook registration, and what the smoke run counts in it."""
+"""The demo's Dynamics 365 environment: what the smoke run counts and checks in it (Pipewise registers its webhook
+itself, sync.webhook_registration)."""
 from __future__ import annotations
 
 import math
@@ -13,11 +14,6 @@ from sync.models import WritebackLedger
 OBJECTS = {"accounts": "account", "contacts": "contact", "leads": "lead", "opportunities": "opportunity",
            "tasks": "activity", "phonecalls": "activity", "appointments": "activity", "emails": "activity",
            "systemusers": "user", "campaigns": "campaign"}
-# docs/dynamics/INSTALL.md: asynchronous post-operation steps for these messages and tables.
-WATCHED = [(message, table) for table in ("lead", "opportunity", "account", "contact")
-           for message in ("Create", "Update", "Delete")]
-UNWATCHED = ("createdon", "modifiedon")
-ENDPOINT_NAME = "Pipewise"
 SCORE_COLUMN = "pw_score"
 
 
@@ -31,7 +27,7 @@ def sandbox_counts(server) -> dict[str, int]:
 
 
 def _api(stack) -> requests.Session:
-    """The admin's Web API session (what the Plug-in Registration tool signs in as)."""
+    """The environment admin's Web API session, to read what the CRM holds."""
     session = requests.Session()
     session.trust_env = False
     session.verify = str(stack.dynamics.ca_path)
@@ -42,58 +38,9 @@ def _api(stack) -> requests.Session:
 
 def _ok(answer: requests.Response, what: str) -> requests.Response:
     if answer.status_code >= 400:
-        raise RuntimeError(f"Registering the Dynamics webhook failed at {what}: {answer.status_code} "
+        raise RuntimeError(f"The Dynamics environment refused {what}: {answer.status_code} "
                            f"{answer.text[:300]}")
     return answer
-
-
-def watched_columns(table: str) -> str:
-    """An Update step's filtering attributes: the columns Pipewise reads from the table.
-
-    Without them every Pipewise write fires the step once per record (UpdateMultiple runs the Update
-    pipeline for each target), and the writeback of 10,000 scores comes back as 10,000 webhooks
-    that only say what Pipewise just wrote.
-    """
-    from connectors.dynamics.streams import ALL
-    from connectors.dynamics.webhooks import BY_LOGICAL
-
-    stream = next(s for s in ALL if s.name == BY_LOGICAL[table])
-    names = (f[1:-6] if f.startswith("_") and f.endswith("_value") else f for f in stream.fields)
-    return ",".join(n for n in names if n != stream.primary_key and n not in UNWATCHED)
-
-
-def register_webhook(stack, remote_org_id: str, secret: str) -> None:
-    """Register Pipewise's webhook as an admin does (Plug-in Registration tool, docs/dynamics/INSTALL.md).
-
-    A later run finds the endpoint it registered and gives it the connection's new secret.
-    """
-    api, root = _api(stack), stack.dynamics.web_api
-    url = f"{stack.web_url}/webhooks/dynamics/{remote_org_id}"
-    authvalue = f'<settings><setting name="x-pipewise-secret" value="{secret}" /></settings>'
-    found = _ok(api.get(f"{root}/serviceendpoints?$select=serviceendpointid&$filter=name eq '{ENDPOINT_NAME}'"),
-                "reading endpoints").json()["value"]
-    if found:
-        _ok(api.patch(f"{root}/serviceendpoints({found[0]['serviceendpointid']})",
-                      json={"url": url, "authvalue": authvalue}), "updating the endpoint")
-        return
-    endpoint = _ok(api.post(f"{root}/serviceendpoints", headers={"Prefer": "return=representation"}, json={
-        "name": ENDPOINT_NAME, "contract": 8, "url": url, "authtype": 5, "authvalue": authvalue,
-        "messageformat": 2, "namespaceformat": 2, "userclaim": 1}), "creating the endpoint").json()
-    messages = {m["name"]: m["sdkmessageid"] for m in _ok(api.get(
-        f"{root}/sdkmessages?$select=name&$filter=name eq 'Create' or name eq 'Update' or name eq 'Delete'"),
-        "reading messages").json()["value"]}
-    for message, table in WATCHED:
-        filters = _ok(api.get(f"{root}/sdkmessagefilters?$select=primaryobjecttypecode&$filter=primaryobjecttypecode "
-                              f"eq '{table}' and _sdkmessageid_value eq {messages[message]}"),
-                      "reading message filters").json()["value"]
-        step = {"name": f"Pipewise: {message} of {table}", "stage": 40, "mode": 1, "rank": 1,
-                "asyncautodelete": False, "supporteddeployment": 0,
-                "eventhandler_serviceendpoint@odata.bind": f"/serviceendpoints({endpoint['serviceendpointid']})",
-                "sdkmessageid@odata.bind": f"/sdkmessages({messages[message]})",
-                "sdkmessagefilterid@odata.bind": f"/sdkmessagefilters({filters[0]['sdkmessagefilterid']})"}
-        if message == "Update":
-            step["filteringattributes"] = watched_columns(table)
-        _ok(api.post(f"{root}/sdkmessageprocessingsteps", json=step), f"the {message} step of {table}")
 
 
 def writeback_check(stack, connection_id: int, since: datetime, writeback_calls: int) -> dict:

@@ -129,7 +129,7 @@ class Stack:
         """Connect a CRM: Pipewise → the sandbox's consent page (Allow) → back; returns the connection id."""
         landed = self._through_consent(provider, f"/install/{provider}", username)
         connection_id = int(landed.rstrip("/").split("/")[-2])  # …/connections/<id>/progress
-        self.wire(provider, connection_id)
+        self.wire(provider, connection_id, installed=True)
         return connection_id
 
     def _through_consent(self, provider: str, start: str, username: str | None) -> str:
@@ -149,24 +149,28 @@ class Stack:
             raise RuntimeError(f"the CRM's answer to {start} failed: {landed.status_code} {landed.text[:300]}")
         return landed.headers["Location"]
 
-    def wire(self, provider: str, connection_id: int) -> None:
+    def wire(self, provider: str, connection_id: int, installed: bool = False) -> None:
         """What the admin pastes into the CRM: where to send changes and where the panel lives."""
         from sync.connections import rotate_webhook_secret
         from sync.models import Connection
 
+        if provider == "dynamics":
+            # Pipewise registers the webhook itself: the install queued it; a connection made by an
+            # earlier run is registered again, as an admin's "Register the webhook again" does.
+            if not installed:
+                from sync import webhook_registration
+
+                webhook_registration.enqueue(self.runtime.queues["sync"], connection_id)
+            # The IFRAME on lead, opportunity and user forms (docs/dynamics/INSTALL.md).
+            self.dynamics_control.set_web_resource(f"{self.web_url}/embed/dynamics/panel")
+            return
         with self.runtime.sessions() as db:
             # The store keeps only a hash of the secret: the demo rotates it, as an admin would, to
             # paste the new endpoint into the CRM.
             connection = db.get(Connection, connection_id)
             org, secret = connection.remote_org_id, rotate_webhook_secret(connection)
             db.commit()
-        if provider == "dynamics":
-            from demo.dynamics import register_webhook
-
-            register_webhook(self, org, secret)
-            # The IFRAME on lead, opportunity and user forms (docs/dynamics/INSTALL.md).
-            self.dynamics_control.set_web_resource(f"{self.web_url}/embed/dynamics/panel")
-        elif provider == "salesforce":
+        if provider == "salesforce":
             self.control.configure_outbound(f"{self.web_url}/webhooks/salesforce/{org}/{secret}")
             self.control.configure_canvas(f"{self.web_url}/embed/salesforce/canvas",
                                           f"{self.web_url}/embed/salesforce/manager")

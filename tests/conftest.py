@@ -124,6 +124,7 @@ def config_env(config: Config) -> dict[str, str]:
         "REDIS_URL": config.REDIS_URL,
         "SECRET_KEY": config.SECRET_KEY or "",
         "PIPEWISE_CA_BUNDLE": config.CA_BUNDLE or "",
+        "PIPEWISE_PUBLIC_URL": config.PUBLIC_URL,
         "SYNC_LOOKBACK_SECONDS": str(config.SYNC_LOOKBACK_SECONDS),
         "SYNC_LOCK_TTL_SECONDS": str(config.SYNC_LOCK_TTL_SECONDS),
         "PYTHONPATH": str(ROOT),

@@ -112,6 +112,9 @@ def test_the_client_follows_the_client_protocol(key):
     # Streams read through the remote's change log need the client's change reads.
     if any(s.delta for s in registry.get(key).provider.streams):
         assert callable(getattr(built, "read_changes", None)), f"{key} has delta streams but no read_changes"
+    # A provider that says Pipewise registers its webhook has the client hook that does it, and only then.
+    offers = callable(getattr(built, "register_webhooks", None))
+    assert offers == registry.get(key).provider.registers_webhooks, f"{key}: registers_webhooks and the client differ"
     # The shared plumbing (retries, refresh under a lock, usage, batch guard) comes from one base.
     assert issubclass(built, ClientBase) and built.batch_limit == registry.get(key).provider.writeback_batch_size
     for hook in ("_once", "_refused_after_refresh", "_after_refresh"):

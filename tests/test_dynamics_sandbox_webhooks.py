@@ -55,7 +55,7 @@ def register(server, api, receiver_url: str, table: str, message: str, authtype:
     """A serviceendpoint and a post-operation asynchronous step, as n8n/Fusebit-style integrations create them."""
     endpoint = api.post(f"{server.web_api}/serviceendpoints", json={
         "name": "Pipewise", "contract": 8, "url": receiver_url, "authtype": authtype, "authvalue": authvalue,
-        "messageformat": 2, "namespaceformat": 2, "userclaim": 1}, headers={"Prefer": "return=representation"})
+        "messageformat": 2, "namespaceformat": 2, "userclaim": 1, "connectionmode": 1}, headers={"Prefer": "return=representation"})
     assert endpoint.status_code == 201, endpoint.text
     assert "authvalue" not in endpoint.json()  # write-only
     message_id = api.get(f"{server.web_api}/sdkmessages?$select=name&$filter=name eq '{message}'").json()["value"][0][

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from connectors import registry
 from connectors.errors import ConnectorError
-from sync import audit, timeline
+from sync import audit, timeline, webhook_registration
 from sync.connections import install, oauth_app, read_org_profile
 from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun
 from sync.preflight import latest_report
@@ -104,12 +104,17 @@ def callback(provider: str):
         connection_id, organization_id = connection.id, connection.organization_id
     if user["organization_id"] is None:
         set_organization(organization_id)
-    if secret:
-        allow_reveal(connection_id, secret)
-    flash("Connected. For changes to arrive as they happen, copy the webhook endpoint below into the CRM "
-          "now: it is shown only on this page." if secret else "Connected. The CRM sends its changes to "
-          "Pipewise as they happen; the Webhooks page shows them and can send a test event.", "info")
-    enqueue_install_jobs(rt, connection_id)
+    if webhook_registration.offered(provider):
+        # The worker registers the webhook with a secret of its own: nothing for the admin to paste.
+        flash("Connected. Pipewise registers its webhook in the CRM itself, so changes arrive as they happen; "
+              "the Webhooks page shows whether the CRM took it.", "info")
+    else:
+        if secret:
+            allow_reveal(connection_id, secret)
+        flash("Connected. For changes to arrive as they happen, copy the webhook endpoint below into the CRM "
+              "now: it is shown only on this page." if secret else "Connected. The CRM sends its changes to "
+              "Pipewise as they happen; the Webhooks page shows them and can send a test event.", "info")
+    enqueue_install_jobs(rt, connection_id, provider)
     return redirect(url_for("install.progress", connection_id=connection_id))
 
 
@@ -137,13 +142,17 @@ def _consenting_admin_refusal(rt, provider: str, token: dict, remote_org_id: str
     return None
 
 
-def enqueue_install_jobs(rt, connection_id: int) -> None:
-    """Provision the writeback fields, check the connection (preflight), then run the first full backfill."""
+def enqueue_install_jobs(rt, connection_id: int, provider: str) -> None:
+    """Provision the writeback fields, register the webhook where Pipewise does, check the connection
+    (preflight), then run the first full backfill."""
     # Chained, so the fields and their access exist before the check, and the check is on the
     # progress page before the backfill starts; the backfill runs whatever the check found.
     timeline.begin(rt.redis, connection_id)
     queue = rt.queues["sync"]
     provision = queue.enqueue("sync.writeback.provision_job", connection_id, job_timeout=600)
+    if webhook_registration.offered(provider):  # Pipewise registers this CRM's webhook itself
+        webhook_registration.enqueue(queue, connection_id, depends_on=Dependency(jobs=[provision],
+                                                                                 allow_failure=True))
     check = queue.enqueue("sync.preflight.preflight_job", connection_id, job_timeout=600,
                           depends_on=Dependency(jobs=[provision], allow_failure=True))
     queue.enqueue("sync.jobs.sync_connection", connection_id, "full", job_timeout=3600,

@@ -21,10 +21,10 @@ import requests
 
 from connectors.base import ChangePage, Finding, OrgProfile, Stream, TokenSaver, WritableField, WriteResult
 from connectors.client_base import ClientBase, SessionExpired, create_missing
-from connectors.dynamics import writes
+from connectors.dynamics import registration, writes
 from connectors.dynamics.provider import DynamicsProvider
-from connectors.errors import (ChangesNotTracked, ChangeTokenExpired, Fatal, ReauthorizationRequired, Retriable,
-                               error_for_status)
+from connectors.errors import (ChangesNotTracked, ChangeTokenExpired, ConnectorError, Fatal, ReauthorizationRequired,
+                               Retriable, Skippable, Unavailable, error_for_status)
 from connectors.oauth import OAuthApp
 
 API_PATH = "/api/data/v9.2"
@@ -115,12 +115,15 @@ class DynamicsClient(ClientBase):
             query += f"&$filter=modifiedon ge {odata_time(since)}"
         query += f"&$orderby=modifiedon asc,{stream.primary_key} asc"
         cutoff = odata_time(since) if since is not None else None
-        for page in self._pages(query, stream.page_size):
-            if after_id is not None and cutoff is not None:
-                page = [r for r in page if not (r.get("modifiedon") == cutoff
-                                                and str(r[stream.primary_key]) <= after_id)]
-            if page:
-                yield page
+        try:
+            for page in self._pages(query, stream.page_size):
+                if after_id is not None and cutoff is not None:
+                    page = [r for r in page if not (r.get("modifiedon") == cutoff
+                                                    and str(r[stream.primary_key]) <= after_id)]
+                if page:
+                    yield page
+        except (Fatal, Skippable) as exc:
+            raise self._missing(stream, exc) or exc
 
     def read_changes(self, stream: type[Stream], token: str | None) -> Iterator[ChangePage]:
         """Change tracking: the stored delta link's changes and deletes, or every row when ``token`` is None.
@@ -137,7 +140,7 @@ class DynamicsClient(ClientBase):
         while url:
             try:
                 response = self._call("GET", url, headers=headers)
-            except Fatal as exc:
+            except (Fatal, Skippable) as exc:
                 raise self._change_error(stream, exc, token) from exc
             if listing and "odata.track-changes" not in response.headers.get("Preference-Applied", ""):
                 raise self._untracked(stream)  # an environment may ignore the preference rather than refuse it
@@ -170,13 +173,25 @@ class DynamicsClient(ClientBase):
                                      "Pipewise reads it now; Pipewise reads the table whole again.")
         return link
 
-    def _change_error(self, stream: type[Stream], exc: Fatal, token: str | None) -> Exception:
+    def _change_error(self, stream: type[Stream], exc: Fatal | Skippable, token: str | None) -> Exception:
+        missing = self._missing(stream, exc)
+        if missing is not None:
+            return missing
         if exc.code == CHANGE_TRACKING_OFF:
             return self._untracked(stream)
         if token and exc.code in (EXPIRED_VERSION_STAMP, INVALID_ARGUMENT):
             return ChangeTokenExpired(f"{exc} Pipewise reads {stream.remote_name} whole again.", code=exc.code,
                                       status=exc.status)
         return exc
+
+    @staticmethod
+    def _missing(stream: type[Stream], exc: ConnectorError) -> Unavailable | None:
+        """An optional table the environment does not have (404) or does not let Pipewise read (403)."""
+        if not stream.optional or exc.status not in (403, 404):
+            return None
+        return Unavailable(f"Pipewise cannot read {stream.remote_name} in Dynamics 365 ({exc}), so they "
+                           f"{stream.unavailable_note}. To read them, give the connecting user a role that reads "
+                           f"the table, then sync again.", status=exc.status, code=exc.code)
 
     @staticmethod
     def _untracked(stream: type[Stream]) -> ChangesNotTracked:
@@ -222,6 +237,12 @@ class DynamicsClient(ClientBase):
         return create_missing(fields, existing, lambda f: writes.create_column(self, remote_name, f),
                               duplicate_code=writes.DUPLICATE)
 
+    # -- webhooks -------------------------------------------------------------------------------------
+
+    def register_webhooks(self, url: str, secret: str) -> list[str]:
+        """Pipewise's serviceendpoint (HttpHeader secret) and its asynchronous steps (registration.py)."""
+        return registration.register(self, url, secret)
+
     # -- checks ---------------------------------------------------------------------------------------
 
     def who_am_i(self) -> dict[str, Any]:
@@ -251,6 +272,12 @@ class DynamicsClient(ClientBase):
             try:
                 self.get_json(f"{stream.remote_name}?$select={stream.primary_key}&$top=1")
             except Exception as exc:  # noqa: BLE001 - each table's failure is a finding, not a crash
+                if stream.optional:  # the rest works without it
+                    findings.append(Finding(f"object:{stream.remote_name}", "warning",
+                                            f"Pipewise cannot read {stream.remote_name} ({exc}), so they "
+                                            f"{stream.unavailable_note}. Give the integration user a security "
+                                            "role that reads this table to have them read."))
+                    continue
                 findings.append(Finding(f"object:{stream.remote_name}", "error",
                                         f"Pipewise cannot read {stream.remote_name}: {exc}. Give the integration "
                                         "user a security role that reads this table."))

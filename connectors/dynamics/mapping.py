@@ -12,8 +12,12 @@ from connectors.common import to_float, to_int
 # The annotation the client asks for (Prefer: odata.include-annotations) that carries a choice's label
 # (query-data-web-api.md, "Formatted values").
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
+# The annotation naming a lookup's table (Microsoft.Dynamics.CRM.lookuplogicalname), asked for with the others.
+LOOKUP_TABLE = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 # statecode values (lead.md, opportunity.md, activitypointer: 1 Completed)
 LEAD_QUALIFIED, OPPORTUNITY_WON, OPPORTUNITY_LOST = 1, 1, 2
+# goal.md: amountdatatype 0 Money; statuscode 2 Discarded
+MONEY, GOAL_DISCARDED = 0, 2
 ACTIVITY_STATUS = {0: "open", 1: "completed", 2: "canceled", 3: "scheduled"}
 
 
@@ -96,7 +100,7 @@ def _opportunity(s, r):
 
 def _activity(s, r):
     regarding = r.get("_regardingobjectid_value")
-    kind = r.get("_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname")
+    kind = r.get("_regardingobjectid_value" + LOOKUP_TABLE)
     who = regarding if kind in ("contact", "lead") else None
     what = regarding if kind not in ("contact", "lead") else None
     return common.Activity(**_remote(s, r), kind=s.kind or "task", subject=r.get("subject"),
@@ -118,9 +122,28 @@ def _campaign(s, r):
                            end_date=to_date(r.get("actualend")))
 
 
+def _quota(s, r):
+    """A user's money goal for one quarter as their quota; any other goal is no one's quota (a tombstone).
+
+    A team's goal is not a person's quota (HubSpot's team goals are left out the same way), a count goal
+    (isamount false) or one tracked in decimals or integers is not revenue, a discarded goal no longer
+    counts, and a goal spanning more than a quarter has no quarter to be the quota of.
+    """
+    start, end = to_date(r.get("goalstartdate")), to_date(r.get("goalenddate"))
+    owner_table = r.get("_goalownerid_value" + LOOKUP_TABLE)
+    quota = (owner_table == "systemuser" and to_bool(r.get("isamount")) and r.get("amountdatatype") == MONEY
+             and r.get("statuscode") != GOAL_DISCARDED and start is not None
+             and (end is None or common.quarter_label(end) == common.quarter_label(start)))
+    remote = _remote(s, r)
+    remote["remote_deleted"] = remote["remote_deleted"] or not quota
+    return common.Quota(**remote, owner_remote_id=r.get("_goalownerid_value") if quota else None,
+                        period=common.quarter_label(start) if start else None, period_start=start,
+                        amount=to_float(r.get("targetmoney")))
+
+
 MAPPERS: dict[str, Callable[[type[Stream], dict[str, Any]], common.Remote]] = {
     "account": _account, "contact": _contact, "lead": _lead, "opportunity": _opportunity, "activity": _activity,
-    "user": _user, "campaign": _campaign}
+    "user": _user, "campaign": _campaign, "quota": _quota}
 
 
 def to_common(stream: type[Stream], raw: dict[str, Any]) -> common.Remote:

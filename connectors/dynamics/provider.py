@@ -84,6 +84,8 @@ class DynamicsProvider(Provider):
     # orgname; the viewer signs in with Entra ID (panel.py). typename is the table's logical name.
     panel = "signin"
     panel_objects = {"lead": "lead", "opportunity": "opportunity", "systemuser": "user"}
+    # The webhook is a serviceendpoint and its steps, created through the Web API (registration.py).
+    registers_webhooks = True
 
     @classmethod
     def requested_scopes(cls, config: Any) -> tuple[str, ...]:

@@ -80,5 +80,21 @@ class Campaigns(DynamicsStream):
               "createdon", "modifiedon")
 
 
+class Goals(DynamicsStream):
+    """Goals (reference/entities/goal.md): a user's money goal for a period is their quota (mapping keeps those).
+
+    goalownerid is a systemuser or a team; isamount and amountdatatype are the goal metric's (Amount/Count,
+    Money/Decimal/Integer); statuscode 2 is Discarded. Goals come with Dynamics 365 Sales: an environment
+    without the table, or a connecting user who may not read it, syncs without them.
+    """
+
+    name, object_type, remote_name, primary_key = "goals", "quota", "goals", "goalid"
+    fields = ("goalid", "title", "_goalownerid_value", "goalstartdate", "goalenddate", "fiscalperiod", "fiscalyear",
+              "isamount", "amountdatatype", "targetmoney", "_metricid_value", "_parentgoalid_value", "statecode",
+              "statuscode", "createdon", "modifiedon")
+    optional = True
+    unavailable_note = "(quotas) are not read; set quotas in Pipewise instead"
+
+
 ALL: tuple[type[Stream], ...] = (SystemUsers, Accounts, Contacts, Leads, Campaigns, Opportunities, Tasks,
-                                  PhoneCalls, Appointments, Emails)
+                                  PhoneCalls, Appointments, Emails, Goals)

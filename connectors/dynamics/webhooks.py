@@ -21,7 +21,7 @@ MAX_BODY_BYTES = 512 * 1024
 # Dataverse logical name → the stream that re-reads it (stream remote names are entity sets).
 BY_LOGICAL = {"account": "accounts", "contact": "contacts", "lead": "leads", "opportunity": "opportunities",
               "task": "tasks", "phonecall": "phonecalls", "appointment": "appointments", "email": "emails",
-              "systemuser": "systemusers", "campaign": "campaigns"}
+              "systemuser": "systemusers", "campaign": "campaigns", "goal": "goals"}
 MESSAGES = ("Create", "Update", "Delete", "Assign", "SetState", "SetStateDynamicEntity", "QualifyLead", "Win",
             "Lose")
 

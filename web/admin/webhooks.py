@@ -11,7 +11,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from sqlalchemy import func, select
 
 from connectors import registry
-from sync import audit, webhook_outbox
+from sync import audit, webhook_outbox, webhook_registration
 from sync.connections import rotate_webhook_secret
 from sync.models import Connection, WebhookEvent, utcnow
 from web.admin import bp, connection_or_404, organization_id, record
@@ -26,11 +26,9 @@ def endpoint_url(public_url: str, connection: Connection, secret: str) -> str | 
 
     A CRM that signs nothing declares a webhook ROUTE with the connection's ``<secret>`` in it.
     """
-    route = registry.get(connection.provider).webhooks.ROUTE
-    if "<secret>" not in route:
+    if "<secret>" not in registry.get(connection.provider).webhooks.ROUTE:
         return None
-    path = route.replace("<remote_org_id>", connection.remote_org_id).replace("<secret>", secret)
-    return f"{public_url.rstrip('/')}/webhooks/{connection.provider}{path}"
+    return webhook_registration.intake_url(public_url, connection.provider, connection.remote_org_id, secret)
 
 
 def intake_url(public_url: str, connection: Connection) -> str:
@@ -92,10 +90,14 @@ def webhooks():
             waiting = db.scalar(select(func.count()).select_from(WebhookEvent).where(
                 WebhookEvent.connection_id == connection.id, WebhookEvent.processed_at.is_(None)))
             secret = reveal.get(str(connection.id))
+            registers = webhook_registration.offered(connection.provider)
             items.append({"connection": connection, "recent": recent, "today": day, "echoes": echoes,
                           "failures": failures, "waiting": waiting, "revealed": secret is not None,
                           "tests": tests.get(connection.id, set()),
-                          "url": endpoint_url(public_url, connection, secret or MASK)})
+                          "url": None if registers else endpoint_url(public_url, connection, secret or MASK),
+                          "registers": registers,
+                          "registration": webhook_registration.status(runtime().redis, connection.id)
+                          if registers else None})
     return render_template("admin/webhooks.html", items=items)
 
 
@@ -104,6 +106,14 @@ def rotate_confirm(connection_id: int):
     """Say what rotating the secret breaks before doing it."""
     with runtime().sessions() as db:
         connection = connection_or_404(db, connection_id)
+    if webhook_registration.offered(connection.provider):
+        return render_template("admin/confirm.html", connection=connection, title="Rotate the webhook secret?",
+                               points=["Pipewise makes a new secret and gives it to the CRM itself, with the "
+                                       "webhook's address.",
+                                       "Events carrying the old secret are refused from then on.",
+                                       "This page shows whether the CRM took the new secret."],
+                               action=url_for("admin.rotate", connection_id=connection_id),
+                               button="Rotate the secret", cancel=url_for("admin.webhooks"))
     return render_template("admin/confirm.html", connection=connection, title="Rotate the webhook secret?",
                            points=["Pipewise makes a new secret and shows the new endpoint once.",
                                    "The CRM's events are refused until you paste the new endpoint into the CRM.",
@@ -114,9 +124,14 @@ def rotate_confirm(connection_id: int):
 
 @bp.post("/webhooks/<int:connection_id>/rotate")
 def rotate(connection_id: int):
-    """Replace the secret, record it (never its value), and show the new one once."""
+    """Replace the secret, record it (never its value), and show the new one once.
+
+    Where Pipewise registers the webhook itself, the worker makes the new secret and gives it to the CRM.
+    """
     with runtime().sessions() as db:
         connection = connection_or_404(db, connection_id)
+        if webhook_registration.offered(connection.provider):
+            return _register(db, connection_id, "webhook.rotate_secret")
         secret = rotate_webhook_secret(connection)
         record(db, "webhook.rotate_secret", f"connection:{connection_id}")
         db.commit()
@@ -124,6 +139,26 @@ def rotate(connection_id: int):
     flash("A new webhook secret was made. Copy the endpoint below into the CRM now: it is shown only once.",
           "info")
     return redirect(url_for("admin.webhooks"))
+
+
+@bp.post("/webhooks/<int:connection_id>/register")
+def register(connection_id: int):
+    """Register Pipewise's webhook in the CRM again (with a new secret), where Pipewise registers it itself."""
+    with runtime().sessions() as db:
+        connection = connection_or_404(db, connection_id)
+        if not webhook_registration.offered(connection.provider):
+            abort(404)
+        return _register(db, connection_id, "webhook.register")
+
+
+def _register(db, connection_id: int, action: str):
+    """Queue the registration (new secret included), record who asked, and say what happens next."""
+    webhook_registration.enqueue(runtime().queues["sync"], connection_id, at_front=True)
+    record(db, action, f"connection:{connection_id}")
+    db.commit()
+    flash("Pipewise is giving the CRM a new webhook secret; the outcome shows below once the worker is done. "
+          "Events carrying the old secret are refused from then on.", "info")
+    return redirect(url_for("admin.webhooks") + f"#webhooks-{connection_id}")
 
 
 @bp.post("/webhooks/<int:connection_id>/retry")

@@ -17,7 +17,7 @@ from joserfc.jwk import RSAKey
 from connectors.sandbox_kit.clock import TickingClock, parse_iso_utc
 from connectors.sandbox_kit.sqlite_store import fill_or_remove, new_database
 
-from . import remote_context, webhooks
+from . import goals, remote_context, webhooks
 from .faults import Faults
 from .limits import ServiceProtection
 from .records import Writer
@@ -181,7 +181,8 @@ class DynamicsSandbox:
                 "admin": admin["domainname"] if admin else None, "clock": self.clock.now().isoformat() + "Z",
                 "date_shift_days": int(self.store.meta("date_shift_days") or 0),
                 "counts": {t.entity_set: self.store.count(t.logical) for t in self.tables.values()
-                           if t.logical in DATA_TABLES}}
+                           if t.logical in DATA_TABLES},
+                "quotas": goals.quotas(self.store)}
 
     def close(self) -> None:
         self.sender.stop()

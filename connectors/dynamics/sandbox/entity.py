@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
+from . import registrations
 from .api import PAYLOAD, ApiError, not_found, parse_guid, preferences, sandbox, service_root
 from .collection import parse_select
 from .schema import NAMESPACE, Table
@@ -72,6 +73,7 @@ def retrieve(table: Table, key: str):
 def create(table: Table):
     box = sandbox()
     values = parse_body(table, request.get_json(silent=True), True, resolve)
+    registrations.check(box, table.logical, values)
     return _written(table, box.writer.create(table, values, box.caller()), 201)
 
 
@@ -90,6 +92,7 @@ def update(table: Table, key: str):
             raise ApiError(412, "0x80060882", "The version of the existing record doesn't match the RowVersion "
                                               "property provided.")
     values = parse_body(table, request.get_json(silent=True), not exists, resolve)
+    registrations.check(box, table.logical, {**(box.store.get(table.logical, rid) or {}), **values})
     box.writer.upsert(table, rid, values, box.caller())
     return _written(table, rid, 200)
 

@@ -22,6 +22,16 @@ class Writer:
     def _computed(self, table: Table, row: dict[str, Any]) -> None:
         if "fullname" in table.columns and table.logical in ("contact", "lead", "systemuser"):
             row["fullname"] = " ".join(p for p in (row.get("firstname"), row.get("lastname")) if p) or None
+        if table.logical == "goal":
+            # The platform keeps a goal's metric type and data type the metric's (goal.md: read-only on update),
+            # and its currency the organization's.
+            metric = self.store.get("metric", row["metricid"]["id"]) if row.get("metricid") else None
+            row["isamount"] = metric.get("isamount") if metric else None
+            row["amountdatatype"] = metric.get("amountdatatype") if metric else None
+            if not row.get("transactioncurrencyid"):
+                currency = next(iter(self.store.rows("transactioncurrency")), None)
+                row["transactioncurrencyid"] = {"id": currency["transactioncurrencyid"],
+                                                "table": "transactioncurrency"} if currency else None
 
     def _notify(self, message: str, table: Table, record_id: str, attributes: dict[str, Any], user: str) -> None:
         self.store.after_commit(lambda: self.on_change(message, table, record_id, attributes, user))

@@ -72,6 +72,8 @@ def _system(pk: str, owned: bool = True) -> list[Column]:
 
 
 ACTIVITY_STATE = {0: "Open", 1: "Completed", 2: "Canceled", 3: "Scheduled"}
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
 REGARDING = ("account", "contact", "lead", "opportunity", "campaign")
 
 
@@ -149,6 +151,34 @@ TABLES: dict[str, Table] = {t.logical: t for t in [
         Column("statecode", "State", options={0: "Active", 1: "Inactive"}),
         Column("statuscode", "Status", options={0: "Proposed", 1: "Ready To Launch", 2: "Launched",
                                                 3: "Completed", 4: "Canceled", 5: "Suspended", 6: "Inactive"}))),
+    # Goals (goal.md, Dynamics 365 Sales): a target for a user or a team over a period, measured by a goal metric
+    # (metric.md: isamount 1 Amount / 0 Count, amountdatatype 0 Money / 1 Decimal / 2 Integer), which the platform
+    # copies onto the goal; transactioncurrencyid is read-only (the organization's currency here).
+    Table("goal", "goals", "goalid", "title", 9600, _columns(
+        *_system("goalid"), S("title", 100), Column("goalownerid", "Lookup", targets=("systemuser", "team")),
+        Column("goalstartdate", "DateTime", date_only=True), Column("goalenddate", "DateTime", date_only=True),
+        Column("fiscalperiod", "Picklist", options={1: "Quarter 1", 2: "Quarter 2", 3: "Quarter 3", 4: "Quarter 4",
+                                                    **{100 + m: name for m, name in enumerate(MONTHS, 1)},
+                                                    201: "Semester 1", 202: "Semester 2", 301: "Annual"}),
+        Column("fiscalyear", "Picklist", options={y: f"FY{y}" for y in range(1970, 2039)}),
+        Column("isfiscalperiodgoal", "Boolean", options={0: "No", 1: "Yes"}),
+        Column("metricid", "Lookup", targets=("metric",)), Column("parentgoalid", "Lookup", targets=("goal",)),
+        Column("isamount", "Boolean", options={0: "Count", 1: "Amount"}, create=False, update=False),
+        Column("amountdatatype", "Picklist", options={0: "Money", 1: "Decimal", 2: "Integer"}, create=False,
+               update=False),
+        Column("targetmoney", "Money"), Column("targetdecimal", "Decimal"), Column("targetinteger", "Integer"),
+        Column("transactioncurrencyid", "Lookup", targets=("transactioncurrency",), create=False, update=False),
+        Column("statecode", "State", options={0: "Active", 1: "Inactive"}),
+        Column("statuscode", "Status", options={0: "Open", 1: "Closed", 2: "Discarded"}))),
+    Table("metric", "metrics", "metricid", "name", 9603, _columns(
+        *_system("metricid", owned=False), S("name", 100), Column("isamount", "Boolean", options={0: "Count", 1: "Amount"}),
+        Column("amountdatatype", "Picklist", options={0: "Money", 1: "Decimal", 2: "Integer"})), can_track=False),
+    Table("team", "teams", "teamid", "name", 9, _columns(
+        *_system("teamid", owned=False), S("name", 160),
+        Column("businessunitid", "Lookup", targets=("businessunit",))), can_track=False),
+    Table("transactioncurrency", "transactioncurrencies", "transactioncurrencyid", "currencyname", 9105, _columns(
+        *_system("transactioncurrencyid", owned=False), S("currencyname", 100), S("isocurrencycode", 5),
+        S("currencysymbol", 13)), can_track=False),
     # The environment's one organization row (organization.md): name is its unique name, the orgname a form
     # passes to web resources (pass-parameters-url-by-using-ribbon.md), languagecode its base language (orglcid).
     # It has no default time zone column; time zones are per user (usersettings.timezonecode).
@@ -188,6 +218,7 @@ TABLES: dict[str, Table] = {t.logical: t for t in [
         Column("authvalue", "Memo", max_length=2048, write_only=True),
         Column("messageformat", "Picklist", options={1: ".NETBinary", 2: "Json", 3: "XML"}),
         Column("namespaceformat", "Picklist", options={1: "Namespace Name", 2: "Namespace Address"}),
+        Column("connectionmode", "Picklist", options={1: "Normal", 2: "Federated"}),
         Column("userclaim", "Picklist", options={1: "None", 2: "UserId", 3: "UserInfo"})), can_track=False),
     Table("sdkmessage", "sdkmessages", "sdkmessageid", "name", 4606, _columns(
         *_system("sdkmessageid", owned=False), S("name", 256)), can_track=False),
@@ -212,7 +243,7 @@ TABLES: dict[str, Table] = {t.logical: t for t in [
 BY_SET = {t.entity_set: t for t in TABLES.values()}
 # Tables whose writes reach webhooks and record forms (the CRM data; configuration tables are not).
 DATA_TABLES = ("account", "contact", "lead", "opportunity", "task", "phonecall", "appointment", "email",
-               "systemuser", "campaign")
+               "systemuser", "campaign", "goal")
 # Which attribute types a client may create through EntityDefinitions(...)/Attributes, by @odata.type.
 CREATABLE_TYPES = {"StringAttributeMetadata": "String", "MemoAttributeMetadata": "Memo",
                    "IntegerAttributeMetadata": "Integer", "DecimalAttributeMetadata": "Decimal",

@@ -16,6 +16,7 @@ one olist lead carry the same names, e-mails, owners and (shifted) dates in all 
   (qualifyingopportunityid ↔ originatingleadid; no value: the data has none, as in the other sandboxes);
   each lead has a "First contact" e-mail (origin email) or phone call, and a campaign per landing page
   (as the Salesforce sandbox's campaigns).
+- Goals (quotas): see goals.py.
 - Seeds: "full" everything, "small" every 20th deal and lead (all users and accounts), "none" only the admin.
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 from connectors.salesforce.sandbox.records import STAGES
 from connectors.salesforce.sandbox.seed import COMPANY_SUFFIXES, FIRST_NAMES, LAST_NAMES, olist_shift_days
 
+from .goals import seed_goals
 from .schema import DATA_TABLES
 
 SNAPSHOT = date(2017, 9, 30)
@@ -277,5 +279,6 @@ def seed(store, tables: dict, datasets: Path | None, kind: str, settings) -> dic
         _maven(rows, datasets / "maven-crm", users, kind == "small", created)
         agents = [users[t["sales_agent"]] for t in sorted(teams, key=lambda t: t["sales_agent"])]
         _olist(rows, datasets / "olist-marketing-funnel", agents, users["Alex Admin"], kind == "small", shift_days)
+        seed_goals(rows, unit)
     rows.save(store)
     return {"admin_id": users["Alex Admin"], "business_unit_id": unit, "date_shift_days": shift_days}
