@@ -204,3 +204,15 @@ def test_hubspot_offers_its_backfill_for_searchable_objects_only(hs_runtime, hs_
     # A page read from a page's token continues the listing exactly after it.
     rest = list(client.read_backfill(streams.Contacts, pages[0].token))
     assert [r["id"] for p in rest for r in p.records] == ids[len(pages[0].records):]
+
+
+def test_a_record_whose_listed_associations_continue_gets_them_all(hs_runtime, hs_sandbox):
+    installed = connect(hs_runtime, hs_sandbox)
+    contact = hs_sandbox.records("contacts")[0]["id"]
+    deals = [d["id"] for d in hs_sandbox.records("deals")[:101]]
+    for deal in deals:
+        hs_sandbox.associate("contacts", contact, "deals", deal)
+    client = make_client(hs_runtime, installed)
+    record = next(r for page in client.read_backfill(streams.Contacts, None) for r in page.records
+                  if r["id"] == contact)
+    assert set(deals) <= {link["id"] for link in record["associations"]["deals"]["results"]}
