@@ -17,7 +17,7 @@ import logging
 from sqlalchemy import delete, select
 
 from connectors.base import Stream
-from connectors.errors import BackfillNotOffered, ChangeTokenExpired
+from connectors.errors import BackfillNotOffered, ChangeTokenExpired, Unavailable
 from sync.db import upsert
 from sync.models import BackfillSeen, SyncRun, utcnow
 
@@ -48,6 +48,9 @@ class BackfillReads:
                      stream.name, exc)
             self._end_backfill(run, stream, position=False)
             return False
+        except Unavailable:
+            self._end_backfill(run, stream, position=False)  # skipped, not half read: nothing to resume
+            raise
         except ChangeTokenExpired as exc:
             if resume is None:
                 raise
