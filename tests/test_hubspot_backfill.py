@@ -100,6 +100,31 @@ def test_a_killed_backfill_resumes_from_its_token_and_the_next_pull_catches_what
     assert title == "Chief Backfill Officer"
 
 
+def test_a_record_changed_while_the_backfill_pages_arrives_with_the_next_pull(hs_runtime, hs_sandbox):
+    installed = connect(hs_runtime, hs_sandbox)
+    cid, org = installed.connection_id, installed.organization_id
+    ids = sorted((c["id"] for c in hs_sandbox.records("contacts")), key=int)
+    read_already, not_yet = ids[0], ids[-1]
+    engine = make_engine(hs_runtime, make_client(hs_runtime, installed))
+
+    def heartbeat() -> None:
+        if not hasattr(heartbeat, "done"):  # after the first page: someone edits two contacts
+            heartbeat.done = True
+            hs_sandbox.update("contacts", read_already, {"jobtitle": "Changed behind the listing"})
+            hs_sandbox.update("contacts", not_yet, {"jobtitle": "Changed ahead of the listing"})
+    engine.heartbeat = heartbeat
+    engine.run(cid, org, streams=(streams.Contacts,))
+
+    def titles() -> dict[str, str | None]:
+        with hs_runtime.sessions() as session:
+            return dict(session.execute(select(Lead.remote_id, Lead.title).where(
+                Lead.connection_id == cid, Lead.remote_id.in_([read_already, not_yet]))).all())
+    assert titles()[not_yet] == "Changed ahead of the listing"
+    assert titles()[read_already] != "Changed behind the listing"  # the page was read before the edit
+    make_engine(hs_runtime, make_client(hs_runtime, installed)).run(cid, org, streams=(streams.Contacts,))
+    assert titles() == {read_already: "Changed behind the listing", not_yet: "Changed ahead of the listing"}
+
+
 def test_a_resume_point_hubspot_refuses_starts_the_backfill_over(hs_runtime, hs_sandbox):
     installed = connect(hs_runtime, hs_sandbox)
     cid, org = installed.connection_id, installed.organization_id
