@@ -30,6 +30,12 @@ Every package has these modules, under the same names:
   ``register_webhooks(url, secret)`` on its client: Pipewise calls it after the install and after each
   secret rotation. CRMs whose webhooks an admin configures in the CRM's own settings (HubSpot's app
   settings, Salesforce's outbound messages) offer neither.
+  A client may also offer ``read_backfill(stream, resume)`` for a first or full read of a non-delta stream:
+  pages of every live record in any order, through the remote's cheapest bulk read (HubSpot's list
+  endpoints, Salesforce Bulk API 2.0), each page optionally carrying an opaque resume point. The engine
+  stores the resume point once the page is stored, resumes from it after a crash, and afterwards moves the
+  stream's cursor to the backfill's start, so what changed while it ran is read by the next incremental
+  pull. ``BackfillNotOffered`` sends the stream through ``read_stream`` instead.
 - ``mapping.py`` — ``to_common(stream, raw)``: a raw record as a ``connectors.common`` object.
 - ``fields.py`` — ``CATALOGUE``, a ``FieldCatalogue``: the built-in source of each common field, the
   remote field types that can feed it, and the live listing of an object's fields.
@@ -539,6 +545,18 @@ class Client(Protocol):
         honours ``token``. Clients without delta streams need not implement it.
         """
 
+    def read_backfill(self, stream: type[Stream], resume: str | None) -> Iterator["ChangePage"]:
+        """Pages of every live record of a non-delta stream, in any order; from ``resume`` when given.
+
+        Optional. ``ChangePage.records`` holds raw records (``deleted`` stays empty: the engine re-reads
+        the stored records the backfill did not list to find deletes). ``ChangePage.token``, when set, is
+        an opaque point to resume from after that page; a page without one leaves the last point in
+        place. ``ChangePage.as_of`` (any page; the earliest counts) is when the read began on the remote's
+        clock: a CRM clock that differs from Pipewise's would otherwise skip changes made meanwhile. Raises ``BackfillNotOffered`` before its first page when the stream is better read through
+        ``read_stream`` (the engine then calls ``read_stream(stream, None)``), and ``ChangeTokenExpired``
+        when the remote no longer honours ``resume`` (the engine starts the backfill over).
+        """
+
     def update_records(self, remote_name: str, updates: list[dict[str, Any]]) -> list[WriteResult]:
         """One batch update call: each update is ``{"Id": ..., field: value}``."""
 
@@ -564,12 +582,15 @@ class Client(Protocol):
 
 @dataclass
 class ChangePage:
-    """One page of a change read: new or changed raw records, ids deleted remotely, and on the last page
-    the opaque token the next read starts from."""
+    """One page of a change read (new or changed raw records, ids deleted remotely, and on the last page
+    the opaque token the next read starts from), or of a backfill (raw records and a resume point)."""
 
     records: list[dict[str, Any]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     token: str | None = None
+    # A backfill's: a moment on the remote's own clock (the one its cursor values use) at or before the
+    # read began; the engine starts the next incremental pull there. None: the engine's clock is used.
+    as_of: datetime | None = None
 
 
 @dataclass

@@ -41,11 +41,13 @@ class ChangesNotTracked(ConnectorError):
 
 
 class ChangeTokenExpired(ConnectorError):
-    """The remote no longer honours this change token (expired or not its own): list the object again."""
+    """The remote no longer honours this change token or backfill resume point (expired or not its own):
+    list the object again from the start."""
 
 
 class BackfillNotOffered(ConnectorError):
-    """The remote's bulk read does not fit this stream (too few records, or unsupported): read it on its cursor."""
+    """The client reads this stream better through ``read_stream`` (too small, or the bulk read lacks a
+    field the stream needs): the engine reads it on its cursor from the start instead."""
 
 
 class QuotaExceeded(Fatal):

@@ -13,6 +13,10 @@ Without a token (first run, full run, or an expired token) the remote lists ever
 the stored records that listing left out are re-read by id: those the remote no longer has are
 deleted. Where the remote keeps no change log for the object, the stream is read on its cursor.
 
+A first or full read of any other stream goes through the client's backfill where it offers one
+(``Client.read_backfill``: the remote's bulk read, in any order; see ``sync.backfill`` for how it
+resumes and why nothing changed while it runs is missed), else on the cursor from the start.
+
 An optional stream (an object some orgs do not have, have not enabled or do not let Pipewise
 read) whose client raises ``Unavailable`` is skipped with a note for the admin; the run goes on
 and completes. A required one that is unavailable fails the run with the connector's sentence.
@@ -36,6 +40,7 @@ from connectors.base import Client, Provider, Stream
 from connectors.common import COMMON_TYPES, Remote
 from connectors.errors import Unavailable
 from sync import currency, rollups
+from sync.backfill import BackfillReads
 from sync.change_log import ChangeLogReads
 from sync.db import upsert
 from sync.models import SYNCED_MODELS, SyncCursor, SyncRun, utcnow
@@ -71,7 +76,7 @@ def _json_default(value: Any) -> str:
     raise TypeError(f"cannot hash {type(value).__name__}")
 
 
-class SyncEngine(ChangeLogReads):
+class SyncEngine(BackfillReads, ChangeLogReads):
     """Pulls a connection's streams into the store."""
 
     def __init__(self, sessions: sessionmaker[Session], client: Client, provider: type[Provider],
@@ -130,6 +135,8 @@ class SyncEngine(ChangeLogReads):
     # -- one stream -----------------------------------------------------------------------------
 
     def _pull_stream(self, run: SyncRun, organization_id: int, stream: type[Stream], full: bool) -> None:
+        if not stream.delta and self._backfill(run, organization_id, stream, full):
+            return
         with self.sessions() as session:
             cursor = self._cursor(session, run.connection_id, stream.name)
             if full or cursor.position_modified_at is None:
@@ -162,16 +169,20 @@ class SyncEngine(ChangeLogReads):
             self._progress(session, run, stream.name, done=True, **progress)
             session.commit()
 
-    def _write_page(self, session: Session, run: SyncRun, organization_id: int,
-                    stream: type[Stream], raw_page: list[dict]) -> tuple[datetime, str] | None:
+    def _write_page(self, session: Session, run: SyncRun, organization_id: int, stream: type[Stream],
+                    raw_page: list[dict], seen: set[str] | None = None) -> tuple[datetime, str] | None:
         """Upsert the changed records of one page; return the page's last (modified_at, id).
 
         A mapping may turn one remote record into several common ones (a HubSpot contact is a
-        lead or a contact by its lifecycle stage): each lands in its own table.
+        lead or a contact by its lifecycle stage): each lands in its own table. ``seen`` collects
+        the remote ids the page held.
         """
         if not raw_page:
             return None
         mapped = [self.to_common(stream, raw) for raw in raw_page]
+        if seen is not None:
+            seen.update(record.remote_id for item in mapped for record in (item if isinstance(item, list) else [item])
+                        if record is not None)
         by_type: dict[str, dict[str, Remote]] = {}
         for item in mapped:
             for record in (item if isinstance(item, list) else [item]):

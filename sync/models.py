@@ -344,7 +344,23 @@ class SyncCursor(Base):
     run_started_from: Mapped[datetime | None]
     run_id: Mapped[int | None]
     completed_at: Mapped[datetime | None]
+    # A backfill under way (``Client.read_backfill``): when its first attempt started (the cursor's
+    # position once it completes) and the remote's opaque point to resume it from after a crash.
+    # Kept apart from change_token, which means "changes since" to a delta stream.
+    backfill_started_at: Mapped[datetime | None]
+    backfill_token: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class BackfillSeen(Base):
+    """Remote ids a backfill under way has stored, kept across a crash so the deletes found at its end
+    (stored records it never listed) count the pages read before the crash as seen."""
+
+    __tablename__ = "sync_backfill_seen"
+
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    remote_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class SyncRun(Base):

@@ -343,3 +343,58 @@ def test_the_users_object_pages_as_a_crm_object_collection_behind_its_own_scope(
     refused = requests.get(f"{hs_sandbox.base_url}/crm/v3/objects/users", verify=str(hs_sandbox.ca_path),
                            headers={"Authorization": f"Bearer {hs_sandbox.issue_token(scope='oauth')}"})
     assert refused.status_code == 403 and refused.json()["category"] == "MISSING_SCOPES"
+
+
+def test_the_live_listing_pages_with_after_to_its_last_page(client, hs_sandbox):
+    pages, after = [], None
+    while True:
+        answer = raw(client, "basic", lambda api: api.get_page(
+            "contacts", limit=100, after=after, properties=list(streams.Contacts.fields), associations=["deals"],
+            _preload_content=False))
+        conform(answer, "CollectionResponseSimplePublicObjectWithAssociationsForwardPaging", OBJECTS)
+        pages.append(answer["results"])
+        after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+        if not after:
+            break
+    ids = [r["id"] for page in pages for r in page]
+    assert all(len(page) == 100 for page in pages[:-1]) and len(ids) == len(set(ids))
+    assert set(ids) == {c["id"] for c in hs_sandbox.records("contacts")}
+    assert not any(r["archived"] for page in pages for r in page)
+
+
+@pytest.mark.parametrize("query", [{"limit": "101"}, {"limit": "0"}, {"after": "not-a-cursor"}])
+def test_the_listing_refuses_a_limit_past_100_or_a_token_it_did_not_issue(hs_sandbox, query):
+    answer = requests.get(f"{hs_sandbox.base_url}/crm/v3/objects/contacts", params=query,
+                          headers={"Authorization": f"Bearer {hs_sandbox.issue_token()}"},
+                          verify=str(hs_sandbox.ca_path))
+    assert answer.status_code == 400 and answer.json()["category"] == "VALIDATION_ERROR"
+    conform({k: v for k, v in answer.json().items() if k != "status"}, "Error", OBJECTS)
+
+
+def test_the_listing_answers_429_with_the_burst_headers(hs_sandbox):
+    hs_sandbox.reset_usage()  # forget the calls of earlier tests in the rolling window
+    hs_sandbox.knobs(ten_secondly_limit=1)
+    try:
+        session = requests.Session()
+        session.verify, session.trust_env = str(hs_sandbox.ca_path), False
+        session.headers["Authorization"] = f"Bearer {hs_sandbox.issue_token()}"
+        first = session.get(f"{hs_sandbox.base_url}/crm/v3/objects/contacts", params={"limit": 1})
+        second = session.get(f"{hs_sandbox.base_url}/crm/v3/objects/contacts", params={"limit": 1})
+    finally:
+        hs_sandbox.reset_knobs()
+    assert first.status_code == 200 and second.status_code == 429
+    assert second.json()["policyName"] == "TEN_SECONDLY_ROLLING"
+    assert second.headers["X-HubSpot-RateLimit-Max"] == "1" and second.headers["X-HubSpot-RateLimit-Remaining"] == "0"
+    assert second.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"
+
+
+def test_a_record_with_more_than_100_associations_of_a_type_pages_them(client, hs_sandbox):
+    company = hs_sandbox.records("companies")[0]["id"]
+    contacts = [c["id"] for c in hs_sandbox.records("contacts")[:101]]
+    for contact in contacts:
+        hs_sandbox.associate("companies", company, "contacts", contact)
+    answer = raw(client, "basic", lambda api: api.get_page(
+        "companies", limit=100, associations=["contacts"], _preload_content=False))
+    conform(answer, "CollectionResponseSimplePublicObjectWithAssociationsForwardPaging", OBJECTS)
+    block = next(r for r in answer["results"] if r["id"] == company)["associations"]["contacts"]
+    assert len(block["results"]) == 100 and block["paging"]["next"]["after"]

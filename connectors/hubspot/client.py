@@ -1,7 +1,8 @@
 """The HubSpot CRM client over hubspot-api-client: search paging, token refresh, retries, typed errors.
 
-Reads go through the search API in cursor order (see ``connectors.hubspot.search`` for why no
-record is ever skipped), then one pass over the archived listing (the search API never returns
+A first or full read (``read_backfill``) pages through the objects list endpoint under the general
+burst limit (``connectors.hubspot.backfill``). Incremental reads go through the search API in cursor
+order (see ``connectors.hubspot.search`` for why no record is ever skipped), then one pass over the archived listing (the search API never returns
 archived records) yields the records archived since the window's start, flagged deleted. Each page
 is completed with the associations and property histories its stream declares (batch reads).
 
@@ -17,15 +18,17 @@ from typing import Any
 
 import urllib3
 
-from connectors.base import Finding, OrgProfile, Stream, TokenSaver, WritableField, WriteResult
+from connectors.base import ChangePage, Finding, OrgProfile, Stream, TokenSaver, WritableField, WriteResult
 from connectors.client_base import ClientBase
-from connectors.errors import Fatal, ReauthorizationRequired, Retriable, Skippable, Unavailable
+from connectors.errors import BackfillNotOffered, Fatal, ReauthorizationRequired, Retriable, Skippable, Unavailable
 from connectors.hubspot.account_info import portal_profile
+from connectors.hubspot.backfill import LIST_LIMIT, list_pages, newest_body, newest_change, partial_links
 from connectors.hubspot.currencies import read_currencies
 from connectors.hubspot.failures import MISSING_SCOPES, translate
 from connectors.hubspot.mapping import epoch_ms, hs_datetime, is_primary_type
 from connectors.hubspot.sdk import raw_json, sdk
 from connectors.hubspot.owners import owner_listing, owner_order, read_owners
+from connectors.hubspot.pacing import BurstPacer
 from connectors.hubspot.pipelines import read_stages
 from connectors.hubspot.search import RateLimiter, search_in_cursor_order
 from connectors.hubspot.tokens import granted_scopes
@@ -59,6 +62,7 @@ class HubSpotClient(ClientBase):
         self._verify = verify
         self._timeout = timeout
         self._search_limiter = RateLimiter(search_per_second, clock=monotonic, sleep=sleep)
+        self._pacer = BurstPacer(clock=monotonic, sleep=sleep)
         self._apis: dict[str, Any] = {}
         # Per object type, the property names its properties API lists (None: the listing was refused).
         self._listed: dict[str, set[str] | None] = {}
@@ -88,6 +92,7 @@ class HubSpotClient(ClientBase):
         """One call of an API object of the official client (rate-limited when a search); its JSON answer."""
         if search:
             self._search_limiter.wait()
+        self._pacer.wait()
         self.usage.calls += 1
         try:
             response = fn(self._api(api))
@@ -107,6 +112,7 @@ class HubSpotClient(ClientBase):
         if not headers:
             return
         self.last_headers = {k: v for k, v in headers.items() if k.lower().startswith("x-hubspot-ratelimit")}
+        self._pacer.note(headers)
         daily, remaining = headers.get("X-HubSpot-RateLimit-Daily"), headers.get("X-HubSpot-RateLimit-Daily-Remaining")
         if daily and remaining and daily.isdigit() and remaining.isdigit():
             self.usage.limit, self.usage.used = int(daily), int(daily) - int(remaining)
@@ -129,6 +135,41 @@ class HubSpotClient(ClientBase):
             if exc.code == MISSING_SCOPES and stream.optional:
                 raise self._unavailable(stream) from exc
             raise
+
+    def read_backfill(self, stream: type[Stream], resume: str | None) -> Iterator[ChangePage]:
+        """Every live record of an object through the list endpoint, 100 a page; ``after`` resumes it."""
+        if stream.remote_name in LISTINGS or not stream.incremental:
+            raise BackfillNotOffered(f"HubSpot {stream.remote_name} are listed whole on every run.")
+        self._check_granted(stream)
+        try:
+            yield from self._read_backfill(stream, resume)
+        except Fatal as exc:
+            if exc.code == MISSING_SCOPES and stream.optional:
+                raise self._unavailable(stream) from exc
+            raise
+
+    def _read_backfill(self, stream: type[Stream], resume: str | None) -> Iterator[ChangePage]:
+        associations = list(stream.associations)
+        # One search for the newest record, before the listing: its total is the progress bar's (the
+        # listing tells none) and its cursor value is the read's start on the portal's clock (nothing
+        # changed between it and the first page, or it would be newer).
+        self.last_total = None
+        answer = self._call("search", lambda api: api.do_search(stream.remote_name, newest_body(stream),
+                                                                _preload_content=False,
+                                                                _request_timeout=self._timeout), search=True)
+        as_of = newest_change(answer or {}, stream)
+        if answer and answer.get("total") is not None:
+            self._set_total(int(answer["total"]))
+
+        def page(after: str | None) -> dict[str, Any]:
+            return self._call("basic", lambda api: api.get_page(
+                stream.remote_name, limit=LIST_LIMIT, after=after, properties=self.fields_for(stream),
+                associations=associations or None, archived=False, _preload_content=False,
+                _request_timeout=self._timeout))
+
+        for records, after in list_pages(page, resume):
+            yield ChangePage(records=self._complete(stream, records, archived=False, listed=True) if records
+                             else [], token=after, as_of=as_of)
 
     def _check_granted(self, stream: type[Stream]) -> None:
         granted = granted_scopes(self._token)
@@ -238,8 +279,13 @@ class HubSpotClient(ClientBase):
             found.extend(answer.get("results") or [])
         return found
 
-    def _complete(self, stream: type[Stream], page: list[dict[str, Any]], archived: bool) -> list[dict[str, Any]]:
-        """Add the stream's property histories and associations to a page of records."""
+    def _complete(self, stream: type[Stream], page: list[dict[str, Any]], archived: bool,
+                  listed: bool = False) -> list[dict[str, Any]]:
+        """Add the stream's property histories and associations to a page of records.
+
+        ``listed``: the page came from the list endpoint with its associations, so only the records whose
+        links continue on a further page are read through the v4 API.
+        """
         ids = [str(r["id"]) for r in page]
         if stream.history_properties and not all("propertiesWithHistory" in r for r in page):
             histories = {str(r["id"]): r.get("propertiesWithHistory") or {}
@@ -251,9 +297,12 @@ class HubSpotClient(ClientBase):
             page = [{**r, "ownerId": owners.get(str((r.get("properties") or {}).get(user_property) or ""))}
                     for r in page]
         for to_type in stream.associations:
-            links = self._associations(stream.remote_name, to_type, ids)
-            page = [{**r, "associations": {**(r.get("associations") or {}),
-                                           to_type: {"results": links.get(str(r["id"]), [])}}} for r in page]
+            wanted = partial_links(page, to_type) if listed else ids
+            links = self._associations(stream.remote_name, to_type, wanted) if wanted else {}
+            reread = set(wanted)
+            page = [{**r, "associations": {**(r.get("associations") or {}), to_type: {"results": (
+                links.get(str(r["id"]), []) if str(r["id"]) in reread
+                else ((r.get("associations") or {}).get(to_type) or {}).get("results") or [])}}} for r in page]
         return page
 
     def _associations(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[dict[str, Any]]]:

@@ -57,7 +57,16 @@ def int_arg(name: str, default: int, maximum: int) -> int:
 
 @bp.get("/<object_name>")
 def list_page(object_name: str):
-    """One page of records ordered by id; paging.next.after continues (archived=true lists only archived)."""
+    """One page of records ordered by id; paging.next.after continues (archived=true lists only archived).
+
+    HubSpot's objects API reference: ``limit`` defaults to 10 and is at most 100 (50 with
+    propertiesWithHistory); ``after`` is "the paging cursor token of the last successfully read resource",
+    given as paging.next.after, and the last page has no paging; ``archived`` returns only archived
+    records; ``associations`` names types whose associated ids each record carries (unknown ones are
+    ignored). The reference is silent on a limit past 100 and on a token it did not issue: the sandbox
+    refuses both with 400 VALIDATION_ERROR (the stricter reading). It answers under the general burst
+    limit (the gate), not the search API's per-second one.
+    """
     kind = object_type(object_name)
     names = split_names(request.args.getlist("properties"))
     history_names = split_names(request.args.getlist("propertiesWithHistory"))

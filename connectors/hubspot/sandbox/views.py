@@ -82,5 +82,21 @@ def v3_associations(store: Store, records: list[dict[str, Any]], to_names: list[
             results = [{"id": str(to_id), "type": label if primary is None or type_id == primary
                         else f"{label}_unlabeled"}
                        for to_id, types in targets for _category, type_id in types]
-            blocks[from_id][to_kind] = {"results": results}
+            blocks[from_id][to_kind] = associations_page(kind, from_id, to_kind, results)
     return blocks
+
+
+# HubSpot pages a record's associations of one type in the v3 objects APIs at 100 (developer changelog
+# "Announcing a change to how v3 CRM APIs return association data", 2020-10): the block then carries
+# paging.next (CollectionResponseAssociatedId in the official client's models), pointing at the
+# record's associations endpoint.
+ASSOCIATIONS_PER_BLOCK = 100
+
+
+def associations_page(kind: str, from_id: int, to_kind: str, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first page of one record's associations of one type, with paging.next when there are more."""
+    if len(results) <= ASSOCIATIONS_PER_BLOCK:
+        return {"results": results}
+    after = str(ASSOCIATIONS_PER_BLOCK)
+    return {"results": results[:ASSOCIATIONS_PER_BLOCK], "paging": {"next": {
+        "after": after, "link": f"/crm/v3/objects/{kind}/{from_id}/associations/{to_kind}?after={after}"}}}
