@@ -1,7 +1,7 @@
 """backfills resume after a crash: their start time and resume point per cursor, and the ids they stored
 
 Revision ID: 0021
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-03
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0021'
-down_revision = '0016'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
