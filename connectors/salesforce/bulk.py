@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.base import ChangePage, Stream
 from connectors.errors import BackfillNotOffered, Fatal, QuotaExceeded, Retriable, Skippable
+from connectors.salesforce.mapping import sf_datetime
 
 if TYPE_CHECKING:
     from connectors.salesforce.client import SalesforceClient
@@ -99,6 +100,7 @@ class BulkReader:
         self._version = api_version
         self._sleep = sleep
         self._set_records = result_set_records
+        self._created: dict[str, datetime | None] = {}  # job id -> its createdDate (naive UTC)
 
     # -- the calls ------------------------------------------------------------------------------
 
@@ -238,7 +240,9 @@ class BulkReader:
         return self._pages(stream, found, fresh)
 
     def _start(self, stream: type[Stream]) -> tuple[str, str]:
-        job_id = self._create(self.offered(stream))["id"]
+        info = self._create(self.offered(stream))
+        job_id = info["id"]
+        self._created[job_id] = sf_datetime(info.get("createdDate"))
         log.info("salesforce.bulk.job-created object=%s job=%s", stream.remote_name, job_id)
         return job_id, ""
 
@@ -249,7 +253,8 @@ class BulkReader:
             try:
                 if fresh:
                     # A crash while the job runs resumes polling this job instead of starting another.
-                    yield ChangePage(token=encode_token(job_id, locator, stream.remote_name))
+                    yield ChangePage(token=encode_token(job_id, locator, stream.remote_name),
+                                     as_of=self._created.get(job_id))
                 yield from self._read_job(stream, job_id, locator, fresh)
                 return
             except _JobGone:
@@ -262,6 +267,9 @@ class BulkReader:
 
     def _read_job(self, stream: type[Stream], job_id: str, locator: str, fresh: bool) -> Iterator[ChangePage]:
         info = self._wait(job_id, fresh)
+        # The job's snapshot is no older than its creation on Salesforce's clock: what changed after that
+        # is read by the next incremental pull (the engine keeps the earliest ``as_of``).
+        as_of = sf_datetime(info.get("createdDate"))
         delimiter = DELIMITERS.get(info.get("columnDelimiter") or "COMMA", ",")
         convert = self._converter(stream)
         while True:
@@ -272,7 +280,7 @@ class BulkReader:
             records = [convert(row) for row in rows]
             following = answer.headers.get("Sforce-Locator") or "null"
             done = following == "null"
-            yield ChangePage(records=records,
+            yield ChangePage(records=records, as_of=as_of,
                              token=None if done else encode_token(job_id, following, stream.remote_name))
             if done:
                 # The job is left for Salesforce to delete 7 days after it ended: a DELETE would be one
