@@ -336,8 +336,16 @@ def writeback_job(connection_id: int, remote_ids: dict[str, list[str]] | None = 
     if full:
         timeline.mark(rt.redis, connection_id, "writeback", state="done", done=summary.written,
                       rejected=summary.rejected)
-    rt.redis.hincrby(f"pipewise:writeback:{connection_id}", "written", summary.written)
-    rt.redis.hincrby(f"pipewise:writeback:{connection_id}", "calls", summary.calls)
-    rt.redis.hincrby(f"pipewise:writeback:{connection_id}", "rejected", summary.rejected)
-    log.info("writeback.done connection=%s %s", connection_id, summary.as_dict())
+    count_written(rt.redis, connection_id, summary)
     return summary.as_dict()
+
+
+def count_written(redis, connection_id: int, summary: WritebackSummary) -> None:
+    """Add a writeback's outcome to the connection's running totals (what the smoke run compares)."""
+    key = f"pipewise:writeback:{connection_id}"
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.hincrby(key, "written", summary.written)
+        pipe.hincrby(key, "calls", summary.calls)
+        pipe.hincrby(key, "rejected", summary.rejected)
+        pipe.execute()
+    log.info("writeback.done connection=%s %s", connection_id, summary.as_dict())
