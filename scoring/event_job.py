@@ -120,7 +120,7 @@ def _rescore_and_write(rt, connection_id: int, ids: list[int], targets: dict[str
         if quotas_changed:  # the team panel's quotas follow a synced quota change
             import_crm_quotas(session, connection.organization_id)
         now = crm_now(session, connection_id)
-        webhook_trace.stamp(session, ids, "scoring_started_at")
+        started = webhook_trace.stamp(session, ids, "scoring_started_at")
         session.commit()
         for target in TARGETS:
             wanted = targets.get(target) or []
@@ -135,7 +135,10 @@ def _rescore_and_write(rt, connection_id: int, ids: list[int], targets: dict[str
                 _queue_training(rt, connection.organization_id, connection_id, target, wanted)
             scored[target] = score_target(session, connection, target, now, wanted, train_when_due=False)[0]
             session.commit()
-        webhook_trace.stamp(session, ids, "scoring_finished_at")
+        if scored:
+            webhook_trace.stamp(session, ids, "scoring_finished_at")
+        else:  # nothing was scored here (no model yet): the trace does not claim a scoring stage
+            webhook_trace.clear(session, ids, "scoring_started_at", since=started)
         session.commit()
         if deferred:
             rt.queues["scoring"].enqueue("scoring.jobs.score_connection_job", connection_id, deferred,
