@@ -38,13 +38,14 @@ def run(argv: list[str] | None = None) -> dict:
         if args.store == "postgresql":
             import pgserver
 
+            from demo.bench_intake import free_port
             from demo.redis_process import RedisProcess
 
             pg_dir = Path(tempfile.mkdtemp(prefix="pipewise-latency-pg-"))
             server = pgserver.get_server(pg_dir, cleanup_mode="stop")
             server.psql("CREATE DATABASE latency;")
             base, _, query = server.get_uri().partition("?")
-            redis = RedisProcess(work / "redis").start()
+            redis = RedisProcess(work / "redis", port=free_port()).start()
             os.environ.update(DATABASE_URL=f"{base.rsplit('/', 1)[0]}/latency?{query}", REDIS_URL=redis.url)
         figures, breakdown = _measure(work, args.seed, args.changes)
     finally:
