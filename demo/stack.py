@@ -42,7 +42,7 @@ class Stack:
 
     def __init__(self, var_dir: Path | None = None, web_port: int = WEB_PORT, seed: str = "full",
                  workers: int | None = None):
-        self.var_dir = Path(var_dir or PROJECT_ROOT / "var")
+        self.var_dir = Path(var_dir or os.environ.get("PIPEWISE_VAR_DIR") or PROJECT_ROOT / "var")
         self.web_port = web_port
         self.seed = seed
         self.worker_count = workers  # None: the config's PIPEWISE_WORKER_COUNT
@@ -99,9 +99,11 @@ class Stack:
         self.web = make_server("127.0.0.1", self.web_port, self.app, threaded=True)
         threading.Thread(target=self.web.serve_forever, daemon=True, name="pipewise-web").start()
         self.worker_count = self.worker_count or self.config.WORKER_COUNT
-        for _ in range(self.worker_count):
+        # As the Procfile runs them: forking workers for syncs, scoring and writeback, and one
+        # in-process worker for the webhooks queue (no fork per event, models kept loaded).
+        for args in [["sync", "scoring", "writeback"]] * self.worker_count + [["--in-process", "webhooks"]]:
             self.workers.append(subprocess.Popen(
-                [sys.executable, "-m", "sync.worker"], cwd=PROJECT_ROOT, env=dict(os.environ),
+                [sys.executable, "-m", "sync.worker", *args], cwd=PROJECT_ROOT, env=dict(os.environ),
                 stdout=open(self.var_dir / "worker.log", "ab"), stderr=subprocess.STDOUT,
                 start_new_session=True))
         return self

@@ -22,13 +22,14 @@ Artifacts are pickles of our own objects, read back only from our own store.
 from __future__ import annotations
 
 import hashlib
+import logging
 import pickle
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from connectors import registry as connectors
 from scoring.bands import band_cuts
@@ -59,6 +60,7 @@ PLURALS = {"lead": "leads", "opportunity": "deals"}
 FALLBACK_KINDS = ("rules", "stage_age_rate")
 LIMITED_VERDICT = ("Scores come from rules: there are {labelled} matured records with {minority} of the rarer "
                    "outcome, and at least {min_labelled} with {min_minority} of each are needed to learn from.")
+log = logging.getLogger(__name__)
 LOADED_LIMIT = 32
 _loaded: dict[tuple[int, str], object] = {}
 
@@ -75,8 +77,10 @@ def build_features(session: Session, organization_id: int, target: str, now: dat
 
 def active_version(session: Session, organization_id: int, target: str) -> ModelVersion | None:
     """The version that scores this organization's records of the target, if any."""
-    stmt = (select(ModelVersion).where(ModelVersion.organization_id == organization_id,
-                                       ModelVersion.target == target, ModelVersion.is_active.is_(True))
+    # The artifact (the pickled model) is read only when this process has not loaded the version yet.
+    stmt = (select(ModelVersion).options(defer(ModelVersion.artifact))
+            .where(ModelVersion.organization_id == organization_id,
+                   ModelVersion.target == target, ModelVersion.is_active.is_(True))
             .order_by(ModelVersion.id.desc()).limit(1))
     return session.scalars(stmt).first()
 
@@ -88,6 +92,8 @@ def load_model(version: ModelVersion):
         if len(_loaded) >= LOADED_LIMIT:  # a long-lived worker sees many versions; keep the recent ones
             _loaded.pop(next(iter(_loaded)))
         _loaded[key] = pickle.loads(version.artifact)
+        log.info("scoring.model-loaded organization=%s target=%s version=%s", version.organization_id,
+                 version.target, version.version)
     return _loaded[key]
 
 

@@ -137,16 +137,19 @@ def store_scores(session: Session, connection: Connection, target: str, version:
 
 
 def score_target(session: Session, connection: Connection, target: str, now: datetime,
-                 remote_ids: list[str] | None = None, report=None) -> tuple[list[str], list[str]]:
+                 remote_ids: list[str] | None = None, report=None,
+                 train_when_due: bool = True) -> tuple[list[str], list[str]]:
     """Score one type of the connection's open records, training first if needed: (ids scored, ids changed).
 
     ``report(event, target, count)``, when given, hears "training", "trained", "scoring" and "scored".
+    ``train_when_due=False`` scores with the active version even when it is due for retraining
+    (a webhook's rescoring, which cannot wait minutes; it needs an active version).
     """
     report = report or (lambda *_args, **_kw: None)
     scope = ScoringScope(connection.id, frozenset(remote_ids) if remote_ids is not None else None)
     organization_id = connection.organization_id
     version = active_version(session, organization_id, target)
-    if needs_training(version, now, RETRAIN_AFTER):
+    if version is None or (train_when_due and needs_training(version, now, RETRAIN_AFTER)):
         report("training", target)
         features = build_features(session, organization_id, target, now)
         train(session, organization_id, target, now, features=features)

@@ -76,6 +76,11 @@ def _locked_run(connection_id: int, *, kind: str, then_score: bool,
         lock.release()
 
 
+def run_targeted(rt, connection_id: int, remote_ids: dict[str, list[str]], heartbeat) -> dict:
+    """A targeted sync for a caller that already holds the connection's sync lock; it chains nothing."""
+    return _run(rt, connection_id, kind="targeted", remote_ids=remote_ids, then_score=False, heartbeat=heartbeat)
+
+
 def _locked_run_entry(kind: str):
     return sync_records if kind == "targeted" else sync_connection
 
@@ -147,6 +152,11 @@ def affected_records(session, connection_id: int, run: SyncRun, kind: str) -> di
     changed = run.changed_ids or {}
     if kind == "full" or any(v == "all" for v in changed.values()):
         return None
+    return affected_by(session, connection_id, changed)
+
+
+def affected_by(session, connection_id: int, changed: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The leads and deals whose score these changed records (stream name → remote ids) may move."""
     leads = set(changed.get("lead", []))
     deals = set(changed.get("opportunity", []))
     if changed.get("activity"):

@@ -412,6 +412,15 @@ class WebhookEvent(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The CRM's notification of Pipewise's own write: kept for dedupe, never counted as an event.
     echo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The trace from intake to the CRM field (received_at and enqueued_at above are its first stages):
+    # each stage's time is written once per batch of events, never per row.
+    verified_at: Mapped[datetime | None]
+    sync_started_at: Mapped[datetime | None]
+    sync_finished_at: Mapped[datetime | None]
+    scoring_started_at: Mapped[datetime | None]
+    scoring_finished_at: Mapped[datetime | None]
+    writeback_sent_at: Mapped[datetime | None]
+    writeback_acked_at: Mapped[datetime | None]
 
 
 class ModelVersion(Base):

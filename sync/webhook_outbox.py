@@ -1,23 +1,26 @@
 """The webhook outbox: events are stored before they are answered, then processed at least once.
 
 Intake stores each event with its work (``targets``: stream → remote ids) and answers the CRM;
-only then is the job queued. When the queue cannot take it (Redis down), the event is still
+only then is the job queued (``scoring.event_job``: targeted sync, rescoring and writeback in one job). When the queue cannot take it (Redis down), the event is still
 safe in the store: the sweeper, run on the scheduler's tick, queues every event that was stored
 but not processed. The job sets ``processed_at`` and ``error``, so the console shows what failed.
 """
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from sync.models import Connection, WebhookEvent, utcnow
 
 log = logging.getLogger(__name__)
 
-JOB = "sync.webhook_outbox.process_events"
+# The one job that takes an event from the store to the CRM field: targeted sync, rescoring and
+# writeback (queued by dotted path: it lives in the scoring layer, above this one).
+JOB = "scoring.event_job.process_events"
 # After this many failed attempts an event waits for an admin's Retry on the Webhooks page.
 MAX_ATTEMPTS = 5
 BATCH = 500
@@ -42,56 +45,53 @@ def enqueue(queue, connection_id: int, event_ids: list[int]) -> bool:
     return True
 
 
-def process_events(connection_id: int, event_ids: list[int]) -> dict:
-    """Re-read the records the events name (one targeted sync), then mark the events processed."""
-    from sync import jobs
-    from sync import runtime as runtime_module
+@dataclass
+class Claim:
+    """The events one job handles now, what they ask to re-read, and whether an earlier attempt got past the sync."""
 
-    rt = runtime_module.current()
-    with rt.sessions() as session:
-        events = session.scalars(select(WebhookEvent).where(
-            WebhookEvent.id.in_(event_ids), WebhookEvent.connection_id == connection_id,
-            WebhookEvent.processed_at.is_(None))).all()
-        if not events:
-            return {"status": "nothing to do"}
-        ids = [e.id for e in events]
-        targets: dict[str, set[str]] = {}
-        for event in events:
-            for stream, remote_ids in (event.targets or {}).items():
-                targets.setdefault(stream, set()).update(remote_ids)
-        session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(ids))
-                        .values(attempts=WebhookEvent.attempts + 1))
-        status = session.scalar(select(Connection.status).where(Connection.id == connection_id))
-        session.commit()
-    if status is None or status in NOT_NOW:
-        _finish(rt, ids, NOT_NOW.get(status or "disconnected"))
-        return {"status": status or "gone"}
-    if not targets:
-        _finish(rt, ids, None)
-        return {"status": "completed", "events": len(ids)}
-    try:
-        result = jobs.sync_records(connection_id, {k: sorted(v) for k, v in targets.items()},
-                                   retry=(JOB, (connection_id, ids)))
-    except Exception as exc:
-        _failed(rt, ids, f"The sync of these records failed: {exc}")
-        raise
-    if result.get("status") == "busy":
-        return result  # queued again as this same job, after the running sync
-    if result.get("status") == "completed":
-        _finish(rt, ids, None)
-    else:
-        _failed(rt, ids, f"The sync of these records did not complete ({result.get('status')}).")
-    return {**result, "events": len(ids)}
+    ids: list[int]
+    targets: dict[str, list[str]]
+    resumed: bool
+    status: str | None
 
 
-def _finish(rt, ids: list[int], note: str | None) -> None:
+def claim(session, connection_id: int, event_ids: list[int], queued_at: datetime | None = None) -> Claim:
+    """Under the connection's sync lock: this job's unprocessed events and every other one still waiting.
+
+    Taking the waiting ones too coalesces a burst into one sync without any delay; their own jobs
+    then find nothing to do. The claimed events count an attempt and note when their sync started.
+    """
+    mine = WebhookEvent.id.in_(event_ids)
+    waiting = and_(WebhookEvent.sync_started_at.is_(None), WebhookEvent.echo.is_(False),
+                   WebhookEvent.attempts < MAX_ATTEMPTS)
+    events = session.scalars(select(WebhookEvent).where(
+        WebhookEvent.connection_id == connection_id, WebhookEvent.processed_at.is_(None), or_(mine, waiting))
+        .order_by(WebhookEvent.id).limit(BATCH + len(event_ids))).all()
+    status = session.scalar(select(Connection.status).where(Connection.id == connection_id))
+    ids = [e.id for e in events]
+    targets: dict[str, set[str]] = {}
+    for event in events:
+        for stream, remote_ids in (event.targets or {}).items():
+            targets.setdefault(stream, set()).update(remote_ids)
+    resumed = any(e.sync_finished_at is not None for e in events)
+    if ids:
+        values = {"attempts": WebhookEvent.attempts + 1, "sync_started_at": utcnow()}
+        session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(ids)).values(values))
+        if queued_at is not None:  # when the queue really took this job's events (intake notes it just before)
+            session.execute(update(WebhookEvent).where(WebhookEvent.id.in_([i for i in ids if i in set(event_ids)]))
+                            .values(enqueued_at=queued_at))
+    session.commit()
+    return Claim(ids, {k: sorted(v) for k, v in targets.items()}, resumed, status)
+
+
+def finish(rt, ids: list[int], note: str | None) -> None:
     with rt.sessions() as session:
         session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(ids))
                         .values(processed_at=utcnow(), error=note))
         session.commit()
 
 
-def _failed(rt, ids: list[int], error: str) -> None:
+def failed(rt, ids: list[int], error: str) -> None:
     """Record the error; the sweeper tries again until MAX_ATTEMPTS, then it waits for an admin."""
     with rt.sessions() as session:
         session.execute(update(WebhookEvent).where(WebhookEvent.id.in_(ids), WebhookEvent.processed_at.is_(None))

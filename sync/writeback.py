@@ -311,6 +311,12 @@ def provision_job(connection_id: int) -> dict[str, list[str]]:
     return created
 
 
+def writeback_lock(redis, connection_id: int, ttl: int) -> KeptLock:
+    """The per-connection lock that keeps writebacks of one connection one at a time (every path that
+    writes scores to the CRM takes it)."""
+    return KeptLock(redis, f"pipewise:writeback-lock:{connection_id}", ttl)
+
+
 def writeback_job(connection_id: int, remote_ids: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """Write changed scores of a connection back to its CRM."""
     from sync import runtime as runtime_module
@@ -319,7 +325,7 @@ def writeback_job(connection_id: int, remote_ids: dict[str, list[str]] | None = 
     # One writeback of a connection at a time: each plans from the scores stored when it starts, so
     # two racing jobs could otherwise send an older score after a newer one. Serialized, a job that
     # planned before a newer score is followed by that score's own job, which sends it.
-    lock = KeptLock(rt.redis, f"pipewise:writeback-lock:{connection_id}", rt.config.SYNC_LOCK_TTL_SECONDS)
+    lock = writeback_lock(rt.redis, connection_id, rt.config.SYNC_LOCK_TTL_SECONDS)
     if not lock.acquire(WRITEBACK_WAIT_SECONDS):
         job = get_current_job()
         rt.queues["writeback"].enqueue_in(timedelta(seconds=WRITEBACK_WAIT_SECONDS), writeback_job, connection_id,
@@ -359,8 +365,16 @@ def _write_back(rt, connection_id: int, remote_ids: dict[str, list[str]] | None)
     if full:
         timeline.mark(rt.redis, connection_id, "writeback", state="done", done=summary.written,
                       rejected=summary.rejected)
-    rt.redis.hincrby(f"pipewise:writeback:{connection_id}", "written", summary.written)
-    rt.redis.hincrby(f"pipewise:writeback:{connection_id}", "calls", summary.calls)
-    rt.redis.hincrby(f"pipewise:writeback:{connection_id}", "rejected", summary.rejected)
-    log.info("writeback.done connection=%s %s", connection_id, summary.as_dict())
+    count_written(rt.redis, connection_id, summary)
     return summary.as_dict()
+
+
+def count_written(redis, connection_id: int, summary: WritebackSummary) -> None:
+    """Add a writeback's outcome to the connection's running totals (what the smoke run compares)."""
+    key = f"pipewise:writeback:{connection_id}"
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.hincrby(key, "written", summary.written)
+        pipe.hincrby(key, "calls", summary.calls)
+        pipe.hincrby(key, "rejected", summary.rejected)
+        pipe.execute()
+    log.info("writeback.done connection=%s %s", connection_id, summary.as_dict())

@@ -129,12 +129,19 @@ def test_a_test_event_is_delivered_to_the_intake_and_listed_among_the_events(con
     page.screenshot(path=str(SCREENSHOTS / "ui16c-webhooks-test-event-after.png"), full_page=True)
     # The worker re-reads the named record, as for any change the CRM reports.
     for _ in range(50):
-        if row.locator("td").last.inner_text() == "processed":
+        if row.locator("td.state").inner_text() == "processed":
             break
         page.wait_for_timeout(200)
         page.reload()
         row = page.locator(f"#webhooks-{console.connection_id} .recent-events tbody tr.test-event-row")
-    assert row.locator("td").last.inner_text() == "processed"
+    assert row.locator("td.state").inner_text() == "processed"
+    # Each stage the event passed on its way shows how long it took, in the order it passed them.
+    header = page.locator(f"#webhooks-{console.connection_id} .recent-events thead th").last
+    assert header.inner_text() == "Time per stage, to the CRM field"
+    stages = row.locator(".stage-times li").all_inner_texts()
+    names = [text.rsplit(" ", 2)[0] for text in stages]
+    assert names[:4] == ["verify", "store and enqueue", "queue wait", "sync"], stages
+    assert all(re.fullmatch(r"[a-z ]+ \d+\.\d\d s", text) for text in stages), stages
 
 
 def test_revoking_an_api_key_asks_first(console):

@@ -138,7 +138,7 @@ def queued_targets(rt) -> list[tuple[int, dict[str, list[str]]]]:
     """Per queued outbox job: its connection and the records its stored events name, stream by stream."""
     found = []
     for job in queued(rt):
-        assert job.func_name == "sync.webhook_outbox.process_events"
+        assert job.func_name == "scoring.event_job.process_events"
         connection_id, event_ids = job.args
         targets: dict[str, set[str]] = {}
         with rt.sessions() as session:

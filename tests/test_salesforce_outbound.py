@@ -48,7 +48,7 @@ def test_a_change_is_acknowledged_and_enqueues_one_targeted_sync(served, sf_sand
     events = _events(rt, connection.id)
     assert [e.remote_ids for e in events] == [[lead]]
     jobs = rt.queues["webhooks"].jobs
-    assert len(jobs) == 1 and jobs[0].func_name == "sync.webhook_outbox.process_events"
+    assert len(jobs) == 1 and jobs[0].func_name == "scoring.event_job.process_events"
     assert jobs[0].args == (connection.id, [events[0].id])
     assert events[0].targets == {"lead": [lead]} and events[0].processed_at is None
 

@@ -47,6 +47,7 @@ def _secret_matches(provider: str) -> Callable[[str, str], bool]:
 
 def intake(provider: str, **path_args: str):
     """One CRM's webhook: the package verifies it (before parsing), parses it into events, and answers."""
+    received = utcnow()  # the trace's first stage (sync.webhook_trace)
     rt = runtime()
     package = registry.get(provider)
     hooks = package.webhooks
@@ -57,6 +58,7 @@ def intake(provider: str, **path_args: str):
     if not hooks.verify(inbound, rt.config, _secret_matches(provider)):
         log.warning("%s.webhook.invalid-signature org=%s", provider, path_args.get("remote_org_id", "")[:18])
         return _respond(hooks.answer("refused"))
+    verified = utcnow()
     try:
         events = hooks.parse(inbound)
     except Refused as exc:
@@ -82,7 +84,8 @@ def intake(provider: str, **path_args: str):
             mine = [e for e in events if e.remote_org_id == remote_org_id]
             rows = [{"connection_id": connection.id, "event_id": e.event_id, "kind": e.kind,
                      "object_type": declared.stream(e.stream).object_type, "remote_ids": e.remote_ids,
-                     "payload": e.payload, "targets": e.targets, "received_at": now, "enqueued_at": now}
+                     "payload": e.payload, "targets": e.targets, "received_at": received,
+                     "verified_at": verified, "enqueued_at": now}
                     for e in mine]
             # event id → row id of the events stored now; redeliveries of stored ones are not among them.
             fresh = insert_ignore(session, WebhookEvent, rows, conflict=("connection_id", "event_id"), key="event_id")

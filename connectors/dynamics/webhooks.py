@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 from connectors.base import Answer, Inbound, InboundEvent, Refused
-from connectors.dynamics.streams import ALL as STREAMS
 
 ROUTE = "/<remote_org_id>"
 SECRET_HEADER = "x-pipewise-secret"

@@ -70,7 +70,7 @@ def test_amount_and_stage_changed_in_the_crm_are_synced_even_when_pipewise_field
     assert events[0].payload["fields"][SCORE] in ("55", "55.0")  # the Pipewise field did match the ledger
     assert events[0].processed_at is None and events[0].targets == {"opportunity": [deal]}
     jobs = rt.queues["webhooks"].jobs
-    assert [(j.func_name, j.args) for j in jobs] == [("sync.webhook_outbox.process_events",
+    assert [(j.func_name, j.args) for j in jobs] == [("scoring.event_job.process_events",
                                                       (connection_id, [events[0].id]))]
 
 

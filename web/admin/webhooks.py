@@ -14,6 +14,7 @@ from connectors import registry
 from sync import audit, webhook_outbox, webhook_registration
 from sync.connections import rotate_webhook_secret
 from sync.models import Connection, WebhookEvent, utcnow
+from sync.webhook_trace import stage_times
 from web.admin import bp, connection_or_404, organization_id, record
 from web.extensions import runtime
 
@@ -65,7 +66,8 @@ def sent_tests(db) -> dict[int, set[str]]:
 
 @bp.get("/webhooks")
 def webhooks():
-    """Per connection: the endpoint, a test event, the recent events (echoes apart), and the failures."""
+    """Per connection: the endpoint, a test event, the recent events (echoes apart) with the time each
+    stage took on the way to the CRM field, and the failures."""
     reveal = session.pop(REVEAL_KEY, {})
     public_url = runtime().config.PUBLIC_URL
     midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
@@ -91,7 +93,10 @@ def webhooks():
                 WebhookEvent.connection_id == connection.id, WebhookEvent.processed_at.is_(None)))
             secret = reveal.get(str(connection.id))
             registers = webhook_registration.offered(connection.provider)
-            items.append({"connection": connection, "recent": recent, "today": day, "echoes": echoes,
+            traces = {event.id: [(name.replace("_", " "), seconds) for name, seconds in stage_times(event)
+                                 if seconds is not None] for event in recent}
+            items.append({"connection": connection, "recent": recent, "traces": traces, "today": day,
+                          "echoes": echoes,
                           "failures": failures, "waiting": waiting, "revealed": secret is not None,
                           "tests": tests.get(connection.id, set()),
                           "url": None if registers else endpoint_url(public_url, connection, secret or MASK),
