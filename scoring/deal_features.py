@@ -169,6 +169,9 @@ def _track_record(deals: pd.DataFrame, totals: pd.DataFrame, key: str, recent: b
     """
     by = ["connection_id", key]
     wanted = deals.loc[(deals["wanted"] == 1) & deals[key].notna(), ["row_id", *by, "as_of", "recent_since"]]
+    # The wanted deals may come from another read than the totals (a targeted scoring): one type for the keys.
+    wanted = wanted.astype({"connection_id": "int64", key: object})
+    totals = totals.astype({"connection_id": "int64", key: object})
 
     def before(column: str) -> pd.DataFrame:
         queries = wanted.assign(at=_microseconds(wanted[column])).sort_values("at", kind="stable")

@@ -38,6 +38,11 @@ def test_targeted_scores_equal_those_of_the_full_rescoring(store):
 def test_features_from_the_kept_context_equal_the_full_build_until_it_ends(store):
     org, conn = store["a"]
     with store["sessions"]() as session:
+        # A deal without an owner or account elsewhere in the organization: the named deals all have both.
+        loner = session.scalars(select(Opportunity).where(Opportunity.connection_id == conn,
+                                                          Opportunity.is_closed.is_(True))).first()
+        loner.owner_remote_id = loner.account_remote_id = None
+        session.commit()
         context = build_context(session, org, NOW)
         assert context.valid_until is not None and context.valid_until > NOW
         # The last moment the context covers, and the first one it does not.
