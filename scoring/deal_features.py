@@ -24,12 +24,14 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from scoring.features import (ENGAGEMENT_KINDS, FeatureSet, ScoringScope, activity_engagement, as_of_table, as_times,
                               day_start, days_between, drop_table, empty_feature_set, merge_engagement, open_time,
                               raw_time, resolve_now, snapshot_moments)
+from scoring import deal_context
+from scoring.deal_context import DealContext
 from scoring.maturity import Window, outcome_window
 from sync.models import Activity, Opportunity, OpportunityStageChange
 
@@ -79,12 +81,17 @@ def stage_ranks(session: Session, organization_id: int, closed: list[str]) -> di
     return {stage: float(rank) for rank, (stage, _, _) in enumerate(ordered)}
 
 
-def _deals(session: Session, organization_id: int) -> pd.DataFrame:
-    """The organization's deals, with the time each closed deal entered its closed stage."""
+def _deals(session: Session, organization_id: int, only: ScoringScope | None = None) -> pd.DataFrame:
+    """The organization's deals (or only those named by a scope), with the time each closed deal entered
+    its closed stage."""
     o, h = Opportunity, OpportunityStageChange
     first_change = raw_time(func.min(h.changed_at).label("closed_at"))
+    named_changes = named_deals = true()
+    if only is not None:
+        named_changes = and_(h.connection_id == only.connection_id, h.opportunity_remote_id.in_(only.remote_ids))
+        named_deals = and_(o.connection_id == only.connection_id, o.remote_id.in_(only.remote_ids))
     entered = (select(h.connection_id, h.opportunity_remote_id, h.stage, first_change)
-               .where(h.organization_id == organization_id, h.deleted_at.is_(None))
+               .where(h.organization_id == organization_id, h.deleted_at.is_(None), named_changes)
                .group_by(h.connection_id, h.opportunity_remote_id, h.stage).subquery())
     stmt = (select(o.connection_id, o.remote_id, o.stage.label("current_stage"), o.amount.label("current_amount"),
                    o.close_date, o.is_closed, o.is_won, o.owner_remote_id, o.account_remote_id, o.product,
@@ -93,7 +100,7 @@ def _deals(session: Session, organization_id: int) -> pd.DataFrame:
             .outerjoin(entered, and_(entered.c.connection_id == o.connection_id,
                                      entered.c.opportunity_remote_id == o.remote_id, entered.c.stage == o.stage,
                                      o.is_closed.is_(True)))
-            .where(o.organization_id == organization_id, o.deleted_at.is_(None)))
+            .where(o.organization_id == organization_id, o.deleted_at.is_(None), named_deals))
     deals = pd.DataFrame(session.execute(stmt).all(),
                          columns=["connection_id", "remote_id", "current_stage", "current_amount", "close_date",
                                   "is_closed", "is_won", "owner_remote_id", "account_remote_id", "product",
@@ -142,21 +149,29 @@ def _microseconds(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values).astype("datetime64[ns]").dt.floor("us")
 
 
-def _track_record(deals: pd.DataFrame, key: str, recent: bool = False) -> pd.DataFrame:
-    """Per wanted deal: deals of the same owner (or account) closed before its as-of time (or in the recent
-    window before it), and how many were won.
-
-    Counted in memory: the closed deals of each owner become running totals by close time, and each
-    deal looks up the totals just before its as-of time (an as-of join), instead of pairing every
-    deal with every other deal of its owner in SQL.
-    """
+def _totals(deals: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Running totals of closed and won deals per owner (or account), by close time."""
     by = ["connection_id", key]
     past = deals.loc[deals["closed_at"].notna() & deals[key].notna(), by + ["closed_at", "won"]]
     past = past.assign(at=_microseconds(past["closed_at"]), closed=1, won=past["won"].astype(int))
     totals = past.groupby(by + ["at"], sort=True)[["closed", "won"]].sum().reset_index()
     totals[["closed", "won"]] = totals.groupby(by, sort=False)[["closed", "won"]].cumsum()
-    totals = totals.sort_values("at", kind="stable")
+    return totals.sort_values("at", kind="stable")
+
+
+def _track_record(deals: pd.DataFrame, totals: pd.DataFrame, key: str, recent: bool = False) -> pd.DataFrame:
+    """Per wanted deal: deals of the same owner (or account) closed before its as-of time (or in the recent
+    window before it), and how many were won.
+
+    Counted in memory: the closed deals of each owner become running totals by close time (``_totals``),
+    and each deal looks up the totals just before its as-of time (an as-of join), instead of pairing
+    every deal with every other deal of its owner in SQL.
+    """
+    by = ["connection_id", key]
     wanted = deals.loc[(deals["wanted"] == 1) & deals[key].notna(), ["row_id", *by, "as_of", "recent_since"]]
+    # The wanted deals may come from another read than the totals (a targeted scoring): one type for the keys.
+    wanted = wanted.astype({"connection_id": "int64", key: object})
+    totals = totals.astype({"connection_id": "int64", key: object})
 
     def before(column: str) -> pd.DataFrame:
         queries = wanted.assign(at=_microseconds(wanted[column])).sort_values("at", kind="stable")
@@ -182,19 +197,27 @@ def _win_rate(deals: pd.DataFrame, record: pd.DataFrame, key: str, prior: float,
     return deals
 
 
-def _rows(deals: pd.DataFrame, now: datetime, scope: ScoringScope | None) -> tuple[pd.DataFrame, Window]:
+def _closed_time(deals: pd.DataFrame) -> pd.Series:
+    """When each deal closed: entering its closed stage, else its close date, else its last change."""
+    closed_time = pd.to_datetime(deals["closed_at"])
+    closed_time = closed_time.fillna(pd.to_datetime(deals["close_date"].map(day_start)))
+    return closed_time.fillna(pd.to_datetime(deals["remote_modified_at"]))
+
+
+def _rows(deals: pd.DataFrame, now: datetime, scope: ScoringScope | None,
+          window: Window | None = None) -> tuple[pd.DataFrame, Window]:
     """One row per moment a deal is described: learnt from (mature, seen mid-life), scored (open, now), or context.
 
     Every deal keeps one row as context for owners' and accounts' track records (its real close
     time and outcome); an open deal older than the window also gets a labelled row, without them.
+    ``window``, when given, is the organization's (the deals given are then only some of them).
     """
     created = pd.to_datetime(deals["remote_created_at"])
-    closed_time = pd.to_datetime(deals["closed_at"])
-    closed_time = closed_time.fillna(pd.to_datetime(deals["close_date"].map(day_start)))
-    closed_time = closed_time.fillna(pd.to_datetime(deals["remote_modified_at"]))
+    closed_time = _closed_time(deals)
     closed_by_now = deals["is_closed"].astype(bool) & closed_time.notna() & (closed_time <= now)
-    window = outcome_window(((closed_time - created).dt.total_seconds() / 86400.0)[closed_by_now], "opportunity",
-                            "closed")
+    if window is None:
+        window = outcome_window(((closed_time - created).dt.total_seconds() / 86400.0)[closed_by_now],
+                                "opportunity", "closed")
     span = timedelta(days=window.days)
     mature = created.notna() & (created <= now - span)
     in_time = closed_by_now & (closed_time <= created + span)
@@ -227,30 +250,80 @@ def _rows(deals: pd.DataFrame, now: datetime, scope: ScoringScope | None) -> tup
 
 
 def deal_features(session: Session, organization_id: int, now: datetime | None = None,
-                  scope: ScoringScope | None = None) -> FeatureSet:
-    """Features, labels and as-of times of the organization's deals that existed at ``now`` (or those in scope)."""
+                  scope: ScoringScope | None = None, context: DealContext | None = None) -> FeatureSet:
+    """Features, labels and as-of times of the organization's deals that existed at ``now`` (or those in scope).
+
+    With a ``context`` (``deal_context``, covering ``now``) and a scope naming its deals, only those
+    deals are read: the rest of the organization comes from the context.
+    """
     now = resolve_now(now)
-    deals = _deals(session, organization_id)
+    targeted = context is not None and scope is not None and scope.remote_ids is not None
+    deals = _deals(session, organization_id, scope if targeted else None)
     created = pd.to_datetime(deals["remote_created_at"])
     deals = deals[created.isna() | (created <= now)].reset_index(drop=True)
     if deals.empty:
         return empty_feature_set("opportunity", DEAL_KINDS, LEAKAGE_NOTES)
-    deals, window = _rows(deals, now, scope)
+    deals, window = _rows(deals, now, scope, context.window if targeted else None)
+    if not targeted:
+        context = _context_of(session, organization_id, deals, window, now)
+    return _described(session, organization_id, deals, context)
+
+
+def build_context(session: Session, organization_id: int, now: datetime) -> DealContext:
+    """The organization-wide part of deal features as of ``now`` (see scoring.deal_context)."""
+    deals = _deals(session, organization_id)
+    created = pd.to_datetime(deals["remote_created_at"])
+    deals = deals[created.isna() | (created <= now)].reset_index(drop=True)
+    nobody = ScoringScope(-1, frozenset())
+    rows, window = _rows(deals, now, nobody)
+    return _context_of(session, organization_id, rows, window, now, _next_moment(deals, now, window))
+
+
+def targeted_context(session: Session, organization_id: int, now: datetime | None = None) -> DealContext:
+    """The process's kept context for the organization, rebuilt when its deals changed or ``now`` passed it."""
+    return deal_context.CACHE.get(session, organization_id, resolve_now(now), build_context)
+
+
+def _next_moment(deals: pd.DataFrame, now: datetime, window: Window) -> pd.Timestamp | None:
+    """The first moment after ``now`` at which a deal is created, closes or matures: the context changes there."""
+    created = pd.to_datetime(deals["remote_created_at"])
+    closed_time = _closed_time(deals).where(deals["is_closed"].astype(bool))
+    moments = pd.concat([created, closed_time, created + timedelta(days=window.days)])
+    later = moments[moments > pd.Timestamp(now)]
+    return later.min() if not later.empty else None
+
+
+def _context_of(session: Session, organization_id: int, deals: pd.DataFrame, window: Window, now: datetime,
+                valid_until: pd.Timestamp | None = None) -> DealContext:
+    """The organization-wide figures deal features use, from every deal's rows."""
+    closed = closed_stages(session, organization_id)
+    context = deals["closed_at"].notna()
+    product = deals["product"].fillna("(none)")
+    typical = pd.to_numeric(deals["current_amount"], errors="coerce").groupby(product).median()
+    return DealContext(window=window, closed=closed, ranks=stage_ranks(session, organization_id, closed),
+                       norms=stage_norms(session, organization_id, closed), typical=typical.to_dict(),
+                       prior=float(deals.loc[context, "won"].mean()) if context.any() else 0.5,
+                       totals={"owner_key": _totals(deals.assign(owner_key=deals["owner_remote_id"]), "owner_key"),
+                               "account_key": _totals(deals.assign(account_key=deals["account_remote_id"]),
+                                                      "account_key")},
+                       built_at=pd.Timestamp(now), valid_until=valid_until)
+
+
+def _described(session: Session, organization_id: int, deals: pd.DataFrame, context: DealContext) -> FeatureSet:
+    """The feature rows of the wanted deals, against the organization's context."""
     deals["owner_key"] = deals["owner_remote_id"]
     deals["account_key"] = deals["account_remote_id"]
-
-    closed = closed_stages(session, organization_id)
-    ranks = stage_ranks(session, organization_id, closed)
+    closed = context.closed
     # Only the rows described need SQL; the others are context for the track records, counted in memory.
     asof = as_of_table(session, deals[deals["wanted"] == 1], "scoring_deal_asof")
     try:
         engagement = activity_engagement(session, organization_id, asof, Activity.what_remote_id)
-        history = _history(session, organization_id, asof, closed, ranks)
+        history = _history(session, organization_id, asof, closed, context.ranks)
     finally:
         drop_table(session, asof)
-    owners = _track_record(deals, "owner_key")
-    recent = _track_record(deals, "owner_key", recent=True)
-    accounts = _track_record(deals, "account_key")
+    owners = _track_record(deals, context.totals["owner_key"], "owner_key")
+    recent = _track_record(deals, context.totals["owner_key"], "owner_key", recent=True)
+    accounts = _track_record(deals, context.totals["account_key"], "account_key")
 
     deals = merge_engagement(deals, engagement).merge(history, on="row_id", how="left")
     scored = deals["is_open"].astype(bool) & deals["current_stage"].notna()
@@ -264,12 +337,10 @@ def deal_features(session: Session, organization_id: int, now: datetime | None =
     deals["amount"] = pd.to_numeric(amount, errors="coerce")
     for column in ("stage_moves_forward", "stage_moves_back", "close_date_pushes"):
         deals[column] = deals[column].fillna(0).astype(float)
-    deals = _against_norms(deals, stage_norms(session, organization_id, closed))
-    context = deals["closed_at"].notna()
-    prior = float(deals.loc[context, "won"].mean()) if context.any() else 0.5
-    deals = _win_rate(deals, owners, "owner_key", prior, "owner")
-    deals = _win_rate(deals, recent, "owner_key", prior, "owner_recent")
-    deals = _win_rate(deals, accounts, "account_key", prior, "account")
+    deals = _against_norms(deals, context.norms, context.typical)
+    deals = _win_rate(deals, owners, "owner_key", context.prior, "owner")
+    deals = _win_rate(deals, recent, "owner_key", context.prior, "owner_recent")
+    deals = _win_rate(deals, accounts, "account_key", context.prior, "account")
 
     deals = deals[deals["wanted"] == 1]
     meta = pd.DataFrame({"connection_id": deals["connection_id"], "remote_id": deals["remote_id"],
@@ -278,7 +349,7 @@ def deal_features(session: Session, organization_id: int, now: datetime | None =
                          "created_at": pd.to_datetime(deals["remote_created_at"]),
                          "weight": deals["weight"].astype(float)})
     return FeatureSet("opportunity", deals[list(DEAL_KINDS)].copy(), meta, dict(DEAL_KINDS), dict(LEAKAGE_NOTES),
-                      window)
+                      context.window)
 
 
 def stage_norms(session: Session, organization_id: int, closed: list[str]) -> dict[str, float]:
@@ -298,12 +369,11 @@ def stage_norms(session: Session, organization_id: int, closed: list[str]) -> di
     return stays.groupby("stage")["days"].median().to_dict()
 
 
-def _against_norms(deals: pd.DataFrame, norms: dict[str, float]) -> pd.DataFrame:
+def _against_norms(deals: pd.DataFrame, norms: dict[str, float], typical: dict[str, float]) -> pd.DataFrame:
     """Time in stage against the organization's median stay in that stage; amount against its product's median."""
     stage_norm = deals["stage"].map(norms).astype(float)
     deals["stage_velocity"] = deals["days_in_stage"] / stage_norm.clip(lower=1.0)
     product = deals["product"].fillna("(none)")
-    current = pd.to_numeric(deals["current_amount"], errors="coerce")
-    typical = current.groupby(product).transform("median")
+    typical = product.map(typical).astype(float)
     deals["amount_vs_typical"] = deals["amount"] / typical.where(typical > 0)
     return deals

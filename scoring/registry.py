@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, defer
 
 from connectors import registry as connectors
 from scoring.bands import band_cuts
-from scoring.deal_features import closed_stages, deal_features, stage_ranks
+from scoring.deal_features import closed_stages, deal_features, stage_ranks, targeted_context
 from scoring.features import FeatureSet, ScoringScope, resolve_now
 from scoring.lead_features import lead_features
 from scoring.leak_history import deal_evidence, modified_after_outcome
@@ -71,7 +71,10 @@ def build_features(session: Session, organization_id: int, target: str, now: dat
     if target == "lead":
         return lead_features(session, organization_id, now, scope)
     if target == "opportunity":
-        return deal_features(session, organization_id, now, scope)
+        # A few named deals read only themselves; the rest of the organization is the process's kept context.
+        named = scope is not None and scope.remote_ids is not None
+        return deal_features(session, organization_id, now, scope,
+                             targeted_context(session, organization_id, now) if named else None)
     raise ValueError(f"Unknown scoring target {target!r}; use one of {', '.join(TARGETS)}.")
 
 
