@@ -128,6 +128,9 @@ class Stream:
     # Read through the remote's change log (``Client.read_changes``) where the remote keeps one for this
     # object: changes and deletes since an opaque token. Where it keeps none, read on ``cursor_field``.
     delta: ClassVar[bool] = False
+    # Whether a first or full read may go through the client's ``read_backfill``: False for objects that
+    # hold a handful of rows in any org (roles, currencies), which a client then does not even size up.
+    backfill: ClassVar[bool] = True
 
     @classmethod
     def object_types(cls) -> tuple[str, ...]:

@@ -95,14 +95,14 @@ def unsupported_note(row, card: dict, base_rate: float) -> str:
 
 def _existing(session: Session, connection_id: int, target: str, remote_ids: list[str],
               complete: bool) -> dict[str, tuple]:
-    """(score, band, reasons, next_step) of these records' stored scores, by remote id.
+    """(score, band, reasons, next_step, model_version) of these records' stored scores, by remote id.
 
     ``complete`` says the records are all the connection's open ones: one read of the target's
     scores then beats hundreds of IN lists.
     """
     s = Score.__table__.c
-    stmt = select(s.remote_id, s.score, s.band, s.reasons, s.next_step).where(s.connection_id == connection_id,
-                                                                              s.object_type == target)
+    stmt = select(s.remote_id, s.score, s.band, s.reasons, s.next_step, s.model_version).where(
+        s.connection_id == connection_id, s.object_type == target)
     if complete:
         return {row[0]: tuple(row[1:]) for row in session.execute(stmt)}
     found = {}
@@ -124,7 +124,8 @@ def store_scores(session: Session, connection: Connection, target: str, version:
                      "probability": result["probability"], "score": result["score"], "band": result["band"],
                      "reasons": result["reasons"], "next_step": result["next_step"],
                      "limited_history": result["limited_history"], "computed_at": now})
-        if old is None or old != (result["score"], result["band"], result["reasons"], result["next_step"]):
+        # A new model version is a change too: the CRM shows which model scored the record.
+        if old is None or old != (result["score"], result["band"], result["reasons"], result["next_step"], version):
             changed.append(remote_id)
         if old is None or old[0] != result["score"]:
             history.append({"connection_id": connection.id, "object_type": target, "remote_id": remote_id,

@@ -98,9 +98,9 @@ def _killed_then_resumed(rt, sf_control, connection_id: int, *, expire_jobs: boo
     assert store_ids(rt, connection_id) == sandbox_ids(sf_control)  # also fails on any duplicate row
 
 
-def test_a_worker_killed_mid_job_resumes_the_same_job_without_duplicates_or_gaps(db_url, make_runtime, sf_sandbox,
-                                                                                  sf_control):
-    rt = bulk_runtime(make_runtime, db_url, sf_sandbox)
+def test_a_worker_killed_mid_job_resumes_the_same_job_without_duplicates_or_gaps(sqlite_url, make_runtime,
+                                                                                  sf_sandbox, sf_control):
+    rt = bulk_runtime(make_runtime, sqlite_url, sf_sandbox)
     connection_id = connect_salesforce(rt, sf_sandbox)
     _killed_then_resumed(rt, sf_control, connection_id, expire_jobs=False)
 

@@ -208,7 +208,7 @@ class BulkReader:
         client = self._client
         if self._threshold <= 0:
             raise BackfillNotOffered("Bulk reads are turned off (SALESFORCE_BULK_THRESHOLD is 0).")
-        if not getattr(stream, "bulk_read", True):
+        if not stream.backfill:
             raise BackfillNotOffered(f"{stream.remote_name} holds a handful of records in any org: the REST API "
                                      "reads it in one call.")
         fields = client._fields(stream)

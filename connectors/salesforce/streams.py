@@ -12,8 +12,6 @@ out with a note instead of failing the query.
 """
 from __future__ import annotations
 
-from typing import ClassVar
-
 from connectors.base import Stream
 
 # Read on every object: bookkeeping for the cursor, deletes and the common Remote columns.
@@ -24,9 +22,6 @@ class SalesforceStream(Stream):
     cursor_field = "SystemModstamp"
     primary_key = "Id"
     page_size = 2000  # the REST query maximum
-    # Whether a first read may go through Bulk API 2.0: objects that hold a handful of rows in any org
-    # (roles, currencies) are not even counted for it, which saves the COUNT() call.
-    bulk_read: ClassVar[bool] = True
 
 
 class Users(SalesforceStream):
@@ -52,7 +47,7 @@ class UserRoles(SalesforceStream):
     fields = ("Id", "Name", "ParentRoleId", "LastModifiedDate", "SystemModstamp")
     # UserRole has no IsDeleted (Object Reference); a removed role simply stops being referenced.
     reports_deletes = False
-    bulk_read = False
+    backfill = False  # a handful of rows in any org: not even counted for a bulk read
 
 
 class Accounts(SalesforceStream):
@@ -164,7 +159,7 @@ class CurrencyTypes(SalesforceStream):
     fields = ("Id", "IsoCode", "ConversionRate", "IsCorporate", "IsActive", "CreatedDate", "LastModifiedDate",
               "SystemModstamp")
     reports_deletes = False
-    bulk_read = False
+    backfill = False  # a handful of rows in any org: not even counted for a bulk read
     optional = True
     quiet_when_missing = True
 
@@ -182,7 +177,7 @@ class DatedConversionRates(SalesforceStream):
     fields = ("Id", "IsoCode", "ConversionRate", "StartDate", "NextStartDate", "CreatedDate", "LastModifiedDate",
               "SystemModstamp")
     reports_deletes = False
-    bulk_read = False
+    backfill = False  # a handful of rows in any org: not even counted for a bulk read
     optional = True
     quiet_when_missing = True
 
