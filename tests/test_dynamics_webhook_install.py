@@ -119,7 +119,11 @@ def test_an_address_dynamics_cannot_call_is_shown_to_the_admin_and_the_install_g
     assert outcome["status"] == "error" and "PIPEWISE_PUBLIC_URL" in outcome["message"]
     assert len(server.sandbox.store.rows("serviceendpoint")) == before
     wait_for(lambda: latest_report(rt.redis, connection_id), 120, message="the install's preflight")
-    with rt.sessions() as session:
-        assert session.get(Connection, connection_id).status == "healthy"
+
+    def status() -> str:
+        with rt.sessions() as session:
+            return session.get(Connection, connection_id).status
+    # The install goes on: its first sync runs and ends healthy (it may still be running right now).
+    wait_for(lambda: status() == "healthy", 120, message="the connection to be healthy after its first sync")
     page = app.extensions["test_client"].get("/admin/webhooks").get_data(as_text=True)
     assert "The webhook is not registered." in page and "is not https" in page
