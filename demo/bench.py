@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(bench_dir, ignore_errors=True)
     bench_dir.mkdir(parents=True)
     pg_dir = Path(tempfile.mkdtemp(prefix="pipewise-bench-pg-"))
-    server = pgserver.get_server(pg_dir, cleanup_mode="stop")
+    server = pgserver.get_server(pg_dir, cleanup_mode="delete")
     try:
         server.psql("CREATE DATABASE bench;")
         base, _, query = server.get_uri().partition("?")

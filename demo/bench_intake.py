@@ -287,7 +287,7 @@ def run(seconds: float, clients: int, share: float, workers: int, profile: Path 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     pg_dir = Path(tempfile.mkdtemp(prefix="pipewise-intake-pg-"))
-    server = pgserver.get_server(pg_dir, cleanup_mode="stop")
+    server = pgserver.get_server(pg_dir, cleanup_mode="delete")
     redis = RedisProcess(work / "redis", port=free_port()).start()
     try:
         server.psql("CREATE DATABASE intake;")

