@@ -208,8 +208,10 @@ class SyncEngine(BackfillReads, ChangeLogReads):
                 rows.append(row)
             if model in currency.CONVERTED_MODELS:
                 currency.convert_rows(session, organization_id, rows, currency.CONVERTED_MODELS[model])
+            written = [row["remote_id"] for row in rows]
+            before = rollups.before_write(session, run.connection_id, object_type, written)
             upsert(session, model, rows, conflict=("connection_id", "remote_id"))
-            rollups.refresh_written(session, run.connection_id, object_type, [row["remote_id"] for row in rows])
+            rollups.refresh_written(session, run.connection_id, object_type, written, before)
             if object_type == "currency_rate" and rows:
                 session.flush()
                 currency.reconvert(session, organization_id)

@@ -45,3 +45,27 @@ Index("ix_stage_fact_org_changed", OpportunityStageFact.organization_id, Opportu
 Index("ix_stage_fact_org_owner_changed", OpportunityStageFact.organization_id, OpportunityStageFact.owner_remote_id,
       OpportunityStageFact.changed_at)
 Index("ix_stage_fact_deal", OpportunityStageFact.connection_id, OpportunityStageFact.opportunity_remote_id)
+
+
+class OpenDealState(Base):
+    """One live open deal with what its stalled check reads: its latest activity and its current stage's entry.
+
+    Both times are the latest overall; a reader asking about an earlier moment reads the base rows for
+    the few deals whose latest is not before that moment.
+    """
+
+    __tablename__ = "open_deal_state"
+
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True)
+    opportunity_remote_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    owner_remote_id: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime | None]
+    # The deal's latest live activity (None: none logged).
+    last_activity_at: Mapped[datetime | None]
+    # The latest stage entry (see OpportunityStageFact.is_entry) into the stage the deal is in now.
+    stage_entered_at: Mapped[datetime | None]
+
+
+Index("ix_open_deal_state_org_owner", OpenDealState.organization_id, OpenDealState.owner_remote_id)

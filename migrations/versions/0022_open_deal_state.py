@@ -1,0 +1,45 @@
+"""the team panel's open-deal state (latest activity and current stage entry per open deal), backfilled
+
+Revision ID: 0022
+Revises: 0018
+Create Date: 2026-12-03
+"""
+from alembic import op
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+
+revision = '0022'
+down_revision = '0018'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'open_deal_state',
+        sa.Column('connection_id', sa.Integer(), nullable=False),
+        sa.Column('opportunity_remote_id', sa.String(length=64), nullable=False),
+        sa.Column('organization_id', sa.Integer(), nullable=False),
+        sa.Column('owner_remote_id', sa.String(length=64), nullable=True),
+        sa.Column('stage', sa.String(length=64), nullable=True),
+        sa.Column('created_at', sa.DateTime(), nullable=True),
+        sa.Column('last_activity_at', sa.DateTime(), nullable=True),
+        sa.Column('stage_entered_at', sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(['connection_id'], ['connection.id'], ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('connection_id', 'opportunity_remote_id'),
+    )
+    op.create_index('ix_open_deal_state_org_owner', 'open_deal_state', ['organization_id', 'owner_remote_id'])
+    # Backfill with the statement the sync engine keeps the rows with.
+    from sync import deal_state
+
+    session = Session(bind=op.get_bind())
+    for connection_id in list(session.scalars(sa.text('SELECT id FROM connection'))):
+        deal_state.rebuild_connection(session, connection_id)
+    session.flush()
+
+
+def downgrade() -> None:
+    op.drop_index('ix_open_deal_state_org_owner', table_name='open_deal_state')
+    op.drop_table('open_deal_state')
