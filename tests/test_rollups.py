@@ -1,9 +1,10 @@
-"""The team panel's stage rollup against the direct SQL it replaced, after random syncs on SQLite and PostgreSQL.
+"""The team panel's rollups against the direct SQL they replaced, after random syncs on SQLite and PostgreSQL.
 
-Each round writes random deal and stage-change rows the way the sync engine's page writer does (an
-upsert, then its rollup hook), stages remote deletes and applies them with the engine's own
-``_apply_deletes``; then the stage entries the views read from the rollup must equal the window
-functions over the raw rows, for several windows and scopes, and the rollup must equal a rebuild.
+Each round writes random deal, stage-change and activity rows with the sync engine's own page writer
+(its hooks around the upsert included), stages remote deletes and applies them with the engine's own
+``_apply_deletes``; then the stage entries and stalled deals the views read from the rollups must
+equal the direct SQL over the raw rows, for several windows and scopes, and every rollup must equal
+a rebuild after each page.
 """
 from __future__ import annotations
 
@@ -12,17 +13,19 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import and_, func, select
+from sqlalchemy import Float, and_, case, func, literal, select
 
 from connectors import common, registry
 from scoring import pipeline
 from scoring.coaching import coaching
-from scoring.pipeline import live_opportunities, pipeline_health, stage_entries, stage_stats
+from scoring.pipeline import (Table, days_between, live_opportunities, midnight, pipeline_health, record_url,
+                              stage_entries, stage_p75_days, stage_stats)
 from scoring.scope import Subject, owner_names
-from sync import rollups
+from sync import deal_state, rollups
 from sync.engine import SyncEngine
-from sync.models import Opportunity, OpportunityStageChange, SyncRun
-from sync.rollup_models import OpportunityStageFact
+from sync.models import Activity, Connection, Opportunity, OpportunityStageChange, SyncRun, User
+from sync.rollup_models import OpenDealState, OpportunityStageFact
+from sync.stages import stage_names
 from tests.test_manager_seed import (AS_OF, LOST, M1, M2, PERIOD, R1, R2, R3, REPS, STAGES, WON, prepare_store,
                                      seed_team)
 
@@ -59,6 +62,56 @@ def direct_entries(organization_id, owners, since, until, open_only=False):
                   .label("next_at"))
 
 
+def direct_stalled(session, organization_id, owners, as_of, idle_days=14, limit=50, p75=None):
+    """Stalled deals as the view computed them before the open-deal state: aggregates over the raw rows."""
+    now = midnight(as_of)
+    p75 = stage_p75_days(session, organization_id, as_of, owners) if p75 is None else p75
+    touched = (select(Activity.connection_id, Activity.what_remote_id, func.max(Activity.occurred_at).label("last_at"))
+               .join(Opportunity, and_(Opportunity.connection_id == Activity.connection_id,
+                                       Opportunity.remote_id == Activity.what_remote_id))
+               .where(Activity.organization_id == organization_id, Activity.deleted_at.is_(None),
+                      Activity.occurred_at < now, Opportunity.is_closed.is_(False),
+                      *live_opportunities(organization_id, owners))
+               .group_by(Activity.connection_id, Activity.what_remote_id).subquery("touched"))
+    stays = direct_entries(organization_id, owners, None, now, open_only=True).subquery("stays")
+    entered = (select(stays.c.connection_id, stays.c.opportunity_remote_id, func.max(stays.c.changed_at).label("at"))
+               .where(stays.c.stage == stays.c.current_stage)
+               .group_by(stays.c.connection_id, stays.c.opportunity_remote_id).subquery("entered"))
+    idle = days_between(func.coalesce(touched.c.last_at, Opportunity.remote_created_at), literal(now))
+    in_stage = days_between(func.coalesce(entered.c.at, Opportunity.remote_created_at), literal(now))
+    limit_days = case(p75, value=Opportunity.stage, else_=None) if p75 else literal(None, Float)
+    rows = session.execute(
+        select(Opportunity.connection_id, Opportunity.remote_id, Opportunity.name, Opportunity.owner_remote_id,
+               User.name, Opportunity.stage, Opportunity.amount, Opportunity.close_date, idle, in_stage, limit_days,
+               func.count().over())
+        .outerjoin(touched, and_(touched.c.connection_id == Opportunity.connection_id,
+                                 touched.c.what_remote_id == Opportunity.remote_id))
+        .outerjoin(entered, and_(entered.c.connection_id == Opportunity.connection_id,
+                                 entered.c.opportunity_remote_id == Opportunity.remote_id))
+        .outerjoin(User, and_(User.connection_id == Opportunity.connection_id,
+                              User.remote_id == Opportunity.owner_remote_id))
+        .where(*live_opportunities(organization_id, owners), Opportunity.is_closed.is_(False),
+               Opportunity.remote_created_at < now,
+               (idle >= idle_days) | and_(limit_days.is_not(None), in_stage > limit_days))
+        .order_by(idle.desc(), Opportunity.remote_id).limit(limit)).all()
+    connections = {c.id: c for c in session.scalars(select(Connection).where(Connection.organization_id == organization_id))}
+    stages, table = stage_names(session, organization_id), Table("stalled", [])
+    for row in rows:
+        stage, reasons = stages.label(row[5], row[0]), []
+        if row[8] >= idle_days:
+            reasons.append(f"no activity for {row[8]:.0f} days")
+        if row[10] is not None and row[9] > row[10]:
+            reasons.append(f"{row[9]:.0f} days in {stage} (P75 {row[10]:.0f})")
+        table.rows.append({"remote_id": row[1], "name": row[2] or row[1], "owner": row[3],
+                           "owner_name": row[4] or row[3], "stage": stage, "amount": row[6],
+                           "close_date": row[7], "idle_days": float(row[8]), "days_in_stage": float(row[9]),
+                           "stage_p75_days": float(row[10]) if row[10] is not None else None,
+                           "reason": "; ".join(reasons),
+                           "url": record_url(connections.get(row[0]), "opportunity", row[1])})
+    table.totals = {"count": int(rows[0][11]) if rows else 0}
+    return table
+
+
 def rows_of(session, query) -> list[tuple]:
     # SQLite gives a window function's timestamps as text: compare both stores' values as text.
     # Booleans likewise come as 0 and 1 from an expression.
@@ -71,9 +124,20 @@ def facts(session) -> list[tuple]:
     return rows_of(session, select(*[getattr(f, c) for c in rollups.FACT_COLUMNS]))
 
 
+def states(session) -> list[tuple]:
+    return rows_of(session, select(*[getattr(OpenDealState, c) for c in deal_state.COLUMNS]))
+
+
+def assert_rollups_current(session, org: int, done: list[str]) -> None:
+    """Every rollup row equals a rebuild from the rows it summarises."""
+    assert facts(session) == rows_of(session, rollups._facts(Opportunity.organization_id == org)), done
+    assert states(session) == rows_of(session, deal_state._states(Opportunity.organization_id == org)), done
+
+
 def to_common(stream, raw: dict):
     """The page writer's mapping step: these rows come already in the common shape."""
-    return {"opportunity": common.Opportunity, "opportunity_history": common.OpportunityStageChange}[stream.name](**raw)
+    return {"opportunity": common.Opportunity, "opportunity_history": common.OpportunityStageChange,
+            "task": common.Activity}[stream.name](**raw)
 
 
 class Syncer:
@@ -89,13 +153,14 @@ class Syncer:
 
     def start_run(self) -> None:
         self.run = SyncRun(connection_id=self.seed.connection_id, kind="incremental", status="running",
-                           streams={"opportunity": {}, "opportunity_history": {}}, changed_ids={}, errors=[])
+                           streams={"opportunity": {}, "opportunity_history": {}, "task": {}}, changed_ids={}, errors=[])
         self.session.add(self.run)
         self.session.flush()
 
     def write(self, object_type: str, rows: list[dict]) -> None:
         stream = registry.get("salesforce").provider.stream(
-            {"opportunity": "opportunity", "opportunity_stage_change": "opportunity_history"}[object_type])
+            {"opportunity": "opportunity", "opportunity_stage_change": "opportunity_history",
+             "activity": "task"}[object_type])
         page = [{"remote_data": {"n": self.rng.random()}, **row} for row in rows]
         self.engine._write_page(self.session, self.run, self.seed.organization_id, stream, page)
 
@@ -119,11 +184,19 @@ class Syncer:
         return sorted(self.session.scalars(select(OpportunityStageChange.remote_id).where(
             OpportunityStageChange.connection_id == self.seed.connection_id)))
 
+    def activity_ids(self) -> list[str]:
+        return sorted(self.session.scalars(select(Activity.remote_id).where(
+            Activity.connection_id == self.seed.connection_id)))
+
     def mutate(self) -> str:
         rng = self.rng
         kind = rng.choice(["new_deal", "owner_move", "close", "stage_move", "restage", "duplicate", "move_change",
-                           "delete_deal", "delete_change", "restore", "reopen"])
+                           "delete_deal", "delete_change", "restore", "reopen", "new_activity", "move_activity",
+                           "retime_activity", "delete_activity"])
         deal = rng.choice(self.deal_ids())
+        if kind.endswith("_activity"):
+            self.mutate_activity(kind, deal)
+            return kind
         if kind == "new_deal":
             self.n += 1
             remote_id = f"006NEW{self.n:012d}"
@@ -174,6 +247,29 @@ class Syncer:
                 self.write("opportunity", [{**self.deal(rng.choice(gone))}])
         return kind
 
+    def mutate_activity(self, kind: str, deal: str) -> None:
+        """A new activity on a deal, one moved to another deal or another time, or one deleted."""
+        if kind == "new_activity":
+            self.n += 1
+            self.write("activity", [{"remote_id": f"00TNEW{self.n:012d}", "kind": "call", "what_remote_id": deal,
+                                     "owner_remote_id": self.rng.choice(REPS), "occurred_at": self.moment()}])
+            return
+        # The activity a deal's state names is the one whose change the state must follow.
+        latest = self.session.scalars(select(Activity).where(
+            Activity.connection_id == self.seed.connection_id, Activity.deleted_at.is_(None),
+            Activity.what_remote_id.in_(select(OpenDealState.opportunity_remote_id)))
+            .order_by(Activity.occurred_at.desc(), Activity.remote_id)).first()
+        if latest is None:
+            return
+        if kind == "delete_activity":
+            self.stage_delete(Activity, latest.remote_id, "activity")
+            return
+        row = {"remote_id": latest.remote_id, "kind": latest.kind, "owner_remote_id": latest.owner_remote_id,
+               "what_remote_id": deal if kind == "move_activity" else latest.what_remote_id,
+               "occurred_at": latest.occurred_at - timedelta(days=self.rng.uniform(1, 300))
+               if kind == "retime_activity" else latest.occurred_at}
+        self.write("activity", [row])
+
     def deal(self, remote_id: str) -> dict:
         o = self.session.scalars(select(Opportunity).where(Opportunity.connection_id == self.seed.connection_id,
                                                            Opportunity.remote_id == remote_id)).one()
@@ -217,10 +313,10 @@ def test_rollup_equals_the_direct_sql_after_random_changes(db_url, rng_seed, mon
             syncer.start_run()
             for _ in range(12):
                 done.append(syncer.mutate())
-                # Each page leaves the rollup equal to the rows it summarises, in the page's transaction.
-                assert facts(session) == rows_of(session, rollups._facts(Opportunity.organization_id == org)), done
+                # Each page leaves the rollups equal to the rows they summarise, in the page's transaction.
+                assert_rollups_current(session, org, done)
             if round_ % 2:  # a run with more changes than it lists: the deletes are found, not listed
-                syncer.run.changed_ids = {"opportunity": "all", "opportunity_stage_change": "all"}
+                syncer.run.changed_ids = {"opportunity": "all", "opportunity_stage_change": "all", "activity": "all"}
             syncer.finish_run()
             session.commit()
             for since, until in WINDOWS:
@@ -233,11 +329,20 @@ def test_rollup_equals_the_direct_sql_after_random_changes(db_url, rng_seed, mon
             with monkeypatch.context() as patch:
                 patch.setattr(pipeline, "stage_entries", direct_entries)
                 assert views(session, org, names) == by_rollup
-            assert facts(session) == rows_of(session, rollups._facts(Opportunity.organization_id == org))
+            for as_of in (AS_OF, date(2023, 11, 3)):  # the second: many deals' latest activity comes after it
+                for owners in SCOPES:
+                    for idle_days in (14, 60):
+                        p75 = stage_p75_days(session, org, as_of, owners)
+                        shown = pipeline.stalled_deals(session, org, owners, as_of, idle_days, p75=p75)
+                        direct = direct_stalled(session, org, owners, as_of, idle_days, p75=p75)
+                        assert (shown.rows, shown.totals) == (direct.rows, direct.totals), (as_of, owners, done)
+            assert_rollups_current(session, org, done)
             session.commit()
-        # The random changes reached every kind of edit the rollup must follow.
-        assert {"new_deal", "owner_move", "close", "stage_move", "delete_deal"} <= set(done)
+        # The random changes reached every kind of edit the rollups must follow.
+        assert {"new_deal", "owner_move", "close", "stage_move", "delete_deal", "new_activity", "move_activity",
+                "retime_activity", "delete_activity"} <= set(done)
         assert session.scalar(select(func.count()).select_from(OpportunityStageFact)) > 100
+        assert session.scalar(select(func.count()).select_from(OpenDealState)) > 10
     engine.dispose()
 
 
