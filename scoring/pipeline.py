@@ -214,25 +214,37 @@ def stage_stats(session: Session, organization_id: int, owners, as_of: date, by_
     """
     since, until = midnight(as_of - timedelta(days=HISTORY_DAYS)), midnight(as_of)
     won_stages, lost_stages = won_lost_stages(session, organization_id, owners, since.date())
-    stays = stage_entries(organization_id, owners, since, until).cte("stays")
+    closing_stages = won_stages | lost_stages
+    # On PostgreSQL the team's P75 comes from the same pass as the conversion (percentile_disc skips
+    # the stays still going on, whose duration is NULL); the closing stages' rows only give their P75.
+    one_pass = with_p75 and not by_owner and session.get_bind().dialect.name == "postgresql"
+    stays = stage_entries(organization_id, owners, since, until)
+    stays = stays.subquery("stays") if one_pass else stays.cte("stays")
     lost = stays.c.next_stage.in_(sorted(lost_stages)) if lost_stages else literal(False)
     owner = stays.c.owner if by_owner else cast(null(), String)
+    days = days_between(stays.c.changed_at, stays.c.next_at)
     statement = (select(literal("c").label("kind"), stays.c.stage, owner.label("owner"), func.count().label("n"),
                         func.sum(case((and_(stays.c.next_stage.is_not(None), ~lost), 1), else_=0)).label("advanced"),
-                        func.sum(case((lost, 1), else_=0)).label("lost"),
-                        func.avg(days_between(stays.c.changed_at, stays.c.next_at)).label("days"))
-                 .where(stays.c.stage.not_in(sorted(won_stages | lost_stages)))
+                        func.sum(case((lost, 1), else_=0)).label("lost"), func.avg(days).label("days"),
+                        *([func.percentile_disc(0.75).within_group(days)] if one_pass else []))
                  .group_by(stays.c.stage, *([stays.c.owner] if by_owner else [])))
-    if with_p75:
+    if not one_pass:
+        statement = statement.where(stays.c.stage.not_in(sorted(closing_stages)))
+    if with_p75 and not one_pass:
         durations = (select(stays.c.stage, days_between(stays.c.changed_at, stays.c.next_at).label("days"))
                      .where(stays.c.next_at.is_not(None)).subquery("durations"))
         statement = statement.union_all(_p75_by_stage(session, durations))
     table = Table("conversion", list(CONVERSION_COLUMNS), note="Deals that entered each stage in the last 365 days.")
     p75: dict[str, float] = {}
-    for kind, stage, row_owner, entered, advanced, lost_count, days in session.execute(statement):
+    for kind, stage, row_owner, entered, advanced, lost_count, days, *rest in session.execute(statement):
         if kind == "p":
             p75[stage] = float(days)
             continue
+        if one_pass:
+            if rest[0] is not None:
+                p75[stage] = float(rest[0])
+            if stage in closing_stages:
+                continue
         entered, advanced, lost_count = int(entered), int(advanced or 0), int(lost_count or 0)
         table.rows.append({"stage": stage, **({"owner": row_owner} if by_owner else {}),
                            "entered": entered, "advanced": advanced, "lost": lost_count,

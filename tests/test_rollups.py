@@ -329,6 +329,10 @@ def test_rollup_equals_the_direct_sql_after_random_changes(db_url, rng_seed, mon
             with monkeypatch.context() as patch:
                 patch.setattr(pipeline, "stage_entries", direct_entries)
                 assert views(session, org, names) == by_rollup
+            for owners in SCOPES:  # one pass for conversion and P75 (PostgreSQL) == the two separate passes
+                conversion, p75 = stage_stats(session, org, owners, AS_OF, with_p75=True)
+                assert conversion.rows == stage_stats(session, org, owners, AS_OF)[0].rows
+                assert p75 == stage_stats(session, org, owners, AS_OF, by_owner=True, with_p75=True)[1]
             for as_of in (AS_OF, date(2023, 11, 3)):  # the second: many deals' latest activity comes after it
                 for owners in SCOPES:
                     for idle_days in (14, 60):

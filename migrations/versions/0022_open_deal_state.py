@@ -1,4 +1,5 @@
-"""the team panel's open-deal state (latest activity and current stage entry per open deal), backfilled
+"""the team panel's open-deal state (latest activity and current stage entry per open deal), backfilled;
+the stage facts' window index carries the columns the stage views read (PostgreSQL)
 
 Revision ID: 0022
 Revises: 0018
@@ -13,6 +14,10 @@ revision = '0022'
 down_revision = '0018'
 branch_labels = None
 depends_on = None
+
+# The columns as this revision wrote them (the model's list may grow later).
+WINDOW_COLUMNS = ['owner_remote_id', 'stage', 'is_entry', 'previous_at', 'deal_created_at', 'deal_is_closed',
+                  'deal_close_date', 'next_stage', 'next_at', 'connection_id', 'opportunity_remote_id', 'deal_stage']
 
 
 def upgrade() -> None:
@@ -31,6 +36,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('connection_id', 'opportunity_remote_id'),
     )
     op.create_index('ix_open_deal_state_org_owner', 'open_deal_state', ['organization_id', 'owner_remote_id'])
+    if op.get_bind().dialect.name == 'postgresql':
+        op.drop_index('ix_stage_fact_org_changed', table_name='opportunity_stage_fact')
+        op.create_index('ix_stage_fact_org_changed', 'opportunity_stage_fact', ['organization_id', 'changed_at'],
+                        postgresql_include=list(WINDOW_COLUMNS))
     # Backfill with the statement the sync engine keeps the rows with.
     from sync import deal_state
 
@@ -41,5 +50,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == 'postgresql':
+        op.drop_index('ix_stage_fact_org_changed', table_name='opportunity_stage_fact')
+        op.create_index('ix_stage_fact_org_changed', 'opportunity_stage_fact', ['organization_id', 'changed_at'])
     op.drop_index('ix_open_deal_state_org_owner', table_name='open_deal_state')
     op.drop_table('open_deal_state')
