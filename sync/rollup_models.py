@@ -74,3 +74,38 @@ class OpenDealState(Base):
 
 
 Index("ix_open_deal_state_org_owner", OpenDealState.organization_id, OpenDealState.owner_remote_id)
+
+
+class _ActivityCount:
+    """How many live activities of one kind an owner logged in one month or day (by occurred_at).
+
+    '' stands for no owner or no kind (key columns are never NULL); activities without a time are not counted.
+    """
+
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True)
+    owner_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # The first day of the month (or the day) counted.
+    starts_on: Mapped[date] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    activities: Mapped[int]
+
+
+class ActivityMonthCount(_ActivityCount, Base):
+    """Activities per owner, kind and calendar month: what whole months of a window read."""
+
+    __tablename__ = "activity_month_count"
+
+
+class ActivityDayCount(_ActivityCount, Base):
+    """Activities per owner, kind and day: what the days of a window's cut-short month read."""
+
+    __tablename__ = "activity_day_count"
+
+
+# Readers sum a window of counts from the index alone on PostgreSQL (an index-only scan).
+COUNT_COLUMNS = ("owner_key", "kind_key", "activities")
+Index("ix_activity_month_count_org_starts", ActivityMonthCount.organization_id, ActivityMonthCount.starts_on,
+      postgresql_include=list(COUNT_COLUMNS))
+Index("ix_activity_day_count_org_starts", ActivityDayCount.organization_id, ActivityDayCount.starts_on,
+      postgresql_include=list(COUNT_COLUMNS))

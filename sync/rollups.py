@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from sync import deal_state
+from sync import activity_counts, deal_state
 from sync.models import Connection, Opportunity, OpportunityStageChange
 from sync.rollup_models import OpportunityStageFact
 
@@ -101,23 +102,53 @@ def deals_of(session: Session, object_type: str, connection_id: int, remote_ids:
     return found
 
 
-def before_write(session: Session, connection_id: int, object_type: str, remote_ids: list[str]) -> set[str]:
-    """The hook before rows of one type are written: the deals those rows feed as stored now."""
-    if object_type in SUMMARISED and remote_ids:
-        return deals_of(session, object_type, connection_id, remote_ids)
-    return set()
+@dataclass
+class Before:
+    """What rows about to change fed before the change: their deals, and their activities' counts."""
+
+    deals: set[str] = field(default_factory=set)
+    activity_counts: dict = field(default_factory=dict)
+
+
+def before_write(session: Session, connection_id: int, object_type: str, remote_ids: list[str]) -> Before:
+    """The hook before rows of one type are written (or their deletes applied): what they feed as stored now."""
+    if object_type not in SUMMARISED or not remote_ids:
+        return Before()
+    return Before(deals_of(session, object_type, connection_id, remote_ids),
+                  activity_counts.contribution(session, connection_id, remote_ids)
+                  if object_type == "activity" else {})
 
 
 def refresh_written(session: Session, connection_id: int, object_type: str, remote_ids: list[str],
-                    before: set[str] = frozenset()) -> None:
+                    before: Before | None = None) -> None:
     """The hook after rows of one type were written: recompute the rollups those rows feed, then and now."""
-    if object_type in SUMMARISED and remote_ids:
-        refresh_rollups(session, connection_id, before | deals_of(session, object_type, connection_id, remote_ids))
+    if object_type not in SUMMARISED or not remote_ids:
+        return
+    before = before or Before()
+    refresh_rollups(session, connection_id, before.deals | deals_of(session, object_type, connection_id, remote_ids))
+    if object_type == "activity":
+        activity_counts.apply(session, connection_id, before.activity_counts,
+                              activity_counts.contribution(session, connection_id, remote_ids))
 
 
-def refresh_changed(session: Session, connection_id: int, changed_ids: dict | None) -> None:
-    """The hook after a run's deletes were applied: its changed (and deleted) ids, or "all" of a type."""
+def before_deletes(session: Session, connection_id: int, changed_ids: dict | None) -> Before | None:
+    """The hook before a run's deletes are applied: what its listed activities count for (None: too many to list)."""
+    listed = (changed_ids or {}).get("activity")
+    if listed == "all":
+        return None
+    return before_write(session, connection_id, "activity", list(listed or []))
+
+
+def refresh_changed(session: Session, connection_id: int, changed_ids: dict | None,
+                    before: Before | None = None) -> None:
+    """The hook after a run's deletes were applied: its changed (and deleted) ids, or "all" of a type,
+    and what ``before_deletes`` read of them."""
     changed = changed_ids or {}
+    if before is None or changed.get("activity") == "all":
+        activity_counts.rebuild_connection(session, connection_id)
+    else:
+        activity_counts.apply(session, connection_id, before.activity_counts, activity_counts.contribution(
+            session, connection_id, list(changed.get("activity") or [])))
     if any(changed.get(t) == "all" for t in SUMMARISED):
         # Too many ids to list: the facts find their deleted and restored deals themselves; the open
         # deals' state (one row per open deal, cheap to rebuild) is rebuilt whole.
@@ -153,6 +184,7 @@ def rebuild_connection(session: Session, connection_id: int) -> None:
     session.execute(delete(OpportunityStageFact).where(OpportunityStageFact.connection_id == connection_id))
     _insert(session, Opportunity.connection_id == connection_id)
     deal_state.rebuild_connection(session, connection_id)
+    activity_counts.rebuild_connection(session, connection_id)
 
 
 def rebuild_organization(session: Session, organization_id: int) -> None:

@@ -17,11 +17,13 @@ from sqlalchemy import Float, and_, case, func, literal, select
 
 from connectors import common, registry
 from scoring import pipeline
+from scoring.benchmarks import REP_ACTIVITY_KINDS, activity_counts as counted_activities
+from scoring.forecast_data import parse_period
 from scoring.coaching import coaching
 from scoring.pipeline import (Table, days_between, live_opportunities, midnight, pipeline_health, record_url,
                               stage_entries, stage_p75_days, stage_stats)
 from scoring.scope import Subject, owner_names
-from sync import deal_state, rollups
+from sync import activity_counts, deal_state, rollups
 from sync.engine import SyncEngine
 from sync.models import Activity, Connection, Opportunity, OpportunityStageChange, SyncRun, User
 from sync.rollup_models import OpenDealState, OpportunityStageFact
@@ -132,6 +134,24 @@ def assert_rollups_current(session, org: int, done: list[str]) -> None:
     """Every rollup row equals a rebuild from the rows it summarises."""
     assert facts(session) == rows_of(session, rollups._facts(Opportunity.organization_id == org)), done
     assert states(session) == rows_of(session, deal_state._states(Opportunity.organization_id == org)), done
+    for table, starts in activity_counts.GRAINS:
+        kept = select(*[getattr(table, c) for c in activity_counts.COLUMNS])
+        assert rows_of(session, kept) == rows_of(session, activity_counts._grouped(
+            Activity.organization_id == org, starts)), (table.__tablename__, done)
+
+
+def direct_activity_counts(session, org, owners, start_prev, start_now, upto):
+    """Rep activities per owner in the current and the previous period, as benchmarks counted them before."""
+    now, prev, end = midnight(start_now), midnight(start_prev), midnight(upto)
+    in_now = and_(Activity.occurred_at >= now, Activity.occurred_at < end)
+    rows = session.execute(
+        select(Activity.owner_remote_id, func.sum(case((in_now, 1), else_=0)),
+               func.sum(case((Activity.occurred_at < now, 1), else_=0)))
+        .where(Activity.organization_id == org, Activity.deleted_at.is_(None), Activity.kind.in_(REP_ACTIVITY_KINDS),
+               Activity.occurred_at >= prev, Activity.occurred_at < end,
+               Activity.owner_remote_id.in_(sorted(owners)) if owners is not None else True)
+        .group_by(Activity.owner_remote_id))
+    return {owner: (int(a), int(b)) for owner, a, b in rows if owner is not None}
 
 
 def to_common(stream, raw: dict):
@@ -264,7 +284,8 @@ class Syncer:
         if kind == "delete_activity":
             self.stage_delete(Activity, latest.remote_id, "activity")
             return
-        row = {"remote_id": latest.remote_id, "kind": latest.kind, "owner_remote_id": latest.owner_remote_id,
+        row = {"remote_id": latest.remote_id, "kind": self.rng.choice(["call", "email", "web_visit"]),
+               "owner_remote_id": self.rng.choice([*REPS, None, latest.owner_remote_id]),
                "what_remote_id": deal if kind == "move_activity" else latest.what_remote_id,
                "occurred_at": latest.occurred_at - timedelta(days=self.rng.uniform(1, 300))
                if kind == "retime_activity" else latest.occurred_at}
@@ -340,6 +361,13 @@ def test_rollup_equals_the_direct_sql_after_random_changes(db_url, rng_seed, mon
                         shown = pipeline.stalled_deals(session, org, owners, as_of, idle_days, p75=p75)
                         direct = direct_stalled(session, org, owners, as_of, idle_days, p75=p75)
                         assert (shown.rows, shown.totals) == (direct.rows, direct.totals), (as_of, owners, done)
+            for period, as_of in ((PERIOD, AS_OF), (parse_period("2023-Q4"), date(2023, 11, 17)),
+                                  (parse_period("2024-02"), date(2024, 3, 1))):
+                previous = period.previous()
+                for owners in SCOPES:
+                    upto = min(as_of, period.end)
+                    assert counted_activities(session, org, owners, previous.start, period.start, upto) == \
+                        direct_activity_counts(session, org, owners, previous.start, period.start, upto), done
             assert_rollups_current(session, org, done)
             session.commit()
         # The random changes reached every kind of edit the rollups must follow.
