@@ -39,24 +39,16 @@ class day_start(FunctionElement):
     name = "day_start"
 
 
+# PostgreSQL truncates; SQLite's date() takes modifiers ("start of month") on its stored text.
+TRUNCATE = {"month_start": ("CAST(date_trunc('month', {}) AS DATE)", "date({}, 'start of month')"),
+            "day_start": ("CAST({} AS DATE)", "date({})")}
+
+
 @compiles(month_start)
-def _month_start_postgresql(element, compiler, **kw):
-    return f"CAST(date_trunc('month', {compiler.process(element.clauses, **kw)}) AS DATE)"
-
-
-@compiles(month_start, "sqlite")
-def _month_start_sqlite(element, compiler, **kw):
-    return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
-
-
 @compiles(day_start)
-def _day_start(element, compiler, **kw):
-    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
-
-
-@compiles(day_start, "sqlite")
-def _day_start_sqlite(element, compiler, **kw):
-    return f"date({compiler.process(element.clauses, **kw)})"
+def _start(element, compiler, **kw):
+    postgresql, sqlite = TRUNCATE[element.name]
+    return (sqlite if compiler.dialect.name == "sqlite" else postgresql).format(compiler.process(element.clauses, **kw))
 
 
 GRAINS = ((ActivityMonthCount, month_start), (ActivityDayCount, day_start))

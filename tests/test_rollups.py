@@ -20,14 +20,14 @@ from scoring import pipeline
 from scoring.benchmarks import REP_ACTIVITY_KINDS, activity_counts as counted_activities
 from scoring.forecast_data import parse_period
 from scoring.coaching import coaching
-from scoring.pipeline import (Table, days_between, live_opportunities, midnight, pipeline_health, record_url,
-                              stage_entries, stage_p75_days, stage_stats)
+from scoring.pipeline import (days_between, live_opportunities, midnight, pipeline_health, stage_entries,
+                              stage_p75_days, stage_stats)
+from scoring.stalled import stalled_deals, stalled_table
 from scoring.scope import Subject, owner_names
 from sync import activity_counts, deal_state, rollups
 from sync.engine import SyncEngine
-from sync.models import Activity, Connection, Opportunity, OpportunityStageChange, SyncRun, User
+from sync.models import Activity, Opportunity, OpportunityStageChange, SyncRun, User
 from sync.rollup_models import OpenDealState, OpportunityStageFact
-from sync.stages import stage_names
 from tests.test_manager_seed import (AS_OF, LOST, M1, M2, PERIOD, R1, R2, R3, REPS, STAGES, WON, prepare_store,
                                      seed_team)
 
@@ -96,22 +96,8 @@ def direct_stalled(session, organization_id, owners, as_of, idle_days=14, limit=
                Opportunity.remote_created_at < now,
                (idle >= idle_days) | and_(limit_days.is_not(None), in_stage > limit_days))
         .order_by(idle.desc(), Opportunity.remote_id).limit(limit)).all()
-    connections = {c.id: c for c in session.scalars(select(Connection).where(Connection.organization_id == organization_id))}
-    stages, table = stage_names(session, organization_id), Table("stalled", [])
-    for row in rows:
-        stage, reasons = stages.label(row[5], row[0]), []
-        if row[8] >= idle_days:
-            reasons.append(f"no activity for {row[8]:.0f} days")
-        if row[10] is not None and row[9] > row[10]:
-            reasons.append(f"{row[9]:.0f} days in {stage} (P75 {row[10]:.0f})")
-        table.rows.append({"remote_id": row[1], "name": row[2] or row[1], "owner": row[3],
-                           "owner_name": row[4] or row[3], "stage": stage, "amount": row[6],
-                           "close_date": row[7], "idle_days": float(row[8]), "days_in_stage": float(row[9]),
-                           "stage_p75_days": float(row[10]) if row[10] is not None else None,
-                           "reason": "; ".join(reasons),
-                           "url": record_url(connections.get(row[0]), "opportunity", row[1])})
-    table.totals = {"count": int(rows[0][11]) if rows else 0}
-    return table
+    return stalled_table(session, organization_id, [row[:11] for row in rows], idle_days,
+                         rows[0][11] if rows else 0)
 
 
 def rows_of(session, query) -> list[tuple]:
@@ -358,7 +344,7 @@ def test_rollup_equals_the_direct_sql_after_random_changes(db_url, rng_seed, mon
                 for owners in SCOPES:
                     for idle_days in (14, 60):
                         p75 = stage_p75_days(session, org, as_of, owners)
-                        shown = pipeline.stalled_deals(session, org, owners, as_of, idle_days, p75=p75)
+                        shown = stalled_deals(session, org, owners, as_of, idle_days, p75=p75)
                         direct = direct_stalled(session, org, owners, as_of, idle_days, p75=p75)
                         assert (shown.rows, shown.totals) == (direct.rows, direct.totals), (as_of, owners, done)
             for period, as_of in ((PERIOD, AS_OF), (parse_period("2023-Q4"), date(2023, 11, 17)),
