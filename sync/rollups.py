@@ -2,9 +2,11 @@
 
 Every writer of deals, stage changes and activities calls the hooks: the sync engine's page writer
 ``before_write`` and ``refresh_written`` around its upsert (an activity moved to another deal leaves
-its former deal to recompute, known only before the write), a run's deletes ``refresh_changed`` with
-the run's changed ids. A refresh deletes the touched deals' rollup rows and inserts them again from
-the store with one set-based statement per chunk of deals, so a crash leaves either both or neither.
+its former deal to recompute, known only before the write), a run's deletes ``before_deletes`` and
+``refresh_changed`` with the run's changed ids. A refresh deletes the touched deals' rollup rows and
+inserts them again from the store with one set-based statement per chunk of deals; activity counts
+change by the difference the touched activities make (``sync.activity_counts``). All of it happens in
+the writer's transaction, so a crash leaves either both or neither.
 """
 from __future__ import annotations
 
@@ -125,10 +127,14 @@ def refresh_written(session: Session, connection_id: int, object_type: str, remo
     if object_type not in SUMMARISED or not remote_ids:
         return
     before = before or Before()
-    refresh_rollups(session, connection_id, before.deals | deals_of(session, object_type, connection_id, remote_ids))
-    if object_type == "activity":
-        activity_counts.apply(session, connection_id, before.activity_counts,
-                              activity_counts.contribution(session, connection_id, remote_ids))
+    deals = before.deals | deals_of(session, object_type, connection_id, remote_ids)
+    if object_type != "activity":
+        refresh_rollups(session, connection_id, deals)
+        return
+    # Activities feed no stage fact: only their deals' state and the counts.
+    deal_state.refresh(session, connection_id, deals)
+    activity_counts.apply(session, connection_id, before.activity_counts,
+                          activity_counts.contribution(session, connection_id, remote_ids))
 
 
 def before_deletes(session: Session, connection_id: int, changed_ids: dict | None) -> Before | None:
