@@ -17,9 +17,10 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from scoring.forecast_data import Period
-from scoring.pipeline import Table, days_between, live_opportunities, midnight
+from scoring.pipeline import Table, days_between, live_opportunities
 from scoring.scope import owner_filter
-from sync.models import Activity, Opportunity
+from sync.models import Opportunity
+from sync.rollup_models import ActivityDayCount, ActivityMonthCount
 
 # Activities a rep does themselves; marketing touches (web visits, email opens) are not effort.
 REP_ACTIVITY_KINDS = ("call", "email", "meeting", "task")
@@ -70,24 +71,38 @@ def rep_figures(session: Session, organization_id: int, owners, period: Period,
             entry["win_rate" + suffix] = won_count / closed if closed else None
             entry["avg_deal" + suffix] = float(avg_deal) if avg_deal is not None else None
             entry["cycle_days" + suffix] = float(cycle_days) if cycle_days is not None else None
-    start_now, start_prev, end_now = midnight(period.start), midnight(previous.start), midnight(upto)
-    in_now = and_(Activity.occurred_at >= start_now, Activity.occurred_at < end_now)
-    activity_rows = session.execute(
-        select(Activity.owner_remote_id, func.sum(case((in_now, 1), else_=0)),
-               func.sum(case((Activity.occurred_at < start_now, 1), else_=0)))
-        .where(Activity.organization_id == organization_id, Activity.deleted_at.is_(None),
-               Activity.kind.in_(REP_ACTIVITY_KINDS), Activity.occurred_at >= start_prev,
-               Activity.occurred_at < end_now, owner_filter(Activity.owner_remote_id, owners))
-        .group_by(Activity.owner_remote_id))
-    for owner, current, earlier in activity_rows:
+    for owner, (current, earlier) in activity_counts(session, organization_id, owners, previous.start,
+                                                     period.start, upto).items():
         if owner is None:
             continue
         entry = out.setdefault(owner, {})
-        entry["activities"], entry["activities_prev"] = int(current or 0), int(earlier or 0)
+        entry["activities"], entry["activities_prev"] = current, earlier
     for entry in out.values():
         entry.setdefault("activities", 0)
         entry.setdefault("activities_prev", 0)
     return out
+
+
+def activity_counts(session: Session, organization_id: int, owners, start_prev: date, start_now: date,
+                    upto: date) -> dict[str | None, tuple[int, int]]:
+    """Per owner with any: the rep activities logged in [start_now, upto) and in [start_prev, start_now)
+    (activities of no one are left out).
+
+    Whole months come from the monthly counts the sync keeps (sync.activity_counts), the days of the
+    month ``upto`` cuts short from its daily counts.
+    """
+    out: dict[str | None, list[int]] = {}
+    cut = upto.replace(day=1)
+    for table, start, end in ((ActivityMonthCount, start_prev, cut), (ActivityDayCount, max(cut, start_prev), upto)):
+        # Whole months on either side of start_now; the cut-short month's days all on one side.
+        current = table.starts_on >= start_now
+        for owner, is_current, n in session.execute(
+                select(table.owner_key, current, func.sum(table.activities))
+                .where(table.organization_id == organization_id, table.kind_key.in_(REP_ACTIVITY_KINDS),
+                       table.starts_on >= start, table.starts_on < end, owner_filter(table.owner_key, owners))
+                .group_by(table.owner_key, current)):
+            out.setdefault(owner or None, [0, 0])[0 if is_current else 1] += int(n)
+    return {owner: (current, earlier) for owner, (current, earlier) in out.items() if owner is not None}
 
 
 def quartiles(values: list[float]) -> tuple[float, float, float]:

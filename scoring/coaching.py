@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from scoring.benchmarks import METRICS, rep_figures, team_marks
 from scoring.forecast_data import Period
-from scoring.pipeline import Table, ratio, stalled_deals, stage_conversion
+from scoring.pipeline import Table, ratio, stage_conversion
+from scoring.stalled import stalled_deals
 
 MIN_GAP = 0.05
 MAX_GAPS = 3

@@ -19,7 +19,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from connectors import registry
 from scoring.forecast_data import Period
 from scoring.scope import owner_filter
-from sync.models import Activity, Connection, Opportunity, User
+from sync.models import Connection, Opportunity
 from sync.rollup_models import OpportunityStageFact
 from sync.stages import StageNames, stage_names
 
@@ -213,25 +213,37 @@ def stage_stats(session: Session, organization_id: int, owners, as_of: date, by_
     """
     since, until = midnight(as_of - timedelta(days=HISTORY_DAYS)), midnight(as_of)
     won_stages, lost_stages = won_lost_stages(session, organization_id, owners, since.date())
-    stays = stage_entries(organization_id, owners, since, until).cte("stays")
+    closing_stages = won_stages | lost_stages
+    # On PostgreSQL the team's P75 comes from the same pass as the conversion (percentile_disc skips
+    # the stays still going on, whose duration is NULL); the closing stages' rows only give their P75.
+    one_pass = with_p75 and not by_owner and session.get_bind().dialect.name == "postgresql"
+    stays = stage_entries(organization_id, owners, since, until)
+    stays = stays.subquery("stays") if one_pass else stays.cte("stays")
     lost = stays.c.next_stage.in_(sorted(lost_stages)) if lost_stages else literal(False)
     owner = stays.c.owner if by_owner else cast(null(), String)
+    days = days_between(stays.c.changed_at, stays.c.next_at)
     statement = (select(literal("c").label("kind"), stays.c.stage, owner.label("owner"), func.count().label("n"),
                         func.sum(case((and_(stays.c.next_stage.is_not(None), ~lost), 1), else_=0)).label("advanced"),
-                        func.sum(case((lost, 1), else_=0)).label("lost"),
-                        func.avg(days_between(stays.c.changed_at, stays.c.next_at)).label("days"))
-                 .where(stays.c.stage.not_in(sorted(won_stages | lost_stages)))
+                        func.sum(case((lost, 1), else_=0)).label("lost"), func.avg(days).label("days"),
+                        *([func.percentile_disc(0.75).within_group(days)] if one_pass else []))
                  .group_by(stays.c.stage, *([stays.c.owner] if by_owner else [])))
-    if with_p75:
+    if not one_pass:
+        statement = statement.where(stays.c.stage.not_in(sorted(closing_stages)))
+    if with_p75 and not one_pass:
         durations = (select(stays.c.stage, days_between(stays.c.changed_at, stays.c.next_at).label("days"))
                      .where(stays.c.next_at.is_not(None)).subquery("durations"))
         statement = statement.union_all(_p75_by_stage(session, durations))
     table = Table("conversion", list(CONVERSION_COLUMNS), note="Deals that entered each stage in the last 365 days.")
     p75: dict[str, float] = {}
-    for kind, stage, row_owner, entered, advanced, lost_count, days in session.execute(statement):
+    for kind, stage, row_owner, entered, advanced, lost_count, days, *rest in session.execute(statement):
         if kind == "p":
             p75[stage] = float(days)
             continue
+        if one_pass:
+            if rest[0] is not None:
+                p75[stage] = float(rest[0])
+            if stage in closing_stages:
+                continue
         entered, advanced, lost_count = int(entered), int(advanced or 0), int(lost_count or 0)
         table.rows.append({"stage": stage, **({"owner": row_owner} if by_owner else {}),
                            "entered": entered, "advanced": advanced, "lost": lost_count,
@@ -313,72 +325,11 @@ def deals_closing(session: Session, organization_id: int, owners, period: Period
     return table
 
 
-def stalled_deals(session: Session, organization_id: int, owners, as_of: date,
-                  idle_days: int = DEFAULT_IDLE_DAYS, limit: int = STALLED_LIMIT,
-                  p75: dict[str, float] | None = None) -> Table:
-    """Open deals with no activity for idle_days, or in their stage longer than its P75 (default:
-    the P75 over the same owners' deals; the panel passes the team's)."""
-    now = midnight(as_of)
-    p75 = stage_p75_days(session, organization_id, as_of, owners) if p75 is None else p75
-    touched = (select(Activity.connection_id, Activity.what_remote_id,
-                      func.max(Activity.occurred_at).label("last_at"))
-               .join(Opportunity, and_(Opportunity.connection_id == Activity.connection_id,
-                                       Opportunity.remote_id == Activity.what_remote_id))
-               .where(Activity.organization_id == organization_id, Activity.deleted_at.is_(None),
-                      Activity.occurred_at < now, Opportunity.is_closed.is_(False),
-                      *live_opportunities(organization_id, owners))
-               .group_by(Activity.connection_id, Activity.what_remote_id).subquery("touched"))
-    stays = stage_entries(organization_id, owners, None, now, open_only=True).subquery("stays")
-    entered = (select(stays.c.connection_id, stays.c.opportunity_remote_id,
-                      func.max(stays.c.changed_at).label("entered_at"))
-               .where(stays.c.stage == stays.c.current_stage)
-               .group_by(stays.c.connection_id, stays.c.opportunity_remote_id).subquery("entered"))
-    last_touch = func.coalesce(touched.c.last_at, Opportunity.remote_created_at)
-    idle = days_between(last_touch, literal(now))
-    in_stage = days_between(func.coalesce(entered.c.entered_at, Opportunity.remote_created_at), literal(now))
-    limit_days = case(p75, value=Opportunity.stage, else_=None) if p75 else literal(None, Float)
-    too_long = and_(limit_days.is_not(None), in_stage > limit_days)
-    rows = session.execute(
-        select(Opportunity.connection_id, Opportunity.remote_id, Opportunity.name, Opportunity.owner_remote_id,
-               User.name, Opportunity.stage, Opportunity.amount, Opportunity.close_date, idle, in_stage,
-               limit_days, func.count().over())
-        .outerjoin(touched, and_(touched.c.connection_id == Opportunity.connection_id,
-                                 touched.c.what_remote_id == Opportunity.remote_id))
-        .outerjoin(entered, and_(entered.c.connection_id == Opportunity.connection_id,
-                                 entered.c.opportunity_remote_id == Opportunity.remote_id))
-        .outerjoin(User, and_(User.connection_id == Opportunity.connection_id,
-                              User.remote_id == Opportunity.owner_remote_id))
-        .where(*live_opportunities(organization_id, owners), Opportunity.is_closed.is_(False),
-               Opportunity.remote_created_at < now, (idle >= idle_days) | too_long)
-        .order_by(idle.desc(), Opportunity.remote_id).limit(limit)).all()
-    connections = {c.id: c for c in session.scalars(
-        select(Connection).where(Connection.organization_id == organization_id))}
-    table = Table("stalled", [("name", "Deal"), ("owner_name", "Owner"), ("stage", "Stage"),
-                              ("amount", "Amount"), ("close_date", "Close date"),
-                              ("idle_days", "Days without activity"), ("days_in_stage", "Days in stage"),
-                              ("stage_p75_days", "Stage P75 (days)"), ("reason", "Why"), ("url", "CRM link")],
-                  note=f"No activity for {idle_days} days, or longer in the stage than 3 in 4 deals stay.")
-    stages = stage_names(session, organization_id)
-    for row in rows:
-        reasons, stage = [], stages.label(row[5], row[0])
-        if row[8] >= idle_days:
-            reasons.append(f"no activity for {row[8]:.0f} days")
-        if row[10] is not None and row[9] > row[10]:
-            reasons.append(f"{row[9]:.0f} days in {stage} (P75 {row[10]:.0f})")
-        table.rows.append({"remote_id": row[1], "name": row[2] or row[1], "owner": row[3],
-                           "owner_name": row[4] or row[3], "stage": stage, "amount": row[6],
-                           "close_date": row[7], "idle_days": float(row[8]), "days_in_stage": float(row[9]),
-                           "stage_p75_days": float(row[10]) if row[10] is not None else None,
-                           "reason": "; ".join(reasons),
-                           "url": record_url(connections.get(row[0]), "opportunity", row[1])})
-    table.totals = {"count": int(rows[0][11]) if rows else 0}
-    return table
-
-
 def pipeline_health(session: Session, organization_id: int, subject, period: Period, as_of: date,
                     names: dict[str, str], idle_days: int = DEFAULT_IDLE_DAYS) -> dict[str, Any]:
     """The pipeline-health view: figures, then the stage, owner, conversion and stalled tables."""
     from scoring.quotas import quota_for, quotas_by_owner
+    from scoring.stalled import stalled_deals
 
     owners = subject.owners
     per_owner = period_figures(session, organization_id, owners, period, as_of, group_by_owner=True)

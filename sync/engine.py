@@ -208,8 +208,10 @@ class SyncEngine(BackfillReads, ChangeLogReads):
                 rows.append(row)
             if model in currency.CONVERTED_MODELS:
                 currency.convert_rows(session, organization_id, rows, currency.CONVERTED_MODELS[model])
+            written = [row["remote_id"] for row in rows]
+            before = rollups.before_write(session, run.connection_id, object_type, written)
             upsert(session, model, rows, conflict=("connection_id", "remote_id"))
-            rollups.refresh_written(session, run.connection_id, object_type, [row["remote_id"] for row in rows])
+            rollups.refresh_written(session, run.connection_id, object_type, written, before)
             if object_type == "currency_rate" and rows:
                 session.flush()
                 currency.reconvert(session, organization_id)
@@ -324,6 +326,7 @@ class SyncEngine(BackfillReads, ChangeLogReads):
         now = utcnow()
         total = 0
         object_types = {t for name in (run.streams or {}) for t in self.provider.stream(name).object_types()}
+        before = rollups.before_deletes(session, run.connection_id, run.changed_ids)
         for object_type in object_types:
             model = SYNCED_MODELS[object_type]
             result = session.execute(update(model).where(
@@ -333,5 +336,5 @@ class SyncEngine(BackfillReads, ChangeLogReads):
             session.execute(update(model).where(
                 model.connection_id == run.connection_id, model.remote_deleted.is_(False),
                 model.deleted_at.is_not(None)).values(deleted_at=None))
-        rollups.refresh_changed(session, run.connection_id, run.changed_ids)
+        rollups.refresh_changed(session, run.connection_id, run.changed_ids, before)
         return total

@@ -41,7 +41,71 @@ class OpportunityStageFact(Base):
     next_at: Mapped[datetime | None]
 
 
-Index("ix_stage_fact_org_changed", OpportunityStageFact.organization_id, OpportunityStageFact.changed_at)
+# On PostgreSQL the window scan of the stage views reads this index alone (an index-only scan): it
+# carries every column they read.
+WINDOW_COLUMNS = ("owner_remote_id", "stage", "is_entry", "previous_at", "deal_created_at", "deal_is_closed",
+                  "deal_close_date", "next_stage", "next_at", "connection_id", "opportunity_remote_id", "deal_stage")
+Index("ix_stage_fact_org_changed", OpportunityStageFact.organization_id, OpportunityStageFact.changed_at,
+      postgresql_include=list(WINDOW_COLUMNS))
 Index("ix_stage_fact_org_owner_changed", OpportunityStageFact.organization_id, OpportunityStageFact.owner_remote_id,
       OpportunityStageFact.changed_at)
 Index("ix_stage_fact_deal", OpportunityStageFact.connection_id, OpportunityStageFact.opportunity_remote_id)
+
+
+class OpenDealState(Base):
+    """One live open deal with what its stalled check reads: its latest activity and its current stage's entry.
+
+    Both times are the latest overall; a reader asking about an earlier moment reads the base rows for
+    the few deals whose latest is not before that moment.
+    """
+
+    __tablename__ = "open_deal_state"
+
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True)
+    opportunity_remote_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    owner_remote_id: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime | None]
+    # The deal's latest live activity (None: none logged).
+    last_activity_at: Mapped[datetime | None]
+    # The latest stage entry (see OpportunityStageFact.is_entry) into the stage the deal is in now.
+    stage_entered_at: Mapped[datetime | None]
+
+
+Index("ix_open_deal_state_org_owner", OpenDealState.organization_id, OpenDealState.owner_remote_id)
+
+
+class _ActivityCount:
+    """How many live activities of one kind an owner logged in one month or day (by occurred_at).
+
+    '' stands for no owner or no kind (key columns are never NULL); activities without a time are not counted.
+    """
+
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True)
+    owner_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # The first day of the month (or the day) counted.
+    starts_on: Mapped[date] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    activities: Mapped[int]
+
+
+class ActivityMonthCount(_ActivityCount, Base):
+    """Activities per owner, kind and calendar month: what whole months of a window read."""
+
+    __tablename__ = "activity_month_count"
+
+
+class ActivityDayCount(_ActivityCount, Base):
+    """Activities per owner, kind and day: what the days of a window's cut-short month read."""
+
+    __tablename__ = "activity_day_count"
+
+
+# Readers sum a window of counts from the index alone on PostgreSQL (an index-only scan).
+COUNT_COLUMNS = ("owner_key", "kind_key", "activities")
+Index("ix_activity_month_count_org_starts", ActivityMonthCount.organization_id, ActivityMonthCount.starts_on,
+      postgresql_include=list(COUNT_COLUMNS))
+Index("ix_activity_day_count_org_starts", ActivityDayCount.organization_id, ActivityDayCount.starts_on,
+      postgresql_include=list(COUNT_COLUMNS))

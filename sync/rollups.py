@@ -1,25 +1,30 @@
 """Keep the panel's rollups equal to the rows they summarise, in the transaction that changes those rows.
 
-Every writer of deals and stage changes calls one hook: ``refresh_rollups`` with the deals it
-touched (the sync engine's page writer, a run's deletes), or ``refresh_changed`` with a run's
-changed ids. A refresh deletes the touched deals' facts and inserts them again from the store with
-one set-based statement per chunk of deals, so a crash leaves either both or neither.
+Every writer of deals, stage changes and activities calls the hooks: the sync engine's page writer
+``before_write`` and ``refresh_written`` around its upsert (an activity moved to another deal leaves
+its former deal to recompute, known only before the write), a run's deletes ``before_deletes`` and
+``refresh_changed`` with the run's changed ids. A refresh deletes the touched deals' rollup rows and
+inserts them again from the store with one set-based statement per chunk of deals; activity counts
+change by the difference the touched activities make (``sync.activity_counts``). All of it happens in
+the writer's transaction, so a crash leaves either both or neither.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from sync import activity_counts, deal_state
 from sync.models import Connection, Opportunity, OpportunityStageChange
 from sync.rollup_models import OpportunityStageFact
 
 log = logging.getLogger(__name__)
 CHUNK = 500
-# The object types whose rows the stage facts summarise.
-SUMMARISED = ("opportunity", "opportunity_stage_change")
+# The object types whose rows the rollups summarise.
+SUMMARISED = ("opportunity", "opportunity_stage_change", "activity")
 
 
 def _facts(deals) -> "select":
@@ -75,12 +80,15 @@ def refresh_rollups(session: Session, connection_id: int, deal_ids: Iterable[str
         session.execute(delete(fact).where(fact.connection_id == connection_id,
                                            fact.opportunity_remote_id.in_(chunk)))
         _insert(session, and_(Opportunity.connection_id == connection_id, Opportunity.remote_id.in_(chunk)))
+    deal_state.refresh(session, connection_id, ids)
 
 
 def deals_of(session: Session, object_type: str, connection_id: int, remote_ids: list[str]) -> set[str]:
     """The deals whose rollups rows of this type touch: the deals themselves, or a change's deal before and now."""
     if object_type == "opportunity":
         return set(remote_ids)
+    if object_type == "activity":
+        return deal_state.deals_of_activities(session, connection_id, remote_ids)
     if object_type != "opportunity_stage_change" or not remote_ids:
         return set()
     change, fact = OpportunityStageChange, OpportunityStageFact
@@ -96,17 +104,62 @@ def deals_of(session: Session, object_type: str, connection_id: int, remote_ids:
     return found
 
 
-def refresh_written(session: Session, connection_id: int, object_type: str, remote_ids: list[str]) -> None:
-    """The hook after rows of one type were written: recompute the rollups those rows feed."""
-    if object_type in SUMMARISED and remote_ids:
-        refresh_rollups(session, connection_id, deals_of(session, object_type, connection_id, remote_ids))
+@dataclass
+class Before:
+    """What rows about to change fed before the change: their deals, and their activities' counts."""
+
+    deals: set[str] = field(default_factory=set)
+    activity_counts: dict = field(default_factory=dict)
 
 
-def refresh_changed(session: Session, connection_id: int, changed_ids: dict | None) -> None:
-    """The hook after a run's deletes were applied: its changed (and deleted) ids, or "all" of a type."""
+def before_write(session: Session, connection_id: int, object_type: str, remote_ids: list[str]) -> Before:
+    """The hook before rows of one type are written (or their deletes applied): what they feed as stored now."""
+    if object_type not in SUMMARISED or not remote_ids:
+        return Before()
+    return Before(deals_of(session, object_type, connection_id, remote_ids),
+                  activity_counts.contribution(session, connection_id, remote_ids)
+                  if object_type == "activity" else {})
+
+
+def refresh_written(session: Session, connection_id: int, object_type: str, remote_ids: list[str],
+                    before: Before | None = None) -> None:
+    """The hook after rows of one type were written: recompute the rollups those rows feed, then and now."""
+    if object_type not in SUMMARISED or not remote_ids:
+        return
+    before = before or Before()
+    deals = before.deals | deals_of(session, object_type, connection_id, remote_ids)
+    if object_type != "activity":
+        refresh_rollups(session, connection_id, deals)
+        return
+    # Activities feed no stage fact: only their deals' state and the counts.
+    deal_state.refresh(session, connection_id, deals)
+    activity_counts.apply(session, connection_id, before.activity_counts,
+                          activity_counts.contribution(session, connection_id, remote_ids))
+
+
+def before_deletes(session: Session, connection_id: int, changed_ids: dict | None) -> Before | None:
+    """The hook before a run's deletes are applied: what its listed activities count for (None: too many to list)."""
+    listed = (changed_ids or {}).get("activity")
+    if listed == "all":
+        return None
+    return before_write(session, connection_id, "activity", list(listed or []))
+
+
+def refresh_changed(session: Session, connection_id: int, changed_ids: dict | None,
+                    before: Before | None = None) -> None:
+    """The hook after a run's deletes were applied: its changed (and deleted) ids, or "all" of a type,
+    and what ``before_deletes`` read of them."""
     changed = changed_ids or {}
+    if before is None or changed.get("activity") == "all":
+        activity_counts.rebuild_connection(session, connection_id)
+    else:
+        activity_counts.apply(session, connection_id, before.activity_counts, activity_counts.contribution(
+            session, connection_id, list(changed.get("activity") or [])))
     if any(changed.get(t) == "all" for t in SUMMARISED):
+        # Too many ids to list: the facts find their deleted and restored deals themselves; the open
+        # deals' state (one row per open deal, cheap to rebuild) is rebuilt whole.
         refresh_rollups(session, connection_id, deleted_or_restored(session, connection_id))
+        deal_state.rebuild_connection(session, connection_id)
         return
     deals: set[str] = set()
     for object_type in SUMMARISED:
@@ -136,6 +189,8 @@ def rebuild_connection(session: Session, connection_id: int) -> None:
     """Recompute every rollup row of one connection."""
     session.execute(delete(OpportunityStageFact).where(OpportunityStageFact.connection_id == connection_id))
     _insert(session, Opportunity.connection_id == connection_id)
+    deal_state.rebuild_connection(session, connection_id)
+    activity_counts.rebuild_connection(session, connection_id)
 
 
 def rebuild_organization(session: Session, organization_id: int) -> None:

@@ -1,9 +1,10 @@
-"""The team panel's stage rollup against the direct SQL it replaced, after random syncs on SQLite and PostgreSQL.
+"""The team panel's rollups against the direct SQL they replaced, after random syncs on SQLite and PostgreSQL.
 
-Each round writes random deal and stage-change rows the way the sync engine's page writer does (an
-upsert, then its rollup hook), stages remote deletes and applies them with the engine's own
-``_apply_deletes``; then the stage entries the views read from the rollup must equal the window
-functions over the raw rows, for several windows and scopes, and the rollup must equal a rebuild.
+Each round writes random deal, stage-change and activity rows with the sync engine's own page writer
+(its hooks around the upsert included), stages remote deletes and applies them with the engine's own
+``_apply_deletes``; then the stage entries and stalled deals the views read from the rollups must
+equal the direct SQL over the raw rows, for several windows and scopes, and every rollup must equal
+a rebuild after each page.
 """
 from __future__ import annotations
 
@@ -12,17 +13,21 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import and_, func, select
+from sqlalchemy import Float, and_, case, func, literal, select
 
 from connectors import common, registry
 from scoring import pipeline
+from scoring.benchmarks import REP_ACTIVITY_KINDS, activity_counts as counted_activities
+from scoring.forecast_data import parse_period
 from scoring.coaching import coaching
-from scoring.pipeline import live_opportunities, pipeline_health, stage_entries, stage_stats
+from scoring.pipeline import (days_between, live_opportunities, midnight, pipeline_health, stage_entries,
+                              stage_p75_days, stage_stats)
+from scoring.stalled import stalled_deals, stalled_table
 from scoring.scope import Subject, owner_names
-from sync import rollups
+from sync import activity_counts, deal_state, rollups
 from sync.engine import SyncEngine
-from sync.models import Opportunity, OpportunityStageChange, SyncRun
-from sync.rollup_models import OpportunityStageFact
+from sync.models import Activity, Opportunity, OpportunityStageChange, SyncRun, User
+from sync.rollup_models import OpenDealState, OpportunityStageFact
 from tests.test_manager_seed import (AS_OF, LOST, M1, M2, PERIOD, R1, R2, R3, REPS, STAGES, WON, prepare_store,
                                      seed_team)
 
@@ -59,6 +64,42 @@ def direct_entries(organization_id, owners, since, until, open_only=False):
                   .label("next_at"))
 
 
+def direct_stalled(session, organization_id, owners, as_of, idle_days=14, limit=50, p75=None):
+    """Stalled deals as the view computed them before the open-deal state: aggregates over the raw rows."""
+    now = midnight(as_of)
+    p75 = stage_p75_days(session, organization_id, as_of, owners) if p75 is None else p75
+    touched = (select(Activity.connection_id, Activity.what_remote_id, func.max(Activity.occurred_at).label("last_at"))
+               .join(Opportunity, and_(Opportunity.connection_id == Activity.connection_id,
+                                       Opportunity.remote_id == Activity.what_remote_id))
+               .where(Activity.organization_id == organization_id, Activity.deleted_at.is_(None),
+                      Activity.occurred_at < now, Opportunity.is_closed.is_(False),
+                      *live_opportunities(organization_id, owners))
+               .group_by(Activity.connection_id, Activity.what_remote_id).subquery("touched"))
+    stays = direct_entries(organization_id, owners, None, now, open_only=True).subquery("stays")
+    entered = (select(stays.c.connection_id, stays.c.opportunity_remote_id, func.max(stays.c.changed_at).label("at"))
+               .where(stays.c.stage == stays.c.current_stage)
+               .group_by(stays.c.connection_id, stays.c.opportunity_remote_id).subquery("entered"))
+    idle = days_between(func.coalesce(touched.c.last_at, Opportunity.remote_created_at), literal(now))
+    in_stage = days_between(func.coalesce(entered.c.at, Opportunity.remote_created_at), literal(now))
+    limit_days = case(p75, value=Opportunity.stage, else_=None) if p75 else literal(None, Float)
+    rows = session.execute(
+        select(Opportunity.connection_id, Opportunity.remote_id, Opportunity.name, Opportunity.owner_remote_id,
+               User.name, Opportunity.stage, Opportunity.amount, Opportunity.close_date, idle, in_stage, limit_days,
+               func.count().over())
+        .outerjoin(touched, and_(touched.c.connection_id == Opportunity.connection_id,
+                                 touched.c.what_remote_id == Opportunity.remote_id))
+        .outerjoin(entered, and_(entered.c.connection_id == Opportunity.connection_id,
+                                 entered.c.opportunity_remote_id == Opportunity.remote_id))
+        .outerjoin(User, and_(User.connection_id == Opportunity.connection_id,
+                              User.remote_id == Opportunity.owner_remote_id))
+        .where(*live_opportunities(organization_id, owners), Opportunity.is_closed.is_(False),
+               Opportunity.remote_created_at < now,
+               (idle >= idle_days) | and_(limit_days.is_not(None), in_stage > limit_days))
+        .order_by(idle.desc(), Opportunity.remote_id).limit(limit)).all()
+    return stalled_table(session, organization_id, [row[:11] for row in rows], idle_days,
+                         rows[0][11] if rows else 0)
+
+
 def rows_of(session, query) -> list[tuple]:
     # SQLite gives a window function's timestamps as text: compare both stores' values as text.
     # Booleans likewise come as 0 and 1 from an expression.
@@ -71,9 +112,38 @@ def facts(session) -> list[tuple]:
     return rows_of(session, select(*[getattr(f, c) for c in rollups.FACT_COLUMNS]))
 
 
+def states(session) -> list[tuple]:
+    return rows_of(session, select(*[getattr(OpenDealState, c) for c in deal_state.COLUMNS]))
+
+
+def assert_rollups_current(session, org: int, done: list[str]) -> None:
+    """Every rollup row equals a rebuild from the rows it summarises."""
+    assert facts(session) == rows_of(session, rollups._facts(Opportunity.organization_id == org)), done
+    assert states(session) == rows_of(session, deal_state._states(Opportunity.organization_id == org)), done
+    for table, starts in activity_counts.GRAINS:
+        kept = select(*[getattr(table, c) for c in activity_counts.COLUMNS])
+        assert rows_of(session, kept) == rows_of(session, activity_counts._grouped(
+            Activity.organization_id == org, starts)), (table.__tablename__, done)
+
+
+def direct_activity_counts(session, org, owners, start_prev, start_now, upto):
+    """Rep activities per owner in the current and the previous period, as benchmarks counted them before."""
+    now, prev, end = midnight(start_now), midnight(start_prev), midnight(upto)
+    in_now = and_(Activity.occurred_at >= now, Activity.occurred_at < end)
+    rows = session.execute(
+        select(Activity.owner_remote_id, func.sum(case((in_now, 1), else_=0)),
+               func.sum(case((Activity.occurred_at < now, 1), else_=0)))
+        .where(Activity.organization_id == org, Activity.deleted_at.is_(None), Activity.kind.in_(REP_ACTIVITY_KINDS),
+               Activity.occurred_at >= prev, Activity.occurred_at < end,
+               Activity.owner_remote_id.in_(sorted(owners)) if owners is not None else True)
+        .group_by(Activity.owner_remote_id))
+    return {owner: (int(a), int(b)) for owner, a, b in rows if owner is not None}
+
+
 def to_common(stream, raw: dict):
     """The page writer's mapping step: these rows come already in the common shape."""
-    return {"opportunity": common.Opportunity, "opportunity_history": common.OpportunityStageChange}[stream.name](**raw)
+    return {"opportunity": common.Opportunity, "opportunity_history": common.OpportunityStageChange,
+            "task": common.Activity}[stream.name](**raw)
 
 
 class Syncer:
@@ -89,13 +159,14 @@ class Syncer:
 
     def start_run(self) -> None:
         self.run = SyncRun(connection_id=self.seed.connection_id, kind="incremental", status="running",
-                           streams={"opportunity": {}, "opportunity_history": {}}, changed_ids={}, errors=[])
+                           streams={"opportunity": {}, "opportunity_history": {}, "task": {}}, changed_ids={}, errors=[])
         self.session.add(self.run)
         self.session.flush()
 
     def write(self, object_type: str, rows: list[dict]) -> None:
         stream = registry.get("salesforce").provider.stream(
-            {"opportunity": "opportunity", "opportunity_stage_change": "opportunity_history"}[object_type])
+            {"opportunity": "opportunity", "opportunity_stage_change": "opportunity_history",
+             "activity": "task"}[object_type])
         page = [{"remote_data": {"n": self.rng.random()}, **row} for row in rows]
         self.engine._write_page(self.session, self.run, self.seed.organization_id, stream, page)
 
@@ -119,11 +190,19 @@ class Syncer:
         return sorted(self.session.scalars(select(OpportunityStageChange.remote_id).where(
             OpportunityStageChange.connection_id == self.seed.connection_id)))
 
+    def activity_ids(self) -> list[str]:
+        return sorted(self.session.scalars(select(Activity.remote_id).where(
+            Activity.connection_id == self.seed.connection_id)))
+
     def mutate(self) -> str:
         rng = self.rng
         kind = rng.choice(["new_deal", "owner_move", "close", "stage_move", "restage", "duplicate", "move_change",
-                           "delete_deal", "delete_change", "restore", "reopen"])
+                           "delete_deal", "delete_change", "restore", "reopen", "new_activity", "move_activity",
+                           "retime_activity", "delete_activity"])
         deal = rng.choice(self.deal_ids())
+        if kind.endswith("_activity"):
+            self.mutate_activity(kind, deal)
+            return kind
         if kind == "new_deal":
             self.n += 1
             remote_id = f"006NEW{self.n:012d}"
@@ -174,6 +253,30 @@ class Syncer:
                 self.write("opportunity", [{**self.deal(rng.choice(gone))}])
         return kind
 
+    def mutate_activity(self, kind: str, deal: str) -> None:
+        """A new activity on a deal, one moved to another deal or another time, or one deleted."""
+        if kind == "new_activity":
+            self.n += 1
+            self.write("activity", [{"remote_id": f"00TNEW{self.n:012d}", "kind": "call", "what_remote_id": deal,
+                                     "owner_remote_id": self.rng.choice(REPS), "occurred_at": self.moment()}])
+            return
+        # The activity a deal's state names is the one whose change the state must follow.
+        latest = self.session.scalars(select(Activity).where(
+            Activity.connection_id == self.seed.connection_id, Activity.deleted_at.is_(None),
+            Activity.what_remote_id.in_(select(OpenDealState.opportunity_remote_id)))
+            .order_by(Activity.occurred_at.desc(), Activity.remote_id)).first()
+        if latest is None:
+            return
+        if kind == "delete_activity":
+            self.stage_delete(Activity, latest.remote_id, "activity")
+            return
+        row = {"remote_id": latest.remote_id, "kind": self.rng.choice(["call", "email", "web_visit"]),
+               "owner_remote_id": self.rng.choice([*REPS, None, latest.owner_remote_id]),
+               "what_remote_id": deal if kind == "move_activity" else latest.what_remote_id,
+               "occurred_at": latest.occurred_at - timedelta(days=self.rng.uniform(1, 300))
+               if kind == "retime_activity" else latest.occurred_at}
+        self.write("activity", [row])
+
     def deal(self, remote_id: str) -> dict:
         o = self.session.scalars(select(Opportunity).where(Opportunity.connection_id == self.seed.connection_id,
                                                            Opportunity.remote_id == remote_id)).one()
@@ -217,10 +320,10 @@ def test_rollup_equals_the_direct_sql_after_random_changes(db_url, rng_seed, mon
             syncer.start_run()
             for _ in range(12):
                 done.append(syncer.mutate())
-                # Each page leaves the rollup equal to the rows it summarises, in the page's transaction.
-                assert facts(session) == rows_of(session, rollups._facts(Opportunity.organization_id == org)), done
+                # Each page leaves the rollups equal to the rows they summarise, in the page's transaction.
+                assert_rollups_current(session, org, done)
             if round_ % 2:  # a run with more changes than it lists: the deletes are found, not listed
-                syncer.run.changed_ids = {"opportunity": "all", "opportunity_stage_change": "all"}
+                syncer.run.changed_ids = {"opportunity": "all", "opportunity_stage_change": "all", "activity": "all"}
             syncer.finish_run()
             session.commit()
             for since, until in WINDOWS:
@@ -233,11 +336,31 @@ def test_rollup_equals_the_direct_sql_after_random_changes(db_url, rng_seed, mon
             with monkeypatch.context() as patch:
                 patch.setattr(pipeline, "stage_entries", direct_entries)
                 assert views(session, org, names) == by_rollup
-            assert facts(session) == rows_of(session, rollups._facts(Opportunity.organization_id == org))
+            for owners in SCOPES:  # one pass for conversion and P75 (PostgreSQL) == the two separate passes
+                conversion, p75 = stage_stats(session, org, owners, AS_OF, with_p75=True)
+                assert conversion.rows == stage_stats(session, org, owners, AS_OF)[0].rows
+                assert p75 == stage_stats(session, org, owners, AS_OF, by_owner=True, with_p75=True)[1]
+            for as_of in (AS_OF, date(2023, 11, 3)):  # the second: many deals' latest activity comes after it
+                for owners in SCOPES:
+                    for idle_days in (14, 60):
+                        p75 = stage_p75_days(session, org, as_of, owners)
+                        shown = stalled_deals(session, org, owners, as_of, idle_days, p75=p75)
+                        direct = direct_stalled(session, org, owners, as_of, idle_days, p75=p75)
+                        assert (shown.rows, shown.totals) == (direct.rows, direct.totals), (as_of, owners, done)
+            for period, as_of in ((PERIOD, AS_OF), (parse_period("2023-Q4"), date(2023, 11, 17)),
+                                  (parse_period("2024-02"), date(2024, 3, 1))):
+                previous = period.previous()
+                for owners in SCOPES:
+                    upto = min(as_of, period.end)
+                    assert counted_activities(session, org, owners, previous.start, period.start, upto) == \
+                        direct_activity_counts(session, org, owners, previous.start, period.start, upto), done
+            assert_rollups_current(session, org, done)
             session.commit()
-        # The random changes reached every kind of edit the rollup must follow.
-        assert {"new_deal", "owner_move", "close", "stage_move", "delete_deal"} <= set(done)
+        # The random changes reached every kind of edit the rollups must follow.
+        assert {"new_deal", "owner_move", "close", "stage_move", "delete_deal", "new_activity", "move_activity",
+                "retime_activity", "delete_activity"} <= set(done)
         assert session.scalar(select(func.count()).select_from(OpportunityStageFact)) > 100
+        assert session.scalar(select(func.count()).select_from(OpenDealState)) > 10
     engine.dispose()
 
 

@@ -1,0 +1,113 @@
+"""Keep ``activity_month_count`` and ``activity_day_count`` (live activities per owner, kind and month or
+day) equal to the activity rows.
+
+The counts change by deltas: the sync engine's hooks read the contribution of the activities a page
+(or a run's deletes) is about to change, and again after the change, and add the difference in the
+same transaction. A run too large to list its changed ids recounts its connection.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import Date
+
+from sync.models import Activity, Connection
+from sync.rollup_models import ActivityDayCount, ActivityMonthCount
+
+CHUNK = 500
+COLUMNS = ("connection_id", "owner_key", "kind_key", "starts_on", "organization_id", "activities")
+
+
+class month_start(FunctionElement):
+    """The first day of a timestamp's calendar month, as a date."""
+
+    type = Date()
+    inherit_cache = True
+    name = "month_start"
+
+
+class day_start(FunctionElement):
+    """A timestamp's day, as a date."""
+
+    type = Date()
+    inherit_cache = True
+    name = "day_start"
+
+
+# PostgreSQL truncates; SQLite's date() takes modifiers ("start of month") on its stored text.
+TRUNCATE = {"month_start": ("CAST(date_trunc('month', {}) AS DATE)", "date({}, 'start of month')"),
+            "day_start": ("CAST({} AS DATE)", "date({})")}
+
+
+@compiles(month_start)
+@compiles(day_start)
+def _start(element, compiler, **kw):
+    postgresql, sqlite = TRUNCATE[element.name]
+    return (sqlite if compiler.dialect.name == "sqlite" else postgresql).format(compiler.process(element.clauses, **kw))
+
+
+GRAINS = ((ActivityMonthCount, month_start), (ActivityDayCount, day_start))
+
+
+def _grouped(where, starts):
+    """Live, timed activities matching ``where`` counted per connection, owner, kind and month or day."""
+    owner, kind, start = func.coalesce(Activity.owner_remote_id, ""), func.coalesce(Activity.kind, ""), \
+        starts(Activity.occurred_at)
+    return (select(Activity.connection_id, owner, kind, start, Activity.organization_id, func.count())
+            .where(where, Activity.deleted_at.is_(None), Activity.occurred_at.is_not(None))
+            .group_by(Activity.connection_id, owner, kind, start, Activity.organization_id))
+
+
+def contribution(session: Session, connection_id: int, remote_ids: list[str]) -> dict[type, Counter]:
+    """What these activities count for now, per table and (owner, kind, month or day)."""
+    counts: dict[type, Counter] = {table: Counter() for table, _ in GRAINS}
+    for start in range(0, len(remote_ids), CHUNK):
+        chunk = remote_ids[start:start + CHUNK]
+        where = (Activity.connection_id == connection_id) & Activity.remote_id.in_(chunk)
+        for table, starts in GRAINS:
+            for _, owner, kind, starts_on, _, n in session.execute(_grouped(where, starts)):
+                counts[table][(owner, kind, _as_date(starts_on))] += n
+    return counts
+
+
+def _as_date(value) -> date:
+    # SQLite gives the function's date as text.
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def apply(session: Session, connection_id: int, before: dict[type, Counter] | None,
+          after: dict[type, Counter]) -> None:
+    """Add the difference of two contributions to the counts; a count that reaches 0 is removed."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    organization_id = None
+    for table, _ in GRAINS:
+        old, new = (before or {}).get(table, Counter()), after[table]
+        delta = {key: new.get(key, 0) - old.get(key, 0) for key in set(old) | set(new)}
+        rows = [{"connection_id": connection_id, "owner_key": owner, "kind_key": kind, "starts_on": starts_on,
+                 "activities": n} for (owner, kind, starts_on), n in sorted(delta.items()) if n]
+        if not rows:
+            continue
+        if organization_id is None:
+            organization_id = session.scalar(select(Connection.organization_id).where(Connection.id == connection_id))
+        for row in rows:
+            row["organization_id"] = organization_id
+        stmt = dialect_insert(table)
+        stmt = stmt.on_conflict_do_update(index_elements=["connection_id", "owner_key", "kind_key", "starts_on"],
+                                          set_={"activities": table.activities + stmt.excluded.activities})
+        session.connection().execute(stmt, rows)
+        session.execute(delete(table).where(table.connection_id == connection_id, table.activities <= 0))
+
+
+def rebuild_connection(session: Session, connection_id: int) -> None:
+    """Recount every month and day of one connection."""
+    for table, starts in GRAINS:
+        session.execute(delete(table).where(table.connection_id == connection_id))
+        session.execute(insert(table).from_select(COLUMNS, _grouped(Activity.connection_id == connection_id, starts)))
