@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 from connectors.common import email_key
 from sync.models import (SYNCED_MODELS, Activity, Base, CampaignMember, Connection, Contact, Lead, Score,
                          ScoreHistory, SyncCursor, SyncRun, User, WebhookEvent, WritebackLedger)
-from sync.rollup_models import OpportunityStageFact
+from sync import rollups
+from sync.rollup_models import (ActivityDayCount, ActivityMonthCount, OpenDealState,
+                                OpportunityStageFact)
 
 PERSON_MODELS = {"lead": Lead, "contact": Contact, "user": User}
 SCRUBBED = "[erased]"
@@ -175,6 +177,10 @@ def erase_person(session: Session, organization_id: int, email: str) -> dict[str
     for name, clauses in _related_statements(people).items():
         result = session.execute(delete(RELATED_MODELS[name]).where(or_(*clauses)))
         counts[name] = result.rowcount or 0
+    if counts.get("activity"):
+        # The activities left the store outside a sync: the rollups they fed are recounted.
+        for connection_id in {p.connection_id for p in people}:
+            rollups.rebuild_connection(session, connection_id)
     for object_type, model in PERSON_MODELS.items():
         ids = [(p.connection_id, p.remote_id) for p in people if p.object_type == object_type]
         for connection_id in {c for c, _ in ids}:
@@ -205,8 +211,8 @@ def connection_data_counts(session: Session, connection_id: int) -> dict[str, in
 
 
 def _connection_models() -> list:
-    return [*SYNCED_MODELS.values(), OpportunityStageFact, Score, ScoreHistory, WritebackLedger, SyncCursor, SyncRun,
-            WebhookEvent]
+    return [*SYNCED_MODELS.values(), OpportunityStageFact, OpenDealState, ActivityMonthCount, ActivityDayCount,
+            Score, ScoreHistory, WritebackLedger, SyncCursor, SyncRun, WebhookEvent]
 
 
 def purge_connection(session: Session, connection_id: int, progress=None) -> dict[str, int]:

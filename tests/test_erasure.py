@@ -1,6 +1,7 @@
 """Data-subject erasure: the person, what hangs off them, and every mention leave the store and the file."""
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -9,10 +10,12 @@ from sqlalchemy import func, select
 
 from sync.audit import AuditEntry, ensure_table
 from sync.db import make_engine, make_sessionmaker
+from sync import rollups
 from sync.erasure import erase_person, find_person
 from sync.jobs import sync_connection
 from sync.models import (Activity, CampaignMember, Connection, Contact, Lead, Opportunity, Organization, Score,
                          ScoreHistory, WebhookEvent, WritebackLedger)
+from sync.rollup_models import ActivityDayCount, ActivityMonthCount
 from tests.conftest import connect_salesforce
 from tests.test_admin_signin import build_app, csrf, sign_in
 from web.cli import upgrade_database
@@ -125,8 +128,10 @@ def _person(session, organization_id: int, connection_id: int, email: str) -> No
                 email_key=email.lower(), **common),
         Lead(remote_id="00Q2", remote_data={"Email": "other@example.com"}, email="other@example.com",
              email_key="other@example.com", **common),
-        Activity(remote_id="00T1", remote_data={}, kind="email", who_remote_id="0031", **common),
-        Activity(remote_id="00T2", remote_data={}, kind="call", who_remote_id="00Q2", **common),
+        Activity(remote_id="00T1", remote_data={}, kind="email", who_remote_id="0031", owner_remote_id="005A",
+                 occurred_at=datetime(2026, 3, 2, 10), **common),
+        Activity(remote_id="00T2", remote_data={}, kind="call", who_remote_id="00Q2", owner_remote_id="005A",
+                 occurred_at=datetime(2026, 3, 3, 10), **common),
         CampaignMember(remote_id="00v1", remote_data={}, lead_remote_id="00Q1", **common),
         Opportunity(remote_id="0061", remote_data={"Notes": [f"ask {email} first"]}, name="Deal", **common),
     ])
@@ -139,6 +144,8 @@ def test_erase_person_in_one_organization_only(sessions):
         theirs, their_connection = _tenant(session, "theirs")
         _person(session, mine, my_connection, email)
         _person(session, theirs, their_connection, email)
+        for connection_id in (my_connection, their_connection):
+            rollups.rebuild_connection(session, connection_id)
         session.commit()
         findings = find_person(session, mine, email.lower())
         assert sorted((p.object_type, p.remote_id) for p in findings.people) == [("contact", "0031"), ("lead", "00Q1")]
@@ -150,6 +157,11 @@ def test_erase_person_in_one_organization_only(sessions):
     with sessions() as session:
         assert _count(session, Lead, Lead.connection_id == my_connection) == 1  # the other lead stays
         assert _count(session, Activity, Activity.connection_id == my_connection) == 1
+        # The rep's activity counts (what benchmarks and coaching read) no longer count the erased email.
+        for table in (ActivityMonthCount, ActivityDayCount):
+            assert session.scalar(select(func.sum(table.activities)).where(table.connection_id == my_connection)) == 1
+            assert session.scalar(select(func.sum(table.activities)).where(
+                table.connection_id == their_connection)) == 2
         assert session.scalar(select(Opportunity.remote_data).where(
             Opportunity.connection_id == my_connection)) == {"Notes": ["ask [erased] first"]}
         # The other organization's copy of the same person is theirs to erase, not ours.

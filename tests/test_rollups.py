@@ -27,7 +27,7 @@ from scoring.scope import Subject, owner_names
 from sync import activity_counts, deal_state, rollups
 from sync.engine import SyncEngine
 from sync.models import Activity, Opportunity, OpportunityStageChange, SyncRun, User
-from sync.rollup_models import OpenDealState, OpportunityStageFact
+from sync.rollup_models import ActivityDayCount, ActivityMonthCount, OpenDealState, OpportunityStageFact
 from tests.test_manager_seed import (AS_OF, LOST, M1, M2, PERIOD, R1, R2, R3, REPS, STAGES, WON, prepare_store,
                                      seed_team)
 
@@ -371,7 +371,9 @@ def test_a_purged_connection_leaves_no_rollup_rows(db_url):
     with sessions() as session:
         seed = seed_team(session)
         assert session.scalar(select(func.count()).select_from(OpportunityStageFact)) > 0
+        assert session.scalar(select(func.count()).select_from(ActivityMonthCount)) > 0
         purge_connection(session, seed.connection_id)
         session.commit()
-        assert session.scalar(select(func.count()).select_from(OpportunityStageFact)) == 0
+        for table in (OpportunityStageFact, OpenDealState, ActivityMonthCount, ActivityDayCount):
+            assert session.scalar(select(func.count()).select_from(table)) == 0, table.__tablename__
     engine.dispose()
