@@ -47,7 +47,7 @@ tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.js
 	touch $@
 
 test: test-venv chromium tests/js/node_modules/.installed
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 ## Known advisories in the pinned dependencies (runtime and test). pip-audit reads PyPI's JSON API;
 ## --strict fails when a package could not be checked, so an unreachable advisory source never
