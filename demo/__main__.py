@@ -156,11 +156,13 @@ def main(argv: list[str] | None = None) -> int:
             result["dynamics"]["panel"] = dynamics.panel_check(stack, connections["dynamics"][0])
             result["dynamics"]["writeback_check"] = dynamics.writeback_check(
                 stack, connections["dynamics"][0], started, result["dynamics"]["writeback_calls"])
-        for provider, (cid, _) in connections.items():
-            with phase("models"):
+        with phase("models"):
+            for provider, (cid, _) in connections.items():
                 result[provider]["models"] = measure.models(stack, cid)
-            with phase("forecast_backtest"):
-                result[provider]["forecast_backtest"] = measure.forecast_backtest(stack, cid)
+        with phase("forecast_backtest"):
+            backtests = measure.forecast_backtests(stack, [cid for cid, _ in connections.values()])
+            for provider, (cid, _) in connections.items():
+                result[provider]["forecast_backtest"] = backtests[cid]
         if args.smoke:
             with phase("change_to_score"):
                 (result["salesforce"]["change_to_score_seconds"],
