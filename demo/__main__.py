@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
@@ -94,22 +95,47 @@ def figures(stack: Stack, provider: str, connection_id: int, started: datetime, 
     }
 
 
+class Phases:
+    """Wall seconds of each phase of the run, told on stderr as it ends and kept for the smoke JSON."""
+
+    def __init__(self, out=sys.stderr):
+        self.seconds: dict[str, float] = {}
+        self.out = out
+        self.started = time.monotonic()
+
+    @contextmanager
+    def __call__(self, name: str):
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.monotonic() - started, 1)
+            print(f"smoke.phase {name} {self.seconds[name]} s (at {time.monotonic() - self.started:.0f} s)",
+                  file=self.out, flush=True)
+
+    def total(self) -> float:
+        return round(time.monotonic() - self.started, 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo")
     parser.add_argument("--smoke", action="store_true", help="run headless, print figures as JSON, exit")
     parser.add_argument("--seed", choices=("full", "small"), default="full",
                         help="the sandboxes' data: full, or every 20th lead and deal for a quick run")
     args = parser.parse_args(argv)
-    stack = Stack(seed=args.seed).start()
+    phase = Phases()
+    with phase("start"):
+        stack = Stack(seed=args.seed).start()
     try:
         started = datetime.now(timezone.utc).replace(tzinfo=None)
         baselines = {}
         for provider in PROVIDERS:
             existing = existing_connection(stack, provider)
             baselines[provider] = measure.writeback_counters(stack, existing.id) if existing else {}
-        stack.sign_in()
-        stack.sign_in("dynamics")  # the other company's admin, in their own browser
-        connections = {provider: connect(stack, provider) for provider in PROVIDERS}
+        with phase("install"):
+            stack.sign_in()
+            stack.sign_in("dynamics")  # the other company's admin, in their own browser
+            connections = {provider: connect(stack, provider) for provider in PROVIDERS}
         if not args.smoke:
             print(f"Pipewise console:   {stack.web_url}/", flush=True)
             for provider, (connection_id, _) in connections.items():
@@ -117,25 +143,34 @@ def main(argv: list[str] | None = None) -> int:
         # The steps to first scores, as they go (on stderr for the smoke run, whose stdout is one JSON line).
         tell = narrator(stack.runtime, {p: cid for p, (cid, _) in connections.items()},
                         sys.stderr if args.smoke else sys.stdout)
-        stack.wait_idle(every_second=tell)
-        tell()
-        result = {provider: figures(stack, provider, cid, started, baselines[provider])
-                  for provider, (cid, _) in connections.items()}
+        with phase("first_sync_score_writeback"):
+            stack.wait_idle(every_second=tell)
+            tell()
+        with phase("figures"):
+            result = {provider: figures(stack, provider, cid, started, baselines[provider])
+                      for provider, (cid, _) in connections.items()}
         sf_id = connections["salesforce"][0]
-        result["salesforce"]["panel"] = measure.panel_check(stack, sf_id)
-        result["hubspot"]["card"] = measure.card_check(stack, connections["hubspot"][0])
-        result["dynamics"]["panel"] = dynamics.panel_check(stack, connections["dynamics"][0])
-        result["dynamics"]["writeback_check"] = dynamics.writeback_check(
-            stack, connections["dynamics"][0], started, result["dynamics"]["writeback_calls"])
-        for provider, (cid, _) in connections.items():
-            result[provider]["models"] = measure.models(stack, cid)
-            result[provider]["forecast_backtest"] = measure.forecast_backtest(stack, cid)
+        with phase("panels"):
+            result["salesforce"]["panel"] = measure.panel_check(stack, sf_id)
+            result["hubspot"]["card"] = measure.card_check(stack, connections["hubspot"][0])
+            result["dynamics"]["panel"] = dynamics.panel_check(stack, connections["dynamics"][0])
+            result["dynamics"]["writeback_check"] = dynamics.writeback_check(
+                stack, connections["dynamics"][0], started, result["dynamics"]["writeback_calls"])
+        with phase("models"):
+            for provider, (cid, _) in connections.items():
+                result[provider]["models"] = measure.models(stack, cid)
+        with phase("forecast_backtest"):
+            backtests = measure.forecast_backtests(stack, [cid for cid, _ in connections.values()])
+            for provider, (cid, _) in connections.items():
+                result[provider]["forecast_backtest"] = backtests[cid]
         if args.smoke:
-            (result["salesforce"]["change_to_score_seconds"],
-             result["salesforce"]["change_to_score_breakdown"]) = measure.change_to_score(stack, sf_id)
+            with phase("change_to_score"):
+                (result["salesforce"]["change_to_score_seconds"],
+                 result["salesforce"]["change_to_score_breakdown"]) = measure.change_to_score(stack, sf_id)
             # Issue-level keys stay at the top for Salesforce; each provider's figures sit under its name.
             line = {k: v for k, v in result["salesforce"].items() if k != "sandbox"}
             line.update(salesforce=result["salesforce"], hubspot=result["hubspot"], dynamics=result["dynamics"])
+            line["phase_seconds"] = {**phase.seconds, "total_before_stop": phase.total()}
             print(json.dumps(line), flush=True)
             ok = (all(r["matches_sandbox"] for r in result.values()) and line["panel"] == "ok"
                   and result["dynamics"]["panel"] == "ok" and result["dynamics"]["writeback_check"]["ok"])

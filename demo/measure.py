@@ -58,6 +58,17 @@ def models(stack, connection_id: int) -> dict[str, dict]:
     return out
 
 
+def forecast_backtests(stack, connection_ids: list[int]) -> dict[int, dict]:
+    """Each connection's organization's backtest, run once per organization (two CRMs of one company share it)."""
+    with stack.runtime.sessions() as db:
+        organizations = {cid: db.get(Connection, cid).organization_id for cid in connection_ids}
+    done: dict[int, dict] = {}
+    for cid, organization_id in organizations.items():
+        if organization_id not in done:
+            done[organization_id] = forecast_backtest(stack, cid)
+    return {cid: done[organization_id] for cid, organization_id in organizations.items()}
+
+
 def forecast_backtest(stack, connection_id: int, months: int = 6) -> dict:
     """The monthly backtest over the last complete months of the data, with the held-out procedure."""
     from datetime import date

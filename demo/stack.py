@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import requests
 from werkzeug.serving import make_server
 
+from demo.sandbox_process import SandboxProcess
 from sync.config import PROJECT_ROOT, Config
 from sync.runtime import stop_embedded
 
@@ -34,6 +35,8 @@ CONSENT = {"salesforce": ("/services/oauth2/authorize", "username"), "hubspot": 
 # another company: its own admin signs in with Dynamics first, in a browser of their own, and the
 # install creates that company's organization.
 OWN_COMPANY = ("dynamics",)
+# The demo's worker set: one per CRM it connects (Salesforce, HubSpot, Dynamics 365).
+DEMO_WORKERS = 3
 HUBSPOT_SUBSCRIPTIONS = ["contact.creation", "contact.propertyChange", "contact.deletion", "deal.creation",
                          "deal.propertyChange", "deal.deletion", "company.propertyChange"]
 
@@ -61,25 +64,30 @@ class Stack:
         return self.browsers[company]
 
     def start(self) -> "Stack":
-        """Sandboxes first (their CAs sign the CRMs), then the store, the web app and the worker."""
+        """Sandboxes first (their CAs sign the CRMs), then the store, the web app and the workers."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # no sandbox or worker process outlives a failed start
+            raise
+
+    def _start(self) -> "Stack":
         from connectors.dynamics.sandbox.control import DynamicsSandboxControl
         from connectors.dynamics.sandbox.server import DynamicsSandboxServer
         from connectors.hubspot.sandbox.control import HubSpotSandboxControl
-        from connectors.hubspot.sandbox.server import HubSpotSandboxServer
         from connectors.salesforce.sandbox.control import SandboxControl
-        from connectors.salesforce.sandbox.server import SandboxServer
 
         self.var_dir.mkdir(parents=True, exist_ok=True)
-        self.sandbox = SandboxServer(self.var_dir / "sandbox" / "salesforce", port=SALESFORCE_PORT,
-                                     seed=self.seed).start()
-        self.control = SandboxControl(self.sandbox.base_url, str(self.sandbox.ca_path))
-        self.hubspot = HubSpotSandboxServer(self.var_dir / "sandbox" / "hubspot", port=HUBSPOT_PORT,
-                                            seed=self.seed).start()
-        self.hubspot_control = HubSpotSandboxControl(self.hubspot.base_url, str(self.hubspot.ca_path))
+        # Salesforce and HubSpot each in a process of their own (they seed meanwhile); Dynamics 365 in
+        # this one, where the smoke counts the requests it receives at its WSGI entrance.
+        self.sandbox = self._sandbox_process("salesforce", SALESFORCE_PORT)
+        self.hubspot = self._sandbox_process("hubspot", HUBSPOT_PORT)
         self.dynamics = DynamicsSandboxServer(self.var_dir / "sandbox" / "dynamics", port=DYNAMICS_PORT,
                                               seed=self.seed)
         self.dynamics_requests = RequestLog(self.dynamics.app)  # before it serves its first request
         self.dynamics.start()
+        self.control = SandboxControl(self.sandbox.wait().base_url, str(self.sandbox.ca_path))
+        self.hubspot_control = HubSpotSandboxControl(self.hubspot.wait().base_url, str(self.hubspot.ca_path))
         self.dynamics_control = DynamicsSandboxControl(self.dynamics.base_url, str(self.dynamics.ca_path))
         bundle = self.var_dir / "sandbox" / "ca-bundle.pem"
         bundle.write_bytes(b"".join(Path(s.ca_path).read_bytes() for s in (self.sandbox, self.hubspot, self.dynamics)))
@@ -99,7 +107,9 @@ class Stack:
         self.app = create_app(self.config)
         self.web = make_server("127.0.0.1", self.web_port, self.app, threaded=True)
         threading.Thread(target=self.web.serve_forever, daemon=True, name="pipewise-web").start()
-        self.worker_count = self.worker_count or self.config.WORKER_COUNT
+        # One worker per CRM the demo connects (more when PIPEWISE_WORKER_COUNT says so): their first
+        # syncs, scorings and writebacks run side by side instead of one CRM after the other.
+        self.worker_count = self.worker_count or max(self.config.WORKER_COUNT, DEMO_WORKERS)
         # As the Procfile runs them: forking workers for syncs, scoring and writeback, and one
         # in-process worker for the webhooks queue (no fork per event, models kept loaded).
         for args in [["sync", "scoring", "writeback"]] * self.worker_count + [["--in-process", "webhooks"]]:
@@ -108,6 +118,10 @@ class Stack:
                 stdout=open(self.var_dir / "worker.log", "ab"), stderr=subprocess.STDOUT,
                 start_new_session=True))
         return self
+
+    def _sandbox_process(self, crm: str, port: int) -> SandboxProcess:
+        return SandboxProcess(crm, self.var_dir / "sandbox" / crm, port, self.seed,
+                              self.var_dir / f"sandbox-{crm}.log").start()
 
     @property
     def web_url(self) -> str:
@@ -207,7 +221,7 @@ class Stack:
         quiet = ticks = 0
         running: set[str] = set()
         while time.monotonic() < deadline:
-            busy = sum(len(q) + q.started_job_registry.count for q in rt.queues.values())
+            busy = sum(len(q) + q.started_job_registry.count + _waiting(q) for q in rt.queues.values())
             quiet = quiet + 1 if busy == 0 else 0
             if quiet >= 5:
                 return
@@ -237,6 +251,15 @@ class Stack:
             if sandbox:
                 sandbox.stop()
         stop_embedded()  # the workers are gone: the embedded Redis under var/ goes too
+
+
+def _waiting(queue) -> int:
+    """Jobs scheduled to run again soon (a scoring waiting for a first sync, a busy sync), not the tick."""
+    from rq.job import Job
+
+    ids = queue.scheduled_job_registry.get_job_ids()
+    jobs = Job.fetch_many(ids, connection=queue.connection) if ids else []
+    return sum(1 for job in jobs if job is not None and job.func_name != "sync.jobs.tick")
 
 
 class RequestLog:

@@ -105,13 +105,21 @@ def current_periods(as_of: date) -> list[str]:
     return [f"{as_of.year}-Q{(as_of.month - 1) // 3 + 1}", f"{as_of.year}-{as_of.month:02d}"]
 
 
+def period_forecasts(session: Session, organization_id: int, period: str, as_of: date) -> list[tuple[Forecast, bool]]:
+    """The period's forecast by rep (saved with the organization's total) and by team: (forecast, with total)."""
+    return [(forecast(session, organization_id, as_of, period, by="rep"), True),
+            (forecast(session, organization_id, as_of, period, by="team"), False)]
+
+
+def save_forecasts(session: Session, forecasts: list[tuple[Forecast, bool]], source: str = "scheduled") -> int:
+    """Store forecasts computed beforehand (see period_forecasts); commits nothing."""
+    return sum(len(save_snapshots(session, result, source, with_total=total)) for result, total in forecasts)
+
+
 def save_period(session: Session, organization_id: int, period: str, as_of: date,
                 source: str = "scheduled") -> int:
     """Save the period's forecast by rep (with the organization's total) and by team; commits nothing."""
-    by_rep = forecast(session, organization_id, as_of, period, by="rep")
-    by_team = forecast(session, organization_id, as_of, period, by="team")
-    return (len(save_snapshots(session, by_rep, source))
-            + len(save_snapshots(session, by_team, source, with_total=False)))
+    return save_forecasts(session, period_forecasts(session, organization_id, period, as_of), source)
 
 
 def due_organizations(session: Session, now: datetime | None = None) -> list[int]:
@@ -125,7 +133,12 @@ def due_organizations(session: Session, now: datetime | None = None) -> list[int
     return [org for org, at in rows if at is None or now - at >= SNAPSHOT_EVERY]
 
 
-def save_weekly(session: Session, organization_id: int) -> int:
-    """The scheduler's weekly snapshot of one organization: current quarter and month, by rep and team."""
+def weekly_forecasts(session: Session, organization_id: int) -> list[tuple[Forecast, bool]]:
+    """The scheduler's weekly forecasts of one organization: current quarter and month, by rep and team."""
     as_of = data_as_of(session, organization_id)
-    return sum(save_period(session, organization_id, period, as_of) for period in current_periods(as_of))
+    return [f for period in current_periods(as_of) for f in period_forecasts(session, organization_id, period, as_of)]
+
+
+def save_weekly(session: Session, organization_id: int) -> int:
+    """The scheduler's weekly snapshot of one organization; commits nothing."""
+    return save_forecasts(session, weekly_forecasts(session, organization_id))

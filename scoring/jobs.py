@@ -7,12 +7,24 @@ from rq import get_current_job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scoring.forecast_snapshots import due_organizations, save_period, save_weekly
+from scoring.forecast_snapshots import due_organizations, save_forecasts, save_period, weekly_forecasts
 from scoring.quotas import import_crm_quotas
-from scoring.registry import train
+from scoring.registry import TARGETS, active_version, train
 from scoring.score import score_connection, score_target
 from sync import runtime, timeline
+from sync.db import make_engine
+from sync.locks import KeptLock
 from sync.models import Activity, Connection, Lead, Opportunity, utcnow
+
+# An organization's first models wait for its other connections' first syncs (connected at the same
+# time, say), so they learn from every CRM it connected rather than from one half read; a sync that
+# never ends is waited for at most FIRST_MODELS_WAIT.
+FIRST_MODELS_WAIT = timedelta(minutes=30)
+# How soon a full scoring that had to wait (for a first sync, or for the organization's other full
+# scoring) looks again: it gives its worker back meanwhile.
+SCORING_RETRY_SECONDS = 5
+# Statuses of a connection whose first sync may still come (not failed, paused or removed).
+SYNCING = ("healthy", "syncing")
 
 
 def crm_now(session: Session, connection_id: int) -> datetime:
@@ -35,9 +47,43 @@ def crm_now(session: Session, connection_id: int) -> datetime:
 
 
 def score_connection_job(connection_id: int, remote_ids: dict[str, list[str]] | None = None,
-                         then_write_back: bool = True) -> dict:
-    """Score a connection's open records (or only the given remote ids), then write back what changed."""
+                         then_write_back: bool = True, waiting_since: str | None = None) -> dict:
+    """Score a connection's open records (or only the given remote ids), then write back what changed.
+
+    A full scoring runs one at a time per organization (several workers would otherwise train its
+    first models twice), and the first one waits for the organization's other first syncs.
+    """
     rt = runtime.current()
+    if remote_ids is not None:
+        return _score(rt, connection_id, remote_ids, then_write_back)
+    with rt.sessions() as session:
+        connection = session.get(Connection, connection_id)
+        if connection is None:
+            return _score(rt, connection_id, remote_ids, then_write_back)  # says the connection is gone
+        organization_id = connection.organization_id
+        since = datetime.fromisoformat(waiting_since) if waiting_since else utcnow()
+        backfilling = first_syncs_running(session, connection) if utcnow() - since < FIRST_MODELS_WAIT else []
+    lock = KeptLock(rt.redis, f"pipewise:full-scoring:{organization_id}", rt.config.SYNC_LOCK_TTL_SECONDS)
+    if backfilling or not lock.acquire():
+        rt.queues["scoring"].enqueue_in(timedelta(seconds=SCORING_RETRY_SECONDS), score_connection_job,
+                                        connection_id, None, then_write_back, since.isoformat(), job_timeout=1800)
+        return {"status": "waiting", "for": backfilling or "the organization's other scoring"}
+    try:
+        return _score(rt, connection_id, remote_ids, then_write_back)
+    finally:
+        lock.release()
+
+
+def first_syncs_running(session: Session, connection: Connection) -> list[int]:
+    """The organization's other connections still on their first sync, while it has no model yet."""
+    if all(active_version(session, connection.organization_id, t) is not None for t in TARGETS):
+        return []
+    return list(session.scalars(select(Connection.id).where(
+        Connection.organization_id == connection.organization_id, Connection.id != connection.id,
+        Connection.last_synced_at.is_(None), Connection.status.in_(SYNCING))))
+
+
+def _score(rt, connection_id: int, remote_ids: dict[str, list[str]] | None, then_write_back: bool) -> dict:
     # A full scoring is the install's (or a full sync's): its steps show on the connection's timeline.
     report = timeline.reporter(rt.redis, connection_id) if remote_ids is None else None
     try:
@@ -96,11 +142,23 @@ def retrain_job(organization_id: int, target: str) -> dict:
 
 def weekly_forecast_snapshots_job() -> dict[int, int]:
     """Save the weekly forecast snapshots of every organization that is due (the scheduler enqueues this)."""
+    rt = runtime.current()
+    # The forecasts read and simulate for a minute on a large organization: on SQLite a worker's
+    # transaction is the store's write lock (sync.db.make_engine), so they are computed in plain
+    # read transactions and only their rows are written under it.
+    reads = make_engine(rt.config.DATABASE_URL, busy_timeout=rt.config.SQLITE_BUSY_SECONDS)
     saved = {}
-    with runtime.current().sessions() as session:
-        for organization_id in due_organizations(session):
-            saved[organization_id] = save_weekly(session, organization_id)
-            session.commit()  # one organization at a time: a failure later loses nothing saved
+    try:
+        with Session(reads) as reader:
+            due = due_organizations(reader)
+        for organization_id in due:
+            with Session(reads) as reader:
+                forecasts = weekly_forecasts(reader, organization_id)
+            with rt.sessions() as session:
+                saved[organization_id] = save_forecasts(session, forecasts)
+                session.commit()  # one organization at a time: a failure later loses nothing saved
+    finally:
+        reads.dispose()
     return saved
 
 

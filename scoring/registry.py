@@ -40,7 +40,7 @@ from scoring.leak_history import deal_evidence, modified_after_outcome
 from scoring.metrics import held_out_metrics
 from scoring.model_card import FALLBACK_NAMES, brief, card
 from scoring.model_overrides import kept_features
-from scoring.models import fit_candidate
+from scoring.models import fit_candidate, one_thread
 from scoring.rules import RulesModel
 from scoring.stage_age import StageAgeRate
 from scoring.training import MIN_HOLDOUT_OUTCOMES, judge
@@ -200,6 +200,12 @@ def _sources(session: Session, connection_ids: pd.Series) -> list[str]:
 def train(session: Session, organization_id: int, target: str, now: datetime | None = None,
           features: FeatureSet | None = None) -> ModelVersion:
     """Train a version for the organization's target as of now, store it, and activate it when it may score."""
+    with one_thread():
+        return _train(session, organization_id, target, now, features)
+
+
+def _train(session: Session, organization_id: int, target: str, now: datetime | None,
+           features: FeatureSet | None) -> ModelVersion:
     now = resolve_now(now)
     features = features if features is not None else build_features(session, organization_id, target, now)
     labelled = features.labelled()

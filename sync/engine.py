@@ -189,6 +189,10 @@ class SyncEngine(BackfillReads, ChangeLogReads):
                 # The same record twice in one page only comes from remote quirks: keep the last.
                 by_type.setdefault(COMMON_TYPE_NAMES[type(record)], {})[record.remote_id] = record
         now = utcnow()
+        # Hashed before the first statement: on SQLite a worker's transaction holds the store's write
+        # lock from its first read, and the other workers' pages wait for it (sync.db.make_engine).
+        digests = {(object_type, remote_id): content_hash(record)
+                   for object_type, by_id in by_type.items() for remote_id, record in by_id.items()}
         # Records read are the remote's (a HubSpot deal with its stage history is one deal read, not
         # several), so they are counted once per page, against the remote's own total.
         read = len(raw_page)
@@ -199,7 +203,7 @@ class SyncEngine(BackfillReads, ChangeLogReads):
                     model.connection_id == run.connection_id, model.remote_id.in_(list(by_id)))).all())
             rows = []
             for record in by_id.values():
-                digest = content_hash(record)
+                digest = digests[object_type, record.remote_id]
                 if existing.get(record.remote_id) == digest:
                     continue
                 row = as_row(record)

@@ -76,12 +76,14 @@ class Store(LockedSqlite):
             self.execute("INSERT INTO deletions VALUES (?, ?, ?, ?)", (table, record_id, version, moment))
         return version
 
-    def rows(self, table: str, after_version: int = 0, upto_version: int | None = None) -> list[dict[str, Any]]:
+    def rows(self, table: str, after_version: int = 0, upto_version: int | None = None,
+             limit: int = -1) -> list[dict[str, Any]]:
         """Live rows of a table (versions in (after, upto]) ordered by version, each with versionnumber."""
         upto = self._version if upto_version is None else upto_version
         result = []
         for data, version in self.fetchall("SELECT data, version FROM records WHERE tbl = ? AND version > ? "
-                                           "AND version <= ? ORDER BY version", (table, after_version, upto)):
+                                           "AND version <= ? ORDER BY version LIMIT ?",
+                                           (table, after_version, upto, limit)):
             row = json.loads(data)
             row["versionnumber"] = version
             result.append(row)
