@@ -7,7 +7,6 @@ refused options, new/updated rows first then deletes, token expiry), query-data-
 from __future__ import annotations
 
 import functools
-
 from typing import Any
 from urllib.parse import quote
 
