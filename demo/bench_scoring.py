@@ -28,8 +28,10 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from demo.bench import NOW, SYNCED, Writer, prepare, stamp, synced, users
+from sync import planner_statistics
 from sync.config import PROJECT_ROOT
 from sync.models import utcnow
 
@@ -327,6 +329,8 @@ def run(argv: list[str] | None = None) -> dict:
         print(f"generating {args.leads:,} leads and {args.deals:,} deals into {', '.join(urls)}", flush=True)
         ids = generate(engines, args.leads, args.deals)
         for engine in engines:
+            with Session(engine) as session:  # as the first sync the generator stands in for leaves it
+                planner_statistics.refresh(session)
             engine.dispose()
         print(f"generated in {time.perf_counter() - started:.0f} s", flush=True)
         results = {}

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from connectors import registry
 from connectors.errors import QuotaExceeded, ReauthorizationRequired, Retriable
+from sync import planner_statistics
 from sync import runtime as runtime_module
 from sync.connections import mark, open_client
 from sync.engine import SyncEngine
@@ -133,6 +134,8 @@ def _run(rt, connection_id: int, *, kind: str, remote_ids, then_score: bool, hea
             mark(session, connection, "healthy", None)
         connection.last_synced_at = run.finished_at
         session.commit()
+        if planner_statistics.is_bulk(run.changed, run.deleted):
+            planner_statistics.refresh(session)
     if then_score and (run.changed or run.deleted or kind == "full"):
         with rt.sessions() as session:
             targets = affected_records(session, connection_id, run, kind)
