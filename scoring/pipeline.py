@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, String, and_, case, cast, func, literal, null, or_, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import String, and_, case, cast, func, literal, null, or_, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.functions import FunctionElement
 
 from connectors import registry
+from scoring import deal_totals
 from scoring.forecast_data import Period
 from scoring.scope import owner_filter
 from sync.models import Connection, Opportunity
+from sync.sql_time import days_between  # noqa: F401  (the views' day arithmetic, used across scoring)
 from sync.rollup_models import OpportunityStageFact
 from sync.stages import StageNames, stage_names
 
@@ -37,27 +37,6 @@ class Table:
     rows: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, Any] = field(default_factory=dict)
     note: str = ""
-
-
-class days_between(FunctionElement):
-    """Days (fractional) from the first date/time expression to the second."""
-
-    type = Float()
-    inherit_cache = True
-    name = "days_between"
-
-
-@compiles(days_between)
-def _days_between_postgresql(element, compiler, **kw):
-    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
-    return (f"(EXTRACT(EPOCH FROM (CAST({end} AS TIMESTAMP) - CAST({start} AS TIMESTAMP)))"
-            f" / 86400.0)")
-
-
-@compiles(days_between, "sqlite")
-def _days_between_sqlite(element, compiler, **kw):
-    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
-    return f"(julianday({end}) - julianday({start}))"
 
 
 def midnight(day: date) -> datetime:
@@ -79,22 +58,19 @@ def live_opportunities(organization_id: int, owners):
 def won_lost_stages(session: Session, organization_id: int, owners,
                     since: date | None = None) -> tuple[set[str], set[str]]:
     """The stage names closed deals carry (closed since a day, if given): (won stages, lost stages)."""
-    query = (select(Opportunity.stage, Opportunity.is_won).distinct()
-             .where(*live_opportunities(organization_id, owners), Opportunity.is_closed.is_(True)))
-    if since is not None:
-        query = query.where(Opportunity.close_date >= since)
-    rows = session.execute(query).all()
+    if since is not None:  # whole months from the deal rollup (sync.deal_months)
+        rows = deal_totals.closed_stages_since(session, organization_id, owners, since)
+    else:
+        rows = session.execute(select(Opportunity.stage, Opportunity.is_won).distinct().where(
+            *live_opportunities(organization_id, owners), Opportunity.is_closed.is_(True))).all()
     won = {stage for stage, is_won in rows if stage and is_won}
     return won | {"Closed Won", "Won"}, {stage for stage, is_won in rows if stage and not is_won} - won
 
 
 def stage_breakdown(session: Session, organization_id: int, owners) -> Table:
-    """Open deals by stage (its label; stages that share one are counted together): count and amount."""
-    rows = session.execute(
-        select(Opportunity.connection_id, Opportunity.stage, func.count(),
-               func.coalesce(func.sum(Opportunity.amount), 0.0))
-        .where(*live_opportunities(organization_id, owners), Opportunity.is_closed.is_(False))
-        .group_by(Opportunity.connection_id, Opportunity.stage)).all()
+    """Open deals by stage (its label; stages that share one are counted together): count and amount,
+    from the deal rollup (sync.deal_months)."""
+    rows = deal_totals.open_by_stage(session, organization_id, owners)
     names, merged = stage_names(session, organization_id), {}
     for connection_id, stage, count, amount in rows:
         row = merged.setdefault(names.label(stage, connection_id) or "(no stage)", [0, 0.0])
@@ -109,29 +85,24 @@ def stage_breakdown(session: Session, organization_id: int, owners) -> Table:
 
 def period_figures(session: Session, organization_id: int, owners, period: Period, as_of: date,
                    group_by_owner: bool = False) -> list[dict[str, Any]]:
-    """Open pipeline closing in the period and revenue won in it so far (per owner if asked)."""
+    """Open pipeline closing in the period and revenue won in it so far (per owner if asked).
+
+    Summed from the deal rollup (sync.deal_months); an owner counts when they have an open deal or one
+    closed since the period began.
+    """
     upto = min(as_of, period.end)
-    in_period = and_(Opportunity.close_date >= period.start, Opportunity.close_date < period.end)
-    columns = [
-        func.sum(case((and_(Opportunity.is_closed.is_(False), in_period), Opportunity.amount), else_=0.0)),
-        func.sum(case((and_(Opportunity.is_closed.is_(False), in_period), 1), else_=0)),
-        func.sum(case((and_(Opportunity.is_won.is_(True), Opportunity.close_date >= period.start,
-                            Opportunity.close_date < upto), Opportunity.amount), else_=0.0)),
-        func.sum(case((Opportunity.is_closed.is_(False), 1), else_=0)),
-        func.sum(case((Opportunity.is_closed.is_(False), Opportunity.amount), else_=0.0)),
-    ]
-    # Only open deals and those closed since the period began can count: the index skips the rest.
-    query = select(*columns).where(*live_opportunities(organization_id, owners),
-                                   or_(Opportunity.is_closed.is_(False), Opportunity.close_date >= period.start))
-    if group_by_owner:
-        query = query.add_columns(Opportunity.owner_remote_id).group_by(Opportunity.owner_remote_id)
+    won = deal_totals.closed_totals(session, organization_id, owners, period.start, upto)
     out = []
-    for row in session.execute(query):
-        out.append({"open_in_period": float(row[0] or 0), "open_in_period_deals": int(row[1] or 0),
-                    "won": float(row[2] or 0), "open_deals": int(row[3] or 0),
-                    "open_amount": float(row[4] or 0),
-                    "owner": row[5] if group_by_owner else None})
-    return out
+    for owner, deals, amount, in_period, in_period_amount in deal_totals.open_and_closed_since(
+            session, organization_id, owners, period.start, period.end):
+        totals = won.get(owner)
+        out.append({"open_in_period": in_period_amount, "open_in_period_deals": in_period,
+                    "won": totals.won_amount if totals else 0.0, "open_deals": deals, "open_amount": amount,
+                    "owner": owner})
+    if group_by_owner:
+        return out
+    keys = ("open_in_period", "open_in_period_deals", "won", "open_deals", "open_amount")
+    return [{**{key: sum(row[key] for row in out) for key in keys}, "owner": None}]
 
 
 def coverage_of(open_in_period: float, won: float, quota: float | None) -> dict[str, Any]:
@@ -149,22 +120,15 @@ def velocity(session: Session, organization_id: int, owners, as_of: date,
              open_deals: int | None = None) -> dict[str, Any]:
     """Sales velocity per day: open deals × win rate × average won size ÷ average cycle (days)."""
     since = as_of - timedelta(days=HISTORY_DAYS)
-    cycle = days_between(Opportunity.remote_created_at, Opportunity.close_date)
-    won = Opportunity.is_won.is_(True)
-    row = session.execute(
-        select(func.sum(case((Opportunity.is_closed.is_(True), 1), else_=0)),
-               func.sum(case((won, 1), else_=0)),
-               func.avg(case((won, Opportunity.amount))),
-               func.avg(case((won, cycle))))
-        .where(*live_opportunities(organization_id, owners), Opportunity.is_closed.is_(True),
-               Opportunity.close_date >= since, Opportunity.close_date < as_of)).one()
+    totals = deal_totals.Totals()
+    for owner_totals in deal_totals.closed_totals(session, organization_id, owners, since, as_of).values():
+        totals.add(owner_totals.closed, owner_totals.won, owner_totals.won_amount, owner_totals.won_amounts,
+                   owner_totals.won_cycle_days, owner_totals.won_cycles)
     if open_deals is None:
-        open_deals = session.scalar(select(func.count()).where(
-            *live_opportunities(organization_id, owners), Opportunity.is_closed.is_(False))) or 0
-    closed, won_count = int(row[0] or 0), int(row[1] or 0)
+        open_deals = sum(deals for _, _, deals, _ in deal_totals.open_by_stage(session, organization_id, owners))
+    closed, won_count = totals.closed, totals.won
     win_rate = ratio(won_count, closed)
-    avg_won, avg_cycle = (float(row[2]) if row[2] is not None else None,
-                          float(row[3]) if row[3] is not None else None)
+    avg_won, avg_cycle = totals.avg_won, totals.avg_cycle_days
     per_day = (open_deals * win_rate * avg_won / avg_cycle
                if win_rate is not None and avg_won and avg_cycle and avg_cycle > 0 else None)
     return {"open_deals": int(open_deals), "closed": closed, "won": won_count, "win_rate": win_rate,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy import Boolean, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sync.models import Base
@@ -109,3 +109,37 @@ Index("ix_activity_month_count_org_starts", ActivityMonthCount.organization_id, 
       postgresql_include=list(COUNT_COLUMNS))
 Index("ix_activity_day_count_org_starts", ActivityDayCount.organization_id, ActivityDayCount.starts_on,
       postgresql_include=list(COUNT_COLUMNS))
+
+
+# The close month of deals without a close date (key columns are never NULL).
+NO_CLOSE_DATE = date(1, 1, 1)
+
+
+class OpportunityMonthRollup(Base):
+    """Live deals per owner, stage, outcome and calendar month of their close date: what the period
+    figures, open pipeline by stage, velocity and benchmarks add up over whole months (``sync.deal_months``).
+
+    '' stands for no owner or no stage; sums leave deals without an amount (or a cycle) out and count
+    the ones they hold, so an average is a sum over a count.
+    """
+
+    __tablename__ = "opportunity_month_rollup"
+
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True)
+    owner_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stage_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    is_closed: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    is_won: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    # The first day of the close date's month; NO_CLOSE_DATE for none.
+    close_month: Mapped[date] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    deals: Mapped[int]
+    amount_sum: Mapped[float] = mapped_column(Float)
+    amounts: Mapped[int]
+    # Days from creation to close date, summed over the deals that have both.
+    cycle_days_sum: Mapped[float] = mapped_column(Float)
+    cycles: Mapped[int]
+
+
+Index("ix_opportunity_month_rollup_org_month", OpportunityMonthRollup.organization_id,
+      OpportunityMonthRollup.close_month)

@@ -3,9 +3,10 @@
 Every writer of deals, stage changes and activities calls the hooks: the sync engine's page writer
 ``before_write`` and ``refresh_written`` around its upsert (an activity moved to another deal leaves
 its former deal to recompute, known only before the write), a run's deletes ``before_deletes`` and
-``refresh_changed`` with the run's changed ids. A refresh deletes the touched deals' rollup rows and
-inserts them again from the store with one set-based statement per chunk of deals; activity counts
-change by the difference the touched activities make (``sync.activity_counts``). All of it happens in
+``refresh_changed`` with the run's changed ids, new exchange rates ``amounts_converted``. A refresh
+deletes the touched deals' rollup rows and inserts them again from the store with one set-based
+statement per chunk of deals; activity counts change by the difference the touched activities make
+(``sync.activity_counts``); deal months sum their touched groups again (``sync.deal_months``). All of it happens in
 the writer's transaction, so a crash leaves either both or neither.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, case, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from sync import activity_counts, deal_state
+from sync import activity_counts, deal_months, deal_state
 from sync.models import Connection, Opportunity, OpportunityStageChange
 from sync.rollup_models import OpportunityStageFact
 
@@ -110,6 +111,8 @@ class Before:
 
     deals: set[str] = field(default_factory=set)
     activity_counts: dict = field(default_factory=dict)
+    # The (owner, close month) groups of deals about to change: a deal moved out leaves its group to sum.
+    deal_months: set = field(default_factory=set)
 
 
 def before_write(session: Session, connection_id: int, object_type: str, remote_ids: list[str]) -> Before:
@@ -118,7 +121,8 @@ def before_write(session: Session, connection_id: int, object_type: str, remote_
         return Before()
     return Before(deals_of(session, object_type, connection_id, remote_ids),
                   activity_counts.contribution(session, connection_id, remote_ids)
-                  if object_type == "activity" else {})
+                  if object_type == "activity" else {},
+                  deal_months.groups_of(session, connection_id, remote_ids) if object_type == "opportunity" else set())
 
 
 def refresh_written(session: Session, connection_id: int, object_type: str, remote_ids: list[str],
@@ -128,6 +132,9 @@ def refresh_written(session: Session, connection_id: int, object_type: str, remo
         return
     before = before or Before()
     deals = before.deals | deals_of(session, object_type, connection_id, remote_ids)
+    if object_type == "opportunity":
+        deal_months.refresh(session, connection_id,
+                            before.deal_months | deal_months.groups_of(session, connection_id, remote_ids))
     if object_type != "activity":
         refresh_rollups(session, connection_id, deals)
         return
@@ -155,6 +162,11 @@ def refresh_changed(session: Session, connection_id: int, changed_ids: dict | No
     else:
         activity_counts.apply(session, connection_id, before.activity_counts, activity_counts.contribution(
             session, connection_id, list(changed.get("activity") or [])))
+    if changed.get("opportunity") == "all":
+        deal_months.rebuild_connection(session, connection_id)
+    else:  # a delete or a restore keeps a deal in its group: the groups are read after
+        deal_months.refresh(session, connection_id,
+                            deal_months.groups_of(session, connection_id, list(changed.get("opportunity") or [])))
     if any(changed.get(t) == "all" for t in SUMMARISED):
         # Too many ids to list: the facts find their deleted and restored deals themselves; the open
         # deals' state (one row per open deal, cheap to rebuild) is rebuilt whole.
@@ -191,6 +203,12 @@ def rebuild_connection(session: Session, connection_id: int) -> None:
     _insert(session, Opportunity.connection_id == connection_id)
     deal_state.rebuild_connection(session, connection_id)
     activity_counts.rebuild_connection(session, connection_id)
+    deal_months.rebuild_connection(session, connection_id)
+
+
+def amounts_converted(session: Session, organization_id: int) -> None:
+    """The hook after every amount of an organization was converted again (new exchange rates)."""
+    deal_months.rebuild_organization(session, organization_id)
 
 
 def rebuild_organization(session: Session, organization_id: int) -> None:
