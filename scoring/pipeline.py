@@ -18,6 +18,7 @@ from connectors import registry
 from scoring import deal_totals
 from scoring.forecast_data import Period
 from scoring.scope import owner_filter
+from scoring.stage_windows import entry_conditions, nearest_rank_p75, organization_stage_tallies
 from sync.models import Connection, Opportunity
 from sync.sql_time import days_between  # noqa: F401  (the views' day arithmetic, used across scoring)
 from sync.rollup_models import OpportunityStageFact
@@ -145,17 +146,7 @@ def stage_entries(organization_id: int, owners, since: datetime | None, until: d
     same stage; an entry's next is the deal's next entry if that came before ``until``.
     """
     fact = OpportunityStageFact
-    conditions = [fact.organization_id == organization_id, owner_filter(fact.owner_remote_id, owners),
-                  fact.changed_at < until]
-    if since is None:
-        conditions.append(fact.is_entry.is_(True))
-    else:
-        conditions += [fact.changed_at >= since, or_(fact.is_entry.is_(True), fact.previous_at < since),
-                       # A deal closed before the window has no stage change inside it.
-                       fact.deal_created_at < until,
-                       or_(fact.deal_is_closed.is_(False), fact.deal_close_date >= since.date())]
-    if open_only:
-        conditions.append(fact.deal_is_closed.is_(False))
+    conditions = entry_conditions(organization_id, owners, since, until, open_only)
     ended = fact.next_at < until
     return select(fact.connection_id, fact.opportunity_remote_id, fact.stage, fact.changed_at,
                   fact.owner_remote_id.label("owner"), fact.deal_stage.label("current_stage"),
@@ -169,15 +160,18 @@ CONVERSION_COLUMNS = [("stage", "Stage"), ("entered", "Entered"), ("advanced", "
 
 
 def stage_stats(session: Session, organization_id: int, owners, as_of: date, by_owner: bool = False,
-                with_p75: bool = False) -> tuple[Table, dict[str, float]]:
+                with_p75: bool = False, from_facts: bool = False) -> tuple[Table, dict[str, float]]:
     """Stage-to-stage conversion and (if asked) each stage's P75 stay, from one pass over the entries.
 
     Of the deals that entered each open stage in the last year: how many moved on, were lost, are
-    still in it. The P75 is the nearest-rank 75th percentile of the completed stays.
+    still in it. The P75 is the nearest-rank 75th percentile of the completed stays. The whole
+    organization's come from the stage entry months (scoring.stage_windows) unless ``from_facts``.
     """
     since, until = midnight(as_of - timedelta(days=HISTORY_DAYS)), midnight(as_of)
     won_stages, lost_stages = won_lost_stages(session, organization_id, owners, since.date())
     closing_stages = won_stages | lost_stages
+    if owners is None and with_p75 and not by_owner and not from_facts:
+        return _organization_stage_stats(session, organization_id, since, until, lost_stages, closing_stages)
     # On PostgreSQL the team's P75 comes from the same pass as the conversion (percentile_disc skips
     # the stays still going on, whose duration is NULL); the closing stages' rows only give their P75.
     one_pass = with_p75 and not by_owner and session.get_bind().dialect.name == "postgresql"
@@ -217,6 +211,32 @@ def stage_stats(session: Session, organization_id: int, owners, as_of: date, by_
     names.relabel(table.rows)
     order = stage_order(table.rows, names)
     table.rows.sort(key=lambda r: (order.get(r["stage"], len(order)), r["stage"], r.get("owner") or ""))
+    return table, p75
+
+
+def _organization_stage_stats(session: Session, organization_id: int, since: datetime, until: datetime,
+                              lost_stages: set[str], closing_stages: set[str]) -> tuple[Table, dict[str, float]]:
+    """stage_stats for the whole organization, from the stage entry months: the same rows and P75s."""
+    table = Table("conversion", list(CONVERSION_COLUMNS), note="Deals that entered each stage in the last 365 days.")
+    p75: dict[str, float] = {}
+    tallies = organization_stage_tallies(session, organization_id, since, until)
+    for stage in sorted(tallies):
+        tally = tallies[stage]
+        value = nearest_rank_p75(session, organization_id, since, until, stage, tally)
+        if value is not None:
+            p75[stage] = value
+        if stage in closing_stages:
+            continue
+        lost_count = sum(n for next_stage, n in tally.next_stages.items() if next_stage in lost_stages)
+        advanced = tally.ended - lost_count
+        table.rows.append({"stage": stage, "entered": tally.entered, "advanced": advanced, "lost": lost_count,
+                           "still_in": tally.entered - advanced - lost_count,
+                           "conversion": ratio(advanced, tally.entered),
+                           "avg_days": tally.days / tally.ended if tally.ended else None})
+    names = stage_names(session, organization_id)
+    names.relabel(table.rows)
+    order = stage_order(table.rows, names)
+    table.rows.sort(key=lambda r: (order.get(r["stage"], len(order)), r["stage"]))
     return table, p75
 
 

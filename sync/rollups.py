@@ -6,7 +6,8 @@ its former deal to recompute, known only before the write), a run's deletes ``be
 ``refresh_changed`` with the run's changed ids, new exchange rates ``amounts_converted``. A refresh
 deletes the touched deals' rollup rows and inserts them again from the store with one set-based
 statement per chunk of deals; activity counts change by the difference the touched activities make
-(``sync.activity_counts``); deal months sum their touched groups again (``sync.deal_months``). All of it happens in
+(``sync.activity_counts``), and so do the stage entry months with their deals' facts
+(``sync.stage_months``); deal months sum their touched groups again (``sync.deal_months``). All of it happens in
 the writer's transaction, so a crash leaves either both or neither.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, case, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from sync import activity_counts, deal_months, deal_state
+from sync import activity_counts, deal_months, deal_state, stage_months
 from sync.models import Connection, Opportunity, OpportunityStageChange
 from sync.rollup_models import OpportunityStageFact
 
@@ -78,9 +79,11 @@ def refresh_rollups(session: Session, connection_id: int, deal_ids: Iterable[str
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
         fact = OpportunityStageFact
+        counted = stage_months.contribution(session, connection_id, chunk)
         session.execute(delete(fact).where(fact.connection_id == connection_id,
                                            fact.opportunity_remote_id.in_(chunk)))
         _insert(session, and_(Opportunity.connection_id == connection_id, Opportunity.remote_id.in_(chunk)))
+        stage_months.apply(session, connection_id, counted, stage_months.contribution(session, connection_id, chunk))
     deal_state.refresh(session, connection_id, ids)
 
 
@@ -201,6 +204,7 @@ def rebuild_connection(session: Session, connection_id: int) -> None:
     """Recompute every rollup row of one connection."""
     session.execute(delete(OpportunityStageFact).where(OpportunityStageFact.connection_id == connection_id))
     _insert(session, Opportunity.connection_id == connection_id)
+    stage_months.rebuild_connection(session, connection_id)
     deal_state.rebuild_connection(session, connection_id)
     activity_counts.rebuild_connection(session, connection_id)
     deal_months.rebuild_connection(session, connection_id)
