@@ -170,8 +170,9 @@ def stage_stats(session: Session, organization_id: int, owners, as_of: date, by_
     since, until = midnight(as_of - timedelta(days=HISTORY_DAYS)), midnight(as_of)
     won_stages, lost_stages = won_lost_stages(session, organization_id, owners, since.date())
     closing_stages = won_stages | lost_stages
-    if owners is None and with_p75 and not by_owner and not from_facts:
-        return _organization_stage_stats(session, organization_id, since, until, lost_stages, closing_stages)
+    if owners is None and not from_facts and (by_owner or with_p75):
+        return _organization_stage_stats(session, organization_id, since, until, lost_stages, closing_stages,
+                                         by_owner, with_p75)
     # On PostgreSQL the team's P75 comes from the same pass as the conversion (percentile_disc skips
     # the stays still going on, whose duration is NULL); the closing stages' rows only give their P75.
     one_pass = with_p75 and not by_owner and session.get_bind().dialect.name == "postgresql"
@@ -215,28 +216,35 @@ def stage_stats(session: Session, organization_id: int, owners, as_of: date, by_
 
 
 def _organization_stage_stats(session: Session, organization_id: int, since: datetime, until: datetime,
-                              lost_stages: set[str], closing_stages: set[str]) -> tuple[Table, dict[str, float]]:
+                              lost_stages: set[str], closing_stages: set[str], by_owner: bool,
+                              with_p75: bool) -> tuple[Table, dict[str, float]]:
     """stage_stats for the whole organization, from the stage entry months: the same rows and P75s."""
     table = Table("conversion", list(CONVERSION_COLUMNS), note="Deals that entered each stage in the last 365 days.")
     p75: dict[str, float] = {}
-    tallies = organization_stage_tallies(session, organization_id, since, until)
-    for stage in sorted(tallies):
-        tally = tallies[stage]
-        value = nearest_rank_p75(session, organization_id, since, until, stage, tally)
-        if value is not None:
-            p75[stage] = value
+    if with_p75:
+        tallies = organization_stage_tallies(session, organization_id, since, until, lost_stages)
+        for stage in sorted(tallies):
+            value = nearest_rank_p75(session, organization_id, since, until, stage, tallies[stage])
+            if value is not None:
+                p75[stage] = value
+    if by_owner:
+        tallies = organization_stage_tallies(session, organization_id, since, until, lost_stages, by_owner=True)
+    for key in sorted(tallies, key=lambda k: tuple(v or "" for v in k) if by_owner else k):
+        owner, stage = key if by_owner else (None, key)
         if stage in closing_stages:
             continue
-        lost_count = sum(n for next_stage, n in tally.next_stages.items() if next_stage in lost_stages)
+        tally = tallies[key]
+        lost_count = tally.lost
         advanced = tally.ended - lost_count
-        table.rows.append({"stage": stage, "entered": tally.entered, "advanced": advanced, "lost": lost_count,
+        table.rows.append({"stage": stage, **({"owner": owner} if by_owner else {}), "entered": tally.entered,
+                           "advanced": advanced, "lost": lost_count,
                            "still_in": tally.entered - advanced - lost_count,
                            "conversion": ratio(advanced, tally.entered),
                            "avg_days": tally.days / tally.ended if tally.ended else None})
     names = stage_names(session, organization_id)
     names.relabel(table.rows)
     order = stage_order(table.rows, names)
-    table.rows.sort(key=lambda r: (order.get(r["stage"], len(order)), r["stage"]))
+    table.rows.sort(key=lambda r: (order.get(r["stage"], len(order)), r["stage"], r.get("owner") or ""))
     return table, p75
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from scoring.scope import owner_filter
-from sync.rollup_models import NO_CLOSE_DATE, OpportunityStageFact, StageEntryMonth, irregular
+from sync.rollup_models import NO_CLOSE_DATE, OpportunityStageFact, StageEntryMonth, StageEntryOwnerMonth, irregular
 from sync.sql_time import days_between, whole_days
 
 
@@ -41,11 +41,11 @@ def entry_conditions(organization_id: int, owners, since: datetime | None, until
 
 @dataclass
 class StageTally:
-    """One stage's entries in a window: how many, where the next entries went, and the stays' lengths."""
+    """One stage's entries in a window: how many, how many moved on and were lost, and the stays' lengths."""
 
     entered: int = 0
-    next_stages: dict = field(default_factory=lambda: defaultdict(int))
     ended: int = 0
+    lost: int = 0
     days: float = 0.0
     buckets: dict = field(default_factory=lambda: defaultdict(int))
 
@@ -58,25 +58,36 @@ def _next_month(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
-def organization_stage_tallies(session: Session, organization_id: int, since: datetime,
-                               until: datetime) -> dict[str, StageTally]:
-    """Per stage, the whole organization's entries in [since, until) (midnights), as the facts count them."""
+def organization_stage_tallies(session: Session, organization_id: int, since: datetime, until: datetime,
+                               lost_stages: set[str], by_owner: bool = False) -> dict:
+    """Per stage (or per (owner, stage), owner None for none), the whole organization's entries in
+    [since, until) (midnights), as the facts count them; a next entry into one of ``lost_stages`` is a loss.
+
+    Summed in SQL to a row per stage and day (per owner and stage): a whole organization's reps
+    times stages times next stages is too many rows to add up in Python.
+    """
     fact = OpportunityStageFact
     first = since.date() if since.day == 1 else _next_month(since.date())
     past = until.date().replace(day=1)
-    tallies: dict[str, StageTally] = defaultdict(StageTally)
+    lost = sorted(lost_stages)
+    tallies: dict = defaultdict(StageTally)
     window = entry_conditions(organization_id, None, since, until)
     if first < past:
-        rollup = StageEntryMonth
+        rollup = StageEntryOwnerMonth if by_owner else StageEntryMonth
         ended = and_(rollup.next_month > NO_CLOSE_DATE, rollup.next_month < past)
-        for stage, next_stage, is_ended, bucket, entries, stay_us in session.execute(
-                select(rollup.stage, rollup.next_stage_key, ended, rollup.day_bucket, func.sum(rollup.entries),
-                       func.sum(rollup.stay_us))
+        # The owners' table has no day buckets (their conversion needs no P75).
+        grouping = (rollup.owner_key, rollup.stage) if by_owner else (rollup.day_bucket, rollup.stage, ended)
+        for row in session.execute(
+                select(*grouping, func.sum(rollup.entries), func.sum(case((ended, rollup.entries), else_=0)),
+                       func.sum(case((and_(ended, rollup.next_stage_key.in_(lost)), rollup.entries), else_=0)),
+                       func.sum(case((ended, rollup.stay_us), else_=0)))
                 .where(rollup.organization_id == organization_id, rollup.changed_month >= first,
                        rollup.changed_month < past, rollup.next_month != past)
-                .group_by(rollup.stage, rollup.next_stage_key, ended, rollup.day_bucket)):
-            _count(tallies[stage], int(entries), next_stage if is_ended else None,
-                   int(bucket) if is_ended else None, int(stay_us) / 86_400_000_000 if is_ended else 0.0)
+                .group_by(*grouping)):
+            other, stage, *sums = row if by_owner else (row[0], row[1], *row[3:])
+            entries, ended_n, lost_n, stay_us = (int(v or 0) for v in sums)
+            key, bucket = ((other or None, stage), None) if by_owner else (stage, int(other))
+            _count(tallies[key], entries, ended_n, lost_n, bucket, stay_us / 86_400_000_000)
         in_months = and_(fact.changed_at >= _midnight(first), fact.changed_at < _midnight(past))
         # Each part a plain range of one index (an OR of two ranges reads the table's rows instead).
         parts = [fact.changed_at < _midnight(first), fact.changed_at >= _midnight(past),
@@ -87,24 +98,25 @@ def organization_stage_tallies(session: Session, organization_id: int, since: da
         parts = [fact.changed_at >= since]
     is_ended = fact.next_at < until
     days = days_between(fact.changed_at, fact.next_at)
+    grouping = (fact.owner_remote_id, fact.stage) if by_owner else (fact.stage, case((is_ended, whole_days(days))))
     for part in parts:
-        for stage, next_stage, bucket, entries, total_days in session.execute(
-                select(fact.stage, case((is_ended, fact.next_stage)), case((is_ended, whole_days(days))),
-                       func.count(), func.sum(case((is_ended, days))))
-                .where(*window, part)
-                .group_by(fact.stage, case((is_ended, fact.next_stage)), case((is_ended, whole_days(days))))):
-            _count(tallies[stage], int(entries), next_stage, bucket, float(total_days or 0.0))
+        for first_key, second_key, entries, ended_n, lost_n, total_days in session.execute(
+                select(*grouping, func.count(), func.sum(case((is_ended, 1), else_=0)),
+                       func.sum(case((and_(is_ended, fact.next_stage.in_(lost)), 1), else_=0)),
+                       func.sum(case((is_ended, days))))
+                .where(*window, part).group_by(*grouping)):
+            key, bucket = ((first_key, second_key), None) if by_owner else (first_key, second_key)
+            _count(tallies[key], int(entries), int(ended_n or 0), int(lost_n or 0), bucket, float(total_days or 0.0))
     return dict(tallies)
 
 
-def _count(tally: StageTally, entries: int, next_stage: str | None, bucket: int | None, days: float) -> None:
+def _count(tally: StageTally, entries: int, ended: int, lost: int, bucket: int | None, days: float) -> None:
     tally.entered += entries
-    if next_stage is None:
-        return
-    tally.next_stages[next_stage] += entries
-    tally.ended += entries
+    tally.ended += ended
+    tally.lost += lost
     tally.days += days
-    tally.buckets[bucket] += entries
+    if ended and bucket is not None:
+        tally.buckets[bucket] += ended
 
 
 def nearest_rank_p75(session: Session, organization_id: int, since: datetime, until: datetime, stage: str,

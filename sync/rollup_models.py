@@ -190,3 +190,28 @@ Index("ix_stage_fact_org_next", OpportunityStageFact.organization_id, Opportunit
 Index("ix_stage_fact_org_stage_days", OpportunityStageFact.organization_id, OpportunityStageFact.stage,
       days_between(OpportunityStageFact.changed_at, OpportunityStageFact.next_at),
       postgresql_include=ENTRY_COLUMNS).ddl_if(dialect="postgresql")
+
+
+class StageEntryOwnerMonth(Base):
+    """Regular stage entries per owner, stage, calendar month, next stage and the next entry's month
+    (``sync.stage_months``): what a window's whole months add to each rep's stage conversion.
+
+    '' stands for no owner, and with NO_CLOSE_DATE for no next entry.
+    """
+
+    __tablename__ = "stage_entry_owner_month"
+
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True)
+    owner_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(64), primary_key=True)
+    changed_month: Mapped[date] = mapped_column(primary_key=True)
+    next_stage_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_month: Mapped[date] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    entries: Mapped[int]
+    stay_us: Mapped[int] = mapped_column(BigInteger)
+
+
+Index("ix_stage_entry_owner_month_org_month", StageEntryOwnerMonth.organization_id,
+      StageEntryOwnerMonth.changed_month,
+      postgresql_include=["owner_key", "stage", "next_stage_key", "next_month", "entries", "stay_us"])

@@ -28,7 +28,7 @@ from sync import activity_counts, deal_months, deal_state, rollups, stage_months
 from sync.engine import SyncEngine
 from sync.models import Activity, Opportunity, OpportunityStageChange, SyncRun, User
 from sync.rollup_models import (ActivityDayCount, ActivityMonthCount, OpenDealState, OpportunityMonthRollup,
-                                OpportunityStageFact, StageEntryMonth)
+                                OpportunityStageFact, StageEntryMonth, StageEntryOwnerMonth)
 from tests import direct_deal_sql
 from tests.test_manager_seed import (AS_OF, LOST, M1, M2, PERIOD, R1, R2, R3, REPS, STAGES, WON, prepare_store,
                                      seed_team)
@@ -126,9 +126,10 @@ def assert_rollups_current(session, org: int, done: list[str]) -> None:
         kept = select(*[getattr(table, c) for c in activity_counts.COLUMNS])
         assert rows_of(session, kept) == rows_of(session, activity_counts._grouped(
             Activity.organization_id == org, starts)), (table.__tablename__, done)
-    kept = select(*[getattr(StageEntryMonth, c) for c in stage_months.COLUMNS])
-    assert rows_of(session, kept) == rows_of(session, stage_months._keyed(
-        OpportunityStageFact.organization_id == org)), ("stage_entry_month", done)
+    for table in stage_months.KEYS:
+        kept = select(*[getattr(table, c) for c in stage_months.columns(table)])
+        assert rows_of(session, kept) == rows_of(session, stage_months._keyed(
+            table, OpportunityStageFact.organization_id == org)), (table.__tablename__, done)
     kept = select(*[getattr(OpportunityMonthRollup, c) for c in deal_months.COLUMNS])
     assert rounded(rows_of(session, kept)) == rounded(rows_of(session, deal_months._grouped(
         Opportunity.organization_id == org))), ("opportunity_month_rollup", done)
@@ -393,6 +394,9 @@ def test_rollup_equals_the_direct_sql_after_random_changes(db_url, rng_seed, mon
                 direct_conversion, direct_p75 = stage_stats(session, org, None, as_of, with_p75=True, from_facts=True)
                 assert rounded(conversion.rows) == rounded(direct_conversion.rows), (as_of, done)
                 assert p75 == direct_p75, (as_of, done)
+                # Each rep's conversion (coaching) from the owners' stage entry months == from the facts.
+                assert rounded(stage_stats(session, org, None, as_of, by_owner=True)[0].rows) == rounded(
+                    stage_stats(session, org, None, as_of, by_owner=True, from_facts=True)[0].rows), (as_of, done)
             for owners in SCOPES:  # one pass for conversion and P75 (PostgreSQL) == the two separate passes
                 conversion, p75 = stage_stats(session, org, owners, AS_OF, with_p75=True)
                 # (the whole organization's one pass sums its stays from the stage entry months: last bits differ)
@@ -435,6 +439,6 @@ def test_a_purged_connection_leaves_no_rollup_rows(db_url):
         purge_connection(session, seed.connection_id)
         session.commit()
         for table in (OpportunityStageFact, OpenDealState, ActivityMonthCount, ActivityDayCount,
-                      OpportunityMonthRollup, StageEntryMonth):
+                      OpportunityMonthRollup, StageEntryMonth, StageEntryOwnerMonth):
             assert session.scalar(select(func.count()).select_from(table)) == 0, table.__tablename__
     engine.dispose()

@@ -1,5 +1,5 @@
 """the team panel's deal rollup per owner, stage, outcome and close month and its stage entries per month,
-next month and whole days, backfilled; the stage facts' indexes for what a window's edges read; a partial
+next month and whole days (and per owner), backfilled; the stage facts' indexes for what a window's edges read; a partial
 index on the deals whose amount has no rate to the corporate currency
 
 Revision ID: 0023
@@ -62,6 +62,25 @@ def upgrade() -> None:
     )
     op.create_index('ix_stage_entry_month_org_month', 'stage_entry_month', ['organization_id', 'changed_month'],
                     postgresql_include=['stage', 'next_stage_key', 'next_month', 'day_bucket', 'entries', 'stay_us'])
+    op.create_table(
+        'stage_entry_owner_month',
+        sa.Column('connection_id', sa.Integer(), nullable=False),
+        sa.Column('owner_key', sa.String(length=64), nullable=False),
+        sa.Column('stage', sa.String(length=64), nullable=False),
+        sa.Column('changed_month', sa.Date(), nullable=False),
+        sa.Column('next_stage_key', sa.String(length=64), nullable=False),
+        sa.Column('next_month', sa.Date(), nullable=False),
+        sa.Column('organization_id', sa.Integer(), nullable=False),
+        sa.Column('entries', sa.Integer(), nullable=False),
+        sa.Column('stay_us', sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(['connection_id'], ['connection.id'], ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['organization_id'], ['organization.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('connection_id', 'owner_key', 'stage', 'changed_month', 'next_stage_key',
+                                'next_month'),
+    )
+    op.create_index('ix_stage_entry_owner_month_org_month', 'stage_entry_owner_month',
+                    ['organization_id', 'changed_month'],
+                    postgresql_include=['owner_key', 'stage', 'next_stage_key', 'next_month', 'entries', 'stay_us'])
     # The model's own definitions (the predicate and the stay's length are the readers' expressions).
     from sync.rollup_models import OpportunityStageFact
 
@@ -82,6 +101,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in FACT_INDEXES:
         op.execute(f'DROP INDEX IF EXISTS {name}')
+    op.drop_index('ix_stage_entry_owner_month_org_month', table_name='stage_entry_owner_month')
+    op.drop_table('stage_entry_owner_month')
     op.drop_index('ix_stage_entry_month_org_month', table_name='stage_entry_month')
     op.drop_table('stage_entry_month')
     op.drop_index('ix_opportunity_unconverted', table_name='opportunity')
