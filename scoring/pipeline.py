@@ -165,12 +165,15 @@ def stage_stats(session: Session, organization_id: int, owners, as_of: date, by_
 
     Of the deals that entered each open stage in the last year: how many moved on, were lost, are
     still in it. The P75 is the nearest-rank 75th percentile of the completed stays. The whole
-    organization's come from the stage entry months (scoring.stage_windows) unless ``from_facts``.
+    organization's come from the stage entry months (scoring.stage_windows) unless ``from_facts``
+    (with a P75, on PostgreSQL only).
     """
     since, until = midnight(as_of - timedelta(days=HISTORY_DAYS)), midnight(as_of)
     won_stages, lost_stages = won_lost_stages(session, organization_id, owners, since.date())
     closing_stages = won_stages | lost_stages
-    if owners is None and not from_facts and (by_owner or with_p75):
+    # The P75's reads of one day's stays need PostgreSQL's expression index: SQLite scans the facts instead.
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if owners is None and not from_facts and (by_owner or with_p75) and (postgresql or not with_p75):
         return _organization_stage_stats(session, organization_id, since, until, lost_stages, closing_stages,
                                          by_owner, with_p75)
     # On PostgreSQL the team's P75 comes from the same pass as the conversion (percentile_disc skips
