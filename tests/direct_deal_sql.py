@@ -1,16 +1,19 @@
-"""The deal figures as the views computed them before the deal rollup: aggregates over the raw deals.
-
-``tests.test_rollups`` holds the rollup-backed views (``scoring.deal_totals``) equal to these after
-random syncs.
+"""The deal figures as the views computed them before the deal rollup: aggregates over the raw deals,
+and the check ``tests.test_rollups`` runs after random syncs that the rollup-backed figures
+(``scoring.deal_totals``) equal them.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
 
+from scoring import deal_totals, pipeline
+from scoring.benchmarks import rep_figures
+from scoring.forecast_data import parse_period
 from scoring.pipeline import HISTORY_DAYS, days_between, live_opportunities
 from sync.models import Opportunity
+from tests.test_manager_seed import AS_OF, PERIOD
 
 
 def period_figures(session, organization_id, owners, period, as_of):
@@ -94,3 +97,43 @@ def rep_deal_figures(session, organization_id, owners, period, as_of):
             entry["avg_deal" + suffix] = float(avg_deal) if avg_deal is not None else None
             entry["cycle_days" + suffix] = float(cycle_days) if cycle_days is not None else None
     return out
+
+
+def rounded(value):
+    """Sums of fractional days or cents added in another order differ in the last bits only."""
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, (list, tuple)):
+        return type(value)(rounded(v) for v in value)
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, set):
+        return {rounded(v) for v in value}
+    return value
+
+
+def assert_deal_figures_equal_the_direct_sql(session, org: int, scopes, done: list[str]) -> None:
+    """The period figures, open pipeline by stage, velocity, closed stages and benchmarks' deal figures
+    read from the deal rollup equal the direct SQL, for several periods, days and scopes."""
+    for period, as_of in ((PERIOD, AS_OF), (parse_period("2023-Q4"), date(2023, 11, 17)),
+                          (parse_period("2024-02"), date(2024, 3, 1)), (parse_period("2023-07"), date(2023, 7, 1))):
+        for owners in scopes:
+            figures = {row["owner"]: row for row in pipeline.period_figures(session, org, owners, period, as_of,
+                                                                            group_by_owner=True)}
+            assert rounded(figures) == rounded(period_figures(session, org, owners, period, as_of)), \
+                (period, as_of, owners, done)
+            by_stage = {(c, s): (n, a) for c, s, n, a in deal_totals.open_by_stage(session, org, owners)}
+            assert rounded(by_stage) == rounded(open_by_stage(session, org, owners)), done
+            shown = pipeline.velocity(session, org, owners, as_of)
+            assert rounded((shown["closed"], shown["won"], shown["avg_won"], shown["avg_cycle_days"])) == \
+                rounded(velocity_inputs(session, org, owners, as_of)), (as_of, owners, done)
+            assert shown["open_deals"] == sum(n for n, _ in by_stage.values())
+            for since in (as_of - timedelta(days=365), period.start):
+                assert deal_totals.closed_stages_since(session, org, owners, since) == \
+                    closed_stages(session, org, owners, since), (since, owners, done)
+            kept = rep_figures(session, org, owners, period, as_of)
+            deal_keys = ("closed", "won", "win_rate", "avg_deal", "cycle_days")
+            shown = {owner: {k + s: entry[k + s] for k in deal_keys for s in ("", "_prev")}
+                     for owner, entry in kept.items() if "closed" in entry}
+            assert rounded(shown) == rounded(rep_deal_figures(session, org, owners, period, as_of)), \
+                (period, as_of, owners, done)
