@@ -3,7 +3,7 @@
 Generates one organization (default 500,000 opportunities with their stage changes and activities,
 plus users in a hierarchy, accounts, leads, campaigns, quotas and forecast snapshots) into a SQLite
 file under var/bench/ and into a PostgreSQL server started from the pgserver wheel in a temporary
-directory, builds the panel's rollups as migrations 0017 and 0022 backfill them (the generator writes past the
+directory, builds the panel's rollups as migrations 0017, 0022 and 0023 backfill them (the generator writes past the
 sync engine that keeps them), adds the indexes the views need, then times every view through the Flask test client
 (a full request: token check, scope, SQL, template), as a first-line manager (10 reps) and as an
 admin (the whole organization). Then the webhook intake under load (``demo.bench_intake``) and

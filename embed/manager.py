@@ -294,9 +294,16 @@ def _render(session, connection, claims: ManagerClaims, token: str, view: str, a
         notice = (f"{quarter_of(as_of).label} has no {'leads' if view == 'funnel' else 'closed deals'} yet, "
                   f"so the panel shows {period.label}, the latest quarter with data.")
 
+    built: dict[tuple, str] = {}
+
     def link(to_view: str = view, rep_id: str | None = subject.remote_id if subject.kind != "org" else None, **extra):
-        shown = {"period": period.label} if "format" in extra and "period" not in keep else {}
-        return url_for(".manager_view", view=to_view, **keep, **shown, **({"rep": rep_id} if rep_id else {}), **extra)
+        # A whole organization's tables link each rep on several rows: build each distinct link once.
+        key = (to_view, rep_id, tuple(sorted(extra.items())))
+        if key not in built:
+            shown = {"period": period.label} if "format" in extra and "period" not in keep else {}
+            built[key] = url_for(".manager_view", view=to_view, **keep, **shown,
+                                 **({"rep": rep_id} if rep_id else {}), **extra)
+        return built[key]
 
     corporate = currency.corporate_currency(session, claims.organization_id)
     currency_note = currency.missing_rate_sentence(

@@ -59,18 +59,36 @@ def gap(value: float | None, top: float | None, higher_is_better: bool) -> float
     return (top - value) / top if higher_is_better else (value - top) / top
 
 
-def weakest_stage(rows: list[dict[str, Any]], owner: str) -> tuple[str, float, float] | None:
+@dataclass
+class StageRates:
+    """The per-owner conversion rows, indexed once: the team's totals per stage and each owner's rows.
+
+    A whole organization has hundreds of reps, each asking for their weakest stage: summing the team
+    again per rep made the view quadratic.
+    """
+
+    team: dict[str, list[int]]
+    by_owner: dict[str, list[dict[str, Any]]]
+
+    @classmethod
+    def of(cls, rows: list[dict[str, Any]]) -> "StageRates":
+        team: dict[str, list[int]] = {}
+        by_owner: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            counts = team.setdefault(row["stage"], [0, 0])
+            counts[0] += row["entered"]
+            counts[1] += row["advanced"]
+            by_owner.setdefault(row["owner"], []).append(row)
+        return cls(team, by_owner)
+
+
+def weakest_stage(rates: StageRates, owner: str) -> tuple[str, float, float] | None:
     """The stage where the rep's conversion falls furthest below the team's: (stage, rep, team)."""
-    team: dict[str, list[int]] = {}
-    for row in rows:
-        counts = team.setdefault(row["stage"], [0, 0])
-        counts[0] += row["entered"]
-        counts[1] += row["advanced"]
     worst = None
-    for row in rows:
-        if row["owner"] != owner or row["entered"] < MIN_STAGE_DEALS:
+    for row in rates.by_owner.get(owner, ()):
+        if row["entered"] < MIN_STAGE_DEALS:
             continue
-        entered, advanced = team[row["stage"]]
+        entered, advanced = rates.team[row["stage"]]
         rep_rate, team_rate = row["conversion"] or 0.0, ratio(advanced, entered) or 0.0
         if rep_rate < team_rate and (worst is None or team_rate - rep_rate > worst[2] - worst[1]):
             worst = (row["stage"], rep_rate, team_rate)
@@ -82,7 +100,7 @@ def coaching(session: Session, organization_id: int, subject, period: Period, as
     """Per rep in the subject, up to MAX_GAPS gaps, largest first, each with its suggestion."""
     figures = rep_figures(session, organization_id, subject.peers, period, as_of)
     marks = team_marks(figures, subject.peers)
-    stages = stage_conversion(session, organization_id, subject.peers, as_of, by_owner=True).rows
+    stages = StageRates.of(stage_conversion(session, organization_id, subject.peers, as_of, by_owner=True).rows)
     table = Table("coaching", [("name", "Rep"), ("problem", "Gap"), ("value", "Rep's figure"), ("top", "Top quartile"),
                                ("gap", "Behind by"), ("suggestion", "Suggestion")],
                   note="Gaps against the team's top quartile this period; the largest first.")
@@ -107,7 +125,7 @@ def coaching(session: Session, organization_id: int, subject, period: Period, as
     return {"tables": tables}
 
 
-def suggestion(metric: str, value: float, top: float, stages: list[dict[str, Any]], owner: str) -> str:
+def suggestion(metric: str, value: float, top: float, stages: StageRates, owner: str) -> str:
     """The rule's suggestion, filled in with the rep's own numbers."""
     rule = RULES[metric]
     if metric == "win_rate":

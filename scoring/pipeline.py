@@ -11,15 +11,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, String, and_, case, cast, func, literal, null, or_, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import String, and_, case, cast, func, literal, null, or_, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.functions import FunctionElement
 
 from connectors import registry
+from scoring import deal_totals
 from scoring.forecast_data import Period
 from scoring.scope import owner_filter
+from scoring.stage_windows import entry_conditions, nearest_rank_p75, organization_stage_tallies
 from sync.models import Connection, Opportunity
+from sync.sql_time import days_between  # noqa: F401  (the views' day arithmetic, used across scoring)
 from sync.rollup_models import OpportunityStageFact
 from sync.stages import StageNames, stage_names
 
@@ -37,27 +38,6 @@ class Table:
     rows: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, Any] = field(default_factory=dict)
     note: str = ""
-
-
-class days_between(FunctionElement):
-    """Days (fractional) from the first date/time expression to the second."""
-
-    type = Float()
-    inherit_cache = True
-    name = "days_between"
-
-
-@compiles(days_between)
-def _days_between_postgresql(element, compiler, **kw):
-    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
-    return (f"(EXTRACT(EPOCH FROM (CAST({end} AS TIMESTAMP) - CAST({start} AS TIMESTAMP)))"
-            f" / 86400.0)")
-
-
-@compiles(days_between, "sqlite")
-def _days_between_sqlite(element, compiler, **kw):
-    start, end = (compiler.process(arg, **kw) for arg in element.clauses)
-    return f"(julianday({end}) - julianday({start}))"
 
 
 def midnight(day: date) -> datetime:
@@ -79,22 +59,19 @@ def live_opportunities(organization_id: int, owners):
 def won_lost_stages(session: Session, organization_id: int, owners,
                     since: date | None = None) -> tuple[set[str], set[str]]:
     """The stage names closed deals carry (closed since a day, if given): (won stages, lost stages)."""
-    query = (select(Opportunity.stage, Opportunity.is_won).distinct()
-             .where(*live_opportunities(organization_id, owners), Opportunity.is_closed.is_(True)))
-    if since is not None:
-        query = query.where(Opportunity.close_date >= since)
-    rows = session.execute(query).all()
+    if since is not None:  # whole months from the deal rollup (sync.deal_months)
+        rows = deal_totals.closed_stages_since(session, organization_id, owners, since)
+    else:
+        rows = session.execute(select(Opportunity.stage, Opportunity.is_won).distinct().where(
+            *live_opportunities(organization_id, owners), Opportunity.is_closed.is_(True))).all()
     won = {stage for stage, is_won in rows if stage and is_won}
     return won | {"Closed Won", "Won"}, {stage for stage, is_won in rows if stage and not is_won} - won
 
 
 def stage_breakdown(session: Session, organization_id: int, owners) -> Table:
-    """Open deals by stage (its label; stages that share one are counted together): count and amount."""
-    rows = session.execute(
-        select(Opportunity.connection_id, Opportunity.stage, func.count(),
-               func.coalesce(func.sum(Opportunity.amount), 0.0))
-        .where(*live_opportunities(organization_id, owners), Opportunity.is_closed.is_(False))
-        .group_by(Opportunity.connection_id, Opportunity.stage)).all()
+    """Open deals by stage (its label; stages that share one are counted together): count and amount,
+    from the deal rollup (sync.deal_months)."""
+    rows = deal_totals.open_by_stage(session, organization_id, owners)
     names, merged = stage_names(session, organization_id), {}
     for connection_id, stage, count, amount in rows:
         row = merged.setdefault(names.label(stage, connection_id) or "(no stage)", [0, 0.0])
@@ -109,29 +86,24 @@ def stage_breakdown(session: Session, organization_id: int, owners) -> Table:
 
 def period_figures(session: Session, organization_id: int, owners, period: Period, as_of: date,
                    group_by_owner: bool = False) -> list[dict[str, Any]]:
-    """Open pipeline closing in the period and revenue won in it so far (per owner if asked)."""
+    """Open pipeline closing in the period and revenue won in it so far (per owner if asked).
+
+    Summed from the deal rollup (sync.deal_months); an owner counts when they have an open deal or one
+    closed since the period began.
+    """
     upto = min(as_of, period.end)
-    in_period = and_(Opportunity.close_date >= period.start, Opportunity.close_date < period.end)
-    columns = [
-        func.sum(case((and_(Opportunity.is_closed.is_(False), in_period), Opportunity.amount), else_=0.0)),
-        func.sum(case((and_(Opportunity.is_closed.is_(False), in_period), 1), else_=0)),
-        func.sum(case((and_(Opportunity.is_won.is_(True), Opportunity.close_date >= period.start,
-                            Opportunity.close_date < upto), Opportunity.amount), else_=0.0)),
-        func.sum(case((Opportunity.is_closed.is_(False), 1), else_=0)),
-        func.sum(case((Opportunity.is_closed.is_(False), Opportunity.amount), else_=0.0)),
-    ]
-    # Only open deals and those closed since the period began can count: the index skips the rest.
-    query = select(*columns).where(*live_opportunities(organization_id, owners),
-                                   or_(Opportunity.is_closed.is_(False), Opportunity.close_date >= period.start))
-    if group_by_owner:
-        query = query.add_columns(Opportunity.owner_remote_id).group_by(Opportunity.owner_remote_id)
+    won = deal_totals.closed_totals(session, organization_id, owners, period.start, upto)
     out = []
-    for row in session.execute(query):
-        out.append({"open_in_period": float(row[0] or 0), "open_in_period_deals": int(row[1] or 0),
-                    "won": float(row[2] or 0), "open_deals": int(row[3] or 0),
-                    "open_amount": float(row[4] or 0),
-                    "owner": row[5] if group_by_owner else None})
-    return out
+    for owner, deals, amount, in_period, in_period_amount in deal_totals.open_and_closed_since(
+            session, organization_id, owners, period.start, period.end):
+        totals = won.get(owner)
+        out.append({"open_in_period": in_period_amount, "open_in_period_deals": in_period,
+                    "won": totals.won_amount if totals else 0.0, "open_deals": deals, "open_amount": amount,
+                    "owner": owner})
+    if group_by_owner:
+        return out
+    keys = ("open_in_period", "open_in_period_deals", "won", "open_deals", "open_amount")
+    return [{**{key: sum(row[key] for row in out) for key in keys}, "owner": None}]
 
 
 def coverage_of(open_in_period: float, won: float, quota: float | None) -> dict[str, Any]:
@@ -149,22 +121,15 @@ def velocity(session: Session, organization_id: int, owners, as_of: date,
              open_deals: int | None = None) -> dict[str, Any]:
     """Sales velocity per day: open deals × win rate × average won size ÷ average cycle (days)."""
     since = as_of - timedelta(days=HISTORY_DAYS)
-    cycle = days_between(Opportunity.remote_created_at, Opportunity.close_date)
-    won = Opportunity.is_won.is_(True)
-    row = session.execute(
-        select(func.sum(case((Opportunity.is_closed.is_(True), 1), else_=0)),
-               func.sum(case((won, 1), else_=0)),
-               func.avg(case((won, Opportunity.amount))),
-               func.avg(case((won, cycle))))
-        .where(*live_opportunities(organization_id, owners), Opportunity.is_closed.is_(True),
-               Opportunity.close_date >= since, Opportunity.close_date < as_of)).one()
+    totals = deal_totals.Totals()
+    for owner_totals in deal_totals.closed_totals(session, organization_id, owners, since, as_of).values():
+        totals.add(owner_totals.closed, owner_totals.won, owner_totals.won_amount, owner_totals.won_amounts,
+                   owner_totals.won_cycle_days, owner_totals.won_cycles)
     if open_deals is None:
-        open_deals = session.scalar(select(func.count()).where(
-            *live_opportunities(organization_id, owners), Opportunity.is_closed.is_(False))) or 0
-    closed, won_count = int(row[0] or 0), int(row[1] or 0)
+        open_deals = sum(deals for _, _, deals, _ in deal_totals.open_by_stage(session, organization_id, owners))
+    closed, won_count = totals.closed, totals.won
     win_rate = ratio(won_count, closed)
-    avg_won, avg_cycle = (float(row[2]) if row[2] is not None else None,
-                          float(row[3]) if row[3] is not None else None)
+    avg_won, avg_cycle = totals.avg_won, totals.avg_cycle_days
     per_day = (open_deals * win_rate * avg_won / avg_cycle
                if win_rate is not None and avg_won and avg_cycle and avg_cycle > 0 else None)
     return {"open_deals": int(open_deals), "closed": closed, "won": won_count, "win_rate": win_rate,
@@ -181,17 +146,7 @@ def stage_entries(organization_id: int, owners, since: datetime | None, until: d
     same stage; an entry's next is the deal's next entry if that came before ``until``.
     """
     fact = OpportunityStageFact
-    conditions = [fact.organization_id == organization_id, owner_filter(fact.owner_remote_id, owners),
-                  fact.changed_at < until]
-    if since is None:
-        conditions.append(fact.is_entry.is_(True))
-    else:
-        conditions += [fact.changed_at >= since, or_(fact.is_entry.is_(True), fact.previous_at < since),
-                       # A deal closed before the window has no stage change inside it.
-                       fact.deal_created_at < until,
-                       or_(fact.deal_is_closed.is_(False), fact.deal_close_date >= since.date())]
-    if open_only:
-        conditions.append(fact.deal_is_closed.is_(False))
+    conditions = entry_conditions(organization_id, owners, since, until, open_only)
     ended = fact.next_at < until
     return select(fact.connection_id, fact.opportunity_remote_id, fact.stage, fact.changed_at,
                   fact.owner_remote_id.label("owner"), fact.deal_stage.label("current_stage"),
@@ -205,15 +160,22 @@ CONVERSION_COLUMNS = [("stage", "Stage"), ("entered", "Entered"), ("advanced", "
 
 
 def stage_stats(session: Session, organization_id: int, owners, as_of: date, by_owner: bool = False,
-                with_p75: bool = False) -> tuple[Table, dict[str, float]]:
+                with_p75: bool = False, from_facts: bool = False) -> tuple[Table, dict[str, float]]:
     """Stage-to-stage conversion and (if asked) each stage's P75 stay, from one pass over the entries.
 
     Of the deals that entered each open stage in the last year: how many moved on, were lost, are
-    still in it. The P75 is the nearest-rank 75th percentile of the completed stays.
+    still in it. The P75 is the nearest-rank 75th percentile of the completed stays. The whole
+    organization's come from the stage entry months (scoring.stage_windows) unless ``from_facts``
+    (with a P75, on PostgreSQL only).
     """
     since, until = midnight(as_of - timedelta(days=HISTORY_DAYS)), midnight(as_of)
     won_stages, lost_stages = won_lost_stages(session, organization_id, owners, since.date())
     closing_stages = won_stages | lost_stages
+    # The P75's reads of one day's stays need PostgreSQL's expression index: SQLite scans the facts instead.
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if owners is None and not from_facts and (by_owner or with_p75) and (postgresql or not with_p75):
+        return _organization_stage_stats(session, organization_id, since, until, lost_stages, closing_stages,
+                                         by_owner, with_p75)
     # On PostgreSQL the team's P75 comes from the same pass as the conversion (percentile_disc skips
     # the stays still going on, whose duration is NULL); the closing stages' rows only give their P75.
     one_pass = with_p75 and not by_owner and session.get_bind().dialect.name == "postgresql"
@@ -249,6 +211,39 @@ def stage_stats(session: Session, organization_id: int, owners, as_of: date, by_
                            "entered": entered, "advanced": advanced, "lost": lost_count,
                            "still_in": entered - advanced - lost_count, "conversion": ratio(advanced, entered),
                            "avg_days": float(days) if days is not None else None})
+    names = stage_names(session, organization_id)
+    names.relabel(table.rows)
+    order = stage_order(table.rows, names)
+    table.rows.sort(key=lambda r: (order.get(r["stage"], len(order)), r["stage"], r.get("owner") or ""))
+    return table, p75
+
+
+def _organization_stage_stats(session: Session, organization_id: int, since: datetime, until: datetime,
+                              lost_stages: set[str], closing_stages: set[str], by_owner: bool,
+                              with_p75: bool) -> tuple[Table, dict[str, float]]:
+    """stage_stats for the whole organization, from the stage entry months: the same rows and P75s."""
+    table = Table("conversion", list(CONVERSION_COLUMNS), note="Deals that entered each stage in the last 365 days.")
+    p75: dict[str, float] = {}
+    if with_p75:
+        tallies = organization_stage_tallies(session, organization_id, since, until, lost_stages)
+        for stage in sorted(tallies):
+            value = nearest_rank_p75(session, organization_id, since, until, stage, tallies[stage])
+            if value is not None:
+                p75[stage] = value
+    if by_owner:
+        tallies = organization_stage_tallies(session, organization_id, since, until, lost_stages, by_owner=True)
+    for key in sorted(tallies, key=lambda k: tuple(v or "" for v in k) if by_owner else k):
+        owner, stage = key if by_owner else (None, key)
+        if stage in closing_stages:
+            continue
+        tally = tallies[key]
+        lost_count = tally.lost
+        advanced = tally.ended - lost_count
+        table.rows.append({"stage": stage, **({"owner": owner} if by_owner else {}), "entered": tally.entered,
+                           "advanced": advanced, "lost": lost_count,
+                           "still_in": tally.entered - advanced - lost_count,
+                           "conversion": ratio(advanced, tally.entered),
+                           "avg_days": tally.days / tally.ended if tally.ended else None})
     names = stage_names(session, organization_id)
     names.relabel(table.rows)
     order = stage_order(table.rows, names)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
+from scoring.deal_totals import closed_totals
 from scoring.forecast_data import Period, parse_period
 from scoring.forecast_models import ForecastSnapshot
 from scoring.quota_models import Quota
@@ -123,14 +124,9 @@ def quota_for(session: Session, organization_id: int, period: str, subject: Subj
 
 
 def won_by_owner(session: Session, organization_id: int, period: Period, owners) -> dict[str, float]:
-    """Revenue won inside the period per owner, summed in SQL."""
-    rows = session.execute(
-        select(Opportunity.owner_remote_id, func.sum(Opportunity.amount))
-        .where(Opportunity.organization_id == organization_id, Opportunity.deleted_at.is_(None),
-               Opportunity.is_won.is_(True), Opportunity.close_date >= period.start,
-               Opportunity.close_date < period.end, owner_filter(Opportunity.owner_remote_id, owners))
-        .group_by(Opportunity.owner_remote_id))
-    return {owner: float(total or 0) for owner, total in rows}
+    """Revenue won inside the period per owner with a won deal, from the deal rollup (sync.deal_months)."""
+    return {owner: totals.won_amount for owner, totals in
+            closed_totals(session, organization_id, owners, period.start, period.end).items() if totals.won}
 
 
 def combine(ranges: list[dict[str, float]]) -> dict[str, float]:

@@ -11,44 +11,14 @@ from collections import Counter
 from datetime import date
 
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import Date
 
 from sync.models import Activity, Connection
 from sync.rollup_models import ActivityDayCount, ActivityMonthCount
+from sync.sql_time import day_start, month_start
 
 CHUNK = 500
 COLUMNS = ("connection_id", "owner_key", "kind_key", "starts_on", "organization_id", "activities")
-
-
-class month_start(FunctionElement):
-    """The first day of a timestamp's calendar month, as a date."""
-
-    type = Date()
-    inherit_cache = True
-    name = "month_start"
-
-
-class day_start(FunctionElement):
-    """A timestamp's day, as a date."""
-
-    type = Date()
-    inherit_cache = True
-    name = "day_start"
-
-
-# PostgreSQL truncates; SQLite's date() takes modifiers ("start of month") on its stored text.
-TRUNCATE = {"month_start": ("CAST(date_trunc('month', {}) AS DATE)", "date({}, 'start of month')"),
-            "day_start": ("CAST({} AS DATE)", "date({})")}
-
-
-@compiles(month_start)
-@compiles(day_start)
-def _start(element, compiler, **kw):
-    postgresql, sqlite = TRUNCATE[element.name]
-    return (sqlite if compiler.dialect.name == "sqlite" else postgresql).format(compiler.process(element.clauses, **kw))
 
 
 GRAINS = ((ActivityMonthCount, month_start), (ActivityDayCount, day_start))

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from sync import rollups
 from sync.models import CrmQuota, CurrencyRate, Opportunity, OpportunityStageChange
 
 # The tables whose amounts are converted, and the date that picks a dated rate for each row.
@@ -113,6 +114,8 @@ def reconvert(session: Session, organization_id: int) -> None:
                 span = [day >= start] + ([day < end] if end else [])
                 session.execute(update(model).where(*scope, model.currency == code, *span)
                                 .values(amount=model.deal_amount * rate))
+    # The deal rollup sums amounts: every one may have changed, so the organization's is summed again.
+    rollups.amounts_converted(session, organization_id)
 
 
 def unconverted(session: Session, organization_id: int, owners: Iterable[str] | None = None) -> dict[str, int]:

@@ -22,8 +22,8 @@ from connectors.common import email_key
 from sync.models import (SYNCED_MODELS, Activity, Base, CampaignMember, Connection, Contact, Lead, Score,
                          ScoreHistory, SyncCursor, SyncRun, User, WebhookEvent, WritebackLedger)
 from sync import rollups
-from sync.rollup_models import (ActivityDayCount, ActivityMonthCount, OpenDealState,
-                                OpportunityStageFact)
+from sync.rollup_models import (ActivityDayCount, ActivityMonthCount, OpenDealState, OpportunityMonthRollup,
+                                OpportunityStageFact, StageEntryMonth, StageEntryOwnerMonth)
 
 PERSON_MODELS = {"lead": Lead, "contact": Contact, "user": User}
 SCRUBBED = "[erased]"
@@ -212,6 +212,7 @@ def connection_data_counts(session: Session, connection_id: int) -> dict[str, in
 
 def _connection_models() -> list:
     return [*SYNCED_MODELS.values(), OpportunityStageFact, OpenDealState, ActivityMonthCount, ActivityDayCount,
+            OpportunityMonthRollup, StageEntryMonth, StageEntryOwnerMonth,
             Score, ScoreHistory, WritebackLedger, SyncCursor, SyncRun, WebhookEvent]
 
 

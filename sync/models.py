@@ -291,6 +291,10 @@ Index("ix_opportunity_org_owner_close", Opportunity.organization_id, Opportunity
       Opportunity.is_closed, Opportunity.close_date)
 Index("ix_opportunity_org_close", Opportunity.organization_id, Opportunity.is_closed, Opportunity.close_date)
 Index("ix_opportunity_org_modified", Opportunity.organization_id, Opportunity.remote_modified_at)
+# Every panel says how many deals lack a rate to the corporate currency: a partial index holds just those few.
+_UNCONVERTED = Opportunity.deal_amount.is_not(None) & Opportunity.amount.is_(None)
+Index("ix_opportunity_unconverted", Opportunity.organization_id, Opportunity.owner_remote_id, Opportunity.currency,
+      postgresql_where=_UNCONVERTED, sqlite_where=_UNCONVERTED)
 Index("ix_opportunity_connection_modified", Opportunity.connection_id, Opportunity.remote_modified_at)
 Index("ix_stage_change_deal", OpportunityStageChange.connection_id, OpportunityStageChange.opportunity_remote_id,
       OpportunityStageChange.changed_at, OpportunityStageChange.stage, OpportunityStageChange.id,

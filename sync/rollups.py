@@ -3,9 +3,11 @@
 Every writer of deals, stage changes and activities calls the hooks: the sync engine's page writer
 ``before_write`` and ``refresh_written`` around its upsert (an activity moved to another deal leaves
 its former deal to recompute, known only before the write), a run's deletes ``before_deletes`` and
-``refresh_changed`` with the run's changed ids. A refresh deletes the touched deals' rollup rows and
-inserts them again from the store with one set-based statement per chunk of deals; activity counts
-change by the difference the touched activities make (``sync.activity_counts``). All of it happens in
+``refresh_changed`` with the run's changed ids, new exchange rates ``amounts_converted``. A refresh
+deletes the touched deals' rollup rows and inserts them again from the store with one set-based
+statement per chunk of deals; activity counts change by the difference the touched activities make
+(``sync.activity_counts``), and so do the stage entry months with their deals' facts
+(``sync.stage_months``); deal months sum their touched groups again (``sync.deal_months``). All of it happens in
 the writer's transaction, so a crash leaves either both or neither.
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, case, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from sync import activity_counts, deal_state
+from sync import activity_counts, deal_months, deal_state, stage_months
 from sync.models import Connection, Opportunity, OpportunityStageChange
 from sync.rollup_models import OpportunityStageFact
 
@@ -77,9 +79,11 @@ def refresh_rollups(session: Session, connection_id: int, deal_ids: Iterable[str
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
         fact = OpportunityStageFact
+        counted = stage_months.contribution(session, connection_id, chunk)
         session.execute(delete(fact).where(fact.connection_id == connection_id,
                                            fact.opportunity_remote_id.in_(chunk)))
         _insert(session, and_(Opportunity.connection_id == connection_id, Opportunity.remote_id.in_(chunk)))
+        stage_months.apply(session, connection_id, counted, stage_months.contribution(session, connection_id, chunk))
     deal_state.refresh(session, connection_id, ids)
 
 
@@ -110,6 +114,8 @@ class Before:
 
     deals: set[str] = field(default_factory=set)
     activity_counts: dict = field(default_factory=dict)
+    # The (owner, close month) groups of deals about to change: a deal moved out leaves its group to sum.
+    deal_months: set = field(default_factory=set)
 
 
 def before_write(session: Session, connection_id: int, object_type: str, remote_ids: list[str]) -> Before:
@@ -118,7 +124,8 @@ def before_write(session: Session, connection_id: int, object_type: str, remote_
         return Before()
     return Before(deals_of(session, object_type, connection_id, remote_ids),
                   activity_counts.contribution(session, connection_id, remote_ids)
-                  if object_type == "activity" else {})
+                  if object_type == "activity" else {},
+                  deal_months.groups_of(session, connection_id, remote_ids) if object_type == "opportunity" else set())
 
 
 def refresh_written(session: Session, connection_id: int, object_type: str, remote_ids: list[str],
@@ -128,6 +135,9 @@ def refresh_written(session: Session, connection_id: int, object_type: str, remo
         return
     before = before or Before()
     deals = before.deals | deals_of(session, object_type, connection_id, remote_ids)
+    if object_type == "opportunity":
+        deal_months.refresh(session, connection_id,
+                            before.deal_months | deal_months.groups_of(session, connection_id, remote_ids))
     if object_type != "activity":
         refresh_rollups(session, connection_id, deals)
         return
@@ -155,6 +165,11 @@ def refresh_changed(session: Session, connection_id: int, changed_ids: dict | No
     else:
         activity_counts.apply(session, connection_id, before.activity_counts, activity_counts.contribution(
             session, connection_id, list(changed.get("activity") or [])))
+    if changed.get("opportunity") == "all":
+        deal_months.rebuild_connection(session, connection_id)
+    else:  # a delete or a restore keeps a deal in its group: the groups are read after
+        deal_months.refresh(session, connection_id,
+                            deal_months.groups_of(session, connection_id, list(changed.get("opportunity") or [])))
     if any(changed.get(t) == "all" for t in SUMMARISED):
         # Too many ids to list: the facts find their deleted and restored deals themselves; the open
         # deals' state (one row per open deal, cheap to rebuild) is rebuilt whole.
@@ -189,8 +204,15 @@ def rebuild_connection(session: Session, connection_id: int) -> None:
     """Recompute every rollup row of one connection."""
     session.execute(delete(OpportunityStageFact).where(OpportunityStageFact.connection_id == connection_id))
     _insert(session, Opportunity.connection_id == connection_id)
+    stage_months.rebuild_connection(session, connection_id)
     deal_state.rebuild_connection(session, connection_id)
     activity_counts.rebuild_connection(session, connection_id)
+    deal_months.rebuild_connection(session, connection_id)
+
+
+def amounts_converted(session: Session, organization_id: int) -> None:
+    """The hook after every amount of an organization was converted again (new exchange rates)."""
+    deal_months.rebuild_organization(session, organization_id)
 
 
 def rebuild_organization(session: Session, organization_id: int) -> None:
