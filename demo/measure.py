@@ -180,10 +180,11 @@ def _rescored_unchanged(stack, connection_id: int, since, meeting: str, deal: st
     rescoring finished. A score still waiting for its writeback does not count.
     """
     with stack.runtime.sessions() as db:
-        events = db.scalars(select(WebhookEvent).where(
+        # Only the ids column: the poll runs beside the workers it times, on the same cores.
+        named = db.scalars(select(WebhookEvent.remote_ids).where(
             WebhookEvent.connection_id == connection_id, WebhookEvent.received_at >= since,
             WebhookEvent.processed_at.is_not(None), WebhookEvent.scoring_finished_at.is_not(None))).all()
-        if not any(meeting in (event.remote_ids or []) for event in events):
+        if not any(meeting in (remote_ids or []) for remote_ids in named):
             return False
         stored = db.scalar(select(Score.score).where(Score.connection_id == connection_id,
                                                      Score.object_type == "opportunity", Score.remote_id == deal))
