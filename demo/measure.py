@@ -145,26 +145,50 @@ def _change_to_score(stack, connection_id: int, changes: int, timeout: float) ->
             Opportunity.connection_id == connection_id, Opportunity.is_closed.is_(False),
             Opportunity.deleted_at.is_(None)).order_by(Opportunity.remote_id).limit(changes)).all()
     clock = stack.control.info()["clock"]
+    since = utcnow()
 
-    def one(deal: str) -> float | None:
+    def one(deal: str) -> tuple[float, bool] | None:
         before = stack.control.record("Opportunity", deal).get("Pipewise_Scored_At__c")
         started = time.monotonic()
-        stack.control.create("Event", {"Subject": "Demo meeting", "WhatId": deal, "ActivityDateTime": clock,
-                                       "DurationInMinutes": 30, "EventSubtype": "Event"})
+        meeting = stack.control.create("Event", {"Subject": "Demo meeting", "WhatId": deal, "ActivityDateTime": clock,
+                                                 "DurationInMinutes": 30, "EventSubtype": "Event"})
         while time.monotonic() - started < timeout:
-            if stack.control.record("Opportunity", deal).get("Pipewise_Scored_At__c") != before:
-                return time.monotonic() - started
+            record = stack.control.record("Opportunity", deal)
+            if record.get("Pipewise_Scored_At__c") != before:
+                return time.monotonic() - started, True
+            if _rescored_unchanged(stack, connection_id, since, meeting, deal, record):
+                return time.monotonic() - started, False
             time.sleep(0.1)
         return None
 
     with ThreadPoolExecutor(max_workers=5) as pool:
         results = list(pool.map(one, deals))
-    times = sorted(t for t in results if t is not None)
+    times = sorted(t for t, _ in (r for r in results if r is not None))
+    unchanged = sum(1 for r in results if r is not None and not r[1])
     if not times:
-        return {"p50": None, "p95": None, "changes": len(deals), "timed_out": len(deals)}
+        return {"p50": None, "p95": None, "changes": len(deals), "timed_out": len(deals), "unchanged": 0}
     return {"p50": round(statistics.median(times), 2),
             "p95": round(times[max(0, int(round(0.95 * len(times))) - 1)], 2),
-            "changes": len(deals), "timed_out": len(deals) - len(times)}
+            "changes": len(deals), "timed_out": len(deals) - len(times), "unchanged": unchanged}
+
+
+def _rescored_unchanged(stack, connection_id: int, since, meeting: str, deal: str, record: dict) -> bool:
+    """Whether the meeting's event was rescored and the record already shows the deal's stored score.
+
+    A meeting that leaves the score, band, reasons and next step as they were writes nothing to the
+    CRM (the scored-at time travels only with a real change): its change reached the record when its
+    rescoring finished. A score still waiting for its writeback does not count.
+    """
+    with stack.runtime.sessions() as db:
+        # Only the ids column: the poll runs beside the workers it times, on the same cores.
+        named = db.scalars(select(WebhookEvent.remote_ids).where(
+            WebhookEvent.connection_id == connection_id, WebhookEvent.received_at >= since,
+            WebhookEvent.processed_at.is_not(None), WebhookEvent.scoring_finished_at.is_not(None))).all()
+        if not any(meeting in (remote_ids or []) for remote_ids in named):
+            return False
+        stored = db.scalar(select(Score.score).where(Score.connection_id == connection_id,
+                                                     Score.object_type == "opportunity", Score.remote_id == deal))
+    return stored is not None and str(record.get("Pipewise_Score__c")).split(".")[0] == str(stored)
 
 
 def card_check(stack, connection_id: int) -> str:

@@ -1,7 +1,11 @@
 """One job takes stored webhook events to the CRM field: targeted sync, rescoring, writeback.
 
 It holds the connection's sync lock from the sync to the writeback, so no other sync of the
-connection runs meanwhile and no older score of these records can be written after a newer one.
+connection runs meanwhile, and its scoring lock (``scoring.jobs.scoring_lock``) while it rescores,
+so a full scoring that read the rows before this sync cannot store its older scores after these.
+When another scoring of the connection runs longer than SCORING_WAIT_SECONDS, the rescoring of
+these records is handed to a queued scoring job (which writes back what it changes) rather than
+holding up the connection's other events.
 Each stage's time lands on the events' rows (``sync.webhook_trace``). A crash between stages
 leaves the events unprocessed; the sweeper queues them again and the job, seeing that an earlier
 attempt got past the sync, rescores every record the events name (the sync then finds nothing
@@ -15,7 +19,7 @@ from datetime import timedelta, timezone
 from rq import get_current_job
 
 from connectors import registry as connectors
-from scoring.jobs import crm_now
+from scoring.jobs import crm_now, scoring_lock
 from scoring.quotas import import_crm_quotas
 from scoring.registry import TARGETS, active_version, needs_training
 from scoring.score import RETRAIN_AFTER, score_target
@@ -31,6 +35,9 @@ log = logging.getLogger(__name__)
 # targeted sync takes well under this; a full one takes minutes, and then waiting would only
 # hold up other connections' events.
 LOCK_WAIT_SECONDS = 2
+# How long the rescoring waits for another scoring of the connection (a targeted one takes about a
+# second) before it hands its records to the scoring queue.
+SCORING_WAIT_SECONDS = 2
 SKIP_WRITEBACK = {"disconnected", "needs_reauth", "paused"}
 # How long a queued retraining keeps events from queueing another (it normally ends well before).
 TRAINING_QUEUED_SECONDS = 3600
@@ -107,36 +114,55 @@ def _queue_training(rt, organization_id: int, connection_id: int, target: str, w
                                      job_timeout=1800)
 
 
+def _rescore(rt, session, connection_id: int, ids: list[int], targets: dict[str, list[str]],
+             quotas_changed: bool) -> tuple[Connection, dict[str, list[str]], dict[str, list[str]]]:
+    """Under the scoring lock: score the affected records; (connection, ids scored, ids left to the scoring queue)."""
+    scored: dict[str, list[str]] = {}
+    deferred: dict[str, list[str]] = {}
+    connection = session.get(Connection, connection_id)
+    if quotas_changed:  # the team panel's quotas follow a synced quota change
+        import_crm_quotas(session, connection.organization_id)
+    now = crm_now(session, connection_id)
+    started = webhook_trace.stamp(session, ids, "scoring_started_at")
+    session.commit()
+    for target in TARGETS:
+        wanted = targets.get(target) or []
+        if not wanted:
+            continue
+        version = active_version(session, connection.organization_id, target)
+        if version is None:  # nothing scores this target yet: the scoring queue's job trains first
+            deferred[target] = wanted
+            continue
+        if needs_training(version, now, RETRAIN_AFTER):
+            # The active version keeps scoring now; training (minutes) runs on the scoring queue.
+            _queue_training(rt, connection.organization_id, connection_id, target, wanted)
+        scored[target] = score_target(session, connection, target, now, wanted, train_when_due=False)[0]
+        session.commit()
+    if scored:
+        webhook_trace.stamp(session, ids, "scoring_finished_at")
+    else:  # nothing was scored here (no model yet): the trace does not claim a scoring stage
+        webhook_trace.clear(session, ids, "scoring_started_at", since=started)
+    session.commit()
+    return connection, scored, deferred
+
+
 def _rescore_and_write(rt, connection_id: int, ids: list[int], targets: dict[str, list[str]],
                        quotas_changed: bool) -> dict:
     """Score the affected records with the active models, then write what changed back (one session)."""
-    scored: dict[str, list[str]] = {}
-    deferred: dict[str, list[str]] = {}
+    lock = scoring_lock(rt.redis, connection_id, rt.config.SYNC_LOCK_TTL_SECONDS)
+    if not lock.acquire(SCORING_WAIT_SECONDS):
+        # Not lost: the scoring queue's job rescores these records once the running scoring is done
+        # (it reads the rows this sync stored) and writes back what changed; the events are done.
+        wanted = {target: remote_ids for target, remote_ids in targets.items() if remote_ids}
+        if wanted:
+            rt.queues["scoring"].enqueue("scoring.jobs.score_connection_job", connection_id, wanted,
+                                         job_timeout=1800)
+        return {"scored": {}, "written": 0, "rescoring": "queued"}
     with rt.sessions() as session:
-        connection = session.get(Connection, connection_id)
-        if quotas_changed:  # the team panel's quotas follow a synced quota change
-            import_crm_quotas(session, connection.organization_id)
-        now = crm_now(session, connection_id)
-        started = webhook_trace.stamp(session, ids, "scoring_started_at")
-        session.commit()
-        for target in TARGETS:
-            wanted = targets.get(target) or []
-            if not wanted:
-                continue
-            version = active_version(session, connection.organization_id, target)
-            if version is None:  # nothing scores this target yet: the scoring queue's job trains first
-                deferred[target] = wanted
-                continue
-            if needs_training(version, now, RETRAIN_AFTER):
-                # The active version keeps scoring now; training (minutes) runs on the scoring queue.
-                _queue_training(rt, connection.organization_id, connection_id, target, wanted)
-            scored[target] = score_target(session, connection, target, now, wanted, train_when_due=False)[0]
-            session.commit()
-        if scored:
-            webhook_trace.stamp(session, ids, "scoring_finished_at")
-        else:  # nothing was scored here (no model yet): the trace does not claim a scoring stage
-            webhook_trace.clear(session, ids, "scoring_started_at", since=started)
-        session.commit()
+        try:
+            connection, scored, deferred = _rescore(rt, session, connection_id, ids, targets, quotas_changed)
+        finally:
+            lock.release()  # the scores are committed: the writeback reads them under its own lock
         if deferred:
             rt.queues["scoring"].enqueue("scoring.jobs.score_connection_job", connection_id, deferred,
                                          job_timeout=1800)

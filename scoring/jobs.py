@@ -23,6 +23,11 @@ FIRST_MODELS_WAIT = timedelta(minutes=30)
 # How soon a full scoring that had to wait (for a first sync, or for the organization's other full
 # scoring) looks again: it gives its worker back meanwhile.
 SCORING_RETRY_SECONDS = 5
+# How soon a scoring that found another scoring of its connection running looks again (a targeted
+# one takes about a second, a full one seconds to minutes).
+SCORING_BUSY_SECONDS = 10
+# How long a retraining's rescoring waits for the connection's running scoring before it queues one.
+RESCORING_WAIT_SECONDS = 30
 # Statuses of a connection whose first sync may still come (not failed, paused or removed).
 SYNCING = ("healthy", "syncing")
 
@@ -46,16 +51,28 @@ def crm_now(session: Session, connection_id: int) -> datetime:
     return modified + max(timedelta(0), utcnow() - seen)
 
 
+def scoring_lock(redis, connection_id: int, ttl: int) -> KeptLock:
+    """The per-connection lock every path that computes and stores a connection's scores holds.
+
+    Scorings of one connection then run one after another, each reading the rows as they are when
+    it starts: one that read older rows can never store its scores after one that read newer rows
+    (a full scoring overtaken by a webhook's rescoring), and so the writeback never sends them.
+    """
+    return KeptLock(redis, f"pipewise:scoring:{connection_id}", ttl)
+
+
 def score_connection_job(connection_id: int, remote_ids: dict[str, list[str]] | None = None,
                          then_write_back: bool = True, waiting_since: str | None = None) -> dict:
     """Score a connection's open records (or only the given remote ids), then write back what changed.
 
     A full scoring runs one at a time per organization (several workers would otherwise train its
-    first models twice), and the first one waits for the organization's other first syncs.
+    first models twice), and the first one waits for the organization's other first syncs. Any
+    scoring waits for the connection's running one (``scoring_lock``), queued again meanwhile.
     """
     rt = runtime.current()
+    ttl = rt.config.SYNC_LOCK_TTL_SECONDS
     if remote_ids is not None:
-        return _score(rt, connection_id, remote_ids, then_write_back)
+        return _score_alone(rt, connection_id, remote_ids, then_write_back, None)
     with rt.sessions() as session:
         connection = session.get(Connection, connection_id)
         if connection is None:
@@ -63,11 +80,26 @@ def score_connection_job(connection_id: int, remote_ids: dict[str, list[str]] | 
         organization_id = connection.organization_id
         since = datetime.fromisoformat(waiting_since) if waiting_since else utcnow()
         backfilling = first_syncs_running(session, connection) if utcnow() - since < FIRST_MODELS_WAIT else []
-    lock = KeptLock(rt.redis, f"pipewise:full-scoring:{organization_id}", rt.config.SYNC_LOCK_TTL_SECONDS)
+    # The organization's lock first, then the connection's: no path takes them the other way round.
+    lock = KeptLock(rt.redis, f"pipewise:full-scoring:{organization_id}", ttl)
     if backfilling or not lock.acquire():
         rt.queues["scoring"].enqueue_in(timedelta(seconds=SCORING_RETRY_SECONDS), score_connection_job,
                                         connection_id, None, then_write_back, since.isoformat(), job_timeout=1800)
         return {"status": "waiting", "for": backfilling or "the organization's other scoring"}
+    try:
+        return _score_alone(rt, connection_id, None, then_write_back, since.isoformat())
+    finally:
+        lock.release()
+
+
+def _score_alone(rt, connection_id: int, remote_ids: dict[str, list[str]] | None, then_write_back: bool,
+                 waiting_since: str | None) -> dict:
+    """Score under the connection's scoring lock, or queue this job again when another scoring holds it."""
+    lock = scoring_lock(rt.redis, connection_id, rt.config.SYNC_LOCK_TTL_SECONDS)
+    if not lock.acquire():
+        rt.queues["scoring"].enqueue_in(timedelta(seconds=SCORING_BUSY_SECONDS), score_connection_job,
+                                        connection_id, remote_ids, then_write_back, waiting_since, job_timeout=1800)
+        return {"status": "busy", "retry_in": SCORING_BUSY_SECONDS}
     try:
         return _score(rt, connection_id, remote_ids, then_write_back)
     finally:
@@ -120,8 +152,13 @@ def _progress(step: str, done: int, total: int) -> None:
 
 
 def retrain_job(organization_id: int, target: str) -> dict:
-    """Train a new version of an organization's model now; when it becomes active, rescore that target."""
-    with runtime.current().sessions() as session:
+    """Train a new version of an organization's model now; when it becomes active, rescore that target.
+
+    Each connection is rescored under its scoring lock; one whose other scoring runs longer than
+    RESCORING_WAIT_SECONDS gets a full scoring queued instead (it scores with the new version too).
+    """
+    rt = runtime.current()
+    with rt.sessions() as session:
         connections = session.scalars(select(Connection).where(
             Connection.organization_id == organization_id)).all()
         now = max((crm_now(session, c.id) for c in connections), default=utcnow())
@@ -129,15 +166,23 @@ def retrain_job(organization_id: int, target: str) -> dict:
         _progress("Training and testing the new model on recent outcomes", 0, total)
         version = train(session, organization_id, target, now)
         session.commit()
-        rescored = 0
+        rescored, queued = 0, []
         if version.is_active:
             for done, connection in enumerate(connections, start=1):
                 _progress(f"Scoring with {version.version} ({done} of {len(connections)} connections)", done, total)
-                rescored += len(score_target(session, connection, target, now)[0])
-                session.commit()
+                lock = scoring_lock(rt.redis, connection.id, rt.config.SYNC_LOCK_TTL_SECONDS)
+                if not lock.acquire(RESCORING_WAIT_SECONDS):
+                    rt.queues["scoring"].enqueue(score_connection_job, connection.id, job_timeout=1800)
+                    queued.append(connection.id)
+                    continue
+                try:
+                    rescored += len(score_target(session, connection, target, now)[0])
+                    session.commit()
+                finally:
+                    lock.release()
         _progress("Done", total, total)
         return {"version": version.version, "kind": version.kind, "active": version.is_active,
-                "metrics": (version.card or {}).get("metrics"), "rescored": rescored}
+                "metrics": (version.card or {}).get("metrics"), "rescored": rescored, "rescoring_queued": queued}
 
 
 def weekly_forecast_snapshots_job() -> dict[int, int]:

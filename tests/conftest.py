@@ -24,6 +24,16 @@ from sync import runtime as runtime_module
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def fresh_describe_answers():
+    """Each test starts as a new process does: no Salesforce describe answers kept from an earlier test's org."""
+    from connectors.salesforce.describe import KEPT
+
+    KEPT.clear()
+    yield
+    KEPT.clear()
+
+
 # -- services ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")

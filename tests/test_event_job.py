@@ -14,7 +14,7 @@ import pytest
 from rq import SimpleWorker
 from sqlalchemy import select, update
 
-from scoring.jobs import score_connection_job
+from scoring.jobs import score_connection_job, scoring_lock
 from scoring.registry import active_version, train
 from sync import webhook_outbox, webhook_trace
 from redis import Redis
@@ -194,4 +194,30 @@ def test_a_failure_after_the_sync_resumes_with_the_rescoring_and_the_writeback(l
     done = _event(rt, event.id)
     assert done.processed_at is not None and done.error is None and done.attempts == 2
     assert done.writeback_acked_at is not None
+    assert sf_control.record("Opportunity", deal).get("Pipewise_Scored_At__c") != field_before
+
+
+def test_a_rescoring_that_finds_another_scoring_running_is_handed_to_the_scoring_queue(live, sf_control):
+    rt, connection_id, deals = live
+    deal = next(deals)
+    field_before = sf_control.record("Opportunity", deal).get("Pipewise_Scored_At__c")
+    earlier = set(rt.queues["scoring"].job_ids)  # what the module's other tests left queued
+    running = scoring_lock(rt.redis, connection_id, 60)  # a full scoring of the connection, say
+    assert running.acquire()
+    try:
+        event = _log_meeting(rt, sf_control, connection_id, deal)
+        _work(rt)
+        # The event's sync is done and it is finished; its rescoring waits in the scoring queue.
+        done = _event(rt, event.id)
+        assert done.processed_at is not None and done.error is None and done.sync_finished_at is not None
+        assert done.scoring_started_at is None and done.writeback_sent_at is None
+        (queued,) = [rt.queues["scoring"].fetch_job(i) for i in rt.queues["scoring"].job_ids if i not in earlier]
+        assert queued.func_name == "scoring.jobs.score_connection_job"
+        assert queued.args == (connection_id, {"opportunity": [deal]})
+        assert sf_control.record("Opportunity", deal).get("Pipewise_Scored_At__c") == field_before
+    finally:
+        running.release()
+
+    # Once the running scoring is done, the queued one rescores the deal and its writeback sends it.
+    SimpleWorker([rt.queues["scoring"], rt.queues["writeback"]], connection=rt.redis).work(burst=True)
     assert sf_control.record("Opportunity", deal).get("Pipewise_Scored_At__c") != field_before

@@ -390,3 +390,31 @@ def test_a_query_locator_that_is_gone_restarts_from_the_last_record_handed_out(c
     rest = [r["Id"] for page in pages for r in page]
     seen = [r["Id"] for r in first] + rest
     assert sorted(seen) == sorted(r["Id"] for r in leads) and len(seen) == len(set(seen))
+
+
+def test_describe_answers_are_kept_by_the_process_and_described_again_when_a_field_is_taken_away(
+        client, control, sandbox, oauth_app, token):
+    client.ensure_fields("Lead", SalesforceProvider.writable_fields)
+
+    class Scored(streams.Leads):
+        fields = ("Id", "SystemModstamp", "Company", "Pipewise_Score__c")
+
+    lead = control.records("Lead")[0]["Id"]
+    first = SalesforceClient(token, oauth_app, verify=str(sandbox.ca_path))
+    assert set(first.read_records(Scored, [lead])[0]) == {"Id", "SystemModstamp", "Company", "Pipewise_Score__c"}
+    assert first.usage.calls == 2  # the describe of every object (one composite call), then the query
+
+    # A webhook's next job opens another client: the process's answers spare it the describe.
+    second = SalesforceClient(token, oauth_app, verify=str(sandbox.ca_path))
+    assert "Pipewise_Score__c" in second.read_records(Scored, [lead])[0] and second.usage.calls == 1
+
+    # An admin takes the field away from the integration user: Salesforce refuses the query that the
+    # kept answer built; the client describes again once and reads without the field.
+    sets = {p["Name"]: p["Id"] for p in control.records("PermissionSet")}
+    (grant,) = [g["Id"] for g in control.records("FieldPermissions")
+                if g["Field"] == "Lead.Pipewise_Score__c" and g["ParentId"] == sets["Pipewise_Integration"]]
+    control.delete("FieldPermissions", grant)
+    third = SalesforceClient(token, oauth_app, verify=str(sandbox.ca_path))
+    assert set(third.read_records(Scored, [lead])[0]) == {"Id", "SystemModstamp", "Company"}
+    assert third.left_out_fields == {"lead": ["Pipewise_Score__c"]}
+    assert third.usage.calls == 3  # the refused query, the describe, the query

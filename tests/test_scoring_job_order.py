@@ -5,7 +5,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from scoring.jobs import FIRST_MODELS_WAIT, score_connection_job
+from scoring import jobs
+from scoring.jobs import FIRST_MODELS_WAIT, retrain_job, score_connection_job, scoring_lock
 from sync.locks import KeptLock
 from sync.models import Connection, ModelVersion, Opportunity, utcnow
 from tests.test_scoring_store import Rows, org_with_connection, seed_deals
@@ -90,3 +91,46 @@ def test_a_first_sync_that_never_ends_is_waited_for_a_bounded_time(make_runtime,
     scored = score_connection_job(salesforce, None, True, long_ago)
 
     assert scored["opportunity"] == 5 and _versions(rt, org) == 2
+
+
+def test_a_scoring_waits_for_the_connection_s_running_one_and_frees_the_organization(make_runtime, sqlite_url):
+    rt = make_runtime(sqlite_url)
+    org, salesforce, hubspot = _organization_of_two(rt)
+    with rt.sessions() as session:
+        session.execute(update(Connection).where(Connection.id == hubspot).values(last_synced_at=utcnow()))
+        session.commit()
+        open_deals = session.scalars(select(Opportunity.remote_id).where(
+            Opportunity.connection_id == salesforce, Opportunity.is_closed.is_(False))).all()
+    running = scoring_lock(rt.redis, salesforce, 60)  # e.g. a webhook's rescoring of this connection
+    assert running.acquire()
+    try:
+        assert score_connection_job(salesforce)["status"] == "busy"
+        assert score_connection_job(salesforce, {"opportunity": open_deals[:2]})["status"] == "busy"
+        assert _versions(rt, org) == 0
+        # The organization's full-scoring lock was given back: the other connection's scoring runs.
+        assert score_connection_job(hubspot)["opportunity"] == 2
+    finally:
+        running.release()
+
+    again = sorted(_waiting_jobs(rt), key=lambda job: job.args[1] is not None)
+    assert [(job.args[0], job.args[1]) for job in again] == [(salesforce, None),
+                                                               (salesforce, {"opportunity": open_deals[:2]})]
+    assert score_connection_job(*again[0].args, **again[0].kwargs)["opportunity"] == 5
+    assert score_connection_job(*again[1].args, **again[1].kwargs)["opportunity"] == 2
+
+
+def test_a_retraining_queues_the_rescoring_of_a_connection_whose_scoring_runs_on(make_runtime, sqlite_url,
+                                                                                  monkeypatch):
+    rt = make_runtime(sqlite_url)
+    org, salesforce, hubspot = _organization_of_two(rt)
+    monkeypatch.setattr(jobs, "RESCORING_WAIT_SECONDS", 0.5)
+    running = scoring_lock(rt.redis, salesforce, 60)
+    assert running.acquire()
+    try:
+        retrained = retrain_job(org, "opportunity")
+    finally:
+        running.release()
+
+    assert retrained["active"] and retrained["rescored"] == 2 and retrained["rescoring_queued"] == [salesforce]
+    (queued,) = [rt.queues["scoring"].fetch_job(i) for i in rt.queues["scoring"].job_ids]
+    assert queued.func_name == "scoring.jobs.score_connection_job" and queued.args == (salesforce,)

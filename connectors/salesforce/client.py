@@ -31,6 +31,9 @@ QUOTA_PAUSE = timedelta(hours=1)  # the limit is a rolling 24 h window: look aga
 CONCURRENCY_WAIT = 20.0
 # A query locator can be gone (expired, invalidated): the read restarts from its last record this often.
 LOCATOR_RESTARTS = 3
+# What Salesforce answers a query naming a field (or an object) the integration user no longer sees:
+# a kept describe answer that listed it is stale.
+STALE_DESCRIBE = {"INVALID_FIELD", "INVALID_TYPE"}
 # Per-record answers that no retry will change (Salesforce Help 000384333: a converted lead is read-only).
 PERMANENT_REJECTIONS = {"CANNOT_UPDATE_CONVERTED_LEAD", "ENTITY_IS_DELETED"}
 
@@ -96,7 +99,9 @@ class SalesforceClient(ClientBase):
         # simple-salesforce drops the headers of failed answers; keep them for Retry-After.
         self._session.hooks["response"].append(self._remember)
         self._sf = self._build()
-        self.catalog = Catalog(self._composite, api_version, [s.remote_name for s in STREAMS])
+        # Kept by the process per org and integration user (the identity URL names both).
+        self.catalog = Catalog(self._composite, api_version, [s.remote_name for s in STREAMS],
+                               key=f"{token.get('instance_url')} {token.get('id') or ''} v{api_version}")
         # stream name → fields the org does not let Pipewise read (the engine notes them for the admin)
         self.left_out_fields: dict[str, list[str]] = {}
         self.bulk = BulkReader(self, bulk_threshold, api_version, sleep)
@@ -220,6 +225,28 @@ class SalesforceClient(ClientBase):
             query += f" WHERE {where}"
         return query + f" ORDER BY {cursor}, {key}"
 
+    def _described_pages(self, stream: type[Stream], where: str | None, page_size: int,
+                         on_total=None) -> Iterator[list[dict[str, Any]]]:
+        """The pages of the stream's query over the fields describe lists; describes again once when refused.
+
+        The answers are kept for minutes (``describe.KEPT``): a field or object taken away from the
+        integration user meanwhile fails the query before its first page, and a fresh describe leaves it out.
+        """
+        for attempt in (1, 2):
+            kept = self.catalog.kept(stream.remote_name)
+            pages = self._pages(self._soql(stream, where), page_size, on_total=on_total)
+            try:
+                first = next(pages)
+            except (Fatal, Unavailable) as exc:
+                if attempt == 2 or not kept or exc.code not in STALE_DESCRIBE:
+                    raise
+                log.info("salesforce.describe.stale object=%s code=%s", stream.remote_name, exc.code)
+                self.catalog.forget(stream.remote_name)
+                continue
+            yield first
+            yield from pages
+            return
+
     def _pages(self, query: str, page_size: int, include_deleted: bool = True,
                on_total=None) -> Iterator[list[dict[str, Any]]]:
         """Each page of a queryAll (or a query), records without ``attributes``."""
@@ -260,8 +287,8 @@ class SalesforceClient(ClientBase):
                 # The first query's totalSize is the stream's total (for the progress page); a restart
                 # after a lost locator counts only what is left, so it does not replace it.
                 on_total = (lambda total: setattr(self, "last_total", total)) if restarts == 0 else None
-                for page in self._pages(self._soql(stream, self._after(stream, since, after_id)), stream.page_size,
-                                        on_total=on_total):
+                for page in self._described_pages(stream, self._after(stream, since, after_id), stream.page_size,
+                                                  on_total=on_total):
                     yield page
                     if page and page[-1].get(stream.cursor_field):
                         since = sf_datetime(page[-1][stream.cursor_field])
@@ -287,8 +314,7 @@ class SalesforceClient(ClientBase):
         ids = list(dict.fromkeys(remote_ids))
         for start in range(0, len(ids), IDS_PER_QUERY):
             chunk = ", ".join(soql_string(i) for i in ids[start:start + IDS_PER_QUERY])
-            query = self._soql(stream, f"{stream.primary_key} IN ({chunk})")
-            for page in self._pages(query, stream.page_size):
+            for page in self._described_pages(stream, f"{stream.primary_key} IN ({chunk})", stream.page_size):
                 records.extend(page)
         return records
 

@@ -53,6 +53,7 @@ def _allowance(client: "SalesforceClient") -> Finding:
 
 def _objects(client: "SalesforceClient") -> list[Finding]:
     findings = []
+    client.catalog.forget()  # the admin checks the org as it is now, not as this process last described it
     for stream in SalesforceProvider.streams:
         described = client.catalog.get(stream.remote_name)
         check = f"object:{stream.remote_name}"
