@@ -115,7 +115,7 @@ def _queue_training(rt, organization_id: int, connection_id: int, target: str, w
 
 
 def _rescore(rt, session, connection_id: int, ids: list[int], targets: dict[str, list[str]],
-             quotas_changed: bool) -> tuple[Connection, dict[str, list[str]], dict[str, list[str]]]:
+             quotas_changed: bool, check) -> tuple[Connection, dict[str, list[str]], dict[str, list[str]]]:
     """Under the scoring lock: score the affected records; (connection, ids scored, ids left to the scoring queue)."""
     scored: dict[str, list[str]] = {}
     deferred: dict[str, list[str]] = {}
@@ -136,7 +136,8 @@ def _rescore(rt, session, connection_id: int, ids: list[int], targets: dict[str,
         if needs_training(version, now, RETRAIN_AFTER):
             # The active version keeps scoring now; training (minutes) runs on the scoring queue.
             _queue_training(rt, connection.organization_id, connection_id, target, wanted)
-        scored[target] = score_target(session, connection, target, now, wanted, train_when_due=False)[0]
+        scored[target] = score_target(session, connection, target, now, wanted, train_when_due=False,
+                                      check=check)[0]
         session.commit()
     if scored:
         webhook_trace.stamp(session, ids, "scoring_finished_at")
@@ -160,7 +161,8 @@ def _rescore_and_write(rt, connection_id: int, ids: list[int], targets: dict[str
         return {"scored": {}, "written": 0, "rescoring": "queued"}
     with rt.sessions() as session:
         try:
-            connection, scored, deferred = _rescore(rt, session, connection_id, ids, targets, quotas_changed)
+            connection, scored, deferred = _rescore(rt, session, connection_id, ids, targets, quotas_changed,
+                                                    lock.check)
         finally:
             lock.release()  # the scores are committed: the writeback reads them under its own lock
         if deferred:

@@ -101,7 +101,7 @@ def _score_alone(rt, connection_id: int, remote_ids: dict[str, list[str]] | None
                                         connection_id, remote_ids, then_write_back, waiting_since, job_timeout=1800)
         return {"status": "busy", "retry_in": SCORING_BUSY_SECONDS}
     try:
-        return _score(rt, connection_id, remote_ids, then_write_back)
+        return _score(rt, connection_id, remote_ids, then_write_back, lock.check)
     finally:
         lock.release()
 
@@ -115,7 +115,8 @@ def first_syncs_running(session: Session, connection: Connection) -> list[int]:
         Connection.last_synced_at.is_(None), Connection.status.in_(SYNCING))))
 
 
-def _score(rt, connection_id: int, remote_ids: dict[str, list[str]] | None, then_write_back: bool) -> dict:
+def _score(rt, connection_id: int, remote_ids: dict[str, list[str]] | None, then_write_back: bool,
+           check=None) -> dict:
     # A full scoring is the install's (or a full sync's): its steps show on the connection's timeline.
     report = timeline.reporter(rt.redis, connection_id) if remote_ids is None else None
     try:
@@ -126,7 +127,7 @@ def _score(rt, connection_id: int, remote_ids: dict[str, list[str]] | None, then
                 import_crm_quotas(session, connection.organization_id)
                 session.commit()
             result = score_connection(session, connection_id, now=crm_now(session, connection_id),
-                                      remote_ids=remote_ids, report=report)
+                                      remote_ids=remote_ids, report=report, check=check)
     except Exception as exc:
         if report is not None:
             timeline.mark(rt.redis, connection_id, "scoring", state="failed", note=f"Scoring failed: {exc}")
@@ -176,7 +177,7 @@ def retrain_job(organization_id: int, target: str) -> dict:
                     queued.append(connection.id)
                     continue
                 try:
-                    rescored += len(score_target(session, connection, target, now)[0])
+                    rescored += len(score_target(session, connection, target, now, check=lock.check)[0])
                     session.commit()
                 finally:
                     lock.release()

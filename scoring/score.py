@@ -139,12 +139,15 @@ def store_scores(session: Session, connection: Connection, target: str, version:
 
 def score_target(session: Session, connection: Connection, target: str, now: datetime,
                  remote_ids: list[str] | None = None, report=None,
-                 train_when_due: bool = True) -> tuple[list[str], list[str]]:
+                 train_when_due: bool = True, check=None) -> tuple[list[str], list[str]]:
     """Score one type of the connection's open records, training first if needed: (ids scored, ids changed).
 
     ``report(event, target, count)``, when given, hears "training", "trained", "scoring" and "scored".
     ``train_when_due=False`` scores with the active version even when it is due for retraining
     (a webhook's rescoring, which cannot wait minutes; it needs an active version).
+    ``check()``, when given, runs just before the scores are stored and raises to stop a scoring
+    whose connection lock was lost meanwhile (``sync.locks.KeptLock.check``): another scoring may
+    have read newer rows since.
     """
     report = report or (lambda *_args, **_kw: None)
     scope = ScoringScope(connection.id, frozenset(remote_ids) if remote_ids is not None else None)
@@ -166,6 +169,8 @@ def score_target(session: Session, connection: Connection, target: str, now: dat
     scored = score_frame(load_model(version), chosen.frame, target, version.card,
                          stage_names(session, organization_id).for_connection(connection.id))
     ids = chosen.meta["remote_id"].tolist()
+    if check is not None:
+        check()
     changed = store_scores(session, connection, target, version.version, ids, scored, now,
                            complete=remote_ids is None)
     report("scored", target, len(ids))
@@ -173,7 +178,7 @@ def score_target(session: Session, connection: Connection, target: str, now: dat
 
 
 def score_connection(session: Session, connection_id: int, now: datetime | None = None,
-                     remote_ids: dict[str, list[str]] | None = None, report=None) -> dict:
+                     remote_ids: dict[str, list[str]] | None = None, report=None, check=None) -> dict:
     """Score the connection's open leads and deals (or only the given remote ids per type), and commit."""
     connection = session.get(Connection, connection_id)
     if connection is None:
@@ -184,7 +189,7 @@ def score_connection(session: Session, connection_id: int, now: datetime | None 
         wanted = None if remote_ids is None else remote_ids.get(target)
         if remote_ids is not None and not wanted:
             continue
-        scored, changed = score_target(session, connection, target, now, wanted, report)
+        scored, changed = score_target(session, connection, target, now, wanted, report, check=check)
         result[target], result["changed"][target] = len(scored), changed
         session.commit()  # one target's scores at a time: the write lock is held only while storing
     return result

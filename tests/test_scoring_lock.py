@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import select, text, update
 
-from scoring.jobs import score_connection_job
-from scoring.score import score_target
+from scoring.jobs import score_connection_job, scoring_lock
+from scoring.score import score_connection, score_target
+from sync.locks import LockLost
 from sync.models import Connection, Opportunity, Score, utcnow
 from tests.conftest import _pg_database, wait_for
 from tests.test_scoring_store import Rows, org_with_connection, seed_deals
@@ -100,3 +102,19 @@ def test_a_full_scoring_that_read_before_a_change_never_stores_after_its_rescori
     # The deal's stored score is what its current rows give; the change did move it.
     assert after.probability == _score_from_current_rows(rt, connection_id, deal, after.computed_at)
     assert after.probability != before.probability
+
+
+def test_a_scoring_whose_lock_was_lost_stops_before_it_stores(make_runtime, sqlite_url):
+    rt = make_runtime(sqlite_url)
+    connection_id, deal = _seeded(rt)
+    lock = scoring_lock(rt.redis, connection_id, ttl=1)
+    assert lock.acquire()
+    try:
+        rt.redis.delete(lock.name)  # Redis lost the key (it restarted, or the process stalled past the TTL)
+        wait_for(lambda: lock.lost, 10, 0.1, "the renewal to find the lock gone")
+        with rt.sessions() as session:
+            with pytest.raises(LockLost):
+                score_connection(session, connection_id, now=utcnow(), remote_ids={"opportunity": [deal]},
+                                 check=lock.check)
+    finally:
+        lock.release()
