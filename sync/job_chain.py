@@ -58,7 +58,7 @@ SYNC_RECORDS = Job("sync_records", "sync.jobs.sync_records", "sync", 3600, then=
 SCORE = Job("score", "scoring.jobs.score_connection_job", "scoring", 1800, then=("writeback",))
 WRITEBACK = Job("writeback", "sync.writeback.writeback_job", "writeback", 1800)
 PROVISION = Job("provision", "sync.writeback.provision_job", "sync", 600, then=("register_webhook", "preflight"))
-# Its timeout is the registration lock's (sync.webhook_registration.LOCK_SECONDS): a job never outlives its lock.
+# sync.webhook_registration holds its lock as long as this timeout: a registration never outlives its lock.
 REGISTER_WEBHOOK = Job("register_webhook", "sync.webhook_registration.register_job", "sync", 600)
 PREFLIGHT = Job("preflight", "sync.preflight.preflight_job", "sync", 600, then=("sync",))
 RETRAIN = Job("retrain", "scoring.jobs.retrain_job", "scoring", 3600, then=("score",))
