@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import ast
 import importlib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from redis import Redis
+from rq import Queue
 
 from sync import job_chain
 from sync.runtime import QUEUE_NAMES
@@ -23,6 +26,20 @@ def test_every_declared_job_imports_to_a_callable_on_a_known_queue(name):
     assert callable(getattr(importlib.import_module(module), attribute, None)), job.path
     assert job.queue in QUEUE_NAMES
     assert job.timeout is None or job.timeout > 0
+
+
+def test_a_job_is_queued_on_its_queue_with_its_timeout_unless_the_site_says_otherwise(redis_url):
+    redis = Redis.from_url(redis_url)
+    queues = {name: Queue(name, connection=redis) for name in QUEUE_NAMES}
+    for job in job_chain.JOBS.values():
+        queued = job.enqueue(queues, 7, "full", then_score=False)
+        assert (queued.origin, queued.func_name, queued.args, queued.kwargs) == (
+            job.queue, job.path, (7, "full"), {"then_score": False})
+        assert queued.timeout == (job.timeout or 180)  # None: RQ's default
+    assert job_chain.WRITEBACK.enqueue(queues, 7, {"lead": ["a"]}, job_timeout=600).timeout == 600
+    later = job_chain.SCORE.enqueue_in(queues, timedelta(seconds=30), 7)
+    assert later.id in queues["scoring"].scheduled_job_registry.get_job_ids() and later.timeout == 1800
+    redis.close()
 
 
 def test_every_next_job_is_declared_and_no_job_follows_itself():
