@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from demo import dynamics, measure
 from demo.narrate import narrator
 from demo.stack import Stack
+from sync.job_chain import SYNC
 from sync.models import SYNCED_MODELS, Connection, SyncRun
 
 PROVIDERS = ("salesforce", "hubspot", "dynamics")
@@ -43,7 +44,7 @@ def connect(stack: Stack, provider: str) -> tuple[int, bool]:
     existing = existing_connection(stack, provider)
     if existing is not None:
         stack.wire(provider, existing.id)
-        stack.runtime.queues["sync"].enqueue("sync.jobs.sync_connection", existing.id, "incremental")
+        SYNC.enqueue(stack.runtime.queues, existing.id, "incremental", job_timeout=None)  # RQ's default, as before
         return existing.id, False
     return stack.install(provider), True
 

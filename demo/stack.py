@@ -176,8 +176,9 @@ class Stack:
             # earlier run is registered again, as an admin's "Register the webhook again" does.
             if not installed:
                 from sync import webhook_registration
+                from sync.job_chain import REGISTER_WEBHOOK
 
-                webhook_registration.enqueue(self.runtime.queues["sync"], connection_id)
+                webhook_registration.enqueue(self.runtime.queues[REGISTER_WEBHOOK.queue], connection_id)
             # The IFRAME on lead, opportunity and user forms (docs/dynamics/INSTALL.md).
             self.dynamics_control.set_web_resource(f"{self.web_url}/embed/dynamics/panel")
             return
@@ -257,9 +258,11 @@ def _waiting(queue) -> int:
     """Jobs scheduled to run again soon (a scoring waiting for a first sync, a busy sync), not the tick."""
     from rq.job import Job
 
+    from sync.job_chain import TICK
+
     ids = queue.scheduled_job_registry.get_job_ids()
     jobs = Job.fetch_many(ids, connection=queue.connection) if ids else []
-    return sum(1 for job in jobs if job is not None and job.func_name != "sync.jobs.tick")
+    return sum(1 for job in jobs if job is not None and job.func_name != TICK.path)
 
 
 class RequestLog:

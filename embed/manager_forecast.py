@@ -17,9 +17,9 @@ from scoring.forecast_data import Period
 from scoring.pipeline import Table, deals_closing
 from scoring.quotas import forecast_against_quota, won_by_owner
 from scoring.scope import Subject, Viewer, may_view
+from sync.job_chain import FORECAST_SNAPSHOT
 
 log = logging.getLogger(__name__)
-SNAPSHOT_JOB = "scoring.jobs.forecast_snapshot_job"
 # One panel-requested snapshot per (organization, period, day) at a time.
 REQUEST_SECONDS = 15 * 60
 
@@ -30,7 +30,7 @@ def _request_snapshot(organization_id: int, period: Period, as_of: date) -> bool
     key = f"pipewise:forecast-requested:{organization_id}:{period.label}:{as_of.isoformat()}"
     if not rt.redis.set(key, "1", nx=True, ex=REQUEST_SECONDS):
         return False
-    rt.queues["scoring"].enqueue(SNAPSHOT_JOB, organization_id, period.label, as_of.isoformat(), job_timeout=3600)
+    FORECAST_SNAPSHOT.enqueue(rt.queues, organization_id, period.label, as_of.isoformat())
     log.info("embed.manager.forecast-requested organization=%s period=%s", organization_id, period.label)
     return True
 

@@ -24,6 +24,7 @@ from scoring.quotas import import_crm_quotas
 from scoring.registry import TARGETS, active_version, needs_training
 from scoring.score import RETRAIN_AFTER, score_target
 from sync import jobs, webhook_outbox, webhook_trace
+from sync.job_chain import PROCESS_EVENTS, SCORE, WRITEBACK
 from sync import runtime as runtime_module
 from sync.connections import open_client
 from sync.models import Connection, SyncRun
@@ -50,8 +51,9 @@ def process_events(connection_id: int, event_ids: list[int]) -> dict:
     lock = jobs.sync_lock(rt.redis, connection_id, rt.config.SYNC_LOCK_TTL_SECONDS)
     if not lock.acquire(LOCK_WAIT_SECONDS):
         # Not lost: the events stay stored and this job runs again after the sync holding the lock.
-        rt.queues["webhooks"].enqueue_in(timedelta(seconds=jobs.BUSY_RETRY_SECONDS), webhook_outbox.JOB,
-                                         connection_id, event_ids)
+        # job_timeout=None: RQ's default (180 s), as this retry always had, not the first run's.
+        PROCESS_EVENTS.enqueue_in(rt.queues, timedelta(seconds=jobs.BUSY_RETRY_SECONDS), connection_id, event_ids,
+                                  job_timeout=None)
         return {"status": "busy", "retry_in": jobs.BUSY_RETRY_SECONDS}
     try:
         return _process(rt, connection_id, event_ids, _naive(job.enqueued_at) if job is not None else None,
@@ -110,8 +112,7 @@ def _process(rt, connection_id: int, event_ids: list[int], queued_at, heartbeat)
 def _queue_training(rt, organization_id: int, connection_id: int, target: str, wanted: list[str]) -> None:
     """Queue one scoring job that retrains the target (not one per event while it is due)."""
     if rt.redis.set(f"pipewise:training-queued:{organization_id}:{target}", "1", nx=True, ex=TRAINING_QUEUED_SECONDS):
-        rt.queues["scoring"].enqueue("scoring.jobs.score_connection_job", connection_id, {target: wanted},
-                                     job_timeout=1800)
+        SCORE.enqueue(rt.queues, connection_id, {target: wanted})
 
 
 def _rescore(rt, session, connection_id: int, ids: list[int], targets: dict[str, list[str]],
@@ -156,8 +157,7 @@ def _rescore_and_write(rt, connection_id: int, ids: list[int], targets: dict[str
         # (it reads the rows this sync stored) and writes back what changed; the events are done.
         wanted = {target: remote_ids for target, remote_ids in targets.items() if remote_ids}
         if wanted:
-            rt.queues["scoring"].enqueue("scoring.jobs.score_connection_job", connection_id, wanted,
-                                         job_timeout=1800)
+            SCORE.enqueue(rt.queues, connection_id, wanted)
         return {"scored": {}, "written": 0, "rescoring": "queued"}
     with rt.sessions() as session:
         try:
@@ -166,8 +166,7 @@ def _rescore_and_write(rt, connection_id: int, ids: list[int], targets: dict[str
         finally:
             lock.release()  # the scores are committed: the writeback reads them under its own lock
         if deferred:
-            rt.queues["scoring"].enqueue("scoring.jobs.score_connection_job", connection_id, deferred,
-                                         job_timeout=1800)
+            SCORE.enqueue(rt.queues, connection_id, deferred)
         if not any(scored.values()) or connection.status in SKIP_WRITEBACK:
             return {"scored": {k: len(v) for k, v in scored.items()}, "written": 0}
         # Every record scored is offered: the ledger writes only what differs from what the CRM holds,
@@ -178,7 +177,7 @@ def _rescore_and_write(rt, connection_id: int, ids: list[int], targets: dict[str
         # planned from older scores must not send them after these.
         written = writeback_lock(rt.redis, connection_id, rt.config.SYNC_LOCK_TTL_SECONDS)
         if not written.acquire(WRITEBACK_WAIT_SECONDS):
-            rt.queues["writeback"].enqueue("sync.writeback.writeback_job", connection_id, scored, job_timeout=1800)
+            WRITEBACK.enqueue(rt.queues, connection_id, scored)
             return {"scored": {k: len(v) for k, v in scored.items()}, "written": 0, "writeback": "queued"}
         try:
             sent = webhook_trace.stamp(session, ids, "writeback_sent_at")

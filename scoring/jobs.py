@@ -1,4 +1,4 @@
-"""Queue jobs of the scoring layer (enqueued by dotted path, e.g. after a sync or from the admin console)."""
+"""Queue jobs of the scoring layer (declared with their queues and timeouts in ``sync.job_chain``)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -13,6 +13,7 @@ from scoring.registry import TARGETS, active_version, train
 from scoring.score import score_connection, score_target
 from sync import runtime, timeline
 from sync.db import make_engine
+from sync.job_chain import SCORE, WRITEBACK
 from sync.locks import KeptLock
 from sync.models import Activity, Connection, Lead, Opportunity, utcnow
 
@@ -83,8 +84,8 @@ def score_connection_job(connection_id: int, remote_ids: dict[str, list[str]] | 
     # The organization's lock first, then the connection's: no path takes them the other way round.
     lock = KeptLock(rt.redis, f"pipewise:full-scoring:{organization_id}", ttl)
     if backfilling or not lock.acquire():
-        rt.queues["scoring"].enqueue_in(timedelta(seconds=SCORING_RETRY_SECONDS), score_connection_job,
-                                        connection_id, None, then_write_back, since.isoformat(), job_timeout=1800)
+        SCORE.enqueue_in(rt.queues, timedelta(seconds=SCORING_RETRY_SECONDS), connection_id, None, then_write_back,
+                         since.isoformat())
         return {"status": "waiting", "for": backfilling or "the organization's other scoring"}
     try:
         return _score_alone(rt, connection_id, None, then_write_back, since.isoformat())
@@ -97,8 +98,8 @@ def _score_alone(rt, connection_id: int, remote_ids: dict[str, list[str]] | None
     """Score under the connection's scoring lock, or queue this job again when another scoring holds it."""
     lock = scoring_lock(rt.redis, connection_id, rt.config.SYNC_LOCK_TTL_SECONDS)
     if not lock.acquire():
-        rt.queues["scoring"].enqueue_in(timedelta(seconds=SCORING_BUSY_SECONDS), score_connection_job,
-                                        connection_id, remote_ids, then_write_back, waiting_since, job_timeout=1800)
+        SCORE.enqueue_in(rt.queues, timedelta(seconds=SCORING_BUSY_SECONDS), connection_id, remote_ids,
+                         then_write_back, waiting_since)
         return {"status": "busy", "retry_in": SCORING_BUSY_SECONDS}
     try:
         return _score(rt, connection_id, remote_ids, then_write_back, lock.check)
@@ -139,8 +140,7 @@ def _score(rt, connection_id: int, remote_ids: dict[str, list[str]] | None, then
     changed = {k: v for k, v in result["changed"].items() if v}
     if then_write_back and (changed or remote_ids is None):
         # After a full scoring the ledger decides what differs; after a targeted one, only these.
-        rt.queues["writeback"].enqueue("sync.writeback.writeback_job", connection_id,
-                                       None if remote_ids is None else changed, job_timeout=1800)
+        WRITEBACK.enqueue(rt.queues, connection_id, None if remote_ids is None else changed)
     return result
 
 
@@ -173,7 +173,7 @@ def retrain_job(organization_id: int, target: str) -> dict:
                 _progress(f"Scoring with {version.version} ({done} of {len(connections)} connections)", done, total)
                 lock = scoring_lock(rt.redis, connection.id, rt.config.SYNC_LOCK_TTL_SECONDS)
                 if not lock.acquire(RESCORING_WAIT_SECONDS):
-                    rt.queues["scoring"].enqueue(score_connection_job, connection.id, job_timeout=1800)
+                    SCORE.enqueue(rt.queues, connection.id)
                     queued.append(connection.id)
                     continue
                 try:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from connectors import registry
 from connectors.errors import QuotaExceeded, ReauthorizationRequired, Retriable
 from sync import planner_statistics
+from sync.job_chain import SCORE, SYNC, SYNC_RECORDS, TICK, WEEKLY_FORECAST_SNAPSHOTS
 from sync import runtime as runtime_module
 from sync.connections import mark, open_client
 from sync.engine import SyncEngine
@@ -61,13 +62,12 @@ def _locked_run(connection_id: int, *, kind: str, then_score: bool,
         job = get_current_job()
         timeout = (job.timeout if job is not None else None) or 3600
         if retry is not None:
-            rt.queues["sync"].enqueue_in(timedelta(seconds=BUSY_RETRY_SECONDS), retry[0], *retry[1],
-                                         job_timeout=timeout)
+            rt.queues[SYNC.queue].enqueue_in(timedelta(seconds=BUSY_RETRY_SECONDS), retry[0], *retry[1],
+                                             job_timeout=timeout)
         else:
-            rt.queues["sync"].enqueue_in(timedelta(seconds=BUSY_RETRY_SECONDS),
-                                         _locked_run_entry(kind), connection_id,
-                                         *([remote_ids] if kind == "targeted" else [kind]),
-                                         then_score=then_score, job_timeout=timeout)
+            _locked_run_entry(kind).enqueue_in(rt.queues, timedelta(seconds=BUSY_RETRY_SECONDS), connection_id,
+                                               *([remote_ids] if kind == "targeted" else [kind]),
+                                               then_score=then_score, job_timeout=timeout)
         return {"status": "busy", "retry_in": BUSY_RETRY_SECONDS}
     try:
         # The lock is renewed by its own thread; between pages the run checks that it still holds it.
@@ -83,7 +83,7 @@ def run_targeted(rt, connection_id: int, remote_ids: dict[str, list[str]], heart
 
 
 def _locked_run_entry(kind: str):
-    return sync_records if kind == "targeted" else sync_connection
+    return SYNC_RECORDS if kind == "targeted" else SYNC
 
 
 def _run(rt, connection_id: int, *, kind: str, remote_ids, then_score: bool, heartbeat) -> dict:
@@ -140,8 +140,7 @@ def _run(rt, connection_id: int, *, kind: str, remote_ids, then_score: bool, hea
         with rt.sessions() as session:
             targets = affected_records(session, connection_id, run, kind)
         if targets is None or any(targets.values()):
-            rt.queues["scoring"].enqueue("scoring.jobs.score_connection_job", connection_id, targets,
-                                         job_timeout=1800)
+            SCORE.enqueue(rt.queues, connection_id, targets)
     return {"status": run.status, "run_id": run.id, "seen": run.seen, "changed": run.changed,
             "deleted": run.deleted, "api_calls": run.api_calls}
 
@@ -219,20 +218,20 @@ def enqueue_due_syncs() -> list[int]:
                 continue
             due.append(connection.id)
     for connection_id in due:
-        rt.queues["sync"].enqueue(sync_connection, connection_id, job_timeout=3600)
+        SYNC.enqueue(rt.queues, connection_id)
     return due
 
 
 def schedule_tick(queue: Queue, every_seconds: int) -> None:
     """Keep one self-rescheduling tick job alive across all workers."""
     if queue.connection.set("pipewise:tick-scheduled", "1", nx=True, ex=every_seconds * 2):
-        queue.enqueue_in(timedelta(seconds=every_seconds), tick, every_seconds)
+        queue.enqueue_in(timedelta(seconds=every_seconds), TICK.path, every_seconds, job_timeout=TICK.timeout)
 
 
 def enqueue_forecast_snapshots(redis, queue: Queue) -> bool:
     """At most every few hours, ask the scoring layer to save the weekly forecast snapshots that are due."""
     if redis.set("pipewise:forecast-snapshots-checked", "1", nx=True, ex=FORECAST_CHECK_SECONDS):
-        queue.enqueue("scoring.jobs.weekly_forecast_snapshots_job", job_timeout=3600)
+        queue.enqueue(WEEKLY_FORECAST_SNAPSHOTS.path, job_timeout=WEEKLY_FORECAST_SNAPSHOTS.timeout)
         return True
     return False
 
@@ -250,7 +249,7 @@ def tick(every_seconds: int) -> list[int]:
         except Exception:  # noqa: BLE001 - the due syncs must still be queued
             log.exception("webhook.sweep-failed")
         due = enqueue_due_syncs()
-        enqueue_forecast_snapshots(rt.redis, rt.queues["scoring"])
+        enqueue_forecast_snapshots(rt.redis, rt.queues[WEEKLY_FORECAST_SNAPSHOTS.queue])
         return due
     finally:
-        schedule_tick(rt.queues["sync"], every_seconds)
+        schedule_tick(rt.queues[TICK.queue], every_seconds)

@@ -14,13 +14,11 @@ from datetime import datetime, timedelta
 from redis.exceptions import RedisError
 from sqlalchemy import and_, func, or_, select, update
 
+from sync.job_chain import PROCESS_EVENTS
 from sync.models import Connection, WebhookEvent, utcnow
 
 log = logging.getLogger(__name__)
 
-# The one job that takes an event from the store to the CRM field: targeted sync, rescoring and
-# writeback (queued by dotted path: it lives in the scoring layer, above this one).
-JOB = "scoring.event_job.process_events"
 # After this many failed attempts an event waits for an admin's Retry on the Webhooks page.
 MAX_ATTEMPTS = 5
 BATCH = 500
@@ -36,7 +34,8 @@ def enqueue(queue, connection_id: int, event_ids: list[int]) -> bool:
         return True
     try:
         for start in range(0, len(event_ids), BATCH):
-            queue.enqueue(JOB, connection_id, event_ids[start:start + BATCH], job_timeout=3600)
+            queue.enqueue(PROCESS_EVENTS.path, connection_id, event_ids[start:start + BATCH],
+                          job_timeout=PROCESS_EVENTS.timeout)
     except (RedisError, OSError) as exc:
         # The events are stored: the sweeper queues them once Redis answers again.
         log.warning("webhook.enqueue-failed connection=%s events=%d error=%s", connection_id, len(event_ids),
@@ -121,7 +120,7 @@ def sweep(rt) -> int:
     for event_id, connection_id in rows:
         by_connection.setdefault(connection_id, []).append(event_id)
     for connection_id, ids in by_connection.items():
-        enqueue(rt.queues["webhooks"], connection_id, ids)
+        enqueue(rt.queues[PROCESS_EVENTS.queue], connection_id, ids)
     if rows:
         log.info("webhook.swept events=%d connections=%d", len(rows), len(by_connection))
     return len(rows)

@@ -13,12 +13,14 @@ from typing import Any
 
 from connectors import registry
 from connectors.errors import ConnectorError
+from sync.job_chain import REGISTER_WEBHOOK
 from sync.models import Connection, utcnow
 
 log = logging.getLogger(__name__)
 STATUS_KEY = "pipewise:webhook-registration:{connection_id}"
 LOCK_KEY = "pipewise:webhook-registration-lock:{connection_id}"
-LOCK_SECONDS = 600
+# The lock lasts as long as the job may run (its timeout, declared with the job).
+LOCK_SECONDS = REGISTER_WEBHOOK.timeout
 
 
 def offered(provider: str) -> bool:
@@ -40,7 +42,7 @@ def enqueue(queue, connection_id: int, depends_on: Any = None, at_front: bool = 
     """
     _record(queue.connection, connection_id, "pending", "Pipewise is registering its webhook in the CRM; this page "
             "shows the outcome once the worker is done.")
-    return queue.enqueue("sync.webhook_registration.register_job", connection_id, job_timeout=LOCK_SECONDS,
+    return queue.enqueue(REGISTER_WEBHOOK.path, connection_id, job_timeout=REGISTER_WEBHOOK.timeout,
                          depends_on=depends_on, at_front=at_front)
 
 

@@ -17,6 +17,7 @@ import logging
 from rq import SimpleWorker, Worker
 
 from sync import runtime as runtime_module
+from sync.job_chain import TICK
 from sync.jobs import schedule_tick
 from sync.runtime import QUEUE_NAMES
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     names = args.queues or list(QUEUE_NAMES)
     rt = runtime_module.current()
     preload()
-    schedule_tick(rt.queues["sync"], max(30, rt.config.SYNC_INTERVAL_SECONDS // 3))
+    schedule_tick(rt.queues[TICK.queue], max(30, rt.config.SYNC_INTERVAL_SECONDS // 3))
     kind = SimpleWorker if args.in_process else Worker
     worker = kind([rt.queues[name] for name in names], connection=rt.redis)
     worker.work(with_scheduler=True)

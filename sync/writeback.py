@@ -20,6 +20,7 @@ from connectors import registry
 from connectors.base import Client, Provider, Stream
 from sync.db import upsert
 from sync.field_mapping import enabled_writeback_keys
+from sync.job_chain import WRITEBACK
 from sync.locks import KeptLock
 from sync.models import SYNCED_MODELS, Score, WritebackLedger, utcnow
 
@@ -328,8 +329,8 @@ def writeback_job(connection_id: int, remote_ids: dict[str, list[str]] | None = 
     lock = writeback_lock(rt.redis, connection_id, rt.config.SYNC_LOCK_TTL_SECONDS)
     if not lock.acquire(WRITEBACK_WAIT_SECONDS):
         job = get_current_job()
-        rt.queues["writeback"].enqueue_in(timedelta(seconds=WRITEBACK_WAIT_SECONDS), writeback_job, connection_id,
-                                          remote_ids, job_timeout=(job.timeout if job else None) or 1800)
+        WRITEBACK.enqueue_in(rt.queues, timedelta(seconds=WRITEBACK_WAIT_SECONDS), connection_id, remote_ids,
+                             job_timeout=(job.timeout if job else None) or WRITEBACK.timeout)
         return {"status": "busy"}
     try:
         return _write_back(rt, connection_id, remote_ids)

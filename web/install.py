@@ -11,6 +11,7 @@ from connectors import registry
 from connectors.errors import ConnectorError
 from sync import audit, timeline, webhook_registration
 from sync.connections import install, oauth_app, read_org_profile
+from sync.job_chain import PREFLIGHT, PROVISION, REGISTER_WEBHOOK, SYNC
 from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun
 from sync.preflight import latest_report
 from web.admin.webhooks import allow_reveal, take_reveal
@@ -148,15 +149,12 @@ def enqueue_install_jobs(rt, connection_id: int, provider: str) -> None:
     # Chained, so the fields and their access exist before the check, and the check is on the
     # progress page before the backfill starts; the backfill runs whatever the check found.
     timeline.begin(rt.redis, connection_id)
-    queue = rt.queues["sync"]
-    provision = queue.enqueue("sync.writeback.provision_job", connection_id, job_timeout=600)
+    provision = PROVISION.enqueue(rt.queues, connection_id)
     if webhook_registration.offered(provider):  # Pipewise registers this CRM's webhook itself
-        webhook_registration.enqueue(queue, connection_id, depends_on=Dependency(jobs=[provision],
-                                                                                 allow_failure=True))
-    check = queue.enqueue("sync.preflight.preflight_job", connection_id, job_timeout=600,
-                          depends_on=Dependency(jobs=[provision], allow_failure=True))
-    queue.enqueue("sync.jobs.sync_connection", connection_id, "full", job_timeout=3600,
-                  depends_on=Dependency(jobs=[check], allow_failure=True))
+        webhook_registration.enqueue(rt.queues[REGISTER_WEBHOOK.queue], connection_id,
+                                     depends_on=Dependency(jobs=[provision], allow_failure=True))
+    check = PREFLIGHT.enqueue(rt.queues, connection_id, depends_on=Dependency(jobs=[provision], allow_failure=True))
+    SYNC.enqueue(rt.queues, connection_id, "full", depends_on=Dependency(jobs=[check], allow_failure=True))
 
 
 def _own_connection(db, connection_id: int) -> Connection:

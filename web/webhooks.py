@@ -17,6 +17,7 @@ from connectors.base import Answer, Inbound, InboundEvent, Refused
 from sync.connections import webhook_secret_matches
 from sync.db import insert_ignore
 from sync.field_mapping import run_mapping
+from sync.job_chain import PROCESS_EVENTS
 from sync.models import Connection, WebhookEvent, utcnow
 from sync.webhook_outbox import enqueue
 from sync.writeback import echoes
@@ -96,7 +97,7 @@ def intake(provider: str, **path_args: str):
                      len(fresh), len(rows) - len(fresh), len(echoed))
         session.commit()
     for connection_id, event_ids in work:
-        enqueue(rt.queues["webhooks"], connection_id, event_ids)
+        enqueue(rt.queues[PROCESS_EVENTS.queue], connection_id, event_ids)
     return _respond(hooks.answer("accepted"))
 
 

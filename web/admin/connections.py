@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from connectors import registry
 from sync import erasure
 from sync.connections import mark, open_client
+from sync.job_chain import ERASURE_PURGE, SYNC
 from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun, utcnow
 from sync.preflight import latest_report, run_preflight, sync_notes
 from web.admin import bp, connection_or_404, jobs, organization_id, record
@@ -150,7 +151,7 @@ def sync_now(connection_id: int):
             return _cannot(connection, "sync")
         record(db, f"connection.sync_{kind}", f"connection:{connection_id}")
         db.commit()
-    rt.queues["sync"].enqueue("sync.jobs.sync_connection", connection_id, kind, job_timeout=3600)
+    SYNC.enqueue(rt.queues, connection_id, kind)
     flash("A full resync was queued: every record is read again." if kind == "full"
           else "A sync was queued; it starts as soon as a worker is free.", "info")
     return redirect(url_for("admin.connection", connection_id=connection_id))
@@ -180,7 +181,7 @@ def resume(connection_id: int):
         mark(db, connection, "healthy", None)
         record(db, "connection.resume", f"connection:{connection_id}")
         db.commit()
-    rt.queues["sync"].enqueue("sync.jobs.sync_connection", connection_id, "incremental", job_timeout=3600)
+    SYNC.enqueue(rt.queues, connection_id, "incremental")
     flash("Syncing resumed; a sync of what changed meanwhile was queued.", "info")
     return redirect(url_for("admin.connection", connection_id=connection_id))
 
@@ -260,6 +261,6 @@ def purge(connection_id: int):
         if connection.status != "disconnected":
             flash("Disconnect the connection before deleting its data.", "error")
             return redirect(url_for("admin.connection", connection_id=connection_id))
-    job = jobs.start("sync", "sync.erasure.purge_job", connection_id, actor(),
+    job = jobs.start(ERASURE_PURGE, connection_id, actor(),
                      title="Deleting the data Pipewise kept for a connection", job_id=f"purge-{connection_id}")
     return redirect(url_for("admin.job", job_id=job.id if job else f"purge-{connection_id}"))

@@ -6,6 +6,7 @@ from flask import current_app, render_template, request, url_for
 from sqlalchemy import select
 
 from sync import erasure
+from sync.job_chain import ERASURE_COMPACT
 from sync.models import Connection
 from web.admin import bp, jobs, organization_id, record
 from web.extensions import runtime
@@ -47,5 +48,5 @@ def erasure_erase():
             "subject": erasure.subject_key(current_app.config["SECRET_KEY"], email), "counts": counts})
         db.commit()
     # Rewriting the file (VACUUM) takes long on a large store: a worker does it, the admin watches.
-    job = jobs.start("sync", "sync.erasure.compact_job", title="Compacting the store after an erasure")
+    job = jobs.start(ERASURE_COMPACT, title="Compacting the store after an erasure")
     return render_template("admin/erasure.html", step="done", counts=counts, job_url=url_for("admin.job", job_id=job.id))

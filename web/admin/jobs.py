@@ -10,6 +10,7 @@ from flask import abort, jsonify, render_template, url_for
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
+from sync.job_chain import Job as QueueJob
 from web.admin import bp, organization_id
 from web.extensions import runtime
 
@@ -19,18 +20,18 @@ LABELS = {"queued": "Waiting for a worker", "started": "Running", "deferred": "W
           "canceled": "Canceled"}
 
 
-def start(queue_name: str, func: str, *args, title: str, job_id: str | None = None, timeout: int = 3600) -> Job | None:
-    """Queue an admin's job; with ``job_id``, None when that job is already queued or running."""
+def start(work: QueueJob, *args, title: str, job_id: str | None = None) -> Job | None:
+    """Queue an admin's job (one of ``sync.job_chain``'s) on its queue with its timeout; with ``job_id``,
+    None when that job is already queued or running."""
     rt = runtime()
-    queue = rt.queues[queue_name]
     if job_id is not None:
         # One request at a time decides whether the job is running: no two can both queue it.
         with rt.redis.lock(f"pipewise:admin-job-lock:{job_id}", timeout=30, blocking_timeout=10):
             if _status(rt.redis, job_id) in ACTIVE:
                 return None
-            return queue.enqueue(func, *args, job_id=job_id, job_timeout=timeout,
-                                 meta={"organization_id": organization_id(), "title": title})
-    return queue.enqueue(func, *args, job_timeout=timeout, meta={"organization_id": organization_id(), "title": title})
+            return work.enqueue(rt.queues, *args, job_id=job_id,
+                                meta={"organization_id": organization_id(), "title": title})
+    return work.enqueue(rt.queues, *args, meta={"organization_id": organization_id(), "title": title})
 
 
 def _status(redis, job_id: str) -> str | None:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from scoring.card_words import factor_shares, feature_name, headline
 from scoring.model_overrides import keep_feature as keep_override
 from scoring.model_overrides import release_feature as release_override
+from sync.job_chain import RETRAIN
 from sync.models import ModelVersion
 from sync.stages import stage_names
 from web.admin import bp, jobs, organization_id, record
@@ -16,12 +17,11 @@ from web.auth import actor
 from web.extensions import runtime
 
 TARGETS = ("lead", "opportunity")
-RETRAIN_JOB = "scoring.jobs.retrain_job"
 
 
 def retrain_available() -> bool:
     """Whether the scoring layer offers the retrain job yet."""
-    module, _, name = RETRAIN_JOB.rpartition(".")
+    module, _, name = RETRAIN.path.rpartition(".")
     try:
         return callable(getattr(importlib.import_module(module), name, None))
     except ImportError:
@@ -80,7 +80,7 @@ def retrain():
               "on their schedule.", "error")
         return redirect(url_for("admin.models"))
     # One retrain per model at a time: a second request while one is queued or running queues nothing.
-    job = jobs.start("scoring", RETRAIN_JOB, organization_id(), target, title=f"Retraining the {target} model",
+    job = jobs.start(RETRAIN, organization_id(), target, title=f"Retraining the {target} model",
                      job_id=retrain_job_id(target))
     if job is None:
         flash(f"The {target} model is already being retrained; Pipewise starts no second retrain until this "

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from connectors import registry
 from sync import audit, webhook_outbox, webhook_registration
 from sync.connections import rotate_webhook_secret
+from sync.job_chain import PROCESS_EVENTS, REGISTER_WEBHOOK
 from sync.models import Connection, WebhookEvent, utcnow
 from sync.webhook_trace import stage_times
 from web.admin import bp, connection_or_404, organization_id, record
@@ -158,7 +159,7 @@ def register(connection_id: int):
 
 def _register(db, connection_id: int, action: str):
     """Queue the registration (new secret included), record who asked, and say what happens next."""
-    webhook_registration.enqueue(runtime().queues["sync"], connection_id, at_front=True)
+    webhook_registration.enqueue(runtime().queues[REGISTER_WEBHOOK.queue], connection_id, at_front=True)
     record(db, action, f"connection:{connection_id}")
     db.commit()
     flash("Pipewise is giving the CRM a new webhook secret; the outcome shows below once the worker is done. "
@@ -175,7 +176,7 @@ def retry_failed(connection_id: int):
     rt = runtime()
     with rt.sessions() as db:
         connection_or_404(db, connection_id)
-        count = webhook_outbox.retry(db, rt.queues["webhooks"], connection_id, [int(raw)] if raw else None)
+        count = webhook_outbox.retry(db, rt.queues[PROCESS_EVENTS.queue], connection_id, [int(raw)] if raw else None)
         if raw and not count:
             abort(404)
         record(db, "webhook.retry", f"connection:{connection_id}", {"events": count})

@@ -5,6 +5,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from connectors import registry
+from sync.job_chain import WRITEBACK
 from sync.models import SYNCED_MODELS, WritebackLedger
 from sync.writeback import plan
 from web.admin import bp, connection_or_404, record
@@ -87,7 +88,7 @@ def writeback_retry(connection_id: int):
         record(db, "writeback.retry", f"connection:{connection_id}",
                {"object_type": object_type, "remote_id": remote_id})
         db.commit()
-    rt.queues["writeback"].enqueue("sync.writeback.writeback_job", connection_id, {object_type: [remote_id]},
-                                   job_timeout=600)
+    # One record: ten minutes, not the full writeback's timeout.
+    WRITEBACK.enqueue(rt.queues, connection_id, {object_type: [remote_id]}, job_timeout=600)
     flash(f"The write of {object_type} {remote_id} was queued again.", "info")
     return redirect(url_for("admin.writeback_log", connection_id=connection_id))
