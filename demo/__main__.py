@@ -44,7 +44,7 @@ def connect(stack: Stack, provider: str) -> tuple[int, bool]:
     existing = existing_connection(stack, provider)
     if existing is not None:
         stack.wire(provider, existing.id)
-        SYNC.enqueue(stack.runtime.queues, existing.id, "incremental", job_timeout=None)  # RQ's default, as before
+        SYNC.enqueue(stack.runtime.queues, existing.id, "incremental")
         return existing.id, False
     return stack.install(provider), True
 

@@ -51,9 +51,7 @@ def process_events(connection_id: int, event_ids: list[int]) -> dict:
     lock = jobs.sync_lock(rt.redis, connection_id, rt.config.SYNC_LOCK_TTL_SECONDS)
     if not lock.acquire(LOCK_WAIT_SECONDS):
         # Not lost: the events stay stored and this job runs again after the sync holding the lock.
-        # job_timeout=None: RQ's default (180 s), as this retry always had, not the first run's.
-        PROCESS_EVENTS.enqueue_in(rt.queues, timedelta(seconds=jobs.BUSY_RETRY_SECONDS), connection_id, event_ids,
-                                  job_timeout=None)
+        PROCESS_EVENTS.enqueue_in(rt.queues, timedelta(seconds=jobs.BUSY_RETRY_SECONDS), connection_id, event_ids)
         return {"status": "busy", "retry_in": jobs.BUSY_RETRY_SECONDS}
     try:
         return _process(rt, connection_id, event_ids, _naive(job.enqueued_at) if job is not None else None,

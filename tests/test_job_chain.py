@@ -127,3 +127,11 @@ def test_the_scan_finds_a_literal_path_added_back():
     assert literal_paths('JOB = "scoring.jobs.retrain_job"') != []
     assert literal_paths('queue.enqueue_in(delay, "scoring.new_module.new_job", 1)') != []
     assert literal_paths('SYNC.enqueue(rt.queues, 1, "full")') == []
+
+
+def test_no_site_drops_a_job_back_to_rqs_three_minute_default():
+    # RQ kills a job at 180 s by default: a full sync or a burst of events would be cut short and run
+    # again from the start. Every job's timeout is its declared one (or a longer one a site names).
+    found = [f"{path.relative_to(ROOT)}:{number}" for path in _sources()
+             for number, line in enumerate(path.read_text().splitlines(), start=1) if "job_timeout=None" in line]
+    assert found == [], "use the job's declared timeout:\n" + "\n".join(found)

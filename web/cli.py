@@ -52,8 +52,7 @@ def sync_run(connection_id: int, full: bool, queue: bool):
     if queue:
         from sync.job_chain import SYNC
 
-        # job_timeout=None: RQ's default (180 s), as this command always queued it.
-        job = SYNC.enqueue(runtime().queues, connection_id, kind, job_timeout=None)
+        job = SYNC.enqueue(runtime().queues, connection_id, kind)
         click.echo(f"enqueued {job.id}")
     else:
         click.echo(json.dumps(jobs.sync_connection(connection_id, kind, then_score=False)))
