@@ -8,14 +8,14 @@ same transaction. A run too large to list its changed ids recounts its connectio
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from sync.db import add_to
 from sync.models import Activity, Connection
 from sync.rollup_models import ActivityDayCount, ActivityMonthCount
-from sync.sql_time import day_start, month_start
+from sync.sql_time import as_date, day_start, month_start
 
 CHUNK = 500
 COLUMNS = ("connection_id", "owner_key", "kind_key", "starts_on", "organization_id", "activities")
@@ -41,22 +41,13 @@ def contribution(session: Session, connection_id: int, remote_ids: list[str]) ->
         where = (Activity.connection_id == connection_id) & Activity.remote_id.in_(chunk)
         for table, starts in GRAINS:
             for _, owner, kind, starts_on, _, n in session.execute(_grouped(where, starts)):
-                counts[table][(owner, kind, _as_date(starts_on))] += n
+                counts[table][(owner, kind, as_date(starts_on))] += n
     return counts
-
-
-def _as_date(value) -> date:
-    # SQLite gives the function's date as text.
-    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def apply(session: Session, connection_id: int, before: dict[type, Counter] | None,
           after: dict[type, Counter]) -> None:
     """Add the difference of two contributions to the counts; a count that reaches 0 is removed."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
     organization_id = None
     for table, _ in GRAINS:
         old, new = (before or {}).get(table, Counter()), after[table]
@@ -69,10 +60,7 @@ def apply(session: Session, connection_id: int, before: dict[type, Counter] | No
             organization_id = session.scalar(select(Connection.organization_id).where(Connection.id == connection_id))
         for row in rows:
             row["organization_id"] = organization_id
-        stmt = dialect_insert(table)
-        stmt = stmt.on_conflict_do_update(index_elements=["connection_id", "owner_key", "kind_key", "starts_on"],
-                                          set_={"activities": table.activities + stmt.excluded.activities})
-        session.connection().execute(stmt, rows)
+        add_to(session, table, rows, ("connection_id", "owner_key", "kind_key", "starts_on"), ("activities",))
         session.execute(delete(table).where(table.connection_id == connection_id, table.activities <= 0))
 
 

@@ -62,11 +62,8 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def upsert(session: Session, model, rows: Sequence[dict], conflict: Iterable[str],
-           update: Iterable[str] | None = None) -> None:
-    """INSERT … ON CONFLICT DO UPDATE of many rows in one statement (SQLite and PostgreSQL)."""
-    if not rows:
-        return
+def _dialect_insert(session: Session):
+    """The store's INSERT construct that knows ON CONFLICT (SQLite and PostgreSQL)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -74,6 +71,15 @@ def upsert(session: Session, model, rows: Sequence[dict], conflict: Iterable[str
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - only the two supported stores
         raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    return insert
+
+
+def upsert(session: Session, model, rows: Sequence[dict], conflict: Iterable[str],
+           update: Iterable[str] | None = None) -> None:
+    """INSERT … ON CONFLICT DO UPDATE of many rows in one statement (SQLite and PostgreSQL)."""
+    if not rows:
+        return
+    insert = _dialect_insert(session)
     conflict = list(conflict)
     columns = list(rows[0].keys())
     update = [c for c in (update if update is not None else columns) if c not in conflict]
@@ -84,6 +90,20 @@ def upsert(session: Session, model, rows: Sequence[dict], conflict: Iterable[str
                                           set_={c: getattr(stmt.excluded, c) for c in update})
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=conflict)
+    session.connection().execute(stmt, list(rows))
+
+
+def add_to(session: Session, model, rows: Sequence[dict], conflict: Iterable[str], summed: Iterable[str]) -> None:
+    """Add each row's ``summed`` columns to the stored row of its key (inserting it when new), in one statement.
+
+    The rollups keep counts by differences: a row's values are what a change adds (negative when it
+    takes away), so concurrent writers of one key add up instead of overwriting each other.
+    """
+    if not rows:
+        return
+    stmt = _dialect_insert(session)(model)
+    stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_={
+        c: getattr(model, c) + getattr(stmt.excluded, c) for c in summed})
     session.connection().execute(stmt, list(rows))
 
 

@@ -15,10 +15,9 @@ from datetime import date
 from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from sync.activity_counts import month_start
 from sync.models import Connection, Opportunity
 from sync.rollup_models import NO_CLOSE_DATE, OpportunityMonthRollup
-from sync.sql_time import days_between
+from sync.sql_time import as_date, days_between, month_start
 
 CHUNK = 200
 COLUMNS = ("connection_id", "owner_key", "stage_key", "is_closed", "is_won", "close_month", "organization_id",
@@ -49,16 +48,11 @@ def groups_of(session: Session, connection_id: int, remote_ids: list[str]) -> se
     found: set[tuple[str, date]] = set()
     for start in range(0, len(remote_ids), 500):
         chunk = remote_ids[start:start + 500]
-        found.update((owner, _as_date(month)) for owner, month in session.execute(
+        found.update((owner, as_date(month)) for owner, month in session.execute(
             select(func.coalesce(deal.owner_remote_id, ""),
                    func.coalesce(month_start(deal.close_date), NO_CLOSE_DATE)).distinct()
             .where(deal.connection_id == connection_id, deal.remote_id.in_(chunk))))
     return found
-
-
-def _as_date(value) -> date:
-    # SQLite gives the function's date as text.
-    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _next_month(month: date) -> date:

@@ -1,6 +1,8 @@
 """Day arithmetic in SQL that SQLite and PostgreSQL answer alike: the views and the rollups share it."""
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import BigInteger, Float, Integer
 from sqlalchemy.types import Date
 from sqlalchemy.ext.compiler import compiles
@@ -54,6 +56,11 @@ TRUNCATE = {"month_start": ("CAST(date_trunc('month', {}) AS DATE)", "date({}, '
 def _start(element, compiler, **kw):
     postgresql, sqlite = TRUNCATE[element.name]
     return (sqlite if compiler.dialect.name == "sqlite" else postgresql).format(compiler.process(element.clauses, **kw))
+
+
+def as_date(value) -> date:
+    """A ``month_start``/``day_start`` result as a date (SQLite gives the function's date as text)."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 class whole_days(FunctionElement):

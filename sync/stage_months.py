@@ -11,14 +11,13 @@ microseconds, so the differences stay exact.
 """
 from __future__ import annotations
 
-from datetime import date
-
 from sqlalchemy import and_, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from sync.db import add_to
 from sync.models import Connection
 from sync.rollup_models import NO_CLOSE_DATE, OpportunityStageFact, StageEntryMonth, StageEntryOwnerMonth, irregular
-from sync.sql_time import days_between, month_start, stay_microseconds, whole_days
+from sync.sql_time import as_date, days_between, month_start, stay_microseconds, whole_days
 
 NO_NEXT = -1  # the day bucket of a stay still going on
 # Per table, the key columns after connection_id (the rest: organization_id, entries, stay_us).
@@ -51,8 +50,7 @@ def _keyed(table, where):
 
 
 def _plain(name: str, value):
-    # SQLite gives the function's date as text.
-    return date.fromisoformat(value) if name in DATES and isinstance(value, str) else value
+    return as_date(value) if name in DATES else value
 
 
 def contribution(session: Session, connection_id: int, deal_ids: list[str]) -> dict:
@@ -68,10 +66,6 @@ def contribution(session: Session, connection_id: int, deal_ids: list[str]) -> d
 
 def apply(session: Session, connection_id: int, before: dict, after: dict) -> None:
     """Add the difference of two contributions; a row whose entries reach 0 is removed."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
     organization_id = None
     for table, names in KEYS.items():
         old_rows, new_rows = before.get(table, {}), after.get(table, {})
@@ -88,10 +82,7 @@ def apply(session: Session, connection_id: int, before: dict, after: dict) -> No
                                              .where(Connection.id == connection_id))
         for row in rows:
             row["organization_id"] = organization_id
-        stmt = dialect_insert(table)
-        stmt = stmt.on_conflict_do_update(index_elements=["connection_id", *names], set_={
-            "entries": table.entries + stmt.excluded.entries, "stay_us": table.stay_us + stmt.excluded.stay_us})
-        session.connection().execute(stmt, rows)
+        add_to(session, table, rows, ("connection_id", *names), ("entries", "stay_us"))
         session.execute(delete(table).where(table.connection_id == connection_id, table.entries <= 0))
 
 
