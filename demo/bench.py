@@ -242,7 +242,7 @@ def generate(engines, opportunities: int, seed: int = 20240515) -> dict:
 
 def prepare(url: str):
     """Migrate an empty store, add the quota table and the views' indexes; returns its engine."""
-    import scoring.quota_models  # noqa: F401  (registers the quota table)
+    import scoring.forecast.quota_models  # noqa: F401  (registers the quota table)
     from sync.db import make_engine
     from sync.models import Base
     from web.cli import upgrade_database

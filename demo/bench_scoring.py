@@ -5,9 +5,9 @@ activities and campaign memberships) whose outcomes follow engagement, source, s
 close-date pushes, so the models train for real and are judged on a holdout that can fail them.
 Then, on each store, times:
 
-- training: both targets' model selection, calibration and holdout judgement (scoring.registry.train);
+- training: both targets' model selection, calibration and holdout judgement (scoring.records.registry.train);
 - scoring: every open lead and deal scored with the versions just trained, reasons, next steps and
-  the stored scores (scoring.score.score_connection);
+  the stored scores (scoring.records.score.score_connection);
 - end to end: the first full scoring of the organization with no version yet, as the scoring job
   runs it after an install (quotas, the CRM clock, training, scoring, storing).
 
@@ -235,9 +235,9 @@ def _forget_models(session, organization_id: int, connection_id: int) -> None:
 def time_store(url: str, ids: dict, now: datetime, store: str, profile_dir: Path | None) -> dict:
     """Training, scoring and end-to-end rescoring seconds on one store, with what was scored."""
     from scoring.jobs import crm_now
-    from scoring.quotas import import_crm_quotas
-    from scoring.registry import TARGETS, active_version, train
-    from scoring.score import score_connection
+    from scoring.forecast.quotas import import_crm_quotas
+    from scoring.records.registry import TARGETS, active_version, train
+    from scoring.records.score import score_connection
     from sync.db import make_engine, make_sessionmaker
 
     engine = make_engine(url)

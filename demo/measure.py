@@ -73,9 +73,9 @@ def forecast_backtest(stack, connection_id: int, months: int = 6) -> dict:
     """The monthly backtest over the last complete months of the data, with the held-out procedure."""
     from datetime import date
 
-    from scoring.backtest import backtest
-    from scoring.forecast_data import add_months
-    from scoring.forecast_snapshots import data_as_of
+    from scoring.forecast.backtest import backtest
+    from scoring.deals_as_of import add_months
+    from scoring.forecast.snapshots import data_as_of
 
     with stack.runtime.sessions() as db:
         organization_id = db.get(Connection, connection_id).organization_id

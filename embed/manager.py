@@ -23,17 +23,17 @@ from embed.tokens import DEFAULT_MAX_AGE_SECONDS, token_from_request
 from embed.views import _embed_headers, _refusal, bp, frame_ancestors, user_id_forms
 from embed.manager_forecast import forecast_view, may_call, may_submit, submit_call
 from embed.manager_notices import leads_nobody, leads_nobody_notice
-from scoring.benchmarks import benchmarks
-from scoring.coaching import coaching
-from scoring.data_periods import default_period, quarter_of
-from scoring.forecast_calls import CallError
-from scoring.forecast_data import Period, parse_period
-from scoring.forecast_snapshots import data_as_of
-from scoring.funnel import funnel_view
-from scoring.pipeline import Table, pipeline_health
-from scoring.quotas import parse_amount, set_quota
+from scoring.team.benchmarks import benchmarks
+from scoring.team.coaching import coaching
+from scoring.team.data_periods import default_period, quarter_of
+from scoring.forecast.calls import CallError
+from scoring.deals_as_of import Period, parse_period
+from scoring.forecast.snapshots import data_as_of
+from scoring.team.funnel import funnel_view
+from scoring.team.pipeline import Table, pipeline_health
+from scoring.forecast.quotas import parse_amount, set_quota
 from scoring.scope import OutOfScope, Viewer, owner_names, subject_for, viewer_role
-from scoring.winloss import win_loss_view
+from scoring.team.winloss import win_loss_view
 from sync import currency
 from sync.local_time import UTC, format_local, user_zone
 from sync.models import Connection

@@ -5,10 +5,10 @@ from sync.config import Config
 from sync.db import make_engine
 from sync.models import Base
 # Modules whose tables belong to the same metadata.
-import scoring.forecast_call_models  # noqa: F401
-import scoring.forecast_models  # noqa: F401
-import scoring.model_overrides  # noqa: F401
-import scoring.quota_models  # noqa: F401
+import scoring.forecast.call_models  # noqa: F401
+import scoring.forecast.snapshot_models  # noqa: F401
+import scoring.records.model_overrides  # noqa: F401
+import scoring.forecast.quota_models  # noqa: F401
 import sync.api_keys  # noqa: F401
 import sync.audit  # noqa: F401
 import sync.field_mapping  # noqa: F401

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from scoring.evaluate import EvaluationError, evaluate_csv, report_lines
+from scoring.records.evaluate import EvaluationError, evaluate_csv, report_lines
 
 model = click.Group("model", help="Evaluate and manage scoring models.")
 

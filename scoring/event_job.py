@@ -19,14 +19,14 @@ from datetime import timedelta, timezone
 from rq import get_current_job
 
 from connectors import registry as connectors
+from scoring.forecast.quotas import import_crm_quotas
 from scoring.jobs import crm_now, scoring_lock
-from scoring.quotas import import_crm_quotas
-from scoring.registry import TARGETS, active_version, needs_training
-from scoring.score import RETRAIN_AFTER, score_target
+from scoring.records.registry import TARGETS, active_version, needs_training
+from scoring.records.score import RETRAIN_AFTER, score_target
 from sync import jobs, webhook_outbox, webhook_trace
-from sync.job_chain import PROCESS_EVENTS, SCORE, WRITEBACK
 from sync import runtime as runtime_module
 from sync.connections import open_client
+from sync.job_chain import PROCESS_EVENTS, SCORE, WRITEBACK
 from sync.models import Connection, SyncRun
 from sync.writeback import WRITEBACK_WAIT_SECONDS, count_written, write, writeback_lock
 

@@ -7,10 +7,10 @@ from rq import get_current_job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scoring.forecast_snapshots import due_organizations, save_forecasts, save_period, weekly_forecasts
-from scoring.quotas import import_crm_quotas
-from scoring.registry import TARGETS, active_version, train
-from scoring.score import score_connection, score_target
+from scoring.forecast.quotas import import_crm_quotas
+from scoring.forecast.snapshots import due_organizations, save_forecasts, save_period, weekly_forecasts
+from scoring.records.registry import TARGETS, active_version, train
+from scoring.records.score import score_connection, score_target
 from sync import runtime, timeline
 from sync.db import make_engine
 from sync.job_chain import SCORE, WRITEBACK

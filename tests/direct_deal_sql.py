@@ -1,6 +1,6 @@
 """The deal figures as the views computed them before the deal rollup: aggregates over the raw deals,
 and the check ``tests.test_rollups`` runs after random syncs that the rollup-backed figures
-(``scoring.deal_totals``) equal them.
+(``scoring.team.deal_totals``) equal them.
 """
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from datetime import date, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
 
-from scoring import deal_totals, pipeline
-from scoring.benchmarks import rep_figures
-from scoring.forecast_data import parse_period
-from scoring.pipeline import HISTORY_DAYS, days_between, live_opportunities
+from scoring.team import deal_totals
+from scoring.team import pipeline
+from scoring.team.benchmarks import rep_figures
+from scoring.deals_as_of import parse_period
+from scoring.team.pipeline import HISTORY_DAYS, days_between, live_opportunities
 from sync.models import Opportunity
 from tests.test_manager_seed import AS_OF, PERIOD
 

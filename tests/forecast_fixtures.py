@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, insert
 from sqlalchemy.orm import Session, sessionmaker
 
-import scoring.forecast_models  # noqa: F401  (registers the forecast_snapshot table)
+import scoring.forecast.snapshot_models  # noqa: F401  (registers the forecast_snapshot table)
 from connectors.sandbox_kit.settings import datasets_dir
 from sync.db import make_engine
 from sync.models import (Account, Base, Connection, Opportunity, OpportunityStageChange,

@@ -239,7 +239,7 @@ def test_an_admin_sees_only_their_own_organization(synced, app):
 
 
 def test_the_card_states_its_verdict_and_an_admin_can_keep_a_field_the_guard_left_out(synced):
-    from scoring.model_overrides import FeatureOverride
+    from scoring.records.model_overrides import FeatureOverride
 
     rt, connection_id, client = synced
     with rt.sessions() as session:

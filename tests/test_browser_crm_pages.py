@@ -12,7 +12,7 @@ from connectors.hubspot.sandbox.pipelines import DEFAULT_PIPELINE
 from connectors.salesforce.provider import SalesforceProvider
 from embed.manager import mint_manager_token
 from scoring.jobs import crm_now
-from scoring.score import score_connection
+from scoring.records.score import score_connection
 from sync import jobs
 from sync.connections import open_client
 from sync.models import Connection, Opportunity, Score

@@ -8,7 +8,7 @@ from connectors.common import quarter_label
 from connectors.hubspot import streams as hs_streams
 from connectors.hubspot.sandbox.quotas import quotas as hubspot_quotas
 from tests.hubspot_fixtures import connect, hs_runtime, hs_sandbox, make_client, make_engine  # noqa: F401
-from scoring.quotas import import_crm_quotas, quotas_by_owner, set_quota
+from scoring.forecast.quotas import import_crm_quotas, quotas_by_owner, set_quota
 from sync import jobs
 from sync.models import CrmQuota
 

@@ -6,11 +6,11 @@ from datetime import timedelta
 from pandas.testing import assert_frame_equal
 from sqlalchemy import select
 
-from scoring import deal_context
-from scoring.deal_context import ContextCache
-from scoring.deal_features import build_context, deal_features
-from scoring.features import ScoringScope
-from scoring.score import score_connection
+from scoring.records import deal_context
+from scoring.records.deal_context import ContextCache
+from scoring.records.deal_features import build_context, deal_features
+from scoring.records.features import ScoringScope
+from scoring.records.score import score_connection
 from sync.models import Opportunity, Score
 from tests.test_scoring_store import NOW, sessions, sqlite_sessions, sqlite_store, store  # noqa: F401 (fixtures)
 

@@ -24,7 +24,7 @@ from connectors.dynamics.client import DynamicsClient
 from connectors.dynamics.provider import DynamicsProvider
 from connectors.oauth import OAuthApp
 from scoring.jobs import crm_now
-from scoring.score import score_connection
+from scoring.records.score import score_connection
 from sync.connections import install
 from sync.engine import SyncEngine
 from sync.models import Connection, Lead, Organization, Score, User

@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from scoring.quotas import forecast_against_quota, import_crm_quotas, quota_for, quotas_by_owner
+from scoring.forecast.quotas import forecast_against_quota, import_crm_quotas, quota_for, quotas_by_owner
 from connectors.dynamics.streams import Goals, SystemUsers
 from scoring.scope import Subject
 from sync.models import CrmQuota, User

@@ -15,7 +15,7 @@ from rq import SimpleWorker
 from sqlalchemy import select, update
 
 from scoring.jobs import score_connection_job, scoring_lock
-from scoring.registry import active_version, train
+from scoring.records.registry import active_version, train
 from sync import webhook_outbox, webhook_trace
 from redis import Redis
 
@@ -144,7 +144,7 @@ def test_a_burst_is_coalesced_into_one_sync_and_each_event_is_processed_once(liv
 def test_the_model_is_loaded_once_per_worker_process_and_again_when_its_version_changes(live, sf_control, caplog):
     rt, connection_id, deals = live
     first, second, third = next(deals), next(deals), next(deals)
-    caplog.set_level(logging.INFO, logger="scoring.registry")
+    caplog.set_level(logging.INFO, logger="scoring.records.registry")
     for deal in (first, second):  # this process already scored with the active version at install
         _log_meeting(rt, sf_control, connection_id, deal)
         _work(rt)

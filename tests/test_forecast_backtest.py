@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from scoring.backtest import METHODS, backtest, month_starts
+from scoring.forecast.backtest import METHODS, backtest, month_starts
 from sync.models import Opportunity, OpportunityStageChange
 from tests.forecast_fixtures import copy_store, maven_store
 
@@ -98,7 +98,7 @@ def test_the_report_says_when_a_baseline_wins(maven):
 
 
 def test_a_method_that_produced_no_number_never_wins():
-    from scoring.backtest import BacktestReport, Origin
+    from scoring.forecast.backtest import BacktestReport, Origin
 
     origins = [Origin(period=f"2017-0{m}", as_of=date(2017, m, 1), actual=100.0,
                       forecasts={"pipewise": float("nan"), "naive": 150.0, "seasonal_naive": 120.0,

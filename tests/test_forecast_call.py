@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from scoring.forecast_call_models import ForecastCall
-from scoring.forecast_calls import CallError, closest, submit
+from scoring.forecast.call_models import ForecastCall
+from scoring.forecast.calls import CallError, closest, submit
 from sync import api_keys
 from sync.audit import AuditEntry
 from tests.test_manager_scope import app, canvas, client, page, token_of  # noqa: F401  (fixtures)

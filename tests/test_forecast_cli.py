@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 
-from scoring.forecast_cli import forecast_group
+from scoring.forecast.cli import forecast_group
 from sync import runtime as runtime_module
 from sync.runtime import Runtime
 from tests.conftest import make_config

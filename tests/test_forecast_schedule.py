@@ -5,10 +5,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-import scoring.forecast_call_models  # noqa: F401  (the store's tables)
-from scoring import quotas
-from scoring.forecast_models import ForecastSnapshot
-from scoring.forecast_snapshots import due_organizations
+import scoring.forecast.call_models  # noqa: F401  (the store's tables)
+from scoring.forecast import quotas
+from scoring.forecast.snapshot_models import ForecastSnapshot
+from scoring.forecast.snapshots import due_organizations
 from scoring.scope import Subject
 from sync.jobs import tick
 from sync.models import utcnow

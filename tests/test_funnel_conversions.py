@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 import web
 from embed.manager import mint_manager_token
-from scoring.forecast_data import parse_period
-from scoring.funnel import funnel
+from scoring.deals_as_of import parse_period
+from scoring.team.funnel import funnel
 from scoring.scope import Viewer, owner_names, subject_for, viewer_role
 from sync import jobs
 from sync.models import Account, Connection, Contact, Lead, Opportunity, User

@@ -12,9 +12,9 @@ import pytest
 import web
 from embed.manager import mint_manager_token
 from embed.tokens import PanelClaims, issue_panel_token
-from scoring.quota_models import Quota
+from scoring.forecast.quota_models import Quota
 from scoring.scope import OutOfScope, Viewer, may_view, subject_for, visible_owners
-from scoring.winloss import win_loss
+from scoring.team.winloss import win_loss
 from tests.conftest import make_config
 from tests.test_embed_canvas import INSTANCE, ORG_ID, SECRET, envelope, sign
 

@@ -11,10 +11,10 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import insert
 
-from scoring.forecast_data import parse_period
-from scoring.forecast_models import ForecastSnapshot
-from scoring.quota_models import Quota
-from scoring.quotas import upsert_quotas
+from scoring.deals_as_of import parse_period
+from scoring.forecast.snapshot_models import ForecastSnapshot
+from scoring.forecast.quota_models import Quota
+from scoring.forecast.quotas import upsert_quotas
 from sync.db import make_engine, make_sessionmaker
 from sync.models import (Account, Activity, Base, Campaign, CampaignMember, Connection, Lead, Opportunity,
                          OpportunityStageChange, Organization, User)

@@ -12,9 +12,9 @@ import web
 from connectors.salesforce.sandbox.control import SandboxControl
 from connectors.salesforce.sandbox.server import SandboxServer
 from embed.manager import mint_manager_token
-from scoring.forecast_data import load_deals, parse_period
-from scoring.forecast_snapshots import data_as_of
-from scoring.pipeline import pipeline_health
+from scoring.deals_as_of import load_deals, parse_period
+from scoring.forecast.snapshots import data_as_of
+from scoring.team.pipeline import pipeline_health
 from scoring.scope import Viewer, owner_names, subject_for
 from sync import currency, jobs
 from sync.models import Connection, CurrencyRate, Opportunity

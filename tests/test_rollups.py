@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import Float, and_, case, func, literal, select
 
 from connectors import common, registry
-from scoring import pipeline
-from scoring.benchmarks import REP_ACTIVITY_KINDS, activity_counts as counted_activities
-from scoring.forecast_data import parse_period
-from scoring.coaching import coaching
-from scoring.pipeline import (days_between, live_opportunities, midnight, pipeline_health, stage_entries,
+from scoring.team import pipeline
+from scoring.team.benchmarks import REP_ACTIVITY_KINDS, activity_counts as counted_activities
+from scoring.deals_as_of import parse_period
+from scoring.team.coaching import coaching
+from scoring.team.pipeline import (days_between, live_opportunities, midnight, pipeline_health, stage_entries,
                               stage_p75_days, stage_stats)
-from scoring.stalled import stalled_deals, stalled_table
+from scoring.team.stalled import stalled_deals, stalled_table
 from scoring.scope import Subject, owner_names
 from sync import activity_counts, deal_months, deal_state, rollups, stage_months
 from sync.engine import SyncEngine

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from scoring.deal_features import _deals, _rows, deal_features
-from scoring.explain import LIMITED_HISTORY, MIN_IMPACT, TOP, describe, reads_as
-from scoring.features import ScoringScope
-from scoring.models import fitting_sample
-from scoring.registry import TARGETS, active_version, build_features, is_fallback, load_model, train
-from scoring.score import explained_probabilities, score_connection, scored_record
+from scoring.records.deal_features import _deals, _rows, deal_features
+from scoring.records.explain import LIMITED_HISTORY, MIN_IMPACT, TOP, describe, reads_as
+from scoring.records.features import ScoringScope
+from scoring.records.models import fitting_sample
+from scoring.records.registry import TARGETS, active_version, build_features, is_fallback, load_model, train
+from scoring.records.score import explained_probabilities, score_connection, scored_record
 from sync.models import Score
 from sync.stages import stage_names
 from tests.test_scoring_store import NOW, sqlite_sessions, sessions, sqlite_store, store  # noqa: F401
@@ -91,10 +91,10 @@ def test_track_records_count_only_the_deals_closed_before_each_moment(store):
 
 
 def test_a_large_history_is_fitted_on_a_sample_and_judged_on_every_held_out_record(sqlite_store, monkeypatch):
-    import scoring.models
+    import scoring.records.models
 
     org, _ = sqlite_store["a"]
-    monkeypatch.setattr(scoring.models, "MAX_FIT_RECORDS", 600)
+    monkeypatch.setattr(scoring.records.models, "MAX_FIT_RECORDS", 600)
     with sqlite_store["sessions"]() as session:
         version = train(session, org, "lead", NOW)
         training = version.card["training"]

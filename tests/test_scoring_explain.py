@@ -3,13 +3,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.attribution import contributions
-from scoring.deal_features import DEAL_KINDS
-from scoring.explain import LIMITED_HISTORY, describe, reasons
-from scoring.lead_features import LEAD_KINDS
-from scoring.models import CANDIDATES, fit_candidate
-from scoring.rules import RulesModel
-from scoring.tabular import infer_kinds
+from scoring.records.attribution import contributions
+from scoring.records.deal_features import DEAL_KINDS
+from scoring.records.explain import LIMITED_HISTORY, describe, reasons
+from scoring.records.lead_features import LEAD_KINDS
+from scoring.records.models import CANDIDATES, fit_candidate
+from scoring.records.rules import RulesModel
+from scoring.records.tabular import infer_kinds
 
 
 def mixed_table(seed: int, n: int = 400) -> tuple[pd.DataFrame, np.ndarray]:
@@ -111,7 +111,7 @@ def test_descriptions_of_missing_and_generic_values():
 def test_missing_values_read_as_not_known_in_every_sentence():
     import pandas as pd
 
-    from scoring.explain import DESCRIBE, describe
+    from scoring.records.explain import DESCRIBE, describe
 
     row = pd.Series({name: float("nan") for name in DESCRIBE})
     for feature in DESCRIBE:

@@ -6,8 +6,8 @@ import pandas as pd
 from click.testing import CliRunner
 
 from scoring.cli import model as model_group
-from scoring.leakage import find_leaks, guard
-from scoring.tabular import infer_kinds
+from scoring.records.leakage import find_leaks, guard
+from scoring.records.tabular import infer_kinds
 from tests.leak_fixtures import HONEST, LEAKS, constructed_leads
 
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from scoring.jobs import score_connection_job, scoring_lock
-from scoring.score import score_connection, score_target
+from scoring.records.score import score_connection, score_target
 from sync.locks import LockLost
 from sync.models import Connection, Opportunity, Score, utcnow
 from tests.conftest import _pg_database, wait_for

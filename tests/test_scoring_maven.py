@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from connectors.sandbox_kit.settings import datasets_dir
-from scoring.registry import active_version
-from scoring.score import score_connection
+from scoring.records.registry import active_version
+from scoring.records.score import score_connection
 from sync.db import make_engine, make_sessionmaker
 from sync.models import Base, Connection, Opportunity, OpportunityStageChange, Organization, Score
 

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from scoring.nextstep import band, next_step, to_score
+from scoring.records.nextstep import band, next_step, to_score
 
 
 def deal(**values):

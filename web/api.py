@@ -142,8 +142,8 @@ def get_score(object_type: str, remote_id: str):
 @bp.get("/forecast")
 def get_forecast():
     """The period's expected won revenue as of a day, for the organization, its teams or reps."""
-    from scoring.forecast import GROUPINGS, forecast
-    from scoring.forecast_data import parse_period
+    from scoring.forecast.revenue import GROUPINGS, forecast
+    from scoring.deals_as_of import parse_period
 
     period = request.args.get("period")
     if not period:
@@ -170,8 +170,8 @@ def get_forecast():
 @bp.get("/forecast/calls")
 def list_forecast_calls():
     """The forecast call of a period: every rep's and manager's submission, latest first, with versions."""
-    from scoring.forecast_calls import versions
-    from scoring.forecast_data import parse_period
+    from scoring.forecast.calls import versions
+    from scoring.deals_as_of import parse_period
 
     try:
         label = parse_period(request.args.get("period") or "").label

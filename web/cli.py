@@ -109,6 +109,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(connections_cli)
     from scoring.cli import model as model_cli
-    from scoring.forecast_cli import forecast_group as forecast_cli
+    from scoring.forecast.cli import forecast_group as forecast_cli
     app.cli.add_command(model_cli)
     app.cli.add_command(forecast_cli)

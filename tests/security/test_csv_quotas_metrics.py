@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 import web
 from embed.manager import csrf_token, mint_manager_token
-from scoring.quota_models import Quota
+from scoring.forecast.quota_models import Quota
 from sync.models import User
 from tests.conftest import make_config
 from tests.test_manager_scope import app  # noqa: F401 (fixture)

@@ -6,9 +6,9 @@ import importlib
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from scoring.card_words import factor_shares, feature_name, headline
-from scoring.model_overrides import keep_feature as keep_override
-from scoring.model_overrides import release_feature as release_override
+from scoring.records.card_words import factor_shares, feature_name, headline
+from scoring.records.model_overrides import keep_feature as keep_override
+from scoring.records.model_overrides import release_feature as release_override
 from sync.job_chain import RETRAIN
 from sync.models import ModelVersion
 from sync.stages import stage_names

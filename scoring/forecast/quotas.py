@@ -1,0 +1,249 @@
+"""Quotas (synced from the CRM or set by an admin), and the forecast of a team or rep against them.
+
+Whose quota counts for a scope: a rep's own; a team's leader's quota when the leader has one
+(in Salesforce collaborative forecasting the manager's quota is the team's number), else the sum
+of the quotas of the people in the team who have no reports; the organization's is the sum of
+the quotas of everyone with no reports. With no quota at all, coverage reads "no quota set".
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import Session, aliased
+
+from scoring.deals_as_of import Period, parse_period
+from scoring.forecast.quota_models import Quota
+from scoring.forecast.snapshot_models import ForecastSnapshot
+from scoring.scope import Subject, owner_filter
+from scoring.team.deal_totals import closed_totals
+from sync.db import upsert
+from sync.models import CrmQuota, Opportunity, User, utcnow
+
+SOURCES = ("crm", "admin")
+HISTORY_PERIODS = 4
+# Past this many deals a forecast takes seconds: the panel shows saved snapshots only.
+LIVE_FORECAST_MAX_DEALS = 20_000
+# z of the 10th/90th percentile of a normal: team ranges combine reps' spreads in quadrature.
+Z90 = 1.2815515655446004
+
+
+def period_of(start: date, kind: str = "quarter") -> str:
+    """The period label (2017-Q4 or 2017-10) that starts on or contains a date."""
+    if kind == "month":
+        return f"{start.year}-{start.month:02d}"
+    return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+
+
+def forecasting_quota_rows(records: Iterable[dict[str, Any]], kind: str = "quarter") -> list[dict[str, Any]]:
+    """Salesforce ForecastingQuota records (QuotaOwnerId, StartDate, QuotaAmount) as quota rows."""
+    rows = []
+    for record in records:
+        owner, start, amount = record.get("QuotaOwnerId"), record.get("StartDate"), record.get("QuotaAmount")
+        if not owner or not start or amount is None:
+            continue
+        day = start if isinstance(start, date) else date.fromisoformat(str(start)[:10])
+        rows.append({"owner_remote_id": owner, "period": period_of(day, kind), "amount": float(amount),
+                     "source": "crm"})
+    return rows
+
+
+def upsert_quotas(session: Session, organization_id: int, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert or update quotas keyed on (owner, period); rows carry owner_remote_id, period, amount."""
+    now = utcnow()
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        label = parse_period(str(row["period"])).label
+        source = row.get("source", "crm")
+        if source not in SOURCES:
+            raise ValueError(f"A quota's source is crm or admin, not {source!r}.")
+        # The last row for a key wins, as a CRM page sorted by modification date would have it.
+        merged[row["owner_remote_id"], label] = {
+            "organization_id": organization_id, "owner_remote_id": row["owner_remote_id"],
+            "period": label, "amount": float(row["amount"]), "source": source, "updated_at": now}
+    upsert(session, Quota, list(merged.values()), ["organization_id", "owner_remote_id", "period"])
+    return len(merged)
+
+
+def import_crm_quotas(session: Session, organization_id: int) -> int:
+    """Copy the live synced CRM quotas of the organization's connections into the quota table (source crm)."""
+    rows = session.execute(
+        select(CrmQuota.owner_remote_id, CrmQuota.period, CrmQuota.amount)
+        .where(CrmQuota.organization_id == organization_id, CrmQuota.deleted_at.is_(None),
+               CrmQuota.remote_deleted.is_(False), CrmQuota.owner_remote_id.is_not(None),
+               CrmQuota.period.is_not(None), CrmQuota.amount.is_not(None))
+        # Oldest first: upsert_quotas keeps the last row of a key, so the newest CRM figure wins.
+        .order_by(CrmQuota.remote_modified_at, CrmQuota.id)).all()
+    return upsert_quotas(session, organization_id, [
+        {"owner_remote_id": owner, "period": period, "amount": amount, "source": "crm"}
+        for owner, period, amount in rows])
+
+
+def set_quota(session: Session, organization_id: int, owner_remote_id: str, period: str,
+              amount: float) -> None:
+    """An admin sets one person's quota for a period; the person must be a user of the organization."""
+    if not math.isfinite(amount) or amount < 0:
+        raise ValueError("A quota is an amount of zero or more; enter it as a plain number, e.g. 250000.")
+    member = session.scalar(select(User.id).where(User.organization_id == organization_id,
+                                                  User.remote_id == owner_remote_id, User.deleted_at.is_(None))
+                            .limit(1))
+    if member is None:
+        raise ValueError("That person is not a user of your organization's CRM. Choose someone from the list "
+                         "and save the quota again.")
+    upsert_quotas(session, organization_id, [{"owner_remote_id": owner_remote_id, "period": period,
+                                              "amount": amount, "source": "admin"}])
+
+
+def quotas_by_owner(session: Session, organization_id: int, period: str, owners) -> dict[str, float]:
+    """Each owner's own quota for the period."""
+    rows = session.execute(select(Quota.owner_remote_id, Quota.amount)
+                           .where(Quota.organization_id == organization_id, Quota.period == period,
+                                  owner_filter(Quota.owner_remote_id, owners)))
+    return {owner: float(amount) for owner, amount in rows}
+
+
+def quota_for(session: Session, organization_id: int, period: str, subject: Subject) -> float | None:
+    """The quota the subject is measured against (see the module docstring), or None."""
+    if subject.kind in ("rep", "team"):
+        own = session.scalar(select(Quota.amount).where(Quota.organization_id == organization_id,
+                                                        Quota.period == period,
+                                                        Quota.owner_remote_id == subject.remote_id))
+        if own is not None or subject.kind == "rep":
+            return float(own) if own is not None else None
+    report = aliased(User)
+    has_reports = exists().where(report.organization_id == organization_id,
+                                 report.manager_remote_id == Quota.owner_remote_id)
+    total, count = session.execute(
+        select(func.sum(Quota.amount), func.count())
+        .where(Quota.organization_id == organization_id, Quota.period == period, ~has_reports,
+               owner_filter(Quota.owner_remote_id, subject.owners))).one()
+    return float(total) if count else None
+
+
+def won_by_owner(session: Session, organization_id: int, period: Period, owners) -> dict[str, float]:
+    """Revenue won inside the period per owner with a won deal, from the deal rollup (sync.deal_months)."""
+    return {owner: totals.won_amount for owner, totals in
+            closed_totals(session, organization_id, owners, period.start, period.end).items() if totals.won}
+
+
+def combine(ranges: list[dict[str, float]]) -> dict[str, float]:
+    """A team's range from its reps': medians add, spreads add in quadrature (reps independent)."""
+    p50 = sum(r["p50"] for r in ranges)
+    low = math.sqrt(sum((r["p50"] - r["p10"]) ** 2 for r in ranges))
+    high = math.sqrt(sum((r["p90"] - r["p50"]) ** 2 for r in ranges))
+    return {"expected": sum(r["expected"] for r in ranges), "p10": max(p50 - low, 0.0), "p50": p50,
+            "p90": p50 + high}
+
+
+def latest_snapshots(session: Session, organization_id: int, period: str, as_of: date, scope: str,
+                     keys=None) -> dict[str, ForecastSnapshot]:
+    """The newest base snapshot per scope key of a period made on or before as_of."""
+    snap = ForecastSnapshot
+    newest = (select(snap.scope_key, func.max(snap.as_of).label("as_of"))
+              .where(snap.organization_id == organization_id, snap.period == period, snap.scope == scope,
+                     snap.scenario == "base", snap.as_of <= as_of, owner_filter(snap.scope_key, keys))
+              .group_by(snap.scope_key).subquery())
+    rows = session.scalars(
+        select(snap).join(newest, and_(snap.scope_key == newest.c.scope_key, snap.as_of == newest.c.as_of))
+        .where(snap.organization_id == organization_id, snap.period == period, snap.scope == scope,
+               snap.scenario == "base").order_by(snap.id))
+    return {row.scope_key: row for row in rows}
+
+
+def _figures(snapshot) -> dict[str, float]:
+    return {"expected": snapshot.expected, "p10": snapshot.p10, "p50": snapshot.p50, "p90": snapshot.p90}
+
+
+def forecast_against_quota(session: Session, organization_id: int, subject: Subject, period: str,
+                           as_of: date, names: dict[str, str]) -> dict[str, Any]:
+    """P10/P50/P90 of the period per rep and for the subject, against quota, with past periods."""
+    label = parse_period(period).label
+    reps = latest_snapshots(session, organization_id, label, as_of, "rep", subject.owners)
+    source = "snapshot"
+    if not reps and _small(session, organization_id):
+        reps, source = _live_forecast(session, organization_id, label, as_of, subject.owners), "computed now"
+    elif not reps:
+        source = "none"
+    quotas = quotas_by_owner(session, organization_id, label, subject.owners)
+    rows = []
+    for key, snapshot in sorted(reps.items(), key=lambda item: names.get(item[0], item[0])):
+        figures = _figures(snapshot)
+        quota = quotas.get(key)
+        rows.append({"owner": key, "name": names.get(key, getattr(snapshot, "scope_name", None) or key),
+                     **figures, "quota": quota,
+                     "attainment_p50": figures["p50"] / quota if quota else None,
+                     "as_of": snapshot.as_of})
+    total = None
+    if subject.kind == "org":
+        org = latest_snapshots(session, organization_id, label, as_of, "org").get("org")
+        total = _figures(org) if org is not None else None
+    if total is None and rows:
+        total = combine(rows)
+    quota = quota_for(session, organization_id, label, subject)
+    totals = {**(total or {}), "quota": quota,
+              "attainment_p50": total["p50"] / quota if total and quota else None}
+    return {"rows": rows, "totals": totals, "source": source,
+            "history": forecast_history(session, organization_id, subject, parse_period(label), as_of)}
+
+
+def forecast_history(session: Session, organization_id: int, subject: Subject, period: Period,
+                     as_of: date) -> list[dict[str, Any]]:
+    """The last forecast made for each of the previous periods, against what was won in it."""
+    history, current = [], period
+    for _ in range(HISTORY_PERIODS):
+        current = current.previous()
+        end_day = min(as_of, current.end)
+        if subject.kind == "org":
+            org = latest_snapshots(session, organization_id, current.label, end_day, "org").get("org")
+            figures = _figures(org) if org is not None else None
+        else:
+            reps = latest_snapshots(session, organization_id, current.label, end_day, "rep", subject.owners)
+            figures = combine([_figures(s) for s in reps.values()]) if reps else None
+        if figures is None:
+            continue
+        won = sum(won_by_owner(session, organization_id, current, subject.owners).values())
+        history.append({"period": current.label, **figures, "won": won,
+                        "inside_p10_p90": figures["p10"] <= won <= figures["p90"],
+                        "error": figures["expected"] - won})
+    return history
+
+
+class _LiveFigures:
+    """A snapshot-shaped row for a forecast computed on the spot."""
+
+    def __init__(self, figures, as_of: date):
+        self.expected, self.p10, self.p50, self.p90 = figures.expected, figures.p10, figures.p50, figures.p90
+        self.scope_name, self.as_of = figures.name, as_of
+
+
+def _small(session: Session, organization_id: int) -> bool:
+    """Whether the organization is small enough to forecast while the page waits."""
+    deals = session.scalar(select(func.count()).select_from(
+        select(Opportunity.id).where(Opportunity.organization_id == organization_id)
+        .limit(LIVE_FORECAST_MAX_DEALS + 1).subquery()))
+    return deals <= LIVE_FORECAST_MAX_DEALS
+
+
+def _live_forecast(session: Session, organization_id: int, period: str, as_of: date, owners):
+    """Per-rep figures from scoring.forecast.revenue when no snapshot was stored yet (a small organization)."""
+    from scoring.forecast.revenue import forecast
+
+    result = forecast(session, organization_id, as_of, period, by="rep", simulations=1000)
+    return {g.key: _LiveFigures(g, as_of) for g in result.groups
+            if g.key != "unassigned" and (owners is None or g.key in owners)}
+
+
+def parse_amount(text: str) -> float:
+    """An amount typed by an admin: digits with optional separators."""
+    cleaned = (text or "").replace(",", "").replace(" ", "").replace("_", "")
+    try:
+        return float(cleaned)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an amount; enter a plain number such as 250000.") from None
+
+
+__all__ = ["Quota", "upsert_quotas", "import_crm_quotas", "set_quota", "quota_for", "quotas_by_owner", "forecast_against_quota",
+           "forecasting_quota_rows", "parse_amount"]
