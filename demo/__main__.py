@@ -20,7 +20,7 @@ from demo import dynamics, measure
 from demo.narrate import narrator
 from demo.stack import Stack
 from sync.job_chain import SYNC
-from sync.models import SYNCED_MODELS, Connection, SyncRun
+from sync.store import SYNCED_MODELS, Connection, SyncRun
 
 PROVIDERS = ("salesforce", "hubspot", "dynamics")
 # Sandbox object → the common object it lands in, per CRM (what can be counted on both sides).

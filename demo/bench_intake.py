@@ -162,11 +162,11 @@ def client(index: int, port: int, sf_path: str, ready, seconds: float, share: fl
 
 def install(url: str, var_dir: Path) -> tuple[dict[str, int], str]:
     """One organization with a HubSpot and a Salesforce connection, both paused; the outbound path."""
-    from sync.connections import rotate_webhook_secret
-    from sync.crypto import TokenCipher
     from sync.config import Config
-    from sync.db import make_engine, make_sessionmaker
-    from sync.models import Connection, Organization
+    from sync.connections import rotate_webhook_secret
+    from sync.store import Connection, Organization
+    from sync.store.crypto import TokenCipher
+    from sync.store.db import make_engine, make_sessionmaker
     from web.cli import upgrade_database
 
     upgrade_database(url)
@@ -230,8 +230,8 @@ def drain(url: str, env: dict, workers: int, timeout: float, log_dir: Path) -> f
     """Run RQ workers until every stored event is processed; returns the seconds it took."""
     from sqlalchemy import func, select
 
-    from sync.db import make_engine
-    from sync.models import WebhookEvent
+    from sync.store import WebhookEvent
+    from sync.store.db import make_engine
 
     engine = make_engine(url)
     started = time.perf_counter()
@@ -257,8 +257,8 @@ def verify(url: str, connections: dict[str, int], accepted: dict[str, list[str]]
     """Compare what the CRMs were told was accepted with what the store holds and processed."""
     from sqlalchemy import select
 
-    from sync.db import make_engine
-    from sync.models import WebhookEvent
+    from sync.store import WebhookEvent
+    from sync.store.db import make_engine
 
     engine = make_engine(url)
     out = {"lost": 0, "unprocessed": 0, "processed_more_than_once": 0, "stored": 0, "unique_accepted": 0}

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from demo.bench import NOW, SYNCED, Writer, prepare, stamp, synced, users
 from sync import planner_statistics
 from sync.config import PROJECT_ROOT
-from sync.models import utcnow
+from sync.store import utcnow
 
 DAY_US = 86_400_000_000
 HISTORY_DAYS = 730
@@ -169,7 +169,7 @@ def generate(engines, leads: int, deals: int, seed: int = 20240515) -> dict:
     """Fill both stores with one organization of leads and deals; returns its ids."""
     from sqlalchemy.orm import Session
 
-    from sync.models import Connection, Organization
+    from sync.store import Connection, Organization
 
     rng = np.random.default_rng(seed)
     now_text = stamp(np.array([np.datetime64(utcnow().replace(microsecond=0), "us")]))[0]
@@ -224,7 +224,7 @@ def phase(name: str, store: str, profile_dir: Path | None, times: dict):
 
 def _forget_models(session, organization_id: int, connection_id: int) -> None:
     """Remove versions and scores so the next scoring is the organization's first."""
-    from sync.models import ModelVersion, Score, ScoreHistory
+    from sync.store import ModelVersion, Score, ScoreHistory
 
     session.execute(delete(ModelVersion).where(ModelVersion.organization_id == organization_id))
     session.execute(delete(Score).where(Score.connection_id == connection_id))
@@ -234,11 +234,11 @@ def _forget_models(session, organization_id: int, connection_id: int) -> None:
 
 def time_store(url: str, ids: dict, now: datetime, store: str, profile_dir: Path | None) -> dict:
     """Training, scoring and end-to-end rescoring seconds on one store, with what was scored."""
-    from scoring.jobs import crm_now
     from scoring.forecast.quotas import import_crm_quotas
+    from scoring.jobs import crm_now
     from scoring.records.registry import TARGETS, active_version, train
     from scoring.records.score import score_connection
-    from sync.db import make_engine, make_sessionmaker
+    from sync.store.db import make_engine, make_sessionmaker
 
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
@@ -276,8 +276,8 @@ def time_store(url: str, ids: dict, now: datetime, store: str, profile_dir: Path
 
 def stored_scores(url: str, connection_id: int) -> dict:
     """Every stored score of the connection (for comparing two code versions on the same data)."""
-    from sync.db import make_engine
-    from sync.models import Score
+    from sync.store import Score
+    from sync.store.db import make_engine
 
     engine = make_engine(url)
     try:

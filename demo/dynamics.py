@@ -8,7 +8,7 @@ from datetime import datetime
 import requests
 from sqlalchemy import func, select
 
-from sync.models import WritebackLedger
+from sync.store import WritebackLedger
 
 # Entity set → the common object its rows land in (what can be counted on both sides).
 OBJECTS = {"accounts": "account", "contacts": "contact", "leads": "lead", "opportunities": "opportunity",
@@ -81,7 +81,7 @@ def panel_check(stack, connection_id: int) -> str:
     import re
     from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
-    from sync.models import Score
+    from sync.store import Score
 
     with stack.runtime.sessions() as db:
         score = db.scalar(select(Score).where(Score.connection_id == connection_id,

@@ -9,7 +9,7 @@ from urllib.parse import quote, urljoin
 import requests
 from sqlalchemy import func, select
 
-from sync.models import Connection, ModelVersion, Opportunity, Score, User, WebhookEvent, utcnow
+from sync.store import Connection, ModelVersion, Opportunity, Score, User, WebhookEvent, utcnow
 from sync.webhook_trace import breakdown
 
 TARGETS = ("lead", "opportunity")
@@ -73,8 +73,8 @@ def forecast_backtest(stack, connection_id: int, months: int = 6) -> dict:
     """The monthly backtest over the last complete months of the data, with the held-out procedure."""
     from datetime import date
 
-    from scoring.forecast.backtest import backtest
     from scoring.deals_as_of import add_months
+    from scoring.forecast.backtest import backtest
     from scoring.forecast.snapshots import data_as_of
 
     with stack.runtime.sessions() as db:

@@ -5,7 +5,7 @@ from typing import Callable, TextIO
 
 from connectors import registry
 from sync import timeline
-from sync.models import Connection
+from sync.store import Connection
 
 
 def _left(seconds: int | None) -> str:

@@ -169,7 +169,7 @@ class Stack:
     def wire(self, provider: str, connection_id: int, installed: bool = False) -> None:
         """What the admin pastes into the CRM: where to send changes and where the panel lives."""
         from sync.connections import rotate_webhook_secret
-        from sync.models import Connection
+        from sync.store import Connection
 
         if provider == "dynamics":
             # Pipewise registers the webhook itself: the install queued it; a connection made by an
@@ -201,7 +201,7 @@ class Stack:
         """The admin's field mapping: the org keeps a deal's product in its own field, Product__c."""
         from connectors import registry
         from sync.field_mapping import overrides, save_mapping
-        from sync.models import Connection
+        from sync.store import Connection
 
         with self.runtime.sessions() as db:
             if overrides(db, connection_id).get("opportunity", {}).get("product") == "Product__c":

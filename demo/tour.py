@@ -66,7 +66,7 @@ def tour(stack, connections: dict[str, int], out: Path) -> None:
     from playwright.sync_api import sync_playwright
     from sqlalchemy import select
 
-    from sync.models import Score, User
+    from sync.store import Score, User
 
     with stack.runtime.sessions() as db:
         top = {provider: db.scalars(select(Score.remote_id).where(

@@ -20,11 +20,11 @@ from sqlalchemy import func, select
 
 from connectors import registry
 from connectors.base import InvalidPanelRequest
+from embed.app_runtime import runtime
 from embed.panel import panel_context
 from embed.tokens import PanelClaims, issue_panel_token
 from embed.views import bp, live_connection, verify_panel
-from sync.models import Connection, User
-from embed.app_runtime import runtime
+from sync.store import Connection, User
 
 log = logging.getLogger(__name__)
 

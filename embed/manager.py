@@ -18,26 +18,26 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from jinja2 import pass_context
 from markupsafe import Markup
 
+from embed.app_runtime import runtime
 from embed.manager_charts import bar_chart_svg, range_chart_svg
-from embed.tokens import DEFAULT_MAX_AGE_SECONDS, token_from_request
-from embed.views import _embed_headers, _refusal, bp, frame_ancestors, user_id_forms
 from embed.manager_forecast import forecast_view, may_call, may_submit, submit_call
 from embed.manager_notices import leads_nobody, leads_nobody_notice
+from embed.tokens import DEFAULT_MAX_AGE_SECONDS, token_from_request
+from embed.views import _embed_headers, _refusal, bp, frame_ancestors, user_id_forms
+from scoring.deals_as_of import Period, parse_period
+from scoring.forecast.calls import CallError
+from scoring.forecast.quotas import parse_amount, set_quota
+from scoring.forecast.snapshots import data_as_of
+from scoring.scope import OutOfScope, Viewer, owner_names, subject_for, viewer_role
 from scoring.team.benchmarks import benchmarks
 from scoring.team.coaching import coaching
 from scoring.team.data_periods import default_period, quarter_of
-from scoring.forecast.calls import CallError
-from scoring.deals_as_of import Period, parse_period
-from scoring.forecast.snapshots import data_as_of
 from scoring.team.funnel import funnel_view
 from scoring.team.pipeline import Table, pipeline_health
-from scoring.forecast.quotas import parse_amount, set_quota
-from scoring.scope import OutOfScope, Viewer, owner_names, subject_for, viewer_role
 from scoring.team.winloss import win_loss_view
 from sync import currency
 from sync.local_time import UTC, format_local, user_zone
-from sync.models import Connection
-from embed.app_runtime import runtime
+from sync.store import Connection
 
 log = logging.getLogger(__name__)
 TOKEN_SALT = "pipewise.embed.manager-token"

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from embed.charts import line_chart_svg
 from sync.currency import corporate_currency
-from sync.models import Activity, Connection, Lead, Opportunity, Score, ScoreHistory
 from sync.stages import StageNames, stage_names
+from sync.store import Activity, Connection, Lead, Opportunity, Score, ScoreHistory
 
 OBJECT_MODELS = {"lead": Lead, "opportunity": Opportunity}
 OBJECT_LABELS = {"lead": "Lead", "opportunity": "Opportunity"}

@@ -24,11 +24,11 @@ from sqlalchemy import select
 from connectors import registry
 from connectors.base import FramedRecord, PanelRefused, PanelViewer
 from embed import manager
+from embed.app_runtime import runtime
 from embed.tokens import PanelClaims, issue_panel_token
 from embed.views import _embed_headers, _panel, bp
-from embed.app_runtime import runtime
 from scoring.scope import viewer_role
-from sync.models import Connection
+from sync.store import Connection
 
 log = logging.getLogger(__name__)
 STATE_KEY = "pipewise:embed:signin-state:{}"

@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from connectors import registry
 from connectors.base import PanelChecks, PanelContext, PanelRequest
-from embed.panel import history_chart, panel_context, record_title, score_history
-from embed.tokens import (DEFAULT_MAX_AGE_SECONDS, InvalidPanelToken, PanelClaims, read_panel_token, token_from_request)
-from sync.local_time import UTC, format_local, user_zone
-from sync.models import Connection
 from embed.app_runtime import runtime
+from embed.panel import history_chart, panel_context, record_title, score_history
+from embed.tokens import DEFAULT_MAX_AGE_SECONDS, InvalidPanelToken, PanelClaims, read_panel_token, token_from_request
+from sync.local_time import UTC, format_local, user_zone
+from sync.store import Connection
 
 log = logging.getLogger(__name__)
 bp = Blueprint("embed", __name__, url_prefix="/embed", template_folder="templates",

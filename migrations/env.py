@@ -2,18 +2,8 @@
 from alembic import context
 
 from sync.config import Config
-from sync.db import make_engine
-from sync.models import Base
-# Modules whose tables belong to the same metadata.
-import scoring.forecast.call_models  # noqa: F401
-import scoring.forecast.snapshot_models  # noqa: F401
-import scoring.records.model_overrides  # noqa: F401
-import scoring.forecast.quota_models  # noqa: F401
-import sync.api_keys  # noqa: F401
-import sync.audit  # noqa: F401
-import sync.field_mapping  # noqa: F401
-import sync.rollup_models  # noqa: F401
-
+from sync.store import Base  # importing the package registers every table
+from sync.store.db import make_engine
 
 target_metadata = Base.metadata
 

@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from sync.models import Opportunity, OpportunityStageChange, User
+from sync.store import Opportunity, OpportunityStageChange, User
 
 PERIOD_PATTERN = re.compile(r"^(\d{4})-(?:(0[1-9]|1[0-2])|Q([1-4]))$")
 

@@ -27,7 +27,7 @@ from sync import jobs, webhook_outbox, webhook_trace
 from sync import runtime as runtime_module
 from sync.connections import open_client
 from sync.job_chain import PROCESS_EVENTS, SCORE, WRITEBACK
-from sync.models import Connection, SyncRun
+from sync.store import Connection, SyncRun
 from sync.writeback import WRITEBACK_WAIT_SECONDS, count_written, write, writeback_lock
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ from scoring.forecast.snapshots import due_organizations, save_forecasts, save_p
 from scoring.records.registry import TARGETS, active_version, train
 from scoring.records.score import score_connection, score_target
 from sync import runtime, timeline
-from sync.db import make_engine
 from sync.job_chain import SCORE, WRITEBACK
 from sync.locks import KeptLock
-from sync.models import Activity, Connection, Lead, Opportunity, utcnow
+from sync.store import Activity, Connection, Lead, Opportunity, utcnow
+from sync.store.db import make_engine
 
 # An organization's first models wait for its other connections' first syncs (connected at the same
 # time, say), so they learn from every CRM it connected rather than from one half read; a sync that
@@ -190,7 +190,7 @@ def weekly_forecast_snapshots_job() -> dict[int, int]:
     """Save the weekly forecast snapshots of every organization that is due (the scheduler enqueues this)."""
     rt = runtime.current()
     # The forecasts read and simulate for a minute on a large organization: on SQLite a worker's
-    # transaction is the store's write lock (sync.db.make_engine), so they are computed in plain
+    # transaction is the store's write lock (sync.store.db.make_engine), so they are computed in plain
     # read transactions and only their rows are written under it.
     reads = make_engine(rt.config.DATABASE_URL, busy_timeout=rt.config.SQLITE_BUSY_SECONDS)
     saved = {}

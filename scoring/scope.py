@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
-from sync.models import CrmRole, User
+from sync.store import CrmRole, User
 
 ROLES = ("admin", "manager", "rep")
 

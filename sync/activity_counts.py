@@ -12,10 +12,10 @@ from collections import Counter
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from sync.db import add_to
-from sync.models import Activity, Connection
-from sync.rollup_models import ActivityDayCount, ActivityMonthCount
 from sync.sql_time import as_date, day_start, month_start
+from sync.store import Activity, Connection
+from sync.store.db import add_to
+from sync.store.rollups import ActivityDayCount, ActivityMonthCount
 
 CHUNK = 500
 COLUMNS = ("connection_id", "owner_key", "kind_key", "starts_on", "organization_id", "activities")

@@ -18,8 +18,8 @@ from sqlalchemy import delete, select
 
 from connectors.base import Stream
 from connectors.errors import BackfillNotOffered, ChangeTokenExpired, Unavailable
-from sync.db import upsert
-from sync.models import BackfillSeen, SyncRun, utcnow
+from sync.store import BackfillSeen, SyncRun, utcnow
+from sync.store.db import upsert
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import Provider, Stream
 from connectors.errors import ChangesNotTracked, ChangeTokenExpired
-from sync.models import SYNCED_MODELS, SyncRun
+from sync.store import SYNCED_MODELS, SyncRun
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from connectors.base import Client, OrgProfile
 from connectors.errors import ConnectorError
 from connectors.oauth import OAuthApp
 from sync.config import Config
-from sync.crypto import TokenCipher
-from sync.models import Connection, Organization, utcnow
+from sync.store import Connection, Organization, utcnow
+from sync.store.crypto import TokenCipher
 
 log = logging.getLogger(__name__)
 

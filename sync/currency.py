@@ -22,7 +22,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from sync import rollups
-from sync.models import CrmQuota, CurrencyRate, Opportunity, OpportunityStageChange
+from sync.store import CrmQuota, CurrencyRate, Opportunity, OpportunityStageChange
 
 # The tables whose amounts are converted, and the date that picks a dated rate for each row.
 CONVERTED_MODELS = {Opportunity: "close_date", OpportunityStageChange: "close_date", CrmQuota: "period_start"}

@@ -15,9 +15,9 @@ from datetime import date
 from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from sync.models import Connection, Opportunity
-from sync.rollup_models import NO_CLOSE_DATE, OpportunityMonthRollup
 from sync.sql_time import as_date, days_between, month_start
+from sync.store import Connection, Opportunity
+from sync.store.rollups import NO_CLOSE_DATE, OpportunityMonthRollup
 
 CHUNK = 200
 COLUMNS = ("connection_id", "owner_key", "stage_key", "is_closed", "is_won", "close_month", "organization_id",

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from sync.models import Activity, Opportunity
-from sync.rollup_models import OpenDealState, OpportunityStageFact
+from sync.store import Activity, Opportunity
+from sync.store.rollups import OpenDealState, OpportunityStageFact
 
 CHUNK = 500
 COLUMNS = ("connection_id", "opportunity_remote_id", "organization_id", "owner_remote_id", "stage", "created_at",

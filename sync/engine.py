@@ -42,8 +42,8 @@ from connectors.errors import Unavailable
 from sync import currency, rollups
 from sync.backfill import BackfillReads
 from sync.change_log import ChangeLogReads
-from sync.db import upsert
-from sync.models import SYNCED_MODELS, SyncCursor, SyncRun, utcnow
+from sync.store import SYNCED_MODELS, SyncCursor, SyncRun, utcnow
+from sync.store.db import upsert
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ class SyncEngine(BackfillReads, ChangeLogReads):
                 by_type.setdefault(COMMON_TYPE_NAMES[type(record)], {})[record.remote_id] = record
         now = utcnow()
         # Hashed before the first statement: on SQLite a worker's transaction holds the store's write
-        # lock from its first read, and the other workers' pages wait for it (sync.db.make_engine).
+        # lock from its first read, and the other workers' pages wait for it (sync.store.db.make_engine).
         digests = {(object_type, remote_id): content_hash(record)
                    for object_type, by_id in by_type.items() for remote_id, record in by_id.items()}
         # Records read are the remote's (a HubSpot deal with its stage history is one deal read, not

@@ -17,45 +17,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, inspect, select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from connectors import common, registry
 from connectors.base import FieldCatalogue, Provider, Stream
-from sync.models import SYNCED_MODELS, Base, Connection, SyncCursor, utcnow
+from sync.store import SYNCED_MODELS, Base, Connection, FieldMapping, SyncCursor, WritebackFieldSetting, utcnow
 
 CATALOG_TTL_SECONDS = 300  # how long a CRM's field list is reused before it is fetched again
-
-
-class FieldMapping(Base):
-    """An admin's choice of the remote field that feeds one common field of one connection."""
-
-    __tablename__ = "field_mapping"
-    __table_args__ = (UniqueConstraint("connection_id", "object_type", "common_field"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), index=True)
-    object_type: Mapped[str] = mapped_column(String(32))
-    common_field: Mapped[str] = mapped_column(String(64))
-    remote_field: Mapped[str] = mapped_column(String(128))
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    updated_by: Mapped[str | None] = mapped_column(String(255))
-
-
-class WritebackFieldSetting(Base):
-    """Whether one Pipewise field (score, band, …) is written back for a connection; absent means yes."""
-
-    __tablename__ = "writeback_field_setting"
-    __table_args__ = (UniqueConstraint("connection_id", "field_key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), index=True)
-    field_key: Mapped[str] = mapped_column(String(64))
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    updated_by: Mapped[str | None] = mapped_column(String(255))
 
 
 TABLES = (FieldMapping.__table__, WritebackFieldSetting.__table__)

@@ -10,13 +10,13 @@ from sqlalchemy import select
 from connectors import registry
 from connectors.errors import QuotaExceeded, ReauthorizationRequired, Retriable
 from sync import planner_statistics
-from sync.job_chain import SCORE, SYNC, SYNC_RECORDS, TICK, WEEKLY_FORECAST_SNAPSHOTS
 from sync import runtime as runtime_module
 from sync.connections import mark, open_client
 from sync.engine import SyncEngine
 from sync.field_mapping import run_mapping
+from sync.job_chain import SCORE, SYNC, SYNC_RECORDS, TICK, WEEKLY_FORECAST_SNAPSHOTS
 from sync.locks import KeptLock
-from sync.models import Activity, CampaignMember, Connection, OpportunityStageChange, SyncRun, utcnow
+from sync.store import Activity, CampaignMember, Connection, OpportunityStageChange, SyncRun, utcnow
 
 log = logging.getLogger(__name__)
 

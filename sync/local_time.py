@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sync.models import Connection, User
+from sync.store import Connection, User
 
 log = logging.getLogger(__name__)
 UTC = ZoneInfo("UTC")

@@ -19,7 +19,7 @@ from connectors.base import Finding
 from connectors.errors import ConnectorError, ReauthorizationRequired
 from sync import runtime as runtime_module
 from sync.connections import apply_org_profile, mark, open_client
-from sync.models import Connection, SyncRun, WebhookEvent, utcnow
+from sync.store import Connection, SyncRun, WebhookEvent, utcnow
 
 log = logging.getLogger(__name__)
 REPORT_KEY = "pipewise:preflight:{connection_id}"

@@ -20,8 +20,8 @@ from sqlalchemy import and_, case, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from sync import activity_counts, deal_months, deal_state, stage_months
-from sync.models import Connection, Opportunity, OpportunityStageChange
-from sync.rollup_models import OpportunityStageFact
+from sync.store import Connection, Opportunity, OpportunityStageChange
+from sync.store.rollups import OpportunityStageFact
 
 log = logging.getLogger(__name__)
 CHUNK = 500

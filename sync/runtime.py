@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.config import Config
-from sync.crypto import TokenCipher
-from sync.db import make_engine, make_sessionmaker
 from sync.private_files import private_dir
+from sync.store.crypto import TokenCipher
+from sync.store.db import make_engine, make_sessionmaker
 
 QUEUE_NAMES = ("webhooks", "sync", "scoring", "writeback")
 

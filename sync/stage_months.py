@@ -14,10 +14,10 @@ from __future__ import annotations
 from sqlalchemy import and_, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from sync.db import add_to
-from sync.models import Connection
-from sync.rollup_models import NO_CLOSE_DATE, OpportunityStageFact, StageEntryMonth, StageEntryOwnerMonth, irregular
 from sync.sql_time import as_date, days_between, month_start, stay_microseconds, whole_days
+from sync.store import Connection
+from sync.store.db import add_to
+from sync.store.rollups import NO_CLOSE_DATE, OpportunityStageFact, StageEntryMonth, StageEntryOwnerMonth, irregular
 
 NO_NEXT = -1  # the day bucket of a stay still going on
 # Per table, the key columns after connection_id (the rest: organization_id, entries, stay_us).

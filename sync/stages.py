@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sync.models import CrmStage
+from sync.store import CrmStage
 
 
 class StageNames:

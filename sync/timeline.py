@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors import registry
-from sync.models import Connection, ModelVersion, Score, SyncRun, utcnow
+from sync.store import Connection, ModelVersion, Score, SyncRun, utcnow
 
 STEPS = ("sync", "training", "scoring", "writeback", "ready")
 TITLES = {"sync": "Sync", "training": "Training the models", "scoring": "Scoring open leads and deals",

@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import and_, func, or_, select, update
 
 from sync.job_chain import PROCESS_EVENTS
-from sync.models import Connection, WebhookEvent, utcnow
+from sync.store import Connection, WebhookEvent, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 from connectors import registry
 from connectors.errors import ConnectorError
 from sync.job_chain import REGISTER_WEBHOOK
-from sync.models import Connection, utcnow
+from sync.store import Connection, utcnow
 
 log = logging.getLogger(__name__)
 STATUS_KEY = "pipewise:webhook-registration:{connection_id}"

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from sync.models import WebhookEvent, utcnow
+from sync.store import WebhookEvent, utcnow
 
 # The stages in the order an event passes them (received_at and enqueued_at are set at intake).
 STAGES = ("received_at", "verified_at", "enqueued_at", "sync_started_at", "sync_finished_at",

@@ -7,9 +7,9 @@ its value did not change; it never holds up the other records of its batch.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from rq import get_current_job
@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from connectors import registry
 from connectors.base import Client, Provider, Stream
-from sync.db import upsert
 from sync.field_mapping import enabled_writeback_keys
 from sync.job_chain import WRITEBACK
 from sync.locks import KeptLock
-from sync.models import SYNCED_MODELS, Score, WritebackLedger, utcnow
+from sync.store import SYNCED_MODELS, Score, WritebackLedger, utcnow
+from sync.store.db import upsert
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +298,7 @@ def provision_job(connection_id: int) -> dict[str, list[str]]:
     """Create the Pipewise-owned fields in the CRM (install step; safe to repeat)."""
     from sync import runtime as runtime_module
     from sync.connections import open_client
-    from sync.models import Connection
+    from sync.store import Connection
 
     rt = runtime_module.current()
     with rt.sessions() as session:
@@ -342,7 +342,7 @@ def _write_back(rt, connection_id: int, remote_ids: dict[str, list[str]] | None)
     """The writeback itself, under the connection's writeback lock."""
     from sync import timeline
     from sync.connections import open_client
-    from sync.models import Connection
+    from sync.store import Connection
 
     with rt.sessions() as session:
         connection = session.get(Connection, connection_id)

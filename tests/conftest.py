@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
+from sync import runtime as runtime_module
 from sync.config import Config, provider_settings
 from sync.runtime import Runtime
-from sync import runtime as runtime_module
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -260,7 +260,7 @@ def outbound_endpoint(rt: Runtime, connection_id: int, base_url: str) -> str:
     The store keeps only the secret's hash, so tests rotate it to learn one, as the admin does.
     """
     from sync.connections import rotate_webhook_secret
-    from sync.models import Connection
+    from sync.store import Connection
 
     with rt.sessions() as session:
         connection = session.get(Connection, connection_id)

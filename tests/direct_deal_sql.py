@@ -8,12 +8,11 @@ from datetime import date, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
 
-from scoring.team import deal_totals
-from scoring.team import pipeline
-from scoring.team.benchmarks import rep_figures
 from scoring.deals_as_of import parse_period
+from scoring.team import deal_totals, pipeline
+from scoring.team.benchmarks import rep_figures
 from scoring.team.pipeline import HISTORY_DAYS, days_between, live_opportunities
-from sync.models import Opportunity
+from sync.store import Opportunity
 from tests.test_manager_seed import AS_OF, PERIOD
 
 

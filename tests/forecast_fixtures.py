@@ -10,11 +10,9 @@ from pathlib import Path
 from sqlalchemy import create_engine, insert
 from sqlalchemy.orm import Session, sessionmaker
 
-import scoring.forecast.snapshot_models  # noqa: F401  (registers the forecast_snapshot table)
 from connectors.sandbox_kit.settings import datasets_dir
-from sync.db import make_engine
-from sync.models import (Account, Base, Connection, Opportunity, OpportunityStageChange,
-                         Organization, User)
+from sync.store import Account, Base, Connection, Opportunity, OpportunityStageChange, Organization, User
+from sync.store.db import make_engine
 
 # The pipeline is a snapshot as of this day; deals without dates are known to exist from it.
 SNAPSHOT_DAY = date(2017, 9, 30)

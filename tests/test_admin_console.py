@@ -8,10 +8,10 @@ from rq import SimpleWorker
 from sqlalchemy import func, select
 
 from connectors.errors import ReauthorizationRequired
-from sync.audit import AuditEntry
 from sync.connections import oauth_app
 from sync.jobs import sync_connection
-from sync.models import (SYNCED_MODELS, Connection, Lead, ModelVersion, SyncRun, WritebackLedger, utcnow)
+from sync.store import SYNCED_MODELS, Connection, Lead, ModelVersion, SyncRun, WritebackLedger, utcnow
+from sync.store.audit_log import AuditEntry
 from tests.conftest import connect_salesforce
 from tests.test_admin_signin import build_app, csrf, sign_in
 
@@ -223,7 +223,7 @@ def test_an_admin_sees_only_their_own_organization(synced, app):
     rt, connection_id, client = synced
     with rt.sessions() as session:
         connection = session.get(Connection, connection_id)
-        from sync.models import Organization
+        from sync.store import Organization
         other = Organization(name="Someone else")
         session.add(other)
         session.flush()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync.models import Connection
+from sync.store import Connection
 from tests.conftest import connect_salesforce
 from tests.test_admin_signin import ADMIN, MANAGER, REP, build_app, csrf, sign_in
 from web.csrf import EXEMPT_PATHS, EXEMPT_PREFIXES

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from demo.stack import give_consent
-from sync.audit import ensure_table
+from sync.store.audit_log import ensure_table
 from tests.conftest import connect_salesforce, make_config
 from web import create_app
 from web.cli import upgrade_database

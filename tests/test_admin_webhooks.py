@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from demo.stack import give_consent
-from sync.audit import AuditEntry
 from sync.connections import webhook_secret_matches
-from sync.models import Connection, WebhookEvent, utcnow
+from sync.store import Connection, WebhookEvent, utcnow
+from sync.store.audit_log import AuditEntry
 from tests.test_admin_signin import build_app, csrf, sign_in
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from sync import api_keys
 from sync import runtime as runtime_module
-from sync.audit import AuditEntry
-from sync.db import upsert
 from sync.jobs import sync_connection
-from sync.models import SYNCED_MODELS, Connection, Opportunity, Organization, Score, utcnow
+from sync.store import SYNCED_MODELS, Connection, Opportunity, Organization, Score, utcnow
+from sync.store.audit_log import AuditEntry
+from sync.store.db import upsert
 from tests.conftest import connect_salesforce
 from tests.test_admin_signin import build_app, csrf, sign_in
 from tests.test_writeback import give_scores
+from web import api_keys
 
 
 @pytest.fixture(scope="module")

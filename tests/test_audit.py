@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from sync.audit import GENESIS, AuditEntry, ensure_table, record, verify
-from sync.db import make_engine, make_sessionmaker
+from sync.store.audit_log import GENESIS, AuditEntry, ensure_table, record, verify
+from sync.store.db import make_engine, make_sessionmaker
 from tests.test_admin_signin import build_app, csrf, sign_in
 from web.cli import upgrade_database
 
@@ -110,7 +110,7 @@ def test_the_audit_trail_filters_by_actor_action_and_date_and_exports_neutralise
     import csv
     import io
 
-    from sync.models import Connection
+    from sync.store import Connection
     from tests.conftest import connect_salesforce
 
     app = build_app(tmp_path, sqlite_url, redis_url, sf_sandbox)

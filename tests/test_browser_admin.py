@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from sync.models import SYNCED_MODELS, Connection
+from sync.store import SYNCED_MODELS, Connection
 from tests.browser import SCREENSHOTS, launch_chromium, serve, sign_in_with_salesforce
 from tests.test_admin_signin import build_app
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from types import SimpleNamespace
-
 from datetime import timezone
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,8 +19,7 @@ from playwright.sync_api import expect, sync_playwright
 from redis import Redis
 from sqlalchemy import select
 
-from sync.models import SyncRun
-
+from sync.store import SyncRun
 from tests.browser import SCREENSHOTS, axe_violations, launch_chromium
 from tests.conftest import WorkerProcess
 from tests.test_admin_signin import MANAGER, build_app

@@ -15,11 +15,12 @@ from scoring.jobs import crm_now
 from scoring.records.score import score_connection
 from sync import jobs
 from sync.connections import open_client
-from sync.models import Connection, Opportunity, Score
+from sync.store import Connection, Opportunity, Score
 from sync.writeback import provision_job, write
 from tests.browser import SCREENSHOTS, axe_violations, launch_chromium
 from tests.conftest import connect_salesforce
-from tests.hubspot_fixtures import LiveApp, connect as connect_hubspot, hs_sandbox, hubspot_settings  # noqa: F401
+from tests.hubspot_fixtures import LiveApp, hs_sandbox, hubspot_settings  # noqa: F401
+from tests.hubspot_fixtures import connect as connect_hubspot
 from web import create_app
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 import web
 from embed.manager import mint_manager_token
 from scoring.scope import reports_of, viewer_role
-from sync.models import User
+from sync.store import User
 from tests.browser import SCREENSHOTS, axe_violations, launch_chromium
 from tests.hubspot_fixtures import hs_sandbox, hubspot_settings  # noqa: F401
 from tests.test_browser_panel import ServedApp

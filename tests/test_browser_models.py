@@ -1,8 +1,7 @@
 """In a real browser: the model card leads with a plain verdict, and shows a retrain while it runs."""
 from __future__ import annotations
 
-
-from sync.models import Connection, ModelVersion
+from sync.store import Connection, ModelVersion
 from tests.browser import SCREENSHOTS, launch_chromium, serve, sign_in_with_salesforce
 from tests.conftest import connect_salesforce
 from tests.test_admin_signin import build_app

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from sync.store import Connection, User
 from tests.browser import SCREENSHOTS
 from tests.test_browser_panel import browser, open_record, servers  # noqa: F401 (fixtures)
 from tests.test_embed_canvas import envelope
-from sync.models import Connection, User
 from web.extensions import runtime
 
 REP_ID = envelope("Opportunity", "x")["context"]["user"]["userId"]

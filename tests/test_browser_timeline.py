@@ -12,7 +12,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from demo.narrate import narrator
-from sync.models import Connection
+from sync.store import Connection
 from tests.browser import SCREENSHOTS, launch_chromium
 from tests.hubspot_fixtures import hs_sandbox, hubspot_settings  # noqa: F401 (fixture)
 from tests.test_admin_signin import ADMIN, REP, build_app

@@ -7,12 +7,12 @@ import time
 from rq.job import Job
 from sqlalchemy import select
 
-from sync.api_keys import ApiKey
 from sync.jobs import sync_connection
-from sync.models import Connection
+from sync.store import Connection
 from tests.conftest import wait_for
 from tests.test_admin_console import install_and_sign_in
 from tests.test_admin_signin import build_app, csrf
+from web.api_keys import ApiKey
 
 
 def _signed_in(tmp_path, sqlite_url, redis_url, sf_sandbox, **overrides):

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from tests.conftest import connect_salesforce
 from connectors.common import quarter_label
 from connectors.hubspot import streams as hs_streams
 from connectors.hubspot.sandbox.quotas import quotas as hubspot_quotas
-from tests.hubspot_fixtures import connect, hs_runtime, hs_sandbox, make_client, make_engine  # noqa: F401
 from scoring.forecast.quotas import import_crm_quotas, quotas_by_owner, set_quota
 from sync import jobs
-from sync.models import CrmQuota
+from sync.store import CrmQuota
+from tests.conftest import connect_salesforce
+from tests.hubspot_fixtures import connect, hs_runtime, hs_sandbox, make_client, make_engine  # noqa: F401
 
 
 def live_quotas(session, connection_id: int) -> list[CrmQuota]:

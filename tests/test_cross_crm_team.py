@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 
 from scoring.scope import Viewer, subject_for, viewer_role
 from sync import jobs
-from sync.models import Lead, Opportunity, User
+from sync.store import Lead, Opportunity, User
 from tests.conftest import connect_salesforce
-from tests.hubspot_fixtures import connect as connect_hubspot, hs_sandbox, hubspot_settings  # noqa: F401
+from tests.hubspot_fixtures import connect as connect_hubspot
+from tests.hubspot_fixtures import hs_sandbox, hubspot_settings  # noqa: F401  (fixture)
 
 
 def _store(rt, connection_id: int) -> dict:

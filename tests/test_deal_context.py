@@ -11,7 +11,7 @@ from scoring.records.deal_context import ContextCache
 from scoring.records.deal_features import build_context, deal_features
 from scoring.records.features import ScoringScope
 from scoring.records.score import score_connection
-from sync.models import Opportunity, Score
+from sync.store import Opportunity, Score
 from tests.test_scoring_store import NOW, sessions, sqlite_sessions, sqlite_store, store  # noqa: F401 (fixtures)
 
 

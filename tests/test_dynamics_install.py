@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from demo.stack import give_consent
-from sync.models import Connection
+from sync.store import Connection
 from tests.conftest import wait_for
 from tests.test_admin_signin import build_app
 from tests.test_dynamics_sandbox import control, server  # noqa: F401 - fixtures

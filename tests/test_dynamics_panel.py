@@ -27,7 +27,7 @@ from scoring.jobs import crm_now
 from scoring.records.score import score_connection
 from sync.connections import install
 from sync.engine import SyncEngine
-from sync.models import Connection, Lead, Organization, Score, User
+from sync.store import Connection, Lead, Organization, Score, User
 from tests.test_admin_signin import build_app
 from tests.test_dynamics_install import settings
 from tests.test_dynamics_sandbox import control, server  # noqa: F401 - fixtures

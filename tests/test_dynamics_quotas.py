@@ -7,10 +7,10 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from scoring.forecast.quotas import forecast_against_quota, import_crm_quotas, quota_for, quotas_by_owner
 from connectors.dynamics.streams import Goals, SystemUsers
+from scoring.forecast.quotas import forecast_against_quota, import_crm_quotas, quota_for, quotas_by_owner
 from scoring.scope import Subject
-from sync.models import CrmQuota, User
+from sync.store import CrmQuota, User
 from tests.test_dynamics_sandbox import control, server  # noqa: F401 - fixtures
 from tests.test_dynamics_sync import installed  # noqa: F401 - fixture
 

@@ -15,7 +15,7 @@ from connectors.dynamics.provider import DynamicsProvider
 from connectors.oauth import OAuthApp
 from sync.connections import install, token_saver
 from sync.engine import SyncEngine
-from sync.models import SYNCED_MODELS, Connection, Lead, SyncCursor
+from sync.store import SYNCED_MODELS, Connection, Lead, SyncCursor
 from tests.test_dynamics_sandbox import control, server  # noqa: F401 - fixtures
 
 ENTITY_SETS = {"account": ["accounts"], "contact": ["contacts"], "lead": ["leads"], "opportunity": ["opportunities"],

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from connectors.dynamics import streams
-from sync.models import Campaign, Contact, Lead, SyncCursor
+from sync.store import Campaign, Contact, Lead, SyncCursor
 from tests.test_dynamics_sandbox import control, server  # noqa: F401 - fixtures
 from tests.test_dynamics_sync import installed, live_counts, stored_token  # noqa: F401 - fixtures
 

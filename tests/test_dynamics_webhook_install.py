@@ -14,8 +14,8 @@ from connectors.dynamics import registration
 from connectors.dynamics import webhooks as dynamics_webhooks
 from connectors.dynamics.webhooks import BY_LOGICAL, SECRET_HEADER
 from sync import webhook_registration
-from sync.models import Connection, WebhookEvent
 from sync.preflight import latest_report
+from sync.store import Connection, WebhookEvent
 from tests.conftest import wait_for
 from tests.test_admin_signin import build_app, csrf
 from tests.test_dynamics_install import admin_name, settings, through_consent

@@ -17,7 +17,7 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 import web
-from sync.models import Activity, Connection, Lead, Opportunity, Organization, Score, ScoreHistory
+from sync.store import Activity, Connection, Lead, Opportunity, Organization, Score, ScoreHistory
 from tests.conftest import make_config
 from web.cli import upgrade_database
 from web.extensions import runtime

@@ -8,14 +8,14 @@ import pytest
 from rq import SimpleWorker
 from sqlalchemy import func, select
 
-from sync.audit import AuditEntry, ensure_table
-from sync.db import make_engine, make_sessionmaker
 from sync import rollups
-from sync.erasure import erase_person, find_person
 from sync.jobs import sync_connection
-from sync.models import (Activity, CampaignMember, Connection, Contact, Lead, Opportunity, Organization, Score,
-                         ScoreHistory, WebhookEvent, WritebackLedger)
-from sync.rollup_models import ActivityDayCount, ActivityMonthCount
+from sync.store import (Activity, CampaignMember, Connection, Contact, Lead, Opportunity, Organization, Score,
+                        ScoreHistory, WebhookEvent, WritebackLedger)
+from sync.store.audit_log import AuditEntry, ensure_table
+from sync.store.db import make_engine, make_sessionmaker
+from sync.store.erasure import erase_person, find_person
+from sync.store.rollups import ActivityDayCount, ActivityMonthCount
 from tests.conftest import connect_salesforce
 from tests.test_admin_signin import build_app, csrf, sign_in
 from web.cli import upgrade_database

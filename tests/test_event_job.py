@@ -11,18 +11,17 @@ import logging
 from datetime import datetime, timedelta
 
 import pytest
+from redis import Redis
 from rq import SimpleWorker
 from sqlalchemy import select, update
 
 from scoring.jobs import score_connection_job, scoring_lock
 from scoring.records.registry import active_version, train
-from sync import webhook_outbox, webhook_trace
-from redis import Redis
-
 from sync import runtime as runtime_module
+from sync import webhook_outbox, webhook_trace
 from sync.jobs import sync_connection
 from sync.runtime import Runtime
-from sync.models import Connection, ModelVersion, Opportunity, Score, SyncRun, WebhookEvent, WritebackLedger
+from sync.store import Connection, ModelVersion, Opportunity, Score, SyncRun, WebhookEvent, WritebackLedger
 from sync.writeback import provision_job
 from tests.browser import serve
 from tests.conftest import connect_salesforce, outbound_endpoint, wait_for

@@ -9,11 +9,11 @@ from sqlalchemy import select
 from connectors.base import WritableField
 from connectors.hubspot.provider import HubSpotProvider
 from sync import field_mapping
-from sync.audit import AuditEntry
 from sync.connections import open_client
 from sync.field_mapping import FieldMapping, WritebackFieldSetting
 from sync.jobs import sync_connection
-from sync.models import Connection, Lead, Opportunity, WritebackLedger
+from sync.store import Connection, Lead, Opportunity, WritebackLedger
+from sync.store.audit_log import AuditEntry
 from sync.writeback import provision_job, writeback_job
 from tests.conftest import connect_salesforce
 from tests.hubspot_fixtures import connect, hs_runtime, hs_sandbox, make_client  # noqa: F401 (fixtures)

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import sessionmaker
 
-from scoring.forecast.revenue import WhatIf, forecast
 from scoring.deals_as_of import load_deals, parse_period
+from scoring.forecast.revenue import WhatIf, forecast
 from scoring.forecast.snapshots import accuracy, save_snapshots
-from sync.db import make_engine
-from sync.models import Base, Connection, Opportunity, OpportunityStageChange, Organization
+from sync.store import Base, Connection, Opportunity, OpportunityStageChange, Organization
+from sync.store.db import make_engine
 from tests.forecast_fixtures import copy_store, maven_store, synced_columns
 
 AS_OF = date(2017, 8, 15)

@@ -1,16 +1,13 @@
 """The monthly backtest on maven-crm, 2017-06 to 2017-09: Pipewise against three baselines."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
-
-from datetime import datetime
-
 from sqlalchemy import select, update
 
 from scoring.forecast.backtest import METHODS, backtest, month_starts
-from sync.models import Opportunity, OpportunityStageChange
+from sync.store import Opportunity, OpportunityStageChange
 from tests.forecast_fixtures import copy_store, maven_store
 
 ACTUALS = {"2017-06": 1_338_466.0, "2017-07": 696_932.0, "2017-08": 1_050_059.0, "2017-09": 1_235_264.0}

@@ -7,12 +7,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from scoring.forecast.call_models import ForecastCall
 from scoring.forecast.calls import CallError, closest, submit
-from sync import api_keys
-from sync.audit import AuditEntry
+from sync.store.audit_log import AuditEntry
+from sync.store.forecasts import ForecastCall
 from tests.test_manager_scope import app, canvas, client, page, token_of  # noqa: F401  (fixtures)
-from tests.test_manager_seed import ADMIN, AS_OF, M1, R1, R2
+from tests.test_manager_seed import AS_OF, M1, R1, R2
+from web import api_keys
 from web.extensions import runtime
 
 CALL = "/embed/manager/forecast-call"

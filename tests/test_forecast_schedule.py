@@ -5,13 +5,12 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-import scoring.forecast.call_models  # noqa: F401  (the store's tables)
 from scoring.forecast import quotas
-from scoring.forecast.snapshot_models import ForecastSnapshot
 from scoring.forecast.snapshots import due_organizations
 from scoring.scope import Subject
 from sync.jobs import tick
-from sync.models import utcnow
+from sync.store import utcnow
+from sync.store.forecasts import ForecastSnapshot
 from tests.conftest import wait_for
 from tests.forecast_fixtures import load_maven
 

@@ -18,12 +18,13 @@ from sqlalchemy import select
 import web
 from embed.manager import mint_manager_token
 from scoring.deals_as_of import parse_period
-from scoring.team.funnel import funnel
 from scoring.scope import Viewer, owner_names, subject_for, viewer_role
+from scoring.team.funnel import funnel
 from sync import jobs
-from sync.models import Account, Connection, Contact, Lead, Opportunity, User
+from sync.store import Account, Connection, Contact, Lead, Opportunity, User
 from tests.conftest import connect_salesforce
-from tests.hubspot_fixtures import connect as connect_hubspot, hs_sandbox, hubspot_settings  # noqa: F401
+from tests.hubspot_fixtures import connect as connect_hubspot
+from tests.hubspot_fixtures import hs_sandbox, hubspot_settings  # noqa: F401  (fixture)
 
 OLIST = Path(__file__).resolve().parent.parent / "datasets" / "olist-marketing-funnel"
 SMALL_EVERY = 20  # the small seed keeps every 20th lead

@@ -16,7 +16,7 @@ from connectors.base import ChangePage
 from connectors.errors import BackfillNotOffered
 from connectors.hubspot import streams
 from connectors.hubspot.pacing import BurstPacer
-from sync.models import BackfillSeen, Lead, Opportunity, OpportunityStageChange, SyncCursor
+from sync.store import BackfillSeen, Lead, Opportunity, OpportunityStageChange, SyncCursor
 from tests.hubspot_fixtures import connect, hs_runtime, hs_sandbox, hubspot_settings, make_client, make_engine  # noqa: F401 - fixtures
 
 

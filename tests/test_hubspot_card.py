@@ -7,7 +7,7 @@ import pytest
 import requests
 from hubspot.utils.signature import Signature
 
-from sync.models import Connection, Lead, Opportunity, Organization, Score, User
+from sync.store import Connection, Lead, Opportunity, Organization, Score, User
 from tests.hubspot_fixtures import LiveApp, hs_sandbox, hubspot_settings  # noqa: F401
 from web import create_app
 

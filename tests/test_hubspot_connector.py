@@ -14,10 +14,9 @@ from connectors.hubspot.provider import HubSpotProvider
 from connectors.hubspot.sandbox.server import HubSpotSandboxServer
 from connectors.hubspot.search import RateLimiter, search_in_cursor_order
 from sync import writeback
-from sync.models import (Account, Activity, Connection, Contact, Lead, Opportunity, OpportunityStageChange, Score,
-                         User, WritebackLedger)
-from tests.hubspot_fixtures import (connect, hs_runtime, hs_sandbox, hubspot_settings,  # noqa: F401 - fixtures
-                                    make_client, make_engine)
+from sync.store import (Account, Activity, Connection, Contact, Lead, Opportunity, OpportunityStageChange, Score, User,
+                        WritebackLedger)
+from tests.hubspot_fixtures import connect, hs_runtime, hs_sandbox, hubspot_settings, make_client, make_engine  # noqa: F401 - fixtures
 
 # -- mapping ------------------------------------------------------------------------------------
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from connectors.hubspot import streams
 from connectors.hubspot.sandbox.pipelines import DEFAULT_PIPELINE
 from connectors.hubspot.sandbox.server import HubSpotSandboxServer
-from sync.models import CrmStage, Opportunity
 from sync.stages import stage_names
+from sync.store import CrmStage, Opportunity
 from tests.hubspot_fixtures import connect, hubspot_settings, make_client, make_engine
 
 RENEWALS = {"id": "75318642", "label": "Renewals", "displayOrder": 1, "createdAt": "2017-03-01T09:00:00Z",

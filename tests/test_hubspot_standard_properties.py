@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from connectors.hubspot import streams
 from connectors.hubspot.sandbox.schema import standard_properties
-from sync.models import Account, Activity, Contact, Lead, Opportunity
+from sync.store import Account, Activity, Contact, Lead, Opportunity
 from tests.hubspot_fixtures import connect, hs_runtime, hs_sandbox, make_client, make_engine  # noqa: F401
 
 

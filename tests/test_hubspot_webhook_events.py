@@ -12,7 +12,7 @@ from rq import Queue
 from sqlalchemy import select
 
 from connectors.hubspot import streams, webhooks
-from sync.models import Activity, Lead, Opportunity, WebhookEvent
+from sync.store import Activity, Lead, Opportunity, WebhookEvent
 from tests.hubspot_fixtures import LiveApp, connect, hs_runtime, hs_sandbox, make_client, make_engine  # noqa: F401
 from web import create_app
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from connectors.hubspot import webhooks
 from connectors.hubspot.provider import HubSpotProvider
-from sync.models import Connection, Organization, WebhookEvent, WritebackLedger
+from sync.store import Connection, Organization, WebhookEvent, WritebackLedger
 from tests.hubspot_fixtures import LiveApp, hs_sandbox, hubspot_settings  # noqa: F401
 from web import create_app
 

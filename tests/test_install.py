@@ -9,10 +9,10 @@ from werkzeug.serving import make_server
 
 from connectors.salesforce.provider import SalesforceProvider
 from demo.stack import give_consent
-from sync.models import Connection
+from sync.store import Connection
+from tests.browser import SCREENSHOTS as ARTIFACTS
+from tests.browser import launch_chromium
 from tests.conftest import wait_for
-
-from tests.browser import SCREENSHOTS as ARTIFACTS, launch_chromium
 from tests.test_admin_signin import build_app, sign_in
 
 
@@ -68,7 +68,7 @@ def test_install_creates_the_connection_and_the_backfill_runs_on_a_worker(app, s
 def progress_started(rt, connection_id: int) -> str:
     from sqlalchemy import select
 
-    from sync.models import SyncRun
+    from sync.store import SyncRun
     with rt.sessions() as session:
         started = session.scalar(select(SyncRun.started_at).where(SyncRun.connection_id == connection_id,
                                                                   SyncRun.kind == "full"))

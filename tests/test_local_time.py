@@ -8,7 +8,7 @@ from sqlalchemy.orm import sessionmaker
 
 from embed.manager import cell
 from sync.local_time import UTC, day_start, format_local, user_zone, zone
-from sync.models import Base, Connection, Organization, User
+from sync.store import Base, Connection, Organization, User
 
 NOON_UTC = datetime(2024, 5, 20, 12, 0)
 

@@ -12,16 +12,15 @@ import pytest
 import web
 from embed.manager import mint_manager_token
 from embed.tokens import PanelClaims, issue_panel_token
-from scoring.forecast.quota_models import Quota
 from scoring.scope import OutOfScope, Viewer, may_view, subject_for, visible_owners
 from scoring.team.winloss import win_loss
+from sync.store.forecasts import Quota
 from tests.conftest import make_config
 from tests.test_embed_canvas import INSTANCE, ORG_ID, SECRET, envelope, sign
 
 # The team panel is its own Canvas app, signing with its own consumer secret.
 TEAM_SECRET = "team-canvas-consumer-secret"
-from tests.test_manager_seed import (ADMIN, AS_OF, DIRECTOR, M1, M2, PERIOD, R1, R2, R3, R4, R5, prepare_store,
-                                      seed_team)
+from tests.test_manager_seed import ADMIN, AS_OF, DIRECTOR, M1, M2, PERIOD, R1, R2, R3, R4, R5, prepare_store, seed_team
 from web.extensions import runtime
 
 MANAGER = "/embed/salesforce/manager"
@@ -93,7 +92,7 @@ def test_roles_come_from_the_crms_records_and_the_role_hierarchy_not_titles(app)
     from sqlalchemy import update
 
     from scoring.scope import viewer_role
-    from sync.models import CrmRole, User
+    from sync.store import CrmRole, User
 
     seed = app.config["SEED"]
     ids = dict(organization_id=seed.organization_id, connection_id=seed.connection_id, content_hash="h",

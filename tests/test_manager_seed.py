@@ -12,13 +12,12 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import insert
 
 from scoring.deals_as_of import parse_period
-from scoring.forecast.snapshot_models import ForecastSnapshot
-from scoring.forecast.quota_models import Quota
 from scoring.forecast.quotas import upsert_quotas
-from sync.db import make_engine, make_sessionmaker
-from sync.models import (Account, Activity, Base, Campaign, CampaignMember, Connection, Lead, Opportunity,
-                         OpportunityStageChange, Organization, User)
 from sync.rollups import rebuild_organization
+from sync.store import (Account, Activity, Base, Campaign, CampaignMember, Connection, Lead, Opportunity,
+                        OpportunityStageChange, Organization, User)
+from sync.store.db import make_engine, make_sessionmaker
+from sync.store.forecasts import ForecastSnapshot, Quota
 from web.cli import upgrade_database
 
 AS_OF = date(2024, 5, 15)

@@ -9,18 +9,18 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from scoring.forecast.quotas import combine, forecast_against_quota, forecasting_quota_rows, quota_for, upsert_quotas
+from scoring.scope import Viewer, owner_names, subject_for
 from scoring.team.benchmarks import benchmarks
 from scoring.team.coaching import RULES, coaching
 from scoring.team.funnel import funnel
 from scoring.team.pipeline import (deals_closing, period_figures, pipeline_health, stage_breakdown, stage_conversion,
-                              stage_p75_days, velocity)
-from scoring.forecast.quota_models import Quota
-from scoring.forecast.quotas import combine, forecast_against_quota, forecasting_quota_rows, quota_for, upsert_quotas
-from scoring.scope import Viewer, owner_names, subject_for
+                                   stage_p75_days, velocity)
 from scoring.team.stalled import stalled_deals
 from scoring.team.winloss import SIZE_BANDS, win_loss
-from tests.test_manager_seed import (ADMIN, AS_OF, DIRECTOR, INSTANCE, LOST, M1, M2, MANAGERS, NOW, PERIOD, R1, R2,
-                                     R3, R4, R5, REPS, STAGES, WON, Seed, parse_period, prepare_store, seed_team)
+from sync.store.forecasts import Quota
+from tests.test_manager_seed import (ADMIN, AS_OF, DIRECTOR, INSTANCE, LOST, M1, M2, MANAGERS, NOW, PERIOD, R1, R2, R3,
+                                     R4, R5, REPS, STAGES, WON, Seed, parse_period, prepare_store, seed_team)
 
 
 @pytest.fixture

@@ -19,15 +19,14 @@ import threading
 import time
 
 import pytest
-from connectors import registry
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
+from connectors import registry
 from sync.jobs import enqueue_due_syncs
-from sync.models import SYNCED_MODELS, Lead, Opportunity, Score, SyncRun, WebhookEvent, WritebackLedger
+from sync.store import SYNCED_MODELS, Lead, Opportunity, Score, SyncRun, WebhookEvent, WritebackLedger
 from sync.writeback import TRAVELLING, field_values, provision_job
-from tests.conftest import (ROOT, _pg_database, config_env, connect_salesforce, outbound_endpoint,
-                            wait_for)
+from tests.conftest import ROOT, _pg_database, config_env, connect_salesforce, outbound_endpoint, wait_for
 from web import create_app
 
 WORKERS = 4

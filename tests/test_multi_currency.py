@@ -14,10 +14,10 @@ from connectors.salesforce.sandbox.server import SandboxServer
 from embed.manager import mint_manager_token
 from scoring.deals_as_of import load_deals, parse_period
 from scoring.forecast.snapshots import data_as_of
-from scoring.team.pipeline import pipeline_health
 from scoring.scope import Viewer, owner_names, subject_for
+from scoring.team.pipeline import pipeline_health
 from sync import currency, jobs
-from sync.models import Connection, CurrencyRate, Opportunity
+from sync.store import Connection, CurrencyRate, Opportunity
 from tests.browser import launch_chromium
 from tests.conftest import connect_salesforce
 from tests.test_browser_manager import axe_violations

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from connectors.hubspot import streams
 from connectors.hubspot.sandbox.server import HubSpotSandboxServer
 from sync import currency, jobs
-from sync.models import Opportunity, SyncRun
+from sync.store import Opportunity, SyncRun
 from tests.hubspot_fixtures import connect, hubspot_settings, make_client
 from tests.test_multi_currency import team_figures, team_page
 
@@ -151,7 +151,7 @@ def test_the_rep_panel_names_each_deals_currency(make_runtime, sqlite_url, hs_mu
     """A deal in a foreign currency shows its own amount and the corporate figure; one that names no
     currency is in the company currency and says so (never a bare number)."""
     from embed.panel import panel_context
-    from sync.models import Connection
+    from sync.store import Connection
 
     rt = make_runtime(sqlite_url, **hubspot_settings(hs_multi))
     installed, deals, _ = synced(rt, hs_multi)

@@ -9,7 +9,7 @@ from rq import SimpleWorker
 from sqlalchemy import func, select
 
 from sync import jobs
-from sync.models import SYNCED_MODELS, Connection, SyncRun, WritebackLedger
+from sync.store import SYNCED_MODELS, Connection, SyncRun, WritebackLedger
 from sync.writeback import provision_job, writeback_job
 from tests.conftest import connect_salesforce, make_config
 from tests.test_writeback import give_scores

@@ -16,8 +16,8 @@ from sync.connections import install as install_connection
 from sync.connections import open_client, read_org_profile
 from sync.engine import SyncEngine
 from sync.local_time import user_zone
-from sync.models import Connection, Organization, User
 from sync.preflight import run_preflight
+from sync.store import Connection, Organization, User
 from tests.conftest import connect_salesforce
 from tests.hubspot_fixtures import connect as connect_hubspot
 from tests.hubspot_fixtures import hs_runtime, hs_sandbox  # noqa: F401 (fixture)

@@ -9,7 +9,7 @@ import requests
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from sync.models import Opportunity, Score, ScoreHistory, SyncRun
+from sync.store import Opportunity, Score, ScoreHistory, SyncRun
 from sync.writeback import provision_job
 from tests.conftest import connect_salesforce, make_config, outbound_endpoint, wait_for
 from web import create_app

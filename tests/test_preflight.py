@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from sync import jobs
-from sync.audit import AuditEntry
+from sync.store.audit_log import AuditEntry
 from sync.writeback import provision_job
 from tests.conftest import connect_salesforce
 from tests.test_admin_signin import build_app, csrf, sign_in

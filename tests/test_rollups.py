@@ -16,22 +16,22 @@ import pytest
 from sqlalchemy import Float, and_, case, func, literal, select
 
 from connectors import common, registry
-from scoring.team import pipeline
-from scoring.team.benchmarks import REP_ACTIVITY_KINDS, activity_counts as counted_activities
 from scoring.deals_as_of import parse_period
+from scoring.scope import Subject, owner_names
+from scoring.team import pipeline
+from scoring.team.benchmarks import REP_ACTIVITY_KINDS
+from scoring.team.benchmarks import activity_counts as counted_activities
 from scoring.team.coaching import coaching
 from scoring.team.pipeline import (days_between, live_opportunities, midnight, pipeline_health, stage_entries,
-                              stage_p75_days, stage_stats)
+                                   stage_p75_days, stage_stats)
 from scoring.team.stalled import stalled_deals, stalled_table
-from scoring.scope import Subject, owner_names
 from sync import activity_counts, deal_months, deal_state, rollups, stage_months
 from sync.engine import SyncEngine
-from sync.models import Activity, Opportunity, OpportunityStageChange, SyncRun, User
-from sync.rollup_models import (ActivityDayCount, ActivityMonthCount, OpenDealState, OpportunityMonthRollup,
+from sync.store import Activity, Opportunity, OpportunityStageChange, SyncRun, User
+from sync.store.rollups import (ActivityDayCount, ActivityMonthCount, OpenDealState, OpportunityMonthRollup,
                                 OpportunityStageFact, StageEntryMonth, StageEntryOwnerMonth)
 from tests.direct_deal_sql import assert_deal_figures_equal_the_direct_sql, rounded
-from tests.test_manager_seed import (AS_OF, LOST, M1, M2, PERIOD, R1, R2, R3, REPS, STAGES, WON, prepare_store,
-                                     seed_team)
+from tests.test_manager_seed import AS_OF, LOST, M1, M2, PERIOD, R1, R2, R3, REPS, STAGES, WON, prepare_store, seed_team
 
 ROUNDS = 5
 
@@ -389,7 +389,7 @@ def test_rollup_equals_the_direct_sql_after_random_changes(db_url, rng_seed, mon
 
 
 def test_a_purged_connection_leaves_no_rollup_rows(db_url):
-    from sync.erasure import purge_connection
+    from sync.store.erasure import purge_connection
 
     engine, sessions = prepare_store(db_url)
     with sessions() as session:

@@ -13,7 +13,7 @@ from connectors.salesforce.provider import SalesforceProvider
 from sync import jobs
 from sync.connections import open_client
 from sync.engine import SyncEngine
-from sync.models import Connection, Lead, Opportunity, SyncCursor
+from sync.store import Connection, Lead, Opportunity, SyncCursor
 from tests.conftest import connect_salesforce
 from tests.test_sync import sandbox_ids, store_ids
 

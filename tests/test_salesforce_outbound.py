@@ -8,7 +8,7 @@ import requests
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from sync.models import Connection, WebhookEvent
+from sync.store import Connection, WebhookEvent
 from tests.conftest import connect_salesforce, make_config, outbound_endpoint
 from web import create_app
 

@@ -16,9 +16,9 @@ from scoring.records.features import ScoringScope
 from scoring.records.models import fitting_sample
 from scoring.records.registry import TARGETS, active_version, build_features, is_fallback, load_model, train
 from scoring.records.score import explained_probabilities, score_connection, scored_record
-from sync.models import Score
 from sync.stages import stage_names
-from tests.test_scoring_store import NOW, sqlite_sessions, sessions, sqlite_store, store  # noqa: F401
+from sync.store import Score
+from tests.test_scoring_store import NOW, sessions, sqlite_sessions, sqlite_store, store  # noqa: F401
 
 
 def per_record_reasons(base, impacts: pd.Series, row: pd.Series, target: str, limited_history: bool) -> dict:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from scoring import jobs
 from scoring.jobs import FIRST_MODELS_WAIT, retrain_job, score_connection_job, scoring_lock
 from sync.locks import KeptLock
-from sync.models import Connection, ModelVersion, Opportunity, utcnow
+from sync.store import Connection, ModelVersion, Opportunity, utcnow
 from tests.test_scoring_store import Rows, org_with_connection, seed_deals
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select, text, update
 from scoring.jobs import score_connection_job, scoring_lock
 from scoring.records.score import score_connection, score_target
 from sync.locks import LockLost
-from sync.models import Connection, Opportunity, Score, utcnow
+from sync.store import Connection, Opportunity, Score, utcnow
 from tests.conftest import _pg_database, wait_for
 from tests.test_scoring_store import Rows, org_with_connection, seed_deals
 

@@ -2,7 +2,6 @@
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import select
@@ -10,8 +9,8 @@ from sqlalchemy import select
 from connectors.sandbox_kit.settings import datasets_dir
 from scoring.records.registry import active_version
 from scoring.records.score import score_connection
-from sync.db import make_engine, make_sessionmaker
-from sync.models import Base, Connection, Opportunity, OpportunityStageChange, Organization, Score
+from sync.store import Base, Connection, Opportunity, OpportunityStageChange, Organization, Score
+from sync.store.db import make_engine, make_sessionmaker
 
 SNAPSHOT = datetime(2017, 10, 1)  # the pipeline is a snapshot as of 2017-09-30
 TIMING = {"age_days", "days_in_stage"}

@@ -6,21 +6,20 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pytest
+from pandas.testing import assert_frame_equal
 from sqlalchemy import func, select
 
-from pandas.testing import assert_frame_equal
-
-from scoring.records.deal_features import deal_features
-from scoring.records.features import ScoringScope
 from scoring.jobs import retrain_job, score_connection_job
+from scoring.records.deal_features import deal_features
 from scoring.records.explain import LIMITED_HISTORY
+from scoring.records.features import ScoringScope
 from scoring.records.lead_features import lead_features
 from scoring.records.model_overrides import keep_feature
 from scoring.records.registry import active_version, load_model, train
 from scoring.records.score import score_connection
-from sync.db import make_engine, make_sessionmaker
-from sync.models import (Activity, Base, CampaignMember, Connection, Lead, ModelVersion, Opportunity,
-                         OpportunityStageChange, Organization, Score, ScoreHistory)
+from sync.store import (Activity, Base, CampaignMember, Connection, Lead, ModelVersion, Opportunity,
+                        OpportunityStageChange, Organization, Score, ScoreHistory)
+from sync.store.db import make_engine, make_sessionmaker
 
 NOW = datetime(2024, 12, 1)
 STAGES = ["Prospecting", "Qualification", "Proposal", "Negotiation"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 from cryptography.fernet import Fernet
 from sqlalchemy import event, func, inspect, select
 
-from sync.crypto import TokenCipher
-from sync.db import make_engine, make_sessionmaker, upsert
-from sync.models import Account, Connection, Organization
+from sync.store import Account, Connection, Organization
+from sync.store.crypto import TokenCipher
+from sync.store.db import make_engine, make_sessionmaker, upsert
 from web.cli import upgrade_database
 
 

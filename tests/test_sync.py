@@ -11,7 +11,7 @@ from connectors.salesforce.provider import SalesforceProvider
 from sync import jobs
 from sync.connections import open_client
 from sync.engine import SyncEngine
-from sync.models import SYNCED_MODELS, Connection, Lead, Opportunity, SyncRun
+from sync.store import SYNCED_MODELS, Connection, Lead, Opportunity, SyncRun
 from tests.conftest import connect_salesforce, wait_for
 
 OBJECTS = {"User": "user", "UserRole": "user_role", "Account": "account", "Contact": "contact", "Lead": "lead",

@@ -18,8 +18,8 @@ from demo.redis_process import RedisProcess
 from sync import runtime as runtime_module
 from sync import webhook_outbox
 from sync.connections import rotate_webhook_secret
-from sync.models import Connection, Organization, WebhookEvent, WritebackLedger
 from sync.runtime import Runtime
+from sync.store import Connection, Organization, WebhookEvent, WritebackLedger
 from tests.conftest import make_config
 from web import create_app
 from web.cli import upgrade_database

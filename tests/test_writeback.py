@@ -9,8 +9,8 @@ from sqlalchemy import select
 from connectors.salesforce.provider import SalesforceProvider
 from sync import jobs
 from sync.connections import open_client
-from sync.db import upsert
-from sync.models import Connection, Lead, Score, WritebackLedger, utcnow
+from sync.store import Connection, Lead, Score, WritebackLedger, utcnow
+from sync.store.db import upsert
 from sync.writeback import provision_job, write
 from tests.conftest import connect_salesforce
 

@@ -39,7 +39,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(install.bp)
     app.register_blueprint(webhooks.bp)
-    from web import admin_mapping, api, api_keys_admin, errors, ops
+    from web import api, errors, ops
+    from web.admin import api_keys as api_keys_admin
+    from web.admin import mapping as admin_mapping
     app.register_blueprint(ops.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api_keys_admin.bp)

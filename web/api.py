@@ -11,9 +11,8 @@ from datetime import date, datetime
 from flask import Blueprint, g, jsonify, request, url_for
 from sqlalchemy import func, select
 
-from sync import api_keys
-from sync.models import SYNCED_MODELS, Connection, Score, utcnow
-from web import openapi
+from sync.store import SYNCED_MODELS, Connection, Score, utcnow
+from web import api_keys, openapi
 from web.auth import public_url
 from web.extensions import runtime
 from web.limits import MAX_ID
@@ -142,8 +141,8 @@ def get_score(object_type: str, remote_id: str):
 @bp.get("/forecast")
 def get_forecast():
     """The period's expected won revenue as of a day, for the organization, its teams or reps."""
-    from scoring.forecast.revenue import GROUPINGS, forecast
     from scoring.deals_as_of import parse_period
+    from scoring.forecast.revenue import GROUPINGS, forecast
 
     period = request.args.get("period")
     if not period:
@@ -170,8 +169,8 @@ def get_forecast():
 @bp.get("/forecast/calls")
 def list_forecast_calls():
     """The forecast call of a period: every rep's and manager's submission, latest first, with versions."""
-    from scoring.forecast.calls import versions
     from scoring.deals_as_of import parse_period
+    from scoring.forecast.calls import versions
 
     try:
         label = parse_period(request.args.get("period") or "").label

@@ -23,7 +23,7 @@ from connectors.base import SignIn, SignInError
 from connectors.errors import ConnectorError
 from sync.config import Config
 from sync.connections import oauth_app
-from sync.models import Connection, User
+from sync.store import Connection, User
 from web.extensions import runtime
 from web.sessions import revoke_user, rotate
 

@@ -61,7 +61,7 @@ def sync_run(connection_id: int, full: bool, queue: bool):
 @audit_cli.command("verify")
 def audit_verify():
     """Check every entry's hash and link; exit 1 naming the first bad entry."""
-    from sync.audit import verify
+    from sync.store.audit_log import verify
 
     with runtime().sessions() as session:
         ok, first_bad = verify(session)
@@ -78,8 +78,8 @@ def connections_check(connection_id: int | None):
     """Check each connection against its live CRM; exit 1 when something must be fixed there."""
     from sqlalchemy import select
 
-    from sync.models import Connection
     from sync.preflight import run_preflight
+    from sync.store import Connection
 
     rt = runtime()
     with rt.sessions() as session:

@@ -9,14 +9,15 @@ from sqlalchemy import func, select
 
 from connectors import registry
 from connectors.errors import ConnectorError
-from sync import audit, timeline, webhook_registration
+from sync import timeline, webhook_registration
 from sync.connections import install, oauth_app, read_org_profile
 from sync.job_chain import PREFLIGHT, PROVISION, REGISTER_WEBHOOK, SYNC
-from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun
 from sync.preflight import latest_report
+from sync.store import SYNCED_MODELS, Connection, Organization, SyncRun
+from sync.store import audit_log as audit
 from web.admin.webhooks import allow_reveal, take_reveal
-from web.auth import (SignInError, actor, admin_required, current_user, public_url, resolve_identity,
-                      revoke_grant, set_organization)
+from web.auth import (SignInError, actor, admin_required, current_user, public_url, resolve_identity, revoke_grant,
+                      set_organization)
 from web.extensions import runtime
 from web.timeline_view import connection_timeline
 

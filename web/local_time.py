@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from sync.local_time import UTC, format_local, organization_zone_name, zone
-from sync.models import Connection, Organization
+from sync.store import Connection, Organization
 from web.auth import current_user, store_user
 from web.extensions import runtime
 

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, jsonify, request
 from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select, text
 
-from sync.models import SYNCED_MODELS, Connection, SyncRun, WritebackLedger, utcnow
+from sync.store import SYNCED_MODELS, Connection, SyncRun, WritebackLedger, utcnow
 from web.extensions import runtime
 
 log = logging.getLogger(__name__)

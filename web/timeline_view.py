@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from connectors import registry
 from sync import timeline
-from sync.models import Connection
+from sync.store import Connection
 from web.extensions import runtime
 
 

@@ -15,10 +15,10 @@ from sqlalchemy import select, update
 from connectors import registry
 from connectors.base import Answer, Inbound, InboundEvent, Refused
 from sync.connections import webhook_secret_matches
-from sync.db import insert_ignore
 from sync.field_mapping import run_mapping
 from sync.job_chain import PROCESS_EVENTS
-from sync.models import Connection, WebhookEvent, utcnow
+from sync.store import Connection, WebhookEvent, utcnow
+from sync.store.db import insert_ignore
 from sync.webhook_outbox import enqueue
 from sync.writeback import echoes
 from web.extensions import runtime

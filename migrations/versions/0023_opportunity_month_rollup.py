@@ -6,10 +6,9 @@ Revision ID: 0023
 Revises: 0022
 Create Date: 2026-12-03
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.orm import Session
-
 
 revision = '0023'
 down_revision = '0022'
@@ -82,7 +81,7 @@ def upgrade() -> None:
                     ['organization_id', 'changed_month'],
                     postgresql_include=['owner_key', 'stage', 'next_stage_key', 'next_month', 'entries', 'stay_us'])
     # The model's own definitions (the predicate and the stay's length are the readers' expressions).
-    from sync.rollup_models import OpportunityStageFact
+    from sync.store.rollups import OpportunityStageFact
 
     bind = op.get_bind()
     for index in OpportunityStageFact.__table__.indexes:

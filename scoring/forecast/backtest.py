@@ -20,7 +20,7 @@ from scoring.deals_as_of import DealsAsOf, Period, load_deals, month_of, owners,
 from scoring.forecast.calibration import calibrate
 from scoring.forecast.revenue import SIMULATIONS, WhatIf, forecast_from, history_of
 from scoring.forecast.timing import fit_timing
-from sync.models import utcnow
+from sync.store import utcnow
 
 METHODS = ("pipewise", "naive", "seasonal_naive", "stage_weighted")
 LABELS = {"pipewise": "Pipewise forecast", "naive": "naive (last month's won revenue)",

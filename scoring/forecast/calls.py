@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scoring.deals_as_of import Period, parse_period
-from scoring.forecast.call_models import ForecastCall
 from scoring.scope import Subject, owner_filter
-from sync import audit
+from sync.store import audit_log as audit
+from sync.store.forecasts import ForecastCall
 
 KINDS = ("rep", "manager")
 ORG_KEY = "org"

@@ -18,7 +18,7 @@ from scoring.deals_as_of import parse_period
 from scoring.forecast.backtest import LABELS, METHODS, backtest
 from scoring.forecast.revenue import Forecast, WhatIf, forecast
 from scoring.forecast.snapshots import accuracy, save_snapshots
-from sync.models import Organization, utcnow
+from sync.store import Organization, utcnow
 
 
 class DateType(click.ParamType):

@@ -16,12 +16,11 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from scoring.deals_as_of import Period, parse_period
-from scoring.forecast.quota_models import Quota
-from scoring.forecast.snapshot_models import ForecastSnapshot
 from scoring.scope import Subject, owner_filter
 from scoring.team.deal_totals import closed_totals
-from sync.db import upsert
-from sync.models import CrmQuota, Opportunity, User, utcnow
+from sync.store import CrmQuota, Opportunity, User, utcnow
+from sync.store.db import upsert
+from sync.store.forecasts import ForecastSnapshot, Quota
 
 SOURCES = ("crm", "admin")
 HISTORY_PERIODS = 4

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from scoring.deals_as_of import parse_period, won_revenue
 from scoring.forecast.revenue import MODEL_VERSION, Figures, Forecast, forecast
-from scoring.forecast.snapshot_models import ForecastSnapshot
-from sync.models import Opportunity, Organization, utcnow
+from sync.store import Opportunity, Organization, utcnow
+from sync.store.forecasts import ForecastSnapshot
 
 SNAPSHOT_EVERY = timedelta(days=7)
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scoring.records.maturity import Window
-from sync.models import Opportunity, OpportunityStageChange
+from sync.store import Opportunity, OpportunityStageChange
 
 log = logging.getLogger(__name__)
 # Organizations whose context a worker keeps; the oldest is dropped past this.

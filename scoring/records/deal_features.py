@@ -29,25 +29,11 @@ from sqlalchemy.orm import Session
 
 from scoring.records import deal_context
 from scoring.records.deal_context import DealContext
-from scoring.records.features import (
-    ENGAGEMENT_KINDS,
-    FeatureSet,
-    ScoringScope,
-    activity_engagement,
-    as_of_table,
-    as_times,
-    day_start,
-    days_between,
-    drop_table,
-    empty_feature_set,
-    merge_engagement,
-    open_time,
-    raw_time,
-    resolve_now,
-    snapshot_moments,
-)
+from scoring.records.features import (ENGAGEMENT_KINDS, FeatureSet, ScoringScope, activity_engagement, as_of_table,
+                                      as_times, day_start, days_between, drop_table, empty_feature_set,
+                                      merge_engagement, open_time, raw_time, resolve_now, snapshot_moments)
 from scoring.records.maturity import Window, outcome_window
-from sync.models import Activity, Opportunity, OpportunityStageChange
+from sync.store import Activity, Opportunity, OpportunityStageChange
 
 # Pseudo-deals pulling an owner's or account's win rate toward the organization's.
 WIN_RATE_SMOOTHING = 5.0

@@ -13,26 +13,12 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    and_,
-    case,
-    func,
-    select,
-    text,
-    type_coerce,
-    union,
-)
+from sqlalchemy import (Column, DateTime, Index, Integer, MetaData, String, Table, and_, case, func, select, text,
+                        type_coerce, union)
 from sqlalchemy.orm import Session
 
 from scoring.records.maturity import Window
-from sync.models import Activity, Contact, Lead, utcnow
+from sync.store import Activity, Contact, Lead, utcnow
 
 WINDOWS = (14, 30, 90)
 # How long a record has had to reach its outcome: the model needs it to be calibrated, but it is

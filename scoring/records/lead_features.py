@@ -26,26 +26,12 @@ import pandas as pd
 from sqlalchemy import Column, String, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from scoring.records.features import (
-    ENGAGEMENT_KINDS,
-    FeatureSet,
-    ScoringScope,
-    activity_engagement,
-    as_of_table,
-    as_times,
-    days_between,
-    drop_table,
-    empty_feature_set,
-    merge_engagement,
-    open_time,
-    person_identities,
-    raw_time,
-    resolve_now,
-    snapshot_moments,
-)
+from scoring.records.features import (ENGAGEMENT_KINDS, FeatureSet, ScoringScope, activity_engagement, as_of_table,
+                                      as_times, days_between, drop_table, empty_feature_set, merge_engagement,
+                                      open_time, person_identities, raw_time, resolve_now, snapshot_moments)
 from scoring.records.maturity import outcome_window
 from scoring.records.tabular import ONE_HOT_MAX_VALUES
-from sync.models import Activity, Campaign, CampaignMember, Lead
+from sync.store import Activity, Campaign, CampaignMember, Lead
 
 CLOSED_STATUS = re.compile(r"closed|disqualif|unqualif|junk|lost|not converted|dead|rejected", re.IGNORECASE)
 TITLE_LEVELS = (("executive",

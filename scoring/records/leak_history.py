@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scoring.records.features import raw_time
-from sync.models import Lead, Opportunity, OpportunityStageChange
+from sync.store import Lead, Opportunity, OpportunityStageChange
 
 REWRITTEN_SHARE = 0.5    # one outcome's deals change the field at the close at least this often…
 REWRITTEN_RATIO = 5.0    # …and this many times as often as the other outcome's

@@ -5,26 +5,10 @@ records whose word it was and when. Removing the override lets the guard decide 
 """
 from __future__ import annotations
 
-from datetime import datetime
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, delete, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
-
-from sync.models import Base, utcnow
-
-
-class FeatureOverride(Base):
-    """One field an admin confirmed is known before the outcome, for one target."""
-
-    __tablename__ = "feature_override"
-    __table_args__ = (UniqueConstraint("organization_id", "target", "feature", name="uq_feature_override"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
-    target: Mapped[str] = mapped_column(String(32))
-    feature: Mapped[str] = mapped_column(String(128))
-    kept_by: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+from sync.store import FeatureOverride
 
 
 def kept_features(session: Session, organization_id: int, target: str) -> dict[str, str]:

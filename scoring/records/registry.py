@@ -44,8 +44,8 @@ from scoring.records.models import fit_candidate, one_thread
 from scoring.records.rules import RulesModel
 from scoring.records.stage_age import StageAgeRate
 from scoring.records.training import MIN_HOLDOUT_OUTCOMES, judge
-from sync.db import release
-from sync.models import Connection, ModelVersion
+from sync.store import Connection, ModelVersion
+from sync.store.db import release
 
 TARGETS = ("lead", "opportunity")
 MIN_LABELLED = 200

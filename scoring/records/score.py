@@ -13,18 +13,11 @@ from scoring.records.bands import band_of, shown
 from scoring.records.explain import LIMITED_HISTORY, reasons_table, stage_words
 from scoring.records.features import EXPOSURE, ScoringScope, resolve_now
 from scoring.records.nextstep import band, next_step, to_score
-from scoring.records.registry import (
-    TARGETS,
-    active_version,
-    build_features,
-    is_fallback,
-    load_model,
-    needs_training,
-    train,
-)
-from sync.db import release, upsert
-from sync.models import Connection, Score, ScoreHistory
+from scoring.records.registry import (TARGETS, active_version, build_features, is_fallback, load_model, needs_training,
+                                      train)
 from sync.stages import stage_names
+from sync.store import Connection, Score, ScoreHistory
+from sync.store.db import release, upsert
 
 # A model trained on data older than this is retrained before scoring.
 RETRAIN_AFTER = timedelta(days=7)

@@ -14,15 +14,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scoring.deals_as_of import Period
 from scoring.scope import owner_filter
 from scoring.team import deal_totals
-from scoring.team.pipeline import Table, days_between, live_opportunities
-from sync.models import Opportunity
-from sync.rollup_models import ActivityDayCount, ActivityMonthCount
+from scoring.team.pipeline import Table
+from sync.store.rollups import ActivityDayCount, ActivityMonthCount
 
 # Activities a rep does themselves; marketing touches (web visits, email opens) are not effort.
 REP_ACTIVITY_KINDS = ("call", "email", "meeting", "task")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from scoring.deals_as_of import Period, parse_period
 from scoring.scope import owner_filter
-from sync.models import Lead, Opportunity
+from sync.store import Lead, Opportunity
 
 # What each view counts: closed deals (by close date), leads (by creation), or the open pipeline.
 VIEW_DATA = {"winloss": "closed", "benchmarks": "closed", "coaching": "closed", "funnel": "leads"}

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from scoring.scope import owner_filter
 from sync.deal_months import cycle_days
-from sync.models import Opportunity
-from sync.rollup_models import OpportunityMonthRollup
+from sync.store import Opportunity
+from sync.store.rollups import OpportunityMonthRollup
 
 
 @dataclass

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from scoring.deals_as_of import Period
 from scoring.scope import owner_filter
 from scoring.team.pipeline import Table, days_between, midnight, ratio, record_url
-from sync.models import Campaign, CampaignMember, Connection, Lead, Opportunity
 from sync.stages import stage_names
+from sync.store import Campaign, CampaignMember, Connection, Lead, Opportunity
 
 GROUPINGS = {"source": "Lead source", "campaign": "Campaign", "rep": "Owner"}
 COLUMNS = [("leads", "Leads"), ("converted", "Converted"), ("opportunities", "Opportunities"),

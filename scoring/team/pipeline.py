@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, func, literal, null, or_, select
+from sqlalchemy import String, and_, case, cast, func, literal, null, select
 from sqlalchemy.orm import Session
 
 from connectors import registry
@@ -19,10 +19,10 @@ from scoring.deals_as_of import Period
 from scoring.scope import owner_filter
 from scoring.team import deal_totals
 from scoring.team.stage_windows import entry_conditions, nearest_rank_p75, organization_stage_tallies
-from sync.models import Connection, Opportunity
-from sync.rollup_models import OpportunityStageFact
 from sync.sql_time import days_between  # noqa: F401  (the views' day arithmetic, used across scoring)
 from sync.stages import StageNames, stage_names
+from sync.store import Connection, Opportunity
+from sync.store.rollups import OpportunityStageFact
 
 HISTORY_DAYS = 365
 DEFAULT_IDLE_DAYS = 14

@@ -2,7 +2,7 @@
 entry months the sync keeps (``sync.stage_months``) instead of every entry of the year.
 
 Whole months of the window come from the rollup, except two kinds of entries the readers take from
-the facts, exactly as the window's conditions count them: irregular ones (``sync.rollup_models.irregular``)
+the facts, exactly as the window's conditions count them: irregular ones (``sync.store.rollups.irregular``)
 and those whose next entry falls in the month the window's end cuts short. The cut-short months at
 both ends come from the facts too. The P75 is exact: the day buckets find the day it lies in, and that
 day's stays of that stage are read (an expression index on PostgreSQL) to find its value.
@@ -17,8 +17,8 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from scoring.scope import owner_filter
-from sync.rollup_models import NO_CLOSE_DATE, OpportunityStageFact, StageEntryMonth, StageEntryOwnerMonth, irregular
 from sync.sql_time import days_between, whole_days
+from sync.store.rollups import NO_CLOSE_DATE, OpportunityStageFact, StageEntryMonth, StageEntryOwnerMonth, irregular
 
 
 def entry_conditions(organization_id: int, owners, since: datetime | None, until: datetime,

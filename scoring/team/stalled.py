@@ -10,19 +10,12 @@ from sqlalchemy import Float, and_, case, false, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from scoring.scope import owner_filter
-from scoring.team.pipeline import (
-    DEFAULT_IDLE_DAYS,
-    STALLED_LIMIT,
-    Table,
-    days_between,
-    midnight,
-    record_url,
-    stage_p75_days,
-)
+from scoring.team.pipeline import (DEFAULT_IDLE_DAYS, STALLED_LIMIT, Table, days_between, midnight, record_url,
+                                   stage_p75_days)
 from sync.deal_state import latest_activity, latest_entry
-from sync.models import Connection, Opportunity, User
-from sync.rollup_models import OpenDealState
 from sync.stages import stage_names
+from sync.store import Connection, Opportunity, User
+from sync.store.rollups import OpenDealState
 
 
 def stalled_deals(session: Session, organization_id: int, owners, as_of: date,

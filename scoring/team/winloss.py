@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from scoring.deals_as_of import Period
 from scoring.team.pipeline import Table, live_opportunities, ratio, record_url
-from sync.models import Account, Connection, Opportunity, User
+from sync.store import Account, Connection, Opportunity, User
 
 # Upper bounds of the deal size bands; the last band is open-ended.
 SIZE_BANDS = ((1_000, "Under 1,000"), (10_000, "1,000 to 9,999"), (50_000, "10,000 to 49,999"),

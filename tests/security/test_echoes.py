@@ -14,7 +14,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from sync.jobs import sync_connection
-from sync.models import Opportunity, WebhookEvent, WritebackLedger
+from sync.store import Opportunity, WebhookEvent, WritebackLedger
 from sync.writeback import provision_job
 from tests.conftest import connect_salesforce, make_config, outbound_endpoint
 from web import create_app
@@ -103,7 +103,7 @@ def _message(connection_id: int, rt, notification_id: str, record_id: str, field
     """An outbound message as Salesforce sends it: SOAP 1.1, enterprise types as text, nulls as xsi:nil."""
     from xml.sax.saxutils import escape
 
-    from sync.models import Connection
+    from sync.store import Connection
 
     def element(name, value):
         if value is None:

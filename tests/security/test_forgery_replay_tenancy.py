@@ -11,7 +11,7 @@ import time
 
 from sqlalchemy import func, select
 
-from sync.models import Connection, Score, WebhookEvent
+from sync.store import Connection, Score, WebhookEvent
 from tests.conftest import connect_salesforce, outbound_endpoint
 from tests.hubspot_fixtures import connect as connect_hubspot
 from tests.security.conftest import ADMIN, sign_in

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from embed.manager import csrf_token, mint_manager_token
 from sync.jobs import sync_connection
-from sync.models import Connection, Lead, Opportunity, User
+from sync.store import Connection, Lead, Opportunity, User
 from tests.conftest import connect_salesforce, make_config, outbound_endpoint
 from tests.security.signing import canvas, hubspot_headers
 from tests.test_admin_signin import sign_in

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from sync.connections import oauth_app
-from sync.models import Connection
+from sync.store import Connection
 from tests.conftest import connect_salesforce
 from tests.hubspot_fixtures import connect as connect_hubspot
 from tests.security.conftest import ADMIN, REP, install, session_user, sign_in

@@ -16,8 +16,8 @@ from sqlalchemy import select, text
 from sync import runtime as runtime_module
 from sync import webhook_outbox
 from sync.jobs import sync_connection
-from sync.models import Lead, WebhookEvent
 from sync.runtime import QUEUE_NAMES, Runtime
+from sync.store import Lead, WebhookEvent
 from tests.conftest import connect_salesforce, make_config, outbound_endpoint
 from tests.test_admin_signin import csrf, sign_in
 from web import create_app

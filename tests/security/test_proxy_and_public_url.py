@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs, urlsplit
 
-from sync.models import Connection, Organization
+from sync.store import Connection, Organization
 from tests.security.signing import hubspot_headers
 from tests.test_admin_signin import build_app, sign_in
 

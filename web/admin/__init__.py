@@ -10,8 +10,8 @@ from typing import Any
 from flask import Blueprint, abort, g
 from sqlalchemy.orm import Session
 
-from sync import audit
-from sync.models import Connection
+from sync.store import Connection
+from sync.store import audit_log as audit
 from web.auth import actor, admins_only
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -38,5 +38,4 @@ def record(db: Session, action: str, target: str | None = None, details: dict[st
                         target=target, details=details)
 
 
-from web.admin import (audit_views, connections, erasure, jobs, models, webhook_test,  # noqa: E402,F401
-                       webhooks, writeback)
+from web.admin import audit_views, connections, erasure, jobs, models, webhook_test, webhooks, writeback  # noqa: E402,F401

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from embed.manager import csv_cell
-from sync import audit
 from sync.local_time import day_start
-from sync.models import Connection, User
+from sync.store import Connection, User
+from sync.store import audit_log as audit
 from web.admin import bp, organization_id
 from web.extensions import runtime
 from web.local_time import viewer_zone

@@ -8,11 +8,10 @@ from flask import flash, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
 from connectors import registry
-from sync import erasure
 from sync.connections import mark, open_client
 from sync.job_chain import ERASURE_PURGE, SYNC
-from sync.models import SYNCED_MODELS, Connection, Organization, SyncRun, utcnow
 from sync.preflight import latest_report, run_preflight, sync_notes
+from sync.store import SYNCED_MODELS, Connection, Organization, SyncRun, erasure, utcnow
 from web.admin import bp, connection_or_404, jobs, organization_id, record
 from web.auth import actor
 from web.extensions import runtime

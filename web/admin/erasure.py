@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 from flask import current_app, render_template, request, url_for
-
 from sqlalchemy import select
 
-from sync import erasure
 from sync.job_chain import ERASURE_COMPACT
-from sync.models import Connection
+from sync.store import Connection, erasure
 from web.admin import bp, jobs, organization_id, record
 from web.extensions import runtime
 from web.template_filters import connection_name, crm_name

@@ -10,8 +10,8 @@ from scoring.records.card_words import factor_shares, feature_name, headline
 from scoring.records.model_overrides import keep_feature as keep_override
 from scoring.records.model_overrides import release_feature as release_override
 from sync.job_chain import RETRAIN
-from sync.models import ModelVersion
 from sync.stages import stage_names
+from sync.store import ModelVersion
 from web.admin import bp, jobs, organization_id, record
 from web.auth import actor
 from web.extensions import runtime

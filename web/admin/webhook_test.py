@@ -14,7 +14,7 @@ from flask import flash, redirect, request, url_for
 from sqlalchemy import select
 
 from connectors import registry
-from sync.models import Lead
+from sync.store import Lead
 from web.admin import bp, connection_or_404, record
 from web.admin.webhooks import endpoint_url, intake_url
 from web.extensions import runtime

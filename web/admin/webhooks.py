@@ -11,10 +11,11 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from sqlalchemy import func, select
 
 from connectors import registry
-from sync import audit, webhook_outbox, webhook_registration
+from sync import webhook_outbox, webhook_registration
 from sync.connections import rotate_webhook_secret
 from sync.job_chain import PROCESS_EVENTS, REGISTER_WEBHOOK
-from sync.models import Connection, WebhookEvent, utcnow
+from sync.store import Connection, WebhookEvent, utcnow
+from sync.store import audit_log as audit
 from sync.webhook_trace import stage_times
 from web.admin import bp, connection_or_404, organization_id, record
 from web.extensions import runtime

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from connectors import registry
 from sync.job_chain import WRITEBACK
-from sync.models import SYNCED_MODELS, WritebackLedger
+from sync.store import SYNCED_MODELS, WritebackLedger
 from sync.writeback import plan
 from web.admin import bp, connection_or_404, record
 from web.extensions import runtime

@@ -19,10 +19,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from connectors.common import email_key
-from sync.models import (SYNCED_MODELS, Activity, Base, CampaignMember, Connection, Contact, Lead, Score,
-                         ScoreHistory, SyncCursor, SyncRun, User, WebhookEvent, WritebackLedger)
 from sync import rollups
-from sync.rollup_models import (ActivityDayCount, ActivityMonthCount, OpenDealState, OpportunityMonthRollup,
+from sync.store import (SYNCED_MODELS, Activity, Base, CampaignMember, Connection, Contact, Lead, Score, ScoreHistory,
+                        SyncCursor, SyncRun, User, WebhookEvent, WritebackLedger)
+from sync.store.rollups import (ActivityDayCount, ActivityMonthCount, OpenDealState, OpportunityMonthRollup,
                                 OpportunityStageFact, StageEntryMonth, StageEntryOwnerMonth)
 
 PERSON_MODELS = {"lead": Lead, "contact": Contact, "user": User}
@@ -286,9 +286,9 @@ def purge_job(connection_id: int, actor: str) -> dict[str, int]:
     It waits for a running sync of the connection to finish (the sync lock), so no page lands
     after the deletion.
     """
-    from sync import audit
     from sync import runtime as runtime_module
     from sync.jobs import sync_lock
+    from sync.store import audit_log as audit
 
     rt = runtime_module.current()
     models = _connection_models()

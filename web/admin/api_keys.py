@@ -5,7 +5,8 @@ import logging
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from sync import api_keys, audit
+from sync.store import audit_log as audit
+from web import api_keys
 from web.auth import actor, admins_only
 from web.extensions import runtime
 

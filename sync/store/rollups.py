@@ -12,8 +12,8 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, String, and_, or_
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync.models import Base
 from sync.sql_time import day_start, days_between
+from sync.store.base import Base
 
 
 class OpportunityStageFact(Base):

@@ -13,9 +13,10 @@ from sqlalchemy import select
 
 from connectors import registry
 from connectors.errors import ConnectorError
-from sync import audit, field_mapping
+from sync import field_mapping
 from sync.connections import open_client
-from sync.models import SYNCED_MODELS, Connection
+from sync.store import SYNCED_MODELS, Connection
+from sync.store import audit_log as audit
 from web.auth import actor, admins_only
 from web.extensions import runtime
 

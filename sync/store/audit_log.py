@@ -15,7 +15,7 @@ from sqlalchemy import JSON, String, event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from sync.models import Base, utcnow
+from sync.store.base import Base, utcnow
 
 GENESIS = "0" * 64
 # Any 64-bit number will do: it only names the PostgreSQL advisory lock that orders appends.

@@ -9,39 +9,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from sync.models import Base, utcnow
+from sync.store import ApiKey, Base, utcnow
+from sync.store.api_keys import PREFIX
 
-PREFIX = "pw"
 # last_used_at is written at most this often per key, so reads do not turn into writes.
 TOUCH_EVERY = timedelta(minutes=1)
-
-
-class ApiKey(Base):
-    """One API key of an organization."""
-
-    __tablename__ = "api_key"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(128))
-    salt: Mapped[str] = mapped_column(String(32))
-    secret_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_by: Mapped[str | None] = mapped_column(String(255))
-    last_used_at: Mapped[datetime | None]
-    revoked_at: Mapped[datetime | None]
-    revoked_by: Mapped[str | None] = mapped_column(String(255))
-
-    @property
-    def hint(self) -> str:
-        """How the key is named on screens: its public part, never its secret."""
-        return f"{PREFIX}_{self.id}_…"
 
 
 def ensure_table(engine: Engine) -> None:
