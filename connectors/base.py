@@ -10,7 +10,7 @@ Every package has these modules, under the same names:
   ``writeback_batch_size``, ``field_catalogue``, and how the CRM embeds the panel (``panel``,
   ``panel_objects``, ``panel_theme``, ``embed_body_bytes``). Its ``settings`` name the environment
   variables it reads, under its own prefix (``<KEY>_LOGIN_URL``, ``<KEY>_CLIENT_ID``,
-  ``<KEY>_CLIENT_SECRET``, ``<KEY>_API_URL``, and any of its own); ``sync.config.Config`` reads every
+  ``<KEY>_CLIENT_SECRET``, ``<KEY>_API_URL``, and any of its own); ``sync.runtime.config.Config`` reads every
   registered provider's. ``requested_scopes``/``signin_scopes`` give the scopes for the configured
   environment where they depend on it (Dynamics: ``<environment URL>/user_impersonation``).
 - ``streams.py`` — ``Stream`` subclasses; every attribute a stream may set is declared on ``Stream``

@@ -26,7 +26,7 @@ import numpy as np
 from sqlalchemy import text
 
 from demo import bench_intake, bench_latency
-from sync.config import PROJECT_ROOT, Config
+from sync.runtime.config import PROJECT_ROOT, Config
 from sync.store import utcnow
 
 NOW = np.datetime64("2024-05-15T00:00:00", "us")

@@ -33,7 +33,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from sync.config import PROJECT_ROOT
+from sync.runtime.config import PROJECT_ROOT
 
 HUBSPOT_SECRET = "bench-hubspot-client-secret"
 PORTAL = "62515001"
@@ -162,8 +162,8 @@ def client(index: int, port: int, sf_path: str, ready, seconds: float, share: fl
 
 def install(url: str, var_dir: Path) -> tuple[dict[str, int], str]:
     """One organization with a HubSpot and a Salesforce connection, both paused; the outbound path."""
-    from sync.config import Config
     from sync.connections import rotate_webhook_secret
+    from sync.runtime.config import Config
     from sync.store import Connection, Organization
     from sync.store.crypto import TokenCipher
     from sync.store.db import make_engine, make_sessionmaker

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from demo import measure
-from sync.config import PROJECT_ROOT
+from sync.runtime.config import PROJECT_ROOT
 
 
 def run(argv: list[str] | None = None) -> dict:

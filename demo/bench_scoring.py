@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from demo.bench import NOW, SYNCED, Writer, prepare, stamp, synced, users
 from sync import planner_statistics
-from sync.config import PROJECT_ROOT
+from sync.runtime.config import PROJECT_ROOT
 from sync.store import utcnow
 
 DAY_US = 86_400_000_000

@@ -16,7 +16,7 @@ from pathlib import Path
 import requests
 
 from connectors.sandbox_kit.certs import CA_FILE
-from sync.config import PROJECT_ROOT
+from sync.runtime.config import PROJECT_ROOT
 
 # Seeding the full data set takes a while on a busy machine; past this the sandbox is stuck.
 START_SECONDS = 600

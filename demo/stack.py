@@ -18,8 +18,8 @@ import requests
 from werkzeug.serving import make_server
 
 from demo.sandbox_process import SandboxProcess
-from sync.config import PROJECT_ROOT, Config
 from sync.runtime import stop_embedded
+from sync.runtime.config import PROJECT_ROOT, Config
 
 SALESFORCE_PORT = int(os.environ.get("PIPEWISE_SANDBOX_PORT", "8443"))
 HUBSPOT_PORT = int(os.environ.get("PIPEWISE_HUBSPOT_SANDBOX_PORT", "8444"))

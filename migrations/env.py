@@ -1,7 +1,7 @@
 """Alembic environment: the store's metadata, the URL from the caller or Config."""
 from alembic import context
 
-from sync.config import Config
+from sync.runtime.config import Config
 from sync.store import Base  # importing the package registers every table
 from sync.store.db import make_engine
 

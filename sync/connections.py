@@ -15,7 +15,7 @@ from connectors import registry
 from connectors.base import Client, OrgProfile
 from connectors.errors import ConnectorError
 from connectors.oauth import OAuthApp
-from sync.config import Config
+from sync.runtime.config import Config
 from sync.store import Connection, Organization, utcnow
 from sync.store.crypto import TokenCipher
 

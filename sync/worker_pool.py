@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from sync.config import PROJECT_ROOT, Config
+from sync.runtime.config import PROJECT_ROOT, Config
 
 log = logging.getLogger(__name__)
 

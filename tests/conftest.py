@@ -18,8 +18,8 @@ import pytest
 from redis import Redis
 
 from sync import runtime as runtime_module
-from sync.config import Config, provider_settings
 from sync.runtime import Runtime
+from sync.runtime.config import Config, provider_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,8 +16,8 @@ from connectors import common, registry
 from connectors.base import (PANEL_APPS, Answer, FieldCatalogue, Inbound, InvalidPanelRequest, PanelChecks,
                              PanelContext, PanelRequest, Provider, Stream, url_origin)
 from connectors.client_base import ClientBase
-from sync.config import Config
 from sync.connections import oauth_app
+from sync.runtime.config import Config
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MODULES = ("provider", "streams", "client", "mapping", "fields", "signin", "webhooks")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from sync.config import Config
+from sync.runtime.config import Config
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -60,7 +60,7 @@ def _local_secret(path: Path) -> str:
     import os
     import secrets
 
-    from sync.private_files import private_dir
+    from sync.store.private_files import private_dir
 
     private_dir(path.parent)
     if not path.exists():

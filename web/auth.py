@@ -21,8 +21,8 @@ from werkzeug.urls import iri_to_uri
 from connectors import registry
 from connectors.base import SignIn, SignInError
 from connectors.errors import ConnectorError
-from sync.config import Config
 from sync.connections import oauth_app
+from sync.runtime.config import Config
 from sync.store import Connection, User
 from web.extensions import runtime
 from web.sessions import revoke_user, rotate

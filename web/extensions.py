@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Flask, current_app
 
 from sync import runtime as runtime_module
-from sync.config import Config
 from sync.runtime import Runtime
+from sync.runtime.config import Config
 
 
 def init_app(app: Flask, config: Config) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from sync.config import Config
+from sync.runtime.config import Config
 
 
 def init_app(app: Flask, config: Config) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from sync.config import Config
+from sync.runtime.config import Config
 
 # Features no Pipewise page uses; denying them limits what injected content could do.
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"

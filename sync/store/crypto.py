@@ -44,7 +44,7 @@ class TokenCipher:
 
 def load_or_create_key_file(path: Path) -> list[str]:
     """Read the local key file, creating it with a fresh key (mode 0600) on the first run."""
-    from sync.private_files import private_dir
+    from sync.store.private_files import private_dir
 
     private_dir(path.parent)
     if not path.exists():

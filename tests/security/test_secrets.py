@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import requests
 
 from demo.stack import give_consent
-from sync.config import Config
 from sync.runtime import Runtime
+from sync.runtime.config import Config
 from tests.conftest import ROOT, config_env, connect_salesforce, make_config, outbound_endpoint
 from tests.test_admin_signin import build_app, sign_in
 from web.cli import upgrade_database

@@ -1,4 +1,5 @@
-"""The process's live dependencies (database, Redis, queues, cipher), built once from Config.
+"""What a Pipewise process runs on: its configuration (``sync.runtime.config``) and its live
+dependencies (database, Redis, queues, cipher), built once from that configuration.
 
 Job functions take ids and ask for the runtime; the web app and tests build their own and
 install it with ``use()``, so nothing is created at import time.
@@ -12,10 +13,10 @@ from rq import Queue
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from sync.config import Config
-from sync.private_files import private_dir
+from sync.runtime.config import Config
 from sync.store.crypto import TokenCipher
 from sync.store.db import make_engine, make_sessionmaker
+from sync.store.private_files import private_dir
 
 QUEUE_NAMES = ("webhooks", "sync", "scoring", "writeback")
 
