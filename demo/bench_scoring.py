@@ -234,7 +234,6 @@ def _forget_models(session, organization_id: int, connection_id: int) -> None:
 
 def time_store(url: str, ids: dict, now: datetime, store: str, profile_dir: Path | None) -> dict:
     """Training, scoring and end-to-end rescoring seconds on one store, with what was scored."""
-    from scoring.forecast.quotas import import_crm_quotas
     from scoring.jobs import crm_now
     from scoring.records.registry import TARGETS, active_version, train
     from scoring.records.score import score_connection
@@ -262,8 +261,6 @@ def time_store(url: str, ids: dict, now: datetime, store: str, profile_dir: Path
             _forget_models(session, org, conn)
         with sessions() as session:
             with phase("end_to_end", store, profile_dir, times):
-                import_crm_quotas(session, org)
-                session.commit()
                 clock = crm_now(session, conn)
                 score_connection(session, conn, now=min(clock, now))
     finally:

@@ -19,7 +19,6 @@ from datetime import timedelta, timezone
 from rq import get_current_job
 
 from connectors import registry as connectors
-from scoring.forecast.quotas import import_crm_quotas
 from scoring.jobs import crm_now, scoring_lock
 from scoring.records.registry import TARGETS, active_version, needs_training
 from scoring.records.score import RETRAIN_AFTER, score_target
@@ -98,7 +97,7 @@ def _process(rt, connection_id: int, event_ids: list[int], queued_at, heartbeat)
         session.commit()
     heartbeat()
     try:
-        outcome = _rescore_and_write(rt, connection_id, ids, targets, quotas_changed="quota" in changed)
+        outcome = _rescore_and_write(rt, connection_id, ids, targets)
     except Exception as exc:
         webhook_outbox.failed(rt, ids, f"Rescoring or writing back these records failed: {exc}")
         raise
@@ -114,13 +113,11 @@ def _queue_training(rt, organization_id: int, connection_id: int, target: str, w
 
 
 def _rescore(rt, session, connection_id: int, ids: list[int], targets: dict[str, list[str]],
-             quotas_changed: bool, check) -> tuple[Connection, dict[str, list[str]], dict[str, list[str]]]:
+             check) -> tuple[Connection, dict[str, list[str]], dict[str, list[str]]]:
     """Under the scoring lock: score the affected records; (connection, ids scored, ids left to the scoring queue)."""
     scored: dict[str, list[str]] = {}
     deferred: dict[str, list[str]] = {}
     connection = session.get(Connection, connection_id)
-    if quotas_changed:  # the team panel's quotas follow a synced quota change
-        import_crm_quotas(session, connection.organization_id)
     now = crm_now(session, connection_id)
     started = webhook_trace.stamp(session, ids, "scoring_started_at")
     session.commit()
@@ -146,8 +143,7 @@ def _rescore(rt, session, connection_id: int, ids: list[int], targets: dict[str,
     return connection, scored, deferred
 
 
-def _rescore_and_write(rt, connection_id: int, ids: list[int], targets: dict[str, list[str]],
-                       quotas_changed: bool) -> dict:
+def _rescore_and_write(rt, connection_id: int, ids: list[int], targets: dict[str, list[str]]) -> dict:
     """Score the affected records with the active models, then write what changed back (one session)."""
     lock = scoring_lock(rt.redis, connection_id, rt.config.SYNC_LOCK_TTL_SECONDS)
     if not lock.acquire(SCORING_WAIT_SECONDS):
@@ -159,8 +155,7 @@ def _rescore_and_write(rt, connection_id: int, ids: list[int], targets: dict[str
         return {"scored": {}, "written": 0, "rescoring": "queued"}
     with rt.sessions() as session:
         try:
-            connection, scored, deferred = _rescore(rt, session, connection_id, ids, targets, quotas_changed,
-                                                    lock.check)
+            connection, scored, deferred = _rescore(rt, session, connection_id, ids, targets, lock.check)
         finally:
             lock.release()  # the scores are committed: the writeback reads them under its own lock
         if deferred:

@@ -7,7 +7,6 @@ from rq import get_current_job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scoring.forecast.quotas import import_crm_quotas
 from scoring.forecast.snapshots import due_organizations, save_forecasts, save_period, weekly_forecasts
 from scoring.records.registry import TARGETS, active_version, train
 from scoring.records.score import score_connection, score_target
@@ -122,11 +121,6 @@ def _score(rt, connection_id: int, remote_ids: dict[str, list[str]] | None, then
     report = timeline.reporter(rt.redis, connection_id) if remote_ids is None else None
     try:
         with rt.sessions() as session:
-            connection = session.get(Connection, connection_id)
-            if connection is not None:
-                # The CRM's quotas reach the team panel with every sync that changed something.
-                import_crm_quotas(session, connection.organization_id)
-                session.commit()
             result = score_connection(session, connection_id, now=crm_now(session, connection_id),
                                       remote_ids=remote_ids, report=report, check=check)
     except Exception as exc:

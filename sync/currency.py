@@ -22,10 +22,10 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from sync import rollups
-from sync.store import CrmQuota, CurrencyRate, Opportunity, OpportunityStageChange
+from sync.store import CurrencyRate, Opportunity, OpportunityStageChange, Quota
 
 # The tables whose amounts are converted, and the date that picks a dated rate for each row.
-CONVERTED_MODELS = {Opportunity: "close_date", OpportunityStageChange: "close_date", CrmQuota: "period_start"}
+CONVERTED_MODELS = {Opportunity: "close_date", OpportunityStageChange: "close_date", Quota: "period_start"}
 
 
 @dataclass

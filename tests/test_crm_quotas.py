@@ -1,4 +1,4 @@
-"""Quotas read from the CRMs: synced into crm_quota, then copied into the team panel's quota table."""
+"""Quotas read from the CRMs: synced into the quota table, where the team panel reads them, over an admin's figure."""
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -6,16 +6,16 @@ from sqlalchemy import func, select
 from connectors.common import quarter_label
 from connectors.hubspot import streams as hs_streams
 from connectors.hubspot.sandbox.quotas import quotas as hubspot_quotas
-from scoring.forecast.quotas import import_crm_quotas, quotas_by_owner, set_quota
+from scoring.forecast.quotas import quotas_by_owner, set_quota
 from sync import jobs
-from sync.store import CrmQuota
+from sync.store import Quota
 from tests.conftest import connect_salesforce
 from tests.hubspot_fixtures import connect, hs_runtime, hs_sandbox, make_client, make_engine  # noqa: F401
 
 
-def live_quotas(session, connection_id: int) -> list[CrmQuota]:
-    return session.scalars(select(CrmQuota).where(CrmQuota.connection_id == connection_id,
-                                                  CrmQuota.deleted_at.is_(None))).all()
+def live_quotas(session, connection_id: int) -> list[Quota]:
+    return session.scalars(select(Quota).where(Quota.connection_id == connection_id,
+                                                  Quota.deleted_at.is_(None))).all()
 
 
 def test_salesforce_forecasting_quotas_reach_the_team_panel(sqlite_url, make_runtime, sf_sandbox):
@@ -31,12 +31,17 @@ def test_salesforce_forecasting_quotas_reach_the_team_panel(sqlite_url, make_run
         organization_id = stored[0].organization_id
         sample = max(remote, key=lambda r: (r["QuotaAmount"], r["Id"]))
         owner, period = sample["QuotaOwnerId"], quarter_label_of(sample["StartDate"])
-        # An admin's figure is replaced by the CRM's.
+        # The CRM's figure counts over an admin's; the admin's stays as the fallback.
         set_quota(session, organization_id, owner, period, 1.0)
-        assert import_crm_quotas(session, organization_id) == len(remote)
         session.commit()
         assert quotas_by_owner(session, organization_id, period, frozenset({owner})) == {
             owner: float(sample["QuotaAmount"])}
+        assert session.scalar(select(func.count()).select_from(Quota).where(Quota.source == "admin")) == 1
+        for row in live_quotas(session, connection_id):
+            if (row.owner_remote_id, row.period) == (owner, period):
+                row.deleted_at = row.synced_at
+        session.commit()
+        assert quotas_by_owner(session, organization_id, period, frozenset({owner})) == {owner: 1.0}
 
 
 def test_hubspot_goal_targets_reach_the_team_panel(hs_runtime, hs_sandbox):
@@ -51,13 +56,11 @@ def test_hubspot_goal_targets_reach_the_team_panel(hs_runtime, hs_sandbox):
         stored = live_quotas(session, installed.connection_id)
         assert {(q.owner_remote_id, q.period, q.amount) for q in stored} == {
             (q["owner_id"], q["quarter"].replace("Q", "-Q"), q["amount"]) for q in per_owner}
-        assert import_crm_quotas(session, installed.organization_id) == len(per_owner)
-        session.commit()
         sample = per_owner[0]
         period = sample["quarter"].replace("Q", "-Q")
         assert quotas_by_owner(session, installed.organization_id, period, frozenset({sample["owner_id"]})) == {
             sample["owner_id"]: sample["amount"]}
-        assert session.scalar(select(func.count()).select_from(CrmQuota)) > len(per_owner)  # team tombstones
+        assert session.scalar(select(func.count()).select_from(Quota)) > len(per_owner)  # team tombstones
 
 
 def quarter_label_of(text: str) -> str:

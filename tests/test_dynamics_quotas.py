@@ -8,18 +8,18 @@ from datetime import date
 from sqlalchemy import func, select
 
 from connectors.dynamics.streams import Goals, SystemUsers
-from scoring.forecast.quotas import forecast_against_quota, import_crm_quotas, quota_for, quotas_by_owner
+from scoring.forecast.quotas import forecast_against_quota, quota_for, quotas_by_owner
 from scoring.scope import Subject
-from sync.store import CrmQuota, User
+from sync.store import Quota, User
 from tests.test_dynamics_sandbox import control, server  # noqa: F401 - fixtures
 from tests.test_dynamics_sync import installed  # noqa: F401 - fixture
 
 
 def live_quotas(rt, connection_id: int) -> set[tuple[str, str, float]]:
     with rt.sessions() as session:
-        return {(q.owner_remote_id, q.period, q.amount) for q in session.scalars(select(CrmQuota).where(
-            CrmQuota.connection_id == connection_id, CrmQuota.deleted_at.is_(None),
-            CrmQuota.remote_deleted.is_(False)))}
+        return {(q.owner_remote_id, q.period, q.amount) for q in session.scalars(select(Quota).where(
+            Quota.connection_id == connection_id, Quota.deleted_at.is_(None),
+            Quota.remote_deleted.is_(False)))}
 
 
 def expected(control) -> set[tuple[str, str, float]]:
@@ -35,10 +35,8 @@ def test_people_s_money_goals_land_as_quotas_follow_changes_and_measure_the_team
     assert remote and len(remote) < len(goals)  # team goals and count goals are nobody's quota
     assert live_quotas(rt, connection_id) == remote
     with rt.sessions() as session:
-        kept = session.scalar(select(func.count()).select_from(CrmQuota).where(CrmQuota.connection_id == connection_id))
+        kept = session.scalar(select(func.count()).select_from(Quota).where(Quota.connection_id == connection_id))
         assert kept == len(goals)  # every goal was read; the others are kept as tombstones
-        assert import_crm_quotas(session, organization_id) == len(remote)
-        session.commit()
 
         # A manager's team: the manager's own goal is the team's number (their reps' goals sum to it).
         manager_goal = next(g for g in goals if g["goalownerid"]["table"] == "systemuser" and g.get("isamount")
@@ -88,5 +86,5 @@ def test_an_environment_without_goals_syncs_the_rest_and_tells_the_admin_to_set_
     assert skipped["skipped"] and "set quotas in Pipewise instead" in skipped["note"]
     with rt.sessions() as session:
         assert session.scalar(select(func.count()).select_from(User).where(User.connection_id == connection_id)) > 0
-        assert not session.scalar(select(func.count()).select_from(CrmQuota).where(
-            CrmQuota.connection_id == connection_id))
+        assert not session.scalar(select(func.count()).select_from(Quota).where(
+            Quota.connection_id == connection_id))

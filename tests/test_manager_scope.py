@@ -14,7 +14,7 @@ from embed.manager import mint_manager_token
 from embed.tokens import PanelClaims, issue_panel_token
 from scoring.scope import OutOfScope, Viewer, may_view, subject_for, visible_owners
 from scoring.team.winloss import win_loss
-from sync.store.forecasts import Quota
+from sync.store import Quota
 from tests.conftest import make_config
 from tests.test_embed_canvas import INSTANCE, ORG_ID, SECRET, envelope, sign
 

@@ -12,12 +12,12 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import insert
 
 from scoring.deals_as_of import parse_period
-from scoring.forecast.quotas import upsert_quotas
 from sync.rollups import rebuild_organization
-from sync.store import (Account, Activity, Base, Campaign, CampaignMember, Connection, Lead, Opportunity,
+from sync.store import (Account, Activity, Campaign, CampaignMember, Connection, Lead, Opportunity,
                         OpportunityStageChange, Organization, User)
 from sync.store.db import make_engine, make_sessionmaker
-from sync.store.forecasts import ForecastSnapshot, Quota
+from sync.store import Quota
+from sync.store.forecasts import ForecastSnapshot
 from web.cli import upgrade_database
 
 AS_OF = date(2024, 5, 15)
@@ -143,8 +143,10 @@ def seed_team(session, rng_seed: int = 7, instance_url: str = INSTANCE,
     rebuild_organization(session, org.id)  # a bulk load refreshes the rollups as the migration's backfill does
     session.execute(insert(Campaign), [_synced(seed, "701A00000000000CA1", name="Spring webinar"),
                                        _synced(seed, "701A00000000000CA2", name="Trade show")])
-    upsert_quotas(session, org.id, [{"owner_remote_id": r, "period": "2024-Q2", "amount": a, "source": "crm"}
-                                    for r, a in ((R1, 120000), (R2, 90000), (R3, 80000), (R4, 70000), (M1, 250000))])
+    # The CRM's quotas (Salesforce ForecastingQuota), as a sync stores them.
+    session.execute(insert(Quota), [
+        _synced(seed, f"0J9{r}", owner_remote_id=r, period="2024-Q2", period_start=date(2024, 4, 1), amount=a,
+                deal_amount=a) for r, a in ((R1, 120000), (R2, 90000), (R3, 80000), (R4, 70000), (M1, 250000))])
     snapshots = []
     for period, as_of, scale in (("2024-Q2", date(2024, 4, 1), 0.9), ("2024-Q2", date(2024, 5, 1), 1.0),
                                  ("2024-Q1", date(2024, 2, 1), 1.1), ("2023-Q4", date(2023, 11, 1), 0.8)):
@@ -160,8 +162,7 @@ def seed_team(session, rng_seed: int = 7, instance_url: str = INSTANCE,
 
 
 def prepare_store(url: str):
-    """Migrate, add the quota table (until its migration lands), and return a session factory."""
+    """Migrate and return a session factory."""
     upgrade_database(url)
     engine = make_engine(url)
-    Base.metadata.create_all(engine, tables=[Quota.__table__])
     return engine, make_sessionmaker(engine)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from scoring.forecast.quotas import combine, forecast_against_quota, forecasting_quota_rows, quota_for, upsert_quotas
+from scoring.forecast.quotas import combine, forecast_against_quota, quota_for, set_quotas
 from scoring.scope import Viewer, owner_names, subject_for
 from scoring.team.benchmarks import benchmarks
 from scoring.team.coaching import RULES, coaching
@@ -18,7 +18,7 @@ from scoring.team.pipeline import (deals_closing, period_figures, pipeline_healt
                                    stage_p75_days, velocity)
 from scoring.team.stalled import stalled_deals
 from scoring.team.winloss import SIZE_BANDS, win_loss
-from sync.store.forecasts import Quota
+from sync.store import Quota
 from tests.test_manager_seed import (ADMIN, AS_OF, DIRECTOR, INSTANCE, LOST, M1, M2, MANAGERS, NOW, PERIOD, R1, R2, R3,
                                      R4, R5, REPS, STAGES, WON, Seed, parse_period, prepare_store, seed_team)
 
@@ -298,20 +298,16 @@ def test_forecast_against_quota_and_history(store):
     assert whole["totals"]["quota"] == 120000 + 90000 + 80000 + 70000
 
 
-def test_quotas_upsert_map_and_fall_back(store):
+def test_quotas_set_counted_and_fall_back(store):
     session, seed = store
     org = seed.organization_id
-    rows = forecasting_quota_rows([
-        {"QuotaOwnerId": R5, "StartDate": "2024-04-01", "QuotaAmount": 50000},
-        {"QuotaOwnerId": R5, "StartDate": "2024-07-01", "QuotaAmount": 55000},
-        {"QuotaOwnerId": R1, "StartDate": "2024-04-01", "QuotaAmount": None}])
-    assert rows == [{"owner_remote_id": R5, "period": "2024-Q2", "amount": 50000.0, "source": "crm"},
-                    {"owner_remote_id": R5, "period": "2024-Q3", "amount": 55000.0, "source": "crm"}]
     rep = subject_for(session, Viewer(org, R5, "rep"))
     assert quota_for(session, org, "2024-Q2", rep) is None
     assert pipeline_health(session, org, rep, PERIOD, AS_OF, {})["figures"]["coverage_text"] == "no quota set"
-    upsert_quotas(session, org, rows)
-    upsert_quotas(session, org, rows[:1])  # a second sync of the same page changes nothing
+    rows = [{"owner_remote_id": R5, "period": "2024-Q2", "amount": 50000.0},
+            {"owner_remote_id": R5, "period": "2024-07", "amount": 55000.0}]
+    set_quotas(session, org, rows)
+    set_quotas(session, org, rows[:1])  # saving the same figure again changes nothing
     session.commit()
     assert quota_for(session, org, "2024-Q2", rep) == 50000
     assert session.query(Quota).filter_by(owner_remote_id=R5).count() == 2

@@ -1,5 +1,8 @@
 """Quotas (synced from the CRM or set by an admin), and the forecast of a team or rep against them.
 
+One table holds both (sync.store.Quota): a CRM's figure for a person and period counts over an admin's,
+which stays as the fallback when the CRM has none.
+
 Whose quota counts for a scope: a rep's own; a team's leader's quota when the leader has one
 (in Salesforce collaborative forecasting the manager's quota is the team's number), else the sum
 of the quotas of the people in the team who have no reports; the organization's is the sum of
@@ -18,11 +21,10 @@ from sqlalchemy.orm import Session, aliased
 from scoring.deals_as_of import Period, parse_period
 from scoring.scope import Subject, owner_filter
 from scoring.team.deal_totals import closed_totals
-from sync.store import CrmQuota, Opportunity, User, utcnow
+from sync.store import Opportunity, Quota, User, utcnow
 from sync.store.db import upsert
-from sync.store.forecasts import ForecastSnapshot, Quota
+from sync.store.forecasts import ForecastSnapshot
 
-SOURCES = ("crm", "admin")
 HISTORY_PERIODS = 4
 # Past this many deals a forecast takes seconds: the panel shows saved snapshots only.
 LIVE_FORECAST_MAX_DEALS = 20_000
@@ -30,55 +32,26 @@ LIVE_FORECAST_MAX_DEALS = 20_000
 Z90 = 1.2815515655446004
 
 
-def period_of(start: date, kind: str = "quarter") -> str:
-    """The period label (2017-Q4 or 2017-10) that starts on or contains a date."""
-    if kind == "month":
-        return f"{start.year}-{start.month:02d}"
-    return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+def set_quotas(session: Session, organization_id: int, rows: Iterable[dict[str, Any]]) -> int:
+    """Store admin figures keyed on (owner, period); rows carry owner_remote_id, period and amount.
 
-
-def forecasting_quota_rows(records: Iterable[dict[str, Any]], kind: str = "quarter") -> list[dict[str, Any]]:
-    """Salesforce ForecastingQuota records (QuotaOwnerId, StartDate, QuotaAmount) as quota rows."""
-    rows = []
-    for record in records:
-        owner, start, amount = record.get("QuotaOwnerId"), record.get("StartDate"), record.get("QuotaAmount")
-        if not owner or not start or amount is None:
-            continue
-        day = start if isinstance(start, date) else date.fromisoformat(str(start)[:10])
-        rows.append({"owner_remote_id": owner, "period": period_of(day, kind), "amount": float(amount),
-                     "source": "crm"})
-    return rows
-
-
-def upsert_quotas(session: Session, organization_id: int, rows: Iterable[dict[str, Any]]) -> int:
-    """Insert or update quotas keyed on (owner, period); rows carry owner_remote_id, period, amount."""
+    An admin's figure belongs to no connection. It is entered in the corporate currency, so the
+    CRM's own amount and the corporate one are the same number.
+    """
     now = utcnow()
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
-        label = parse_period(str(row["period"])).label
-        source = row.get("source", "crm")
-        if source not in SOURCES:
-            raise ValueError(f"A quota's source is crm or admin, not {source!r}.")
-        # The last row for a key wins, as a CRM page sorted by modification date would have it.
-        merged[row["owner_remote_id"], label] = {
-            "organization_id": organization_id, "owner_remote_id": row["owner_remote_id"],
-            "period": label, "amount": float(row["amount"]), "source": source, "updated_at": now}
-    upsert(session, Quota, list(merged.values()), ["organization_id", "owner_remote_id", "period"])
+        period = parse_period(str(row["period"]))
+        owner, amount = row["owner_remote_id"], float(row["amount"])
+        # The last row for a key wins.
+        merged[owner, period.label] = {
+            "organization_id": organization_id, "connection_id": None, "remote_id": f"admin:{owner}:{period.label}",
+            "remote_data": {}, "content_hash": "admin", "remote_modified_at": now, "remote_deleted": False,
+            "deleted_at": None, "synced_at": now, "owner_remote_id": owner, "period": period.label,
+            "period_start": period.start, "amount": amount, "deal_amount": amount, "currency": None}
+    upsert(session, Quota, list(merged.values()), ["organization_id", "owner_remote_id", "period"],
+           where=Quota.connection_id.is_(None))
     return len(merged)
-
-
-def import_crm_quotas(session: Session, organization_id: int) -> int:
-    """Copy the live synced CRM quotas of the organization's connections into the quota table (source crm)."""
-    rows = session.execute(
-        select(CrmQuota.owner_remote_id, CrmQuota.period, CrmQuota.amount)
-        .where(CrmQuota.organization_id == organization_id, CrmQuota.deleted_at.is_(None),
-               CrmQuota.remote_deleted.is_(False), CrmQuota.owner_remote_id.is_not(None),
-               CrmQuota.period.is_not(None), CrmQuota.amount.is_not(None))
-        # Oldest first: upsert_quotas keeps the last row of a key, so the newest CRM figure wins.
-        .order_by(CrmQuota.remote_modified_at, CrmQuota.id)).all()
-    return upsert_quotas(session, organization_id, [
-        {"owner_remote_id": owner, "period": period, "amount": amount, "source": "crm"}
-        for owner, period, amount in rows])
 
 
 def set_quota(session: Session, organization_id: int, owner_remote_id: str, period: str,
@@ -92,33 +65,44 @@ def set_quota(session: Session, organization_id: int, owner_remote_id: str, peri
     if member is None:
         raise ValueError("That person is not a user of your organization's CRM. Choose someone from the list "
                          "and save the quota again.")
-    upsert_quotas(session, organization_id, [{"owner_remote_id": owner_remote_id, "period": period,
-                                              "amount": amount, "source": "admin"}])
+    set_quotas(session, organization_id, [{"owner_remote_id": owner_remote_id, "period": period, "amount": amount}])
+
+
+def _counted(organization_id: int, period: str):
+    """Each person's quota for the period, one row per owner: the newest live CRM figure, else the admin's."""
+    ranked = (select(Quota.owner_remote_id, Quota.amount,
+                     func.row_number().over(partition_by=Quota.owner_remote_id,
+                                            order_by=(Quota.connection_id.is_(None),
+                                                      Quota.remote_modified_at.desc().nulls_last(),
+                                                      Quota.id.desc())).label("rank"))
+              .where(Quota.organization_id == organization_id, Quota.period == period,
+                     Quota.deleted_at.is_(None), Quota.remote_deleted.is_(False),
+                     Quota.owner_remote_id.is_not(None), Quota.amount.is_not(None))
+              .subquery())
+    return select(ranked.c.owner_remote_id, ranked.c.amount).where(ranked.c.rank == 1).subquery("counted_quota")
 
 
 def quotas_by_owner(session: Session, organization_id: int, period: str, owners) -> dict[str, float]:
     """Each owner's own quota for the period."""
-    rows = session.execute(select(Quota.owner_remote_id, Quota.amount)
-                           .where(Quota.organization_id == organization_id, Quota.period == period,
-                                  owner_filter(Quota.owner_remote_id, owners)))
+    counted = _counted(organization_id, period)
+    rows = session.execute(select(counted.c.owner_remote_id, counted.c.amount)
+                           .where(owner_filter(counted.c.owner_remote_id, owners)))
     return {owner: float(amount) for owner, amount in rows}
 
 
 def quota_for(session: Session, organization_id: int, period: str, subject: Subject) -> float | None:
     """The quota the subject is measured against (see the module docstring), or None."""
+    counted = _counted(organization_id, period)
     if subject.kind in ("rep", "team"):
-        own = session.scalar(select(Quota.amount).where(Quota.organization_id == organization_id,
-                                                        Quota.period == period,
-                                                        Quota.owner_remote_id == subject.remote_id))
+        own = session.scalar(select(counted.c.amount).where(counted.c.owner_remote_id == subject.remote_id))
         if own is not None or subject.kind == "rep":
             return float(own) if own is not None else None
     report = aliased(User)
     has_reports = exists().where(report.organization_id == organization_id,
-                                 report.manager_remote_id == Quota.owner_remote_id)
+                                 report.manager_remote_id == counted.c.owner_remote_id)
     total, count = session.execute(
-        select(func.sum(Quota.amount), func.count())
-        .where(Quota.organization_id == organization_id, Quota.period == period, ~has_reports,
-               owner_filter(Quota.owner_remote_id, subject.owners))).one()
+        select(func.sum(counted.c.amount), func.count())
+        .where(~has_reports, owner_filter(counted.c.owner_remote_id, subject.owners))).one()
     return float(total) if count else None
 
 
@@ -244,5 +228,5 @@ def parse_amount(text: str) -> float:
         raise ValueError(f"{text!r} is not an amount; enter a plain number such as 250000.") from None
 
 
-__all__ = ["Quota", "upsert_quotas", "import_crm_quotas", "set_quota", "quota_for", "quotas_by_owner", "forecast_against_quota",
-           "forecasting_quota_rows", "parse_amount"]
+__all__ = ["Quota", "set_quotas", "set_quota", "quota_for", "quotas_by_owner", "forecast_against_quota",
+           "parse_amount"]

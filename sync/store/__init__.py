@@ -3,13 +3,13 @@
 - ``base``: the declarative base and the store's clock (naive UTC).
 - ``tenancy``: organizations and their connections.
 - ``records``: the synced common objects (accounts, contacts, leads, deals and their stage history,
-  activities, users, roles, campaigns and members, quotas, currency rates, stages).
+  activities, users, roles, campaigns and members, quotas (synced or set by an admin), currency rates, stages).
 - ``sync_state``: cursors, the backfill's seen ids, the run log, the webhook inbox.
 - ``scores``: model versions, scores, score history, the fields an admin vouched for.
 - ``writeback_ledger``: what Pipewise last wrote to each remote field.
 - ``field_mappings``: an admin's field mappings and writeback field choices.
 - ``rollups``: what the sync keeps summed for the team panel.
-- ``forecasts``: forecast snapshots, forecast calls, quotas.
+- ``forecasts``: forecast snapshots and forecast calls.
 - ``api_keys`` and ``audit_log``: the JSON API's keys and the tamper-evident audit log.
 
 Beside the tables: ``db`` (engines and sessions), ``crypto`` (token sets encrypted at rest) and
@@ -22,9 +22,10 @@ from sync.store.api_keys import ApiKey
 from sync.store.audit_log import AuditEntry
 from sync.store.base import Base, utcnow
 from sync.store.field_mappings import FieldMapping, WritebackFieldSetting
-from sync.store.forecasts import ForecastCall, ForecastSnapshot, Quota
-from sync.store.records import (SYNCED_MODELS, Account, Activity, Campaign, CampaignMember, Contact, CrmQuota, CrmRole,
-                                CrmStage, CurrencyRate, Lead, Opportunity, OpportunityStageChange, SyncedRecord, User)
+from sync.store.forecasts import ForecastCall, ForecastSnapshot
+from sync.store.records import (SYNCED_MODELS, Account, Activity, Campaign, CampaignMember, Contact, CrmRole,
+                                CrmStage, CurrencyRate, Lead, Opportunity, OpportunityStageChange, Quota, SyncedRecord,
+                                User)
 from sync.store.rollups import (ActivityDayCount, ActivityMonthCount, OpenDealState, OpportunityMonthRollup,
                                 OpportunityStageFact, StageEntryMonth, StageEntryOwnerMonth)
 from sync.store.scores import FeatureOverride, ModelVersion, Score, ScoreHistory

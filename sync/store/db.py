@@ -75,8 +75,11 @@ def _dialect_insert(session: Session):
 
 
 def upsert(session: Session, model, rows: Sequence[dict], conflict: Iterable[str],
-           update: Iterable[str] | None = None) -> None:
-    """INSERT … ON CONFLICT DO UPDATE of many rows in one statement (SQLite and PostgreSQL)."""
+           update: Iterable[str] | None = None, where=None) -> None:
+    """INSERT … ON CONFLICT DO UPDATE of many rows in one statement (SQLite and PostgreSQL).
+
+    ``where``: the condition of the partial unique index that ``conflict`` names, if it is one.
+    """
     if not rows:
         return
     insert = _dialect_insert(session)
@@ -86,10 +89,10 @@ def upsert(session: Session, model, rows: Sequence[dict], conflict: Iterable[str
     # One statement compiled once and run as an executemany: the driver batches the rows.
     stmt = insert(model)
     if update:
-        stmt = stmt.on_conflict_do_update(index_elements=conflict,
+        stmt = stmt.on_conflict_do_update(index_elements=conflict, index_where=where,
                                           set_={c: getattr(stmt.excluded, c) for c in update})
     else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=conflict)
+        stmt = stmt.on_conflict_do_nothing(index_elements=conflict, index_where=where)
     session.connection().execute(stmt, list(rows))
 
 

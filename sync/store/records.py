@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, Date, Float, ForeignKey, Index, String, UniqueConstraint)
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, String, UniqueConstraint, case
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from sync.store.base import Base, utcnow
@@ -190,17 +191,34 @@ class CampaignMember(SyncedRecord):
     first_responded_at: Mapped[datetime | None]
 
 
-class CrmQuota(SyncedRecord):
-    """A quota per owner and quarter read from the CRM (copied into scoring's quota table)."""
+class Quota(SyncedRecord):
+    """One person's quota for one period (`2017-Q4` or `2017-10`): the only quota table.
 
-    __tablename__ = "crm_quota"
+    Synced from a CRM (Salesforce ForecastingQuota, HubSpot goal targets, Dynamics goals) with its
+    connection, or set by an admin in Pipewise with none. Where both exist for a person and period
+    the CRM's figure counts (scoring.forecast.quotas); the admin's stays as the fallback.
+    """
 
+    __tablename__ = "quota"
+
+    # None: an admin's figure, which belongs to the organization, not to one CRM connection.
+    connection_id: Mapped[int | None] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"))
     owner_remote_id: Mapped[str | None] = mapped_column(String(64))
     period: Mapped[str | None] = mapped_column(String(16))
     period_start: Mapped[date | None] = mapped_column(Date)
     amount: Mapped[float | None] = mapped_column(Float)  # corporate currency, as on Opportunity
     deal_amount: Mapped[float | None] = mapped_column(Float)
     currency: Mapped[str | None] = mapped_column(String(3))
+
+    @hybrid_property
+    def source(self) -> str:
+        """crm (synced) or admin (set in Pipewise)."""
+        return "admin" if self.connection_id is None else "crm"
+
+    @source.inplace.expression
+    @classmethod
+    def _source_expression(cls):
+        return case((cls.connection_id.is_(None), "admin"), else_="crm")
 
 
 class CurrencyRate(SyncedRecord):
@@ -253,6 +271,10 @@ Index("ix_lead_org_created", Lead.organization_id, Lead.remote_created_at)
 Index("ix_lead_connection_modified", Lead.connection_id, Lead.remote_modified_at)
 Index("ix_crm_user_org_manager", User.organization_id, User.manager_remote_id)
 Index("ix_campaign_member_lead", CampaignMember.connection_id, CampaignMember.lead_remote_id)
+# An admin keeps one figure per person and period (a CRM's rows are unique on their remote id).
+_ADMIN_QUOTA = Quota.connection_id.is_(None)
+Index("uq_quota_admin_owner_period", Quota.organization_id, Quota.owner_remote_id, Quota.period, unique=True,
+      postgresql_where=_ADMIN_QUOTA, sqlite_where=_ADMIN_QUOTA)
 
 # The common object name (connectors.common) → its table.
 SYNCED_MODELS: dict[str, type[SyncedRecord]] = {
@@ -266,7 +288,7 @@ SYNCED_MODELS: dict[str, type[SyncedRecord]] = {
     "user_role": CrmRole,
     "campaign": Campaign,
     "campaign_member": CampaignMember,
-    "quota": CrmQuota,
+    "quota": Quota,
     "currency_rate": CurrencyRate,
     "stage": CrmStage,
 }

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 import web
 from embed.manager import csrf_token, mint_manager_token
 from sync.store import User
-from sync.store.forecasts import Quota
+from sync.store import Quota
 from tests.conftest import make_config
 from tests.test_manager_scope import app  # noqa: F401 (fixture)
 from tests.test_manager_seed import ADMIN, AS_OF, R1, R2, R3, R4
