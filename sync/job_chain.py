@@ -56,8 +56,8 @@ TICK = Job("tick", "sync.jobs.tick", "sync", None, then=("process_events", "sync
 SYNC = Job("sync", "sync.jobs.sync_connection", "sync", 3600, then=("score",))
 SYNC_RECORDS = Job("sync_records", "sync.jobs.sync_records", "sync", 3600, then=("score",))
 SCORE = Job("score", "scoring.jobs.score_connection_job", "scoring", 1800, then=("writeback",))
-WRITEBACK = Job("writeback", "sync.writeback.writeback_job", "writeback", 1800)
-PROVISION = Job("provision", "sync.writeback.provision_job", "sync", 600, then=("register_webhook", "preflight"))
+WRITEBACK = Job("writeback", "sync.writeback_jobs.writeback_job", "writeback", 1800)
+PROVISION = Job("provision", "sync.writeback_jobs.provision_job", "sync", 600, then=("register_webhook", "preflight"))
 # sync.webhook_registration holds its lock as long as this timeout: a registration never outlives its lock.
 REGISTER_WEBHOOK = Job("register_webhook", "sync.webhook_registration.register_job", "sync", 600)
 PREFLIGHT = Job("preflight", "sync.preflight.preflight_job", "sync", 600, then=("sync",))

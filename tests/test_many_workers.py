@@ -25,7 +25,8 @@ from werkzeug.serving import make_server
 from connectors import registry
 from sync.jobs import enqueue_due_syncs
 from sync.store import SYNCED_MODELS, Lead, Opportunity, Score, SyncRun, WebhookEvent, WritebackLedger
-from sync.writeback import TRAVELLING, field_values, provision_job
+from sync.writeback import TRAVELLING, field_values
+from sync.writeback_jobs import provision_job
 from tests.conftest import ROOT, _pg_database, config_env, connect_salesforce, outbound_endpoint, wait_for
 from web import create_app
 
