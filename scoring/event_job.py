@@ -27,7 +27,8 @@ from sync import runtime as runtime_module
 from sync.connections import open_client
 from sync.job_chain import PROCESS_EVENTS, SCORE, WRITEBACK
 from sync.store import Connection, SyncRun
-from sync.writeback import WRITEBACK_WAIT_SECONDS, count_written, write, writeback_lock
+from sync.writeback import write
+from sync.writeback_jobs import WRITEBACK_WAIT_SECONDS, count_written, writeback_lock
 
 log = logging.getLogger(__name__)
 

@@ -204,7 +204,8 @@ def weekly_forecast_snapshots_job() -> dict[int, int]:
 
 def forecast_snapshot_job(organization_id: int, period: str, as_of: str) -> int:
     """Save one period's forecast now (the team panel asks when a large organization has none yet)."""
-    with runtime.current().sessions() as session:
+    rt = runtime.current()
+    with rt.sessions() as session:
         saved = save_period(session, organization_id, period, date.fromisoformat(as_of), source="panel")
         session.commit()
     return saved

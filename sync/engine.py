@@ -20,6 +20,10 @@ resumes and why nothing changed while it runs is missed), else on the cursor fro
 An optional stream (an object some orgs do not have, have not enabled or do not let Pipewise
 read) whose client raises ``Unavailable`` is skipped with a note for the admin; the run goes on
 and completes. A required one that is unavailable fails the run with the connector's sentence.
+
+It stays one module past 300 lines because every part of it keeps the invariant above (a page and its
+checkpoint commit together, deletes apply when the run completes); the reads that differ are already
+mixins of their own (``sync.backfill``, ``sync.change_log``).
 """
 from __future__ import annotations
 

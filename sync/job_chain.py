@@ -56,8 +56,8 @@ TICK = Job("tick", "sync.jobs.tick", "sync", None, then=("process_events", "sync
 SYNC = Job("sync", "sync.jobs.sync_connection", "sync", 3600, then=("score",))
 SYNC_RECORDS = Job("sync_records", "sync.jobs.sync_records", "sync", 3600, then=("score",))
 SCORE = Job("score", "scoring.jobs.score_connection_job", "scoring", 1800, then=("writeback",))
-WRITEBACK = Job("writeback", "sync.writeback.writeback_job", "writeback", 1800)
-PROVISION = Job("provision", "sync.writeback.provision_job", "sync", 600, then=("register_webhook", "preflight"))
+WRITEBACK = Job("writeback", "sync.writeback_jobs.writeback_job", "writeback", 1800)
+PROVISION = Job("provision", "sync.writeback_jobs.provision_job", "sync", 600, then=("register_webhook", "preflight"))
 # sync.webhook_registration holds its lock as long as this timeout: a registration never outlives its lock.
 REGISTER_WEBHOOK = Job("register_webhook", "sync.webhook_registration.register_job", "sync", 600)
 PREFLIGHT = Job("preflight", "sync.preflight.preflight_job", "sync", 600, then=("sync",))
@@ -65,8 +65,8 @@ RETRAIN = Job("retrain", "scoring.jobs.retrain_job", "scoring", 3600, then=("sco
 WEEKLY_FORECAST_SNAPSHOTS = Job("weekly_forecast_snapshots", "scoring.jobs.weekly_forecast_snapshots_job",
                                 "scoring", 3600)
 FORECAST_SNAPSHOT = Job("forecast_snapshot", "scoring.jobs.forecast_snapshot_job", "scoring", 3600)
-ERASURE_COMPACT = Job("erasure_compact", "sync.store.erasure.compact_job", "sync", 3600)
-ERASURE_PURGE = Job("erasure_purge", "sync.store.erasure.purge_job", "sync", 3600)
+ERASURE_COMPACT = Job("erasure_compact", "sync.store.erasure_jobs.compact_job", "sync", 3600)
+ERASURE_PURGE = Job("erasure_purge", "sync.store.erasure_jobs.purge_job", "sync", 3600)
 
 JOBS: dict[str, Job] = {job.name: job for job in (
     PROCESS_EVENTS, TICK, SYNC, SYNC_RECORDS, SCORE, WRITEBACK, PROVISION, REGISTER_WEBHOOK, PREFLIGHT, RETRAIN,

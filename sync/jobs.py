@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from rq import Queue, get_current_job
 from sqlalchemy import select
 
 from connectors import registry
+from connectors.base import Client, Provider
 from connectors.errors import QuotaExceeded, ReauthorizationRequired, Retriable
 from sync import planner_statistics
 from sync import runtime as runtime_module
@@ -37,7 +40,8 @@ def sync_lock(redis, connection_id: int, ttl: int) -> KeptLock:
 
 def sync_connection(connection_id: int, kind: str = "incremental", then_score: bool = True) -> dict:
     """Pull a connection's streams, then chain scoring of what changed."""
-    return _locked_run(connection_id, kind=kind, then_score=then_score)
+    rt = runtime_module.current()
+    return _locked_run(rt, connection_id, kind=kind, then_score=then_score)
 
 
 def sync_records(connection_id: int, remote_ids: dict[str, list[str]], then_score: bool = True,
@@ -47,13 +51,13 @@ def sync_records(connection_id: int, remote_ids: dict[str, list[str]], then_scor
     ``retry`` (dotted job path, args) is what to queue again when another sync holds the lock;
     by default this same call.
     """
-    return _locked_run(connection_id, kind="targeted", remote_ids=remote_ids, then_score=then_score,
+    rt = runtime_module.current()
+    return _locked_run(rt, connection_id, kind="targeted", remote_ids=remote_ids, then_score=then_score,
                        retry=retry)
 
 
-def _locked_run(connection_id: int, *, kind: str, then_score: bool,
+def _locked_run(rt, connection_id: int, *, kind: str, then_score: bool,
                 remote_ids: dict[str, list[str]] | None = None, retry: tuple[str, tuple] | None = None) -> dict:
-    rt = runtime_module.current()
     ttl = rt.config.SYNC_LOCK_TTL_SECONDS
     lock = sync_lock(rt.redis, connection_id, ttl)
     if not lock.acquire(TARGETED_WAIT_SECONDS if kind == "targeted" else 0):
@@ -86,7 +90,39 @@ def _locked_run_entry(kind: str):
     return SYNC_RECORDS if kind == "targeted" else SYNC
 
 
+@dataclass
+class _Opened:
+    """A connection ready to pull: its client, and the provider and mapping as the admin's field mapping has them."""
+
+    organization_id: int
+    client: Client
+    provider: type[Provider]
+    to_common: Callable
+
+
 def _run(rt, connection_id: int, *, kind: str, remote_ids, then_score: bool, heartbeat) -> dict:
+    """One sync of a connection, under its lock: open it, pull, mark it synced, refresh the planner's statistics
+    after a bulk load, chain its scoring; a failed pull is recorded on the connection before the job ends."""
+    opened = _open(rt, connection_id)
+    if not isinstance(opened, _Opened):
+        return opened  # why it does not sync now (gone, paused)
+    try:
+        run = _pull(rt, connection_id, opened, kind, remote_ids, heartbeat)
+    except Exception as exc:
+        outcome = _record_failure(rt, connection_id, exc, opened.client)
+        if outcome is None:
+            raise
+        return outcome
+    _mark_synced(rt, connection_id, run, opened.client)
+    _refresh_planner_statistics(rt, run)
+    if then_score:
+        _queue_scoring(rt, connection_id, run, kind)
+    return {"status": run.status, "run_id": run.id, "seen": run.seen, "changed": run.changed,
+            "deleted": run.deleted, "api_calls": run.api_calls}
+
+
+def _open(rt, connection_id: int) -> _Opened | dict:
+    """Open the connection's client and mark it syncing; or the job's answer when it must not sync now."""
     with rt.sessions() as session:
         connection = session.get(Connection, connection_id)
         if connection is None or connection.status == "disconnected":
@@ -96,36 +132,27 @@ def _run(rt, connection_id: int, *, kind: str, remote_ids, then_score: bool, hea
         if connection.status == "paused_quota" and connection.paused_until and connection.paused_until > utcnow():
             return {"status": "paused", "until": connection.paused_until.isoformat()}
         client = open_client(rt.config, rt.sessions, rt.cipher, connection)
-        organization_id = connection.organization_id
         overrides = run_mapping(session, connection)
         mark(session, connection, "syncing", None)
         session.commit()
-    package = registry.get(connection.provider)
-    provider, to_common = package.provider, package.mapping.to_common
-    if overrides is not None:  # the admin's field mapping: extra remote fields, overridden common fields
-        provider, to_common = overrides.provider(provider), overrides.to_common(to_common)
-    engine = SyncEngine(rt.sessions, client, provider, to_common,
+        package = registry.get(connection.provider)
+        provider, to_common = package.provider, package.mapping.to_common
+        if overrides is not None:  # the admin's field mapping: extra remote fields, overridden common fields
+            provider, to_common = overrides.provider(provider), overrides.to_common(to_common)
+        return _Opened(connection.organization_id, client, provider, to_common)
+
+
+def _pull(rt, connection_id: int, opened: _Opened, kind: str, remote_ids, heartbeat) -> SyncRun:
+    """Run the engine: the records named (targeted), or every stream from its checkpoint or from scratch (full)."""
+    engine = SyncEngine(rt.sessions, opened.client, opened.provider, opened.to_common,
                         lookback=timedelta(seconds=rt.config.SYNC_LOOKBACK_SECONDS), heartbeat=heartbeat)
-    try:
-        if kind == "targeted":
-            run = engine.run_targeted(connection_id, organization_id, remote_ids)
-        else:
-            run = engine.run(connection_id, organization_id, kind=kind)
-    except QuotaExceeded as exc:
-        _after_failure(rt, connection_id, "paused_quota",
-                       f"{exc} Pipewise pauses this connection and resumes by itself when the quota returns; "
-                       "nothing is lost.", client, paused_until=exc.resume_at, run_status="paused")
-        return {"status": "paused"}
-    except ReauthorizationRequired as exc:
-        _after_failure(rt, connection_id, "needs_reauth", str(exc), client)
-        return {"status": "needs_reauth"}
-    except Retriable as exc:
-        _after_failure(rt, connection_id, "failing",
-                       f"{exc} Pipewise retried and will try again at the next scheduled sync.", client)
-        raise
-    except Exception as exc:
-        _after_failure(rt, connection_id, "failing", f"The last sync failed: {exc}", client)
-        raise
+    if kind == "targeted":
+        return engine.run_targeted(connection_id, opened.organization_id, remote_ids)
+    return engine.run(connection_id, opened.organization_id, kind=kind)
+
+
+def _mark_synced(rt, connection_id: int, run: SyncRun, client) -> None:
+    """Record the run's API usage and time on the connection, healthy again unless an admin changed it meanwhile."""
     with rt.sessions() as session:
         connection = session.get(Connection, connection_id)
         _record_usage(connection, client)
@@ -134,15 +161,41 @@ def _run(rt, connection_id: int, *, kind: str, remote_ids, then_score: bool, hea
             mark(session, connection, "healthy", None)
         connection.last_synced_at = run.finished_at
         session.commit()
-        if planner_statistics.is_bulk(run.changed, run.deleted):
-            planner_statistics.refresh(session)
-    if then_score and (run.changed or run.deleted or kind == "full"):
+
+
+def _refresh_planner_statistics(rt, run: SyncRun) -> None:
+    """After a bulk load, before the scoring that follows reads it (see ``sync.planner_statistics``)."""
+    if planner_statistics.is_bulk(run.changed, run.deleted):
         with rt.sessions() as session:
-            targets = affected_records(session, connection_id, run, kind)
-        if targets is None or any(targets.values()):
-            SCORE.enqueue(rt.queues, connection_id, targets)
-    return {"status": run.status, "run_id": run.id, "seen": run.seen, "changed": run.changed,
-            "deleted": run.deleted, "api_calls": run.api_calls}
+            planner_statistics.refresh(session)
+
+
+def _queue_scoring(rt, connection_id: int, run: SyncRun, kind: str) -> None:
+    """Queue the scoring of the leads and deals the run may have moved (all of them after a full run)."""
+    if not (run.changed or run.deleted or kind == "full"):
+        return
+    with rt.sessions() as session:
+        targets = affected_records(session, connection_id, run, kind)
+    if targets is None or any(targets.values()):
+        SCORE.enqueue(rt.queues, connection_id, targets)
+
+
+def _record_failure(rt, connection_id: int, exc: Exception, client) -> dict | None:
+    """Say on the connection why its run failed; the job's answer, or None when the error is raised on."""
+    if isinstance(exc, QuotaExceeded):
+        _after_failure(rt, connection_id, "paused_quota",
+                       f"{exc} Pipewise pauses this connection and resumes by itself when the quota returns; "
+                       "nothing is lost.", client, paused_until=exc.resume_at, run_status="paused")
+        return {"status": "paused"}
+    if isinstance(exc, ReauthorizationRequired):
+        _after_failure(rt, connection_id, "needs_reauth", str(exc), client)
+        return {"status": "needs_reauth"}
+    if isinstance(exc, Retriable):
+        _after_failure(rt, connection_id, "failing",
+                       f"{exc} Pipewise retried and will try again at the next scheduled sync.", client)
+    else:
+        _after_failure(rt, connection_id, "failing", f"The last sync failed: {exc}", client)
+    return None
 
 
 def affected_records(session, connection_id: int, run: SyncRun, kind: str) -> dict[str, list[str]] | None:
@@ -202,9 +255,8 @@ def _after_failure(rt, connection_id: int, status: str, reason: str, client, *, 
     log.warning("sync.%s connection=%s reason=%s", status, connection_id, reason)
 
 
-def enqueue_due_syncs() -> list[int]:
+def enqueue_due_syncs(rt) -> list[int]:
     """Enqueue an incremental sync for every connection that is due (the scheduler's tick)."""
-    rt = runtime_module.current()
     interval = timedelta(seconds=rt.config.SYNC_INTERVAL_SECONDS)
     now = utcnow()
     due = []
@@ -248,7 +300,7 @@ def tick(every_seconds: int) -> list[int]:
             webhook_outbox.sweep(rt)
         except Exception:  # noqa: BLE001 - the due syncs must still be queued
             log.exception("webhook.sweep-failed")
-        due = enqueue_due_syncs()
+        due = enqueue_due_syncs(rt)
         enqueue_forecast_snapshots(rt.redis, rt.queues[WEEKLY_FORECAST_SNAPSHOTS.queue])
         return due
     finally:

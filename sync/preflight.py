@@ -154,5 +154,6 @@ def latest_report(redis, connection_id: int) -> Report | None:
 
 def preflight_job(connection_id: int) -> dict:
     """The preflight as an RQ job (the install runs it before the first backfill)."""
-    report = run_preflight(runtime_module.current(), connection_id)
+    rt = runtime_module.current()
+    report = run_preflight(rt, connection_id)
     return {"errors": len(report.errors), "warnings": len(report.warnings)}

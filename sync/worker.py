@@ -23,7 +23,7 @@ from sync.runtime import QUEUE_NAMES
 
 # What jobs import, loaded once here so no job pays for it (a forked child inherits it). Named,
 # not imported: the worker runs the scoring layer's jobs without the sync layer depending on it.
-PRELOAD = ("scoring.event_job", "scoring.jobs", "sync.writeback", "sync.webhook_outbox")
+PRELOAD = ("scoring.event_job", "scoring.jobs", "sync.writeback_jobs", "sync.webhook_outbox")
 
 
 def preload() -> None:

@@ -2,34 +2,28 @@
 
 Only values that differ from the ledger are written, in the largest batch the API allows. A
 rejected record keeps the CRM's reason in the ledger and is retried on the next run even when
-its value did not change; it never holds up the other records of its batch.
+its value did not change; it never holds up the other records of its batch. The same ledger
+tells a CRM's notification that only echoes Pipewise's own write (``echoes``) from a real change.
+
+It works on a session and a client; the jobs that run it (under the connection's writeback lock)
+are ``sync.writeback_jobs``.
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
-from rq import get_current_job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors import registry
 from connectors.base import Client, Provider, Stream
 from sync.field_mapping import enabled_writeback_keys
-from sync.job_chain import WRITEBACK
-from sync.locks import KeptLock
 from sync.store import SYNCED_MODELS, Score, WritebackLedger, utcnow
 from sync.store.db import upsert
 
-log = logging.getLogger(__name__)
-
 # Fields whose change alone is no reason to write (they travel with a real change).
 TRAVELLING = frozenset({"scored_at"})
-# How long a writeback waits for the connection's running one before it is queued again.
-WRITEBACK_WAIT_SECONDS = 10
 
 
 @dataclass
@@ -290,92 +284,3 @@ def _numeric(value: str) -> bool:
         return True
     except ValueError:
         return False
-
-
-# -- jobs ----------------------------------------------------------------------------------------
-
-def provision_job(connection_id: int) -> dict[str, list[str]]:
-    """Create the Pipewise-owned fields in the CRM (install step; safe to repeat)."""
-    from sync import runtime as runtime_module
-    from sync.connections import open_client
-    from sync.store import Connection
-
-    rt = runtime_module.current()
-    with rt.sessions() as session:
-        connection = session.get(Connection, connection_id)
-        client = open_client(rt.config, rt.sessions, rt.cipher, connection)
-        provider = registry.get(connection.provider).provider
-    created = {}
-    for object_type, remote_name in provider.writable_objects.items():
-        created[remote_name] = client.ensure_fields(remote_name, provider.writable_fields)
-    log.info("writeback.provisioned connection=%s created=%s", connection_id, created)
-    return created
-
-
-def writeback_lock(redis, connection_id: int, ttl: int) -> KeptLock:
-    """The per-connection lock that keeps writebacks of one connection one at a time (every path that
-    writes scores to the CRM takes it)."""
-    return KeptLock(redis, f"pipewise:writeback-lock:{connection_id}", ttl)
-
-
-def writeback_job(connection_id: int, remote_ids: dict[str, list[str]] | None = None) -> dict[str, Any]:
-    """Write changed scores of a connection back to its CRM."""
-    from sync import runtime as runtime_module
-
-    rt = runtime_module.current()
-    # One writeback of a connection at a time: each plans from the scores stored when it starts, so
-    # two racing jobs could otherwise send an older score after a newer one. Serialized, a job that
-    # planned before a newer score is followed by that score's own job, which sends it.
-    lock = writeback_lock(rt.redis, connection_id, rt.config.SYNC_LOCK_TTL_SECONDS)
-    if not lock.acquire(WRITEBACK_WAIT_SECONDS):
-        job = get_current_job()
-        WRITEBACK.enqueue_in(rt.queues, timedelta(seconds=WRITEBACK_WAIT_SECONDS), connection_id, remote_ids,
-                             job_timeout=(job.timeout if job else None) or WRITEBACK.timeout)
-        return {"status": "busy"}
-    try:
-        return _write_back(rt, connection_id, remote_ids)
-    finally:
-        lock.release()
-
-
-def _write_back(rt, connection_id: int, remote_ids: dict[str, list[str]] | None) -> dict[str, Any]:
-    """The writeback itself, under the connection's writeback lock."""
-    from sync import timeline
-    from sync.connections import open_client
-    from sync.store import Connection
-
-    with rt.sessions() as session:
-        connection = session.get(Connection, connection_id)
-        if connection is None or connection.status in ("disconnected", "needs_reauth", "paused"):
-            if remote_ids is None:
-                timeline.mark(rt.redis, connection_id, "writeback", state="skipped",
-                              note="Not written back: the connection is paused, disconnected or needs reconnecting.")
-            return {"status": "skipped"}
-        client = open_client(rt.config, rt.sessions, rt.cipher, connection)
-        provider = registry.get(connection.provider).provider
-        full = remote_ids is None  # the full writeback after a full scoring is a step of the timeline
-        if full:
-            timeline.mark(rt.redis, connection_id, "writeback", state="running")
-        try:
-            summary = write(session, client, provider, connection_id, remote_ids)
-        except Exception as exc:
-            if full:
-                timeline.mark(rt.redis, connection_id, "writeback", state="failed",
-                              note=f"Writing back failed: {exc} The scores are kept and the next run retries.")
-            raise
-    if full:
-        timeline.mark(rt.redis, connection_id, "writeback", state="done", done=summary.written,
-                      rejected=summary.rejected)
-    count_written(rt.redis, connection_id, summary)
-    return summary.as_dict()
-
-
-def count_written(redis, connection_id: int, summary: WritebackSummary) -> None:
-    """Add a writeback's outcome to the connection's running totals (what the smoke run compares)."""
-    key = f"pipewise:writeback:{connection_id}"
-    with redis.pipeline(transaction=False) as pipe:
-        pipe.hincrby(key, "written", summary.written)
-        pipe.hincrby(key, "calls", summary.calls)
-        pipe.hincrby(key, "rejected", summary.rejected)
-        pipe.execute()
-    log.info("writeback.done connection=%s %s", connection_id, summary.as_dict())

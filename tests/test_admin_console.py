@@ -166,7 +166,7 @@ def test_the_writeback_log_shows_written_and_rejected_records_and_retries_one(sy
     retry = client.post(f"/admin/connections/{connection_id}/writeback/retry",
                         data={"csrf_token": csrf(client), "object_type": "lead", "remote_id": bad.remote_id})
     assert retry.status_code == 302
-    assert _jobs(rt, "writeback") == [("sync.writeback.writeback_job", (connection_id, {"lead": [bad.remote_id]}))]
+    assert _jobs(rt, "writeback") == [("sync.writeback_jobs.writeback_job", (connection_id, {"lead": [bad.remote_id]}))]
     not_rejected = client.post(f"/admin/connections/{connection_id}/writeback/retry",
                                data={"csrf_token": csrf(client), "object_type": "lead", "remote_id": good.remote_id})
     assert not_rejected.status_code == 404

@@ -16,7 +16,8 @@ from scoring.records.score import score_connection
 from sync import jobs
 from sync.connections import open_client
 from sync.store import Connection, Opportunity, Score
-from sync.writeback import provision_job, write
+from sync.writeback import write
+from sync.writeback_jobs import provision_job
 from tests.browser import SCREENSHOTS, axe_violations, launch_chromium
 from tests.conftest import connect_salesforce
 from tests.hubspot_fixtures import LiveApp, hs_sandbox, hubspot_settings  # noqa: F401

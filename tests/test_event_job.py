@@ -22,7 +22,7 @@ from sync import webhook_outbox, webhook_trace
 from sync.jobs import sync_connection
 from sync.runtime import Runtime
 from sync.store import Connection, ModelVersion, Opportunity, Score, SyncRun, WebhookEvent, WritebackLedger
-from sync.writeback import provision_job
+from sync.writeback_jobs import provision_job
 from tests.browser import serve
 from tests.conftest import connect_salesforce, outbound_endpoint, wait_for
 from web import create_app

@@ -14,7 +14,7 @@ from sync.field_mapping import FieldMapping, WritebackFieldSetting
 from sync.jobs import sync_connection
 from sync.store import Connection, Lead, Opportunity, WritebackLedger
 from sync.store.audit_log import AuditEntry
-from sync.writeback import provision_job, writeback_job
+from sync.writeback_jobs import provision_job, writeback_job
 from tests.conftest import connect_salesforce
 from tests.hubspot_fixtures import connect, hs_runtime, hs_sandbox, make_client  # noqa: F401 (fixtures)
 from tests.test_admin_signin import build_app, csrf, sign_in

@@ -135,3 +135,49 @@ def test_no_site_drops_a_job_back_to_rqs_three_minute_default():
     found = [f"{path.relative_to(ROOT)}:{number}" for path in _sources()
              for number, line in enumerate(path.read_text().splitlines(), start=1) if "job_timeout=None" in line]
     assert found == [], "use the job's declared timeout:\n" + "\n".join(found)
+
+
+# Entry points other than jobs, which reach the runtime as a job does: the worker's main (it builds the runtime
+# its jobs and their forked children find) and the forecast CLI's session, for `flask forecast`.
+OTHER_ENTRY_POINTS = {"sync.worker.main", "scoring.forecast.cli.session_scope"}
+
+
+def runtime_reaches(source: str, module: str) -> list[tuple[str, int, bool]]:
+    """Each top-level function that calls ``runtime.current()``: its dotted path, how many times it calls
+    it, and whether the call opens it (``rt = runtime.current()``, after the docstring and local imports)."""
+    def is_current(node) -> bool:
+        return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "current"
+                and isinstance(node.func.value, ast.Name) and node.func.value.id in ("runtime", "runtime_module"))
+
+    found = []
+    for function in ast.parse(source).body:
+        if not isinstance(function, ast.FunctionDef):
+            continue
+        calls = sum(1 for node in ast.walk(function) if is_current(node))
+        if calls:
+            body = [statement for statement in function.body if not isinstance(statement, (ast.Import, ast.ImportFrom))
+                    and not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant))]
+            opening = bool(body) and isinstance(body[0], ast.Assign) and is_current(body[0].value)
+            found.append((f"{module}.{function.name}", calls, opening))
+    return found
+
+
+def test_the_runtime_is_reached_once_at_the_top_of_a_job_and_handed_down_from_there():
+    # RQ calls a job with its queued arguments only: the job reaches the runtime, in one line at its top,
+    # and every function below it takes the runtime (or the sessions, Redis or config it needs) as an argument.
+    jobs = {job.path for job in job_chain.JOBS.values()}
+    found = []
+    for path in _sources():
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for function, calls, opening in runtime_reaches(path.read_text(), module):
+            if function not in OTHER_ENTRY_POINTS and (function not in jobs or calls != 1 or not opening):
+                found.append(f"{function}: {calls} call(s), {'at' if opening else 'not at'} its top")
+    assert found == [], "take the runtime as an argument from the job instead:\n" + "\n".join(found)
+
+
+def test_the_runtime_scan_finds_a_helper_that_reaches_it():
+    assert runtime_reaches('def job(i):\n    """Doc."""\n    from sync import runtime\n\n'
+                           '    rt = runtime.current()\n    return i\n', "m") == [("m.job", 1, True)]
+    assert runtime_reaches("def helper():\n    session = make()\n    return runtime_module.current().redis\n",
+                           "m") == [("m.helper", 1, False)]
+    assert runtime_reaches("def plain(rt):\n    return rt.redis\n", "m") == []

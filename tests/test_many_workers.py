@@ -25,7 +25,8 @@ from werkzeug.serving import make_server
 from connectors import registry
 from sync.jobs import enqueue_due_syncs
 from sync.store import SYNCED_MODELS, Lead, Opportunity, Score, SyncRun, WebhookEvent, WritebackLedger
-from sync.writeback import TRAVELLING, field_values, provision_job
+from sync.writeback import TRAVELLING, field_values
+from sync.writeback_jobs import provision_job
 from tests.conftest import ROOT, _pg_database, config_env, connect_salesforce, outbound_endpoint, wait_for
 from web import create_app
 
@@ -146,7 +147,7 @@ def test_four_workers_keep_one_truth_under_a_mixed_load(many_workers, sf_control
     # The install: the first full sync, scoring and writeback, with the scheduler's sync asked for
     # meanwhile (it waits for the full one: queued again, not dropped).
     sync_from_the_cli("--full")
-    assert enqueue_due_syncs() == [connection_id]
+    assert enqueue_due_syncs(rt) == [connection_id]
     _wait_drained(rt, sf_control, 150)
 
     deals = sorted(r["Id"] for r in sf_control.records("Opportunity") if not r["IsClosed"])[:6]
@@ -167,7 +168,7 @@ def test_four_workers_keep_one_truth_under_a_mixed_load(many_workers, sf_control
                                             "EventSubtype": "Event"})
             sync_from_the_cli()
         if round_ == 1:
-            assert enqueue_due_syncs() == [connection_id]
+            assert enqueue_due_syncs(rt) == [connection_id]
         time.sleep(0.5)
     _wait_drained(rt, sf_control, 150)
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from sync import jobs
 from sync.store import SYNCED_MODELS, Connection, SyncRun, WritebackLedger
-from sync.writeback import provision_job, writeback_job
+from sync.writeback_jobs import provision_job, writeback_job
 from tests.conftest import connect_salesforce, make_config
 from tests.test_writeback import give_scores
 from web import create_app

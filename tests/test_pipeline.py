@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from sync.store import Opportunity, Score, ScoreHistory, SyncRun
-from sync.writeback import provision_job
+from sync.writeback_jobs import provision_job
 from tests.conftest import connect_salesforce, make_config, outbound_endpoint, wait_for
 from web import create_app
 

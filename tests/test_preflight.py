@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from sync import jobs
 from sync.store.audit_log import AuditEntry
-from sync.writeback import provision_job
+from sync.writeback_jobs import provision_job
 from tests.conftest import connect_salesforce
 from tests.test_admin_signin import build_app, csrf, sign_in
 

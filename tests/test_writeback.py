@@ -11,7 +11,8 @@ from sync import jobs
 from sync.connections import open_client
 from sync.store import Connection, Lead, Score, WritebackLedger, utcnow
 from sync.store.db import upsert
-from sync.writeback import provision_job, write
+from sync.writeback import write
+from sync.writeback_jobs import provision_job
 from tests.conftest import connect_salesforce
 
 

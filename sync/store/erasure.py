@@ -4,6 +4,9 @@ A person is found by e-mail across every connection of an organization. Their ro
 the activities, campaign memberships, scores and ledger rows about them; any other row that
 still mentions the address has it scrubbed. On SQLite the file is then vacuumed and the WAL
 truncated, so freed pages keep no copy of the address.
+
+These functions work on a session or an engine; the worker's jobs that compact the store and purge
+a connection (with the runtime, the sync lock and the admin's progress page) are ``sync.store.erasure_jobs``.
 """
 from __future__ import annotations
 
@@ -204,13 +207,14 @@ def erase_person(session: Session, organization_id: int, email: str) -> dict[str
 def connection_data_counts(session: Session, connection_id: int) -> dict[str, int]:
     """How many rows of each kind a connection holds (what a purge deletes)."""
     counts = {}
-    for model in _connection_models():
+    for model in connection_models():
         counts[model.__tablename__] = session.scalar(
             select(func.count()).select_from(model).where(model.connection_id == connection_id)) or 0
     return counts
 
 
-def _connection_models() -> list:
+def connection_models() -> list:
+    """The tables holding a connection's rows, in the order a purge deletes them (one progress step each)."""
     return [*SYNCED_MODELS.values(), OpportunityStageFact, OpenDealState, ActivityMonthCount, ActivityDayCount,
             OpportunityMonthRollup, StageEntryMonth, StageEntryOwnerMonth,
             Score, ScoreHistory, WritebackLedger, SyncCursor, SyncRun, WebhookEvent]
@@ -219,7 +223,7 @@ def _connection_models() -> list:
 def purge_connection(session: Session, connection_id: int, progress=None) -> dict[str, int]:
     """Bulk-delete every row a connection brought in or produced, table by table; the caller commits."""
     counts = {}
-    for index, model in enumerate(_connection_models()):
+    for index, model in enumerate(connection_models()):
         if progress is not None:
             progress(index, f"Deleting {model.__tablename__.replace('_', ' ')} rows")
         result = session.execute(delete(model).where(model.connection_id == connection_id))
@@ -254,62 +258,3 @@ def compact(engine: Engine, progress=None) -> None:
             driver.isolation_level = previous
     finally:
         raw.close()
-
-
-def _reporter(total: int):
-    """A function that tells the admin's progress page (the job's meta) which step runs now."""
-    from rq import get_current_job
-
-    job = get_current_job()
-
-    def progress(index: int, name: str, summary: str | None = None) -> None:
-        if job is not None:
-            job.meta["progress"] = {"done": index, "total": total, "step": name}
-            if summary:
-                job.meta["summary"] = summary  # what the admin reads once the job is done
-            job.save_meta()
-    return progress
-
-
-def compact_job() -> None:
-    """The worker's compaction after an erasure (a large file takes a while; no request waits)."""
-    from sync import runtime as runtime_module
-
-    progress = _reporter(len(COMPACT_STEPS))
-    compact(runtime_module.current().engine, progress)
-    progress(len(COMPACT_STEPS), "Done")
-
-
-def purge_job(connection_id: int, actor: str) -> dict[str, int]:
-    """Delete a disconnected connection's rows table by table, record it, then compact the store.
-
-    It waits for a running sync of the connection to finish (the sync lock), so no page lands
-    after the deletion.
-    """
-    from sync import runtime as runtime_module
-    from sync.jobs import sync_lock
-    from sync.store import audit_log as audit
-
-    rt = runtime_module.current()
-    models = _connection_models()
-    progress = _reporter(len(models) + len(COMPACT_STEPS))
-    lock = sync_lock(rt.redis, connection_id, rt.config.SYNC_LOCK_TTL_SECONDS)
-    progress(0, "Waiting for a running sync of this connection to finish")
-    if not lock.acquire(max(60, rt.config.SYNC_LOCK_TTL_SECONDS * 2)):
-        raise RuntimeError("A sync of this connection kept running; delete the data again in a few minutes.")
-    try:
-        with rt.sessions() as session:
-            connection = session.get(Connection, connection_id)
-            if connection is None or connection.status != "disconnected":
-                raise RuntimeError("Only a disconnected connection's data can be deleted; disconnect it first.")
-            counts = purge_connection(session, connection_id, progress)
-            audit.record(session, actor=actor, action="connection.purge", organization_id=connection.organization_id,
-                         target=f"connection:{connection_id}", details={"deleted": counts})
-            session.commit()
-    finally:
-        lock.release()
-    rt.redis.delete(f"pipewise:writeback:{connection_id}")
-    compact(rt.engine, lambda index, name: progress(len(models) + index, name))
-    progress(len(models) + len(COMPACT_STEPS), "Done",
-             f"Deleted {sum(counts.values())} rows that Pipewise kept for this connection.")
-    return counts

@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 
 from sync.jobs import sync_connection
 from sync.store import Opportunity, WebhookEvent, WritebackLedger
-from sync.writeback import provision_job
+from sync.writeback_jobs import provision_job
 from tests.conftest import connect_salesforce, make_config, outbound_endpoint
 from web import create_app
 
