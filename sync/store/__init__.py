@@ -12,9 +12,10 @@
 - ``forecasts``: forecast snapshots and forecast calls.
 - ``api_keys`` and ``audit_log``: the JSON API's keys and the tamper-evident audit log.
 
-Beside the tables: ``db`` (engines and sessions), ``crypto`` (token sets encrypted at rest) and
-``erasure`` (removing a person or a connection from every table). Importing this package
-registers every table on ``Base.metadata``.
+Beside the tables: ``common_columns`` (the record tables' columns, derived from connectors.common),
+``db`` (engines and sessions), ``crypto`` (token sets encrypted at rest) and ``erasure`` (removing a
+person or a connection from every table). Importing this package registers every table on
+``Base.metadata``.
 """
 from __future__ import annotations
 

@@ -1,29 +1,30 @@
-"""The synced common objects, one table each, and the common object name → table map."""
+"""The synced common objects, one table each, and the common object name → table map.
+
+Every column a connectors.common dataclass declares comes from that dataclass (``common_columns``);
+a class here declares only what the store keeps for itself, each with the reason.
+"""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, String, UniqueConstraint, case
+from sqlalchemy import Date, Float, ForeignKey, Index, String, UniqueConstraint, case
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
+from connectors import common
 from sync.store.base import Base, utcnow
+from sync.store.common_columns import common_columns
 
 
-class SyncedRecord(Base):
-    """Columns every synced row carries."""
+class SyncedRecord(Base, common_columns(common.Remote)):
+    """Columns every synced row carries: ``Remote``'s fields and the store's own bookkeeping."""
 
     __abstract__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    remote_id: Mapped[str] = mapped_column(String(64))
-    remote_data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The mapped fields' hash, volatile ones left out: an unchanged record is not written again.
     content_hash: Mapped[str] = mapped_column(String(64))
-    remote_modified_at: Mapped[datetime | None]
-    remote_created_at: Mapped[datetime | None]
-    # Seen as deleted remotely during a run; becomes deleted_at when the run completes.
-    remote_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when a run that saw the record deleted remotely (``remote_deleted``) completes.
     deleted_at: Mapped[datetime | None]
     synced_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -40,155 +41,56 @@ class SyncedRecord(Base):
         return (UniqueConstraint("connection_id", "remote_id"),)
 
 
-class Account(SyncedRecord):
+class Account(SyncedRecord, common_columns(common.Account)):
     __tablename__ = "account"
 
-    name: Mapped[str | None] = mapped_column(String(255))
-    industry: Mapped[str | None] = mapped_column(String(128))
-    website: Mapped[str | None] = mapped_column(String(255))
-    annual_revenue: Mapped[float | None] = mapped_column(Float)
-    employees: Mapped[int | None]
-    country: Mapped[str | None] = mapped_column(String(128))
-    year_established: Mapped[int | None]
-    parent_remote_id: Mapped[str | None] = mapped_column(String(64))
-    owner_remote_id: Mapped[str | None] = mapped_column(String(64))
 
-
-class Contact(SyncedRecord):
+class Contact(SyncedRecord, common_columns(common.Contact)):
     __tablename__ = "contact"
 
-    first_name: Mapped[str | None] = mapped_column(String(128))
-    last_name: Mapped[str | None] = mapped_column(String(128))
-    email: Mapped[str | None] = mapped_column(String(255))
-    # Normalized email, linking one person across systems.
-    email_key: Mapped[str | None] = mapped_column(String(255), index=True)
-    title: Mapped[str | None] = mapped_column(String(255))
-    phone: Mapped[str | None] = mapped_column(String(64))
-    lead_source: Mapped[str | None] = mapped_column(String(128))
-    account_remote_id: Mapped[str | None] = mapped_column(String(64))
-    owner_remote_id: Mapped[str | None] = mapped_column(String(64))
 
-
-class Lead(SyncedRecord):
+class Lead(SyncedRecord, common_columns(common.Lead)):
     __tablename__ = "lead"
 
-    first_name: Mapped[str | None] = mapped_column(String(128))
-    last_name: Mapped[str | None] = mapped_column(String(128))
-    email: Mapped[str | None] = mapped_column(String(255))
-    email_key: Mapped[str | None] = mapped_column(String(255), index=True)
-    company: Mapped[str | None] = mapped_column(String(255))
-    title: Mapped[str | None] = mapped_column(String(255))
-    industry: Mapped[str | None] = mapped_column(String(128))
-    country: Mapped[str | None] = mapped_column(String(128))
-    lead_source: Mapped[str | None] = mapped_column(String(128))
-    status: Mapped[str | None] = mapped_column(String(64))
-    rating: Mapped[str | None] = mapped_column(String(32))
-    is_converted: Mapped[bool] = mapped_column(Boolean, default=False)
-    converted_at: Mapped[datetime | None]
-    converted_account_remote_id: Mapped[str | None] = mapped_column(String(64))
-    converted_contact_remote_id: Mapped[str | None] = mapped_column(String(64))
-    converted_opportunity_remote_id: Mapped[str | None] = mapped_column(String(64))
-    owner_remote_id: Mapped[str | None] = mapped_column(String(64))
 
-
-class Opportunity(SyncedRecord):
+class Opportunity(SyncedRecord, common_columns(common.Opportunity)):
     __tablename__ = "opportunity"
 
-    name: Mapped[str | None] = mapped_column(String(255))
-    account_remote_id: Mapped[str | None] = mapped_column(String(64))
-    owner_remote_id: Mapped[str | None] = mapped_column(String(64))
-    campaign_remote_id: Mapped[str | None] = mapped_column(String(64))
-    stage: Mapped[str | None] = mapped_column(String(64))
-    # In the organization's corporate currency (sync.currency converts it); None when the deal's
-    # currency has no rate, so no total ever adds two currencies.
-    amount: Mapped[float | None] = mapped_column(Float)
-    # The amount as the CRM keeps it, in ``currency`` (None: the CRM has one currency only).
+    # The common model's ``amount`` is the CRM's; sync.currency moves it here, in ``currency`` (None:
+    # the CRM has one currency only), and puts in ``amount`` the amount in the organization's corporate
+    # currency, None when the deal's currency has no rate, so no total ever adds two currencies.
     deal_amount: Mapped[float | None] = mapped_column(Float)
-    currency: Mapped[str | None] = mapped_column(String(3))
-    probability: Mapped[float | None] = mapped_column(Float)
-    close_date: Mapped[date | None] = mapped_column(Date)
-    is_closed: Mapped[bool] = mapped_column(Boolean, default=False)
-    is_won: Mapped[bool] = mapped_column(Boolean, default=False)
-    lead_source: Mapped[str | None] = mapped_column(String(128))
-    type: Mapped[str | None] = mapped_column(String(64))
-    product: Mapped[str | None] = mapped_column(String(128))
 
 
-class OpportunityStageChange(SyncedRecord):
+class OpportunityStageChange(SyncedRecord, common_columns(common.OpportunityStageChange)):
     __tablename__ = "opportunity_stage_change"
 
-    opportunity_remote_id: Mapped[str] = mapped_column(String(64), index=True)
-    stage: Mapped[str | None] = mapped_column(String(64))
-    amount: Mapped[float | None] = mapped_column(Float)  # corporate currency, as on Opportunity
+    # The CRM's amount; ``amount`` is corporate, as on Opportunity.
     deal_amount: Mapped[float | None] = mapped_column(Float)
-    currency: Mapped[str | None] = mapped_column(String(3))
-    probability: Mapped[float | None] = mapped_column(Float)
-    close_date: Mapped[date | None] = mapped_column(Date)
-    changed_at: Mapped[datetime | None]
 
 
-class Activity(SyncedRecord):
+class Activity(SyncedRecord, common_columns(common.Activity)):
     """Calls, emails, meetings, tasks, notes and marketing touches."""
 
     __tablename__ = "activity"
 
-    # call | email | meeting | task | note | web_visit | form | email_open | email_click
-    kind: Mapped[str] = mapped_column(String(32))
-    subject: Mapped[str | None] = mapped_column(String(255))
-    status: Mapped[str | None] = mapped_column(String(64))
-    occurred_at: Mapped[datetime | None]
-    duration_minutes: Mapped[int | None]
-    owner_remote_id: Mapped[str | None] = mapped_column(String(64))
-    # The person (lead or contact) and the deal or account the activity is about.
-    who_remote_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    what_remote_id: Mapped[str | None] = mapped_column(String(64), index=True)
 
-
-class User(SyncedRecord):
+class User(SyncedRecord, common_columns(common.User)):
     __tablename__ = "crm_user"
 
-    name: Mapped[str | None] = mapped_column(String(255))
-    email: Mapped[str | None] = mapped_column(String(255))
-    username: Mapped[str | None] = mapped_column(String(255))
-    title: Mapped[str | None] = mapped_column(String(255))
-    # admin | manager | rep
-    role: Mapped[str | None] = mapped_column(String(32))
-    team: Mapped[str | None] = mapped_column(String(128))
-    manager_remote_id: Mapped[str | None] = mapped_column(String(64))
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    crm_role_remote_id: Mapped[str | None] = mapped_column(String(64))
-    # The user's own time zone in the CRM (an IANA id); None when the CRM keeps none per user.
-    time_zone: Mapped[str | None] = mapped_column(String(64))
 
-
-class CrmRole(SyncedRecord):
+class CrmRole(SyncedRecord, common_columns(common.UserRole)):
     """A role of the CRM's role hierarchy (Salesforce UserRole)."""
 
     __tablename__ = "crm_role"
 
-    name: Mapped[str | None] = mapped_column(String(255))
-    parent_remote_id: Mapped[str | None] = mapped_column(String(64))
 
-
-class Campaign(SyncedRecord):
+class Campaign(SyncedRecord, common_columns(common.Campaign)):
     __tablename__ = "campaign"
 
-    name: Mapped[str | None] = mapped_column(String(255))
-    type: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str | None] = mapped_column(String(64))
-    start_date: Mapped[date | None] = mapped_column(Date)
-    end_date: Mapped[date | None] = mapped_column(Date)
 
-
-class CampaignMember(SyncedRecord):
+class CampaignMember(SyncedRecord, common_columns(common.CampaignMember)):
     __tablename__ = "campaign_member"
-
-    campaign_remote_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    lead_remote_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    contact_remote_id: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str | None] = mapped_column(String(64))
-    has_responded: Mapped[bool] = mapped_column(Boolean, default=False)
-    first_responded_at: Mapped[datetime | None]
 
 
 class Quota(SyncedRecord):
@@ -221,31 +123,16 @@ class Quota(SyncedRecord):
         return case((cls.connection_id.is_(None), "admin"), else_="crm")
 
 
-class CurrencyRate(SyncedRecord):
+class CurrencyRate(SyncedRecord, common_columns(common.CurrencyRate)):
     """A currency of the organization and its rate to the corporate currency (dated where the CRM dates it)."""
 
     __tablename__ = "currency_rate"
 
-    iso_code: Mapped[str | None] = mapped_column(String(3))
-    is_corporate: Mapped[bool] = mapped_column(Boolean, default=False)
-    to_corporate: Mapped[float | None] = mapped_column(Float)
-    start_date: Mapped[date | None] = mapped_column(Date)
-    end_date: Mapped[date | None] = mapped_column(Date)
 
-
-class CrmStage(SyncedRecord):
+class CrmStage(SyncedRecord, common_columns(common.Stage)):
     """An opportunity stage as the CRM labels and orders it; ``remote_id`` is the value ``Opportunity.stage`` holds."""
 
     __tablename__ = "crm_stage"
-
-    label: Mapped[str | None] = mapped_column(String(255))
-    pipeline_remote_id: Mapped[str | None] = mapped_column(String(64))
-    pipeline_label: Mapped[str | None] = mapped_column(String(255))
-    pipeline_order: Mapped[int | None]
-    display_order: Mapped[int | None]
-    probability: Mapped[float | None] = mapped_column(Float)
-    is_closed: Mapped[bool] = mapped_column(Boolean, default=False)
-    is_won: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 # Indexes the panels' aggregate queries and the scoring clock lean on (measured by `make bench`).
