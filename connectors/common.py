@@ -199,11 +199,11 @@ class CampaignMember(Remote):
 class Quota(Remote):
     """One person's revenue quota for one quarter, as the CRM keeps it."""
 
-    owner_remote_id: str | None = None
-    period: str | None = None  # "2017-Q4"
+    owner_remote_id: str | None = reference()
+    period: str | None = text(16)  # "2017-Q4" or "2017-10"
     period_start: date | None = None
     amount: float | None = None
-    currency: str | None = None
+    currency: str | None = text(3)
 
 
 @dataclass

@@ -13,8 +13,9 @@
 - ``api_keys`` and ``audit_log``: the JSON API's keys and the tamper-evident audit log.
 
 Beside the tables: ``common_columns`` (the record tables' columns, derived from connectors.common),
-``db`` (engines and sessions), ``crypto`` (token sets encrypted at rest) and ``erasure`` (removing a
-person or a connection from every table). Importing this package registers every table on
+``db`` (engines and sessions), ``crypto`` (token sets encrypted at rest), ``erasure`` (removing a
+person or a connection from every table) with its queue jobs in ``erasure_jobs``, and
+``private_files`` (var/, readable by Pipewise's user only). Importing this package registers every table on
 ``Base.metadata``.
 """
 from __future__ import annotations

@@ -5,9 +5,9 @@ a class here declares only what the store keeps for itself, each with the reason
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import Date, Float, ForeignKey, Index, String, UniqueConstraint, case
+from sqlalchemy import Float, ForeignKey, Index, String, UniqueConstraint, case
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -93,7 +93,7 @@ class CampaignMember(SyncedRecord, common_columns(common.CampaignMember)):
     __tablename__ = "campaign_member"
 
 
-class Quota(SyncedRecord):
+class Quota(SyncedRecord, common_columns(common.Quota)):
     """One person's quota for one period (`2017-Q4` or `2017-10`): the only quota table.
 
     Synced from a CRM (Salesforce ForecastingQuota, HubSpot goal targets, Dynamics goals) with its
@@ -105,12 +105,8 @@ class Quota(SyncedRecord):
 
     # None: an admin's figure, which belongs to the organization, not to one CRM connection.
     connection_id: Mapped[int | None] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"))
-    owner_remote_id: Mapped[str | None] = mapped_column(String(64))
-    period: Mapped[str | None] = mapped_column(String(16))
-    period_start: Mapped[date | None] = mapped_column(Date)
-    amount: Mapped[float | None] = mapped_column(Float)  # corporate currency, as on Opportunity
+    # The CRM's amount; ``amount`` is corporate, as on Opportunity (an admin enters it corporate).
     deal_amount: Mapped[float | None] = mapped_column(Float)
-    currency: Mapped[str | None] = mapped_column(String(3))
 
     @hybrid_property
     def source(self) -> str:
