@@ -19,6 +19,8 @@ from connectors import common
 def common_columns(record: type[common.Remote]) -> type:
     """A declarative mixin with one typed column per field the dataclass declares itself.
 
+    The mixin names its dataclass as ``__common__``, so the store can map each common object to its table.
+
     Fields inherited from a dataclass base are left to the base's own mixin (``SyncedRecord`` takes
     ``Remote``'s), so each field becomes a column exactly once.
     """
@@ -43,7 +45,7 @@ def common_columns(record: type[common.Remote]) -> type:
         columns[field.name] = mapped_column(*([String(stored.length)] if stored.length else []), **options)
     return type(f"{record.__name__}Columns", (), {
         "__annotations__": annotations, "__module__": __name__,
-        "__doc__": f"The columns of connectors.common.{record.__name__}.", **columns})
+        "__doc__": f"The columns of connectors.common.{record.__name__}.", "__common__": record, **columns})
 
 
 def _types(hint: typing.Any) -> set[typing.Any]:

@@ -160,18 +160,11 @@ Index("uq_quota_admin_owner_period", Quota.organization_id, Quota.owner_remote_i
       postgresql_where=_ADMIN_QUOTA, sqlite_where=_ADMIN_QUOTA)
 
 # The common object name (connectors.common) → its table.
+def _common_of(table: type[SyncedRecord]) -> type[common.Remote]:
+    """The dataclass whose columns the table took (its own mixin's, not SyncedRecord's ``Remote``)."""
+    return next(vars(base)["__common__"] for base in table.__bases__ if "__common__" in vars(base))
+
+
 SYNCED_MODELS: dict[str, type[SyncedRecord]] = {
-    "account": Account,
-    "contact": Contact,
-    "lead": Lead,
-    "opportunity": Opportunity,
-    "opportunity_stage_change": OpportunityStageChange,
-    "activity": Activity,
-    "user": User,
-    "user_role": CrmRole,
-    "campaign": Campaign,
-    "campaign_member": CampaignMember,
-    "quota": Quota,
-    "currency_rate": CurrencyRate,
-    "stage": CrmStage,
-}
+    name: next(table for table in SyncedRecord.__subclasses__() if _common_of(table) is record)
+    for name, record in common.COMMON_TYPES.items()}
