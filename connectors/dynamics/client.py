@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from connectors.base import ChangePage, Finding, OrgProfile, Stream, TokenSaver, WritableField, WriteResult
+from connectors.base import Stream, WritableField
 from connectors.client_base import ClientBase, SessionExpired, create_missing
+from connectors.client_protocol import ChangePage, Finding, OrgProfile, TokenSaver, WriteResult
 from connectors.dynamics import registration, writes
 from connectors.dynamics.provider import DynamicsProvider
 from connectors.errors import (ChangesNotTracked, ChangeTokenExpired, ConnectorError, Fatal, ReauthorizationRequired,

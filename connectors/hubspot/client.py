@@ -18,8 +18,9 @@ from typing import Any
 
 import urllib3
 
-from connectors.base import ChangePage, Finding, OrgProfile, Stream, TokenSaver, WritableField, WriteResult
+from connectors.base import Stream, WritableField
 from connectors.client_base import ClientBase
+from connectors.client_protocol import ChangePage, Finding, OrgProfile, TokenSaver, WriteResult
 from connectors.errors import BackfillNotOffered, Fatal, ReauthorizationRequired, Retriable, Skippable, Unavailable
 from connectors.hubspot.account_info import portal_profile
 from connectors.hubspot.backfill import LIST_LIMIT, list_pages, newest_body, newest_change, partial_links

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from connectors.base import Answer, Inbound, InboundEvent
 from connectors.hubspot.streams import ALL as DECLARED_STREAMS
+from connectors.inbound import Answer, Inbound, InboundEvent
 
 # The app's subscriptions Pipewise relies on, as (event type, objectTypeId of a generic subscription,
 # property of a property change). Engagements have generic (object.*) subscriptions only.

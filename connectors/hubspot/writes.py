@@ -6,8 +6,9 @@ from typing import Any
 
 from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
 
-from connectors.base import WritableField, WriteResult
+from connectors.base import WritableField
 from connectors.client_base import create_missing
+from connectors.client_protocol import WriteResult
 from connectors.errors import Fatal
 from connectors.hubspot.provider import PROPERTY_GROUP, PROPERTY_GROUP_LABEL
 

@@ -11,8 +11,9 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
-from connectors.base import ChangePage, Finding, OrgProfile, Stream, TokenSaver, WritableField, WriteResult
+from connectors.base import Stream, WritableField
 from connectors.client_base import ClientBase, SessionExpired
+from connectors.client_protocol import ChangePage, Finding, OrgProfile, TokenSaver, WriteResult
 from connectors.errors import Fatal, QuotaExceeded, Retriable, Skippable, Unavailable, error_for_status
 from connectors.oauth import OAuthApp
 from connectors.retry import parse_retry_after

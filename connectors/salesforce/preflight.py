@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from connectors.base import Finding
+from connectors.client_protocol import Finding
 from connectors.errors import ConnectorError
 from connectors.salesforce.describe import selectable
 from connectors.salesforce.provider import SalesforceProvider

@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from connectors.base import Answer, Inbound, InboundEvent, Refused
+from connectors.inbound import Answer, Inbound, InboundEvent, Refused
 from connectors.salesforce.streams import ALL as STREAMS
 
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
