@@ -39,14 +39,19 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar
 
-# The rest of the contract, for the layers above (see the docstring).
-from connectors.client_protocol import (ChangePage, Client, Finding, OrgProfile, TokenSaver, Usage,  # noqa: F401
-                                        WriteResult)
-from connectors.field_catalogue import FieldCatalogue  # noqa: F401
-from connectors.inbound import Answer, Inbound, InboundEvent, Refused  # noqa: F401
-from connectors.panels import (PANEL_APPS, FramedRecord, InvalidPanelRequest, PanelChecks,  # noqa: F401
-                               PanelContext, PanelRefused, PanelRequest, PanelViewer, url_origin)
-from connectors.signin import ROLES, SignIn, SignInError  # noqa: F401
+from connectors.client_protocol import ChangePage, Client, Finding, OrgProfile, TokenSaver, Usage, WriteResult
+from connectors.field_catalogue import FieldCatalogue
+from connectors.inbound import Answer, Inbound, InboundEvent, Refused
+from connectors.panels import (PANEL_APPS, FramedRecord, InvalidPanelRequest, PanelChecks, PanelContext, PanelRefused,
+                               PanelRequest, PanelViewer, url_origin)
+from connectors.signin import ROLES, SignIn, SignInError
+
+# The whole contract, as the layers above import it (see the docstring).
+__all__ = ["Provider", "Stream", "Setting", "WritableField", "Identity",
+           "Client", "ChangePage", "Finding", "OrgProfile", "TokenSaver", "Usage", "WriteResult",
+           "FieldCatalogue", "Answer", "Inbound", "InboundEvent", "Refused",
+           "PANEL_APPS", "FramedRecord", "InvalidPanelRequest", "PanelChecks", "PanelContext", "PanelRefused",
+           "PanelRequest", "PanelViewer", "url_origin", "ROLES", "SignIn", "SignInError"]
 
 
 class Stream:
