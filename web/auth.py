@@ -21,6 +21,7 @@ from werkzeug.urls import iri_to_uri
 from connectors import registry
 from connectors.base import SignIn, SignInError
 from connectors.errors import ConnectorError
+from embed.manager_token import mint_manager_token
 from sync.connections import oauth_app
 from sync.runtime.config import Config
 from sync.store import Connection, User
@@ -152,8 +153,6 @@ def admin_refusal():
 
 def team_panel_redirect(user: dict[str, Any]):
     """A manager who opens the console goes to their team panel (None for anyone else, or before a sync)."""
-    from embed.manager import mint_manager_token
-
     if user["role"] != "manager":
         return None
     with runtime().sessions() as db:
