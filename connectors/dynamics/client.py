@@ -7,6 +7,9 @@ odata.maxpagesize, opaque @odata.nextLink), compose-http-requests-handle-errors.
 execute-batch-operations-using-web-api.md ($batch, odata.continue-on-error), create-update-column-definitions.md,
 ../use-change-tracking-synchronize-data-external-systems.md (Prefer odata.track-changes, @odata.deltaLink,
 $deletedEntity rows, EntityDefinitions ChangeTrackingEnabled), reference/web-service-error-codes.md (the codes).
+
+Just over 300 lines because it is one class over one Web API session; the batch writes and the webhook
+registration already have their own modules (``writes``, ``registration``).
 """
 from __future__ import annotations
 

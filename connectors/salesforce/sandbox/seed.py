@@ -29,6 +29,9 @@ Rules the datasets leave open, chosen here:
   CurrencyType rates and a share of its deals in other currencies, amounts unchanged (currencies.py).
 - Seeds: "full" is everything, "small" every 20th deal and every 20th lead with their campaigns
   (all users and accounts), "none" nothing.
+
+Over 300 lines because it is one seed: the rules above, applied in the order the org's records depend on
+each other (setup, roles and users, the maven deals, quotas, the olist leads).
 """
 from __future__ import annotations
 
