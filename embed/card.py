@@ -21,9 +21,8 @@ from sqlalchemy import func, select
 from connectors import registry
 from connectors.base import InvalidPanelRequest
 from embed.app_runtime import runtime
-from embed.manager_token import mint_manager_token
 from embed.panel import panel_context
-from embed.tokens import PanelClaims, issue_panel_token
+from embed.tokens import PanelClaims, issue_panel_token, mint_manager_token
 from embed.views import bp, live_connection, verify_panel
 from sync.store import Connection, User
 

@@ -17,8 +17,8 @@ from embed.manager_cells import cell_in_viewer_zone
 from embed.manager_charts import view_charts
 from embed.manager_forecast import forecast_view, may_call, may_submit, submit_call
 from embed.manager_notices import leads_nobody, leads_nobody_notice
-from embed.manager_token import ManagerClaims, csrf_token, csrf_valid, mint_manager_token, read_manager_token
-from embed.tokens import DEFAULT_MAX_AGE_SECONDS, token_from_request
+from embed.tokens import (DEFAULT_MAX_AGE_SECONDS, ManagerClaims, csrf_token, csrf_valid, mint_manager_token,
+                          read_manager_token, token_from_request)
 from embed.views import _embed_headers, _refusal, bp, frame_ancestors, user_id_forms
 from scoring.deals_as_of import Period, parse_period
 from scoring.forecast.calls import CallError

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
-from embed.manager_token import mint_manager_token
+from embed.tokens import mint_manager_token
 from sync.store import Connection, User
 from web.extensions import runtime
 from web.sessions import revoke_user
