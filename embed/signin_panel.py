@@ -6,7 +6,7 @@ and PKCE verifier server-side (Redis, single use: the frame has no cookies) and 
 provider with prompt=none. The answer comes back to ``/embed/<key>/panel/signed-in``: a code opens the panel;
 "sign-in needed" shows a button that opens the interactive sign-in in a popup (identity providers refuse to be
 framed), after which the frame signs in silently again. The CRM-specific steps are the package's ``panel.py``
-hooks (see connectors.base).
+hooks (see connectors.panels).
 """
 from __future__ import annotations
 

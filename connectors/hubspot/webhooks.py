@@ -254,7 +254,7 @@ def test_delivery(remote_org_id: str, object_name: str, record_id: str, event_id
                   SIGNATURE_HEADER: signature_v3(client_secret, "POST", url, body, timestamp)}
 
 
-# -- the inbound contract (connectors.base) ----------------------------------------------------
+# -- the inbound contract (connectors.inbound) -------------------------------------------------
 
 # One URL for every portal: the events are signed with the app's client secret and name their portal.
 ROUTE = ""

@@ -139,7 +139,7 @@ def test_delivery(remote_org_id: str, object_name: str, record_id: str, event_id
             {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})
 
 
-# -- the inbound contract (connectors.base) ----------------------------------------------------
+# -- the inbound contract (connectors.inbound) -------------------------------------------------
 
 # Salesforce signs nothing: the org id and the connection's own secret are in the URL.
 ROUTE = "/<remote_org_id>/<secret>"
