@@ -15,71 +15,43 @@ Every package has these modules, under the same names:
   environment where they depend on it (Dynamics: ``<environment URL>/user_impersonation``).
 - ``streams.py`` — ``Stream`` subclasses; every attribute a stream may set is declared on ``Stream``
   below (cursor or full listing, deletes, associations, history, scope, custom fields).
-- ``client.py`` — ``build_client(token, oauth, on_token, config)`` returning a ``Client`` (the protocol
-  below): reads, targeted reads, batch writes, field provisioning, preflight, org profile. A CRM that
-  keeps a change log per object (Dataverse change tracking) marks those streams ``delta`` and implements
-  ``read_changes(stream, token)``: pages of ``ChangePage`` (changed raw records and deleted ids), the last
-  carrying the next token, which the engine stores as an opaque text per connection and stream once the
-  pages before it are stored. Without a token it lists every live record, and the engine then re-reads
-  the stored records the listing left out to find the deletes. It raises
-  ``connectors.errors.ChangesNotTracked`` when the CRM keeps no log for the object (the engine reads the
-  stream on its cursor instead) and ``ChangeTokenExpired`` when the CRM no longer honours the token (the
-  engine lists the object again).
-  A CRM whose webhooks are registered through its own API (Dataverse: a ``serviceendpoint`` and its
-  ``sdkmessageprocessingstep`` rows) sets ``registers_webhooks`` on its provider and implements
-  ``register_webhooks(url, secret)`` on its client: Pipewise calls it after the install and after each
-  secret rotation. CRMs whose webhooks an admin configures in the CRM's own settings (HubSpot's app
-  settings, Salesforce's outbound messages) offer neither.
-  A client may also offer ``read_backfill(stream, resume)`` for a first or full read of a non-delta stream:
-  pages of every live record in any order, through the remote's cheapest bulk read (HubSpot's list
-  endpoints, Salesforce Bulk API 2.0), each page optionally carrying an opaque resume point. The engine
-  stores the resume point once the page is stored, resumes from it after a crash, and afterwards moves the
-  stream's cursor to the backfill's start, so what changed while it ran is read by the next incremental
-  pull. ``BackfillNotOffered`` sends the stream through ``read_stream`` instead.
+- ``client.py`` — ``build_client(token, oauth, on_token, config)`` returning a ``Client``: reads, targeted
+  reads, change and backfill reads, batch writes, field provisioning, preflight, org profile, webhook
+  registration (the protocol and what it returns: ``connectors.client_protocol``).
 - ``mapping.py`` — ``to_common(stream, raw)``: a raw record as a ``connectors.common`` object.
-- ``fields.py`` — ``CATALOGUE``, a ``FieldCatalogue``: the built-in source of each common field, the
-  remote field types that can feed it, and the live listing of an object's fields.
-- ``signin.py`` — ``sign_in(oauth, token, config, kept_refresh_tokens)`` → ``SignIn``.
-- ``webhooks.py`` — the inbound contract: ``ROUTE`` (below ``/webhooks/<key>``; ``<remote_org_id>`` and
-  a trailing ``<secret>`` when the CRM signs nothing), ``MAX_BODY_BYTES``,
-  ``verify(inbound, config, secret_matches)`` before any parsing, ``parse(inbound)`` → ``InboundEvent``s
-  (``ValueError`` when malformed, ``Refused`` when for another account), ``answer(outcome)`` → ``Answer``
-  for "accepted", "malformed" or "refused", and ``test_delivery`` for the console's test event.
-- ``panel.py`` — the embed contract, in every package whose provider declares a signed ``panel``
-  ("canvas": a signed request POSTed into the CRM's frame; "card": a card fetch signed like the CRM's
-  webhooks): ``verify(request, app, checks)`` → ``PanelContext`` (remote org, user, record, app), which
-  raises ``InvalidPanelRequest(reason)`` before anything in the ``PanelRequest`` is trusted. ``app`` is
-  "rep" (the record's panel) or "team" (the team panel); ``checks`` (``PanelChecks``) gives the
-  settings, Redis (to tell a reload from a replay) and the instance URL of an installed remote org. A
-  "canvas" panel's module also gives ``approval_required(request)`` (the CRM asks the user to approve
-  the app instead of posting), ``app_credentials(config, app)`` (the client id and secret of the app
-  that signs each panel, from the provider's ``settings``) and ``APPROVAL_FRAMES`` (the CRM's own
-  origins, which may frame the approval page before the org is known). Embed serves each provider
-  through the registry at ``/embed/<key>/canvas``, ``/embed/<key>/manager`` (team) or
-  ``/embed/<key>/card``; the provider's ``frame_ancestors(instance_url)`` names the origins that may
-  frame the panel and ``id_forms(remote_id)`` the forms an org or user id may be stored under.
-  Where ``panel = "signin"`` (the CRM frames the panel with unsigned parameters and the
-  viewer signs in with the CRM's identity provider; served by ``embed.signin_panel``): ``PARAMETERS`` (the
-  query parameters the CRM passes), ``IDENTITY_PROVIDER`` (its name on the sign-in button),
-  ``read_context(args)`` → ``FramedRecord``, ``frame_origin(config)``, ``signing_keys(config)`` (a cache
-  the app keeps), ``authorize_url(config, redirect_uri, state, nonce, code_challenge, silent)``,
-  ``needs_interaction(error)`` and ``sign_in(config, keys, context, code, redirect_uri, code_verifier,
-  nonce)`` → ``PanelViewer``; each raises ``PanelRefused`` with what to tell the viewer.
+- ``fields.py`` — ``CATALOGUE``, a ``FieldCatalogue`` (``connectors.field_catalogue``): the built-in source
+  of each common field, the remote field types that can feed it, and the live listing of an object's fields.
+- ``signin.py`` — ``sign_in(oauth, token, config, kept_refresh_tokens)`` → ``SignIn`` (``connectors.signin``).
+- ``webhooks.py`` — the inbound contract (``connectors.inbound``): ``ROUTE``, ``MAX_BODY_BYTES``, ``verify``
+  before any parsing, ``parse`` → ``InboundEvent``s, ``answer`` and ``test_delivery``.
+- ``panel.py`` — the embed contract (``connectors.panels``), in every package whose provider declares a
+  ``panel``.
+
+This module declares the Provider and Stream protocols. The rest of the contract lives in the modules
+named above; its names are imported here too, so that sync, scoring, embed and web reach the whole
+contract through one door (``from connectors.base import ...``), while connectors import each from its home.
 """
 from __future__ import annotations
 
 import importlib
-import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, ClassVar, Protocol
-from urllib.parse import urlsplit
+from typing import Any, ClassVar
 
-from connectors.common import Remote
+from connectors.client_protocol import ChangePage, Client, Finding, OrgProfile, TokenSaver, Usage, WriteResult
+from connectors.field_catalogue import FieldCatalogue
+from connectors.inbound import Answer, Inbound, InboundEvent, Refused
+from connectors.panels import (PANEL_APPS, FramedRecord, InvalidPanelRequest, PanelChecks, PanelContext, PanelRefused,
+                               PanelRequest, PanelViewer, url_origin)
+from connectors.signin import ROLES, SignIn, SignInError
 
-_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+# The whole contract, as the layers above import it (see the docstring).
+__all__ = ["Provider", "Stream", "Setting", "WritableField", "Identity",
+           "Client", "ChangePage", "Finding", "OrgProfile", "TokenSaver", "Usage", "WriteResult",
+           "FieldCatalogue", "Answer", "Inbound", "InboundEvent", "Refused",
+           "PANEL_APPS", "FramedRecord", "InvalidPanelRequest", "PanelChecks", "PanelContext", "PanelRefused",
+           "PanelRequest", "PanelViewer", "url_origin", "ROLES", "SignIn", "SignInError"]
 
 
 class Stream:
@@ -298,299 +270,10 @@ class Provider:
         return importlib.import_module(f"{cls.__module__.rpartition('.')[0]}.{name}")
 
 
-ROLES = ("admin", "manager", "rep")  # what a console user is, from their standing in the CRM
-
-
-@dataclass(frozen=True)
-class SignIn:
-    """Who signed in to the console, as their CRM tells it."""
-
-    provider: str
-    user_id: str
-    remote_org_id: str
-    username: str
-    email: str | None
-    name: str
-    role: str  # admin | manager | rep
-
-
-class SignInError(Exception):
-    """Sign-in could not complete; the message is shown to the person signing in."""
-
-
-@dataclass(frozen=True)
-class FramedRecord:
-    """The record a "signin" panel's frame names, read from the CRM's unsigned parameters (not yet trusted)."""
-
-    object_type: str   # common object type: lead, opportunity, or user (the team panel)
-    remote_id: str     # as the connection stores it
-    org_name: str      # the organization the form says it belongs to
-
-
-@dataclass(frozen=True)
-class PanelViewer:
-    """Who signed in to a "signin" panel, vouched for by the identity provider and the CRM's own API."""
-
-    remote_org_id: str
-    user_remote_id: str
-    name: str
-
-
-class PanelRefused(Exception):
-    """A "signin" panel that must not open: a title and a sentence saying what to do, shown in the frame."""
-
-    def __init__(self, reason: str, title: str, message: str, status: int = 403):
-        super().__init__(reason)
-        self.reason, self.title, self.message, self.status = reason, title, message, status
-
-
-def text_value(value: Any) -> str | None:
-    """A remote value as text; None for no value."""
-    if value in (None, ""):
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
-@dataclass(frozen=True)
-class FieldCatalogue:
-    """How one connector's remote fields feed the common model, for the admin's field mapping."""
-
-    raw_value: Callable[[dict[str, Any], str], Any]
-    coerce: dict[str, Callable[[Any], Any]]
-    # common value kind → the remote field types that can feed it
-    compatible: dict[str, frozenset[str]]
-    # object_type → common field → its built-in remote source (the fields an admin may remap);
-    # "" when the CRM has no standard field for it and only an admin's mapping can feed it
-    defaults: dict[str, dict[str, str]]
-    # (client, remote object name) → the object's fields as [{name, label, type, custom}], read live
-    remote_fields: Callable[[Any, str], list[dict[str, Any]]]
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """A webhook request as the intake route received it, before anything in it is parsed."""
-
-    method: str
-    url: str                    # the URL the server saw
-    path_and_query: str
-    headers: Mapping[str, str]
-    body: bytes
-    path_args: dict[str, str]   # the values of the placeholders in the package's webhooks.ROUTE
-    public_url: str | None      # the public origin Pipewise is reached at (behind a proxy)
-
-
-@dataclass(frozen=True)
-class InboundEvent:
-    """One change a CRM reported, in the shape the intake stores (``WebhookEvent``)."""
-
-    remote_org_id: str               # the CRM account it belongs to, as its connection stores it
-    event_id: str                    # unique per connection: redeliveries are dropped by it
-    kind: str
-    stream: str                      # the declared stream it is about
-    remote_ids: list[str]
-    payload: dict[str, Any]
-    targets: dict[str, list[str]]    # stream name → remote ids to re-read
-    # The fields the event carries, for the check that it only echoes Pipewise's own write; None when
-    # it can never be one. ``snapshot``: they are the record's values (Salesforce's outbound message)
-    # rather than just the fields that changed (HubSpot's property change).
-    echo_fields: dict[str, Any] | None = None
-    snapshot: bool = False
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What the CRM expects back; with no body and an error status, the console's own error page."""
-
-    status: int
-    body: bytes | None = None
-    content_type: str | None = None
-
-
-class Refused(Exception):
-    """An inbound request that verified but is not for the account it was sent to; answered as refused."""
-
-
-PANEL_APPS = ("rep", "team")  # the record's panel, and the manager's team panel
-
-
-@dataclass(frozen=True)
-class PanelRequest(Inbound):
-    """A request for an embedded panel, as an ``Inbound`` with its parsed query and form, nothing trusted yet."""
-
-    args: Mapping[str, str]     # the query parameters
-    form: Mapping[str, str]     # the form fields of a POST
-
-
-@dataclass(frozen=True)
-class PanelChecks:
-    """What a panel's ``verify`` may consult besides the request."""
-
-    config: Any
-    redis: Any
-    # The instance URL of the live connection of a remote org id (any of its ``id_forms``); None
-    # when Pipewise is not installed there.
-    instance_url_of: Callable[[str], str | None]
-
-
-@dataclass(frozen=True)
-class PanelContext:
-    """Who opened the panel, where and on which record, as a verified panel request tells it."""
-
-    remote_org_id: str
-    remote_user_id: str                      # in the form the CRM's users are synced under
-    # (common object type, or None when Pipewise has none for it; remote id), None off a record page.
-    record: tuple[str | None, str] | None
-    app: str                                 # rep | team
-    # The instance the request names: trusted once verified, to frame a message before the org is known.
-    instance_url: str | None = None
-    user_email: str | None = None            # where the CRM sends it (a card fetch), to find a team viewer
-
-
-class InvalidPanelRequest(Exception):
-    """A panel request that must not be trusted; ``reason`` is a short slug safe to log."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-def url_origin(url: str | None) -> str | None:
-    """scheme://host[:port] of a URL, or None when it is not a plain http(s) origin."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        return None
-    host = parts.hostname or ""
-    if parts.scheme not in ("https", "http") or not _HOST.match(host):
-        return None
-    default = {"https": 443, "http": 80}[parts.scheme]
-    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
-
-
 @dataclass(frozen=True)
 class Identity:
+    """Who and where a token belongs to, as ``Provider.identity`` reads it."""
+
     remote_org_id: str
     instance_url: str
     remote_user_id: str | None = None
-
-
-@dataclass(frozen=True)
-class OrgProfile:
-    """What the remote organization calls itself, and the time zone it keeps (an IANA id); None: unknown."""
-
-    name: str | None = None
-    time_zone: str | None = None
-
-
-@dataclass
-class WriteResult:
-    """The remote's answer for one record of a batch write."""
-
-    remote_id: str
-    ok: bool
-    error_code: str | None = None
-    message: str | None = None
-    # The remote will never take this write as the record stands (a converted Salesforce lead):
-    # retrying it every run cannot help.
-    permanent: bool = False
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One result of a connection's preflight check, in words an admin acts on."""
-
-    check: str      # what was checked: "scopes", "object:ForecastingQuota", "field:Lead.Pipewise_Score__c", ...
-    status: str     # "ok" | "warning" (an optional part is missing; the rest works) | "error" (must be fixed)
-    message: str    # one sentence: what is the case and, unless ok, what to do in the CRM
-
-
-@dataclass
-class Usage:
-    """API usage against the remote's daily limit, read from its own headers."""
-
-    used: int | None = None
-    limit: int | None = None
-    calls: int = 0  # calls made by this client instance
-
-
-TokenSaver = Callable[[dict[str, Any]], None]
-
-
-class Client(Protocol):
-    """What the sync engine and writeback need from a connector's client."""
-
-    usage: Usage
-
-    def read_stream(self, stream: type[Stream], since: datetime | None,
-                    after_id: str | None = None) -> Iterator[list[dict[str, Any]]]:
-        """Pages of raw records ordered by (cursor, id), from ``since`` inclusive (all when None).
-
-        With ``after_id``, records at exactly ``since`` with an id ≤ ``after_id`` are left out.
-        Soft-deleted records are included when the stream reports deletes.
-        """
-
-    def read_records(self, stream: type[Stream], remote_ids: list[str]) -> list[dict[str, Any]]:
-        """The current raw records with these ids (a targeted sync); deleted ones flagged."""
-
-    def read_changes(self, stream: type[Stream], token: str | None) -> Iterator["ChangePage"]:
-        """Pages of what changed in a ``delta`` stream since ``token``; every live record when None.
-
-        Only the last page carries the token the next read starts from. Raises ``ChangesNotTracked``
-        when the remote keeps no change log for the object, ``ChangeTokenExpired`` when it no longer
-        honours ``token``. Clients without delta streams need not implement it.
-        """
-
-    def read_backfill(self, stream: type[Stream], resume: str | None) -> Iterator["ChangePage"]:
-        """Pages of every live record of a non-delta stream, in any order; from ``resume`` when given.
-
-        Optional. ``ChangePage.records`` holds raw records (``deleted`` stays empty: the engine re-reads
-        the stored records the backfill did not list to find deletes). ``ChangePage.token``, when set, is
-        an opaque point to resume from after that page; a page without one leaves the last point in
-        place. ``ChangePage.as_of`` (any page; the earliest counts) is when the read began on the remote's
-        clock: a CRM clock that differs from Pipewise's would otherwise skip changes made meanwhile. Raises ``BackfillNotOffered`` before its first page when the stream is better read through
-        ``read_stream`` (the engine then calls ``read_stream(stream, None)``), and ``ChangeTokenExpired``
-        when the remote no longer honours ``resume`` (the engine starts the backfill over).
-        """
-
-    def update_records(self, remote_name: str, updates: list[dict[str, Any]]) -> list[WriteResult]:
-        """One batch update call: each update is ``{"Id": ..., field: value}``."""
-
-    def ensure_fields(self, remote_name: str, fields: tuple[WritableField, ...]) -> list[str]:
-        """Create the Pipewise-owned fields that are missing; return the names created."""
-
-    def preflight(self) -> list[Finding]:
-        """Check the live CRM: granted scopes, object and field access, optional objects, API allowance."""
-
-    def org_profile(self) -> OrgProfile:
-        """The remote organization's own name and default time zone, read live (one or two API calls)."""
-
-    def register_webhooks(self, url: str, secret: str) -> list[str]:
-        """Register (or update) Pipewise's webhook in the CRM: events go to ``url`` carrying ``secret``.
-
-        Offered only where the provider sets ``registers_webhooks``. Safe to repeat: what an earlier call
-        registered is found and updated, never registered twice, and the CRM sends only ``secret`` from
-        then on. Returns what it registered (the CRM's ids, one per registration). Raises a
-        ``connectors.errors`` error whose message says what the admin must do when the CRM refuses, or
-        ``ValueError`` when ``url`` is one the CRM cannot call.
-        """
-
-
-@dataclass
-class ChangePage:
-    """One page of a change read (new or changed raw records, ids deleted remotely, and on the last page
-    the opaque token the next read starts from), or of a backfill (raw records and a resume point)."""
-
-    records: list[dict[str, Any]] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    token: str | None = None
-    # A backfill's: a moment on the remote's own clock (the one its cursor values use) at or before the
-    # read began; the engine starts the next incremental pull there. None: the engine's clock is used.
-    as_of: datetime | None = None
-
-
-@dataclass
-class MappedPage:
-    records: list[Remote] = field(default_factory=list)

@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from connectors.base import TokenSaver, Usage, WritableField
+from connectors.base import WritableField
+from connectors.client_protocol import TokenSaver, Usage
 from connectors.errors import ConnectorError, Fatal
 from connectors.oauth import OAuthApp
 from connectors.retry import call_with_retries

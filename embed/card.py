@@ -22,7 +22,7 @@ from connectors import registry
 from connectors.base import InvalidPanelRequest
 from embed.app_runtime import runtime
 from embed.panel import panel_context
-from embed.tokens import PanelClaims, issue_panel_token
+from embed.tokens import PanelClaims, issue_panel_token, mint_manager_token
 from embed.views import bp, live_connection, verify_panel
 from sync.store import Connection, User
 
@@ -79,8 +79,6 @@ for _provider in registry.panel_keys("card"):
 
 def team_panel_action(session, connection: Connection, user_email: str, public_url: str) -> dict[str, Any] | None:
     """For a viewing manager or admin (matched by email to the portal's owners), the team panel's action."""
-    from embed.manager import mint_manager_token
-
     if not user_email:
         return None
     viewer = session.scalar(select(User).where(User.connection_id == connection.id, User.deleted_at.is_(None),

@@ -5,24 +5,20 @@ team → rep → deal and exporting any of its tables as CSV (`?format=csv&table
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import io
 import logging
-from dataclasses import asdict, dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from dataclasses import astuple
+from datetime import date
 
 from flask import Response, current_app, make_response, redirect, render_template, request, url_for
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from jinja2 import pass_context
-from markupsafe import Markup
 
 from embed.app_runtime import runtime
-from embed.manager_charts import bar_chart_svg, range_chart_svg
+from embed.manager_cells import cell_in_viewer_zone
+from embed.manager_charts import view_charts
 from embed.manager_forecast import forecast_view, may_call, may_submit, submit_call
 from embed.manager_notices import leads_nobody, leads_nobody_notice
-from embed.tokens import DEFAULT_MAX_AGE_SECONDS, token_from_request
+from embed.tokens import (DEFAULT_MAX_AGE_SECONDS, ManagerClaims, csrf_token, csrf_valid, mint_manager_token,
+                          read_manager_token, token_from_request)
 from embed.views import _embed_headers, _refusal, bp, frame_ancestors, user_id_forms
 from scoring.deals_as_of import Period, parse_period
 from scoring.forecast.calls import CallError
@@ -36,55 +32,10 @@ from scoring.team.funnel import funnel_view
 from scoring.team.pipeline import Table, pipeline_health
 from scoring.team.winloss import win_loss_view
 from sync import currency
-from sync.local_time import UTC, format_local, user_zone
+from sync.local_time import user_zone
 from sync.store import Connection
 
 log = logging.getLogger(__name__)
-TOKEN_SALT = "pipewise.embed.manager-token"
-CSRF_CONTEXT = b"pipewise.embed.manager-form|"
-
-
-@dataclass(frozen=True)
-class ManagerClaims:
-    """Who is looking at the team panel, as a verified signed request (or the HubSpot card) said."""
-
-    organization_id: int
-    connection_id: int
-    user_remote_id: str
-    role: str
-
-
-def _serializer(secret_key: str) -> URLSafeTimedSerializer:
-    # Its own salt: a rep panel token never opens the team panel, nor the reverse.
-    return URLSafeTimedSerializer(secret_key, salt=TOKEN_SALT)
-
-
-def mint_manager_token(secret_key: str, organization_id: int, connection_id: int, user_remote_id: str,
-                       role: str) -> str:
-    """A short-lived token for `GET /embed/manager?pt=…` (the HubSpot card's iframe link)."""
-    claims = ManagerClaims(organization_id, connection_id, user_remote_id, role)
-    return _serializer(secret_key).dumps(asdict(claims))
-
-
-def read_manager_token(secret_key: str, token: str | None, max_age: int) -> ManagerClaims | None:
-    """The claims of a valid token, or None (missing, forged, malformed or expired)."""
-    if not token:
-        return None
-    try:
-        return ManagerClaims(**_serializer(secret_key).loads(token, max_age=max_age))
-    except (BadSignature, SignatureExpired, TypeError):
-        return None
-
-
-def csrf_token(token: str) -> str:
-    """The form's csrf_token, bound to the panel token the form was rendered with."""
-    key = current_app.secret_key.encode() if isinstance(current_app.secret_key, str) else current_app.secret_key
-    return hmac.new(key, CSRF_CONTEXT + token.encode(), hashlib.sha256).hexdigest()
-
-
-def csrf_valid(token: str, submitted: str | None) -> bool:
-    """Whether a submitted csrf_token matches the panel token (constant time)."""
-    return bool(submitted) and hmac.compare_digest(csrf_token(token), submitted)
 
 
 # -- the views -------------------------------------------------------------------------------------
@@ -97,58 +48,8 @@ VIEWS = {
     "funnel": ("Funnel", funnel_view),
     "coaching": ("Coaching", coaching),
 }
-MONEY = {"amount", "open_amount", "open_in_period", "won_amount", "avg_won", "quota", "expected", "p10",
-         "p50", "p90", "remaining", "commit", "best_case"}
-PERCENT = {"win_rate", "conversion", "attainment_p50", "lead_to_converted", "converted_to_opportunity",
-           "opportunity_to_won", "lead_to_won", "gap"}
-DAYS = {"avg_days", "idle_days", "days_in_stage", "stage_p75_days", "days_to_convert", "days_to_opportunity",
-        "days_to_win"}
-BY_UNIT = {"value", "previous", "trend", "median", "top"}
-MONEY_TABLES = {"owners", "history"}  # where "won" is revenue rather than a count of deals
 
-
-def money(value) -> str:
-    return f"{value:,.0f}"
-
-
-def cell(row: dict, key: str, table: str = "", tz: ZoneInfo = UTC) -> str:
-    """A table cell as the panel shows it (a moment in the viewer's zone ``tz``)."""
-    value = row.get(key)
-    if value is None:
-        return "–"
-    if isinstance(value, datetime):
-        return format_local(value, tz)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if key in BY_UNIT and "unit" in row:
-        unit = row["unit"]
-        sign = "+" if key == "trend" and value > 0 else ""
-        if unit == "percent":
-            return f"{sign}{value * 100:.0f}" + (" pts" if key == "trend" else "%")
-        if unit == "days":
-            return f"{sign}{value:.0f} days"
-        return f"{sign}{value:,.0f}"
-    if key == "percentile":
-        return f"{value:.0f}"
-    if key in MONEY or (key == "won" and table in MONEY_TABLES):
-        return money(value)
-    if key in PERCENT:
-        return f"{value:.0%}"
-    if key in DAYS:
-        return f"{value:.0f}"
-    if isinstance(value, float):
-        return f"{value:,.0f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-@pass_context
-def _cell_in_viewer_zone(context, row: dict, key: str, table: str = "") -> str:
-    return cell(row, key, table, context.get("viewer_tz") or UTC)
-
-
-bp.add_app_template_filter(_cell_in_viewer_zone, "pw_cell")
+bp.add_app_template_filter(cell_in_viewer_zone, "pw_cell")
 
 
 # -- routes ----------------------------------------------------------------------------------------
@@ -157,7 +58,7 @@ def open_team_panel(session, connection: Connection, user_remote_id: str, subjec
     """The team panel for a viewer a verified panel request named, on ``subject`` (a user's page) if in scope."""
     claims = ManagerClaims(connection.organization_id, connection.id, user_remote_id,
                            viewer_role(session, connection.organization_id, user_remote_id or None))
-    token = _serializer(current_app.secret_key).dumps(asdict(claims))
+    token = mint_manager_token(current_app.secret_key, *astuple(claims))
     log.info("embed.manager.opened connection=%s role=%s", connection.id, claims.role)
     return _render(session, connection, claims, token, "pipeline", {"rep": subject}, from_record=True)
 
@@ -314,7 +215,7 @@ def _render(session, connection, claims: ManagerClaims, token: str, view: str, a
     html = render_template(
         "embed/manager.html", view=view, title=title, views=VIEWS, data=data, subject=subject,
         subject_name=subject_name, period=period, as_of=as_of, link=link, crumbs=crumbs, token=token,
-        charts=_charts(view, data, subject), notice=notice, error=error, claims=claims,
+        charts=view_charts(view, data, subject), notice=notice, error=error, claims=claims,
         currency_code=corporate, currency_note=currency_note,
         saved=bool(args.get("saved")), called=args.get("called"), periods=_period_choices(period, as_of),
         csrf_token=csrf_token(token), may_submit=may_submit(viewer, subject),
@@ -343,38 +244,6 @@ def _period_choices(period: Period, as_of: date) -> list[str]:
     return choices if period.label in choices else [period.label, *choices]
 
 
-def _charts(view: str, data: dict, subject) -> list[Markup]:
-    """The view's SVG charts (each table below repeats its numbers)."""
-    tables = {t.name: t for t in data.get("tables", [])}
-    pct = lambda v: f"{v:.0%}"  # noqa: E731
-    charts = []
-    if view == "pipeline" and "stages" in tables:
-        charts.append(bar_chart_svg([(r["stage"], r["amount"]) for r in tables["stages"].rows],
-                                    title="Open pipeline by stage (amount)", chart_id="chart-stages", fmt=money))
-    elif view == "forecast":
-        ranges = [dict(r) for r in tables["forecast"].rows]
-        if data["figures"].get("p50") is not None and subject.kind != "rep":
-            ranges.insert(0, {"name": "Team", **data["figures"]})
-        charts.append(range_chart_svg(ranges, title="Forecast range (P10 to P90, P50 tick, quota diamond)",
-                                      chart_id="chart-forecast", fmt=money))
-    elif view == "winloss":
-        first = data["tables"][0]
-        charts.append(bar_chart_svg([(r["value"], r["win_rate"] or 0.0) for r in first.rows[:12]],
-                                    title="Win rate by product", chart_id="chart-winloss", fmt=pct,
-                                    marker=("All", first.totals["win_rate"]) if first.totals.get("win_rate") else None))
-    elif view == "funnel" and tables["funnel-source"].totals.get("leads"):
-        # No leads, no chart: four zero bars would read as a broken funnel; the tables say "Nothing to show".
-        total = tables["funnel-source"].totals
-        charts.append(bar_chart_svg([(label, total[key]) for key, label in (
-            ("leads", "Leads"), ("converted", "Converted"), ("opportunities", "Opportunities"), ("won", "Won"))],
-            title="Lead funnel", chart_id="chart-funnel", fmt=lambda v: f"{v:,.0f}"))
-    elif view == "benchmarks":
-        rows = [r for r in tables["benchmarks"].rows if r["metric_key"] == "win_rate" and r["value"] is not None]
-        median = data["marks"].get("win_rate", {}).get("median")
-        charts.append(bar_chart_svg([(r["name"], r["value"]) for r in rows], title="Win rate by rep",
-                                    chart_id="chart-benchmarks", fmt=pct,
-                                    marker=("Team median", median) if median is not None else None))
-    return [Markup(c) for c in charts]
 
 
 # Characters that make a spreadsheet read a cell as a formula (OWASP "CSV Injection").

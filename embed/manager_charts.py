@@ -1,4 +1,4 @@
-"""Server-rendered SVG charts of the manager's panel: horizontal bars and forecast ranges.
+"""Server-rendered SVG charts of the manager's panel: horizontal bars and forecast ranges, and which view shows which.
 
 No script, no external assets, every text escaped; each chart has a title and a description,
 and the page shows the same numbers as a table beside it.
@@ -8,7 +8,10 @@ from __future__ import annotations
 from html import escape
 from typing import Callable, Sequence
 
+from markupsafe import Markup
+
 from embed.charts import GRID, LINE, TEXT
+from embed.manager_cells import money
 
 # Lightning colours with 3:1 or better against white for graphical objects (WCAG 1.4.11).
 RANGE = "#5867e8"
@@ -100,3 +103,37 @@ def range_chart_svg(ranges: Sequence[dict], *, title: str, chart_id: str, fmt: C
     parts.append(f'<text x="{plot_right}" y="{height - 6}" text-anchor="end" fill="{TEXT}">{_x(fmt(top))}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def view_charts(view: str, data: dict, subject) -> list[Markup]:
+    """The view's SVG charts (each table below repeats its numbers)."""
+    tables = {t.name: t for t in data.get("tables", [])}
+    pct = lambda v: f"{v:.0%}"  # noqa: E731
+    charts = []
+    if view == "pipeline" and "stages" in tables:
+        charts.append(bar_chart_svg([(r["stage"], r["amount"]) for r in tables["stages"].rows],
+                                    title="Open pipeline by stage (amount)", chart_id="chart-stages", fmt=money))
+    elif view == "forecast":
+        ranges = [dict(r) for r in tables["forecast"].rows]
+        if data["figures"].get("p50") is not None and subject.kind != "rep":
+            ranges.insert(0, {"name": "Team", **data["figures"]})
+        charts.append(range_chart_svg(ranges, title="Forecast range (P10 to P90, P50 tick, quota diamond)",
+                                      chart_id="chart-forecast", fmt=money))
+    elif view == "winloss":
+        first = data["tables"][0]
+        charts.append(bar_chart_svg([(r["value"], r["win_rate"] or 0.0) for r in first.rows[:12]],
+                                    title="Win rate by product", chart_id="chart-winloss", fmt=pct,
+                                    marker=("All", first.totals["win_rate"]) if first.totals.get("win_rate") else None))
+    elif view == "funnel" and tables["funnel-source"].totals.get("leads"):
+        # No leads, no chart: four zero bars would read as a broken funnel; the tables say "Nothing to show".
+        total = tables["funnel-source"].totals
+        charts.append(bar_chart_svg([(label, total[key]) for key, label in (
+            ("leads", "Leads"), ("converted", "Converted"), ("opportunities", "Opportunities"), ("won", "Won"))],
+            title="Lead funnel", chart_id="chart-funnel", fmt=lambda v: f"{v:,.0f}"))
+    elif view == "benchmarks":
+        rows = [r for r in tables["benchmarks"].rows if r["metric_key"] == "win_rate" and r["value"] is not None]
+        median = data["marks"].get("win_rate", {}).get("median")
+        charts.append(bar_chart_svg([(r["name"], r["value"]) for r in rows], title="Win rate by rep",
+                                    chart_id="chart-benchmarks", fmt=pct,
+                                    marker=("Team median", median) if median is not None else None))
+    return [Markup(c) for c in charts]

@@ -6,7 +6,7 @@ and PKCE verifier server-side (Redis, single use: the frame has no cookies) and 
 provider with prompt=none. The answer comes back to ``/embed/<key>/panel/signed-in``: a code opens the panel;
 "sign-in needed" shows a button that opens the interactive sign-in in a popup (identity providers refuse to be
 framed), after which the frame signs in silently again. The CRM-specific steps are the package's ``panel.py``
-hooks (see connectors.base).
+hooks (see connectors.panels).
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import hashlib
 import json
 import logging
 import secrets
-from dataclasses import astuple
 from typing import Any
 
 from flask import Response, current_app, make_response, redirect, render_template, request, url_for
@@ -23,8 +22,8 @@ from sqlalchemy import select
 
 from connectors import registry
 from connectors.base import FramedRecord, PanelRefused, PanelViewer
-from embed import manager
 from embed.app_runtime import runtime
+from embed.manager import open_team_panel
 from embed.tokens import PanelClaims, issue_panel_token
 from embed.views import _embed_headers, _panel, bp
 from scoring.scope import viewer_role
@@ -147,10 +146,7 @@ def _open(key: str, session, connection: Connection, viewer: PanelViewer, contex
     if context.object_type == "user":
         if popup:
             return _signed_in_popup(key, None)
-        team = manager.ManagerClaims(connection.organization_id, connection.id, viewer.user_remote_id, role)
-        token = manager.mint_manager_token(current_app.secret_key, *astuple(team))
-        return manager._render(session, connection, team, token, "pipeline", {"rep": context.remote_id},
-                               from_record=True)
+        return open_team_panel(session, connection, viewer.user_remote_id, context.remote_id)
     claims = PanelClaims(organization_id=connection.organization_id, connection_id=connection.id,
                          user_remote_id=viewer.user_remote_id, role=role, object_type=context.object_type,
                          remote_id=context.remote_id)

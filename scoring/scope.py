@@ -5,7 +5,8 @@ makes one (a Salesforce profile or permission set with Modify All Data, a HubSpo
 manager is whoever leads someone. Teams come from the CRM's reporting line (User.manager_remote_id)
 and its role hierarchy (Salesforce UserRole: the users in the roles below one's own), both followed
 recursively in SQL, so a director sees the teams of the managers below them. A scope is a frozenset
-of owner remote ids, or None for the whole organization.
+of owner remote ids, or None for the whole organization. The roles themselves are declared once, where a
+connector first names one: ``connectors.signin.ROLES``.
 """
 from __future__ import annotations
 
@@ -15,8 +16,6 @@ from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from sync.store import CrmRole, User
-
-ROLES = ("admin", "manager", "rep")
 
 
 @dataclass(frozen=True)

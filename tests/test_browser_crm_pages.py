@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from connectors.hubspot.sandbox.pipelines import DEFAULT_PIPELINE
 from connectors.salesforce.provider import SalesforceProvider
-from embed.manager import mint_manager_token
+from embed.tokens import mint_manager_token
 from scoring.jobs import crm_now
 from scoring.records.score import score_connection
 from sync import jobs

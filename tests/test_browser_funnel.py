@@ -9,7 +9,7 @@ from playwright.sync_api import sync_playwright
 from sqlalchemy import select
 
 import web
-from embed.manager import mint_manager_token
+from embed.tokens import mint_manager_token
 from scoring.scope import reports_of, viewer_role
 from sync.store import User
 from tests.browser import SCREENSHOTS, axe_violations, launch_chromium

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 import web
-from embed.manager import mint_manager_token
+from embed.tokens import mint_manager_token
 from scoring.deals_as_of import parse_period
 from scoring.scope import Viewer, owner_names, subject_for, viewer_role
 from scoring.team.funnel import funnel

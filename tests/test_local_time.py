@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
-from embed.manager import cell
+from embed.manager_cells import cell
 from sync.local_time import UTC, day_start, format_local, user_zone, zone
 from sync.store import Base, Connection, Organization, User
 

@@ -10,8 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 import web
-from embed.manager import mint_manager_token
-from embed.tokens import PanelClaims, issue_panel_token
+from embed.tokens import PanelClaims, issue_panel_token, mint_manager_token
 from scoring.scope import OutOfScope, Viewer, may_view, subject_for, visible_owners
 from scoring.team.winloss import win_loss
 from sync.store import Quota
@@ -204,7 +203,7 @@ def test_only_an_admin_sets_quotas_with_a_valid_form(app, client):
     manager_token = token_of(canvas(client, M1))
     manager_page = client.get(f"/embed/manager/forecast?pt={manager_token}")
     assert "/embed/manager/quotas" not in manager_page.get_data(as_text=True), "only admins get the quota form"
-    from embed.manager import csrf_token
+    from embed.tokens import csrf_token
     with app.test_request_context():
         forged = csrf_token(manager_token)
     refused = client.post("/embed/manager/quotas", data={**form, "pt": manager_token, "csrf_token": forged})

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 import web
 from connectors.salesforce.sandbox.control import SandboxControl
 from connectors.salesforce.sandbox.server import SandboxServer
-from embed.manager import mint_manager_token
+from embed.tokens import mint_manager_token
 from scoring.deals_as_of import load_deals, parse_period
 from scoring.forecast.snapshots import data_as_of
 from scoring.scope import Viewer, owner_names, subject_for

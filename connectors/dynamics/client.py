@@ -7,6 +7,9 @@ odata.maxpagesize, opaque @odata.nextLink), compose-http-requests-handle-errors.
 execute-batch-operations-using-web-api.md ($batch, odata.continue-on-error), create-update-column-definitions.md,
 ../use-change-tracking-synchronize-data-external-systems.md (Prefer odata.track-changes, @odata.deltaLink,
 $deletedEntity rows, EntityDefinitions ChangeTrackingEnabled), reference/web-service-error-codes.md (the codes).
+
+Just over 300 lines because it is one class over one Web API session; the batch writes and the webhook
+registration already have their own modules (``writes``, ``registration``).
 """
 from __future__ import annotations
 
@@ -19,8 +22,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from connectors.base import ChangePage, Finding, OrgProfile, Stream, TokenSaver, WritableField, WriteResult
+from connectors.base import Stream, WritableField
 from connectors.client_base import ClientBase, SessionExpired, create_missing
+from connectors.client_protocol import ChangePage, Finding, OrgProfile, TokenSaver, WriteResult
 from connectors.dynamics import registration, writes
 from connectors.dynamics.provider import DynamicsProvider
 from connectors.errors import (ChangesNotTracked, ChangeTokenExpired, ConnectorError, Fatal, ReauthorizationRequired,

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.base import FieldCatalogue, text_value
 from connectors.common import to_float, to_int
 from connectors.dynamics.mapping import to_bool, to_date, to_datetime
+from connectors.field_catalogue import FieldCatalogue, text_value
 
 # AttributeType values (AttributeMetadata.AttributeType) that can feed each kind of common value.
 _TEXT = frozenset({"String", "Memo", "Picklist", "State", "Status"})

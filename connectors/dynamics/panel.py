@@ -36,11 +36,11 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 
-from connectors.base import FramedRecord, PanelRefused, PanelViewer
 from connectors.dynamics.client import DynamicsClient
 from connectors.dynamics.provider import DynamicsProvider, environment_scope
 from connectors.errors import ConnectorError, Skippable
 from connectors.oauth import OAuthApp
+from connectors.panels import FramedRecord, PanelRefused, PanelViewer
 
 # typename → (entity set, primary key) of the tables whose forms carry the panel.
 TABLES = {"lead": ("leads", "leadid"), "opportunity": ("opportunities", "opportunityid"),

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from connectors.base import SignIn, SignInError
 from connectors.dynamics.client import DynamicsClient
 from connectors.dynamics.provider import environment_url, jwt_claims
 from connectors.errors import ConnectorError
+from connectors.signin import SignIn, SignInError
 
 ADMIN_ROLES = {"system administrator"}
 MANAGER_ROLES = {"sales manager", "vice president of sales"}

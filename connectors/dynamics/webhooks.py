@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from connectors.base import Answer, Inbound, InboundEvent, Refused
+from connectors.inbound import Answer, Inbound, InboundEvent, Refused
 
 ROUTE = "/<remote_org_id>"
 SECRET_HEADER = "x-pipewise-secret"

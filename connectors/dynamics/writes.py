@@ -11,7 +11,8 @@ import re
 import uuid
 from typing import Any
 
-from connectors.base import WritableField, WriteResult
+from connectors.base import WritableField
+from connectors.client_protocol import WriteResult
 from connectors.errors import Fatal
 
 NAMESPACE = "Microsoft.Dynamics.CRM"

@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from connectors.base import OrgProfile
+from connectors.client_protocol import OrgProfile
 from connectors.errors import Retriable, error_for_status
 from connectors.hubspot.tokens import introspect
 from connectors.oauth import OAuthApp

@@ -2,12 +2,17 @@
 
 A first or full read (``read_backfill``) pages through the objects list endpoint under the general
 burst limit (``connectors.hubspot.backfill``). Incremental reads go through the search API in cursor
-order (see ``connectors.hubspot.search`` for why no record is ever skipped), then one pass over the archived listing (the search API never returns
-archived records) yields the records archived since the window's start, flagged deleted. Each page
-is completed with the associations and property histories its stream declares (batch reads).
+order (see ``connectors.hubspot.search`` for why no record is ever skipped), then one pass over the
+archived listing (the search API never returns archived records) yields the records archived since the
+window's start, flagged deleted. Each page is completed with the associations and property histories its
+stream declares (``connectors.hubspot.batch_reads``).
 
 Calls use the official client with ``_preload_content=False``: the JSON answer and the rate-limit
 headers are read as HubSpot sent them, with no model (de)serialization in between.
+
+Over 300 lines because it is one class over one portal's session (its token, pacing and usage); what needs
+only a call already has its own module: search paging, the list endpoint, batch reads, owners, pipelines,
+currencies, writes, and the error answers (``failures``).
 """
 from __future__ import annotations
 
@@ -18,14 +23,16 @@ from typing import Any
 
 import urllib3
 
-from connectors.base import ChangePage, Finding, OrgProfile, Stream, TokenSaver, WritableField, WriteResult
+from connectors.base import Stream, WritableField
 from connectors.client_base import ClientBase
+from connectors.client_protocol import ChangePage, Finding, OrgProfile, TokenSaver, WriteResult
 from connectors.errors import BackfillNotOffered, Fatal, ReauthorizationRequired, Retriable, Skippable, Unavailable
 from connectors.hubspot.account_info import portal_profile
-from connectors.hubspot.backfill import LIST_LIMIT, list_pages, newest_body, newest_change, partial_links
+from connectors.hubspot.backfill import LIST_LIMIT, list_pages, newest_body, newest_change
+from connectors.hubspot.batch_reads import BATCH_LIMIT, complete, read_by_ids
 from connectors.hubspot.currencies import read_currencies
 from connectors.hubspot.failures import MISSING_SCOPES, translate
-from connectors.hubspot.mapping import epoch_ms, hs_datetime, is_primary_type
+from connectors.hubspot.mapping import epoch_ms, hs_datetime
 from connectors.hubspot.sdk import raw_json, sdk
 from connectors.hubspot.owners import owner_listing, owner_order, read_owners
 from connectors.hubspot.pacing import BurstPacer
@@ -35,7 +42,6 @@ from connectors.hubspot.tokens import granted_scopes
 from connectors.hubspot.writes import ensure_properties, update_batch
 from connectors.oauth import OAuthApp
 
-BATCH_LIMIT = 100                       # inputs per batch read/update and association read
 HISTORY_LIST_LIMIT = 50                 # list pages carrying propertiesWithHistory are capped at 50
 REFRESH_MARGIN_SECONDS = 300            # refresh when less than this is left of the 30 minutes
 # Streams read whole on every run, in one answer, by a helper module: remote name → reader(call).
@@ -128,25 +134,13 @@ class HubSpotClient(ClientBase):
 
         An optional stream whose scope the portal did not grant raises ``Unavailable``.
         """
-        self._check_granted(stream)
-        try:
-            yield from self._read_stream(stream, since, after_id)
-        except Fatal as exc:
-            if exc.code == MISSING_SCOPES and stream.optional:
-                raise self._unavailable(stream) from exc
-            raise
+        yield from self._granted(stream, self._read_stream(stream, since, after_id))
 
     def read_backfill(self, stream: type[Stream], resume: str | None) -> Iterator[ChangePage]:
         """Every live record of an object through the list endpoint, 100 a page; ``after`` resumes it."""
         if stream.remote_name in LISTINGS or not stream.incremental:
             raise BackfillNotOffered(f"HubSpot {stream.remote_name} are listed whole on every run.")
-        self._check_granted(stream)
-        try:
-            yield from self._read_backfill(stream, resume)
-        except Fatal as exc:
-            if exc.code == MISSING_SCOPES and stream.optional:
-                raise self._unavailable(stream) from exc
-            raise
+        yield from self._granted(stream, self._read_backfill(stream, resume))
 
     def _read_backfill(self, stream: type[Stream], resume: str | None) -> Iterator[ChangePage]:
         associations = list(stream.associations)
@@ -170,6 +164,16 @@ class HubSpotClient(ClientBase):
         for records, after in list_pages(page, resume):
             yield ChangePage(records=self._complete(stream, records, archived=False, listed=True) if records
                              else [], token=after, as_of=as_of)
+
+    def _granted(self, stream: type[Stream], pages: Iterator[Any]) -> Iterator[Any]:
+        """The pages of a read, an optional stream whose scope the portal did not grant as ``Unavailable``."""
+        self._check_granted(stream)
+        try:
+            yield from pages
+        except Fatal as exc:
+            if exc.code == MISSING_SCOPES and stream.optional:
+                raise self._unavailable(stream) from exc
+            raise
 
     def _check_granted(self, stream: type[Stream]) -> None:
         granted = granted_scopes(self._token)
@@ -254,75 +258,25 @@ class HubSpotClient(ClientBase):
         history = list(stream.history_properties)
         associations = list(stream.associations)
         limit = HISTORY_LIST_LIMIT if history else BATCH_LIMIT
-        records, after = [], None
-        while True:
-            answer = self._call("basic", lambda api: api.get_page(
+
+        def page(after: str | None) -> dict[str, Any]:
+            return self._call("basic", lambda api: api.get_page(
                 stream.remote_name, limit=limit, after=after, properties=self.fields_for(stream),
                 properties_with_history=history or None, associations=associations or None, archived=True,
                 _preload_content=False, _request_timeout=self._timeout))
-            records.extend(answer.get("results") or [])
-            after = ((answer.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
-                return [{**r, "archived": True} for r in records]
 
-    def _batch_read(self, stream: type[Stream], ids: list[str], archived: bool,
-                    with_history: bool) -> list[dict[str, Any]]:
-        """Batch reads of these ids (chunks of 100), with the stream's property histories if asked."""
-        history = list(stream.history_properties) if with_history else []
-        found = []
-        for start in range(0, len(ids), BATCH_LIMIT):
-            body = {"inputs": [{"id": i} for i in ids[start:start + BATCH_LIMIT]],
-                    "properties": self.fields_for(stream), "propertiesWithHistory": history}
-            answer = self._call("batch", lambda api: api.read(
-                stream.remote_name, body, archived=archived, _preload_content=False,
-                _request_timeout=self._timeout))
-            found.extend(answer.get("results") or [])
-        return found
+        return [{**r, "archived": True} for records, _after in list_pages(page, None) for r in records]
+
+    def _batch_read(self, stream: type[Stream], ids: list[str], archived: bool) -> list[dict[str, Any]]:
+        """Batch reads of these ids, with the stream's property histories."""
+        return read_by_ids(self._timed_call, stream.remote_name, ids, self.fields_for(stream),
+                           list(stream.history_properties), archived)
 
     def _complete(self, stream: type[Stream], page: list[dict[str, Any]], archived: bool,
                   listed: bool = False) -> list[dict[str, Any]]:
-        """Add the stream's property histories and associations to a page of records.
-
-        ``listed``: the page came from the list endpoint with its associations, so only the records whose
-        links continue on a further page are read through the v4 API.
-        """
-        ids = [str(r["id"]) for r in page]
-        if stream.history_properties and not all("propertiesWithHistory" in r for r in page):
-            histories = {str(r["id"]): r.get("propertiesWithHistory") or {}
-                         for r in self._batch_read(stream, ids, archived, with_history=True)}
-            page = [{**r, "propertiesWithHistory": histories.get(str(r["id"]), {})} for r in page]
-        user_property = stream.user_property
-        if user_property:
-            owners = self._owner_ids_by_user()
-            page = [{**r, "ownerId": owners.get(str((r.get("properties") or {}).get(user_property) or ""))}
-                    for r in page]
-        for to_type in stream.associations:
-            wanted = partial_links(page, to_type) if listed else ids
-            links = self._associations(stream.remote_name, to_type, wanted) if wanted else {}
-            reread = set(wanted)
-            page = [{**r, "associations": {**(r.get("associations") or {}), to_type: {"results": (
-                links.get(str(r["id"]), []) if str(r["id"]) in reread
-                else ((r.get("associations") or {}).get(to_type) or {}).get("results") or [])}}} for r in page]
-        return page
-
-    def _associations(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-        """Associated ids per record (v4 batch read): {id, type, typeIds, primary} per associated record."""
-        links: dict[str, list[dict[str, Any]]] = {}
-        for start in range(0, len(ids), BATCH_LIMIT):
-            body = {"inputs": [{"id": i} for i in ids[start:start + BATCH_LIMIT]]}
-            answer = self._call("associations", lambda api: api.get_page(
-                from_type, to_type, body, _preload_content=False, _request_timeout=self._timeout))
-            for result in answer.get("results") or []:
-                source = str((result.get("from") or {}).get("id"))
-                for target in result.get("to") or []:
-                    kinds = [k for k in target.get("associationTypes") or [] if isinstance(k, dict)]
-                    label = next((k["label"] for k in kinds if k.get("label")), None)
-                    first = kinds[0].get("typeId") if kinds else None
-                    links.setdefault(source, []).append({
-                        "id": str(target.get("toObjectId")), "type": label or first,
-                        "typeIds": [k.get("typeId") for k in kinds],
-                        "primary": any(is_primary_type(from_type, to_type, k) for k in kinds)})
-        return links
+        """The page with the property histories, owner ids and associations its stream declares."""
+        return complete(self._timed_call, stream, page, archived, self.fields_for(stream), self._owner_ids_by_user,
+                        listed)
 
     def read_records(self, stream: type[Stream], remote_ids: list[str]) -> list[dict[str, Any]]:
         """The current records with these ids; archived ones flagged, vanished ones as tombstones."""
@@ -331,10 +285,10 @@ class HubSpotClient(ClientBase):
         if not stream.incremental:
             wanted = set(ids)
             return [o for o in self._owners() if str(o.get("id")) in wanted]
-        live = self._batch_read(stream, ids, archived=False, with_history=True)
+        live = self._batch_read(stream, ids, archived=False)
         seen = {str(r["id"]) for r in live}
         missing = [i for i in ids if i not in seen]
-        gone = [{**r, "archived": True} for r in self._batch_read(stream, missing, archived=True, with_history=True)] \
+        gone = [{**r, "archived": True} for r in self._batch_read(stream, missing, archived=True)] \
             if missing else []
         seen |= {str(r["id"]) for r in gone}
         # Neither live nor archived: purged (GDPR delete) or never there. Either way it is gone.

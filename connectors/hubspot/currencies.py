@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from connectors.hubspot.sdk import Call
+
 COMPANY_PATH = "/settings/v3/currencies/company-currency"
 RATES_PATH = "/settings/v3/currencies/exchange-rates/current"
 COMPANY_RECORD_ID = "company-currency"
-
-# call(api name, fn(api, timeout)) → the JSON answer; the client's retrying, refreshing call.
-Call = Callable[[str, Callable[[Any, float], Any]], Any]
 
 
 def _get(path: str) -> Callable[[Any, float], Any]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.base import FieldCatalogue, text_value
+from connectors.field_catalogue import FieldCatalogue, text_value
 from connectors.hubspot.mapping import hs_bool, hs_date, hs_datetime, hs_float, hs_int
 
 _TEXT = frozenset({"string", "enumeration", "phone_number"})

@@ -14,6 +14,9 @@ converted into a contact. Pipewise maps it the Salesforce way, so scoring sees t
 
 Deals come with their stage history: each entry of ``dealstage``'s history becomes a stage
 change ``<dealId>-<epoch ms>``, with the amount, probability and close date as of that moment.
+
+Over 300 lines because it is one concern for every HubSpot object: reading HubSpot's values and
+association links is part of mapping them, as each connector's mapping.py parses its own values.
 """
 from __future__ import annotations
 

@@ -6,15 +6,12 @@ rep). Each owner gets ``user`` (its settings user, with ``roleName``) and, for a
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from connectors.errors import Fatal, Skippable
 from connectors.hubspot.mapping import hs_datetime, owner_primary_team, owner_role
-
-# call(api name, fn(api, timeout)) → the JSON answer; the client's retrying, refreshing call.
-Call = Callable[[str, Callable[[Any, float], Any]], Any]
+from connectors.hubspot.sdk import Call
 
 
 def _next_after(answer: dict[str, Any] | None) -> str | None:

@@ -6,9 +6,9 @@ X-HubSpot-Signature-v3 over the full URL and adds ``portalId``, ``userId``, ``us
 """
 from __future__ import annotations
 
-from connectors.base import InvalidPanelRequest, PanelChecks, PanelContext, PanelRequest
 from connectors.hubspot import webhooks
 from connectors.hubspot.provider import HubSpotProvider
+from connectors.panels import InvalidPanelRequest, PanelChecks, PanelContext, PanelRequest
 
 MAX_OBJECT_ID_DIGITS = 19  # record ids are 64-bit integers
 

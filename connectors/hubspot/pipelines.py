@@ -8,13 +8,11 @@ isClosed}, archived, createdAt, updatedAt}], archived, createdAt, updatedAt}]}``
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-OBJECT_TYPE = "deals"
+from connectors.hubspot.sdk import Call
 
-# call(api name, fn(api, timeout)) → the JSON answer; the client's retrying, refreshing call.
-Call = Callable[[str, Callable[[Any, float], Any]], Any]
+OBJECT_TYPE = "deals"
 
 
 def read_stages(call: Call) -> list[dict[str, Any]]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from connectors.base import Finding, Stream
+from connectors.base import Stream
+from connectors.client_protocol import Finding
 from connectors.errors import ConnectorError, Fatal
 from connectors.hubspot.failures import MISSING_SCOPES
 from connectors.hubspot.provider import PROPERTY_GROUP, HubSpotProvider

@@ -1,11 +1,16 @@
-"""The official hubspot-api-client set up for one API host, and its raw answers."""
+"""The official hubspot-api-client set up for one API host, its raw answers, and the call the helper modules make."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from hubspot import HubSpot
 from urllib3.util.retry import Retry
+
+# call(api name, fn(api, timeout)) → the JSON answer: the client's retrying, refreshing call, as the
+# modules that read or write one part of HubSpot for the client take it.
+Call = Callable[[str, Callable[[Any, float], Any]], Any]
 
 
 def raw_json(response: Any) -> Any:

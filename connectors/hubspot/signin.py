@@ -10,12 +10,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from connectors.base import SignIn, SignInError
 from connectors.errors import ConnectorError
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.mapping import owner_role
 from connectors.hubspot.owners import settings_users
 from connectors.hubspot.tokens import revoke_refresh_token
+from connectors.signin import SignIn, SignInError
 
 log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 30.0

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from connectors.base import Answer, Inbound, InboundEvent
 from connectors.hubspot.streams import ALL as DECLARED_STREAMS
+from connectors.inbound import Answer, Inbound, InboundEvent
 
 # The app's subscriptions Pipewise relies on, as (event type, objectTypeId of a generic subscription,
 # property of a property change). Engagements have generic (object.*) subscriptions only.
@@ -254,7 +254,7 @@ def test_delivery(remote_org_id: str, object_name: str, record_id: str, event_id
                   SIGNATURE_HEADER: signature_v3(client_secret, "POST", url, body, timestamp)}
 
 
-# -- the inbound contract (connectors.base) ----------------------------------------------------
+# -- the inbound contract (connectors.inbound) -------------------------------------------------
 
 # One URL for every portal: the events are signed with the app's client secret and name their portal.
 ROUTE = ""

@@ -1,20 +1,19 @@
 """Writing to HubSpot: batch updates of Pipewise's properties, and creating those properties."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
 
-from connectors.base import WritableField, WriteResult
+from connectors.base import WritableField
 from connectors.client_base import create_missing
+from connectors.client_protocol import WriteResult
 from connectors.errors import Fatal
 from connectors.hubspot.provider import PROPERTY_GROUP, PROPERTY_GROUP_LABEL
+from connectors.hubspot.sdk import Call
 
 PROPERTY_TYPES = {"number": ("number", "number"), "text": ("string", "text"),
                   "textarea": ("string", "textarea"), "datetime": ("datetime", "date")}
-# call(api name, fn(api, timeout)) → the JSON answer; the client's retrying, refreshing call.
-Call = Callable[[str, Callable[[Any, float], Any]], Any]
 
 
 def update_batch(call: Call, remote_name: str, updates: list[dict[str, Any]]) -> list[WriteResult]:

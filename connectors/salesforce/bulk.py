@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from connectors.base import ChangePage, Stream
+from connectors.base import Stream
+from connectors.client_protocol import ChangePage
 from connectors.errors import BackfillNotOffered, Fatal, QuotaExceeded, Retriable, Skippable
 from connectors.salesforce.mapping import sf_datetime
 

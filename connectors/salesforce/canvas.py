@@ -25,7 +25,7 @@ from typing import Any
 import requests
 from redis import Redis
 
-from connectors.base import InvalidPanelRequest
+from connectors.panels import InvalidPanelRequest
 
 log = logging.getLogger(__name__)
 

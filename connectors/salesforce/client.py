@@ -1,23 +1,29 @@
-"""The Salesforce REST client over simple-salesforce: paging, token refresh, retries, typed errors."""
+"""The Salesforce REST client over simple-salesforce: paging, token refresh, retries, reads and batch writes.
+
+Somewhat over 300 lines because it is one class over one REST session; what stands apart from that session
+already has its own module: the error answers (``failures``), Bulk API 2.0 (``bulk``), describe
+(``describe``), field provisioning (``provisioning``) and the preflight (``preflight``).
+"""
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
-from connectors.base import ChangePage, Finding, OrgProfile, Stream, TokenSaver, WritableField, WriteResult
-from connectors.client_base import ClientBase, SessionExpired
-from connectors.errors import Fatal, QuotaExceeded, Retriable, Skippable, Unavailable, error_for_status
+from connectors.base import Stream, WritableField
+from connectors.client_base import ClientBase
+from connectors.client_protocol import ChangePage, Finding, OrgProfile, TokenSaver, WriteResult
+from connectors.errors import Fatal, Retriable, Unavailable
 from connectors.oauth import OAuthApp
-from connectors.retry import parse_retry_after
 from connectors.salesforce.bulk import DEFAULT_THRESHOLD, BulkReader
 from connectors.salesforce.describe import Catalog, selectable
+from connectors.salesforce.failures import PERMANENT_REJECTIONS, LocatorGone, translate, unavailable_sentence
 from connectors.salesforce.mapping import sf_datetime
 from connectors.salesforce.streams import ALL as STREAMS
 
@@ -25,21 +31,13 @@ log = logging.getLogger(__name__)
 
 COLLECTION_LIMIT = 200  # records per sObject Collections call
 IDS_PER_QUERY = 200     # keeps the SOQL inside URL length limits
-QUOTA_PAUSE = timedelta(hours=1)  # the limit is a rolling 24 h window: look again in an hour
-# Concurrent long-running requests are those of 20 s or more (API Request Limits and Allocations):
-# waiting about that long lets some of them end.
-CONCURRENCY_WAIT = 20.0
 # A query locator can be gone (expired, invalidated): the read restarts from its last record this often.
 LOCATOR_RESTARTS = 3
 # What Salesforce answers a query naming a field (or an object) the integration user no longer sees:
 # a kept describe answer that listed it is stale.
 STALE_DESCRIBE = {"INVALID_FIELD", "INVALID_TYPE"}
-# Per-record answers that no retry will change (Salesforce Help 000384333: a converted lead is read-only).
-PERMANENT_REJECTIONS = {"CANNOT_UPDATE_CONVERTED_LEAD", "ENTITY_IS_DELETED"}
 
 
-class _LocatorGone(Exception):
-    """The next page's query locator is no longer valid (INVALID_QUERY_LOCATOR)."""
 
 
 def soql_datetime(value: datetime) -> str:
@@ -52,28 +50,6 @@ def soql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _errors_of(content: Any) -> tuple[str | None, str]:
-    """The first errorCode and the messages of a Salesforce error body."""
-    if isinstance(content, dict):
-        content = [content]
-    if isinstance(content, list) and content and isinstance(content[0], dict):
-        code = content[0].get("errorCode") or content[0].get("error")
-        messages = [str(e.get("message") or e.get("error_description") or "") for e in content]
-        return code, "; ".join(m for m in messages if m)
-    if isinstance(content, bytes):
-        content = content.decode("utf-8", "replace")
-    return None, str(content or "")[:500]
-
-
-def _daily_limit_spent(message: str, limit_info: str | None) -> bool:
-    """Whether a REQUEST_LIMIT_EXCEEDED is the 24-hour allowance (not too many concurrent long requests)."""
-    if "TotalRequests" in message:
-        return True
-    used, _, total = (limit_info or "").partition("api-usage=")[2].partition("/")
-    try:
-        return int(used) >= int(total.split(",")[0])
-    except ValueError:
-        return False
 
 
 class SalesforceClient(ClientBase):
@@ -127,7 +103,7 @@ class SalesforceClient(ClientBase):
         try:
             return fn(self._sf)
         except SalesforceError as exc:
-            raise self._translate(exc) from exc
+            raise translate(exc, self._last_response) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise Retriable(f"Salesforce could not be reached ({type(exc).__name__}); "
                             "Pipewise will try again.") from exc
@@ -139,39 +115,6 @@ class SalesforceClient(ClientBase):
         if api_usage is not None:
             self.usage.used, self.usage.limit = api_usage.used, api_usage.total
 
-    def _translate(self, exc: SalesforceError) -> Exception:
-        code, message = _errors_of(exc.content)
-        status = exc.status
-        where = exc.resource_name or "a request"
-        answered = self._last_response if (self._last_response is not None
-                                           and self._last_response.status_code == status) else None
-        if status == 401 and code in ("INVALID_SESSION_ID", None):
-            return SessionExpired(message)
-        if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
-            limit_info = answered.headers.get("Sforce-Limit-Info") if answered is not None else None
-            if not _daily_limit_spent(message, limit_info):
-                return Retriable(f"Salesforce is busy with too many long-running requests for this org "
-                                 f"({message}). Pipewise waits and tries again.", status=status, code=code,
-                                 retry_after=CONCURRENCY_WAIT)
-            resume_at = datetime.now(timezone.utc).replace(tzinfo=None) + QUOTA_PAUSE
-            return QuotaExceeded(
-                f"Salesforce's daily API limit for this org is used up ({message}). Pipewise "
-                "pauses this connection and tries again in an hour.",
-                status=status, code=code, resume_at=resume_at)
-        if code == "INVALID_QUERY_LOCATOR":
-            return _LocatorGone(message)
-        if status == 400 and code == "INVALID_TYPE":
-            return Unavailable(f"Salesforce does not offer this object to Pipewise ({message})",
-                               status=status, code=code)
-        if status == 400:
-            return Fatal(f"Salesforce rejected {where}: {code or 'error'}: {message}",
-                         status=status, code=code)
-        if status == 404:
-            return Skippable(f"Salesforce has no such resource ({where}): {message}",
-                             status=status, code=code)
-        retry_after = parse_retry_after(answered.headers.get("Retry-After")) if answered is not None else None
-        return error_for_status(status, f"Salesforce answered {status} to {where}: "
-                                f"{code or 'error'}: {message}", code=code, retry_after=retry_after)
 
     def _after_refresh(self) -> None:
         self._sf = self._build()
@@ -294,7 +237,7 @@ class SalesforceClient(ClientBase):
                         since = sf_datetime(page[-1][stream.cursor_field])
                         after_id = page[-1][stream.primary_key]
                 return
-            except _LocatorGone:
+            except LocatorGone:
                 restarts += 1
                 if restarts > LOCATOR_RESTARTS:
                     raise Retriable(f"Salesforce kept dropping the query over {stream.remote_name} before its "
@@ -387,21 +330,6 @@ class SalesforceClient(ClientBase):
         return (self._token.get("id") or "").rstrip("/").rpartition("/")[2]
 
 
-def unavailable_sentence(remote_name: str) -> str:
-    """What to do when the org does not offer an object to Pipewise."""
-    if remote_name == "ForecastingQuota":
-        return ("Salesforce quotas (ForecastingQuota) are not available to Pipewise: this org has no "
-                "Collaborative Forecasts, or the integration user lacks forecasting access. To use them, turn "
-                "on Forecasts in Setup and give the integration user the Allow Forecasting permission; until "
-                "then an admin can set quotas in Pipewise's team panel.")
-    if remote_name == "CurrencyType":
-        return ("This org uses one currency (it has no CurrencyType), so Pipewise takes amounts as they are. "
-                "If the org has multiple currencies, give the integration user read access to CurrencyType.")
-    if remote_name == "DatedConversionRate":
-        return ("This org has no dated exchange rates (advanced currency management is off), so Pipewise "
-                "converts amounts with each currency's current rate.")
-    return (f"Salesforce does not offer {remote_name} to Pipewise: the org lacks it, or the integration user "
-            f"has no read access. Give the user read access to {remote_name} (a permission set), then sync again.")
 
 
 def build_client(token: dict[str, Any], oauth: OAuthApp, on_token: TokenSaver | None, config: Any) -> SalesforceClient:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.base import FieldCatalogue, text_value
+from connectors.field_catalogue import FieldCatalogue, text_value
 from connectors.salesforce.mapping import sf_bool, sf_date, sf_datetime, sf_float, sf_int
 
 _TEXT = frozenset({"string", "textarea", "picklist", "multipicklist", "combobox", "email", "phone", "url"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.base import InvalidPanelRequest, PanelChecks, PanelContext, PanelRequest
+from connectors.panels import InvalidPanelRequest, PanelChecks, PanelContext, PanelRequest
 from connectors.salesforce.canvas import DEFAULT_WINDOW_SECONDS, introspect, verify_signed_request
 from connectors.salesforce.ids import ID, to_18
 

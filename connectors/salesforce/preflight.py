@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from connectors.base import Finding
+from connectors.client_protocol import Finding
 from connectors.errors import ConnectorError
 from connectors.salesforce.describe import selectable
+from connectors.salesforce.failures import unavailable_sentence
 from connectors.salesforce.provider import SalesforceProvider
 from connectors.salesforce.provisioning import INTEGRATION_SET, READER_SET
 
@@ -58,8 +59,6 @@ def _objects(client: "SalesforceClient") -> list[Finding]:
         described = client.catalog.get(stream.remote_name)
         check = f"object:{stream.remote_name}"
         if described is None:
-            from connectors.salesforce.client import unavailable_sentence
-
             status = "ok" if stream.quiet_when_missing else "warning" if stream.optional else "error"
             findings.append(Finding(check, status, unavailable_sentence(stream.remote_name)))
             continue

@@ -4,8 +4,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse, urlsplit
 
-from connectors.base import Identity, Provider, Setting, WritableField, url_origin
+from connectors.base import Identity, Provider, Setting, WritableField
 from connectors.errors import Fatal
+from connectors.panels import url_origin
 from connectors.salesforce.ids import to_18
 from connectors.salesforce.streams import ALL as STREAMS
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from connectors.base import ROLES, SignIn, SignInError
+from connectors.signin import ROLES, SignIn, SignInError
 
 
 def sign_in(oauth: Any, token: dict[str, Any], config: Any,

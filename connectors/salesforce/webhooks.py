@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from connectors.base import Answer, Inbound, InboundEvent, Refused
+from connectors.inbound import Answer, Inbound, InboundEvent, Refused
 from connectors.salesforce.streams import ALL as STREAMS
 
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
@@ -139,7 +139,7 @@ def test_delivery(remote_org_id: str, object_name: str, record_id: str, event_id
             {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})
 
 
-# -- the inbound contract (connectors.base) ----------------------------------------------------
+# -- the inbound contract (connectors.inbound) -------------------------------------------------
 
 # Salesforce signs nothing: the org id and the connection's own secret are in the URL.
 ROUTE = "/<remote_org_id>/<secret>"

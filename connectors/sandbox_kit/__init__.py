@@ -1,1 +1,1 @@
-"""Pieces shared by the CRM sandboxes (Salesforce, HubSpot): server, clock, store, knobs, delivery, control."""
+"""Pieces shared by the CRM sandboxes: server, clock, store, knobs, delivery, control, and the datasets' seed rules."""

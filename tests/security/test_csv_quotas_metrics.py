@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 import web
-from embed.manager import csrf_token, mint_manager_token
+from embed.tokens import csrf_token, mint_manager_token
 from sync.store import User
 from sync.store import Quota
 from tests.conftest import make_config

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from embed.manager import csrf_token, mint_manager_token
+from embed.tokens import csrf_token, mint_manager_token
 from sync.jobs import sync_connection
 from sync.store import Connection, Lead, Opportunity, User
 from tests.conftest import connect_salesforce, make_config, outbound_endpoint

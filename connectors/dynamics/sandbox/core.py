@@ -15,6 +15,7 @@ from flask import g, has_request_context, request
 from joserfc.jwk import RSAKey
 
 from connectors.sandbox_kit.clock import TickingClock, parse_iso_utc
+from connectors.sandbox_kit.datasets import SEEDS
 from connectors.sandbox_kit.sqlite_store import fill_or_remove, new_database
 
 from . import goals, remote_context, webhooks
@@ -22,7 +23,7 @@ from .faults import Faults
 from .limits import ServiceProtection
 from .records import Writer
 from .schema import DATA_TABLES, TABLES, Column, Table
-from .seed import SEEDS, organization_id, seed
+from .seed import organization_id, seed
 from .settings import DynamicsSandboxSettings, datasets_dir
 from .store import Store
 from .tokens import Tokens

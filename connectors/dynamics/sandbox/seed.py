@@ -21,39 +21,24 @@ one olist lead carry the same names, e-mails, owners and (shifted) dates in all 
 """
 from __future__ import annotations
 
-import csv
-import hashlib
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from connectors.salesforce.sandbox.records import STAGES
-from connectors.salesforce.sandbox.seed import COMPANY_SUFFIXES, FIRST_NAMES, LAST_NAMES, olist_shift_days
+from connectors.sandbox_kit.datasets import (SMALL_EVERY, account_agents, account_since, deal_dates, olist_owner,
+                                             olist_person, olist_shift_days, read_csv)
 
 from .goals import seed_goals
 from .schema import DATA_TABLES
 
-SNAPSHOT = date(2017, 9, 30)
-SMALL_EVERY = 20
-SEEDS = ("full", "small", "none")
 IDS = uuid.UUID("6b0e3c8a-95f4-4d51-8a7e-2f8c1d9b4e60")
 STATE = {"Prospecting": (0, 1, "1-Qualify", "Prospecting"), "Engaging": (0, 1, "2-Develop", "Engaging"),
          "Won": (1, 3, "3-Close", "Closed Won"), "Lost": (2, 4, "3-Close", "Closed Lost")}
 LEAD_SOURCE = {"paid_search": 1, "display": 1, "other_publicities": 1, "referral": 3, "organic_search": 8,
                "direct_traffic": 8, "social": 8, "email": 8}
-JOB_TITLES = ["Owner", "Founder", "Sales Manager", "Marketing Manager", "Operations Manager", "E-commerce Lead",
-              "Buyer", "Director"]
-
-
-def _read(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _hash(text: str) -> int:
-    return int(hashlib.md5(text.encode()).hexdigest()[:12], 16)
 
 
 def guid(kind: str, key: str) -> str:
@@ -150,20 +135,14 @@ def _users(rows: Rows, settings, teams: list[dict[str, str]], unit: str, created
 
 
 def _maven(rows: Rows, folder: Path, users: dict[str, str], small: bool, created: str) -> None:
-    prices = {p["product"].replace(" ", ""): float(p["sales_price"]) for p in _read(folder / "products.csv")}
-    deals, accounts = _read(folder / "sales_pipeline.csv"), _read(folder / "accounts.csv")
-    per_account = {a["account"]: Counter(d["sales_agent"] for d in deals if d["account"] == a["account"])
-                   for a in accounts}
-    first_deal: dict[str, str] = {}
-    for deal in deals:
-        if deal["engage_date"] and deal["account"]:
-            first_deal[deal["account"]] = min(first_deal.get(deal["account"], deal["engage_date"]), deal["engage_date"])
+    prices = {p["product"].replace(" ", ""): float(p["sales_price"]) for p in read_csv(folder / "products.csv")}
+    deals, accounts = read_csv(folder / "sales_pipeline.csv"), read_csv(folder / "accounts.csv")
+    agents, since_of = account_agents(deals, accounts), account_since(deals)
     ids = {}
     for account in accounts:
         name = account["account"]
-        top = sorted(per_account[name].items(), key=lambda kv: (-kv[1], kv[0]))
-        owner = users[top[0][0]] if top else users["Alex Admin"]
-        since = _at(date.fromisoformat(first_deal[name]) - timedelta(days=1)) if name in first_deal else created
+        owner = users[agents.get(name, "Alex Admin")]
+        since = _at(since_of[name]) if name in since_of else created
         domain = "".join(c for c in name.lower() if c.isalnum()) + ".com"
         ids[name] = rows.add("account", name, since, name=name, websiteurl=f"https://www.{domain}",
                              revenue=round(float(account["revenue"]) * 1_000_000, 2),
@@ -175,12 +154,9 @@ def _maven(rows: Rows, folder: Path, users: dict[str, str], small: bool, created
     for index, deal in enumerate(deals):
         if small and index % SMALL_EVERY:
             continue
-        spread, owner = _hash(deal["opportunity_id"]), _ref("systemuser", users[deal["sales_agent"]])
+        owner = _ref("systemuser", users[deal["sales_agent"]])
         state, status, step, stage = STATE[deal["deal_stage"]]
-        engaged = date.fromisoformat(deal["engage_date"]) if deal["engage_date"] else None
-        created_on = engaged or SNAPSHOT - timedelta(days=spread % 30)
-        closed = date.fromisoformat(deal["close_date"]) if deal["close_date"] else None
-        close_on = closed or SNAPSHOT + timedelta(days=15 + spread % 75)
+        engaged, created_on, closed, close_on = deal_dates(deal)
         value = float(deal["close_value"]) if stage == "Closed Won" else prices[deal["product"].replace(" ", "")]
         modified = _at(closed, 17) if closed else (_at(engaged, 9) if engaged else _at(created_on))
         account = _ref("account", ids.get(deal["account"]))
@@ -204,9 +180,9 @@ def _maven(rows: Rows, folder: Path, users: dict[str, str], small: bool, created
 
 def _olist(rows: Rows, folder: Path, agents: list[str], admin: str, small: bool, shift_days: int) -> None:
     shift = timedelta(days=shift_days)
-    leads = [l for i, l in enumerate(_read(folder / "olist_marketing_qualified_leads_dataset.csv"))
+    leads = [l for i, l in enumerate(read_csv(folder / "olist_marketing_qualified_leads_dataset.csv"))
              if not small or i % SMALL_EVERY == 0]
-    won = {d["mql_id"]: d for d in _read(folder / "olist_closed_deals_dataset.csv")}
+    won = {d["mql_id"]: d for d in read_csv(folder / "olist_closed_deals_dataset.csv")}
     pages: dict[str, list[date]] = defaultdict(list)
     for lead in leads:
         pages[lead["landing_page_id"]].append(date.fromisoformat(lead["first_contact_date"]) + shift)
@@ -220,16 +196,13 @@ def _olist(rows: Rows, folder: Path, agents: list[str], admin: str, small: bool,
                                    ownerid=_ref("systemuser", admin))
     for lead in leads:
         mql = lead["mql_id"]
-        spread = _hash(mql)
-        first, last = FIRST_NAMES[spread % len(FIRST_NAMES)], LAST_NAMES[(spread // 97) % len(LAST_NAMES)]
-        company = f"{last} {COMPANY_SUFFIXES[(spread // 7919) % len(COMPANY_SUFFIXES)]}"
-        email = f"{first}.{last}.{mql[:6]}@example.com".lower()
-        owner = _ref("systemuser", agents[int(mql[8:16], 16) % len(agents)])
+        first, last, company, email, job_title = olist_person(mql)
+        owner = _ref("systemuser", olist_owner(mql, agents))
         contacted = date.fromisoformat(lead["first_contact_date"]) + shift
         origin = lead["origin"] or None
         values: dict[str, Any] = dict(
             firstname=first, lastname=last, emailaddress1=email, companyname=company, address1_country="Brazil",
-            jobtitle=JOB_TITLES[(spread // 31) % len(JOB_TITLES)], subject=f"{company} ({origin or 'unknown'})",
+            jobtitle=job_title, subject=f"{company} ({origin or 'unknown'})",
             leadsourcecode=LEAD_SOURCE.get(origin or "", 10), statuscode=2, ownerid=owner,
             websiteurl=f"https://www.olist.example/lp/{lead['landing_page_id']}",
             campaignid=_ref("campaign", campaigns[lead["landing_page_id"]]))
@@ -274,7 +247,7 @@ def seed(store, tables: dict, datasets: Path | None, kind: str, settings) -> dic
     if kind == "none":
         users = _users(rows, settings, [], unit, created)
     else:
-        teams = _read(datasets / "maven-crm" / "sales_teams.csv")
+        teams = read_csv(datasets / "maven-crm" / "sales_teams.csv")
         users = _users(rows, settings, teams, unit, created)
         _maven(rows, datasets / "maven-crm", users, kind == "small", created)
         agents = [users[t["sales_agent"]] for t in sorted(teams, key=lambda t: t["sales_agent"])]

@@ -30,14 +30,13 @@ lead has the same name, e-mail, company, owner and shifted dates in both sandbox
 """
 from __future__ import annotations
 
-import csv
-import hashlib
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.salesforce.sandbox.seed import COMPANY_SUFFIXES, FIRST_NAMES, LAST_NAMES, olist_shift_days
+from connectors.sandbox_kit.datasets import (SEEDS, SMALL_EVERY, account_agents, account_since, deal_dates,
+                                             olist_owner, olist_person, olist_shift_days, read_csv)
 
 from .associations import associate_many
 from .clock import iso
@@ -47,9 +46,6 @@ from .pipelines import DEFAULT_PIPELINE, stages_by_id
 from .schema import ASSOCIATION_TYPES, OBJECT_TYPES, PRIMARY_TYPES
 from .store import Store
 
-SNAPSHOT = date(2017, 9, 30)
-SMALL_EVERY = 20
-SEEDS = ("full", "small", "none")
 FIRST_OWNER_ID, FIRST_USER_ID, FIRST_TEAM_ID = 40_000_001, 70_000_001, 101
 STAGE_OF = {"Prospecting": "appointmentscheduled", "Engaging": "qualifiedtobuy", "Won": "closedwon",
             "Lost": "closedlost"}
@@ -57,18 +53,7 @@ SOURCE_OF = {"organic_search": "ORGANIC_SEARCH", "paid_search": "PAID_SEARCH", "
              "email": "EMAIL_MARKETING", "referral": "REFERRALS", "direct_traffic": "DIRECT_TRAFFIC",
              "display": "OTHER_CAMPAIGNS", "other_publicities": "OTHER_CAMPAIGNS", "other": "OTHER_CAMPAIGNS",
              "unknown": "OFFLINE"}
-JOB_TITLES = ["Owner", "Founder", "Sales Manager", "Marketing Manager", "Operations Manager", "E-commerce Lead",
-              "Buyer", "Director"]
 ADMIN_EMAIL = "alex.admin@maven-sandbox.example"
-
-
-def _read(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _hash(text: str) -> int:
-    return int(hashlib.md5(text.encode()).hexdigest()[:12], 16)
 
 
 def _at(day: date, hour: int = 0) -> datetime:
@@ -140,24 +125,18 @@ def _owners(store: Store, teams: list[dict[str, str]], created: date) -> dict[st
 
 
 def _maven(rows: Rows, folder: Path, owners: dict[str, int], small: bool, created: date) -> None:
-    prices = {p["product"].replace(" ", ""): p["sales_price"] for p in _read(folder / "products.csv")}
-    deals = _read(folder / "sales_pipeline.csv")
-    accounts = _read(folder / "accounts.csv")
-    per_account = {a["account"]: Counter(d["sales_agent"] for d in deals if d["account"] == a["account"])
-                   for a in accounts}
-    first_deal: dict[str, str] = {}
-    for deal in deals:
-        if deal["engage_date"] and deal["account"]:
-            first_deal[deal["account"]] = min(first_deal.get(deal["account"], deal["engage_date"]), deal["engage_date"])
+    prices = {p["product"].replace(" ", ""): p["sales_price"] for p in read_csv(folder / "products.csv")}
+    deals = read_csv(folder / "sales_pipeline.csv")
+    accounts = read_csv(folder / "accounts.csv")
+    agents, since_of = account_agents(deals, accounts), account_since(deals)
     first_of_account: dict[str, str] = {}
     for deal in sorted(deals, key=lambda d: (d["engage_date"] or "9999", d["opportunity_id"])):
         first_of_account.setdefault(deal["account"], deal["opportunity_id"])
     company_ids = {}
     for account in accounts:
         name = account["account"]
-        top = sorted(per_account[name].items(), key=lambda kv: (-kv[1], kv[0]))
-        owner = owners[top[0][0]] if top else owners["Alex Admin"]
-        since = date.fromisoformat(first_deal[name]) - timedelta(days=1) if name in first_deal else created
+        owner = owners[agents.get(name, "Alex Admin")]
+        since = since_of.get(name, created)
         domain = "".join(c for c in name.lower() if c.isalnum()) + ".com"
         company_ids[name] = rows.add(
             "companies", _at(since), name=name, domain=domain, website=f"https://www.{domain}",
@@ -167,13 +146,9 @@ def _maven(rows: Rows, folder: Path, owners: dict[str, int], small: bool, create
     for index, deal in enumerate(deals):
         if small and index % SMALL_EVERY:
             continue
-        spread = _hash(deal["opportunity_id"])
         owner = owners[deal["sales_agent"]]
         stage = STAGE_OF[deal["deal_stage"]]
-        engaged = date.fromisoformat(deal["engage_date"]) if deal["engage_date"] else None
-        created_on = engaged or SNAPSHOT - timedelta(days=spread % 30)
-        closed = date.fromisoformat(deal["close_date"]) if deal["close_date"] else None
-        close_on = closed or SNAPSHOT + timedelta(days=15 + spread % 75)
+        engaged, created_on, closed, close_on = deal_dates(deal)
         amount = deal["close_value"] if stage == "closedwon" else prices[deal["product"].replace(" ", "")]
         steps = [(_at(created_on), "appointmentscheduled")]
         if engaged:
@@ -229,21 +204,19 @@ def _customer_deal(rows: Rows, contact: int, person: dict[str, Any], deal: dict[
 
 def _olist(rows: Rows, folder: Path, agents: list[int], small: bool, shift_days: int) -> None:
     shift = timedelta(days=shift_days)
-    leads = _read(folder / "olist_marketing_qualified_leads_dataset.csv")
-    won = {d["mql_id"]: d for d in _read(folder / "olist_closed_deals_dataset.csv")}
+    leads = read_csv(folder / "olist_marketing_qualified_leads_dataset.csv")
+    won = {d["mql_id"]: d for d in read_csv(folder / "olist_closed_deals_dataset.csv")}
     for index, lead in enumerate(leads):
         if small and index % SMALL_EVERY:
             continue
         mql = lead["mql_id"]
-        spread = _hash(mql)
-        first, last = FIRST_NAMES[spread % len(FIRST_NAMES)], LAST_NAMES[(spread // 97) % len(LAST_NAMES)]
-        company = f"{last} {COMPANY_SUFFIXES[(spread // 7919) % len(COMPANY_SUFFIXES)]}"
-        owner = agents[int(mql[8:16], 16) % len(agents)]
+        first, last, company, email, job_title = olist_person(mql)
+        owner = olist_owner(mql, agents)
         contacted = _at(date.fromisoformat(lead["first_contact_date"]) + shift)
         origin = lead["origin"] or None
         values: dict[str, Any] = dict(
-            firstname=first, lastname=last, email=f"{first}.{last}.{mql[:6]}@example.com".lower(), company=company,
-            jobtitle=JOB_TITLES[(spread // 31) % len(JOB_TITLES)], country="Brazil", hubspot_owner_id=owner,
+            firstname=first, lastname=last, email=email, company=company,
+            jobtitle=job_title, country="Brazil", hubspot_owner_id=owner,
             lifecyclestage="lead", hs_lead_status="CONNECTED", hs_analytics_source=SOURCE_OF.get(origin or ""),
             hs_analytics_source_data_1=origin, hs_lifecyclestage_lead_date=iso(contacted),
             hs_analytics_first_url=f"https://www.olist.example/lp/{lead['landing_page_id']}")
@@ -284,7 +257,7 @@ def seed(store: Store, datasets: Path | None, kind: str, origin: datetime,
     olist_folder = datasets / "olist-marketing-funnel"
     shift_days = olist_shift_days(olist_folder, origin)
     created = min(date(2016, 1, 1), date(2017, 6, 1) + timedelta(days=shift_days))
-    teams = _read(datasets / "maven-crm" / "sales_teams.csv")
+    teams = read_csv(datasets / "maven-crm" / "sales_teams.csv")
     owners = _owners(store, teams, created)
     rows = Rows()
     _maven(rows, datasets / "maven-crm", owners, kind == "small", created)

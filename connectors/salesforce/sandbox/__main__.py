@@ -4,8 +4,8 @@ from __future__ import annotations
 import sys
 
 from connectors.sandbox_kit.cli import sandbox_parser, serve_in_foreground
+from connectors.sandbox_kit.datasets import SEEDS
 
-from .seed import SEEDS
 from .server import SandboxServer
 
 

@@ -29,16 +29,20 @@ Rules the datasets leave open, chosen here:
   CurrencyType rates and a share of its deals in other currencies, amounts unchanged (currencies.py).
 - Seeds: "full" is everything, "small" every 20th deal and every 20th lead with their campaigns
   (all users and accounts), "none" nothing.
+
+Over 300 lines because it is one seed: the rules above, applied in the order the org's records depend on
+each other (setup, roles and users, the maven deals, quotas, the olist leads).
 """
 from __future__ import annotations
 
-import csv
-import hashlib
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from connectors.sandbox_kit.datasets import (SEEDS, SMALL_EVERY, account_agents, account_since, deal_dates,
+                                             olist_owner, olist_person, olist_shift_days, read_csv)
 
 from . import currencies as multi_currency
 from .clock import format_datetime
@@ -48,15 +52,6 @@ from .schema import Field, key_prefix
 from .security import grant_to_every_profile
 from .store import Store
 
-SNAPSHOT = date(2017, 9, 30)
-SMALL_EVERY = 20
-SEEDS = ("full", "small", "none")
-FIRST_NAMES = ["Ana", "Bruno", "Carla", "Daniel", "Eduarda", "Felipe", "Gabriela", "Henrique", "Isabela",
-               "Joao", "Karina", "Lucas", "Mariana", "Nicolas", "Olivia", "Paulo", "Rafaela", "Samuel",
-               "Tatiana", "Vitor", "Yasmin", "Thiago", "Beatriz", "Rodrigo", "Leticia", "Gustavo"]
-LAST_NAMES = ["Silva", "Santos", "Oliveira", "Souza", "Rodrigues", "Ferreira", "Alves", "Pereira", "Lima",
-              "Gomes", "Costa", "Ribeiro", "Martins", "Carvalho", "Almeida", "Lopes", "Soares", "Fernandes",
-              "Vieira", "Barbosa", "Rocha", "Dias", "Nascimento", "Andrade", "Moreira", "Nunes"]
 QUOTA_YEAR = 2017
 QUOTA_GROWTH, QUOTA_ROUND_TO = 1.1, 1000
 FORECASTING_TYPE_ID = make_id("0Db", 1)  # the one forecast type (opportunity revenue) quotas belong to
@@ -65,16 +60,6 @@ PRODUCT_FIELD = Field("Product__c", "string", "Product", custom=True, length=255
 # Maven's regional offices and the zones their people work in; any other office gets the org default.
 OFFICE_TIME_ZONES = {"Central": "America/Chicago", "East": "America/New_York", "West": "America/Los_Angeles"}
 DEFAULT_TIME_ZONE, DEFAULT_LOCALE = "America/Los_Angeles", "en_US"
-COMPANY_SUFFIXES = ["Comercio", "Store", "Ltda", "Distribuidora", "Shop", "Importados", "Atacado"]
-
-
-def _read(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _hash(text: str) -> int:
-    return int(hashlib.md5(text.encode()).hexdigest()[:12], 16)
 
 
 def _stamp(moment: date | datetime) -> str:
@@ -172,24 +157,17 @@ def _users(rows: _Rows, teams: list[dict[str, str]], created: date) -> tuple[str
 
 
 def _maven(rows: _Rows, folder: Path, small: bool, created: date) -> tuple[str, list[str]]:
-    teams = _read(folder / "sales_teams.csv")
+    teams = read_csv(folder / "sales_teams.csv")
     admin, users = _users(rows, teams, created)
-    prices = {p["product"].replace(" ", ""): float(p["sales_price"]) for p in _read(folder / "products.csv")}
-    deals = _read(folder / "sales_pipeline.csv")
-    accounts = _read(folder / "accounts.csv")
-    owners = {name: Counter(d["sales_agent"] for d in deals if d["account"] == name) for name in
-              (a["account"] for a in accounts)}
-    first_deal = {}
-    for deal in deals:
-        if deal["engage_date"] and deal["account"]:
-            first_deal[deal["account"]] = min(first_deal.get(deal["account"], deal["engage_date"]),
-                                              deal["engage_date"])
+    prices = {p["product"].replace(" ", ""): float(p["sales_price"]) for p in read_csv(folder / "products.csv")}
+    deals = read_csv(folder / "sales_pipeline.csv")
+    accounts = read_csv(folder / "accounts.csv")
+    agents, since_of = account_agents(deals, accounts), account_since(deals)
     account_ids: dict[str, str] = {}
     for account in accounts:
         name = account["account"]
-        top = sorted(owners[name].items(), key=lambda kv: (-kv[1], kv[0]))
-        owner = users[top[0][0]] if top else admin
-        since = date.fromisoformat(first_deal[name]) - timedelta(days=1) if name in first_deal else created
+        owner = users[agents[name]] if name in agents else admin
+        since = since_of.get(name, created)
         account_ids[name] = rows.add(
             "Account", since, None, owner, OwnerId=owner, Name=name, Industry=account["sector"],
             Website="www." + "".join(c for c in name.lower() if c.isalnum()) + ".com",
@@ -202,13 +180,9 @@ def _maven(rows: _Rows, folder: Path, small: bool, created: date) -> tuple[str, 
     for index, deal in enumerate(deals):
         if small and index % SMALL_EVERY:
             continue
-        spread = _hash(deal["opportunity_id"])
         owner = users[deal["sales_agent"]]
         stage = stage_names[deal["deal_stage"]]
-        engaged = date.fromisoformat(deal["engage_date"]) if deal["engage_date"] else None
-        created_on = engaged or SNAPSHOT - timedelta(days=spread % 30)
-        closed = date.fromisoformat(deal["close_date"]) if deal["close_date"] else None
-        close_date = closed or SNAPSHOT + timedelta(days=15 + spread % 75)
+        engaged, created_on, closed, close_date = deal_dates(deal)
         list_price = prices[deal["product"].replace(" ", "")]
         amount = float(deal["close_value"]) if stage == "Closed Won" else list_price
         probability, is_closed, is_won = STAGES[stage]
@@ -255,15 +229,6 @@ def _quotas(rows: _Rows, agents: list[str], admin: str) -> None:
                      ForecastingTypeId=FORECASTING_TYPE_ID)
 
 
-def olist_shift_days(folder: Path, origin: datetime) -> int:
-    """Whole days to add to every olist date so the last one falls the day before the clock origin."""
-    leads = _read(folder / "olist_marketing_qualified_leads_dataset.csv")
-    deals = _read(folder / "olist_closed_deals_dataset.csv")
-    last = max([date.fromisoformat(l["first_contact_date"][:10]) for l in leads] +
-               [date.fromisoformat(d["won_date"][:10]) for d in deals if d["won_date"]])
-    return (origin.date() - timedelta(days=1) - last).days
-
-
 def _converted_opportunity(rows: _Rows, company: str, mql: str, won: datetime, owner: str, account: str,
                            source: str | None, campaign: str) -> str:
     """The Closed Won opportunity a converted olist lead became (its closed deal), with its one history row.
@@ -283,8 +248,8 @@ def _converted_opportunity(rows: _Rows, company: str, mql: str, won: datetime, o
 
 def _olist(rows: _Rows, folder: Path, small: bool, shift_days: int, admin: str, agents: list[str]) -> None:
     shift = timedelta(days=shift_days)
-    leads = _read(folder / "olist_marketing_qualified_leads_dataset.csv")
-    won = {d["mql_id"]: d for d in _read(folder / "olist_closed_deals_dataset.csv")}
+    leads = read_csv(folder / "olist_marketing_qualified_leads_dataset.csv")
+    won = {d["mql_id"]: d for d in read_csv(folder / "olist_closed_deals_dataset.csv")}
     chosen = [lead for index, lead in enumerate(leads) if not small or index % SMALL_EVERY == 0]
     pages: dict[str, list[date]] = defaultdict(list)
     for lead in chosen:
@@ -299,11 +264,8 @@ def _olist(rows: _Rows, folder: Path, small: bool, shift_days: int, admin: str, 
             EndDate=max(days).isoformat(), IsActive=int(active), Description=f"Olist landing page {page}")
     for lead in chosen:
         mql = lead["mql_id"]
-        spread = _hash(mql)
-        first, last = FIRST_NAMES[spread % len(FIRST_NAMES)], LAST_NAMES[(spread // 97) % len(LAST_NAMES)]
-        company = f"{last} {COMPANY_SUFFIXES[(spread // 7919) % len(COMPANY_SUFFIXES)]}"
-        email = f"{first}.{last}.{mql[:6]}@example.com".lower()
-        owner = agents[int(mql[8:16], 16) % len(agents)]
+        first, last, company, email, _job_title = olist_person(mql)
+        owner = olist_owner(mql, agents)
         contacted = date.fromisoformat(lead["first_contact_date"]) + shift
         source = lead["origin"] or None
         values: dict[str, Any] = dict(OwnerId=owner, FirstName=first, LastName=last, Email=email, Company=company,

@@ -8,6 +8,8 @@ Child-to-parent relationship fields (``Profile.Name`` on User; SOQL and SOSL Ref
 Queries") may be selected and filtered on, one level deep, through a reference with one target.
 A field the user may not see (field-level security) is refused as if it did not exist, and an
 object the org does not have (a feature object with its feature off) as an unsupported type.
+
+Over 300 lines because it is one parser, tokenizer to SQL, whose pieces only make sense together.
 """
 from __future__ import annotations
 
