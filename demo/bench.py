@@ -285,7 +285,7 @@ def build_rollups(engines, organization_id: int) -> float:
 def time_views(url: str, var_dir: Path, ids: dict, runs: int, viewer: str, role: str) -> dict:
     """p50 and p95 of each view's full request time through the Flask test client, in ms."""
     import web
-    from embed.manager import mint_manager_token
+    from embed.tokens import mint_manager_token
     from web.extensions import runtime
 
     app = web.create_app(Config(VAR_DIR=var_dir, DATABASE_URL=url, SECRET_KEY="bench-secret"))

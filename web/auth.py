@@ -3,8 +3,7 @@
 Sign-in is the CRM's OAuth web-server flow with the narrowest scope that reads the identity;
 the grant is revoked as soon as the identity is read. Every registered provider plugs in through
 its declaration: ``signin_scope`` and ``sign_in`` (token → remote org, user, role). The signed-in user
-and the role checks are ``web.signed_in``; their names are imported here too, where the console's other
-modules have always found them.
+and the role checks are ``web.signed_in``.
 """
 from __future__ import annotations
 
@@ -27,13 +26,7 @@ from sync.runtime.config import Config
 from sync.store import Connection
 from web.extensions import runtime
 from web.sessions import rotate
-from web.signed_in import (actor, admin_refusal, admin_required, admins_only, current_user, set_organization,
-                           signed_in_required, store_role, store_user, team_panel_redirect)
-
-# What the console's other modules import from here (web.install, web.api, web.local_time, web.admin).
-__all__ = ["bp", "init_app", "resolve_identity", "revoke_grant", "public_url", "SignInError",
-           "actor", "admin_refusal", "admin_required", "admins_only", "current_user", "set_organization",
-           "signed_in_required", "store_role", "store_user", "team_panel_redirect"]
+from web.signed_in import current_user, signed_in_required, store_role, team_panel_redirect
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, url_prefix="/auth")

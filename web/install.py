@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from connectors import registry
 from connectors.errors import ConnectorError
+from connectors.signin import SignInError
 from sync import timeline, webhook_registration
 from sync.connections import install, oauth_app, read_org_profile
 from sync.job_chain import PREFLIGHT, PROVISION, REGISTER_WEBHOOK, SYNC
@@ -16,9 +17,9 @@ from sync.preflight import latest_report
 from sync.store import SYNCED_MODELS, Connection, Organization, SyncRun
 from sync.store import audit_log as audit
 from web.admin.webhooks import allow_reveal, take_reveal
-from web.auth import (SignInError, actor, admin_required, current_user, public_url, resolve_identity, revoke_grant,
-                      set_organization)
+from web.auth import public_url, resolve_identity, revoke_grant
 from web.extensions import runtime
+from web.signed_in import actor, admin_required, current_user, set_organization
 from web.timeline_view import connection_timeline
 
 log = logging.getLogger(__name__)

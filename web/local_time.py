@@ -11,8 +11,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sync.local_time import UTC, format_local, organization_zone_name, zone
 from sync.store import Connection, Organization
-from web.auth import current_user, store_user
 from web.extensions import runtime
+from web.signed_in import current_user, store_user
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import re
 REDACTED = "[redacted]"
 PATTERNS: tuple[tuple[re.Pattern, str], ...] = (
     # The per-connection secret of a CRM that signs nothing: a webhook route has at most the org
-    # and then the secret (connectors.base), so a third segment is always one: /webhooks/<key>/<org>/<secret>
+    # and then the secret (connectors.inbound), so a third segment is always one: /webhooks/<key>/<org>/<secret>
     (re.compile(r"(/webhooks/[^/\s?\"']+/[^/\s?\"']+/)[^/\s?\"']+"), r"\1" + REDACTED),
     # Bearer credentials in query strings: panel tokens, OAuth codes and state, signed requests.
     (re.compile(r"([?&](?:pt|code|state|signed_request|token|access_token|refresh_token|client_secret)=)"

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from sync.store import Connection
 from sync.store import audit_log as audit
-from web.auth import actor, admins_only
+from web.signed_in import actor, admins_only
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 admins_only(bp)

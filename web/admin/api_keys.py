@@ -7,8 +7,8 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from sync.store import audit_log as audit
 from web import api_keys
-from web.auth import actor, admins_only
 from web.extensions import runtime
+from web.signed_in import actor, admins_only
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api_keys_admin", __name__, url_prefix="/admin/api-keys")

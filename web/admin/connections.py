@@ -13,10 +13,10 @@ from sync.job_chain import ERASURE_PURGE, SYNC
 from sync.preflight import latest_report, run_preflight, sync_notes
 from sync.store import SYNCED_MODELS, Connection, Organization, SyncRun, erasure, utcnow
 from web.admin import bp, connection_or_404, jobs, organization_id, record
-from web.auth import actor
 from web.extensions import runtime
 from web.local_time import local_time
 from web.sessions import revoke_organization
+from web.signed_in import actor
 from web.timeline_view import connection_timeline
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from sync import field_mapping
 from sync.connections import open_client
 from sync.store import SYNCED_MODELS, Connection
 from sync.store import audit_log as audit
-from web.auth import actor, admins_only
 from web.extensions import runtime
+from web.signed_in import actor, admins_only
 
 log = logging.getLogger(__name__)
 bp = Blueprint("admin_mapping", __name__, url_prefix="/admin/connections/<int:connection_id>/mapping")

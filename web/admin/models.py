@@ -13,8 +13,8 @@ from sync.job_chain import RETRAIN
 from sync.stages import stage_names
 from sync.store import ModelVersion
 from web.admin import bp, jobs, organization_id, record
-from web.auth import actor
 from web.extensions import runtime
+from web.signed_in import actor
 
 TARGETS = ("lead", "opportunity")
 
