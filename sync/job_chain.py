@@ -65,8 +65,8 @@ RETRAIN = Job("retrain", "scoring.jobs.retrain_job", "scoring", 3600, then=("sco
 WEEKLY_FORECAST_SNAPSHOTS = Job("weekly_forecast_snapshots", "scoring.jobs.weekly_forecast_snapshots_job",
                                 "scoring", 3600)
 FORECAST_SNAPSHOT = Job("forecast_snapshot", "scoring.jobs.forecast_snapshot_job", "scoring", 3600)
-ERASURE_COMPACT = Job("erasure_compact", "sync.store.erasure_jobs.compact_job", "sync", 3600)
-ERASURE_PURGE = Job("erasure_purge", "sync.store.erasure_jobs.purge_job", "sync", 3600)
+ERASURE_COMPACT = Job("erasure_compact", "sync.erasure_jobs.compact_job", "sync", 3600)
+ERASURE_PURGE = Job("erasure_purge", "sync.erasure_jobs.purge_job", "sync", 3600)
 
 JOBS: dict[str, Job] = {job.name: job for job in (
     PROCESS_EVENTS, TICK, SYNC, SYNC_RECORDS, SCORE, WRITEBACK, PROVISION, REGISTER_WEBHOOK, PREFLIGHT, RETRAIN,

@@ -14,7 +14,7 @@
 
 Beside the tables: ``common_columns`` (the record tables' columns, derived from connectors.common),
 ``db`` (engines and sessions), ``crypto`` (token sets encrypted at rest), ``erasure`` (removing a
-person or a connection from every table) with its queue jobs in ``erasure_jobs``, and
+person or a connection from every table; its queue jobs are ``sync.erasure_jobs``), and
 ``private_files`` (var/, readable by Pipewise's user only). Importing this package registers every table on
 ``Base.metadata``.
 """

@@ -6,7 +6,7 @@ still mentions the address has it scrubbed. On SQLite the file is then vacuumed 
 truncated, so freed pages keep no copy of the address.
 
 These functions work on a session or an engine; the worker's jobs that compact the store and purge
-a connection (with the runtime, the sync lock and the admin's progress page) are ``sync.store.erasure_jobs``.
+a connection (with the runtime, the sync lock and the admin's progress page) are ``sync.erasure_jobs``.
 """
 from __future__ import annotations
 

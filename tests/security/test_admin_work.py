@@ -60,4 +60,4 @@ def test_erasure_answers_before_the_store_is_rewritten(admin):
     done = client.post("/admin/erasure/erase", data={"csrf_token": csrf(client), "email": "nobody@example.com",
                                                      "confirm": "yes"})
     assert done.status_code == 200 and b"follow the compaction" in done.data
-    assert _jobs(rt, "sync") == [("sync.store.erasure_jobs.compact_job", ())]  # VACUUM waits for a worker
+    assert _jobs(rt, "sync") == [("sync.erasure_jobs.compact_job", ())]  # VACUUM waits for a worker
