@@ -73,11 +73,16 @@ def _shift(period: Period, months: int) -> Period:
     return parse_period(f"{start.year}-{start.month:02d}")
 
 
+def midnight(day: date) -> datetime:
+    """A date as the naive-UTC datetime at its start."""
+    return datetime(day.year, day.month, day.day)
+
+
 def as_of_moment(day: date | datetime) -> datetime:
     """The as-of instant of a date: its midnight."""
     if isinstance(day, datetime):
         return day
-    return datetime(day.year, day.month, day.day)
+    return midnight(day)
 
 
 @dataclass
@@ -215,8 +220,7 @@ def _at_or_before(close_day: date | None, modified: datetime) -> datetime:
     """When a closed row without history closed: its close date, unless that is after it was saved."""
     if close_day is None:
         return modified
-    closed = datetime(close_day.year, close_day.month, close_day.day)
-    return min(closed, modified)
+    return min(midnight(close_day), modified)
 
 
 @dataclass(frozen=True)

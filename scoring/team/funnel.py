@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from scoring.deals_as_of import Period
+from scoring.deals_as_of import Period, midnight
 from scoring.scope import owner_filter
-from scoring.team.pipeline import Table, days_between, midnight, ratio, record_url
+from scoring.team.views import Table, ratio, record_url
+from sync.sql_time import days_between
 from sync.stages import stage_names
 from sync.store import Campaign, CampaignMember, Connection, Lead, Opportunity
 

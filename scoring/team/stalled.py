@@ -9,13 +9,18 @@ from datetime import date, timedelta
 from sqlalchemy import Float, and_, case, false, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from scoring.deals_as_of import midnight
 from scoring.scope import owner_filter
-from scoring.team.pipeline import (DEFAULT_IDLE_DAYS, STALLED_LIMIT, Table, days_between, midnight, record_url,
-                                   stage_p75_days)
+from scoring.team.stage_stats import stage_p75_days
+from scoring.team.views import Table, record_url
+from sync.sql_time import days_between
 from sync.deal_state import latest_activity, latest_entry
 from sync.stages import stage_names
 from sync.store import Connection, Opportunity, User
 from sync.store.rollups import OpenDealState
+
+DEFAULT_IDLE_DAYS = 14
+STALLED_LIMIT = 50
 
 
 def stalled_deals(session: Session, organization_id: int, owners, as_of: date,

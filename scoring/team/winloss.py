@@ -8,7 +8,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from scoring.deals_as_of import Period
-from scoring.team.pipeline import Table, live_opportunities, ratio, record_url
+from scoring.team.views import Table, live_opportunities, ratio, record_url
 from sync.store import Account, Connection, Opportunity, User
 
 # Upper bounds of the deal size bands; the last band is open-ended.
