@@ -14,9 +14,9 @@ from scoring.deals_as_of import Period
 from scoring.team import deal_totals
 from scoring.team.stage_stats import stage_order, stage_p75_days, stage_stats
 from scoring.team.stalled import DEFAULT_IDLE_DAYS, STALLED_LIMIT, stalled_deals
-from scoring.team.views import HISTORY_DAYS, Table, live_opportunities, ratio, record_url
+from scoring.team.views import HISTORY_DAYS, Table, live_opportunities, ratio, record_links
 from sync.stages import stage_names
-from sync.store import Connection, Opportunity
+from sync.store import Opportunity
 
 
 def stage_breakdown(session: Session, organization_id: int, owners) -> Table:
@@ -91,8 +91,7 @@ def velocity(session: Session, organization_id: int, owners, as_of: date,
 def deals_closing(session: Session, organization_id: int, owners, period: Period,
                   names: dict[str, str], limit: int = STALLED_LIMIT * 4) -> Table:
     """A rep's open deals expected to close by the period's end (overdue ones too), largest first."""
-    connections = {c.id: c for c in session.scalars(
-        select(Connection).where(Connection.organization_id == organization_id))}
+    crm_link = record_links(session, organization_id)
     rows = session.execute(
         select(Opportunity.connection_id, Opportunity.remote_id, Opportunity.name, Opportunity.owner_remote_id,
                Opportunity.stage, Opportunity.amount, Opportunity.close_date)
@@ -108,7 +107,7 @@ def deals_closing(session: Session, organization_id: int, owners, period: Period
                            "owner_name": names.get(owner, owner), "stage": stages.label(stage, conn_id),
                            "amount": amount,
                            "close_date": close_date,
-                           "url": record_url(connections.get(conn_id), "opportunity", remote_id)})
+                           "url": crm_link(conn_id, "opportunity", remote_id)})
     return table
 
 

@@ -5,8 +5,12 @@ live deals, a ratio that may have no denominator, and a record's link into its C
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connectors import registry
 from scoring.scope import owner_filter
@@ -43,3 +47,14 @@ def record_url(connection: Connection | None, object_type: str, remote_id: str) 
         return None
     return registry.get(connection.provider).provider.record_url(
         connection.instance_url or "", connection.remote_org_id, object_type, remote_id)
+
+
+def record_links(session: Session, organization_id: int) -> Callable[[int | None, str, str], str | None]:
+    """A table's CRM link column: (connection id, object type, remote id) → the record's page, or None."""
+    connections = {c.id: c for c in session.scalars(
+        select(Connection).where(Connection.organization_id == organization_id))}
+
+    def link(connection_id: int | None, object_type: str, remote_id: str) -> str | None:
+        return record_url(connections.get(connection_id), object_type, remote_id)
+
+    return link
