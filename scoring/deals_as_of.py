@@ -4,6 +4,9 @@ As of DATE means at 00:00 UTC on DATE: a record stamped on DATE is not yet known
 later are invisible; a deal closed later is open, at the stage, amount and close date its
 stage history shows before DATE. The current row's stage, amount and won/closed flags are used
 only when the row was last modified before DATE, so nothing that happened later can leak in.
+
+The calendar every view counts in lives here too: periods (a month or a quarter), a day's
+midnight and the whole months of a window.
 """
 from __future__ import annotations
 
@@ -64,6 +67,21 @@ def add_months(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def next_month(day: date) -> date:
+    """The first day of the month after the day's."""
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def first_whole_month(day: date) -> date:
+    """The first day of the first calendar month that starts on or after the day."""
+    return day if day.day == 1 else next_month(day)
+
+
+def whole_months(start: date, end: date) -> tuple[date, date]:
+    """The whole calendar months inside [start, end): [first, past) as first days (empty when first >= past)."""
+    return first_whole_month(start), end.replace(day=1)
 
 
 def _shift(period: Period, months: int) -> Period:

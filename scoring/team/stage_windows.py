@@ -16,7 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from scoring.deals_as_of import midnight
+from scoring.deals_as_of import midnight, next_month, whole_months
 from scoring.scope import owner_filter
 from sync.sql_time import days_between, whole_days
 from sync.store.rollups import NO_CLOSE_DATE, OpportunityStageFact, StageEntryMonth, StageEntryOwnerMonth, irregular
@@ -51,10 +51,6 @@ class StageTally:
     buckets: dict = field(default_factory=lambda: defaultdict(int))
 
 
-def _next_month(day: date) -> date:
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
-
-
 def organization_stage_tallies(session: Session, organization_id: int, since: datetime, until: datetime,
                                lost_stages: set[str], by_owner: bool = False) -> dict:
     """Per stage (or per (owner, stage), owner None for none), the whole organization's entries in
@@ -64,8 +60,7 @@ def organization_stage_tallies(session: Session, organization_id: int, since: da
     times stages times next stages is too many rows to add up in Python.
     """
     fact = OpportunityStageFact
-    first = since.date() if since.day == 1 else _next_month(since.date())
-    past = until.date().replace(day=1)
+    first, past = whole_months(since.date(), until.date())
     lost = sorted(lost_stages)
     tallies: dict = defaultdict(StageTally)
     window = entry_conditions(organization_id, None, since, until)
@@ -90,7 +85,7 @@ def organization_stage_tallies(session: Session, organization_id: int, since: da
         parts = [fact.changed_at < midnight(first), fact.changed_at >= midnight(past),
                  and_(in_months, irregular()),
                  and_(in_months, ~irregular(), fact.next_at >= midnight(past),
-                      fact.next_at < midnight(_next_month(past)))]
+                      fact.next_at < midnight(next_month(past)))]
     else:
         parts = [fact.changed_at >= since]
     is_ended = fact.next_at < until
