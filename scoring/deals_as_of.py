@@ -4,6 +4,9 @@ As of DATE means at 00:00 UTC on DATE: a record stamped on DATE is not yet known
 later are invisible; a deal closed later is open, at the stage, amount and close date its
 stage history shows before DATE. The current row's stage, amount and won/closed flags are used
 only when the row was last modified before DATE, so nothing that happened later can leak in.
+
+The calendar every view counts in lives here too: periods (a month or a quarter), a day's
+midnight and the whole months of a window.
 """
 from __future__ import annotations
 
@@ -66,6 +69,21 @@ def add_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
+def next_month(day: date) -> date:
+    """The first day of the month after the day's."""
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def first_whole_month(day: date) -> date:
+    """The first day of the first calendar month that starts on or after the day."""
+    return day if day.day == 1 else next_month(day)
+
+
+def whole_months(start: date, end: date) -> tuple[date, date]:
+    """The whole calendar months inside [start, end): [first, past) as first days (empty when first >= past)."""
+    return first_whole_month(start), end.replace(day=1)
+
+
 def _shift(period: Period, months: int) -> Period:
     start = add_months(period.start, months)
     if "Q" in period.label:
@@ -73,11 +91,16 @@ def _shift(period: Period, months: int) -> Period:
     return parse_period(f"{start.year}-{start.month:02d}")
 
 
+def midnight(day: date) -> datetime:
+    """A date as the naive-UTC datetime at its start."""
+    return datetime(day.year, day.month, day.day)
+
+
 def as_of_moment(day: date | datetime) -> datetime:
     """The as-of instant of a date: its midnight."""
     if isinstance(day, datetime):
         return day
-    return datetime(day.year, day.month, day.day)
+    return midnight(day)
 
 
 @dataclass
@@ -215,8 +238,7 @@ def _at_or_before(close_day: date | None, modified: datetime) -> datetime:
     """When a closed row without history closed: its close date, unless that is after it was saved."""
     if close_day is None:
         return modified
-    closed = datetime(close_day.year, close_day.month, close_day.day)
-    return min(closed, modified)
+    return min(midnight(close_day), modified)
 
 
 @dataclass(frozen=True)

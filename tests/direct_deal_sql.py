@@ -11,7 +11,8 @@ from sqlalchemy import and_, case, func, or_, select
 from scoring.deals_as_of import parse_period
 from scoring.team import deal_totals, pipeline
 from scoring.team.benchmarks import rep_figures
-from scoring.team.pipeline import HISTORY_DAYS, days_between, live_opportunities
+from scoring.team.views import HISTORY_DAYS, live_opportunities
+from sync.sql_time import days_between
 from sync.store import Opportunity
 from tests.test_manager_seed import AS_OF, PERIOD
 

@@ -14,8 +14,8 @@ from scoring.scope import Viewer, owner_names, subject_for
 from scoring.team.benchmarks import benchmarks
 from scoring.team.coaching import RULES, coaching
 from scoring.team.funnel import funnel
-from scoring.team.pipeline import (deals_closing, period_figures, pipeline_health, stage_breakdown, stage_conversion,
-                                   stage_p75_days, velocity)
+from scoring.team.pipeline import deals_closing, period_figures, pipeline_health, stage_breakdown, velocity
+from scoring.team.stage_stats import stage_conversion, stage_p75_days
 from scoring.team.stalled import stalled_deals
 from scoring.team.winloss import SIZE_BANDS, win_loss
 from sync.store import Quota

@@ -16,17 +16,19 @@ import pytest
 from sqlalchemy import Float, and_, case, func, literal, select
 
 from connectors import common, registry
-from scoring.deals_as_of import parse_period
+from scoring.deals_as_of import midnight, parse_period
 from scoring.scope import Subject, owner_names
-from scoring.team import pipeline
+from scoring.team import stage_stats as stage_stats_module
 from scoring.team.benchmarks import REP_ACTIVITY_KINDS
 from scoring.team.benchmarks import activity_counts as counted_activities
 from scoring.team.coaching import coaching
-from scoring.team.pipeline import (days_between, live_opportunities, midnight, pipeline_health, stage_entries,
-                                   stage_p75_days, stage_stats)
+from scoring.team.pipeline import pipeline_health
+from scoring.team.stage_stats import stage_entries, stage_p75_days, stage_stats
 from scoring.team.stalled import stalled_deals, stalled_table
+from scoring.team.views import live_opportunities
 from sync import activity_counts, deal_months, deal_state, rollups, stage_months
 from sync.engine import SyncEngine
+from sync.sql_time import days_between
 from sync.store import Activity, Opportunity, OpportunityStageChange, SyncRun, User
 from sync.store.rollups import (ActivityDayCount, ActivityMonthCount, OpenDealState, OpportunityMonthRollup,
                                 OpportunityStageFact, StageEntryMonth, StageEntryOwnerMonth)
@@ -346,7 +348,7 @@ def test_rollup_equals_the_direct_sql_after_random_changes(db_url, rng_seed, mon
                                (since, until, owners, open_only, done)
             by_rollup = views(session, org, names)
             with monkeypatch.context() as patch:
-                patch.setattr(pipeline, "stage_entries", direct_entries)
+                patch.setattr(stage_stats_module, "stage_entries", direct_entries)
                 assert views(session, org, names) == by_rollup
             for as_of in (AS_OF, date(2023, 11, 3), date(2024, 3, 1), date(2024, 1, 31)):
                 # The whole organization's from the stage entry months == from every fact of the window.

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from scoring.deals_as_of import DealsAsOf, Period, load_deals, month_of, owners, won_revenue
 from scoring.forecast.calibration import calibrate
 from scoring.forecast.revenue import SIMULATIONS, WhatIf, forecast_from, history_of
-from scoring.forecast.timing import fit_timing
+from scoring.forecast.timing import fit_timing, stage_win_tally
 from sync.store import utcnow
 
 METHODS = ("pipewise", "naive", "seasonal_naive", "stage_weighted")
@@ -194,12 +194,7 @@ def stage_weighted(deals: DealsAsOf, period: Period) -> float:
     if not closed.any():
         return 0.0
     base = deals.won[closed].mean()
-    rates: dict[str, list[float]] = {}
-    for index in np.flatnonzero(closed):
-        for stage in deals.stage_reached[index]:
-            tally = rates.setdefault(stage, [0.0, 0.0])
-            tally[0] += deals.won[index]
-            tally[1] += 1
+    rates = stage_win_tally(deals.won, deals.stage_reached, closed)
     wins = deals.won & closed
     cycle = float(np.median(deals.closed[wins] - deals.created[wins])) if wins.any() else 30.0
     expected_close = np.where(deals.close_date >= 0, deals.close_date,

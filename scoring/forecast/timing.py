@@ -168,11 +168,16 @@ def _stage_multipliers(history: DealHistory, as_of: int) -> dict[str, float]:
     base = history.won[closed].mean()
     if base <= 0:
         return {}
-    counts: dict[str, list[float]] = {}
-    for index in np.flatnonzero(closed):
-        for stage in history.stage_reached[index]:
-            tally = counts.setdefault(stage, [0.0, 0.0])
-            tally[0] += history.won[index]
-            tally[1] += 1
     return {stage: ((wins + STAGE_SHRINK_DEALS * base) / (total + STAGE_SHRINK_DEALS)) / base
-            for stage, (wins, total) in counts.items()}
+            for stage, (wins, total) in stage_win_tally(history.won, history.stage_reached, closed).items()}
+
+
+def stage_win_tally(won: np.ndarray, stage_reached: list[set[str]], closed: np.ndarray) -> dict[str, list[float]]:
+    """Per stage, of the closed deals that passed through it: [how many were won, how many]."""
+    tally: dict[str, list[float]] = {}
+    for index in np.flatnonzero(closed):
+        for stage in stage_reached[index]:
+            counts = tally.setdefault(stage, [0.0, 0.0])
+            counts[0] += won[index]
+            counts[1] += 1
+    return tally

@@ -5,9 +5,7 @@ these sentences are read first, so each one is derived from the same stored metr
 """
 from __future__ import annotations
 
-THINGS = {"lead": "leads", "opportunity": "deals"}
-OUTCOME = {"lead": "convert", "opportunity": "win"}
-FALLBACK = {"lead": "rules", "opportunity": "the stage-and-age win rate"}
+from scoring.records.targets import FALLBACK_NAMES, PLURALS, SUCCESS_VERBS
 
 # Feature columns as the CRM's own screens name the facts behind them.
 FEATURE_NAMES = {
@@ -40,7 +38,7 @@ def feature_name(column: str) -> str:
 
 def headline(card: dict, target: str) -> dict:
     """The verdict a sales-ops admin reads first: {"good": bool, "text": str, "detail": str}."""
-    things = THINGS.get(target, "records")
+    things = PLURALS.get(target, "records")
     metrics = card.get("metrics") or {}
     lift = metrics.get("top_decile_lift")
     if card.get("scorer") == "model" and card.get("earns"):
@@ -51,13 +49,13 @@ def headline(card: dict, target: str) -> dict:
         return {"good": True, "text": text, "detail": _skill_sentence(metrics, target)}
     reason = card.get("verdict") or (f"There are too few closed {things} to learn from yet."
                                      if card.get("limited_history") else "")
-    return {"good": False, "text": f"Not good enough yet — Pipewise uses {FALLBACK.get(target, 'rules')}",
+    return {"good": False, "text": f"Not good enough yet — Pipewise uses {FALLBACK_NAMES.get(target, 'rules')}",
             "detail": reason}
 
 
 def _skill_sentence(metrics: dict, target: str) -> str:
     """The held-out result as one sentence of percentages."""
-    things, outcome = THINGS.get(target, "records"), OUTCOME.get(target, "succeed")
+    things, outcome = PLURALS.get(target, "records"), SUCCESS_VERBS.get(target, "succeed")
     parts = []
     if metrics.get("n"):
         parts.append(f"Tested on {metrics['n']:,} recent {things} it had not seen")

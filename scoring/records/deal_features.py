@@ -12,8 +12,8 @@ at a moment of its open life drawn from a hash of its id, as an open deal is see
 - ``amount`` is taken from the last history row before that moment when there is one (amounts
   are often corrected or zeroed at the close), and ``amount_vs_typical`` against the median of
   its product; the leakage guard still checks both;
-- the owner's (all-time and last ``RECENT_DAYS`` days) and the account's win rates count only
-  deals closed before that moment.
+- the owner's (all-time and recent) and the account's win rates count only deals closed before
+  that moment (scoring.records.track_records).
 
 Never used: ``close_date`` (for a closed deal it is the closing date), ``probability`` (the CRM sets
 it from the stage, 0 or 100 once closed) and ``is_closed``/``is_won`` (the outcome).
@@ -29,16 +29,14 @@ from sqlalchemy.orm import Session
 
 from scoring.records import deal_context
 from scoring.records.deal_context import DealContext
+from scoring.records.deal_stages import closed_stages, stage_norms, stage_ranks
 from scoring.records.features import (ENGAGEMENT_KINDS, FeatureSet, ScoringScope, activity_engagement, as_of_table,
-                                      as_times, day_start, days_between, drop_table, empty_feature_set,
-                                      merge_engagement, open_time, raw_time, resolve_now, snapshot_moments)
+                                      as_times, day_start, described, drop_table, empty_feature_set, existing_at,
+                                      merge_engagement, open_time, raw_time, resolve_now, snapshot_moments,
+                                      whole_days_between)
 from scoring.records.maturity import Window, outcome_window
+from scoring.records.track_records import add_win_rate, running_totals, track_record
 from sync.store import Activity, Opportunity, OpportunityStageChange
-
-# Pseudo-deals pulling an owner's or account's win rate toward the organization's.
-WIN_RATE_SMOOTHING = 5.0
-# An owner's recent record: the deals they closed in this many days before the as-of time.
-RECENT_DAYS = 180
 
 DEAL_KINDS = {"amount": "numeric", "amount_vs_typical": "numeric", "stage": "categorical", "age_days": "numeric",
               "days_in_stage": "numeric", "stage_velocity": "numeric", "stage_moves_forward": "numeric",
@@ -55,30 +53,6 @@ LEAKAGE_NOTES = {
     "activities": "only activities before the moment the deal is described",
     "amount": "as recorded at the last stage change before that moment when the history has it",
 }
-
-
-def closed_stages(session: Session, organization_id: int) -> list[str]:
-    """The stage names the organization's closed deals are in (Closed Won, Closed Lost, …)."""
-    o = Opportunity
-    stmt = select(o.stage).where(o.organization_id == organization_id, o.deleted_at.is_(None),
-                                 o.is_closed.is_(True), o.stage.is_not(None)).distinct()
-    return sorted(session.scalars(stmt).all())
-
-
-def stage_ranks(session: Session, organization_id: int, closed: list[str]) -> dict[str, float]:
-    """Order of the open stages: by their typical probability, else by where they come in deals' histories."""
-    h = OpportunityStageChange
-    position = func.row_number().over(partition_by=(h.connection_id, h.opportunity_remote_id),
-                                      order_by=(h.changed_at, h.id)).label("position")
-    inner = (select(h.stage, h.probability, position)
-             .where(h.organization_id == organization_id, h.deleted_at.is_(None), h.stage.is_not(None),
-                    h.changed_at.is_not(None)).subquery())
-    rows = session.execute(select(inner.c.stage, func.avg(inner.c.probability), func.avg(inner.c.position))
-                           .group_by(inner.c.stage)).all()
-    stats = [(stage, p, pos) for stage, p, pos in rows if stage not in closed]
-    use_probability = bool(stats) and all(p is not None for _, p, _ in stats)
-    ordered = sorted(stats, key=lambda s: ((s[1] if use_probability else 0.0), s[2]))
-    return {stage: float(rank) for rank, (stage, _, _) in enumerate(ordered)}
 
 
 def _deals(session: Session, organization_id: int, only: ScoringScope | None = None) -> pd.DataFrame:
@@ -144,59 +118,6 @@ def _history(session: Session, organization_id: int, asof, closed: list[str], ra
     return moves_df.merge(last_df, on="row_id", how="outer")
 
 
-def _microseconds(values: pd.Series) -> pd.Series:
-    """Times as the store keeps them (to the microsecond), so comparisons match what SQL would find."""
-    return pd.to_datetime(values).astype("datetime64[ns]").dt.floor("us")
-
-
-def _totals(deals: pd.DataFrame, key: str) -> pd.DataFrame:
-    """Running totals of closed and won deals per owner (or account), by close time."""
-    by = ["connection_id", key]
-    past = deals.loc[deals["closed_at"].notna() & deals[key].notna(), by + ["closed_at", "won"]]
-    past = past.assign(at=_microseconds(past["closed_at"]), closed=1, won=past["won"].astype(int))
-    totals = past.groupby(by + ["at"], sort=True)[["closed", "won"]].sum().reset_index()
-    totals[["closed", "won"]] = totals.groupby(by, sort=False)[["closed", "won"]].cumsum()
-    return totals.sort_values("at", kind="stable")
-
-
-def _track_record(deals: pd.DataFrame, totals: pd.DataFrame, key: str, recent: bool = False) -> pd.DataFrame:
-    """Per wanted deal: deals of the same owner (or account) closed before its as-of time (or in the recent
-    window before it), and how many were won.
-
-    Counted in memory: the closed deals of each owner become running totals by close time (``_totals``),
-    and each deal looks up the totals just before its as-of time (an as-of join), instead of pairing
-    every deal with every other deal of its owner in SQL.
-    """
-    by = ["connection_id", key]
-    wanted = deals.loc[(deals["wanted"] == 1) & deals[key].notna(), ["row_id", *by, "as_of", "recent_since"]]
-    # The wanted deals may come from another read than the totals (a targeted scoring): one type for the keys.
-    wanted = wanted.astype({"connection_id": "int64", key: object})
-    totals = totals.astype({"connection_id": "int64", key: object})
-
-    def before(column: str) -> pd.DataFrame:
-        queries = wanted.assign(at=_microseconds(wanted[column])).sort_values("at", kind="stable")
-        found = pd.merge_asof(queries[["row_id", *by, "at"]], totals, on="at", by=by, direction="backward",
-                              allow_exact_matches=False)
-        return found.set_index("row_id")[["closed", "won"]].fillna(0)
-
-    counts = before("as_of")
-    if recent:
-        counts = counts - before("recent_since").reindex(counts.index)
-    return counts.reset_index()
-
-
-def _win_rate(deals: pd.DataFrame, record: pd.DataFrame, key: str, prior: float, name: str) -> pd.DataFrame:
-    """Add a smoothed win rate and closed-deal count per deal (missing without an owner/account)."""
-    merged = deals[["row_id"]].merge(record, on="row_id", how="left")
-    closed = merged["closed"].fillna(0).astype(float).to_numpy()
-    won = merged["won"].fillna(0).astype(float).to_numpy()
-    rate = (won + WIN_RATE_SMOOTHING * prior) / (closed + WIN_RATE_SMOOTHING)
-    known = deals[key].notna().to_numpy()
-    deals[f"{name}_win_rate"] = np.where(known, rate, np.nan)
-    deals[f"{name}_closed_deals"] = np.where(known, closed, np.nan)
-    return deals
-
-
 def _closed_time(deals: pd.DataFrame) -> pd.Series:
     """When each deal closed: entering its closed stage, else its close date, else its last change."""
     closed_time = pd.to_datetime(deals["closed_at"])
@@ -245,7 +166,6 @@ def _rows(deals: pd.DataFrame, now: datetime, scope: ScoringScope | None,
         wanted = rows["is_open"] & scope.mask(rows)
     rows["wanted"] = wanted.astype(int)
     rows["row_id"] = np.arange(len(rows))
-    rows["recent_since"] = pd.to_datetime(rows["as_of"]) - timedelta(days=RECENT_DAYS)
     return rows, window
 
 
@@ -258,22 +178,18 @@ def deal_features(session: Session, organization_id: int, now: datetime | None =
     """
     now = resolve_now(now)
     targeted = context is not None and scope is not None and scope.remote_ids is not None
-    deals = _deals(session, organization_id, scope if targeted else None)
-    created = pd.to_datetime(deals["remote_created_at"])
-    deals = deals[created.isna() | (created <= now)].reset_index(drop=True)
+    deals = existing_at(_deals(session, organization_id, scope if targeted else None), now)
     if deals.empty:
         return empty_feature_set("opportunity", DEAL_KINDS, LEAKAGE_NOTES)
     deals, window = _rows(deals, now, scope, context.window if targeted else None)
     if not targeted:
         context = _context_of(session, organization_id, deals, window, now)
-    return _described(session, organization_id, deals, context)
+    return _wanted_features(session, organization_id, deals, context)
 
 
 def build_context(session: Session, organization_id: int, now: datetime) -> DealContext:
     """The organization-wide part of deal features as of ``now`` (see scoring.records.deal_context)."""
-    deals = _deals(session, organization_id)
-    created = pd.to_datetime(deals["remote_created_at"])
-    deals = deals[created.isna() | (created <= now)].reset_index(drop=True)
+    deals = existing_at(_deals(session, organization_id), now)
     nobody = ScoringScope(-1, frozenset())
     rows, window = _rows(deals, now, nobody)
     return _context_of(session, organization_id, rows, window, now, _next_moment(deals, now, window))
@@ -303,13 +219,15 @@ def _context_of(session: Session, organization_id: int, deals: pd.DataFrame, win
     return DealContext(window=window, closed=closed, ranks=stage_ranks(session, organization_id, closed),
                        norms=stage_norms(session, organization_id, closed), typical=typical.to_dict(),
                        prior=float(deals.loc[context, "won"].mean()) if context.any() else 0.5,
-                       totals={"owner_key": _totals(deals.assign(owner_key=deals["owner_remote_id"]), "owner_key"),
-                               "account_key": _totals(deals.assign(account_key=deals["account_remote_id"]),
-                                                      "account_key")},
+                       totals={"owner_key": running_totals(deals.assign(owner_key=deals["owner_remote_id"]),
+                                                           "owner_key"),
+                               "account_key": running_totals(deals.assign(account_key=deals["account_remote_id"]),
+                                                             "account_key")},
                        built_at=pd.Timestamp(now), valid_until=valid_until)
 
 
-def _described(session: Session, organization_id: int, deals: pd.DataFrame, context: DealContext) -> FeatureSet:
+def _wanted_features(session: Session, organization_id: int, deals: pd.DataFrame,
+                     context: DealContext) -> FeatureSet:
     """The feature rows of the wanted deals, against the organization's context."""
     deals["owner_key"] = deals["owner_remote_id"]
     deals["account_key"] = deals["account_remote_id"]
@@ -321,9 +239,9 @@ def _described(session: Session, organization_id: int, deals: pd.DataFrame, cont
         history = _history(session, organization_id, asof, closed, context.ranks)
     finally:
         drop_table(session, asof)
-    owners = _track_record(deals, context.totals["owner_key"], "owner_key")
-    recent = _track_record(deals, context.totals["owner_key"], "owner_key", recent=True)
-    accounts = _track_record(deals, context.totals["account_key"], "account_key")
+    owners = track_record(deals, context.totals["owner_key"], "owner_key")
+    recent = track_record(deals, context.totals["owner_key"], "owner_key", recent=True)
+    accounts = track_record(deals, context.totals["account_key"], "account_key")
 
     deals = merge_engagement(deals, engagement).merge(history, on="row_id", how="left")
     scored = deals["is_open"].astype(bool) & deals["current_stage"].notna()
@@ -331,42 +249,19 @@ def _described(session: Session, organization_id: int, deals: pd.DataFrame, cont
     deals["stage"] = deals["stage"].where(~deals["stage"].isin(closed))
     entered = pd.to_datetime(deals["stage_entered_at"]).where(deals["stage"] == deals["history_stage"])
     entered = entered.fillna(pd.to_datetime(deals["remote_created_at"]))
-    deals["days_in_stage"] = days_between(entered, deals["as_of"])
-    deals["age_days"] = days_between(deals["remote_created_at"], deals["as_of"])
+    deals["days_in_stage"] = whole_days_between(entered, deals["as_of"])
+    deals["age_days"] = whole_days_between(deals["remote_created_at"], deals["as_of"])
     amount = deals["current_amount"].where(scored, deals["history_amount"].fillna(deals["current_amount"]))
     deals["amount"] = pd.to_numeric(amount, errors="coerce")
     for column in ("stage_moves_forward", "stage_moves_back", "close_date_pushes"):
         deals[column] = deals[column].fillna(0).astype(float)
     deals = _against_norms(deals, context.norms, context.typical)
-    deals = _win_rate(deals, owners, "owner_key", context.prior, "owner")
-    deals = _win_rate(deals, recent, "owner_key", context.prior, "owner_recent")
-    deals = _win_rate(deals, accounts, "account_key", context.prior, "account")
+    deals = add_win_rate(deals, owners, "owner_key", context.prior, "owner")
+    deals = add_win_rate(deals, recent, "owner_key", context.prior, "owner_recent")
+    deals = add_win_rate(deals, accounts, "account_key", context.prior, "account")
 
     deals = deals[deals["wanted"] == 1]
-    meta = pd.DataFrame({"connection_id": deals["connection_id"], "remote_id": deals["remote_id"],
-                         "as_of": deals["as_of"], "label": deals["label"].astype(float),
-                         "is_open": deals["is_open"].astype(bool), "known_at": pd.to_datetime(deals["known_at"]),
-                         "created_at": pd.to_datetime(deals["remote_created_at"]),
-                         "weight": deals["weight"].astype(float)})
-    return FeatureSet("opportunity", deals[list(DEAL_KINDS)].copy(), meta, dict(DEAL_KINDS), dict(LEAKAGE_NOTES),
-                      context.window)
-
-
-def stage_norms(session: Session, organization_id: int, closed: list[str]) -> dict[str, float]:
-    """The organization's median days spent in each open stage, over the stays that ended."""
-    h = OpportunityStageChange
-    rows = pd.DataFrame(session.execute(
-        select(h.connection_id, h.opportunity_remote_id, h.stage, raw_time(h.changed_at))
-        .where(h.organization_id == organization_id, h.deleted_at.is_(None), h.changed_at.is_not(None))
-        .order_by(h.connection_id, h.opportunity_remote_id, h.changed_at, h.id)).all(),
-        columns=["connection_id", "deal", "stage", "changed_at"])
-    if rows.empty:
-        return {}
-    rows["changed_at"] = as_times(rows["changed_at"])
-    following = rows.groupby(["connection_id", "deal"])["changed_at"].shift(-1)
-    stays = rows.assign(days=(following - rows["changed_at"]).dt.total_seconds() / 86400.0)
-    stays = stays[stays["days"].notna() & stays["stage"].notna() & ~stays["stage"].isin(closed)]
-    return stays.groupby("stage")["days"].median().to_dict()
+    return described("opportunity", deals, DEAL_KINDS, LEAKAGE_NOTES, context.window)
 
 
 def _against_norms(deals: pd.DataFrame, norms: dict[str, float], typical: dict[str, float]) -> pd.DataFrame:

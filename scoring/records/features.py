@@ -85,6 +85,23 @@ def empty_feature_set(target: str, kinds: dict[str, str], notes: dict[str, str],
     return FeatureSet(target, frame, meta, dict(kinds), dict(notes), window)
 
 
+def existing_at(records: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    """The records already created at ``now`` (and those with no creation time), numbered from 0."""
+    created = pd.to_datetime(records["remote_created_at"])
+    return records[created.isna() | (created <= now)].reset_index(drop=True)
+
+
+def described(target: str, rows: pd.DataFrame, kinds: dict[str, str], notes: dict[str, str],
+              window: Window | None) -> FeatureSet:
+    """The feature set of the described rows: their feature columns, and who and what is known of them."""
+    meta = pd.DataFrame({"connection_id": rows["connection_id"], "remote_id": rows["remote_id"],
+                         "as_of": rows["as_of"], "label": rows["label"].astype(float),
+                         "is_open": rows["is_open"].astype(bool), "known_at": pd.to_datetime(rows["known_at"]),
+                         "created_at": pd.to_datetime(rows["remote_created_at"]),
+                         "weight": rows["weight"].astype(float)})
+    return FeatureSet(target, rows[list(kinds)].copy(), meta, dict(kinds), dict(notes), window)
+
+
 def open_time(created: pd.Series, end: pd.Series) -> pd.Series:
     """Days a labelled record was open (at least 1): the weight of its one snapshot.
 
@@ -244,11 +261,11 @@ def merge_engagement(base: pd.DataFrame, engagement: pd.DataFrame) -> pd.DataFra
     counts = [c for c in ENGAGEMENT_KINDS if c != "days_since_activity"]
     merged[counts] = merged[counts].fillna(0).astype(float)
     last = pd.to_datetime(merged["last_activity_at"])
-    merged["days_since_activity"] = days_between(last, merged["as_of"])
+    merged["days_since_activity"] = whole_days_between(last, merged["as_of"])
     return merged.drop(columns=["last_activity_at"])
 
 
-def days_between(earlier, later) -> pd.Series:
+def whole_days_between(earlier, later) -> pd.Series:
     """Whole days from earlier to later (NaN when earlier is missing), never negative."""
     delta = (pd.to_datetime(later) - pd.to_datetime(earlier)).dt.total_seconds() / 86400.0
     return np.floor(delta.clip(lower=0))

@@ -27,8 +27,9 @@ from sqlalchemy import Column, String, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from scoring.records.features import (ENGAGEMENT_KINDS, FeatureSet, ScoringScope, activity_engagement, as_of_table,
-                                      as_times, days_between, drop_table, empty_feature_set, merge_engagement,
-                                      open_time, person_identities, raw_time, resolve_now, snapshot_moments)
+                                      as_times, described, drop_table, empty_feature_set, existing_at,
+                                      merge_engagement, open_time, person_identities, raw_time, resolve_now,
+                                      snapshot_moments, whole_days_between)
 from scoring.records.maturity import outcome_window
 from scoring.records.tabular import ONE_HOT_MAX_VALUES
 from sync.store import Activity, Campaign, CampaignMember, Lead
@@ -110,9 +111,7 @@ def lead_features(session: Session, organization_id: int, now: datetime | None =
                   scope: ScoringScope | None = None) -> FeatureSet:
     """Features, labels and as-of times of an organization's leads that existed at ``now`` (or those in scope)."""
     now = resolve_now(now)
-    leads = _leads(session, organization_id)
-    created = pd.to_datetime(leads["remote_created_at"])
-    leads = leads[created.isna() | (created <= now)].reset_index(drop=True)
+    leads = existing_at(_leads(session, organization_id), now)
     if leads.empty:
         return empty_feature_set("lead", LEAD_KINDS, LEAKAGE_NOTES)
     created = pd.to_datetime(leads["remote_created_at"])
@@ -163,8 +162,8 @@ def lead_features(session: Session, organization_id: int, now: datetime | None =
     leads = merge_engagement(leads, engagement).merge(campaigns, on="row_id", how="left")
     counts = ["campaigns", "campaign_responses"]
     leads[counts] = leads[counts].fillna(0).astype(float)
-    leads["days_since_response"] = days_between(leads["last_response_at"], leads["as_of"])
-    leads["age_days"] = days_between(leads["remote_created_at"], leads["as_of"])
+    leads["days_since_response"] = whole_days_between(leads["last_response_at"], leads["as_of"])
+    leads["age_days"] = whole_days_between(leads["remote_created_at"], leads["as_of"])
     leads["title_level"] = leads["title"].map(title_level)
     for column in ("company", "title", "email"):
         leads[f"has_{column}"] = leads[column].fillna("").astype(str).str.strip().ne("")
@@ -172,9 +171,4 @@ def lead_features(session: Session, organization_id: int, now: datetime | None =
     kinds = dict(LEAD_KINDS)
     for column in ("lead_source", "industry", "country", "campaign"):
         kinds[column] = _category_kind(leads[column])
-    meta = pd.DataFrame({"connection_id": leads["connection_id"], "remote_id": leads["remote_id"],
-                         "as_of": leads["as_of"], "label": leads["label"].astype(float),
-                         "is_open": leads["is_open"].astype(bool), "known_at": pd.to_datetime(leads["known_at"]),
-                         "created_at": pd.to_datetime(leads["remote_created_at"]),
-                         "weight": leads["weight"].astype(float)})
-    return FeatureSet("lead", leads[list(kinds)].copy(), meta, kinds, dict(LEAKAGE_NOTES), window)
+    return described("lead", leads, kinds, LEAKAGE_NOTES, window)

@@ -9,10 +9,10 @@ import pandas as pd
 from scoring.records.attribution import contributions
 from scoring.records.bands import RANKS
 from scoring.records.stage_age import band_label
+from scoring.records.targets import FALLBACK_NAMES
 
 BRIEF = ("auc", "brier", "brier_skill", "log_loss", "base_rate", "base_rate_brier", "prior_brier",
          "top_decile_lift", "n", "positives")
-FALLBACK_NAMES = {"lead": "rules", "opportunity": "the stage-and-age win rate"}
 
 
 def brief(metrics: dict | None) -> dict | None:

@@ -33,21 +33,22 @@ from sqlalchemy.orm import Session, defer
 
 from connectors import registry as connectors
 from scoring.records.bands import band_cuts
-from scoring.records.deal_features import closed_stages, deal_features, stage_ranks, targeted_context
+from scoring.records.deal_features import deal_features, targeted_context
+from scoring.records.deal_stages import closed_stages, stage_ranks
 from scoring.records.features import FeatureSet, ScoringScope, resolve_now
 from scoring.records.lead_features import lead_features
 from scoring.records.leak_history import deal_evidence, modified_after_outcome
 from scoring.records.metrics import held_out_metrics
-from scoring.records.model_card import FALLBACK_NAMES, brief, card
+from scoring.records.model_card import brief, card
 from scoring.records.model_overrides import kept_features
 from scoring.records.models import fit_candidate, one_thread
 from scoring.records.rules import RulesModel
 from scoring.records.stage_age import StageAgeRate
+from scoring.records.targets import FALLBACK_NAMES, OUTCOME_NAMES, PLURALS, TARGETS
 from scoring.records.training import MIN_HOLDOUT_OUTCOMES, judge
 from sync.store import Connection, ModelVersion
 from sync.store.db import release
 
-TARGETS = ("lead", "opportunity")
 MIN_LABELLED = 200
 MIN_MINORITY = 20
 MIN_COMPARED = 50
@@ -55,8 +56,6 @@ MIN_COMPARED = 50
 MIN_SUPPORT = 30
 AUC_TOLERANCE = 0.01
 BRIER_TOLERANCE = 0.002
-OUTCOME_NAMES = {"lead": ("not converted", "converted"), "opportunity": ("lost", "won")}
-PLURALS = {"lead": "leads", "opportunity": "deals"}
 FALLBACK_KINDS = ("rules", "stage_age_rate")
 LIMITED_VERDICT = ("Scores come from rules: there are {labelled} matured records with {minority} of the rarer "
                    "outcome, and at least {min_labelled} with {min_minority} of each are needed to learn from.")

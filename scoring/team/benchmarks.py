@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from scoring.deals_as_of import Period
 from scoring.scope import owner_filter
 from scoring.team import deal_totals
-from scoring.team.pipeline import Table
+from scoring.team.views import Table
 from sync.store.rollups import ActivityDayCount, ActivityMonthCount
 
 # Activities a rep does themselves; marketing touches (web visits, email opens) are not effort.

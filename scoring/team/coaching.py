@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from scoring.deals_as_of import Period
 from scoring.team.benchmarks import METRICS, rep_figures, team_marks
-from scoring.team.pipeline import Table, ratio, stage_conversion
+from scoring.team.stage_stats import stage_conversion
 from scoring.team.stalled import stalled_deals
+from scoring.team.views import Table, ratio
 
 MIN_GAP = 0.05
 MAX_GAPS = 3

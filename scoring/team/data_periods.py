@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from scoring.deals_as_of import Period, parse_period
+from scoring.deals_as_of import Period, midnight, parse_period
 from scoring.scope import owner_filter
 from sync.store import Lead, Opportunity
 
@@ -33,7 +33,7 @@ def latest_data_day(session: Session, organization_id: int, owners, kind: str, a
     else:
         day = session.scalar(select(func.max(Lead.remote_created_at)).where(
             Lead.organization_id == organization_id, Lead.deleted_at.is_(None),
-            Lead.remote_created_at < datetime(as_of.year, as_of.month, as_of.day),
+            Lead.remote_created_at < midnight(as_of),
             owner_filter(Lead.owner_remote_id, owners)))
     if day is None:
         return None

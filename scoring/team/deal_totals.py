@@ -12,6 +12,7 @@ from datetime import date
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from scoring.deals_as_of import first_whole_month, whole_months
 from scoring.scope import owner_filter
 from sync.deal_months import cycle_days
 from sync.store import Opportunity
@@ -44,19 +45,6 @@ class Totals:
     @property
     def avg_cycle_days(self) -> float | None:
         return self.won_cycle_days / self.won_cycles if self.won_cycles else None
-
-
-def month_of(day: date) -> date:
-    return day.replace(day=1)
-
-
-def next_month(day: date) -> date:
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
-
-
-def whole_months(start: date, end: date) -> tuple[date, date]:
-    """The whole calendar months inside [start, end): [first, past) as first days (empty when first >= past)."""
-    return (start if start.day == 1 else next_month(start)), month_of(end)
 
 
 def closed_totals(session: Session, organization_id: int, owners, start: date, end: date) -> dict[str | None, Totals]:
@@ -132,7 +120,7 @@ def open_and_closed_since(session: Session, organization_id: int, owners, period
 def closed_stages_since(session: Session, organization_id: int, owners, since: date) -> set[tuple[str, bool]]:
     """The (stage, won) pairs of deals closed on or after ``since``."""
     rollup, deal = OpportunityMonthRollup, Opportunity
-    first = since if since.day == 1 else next_month(since)
+    first = first_whole_month(since)
     pairs = set(session.execute(select(rollup.stage_key, rollup.is_won).distinct().where(
         rollup.organization_id == organization_id, owner_filter(rollup.owner_key, owners),
         rollup.is_closed.is_(True), rollup.close_month >= first)).all())

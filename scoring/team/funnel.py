@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from scoring.deals_as_of import Period
+from scoring.deals_as_of import Period, midnight
 from scoring.scope import owner_filter
-from scoring.team.pipeline import Table, days_between, midnight, ratio, record_url
+from scoring.team.views import Table, ratio, record_links
+from sync.sql_time import days_between
 from sync.stages import stage_names
-from sync.store import Campaign, CampaignMember, Connection, Lead, Opportunity
+from sync.store import Campaign, CampaignMember, Lead, Opportunity
 
 GROUPINGS = {"source": "Lead source", "campaign": "Campaign", "rep": "Owner"}
 COLUMNS = [("leads", "Leads"), ("converted", "Converted"), ("opportunities", "Opportunities"),
@@ -101,8 +102,7 @@ def funnel(session: Session, organization_id: int, owners, period: Period, as_of
 def converted_leads(session: Session, organization_id: int, owners, period: Period, as_of: date,
                     limit: int = LEADS_LIMIT) -> Table:
     """A rep's converted leads and where their opportunities stand, with CRM links."""
-    connections = {c.id: c for c in session.scalars(
-        select(Connection).where(Connection.organization_id == organization_id))}
+    crm_link = record_links(session, organization_id)
     query = _base(select(Lead.connection_id, Lead.remote_id, Lead.first_name, Lead.last_name, Lead.company,
                          Lead.lead_source, Lead.converted_at, Opportunity.remote_id, Opportunity.stage,
                          Opportunity.amount), organization_id, owners, period, as_of)
@@ -113,12 +113,11 @@ def converted_leads(session: Session, organization_id: int, owners, period: Peri
                             ("url", "CRM link")])
     stages = stage_names(session, organization_id)
     for conn_id, lead_id, first, last, company, source, converted_at, opp_id, stage, amount in rows:
-        connection = connections.get(conn_id)
         table.rows.append({"remote_id": lead_id, "name": " ".join(p for p in (first, last) if p) or lead_id,
                            "company": company, "source": source, "converted_at": converted_at,
                            "stage": stages.label(stage, conn_id), "amount": amount,
-                           "url": record_url(connection, "opportunity", opp_id) if opp_id
-                           else record_url(connection, "lead", lead_id)})
+                           "url": crm_link(conn_id, "opportunity", opp_id) if opp_id
+                           else crm_link(conn_id, "lead", lead_id)})
     return table
 
 

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from scoring.deals_as_of import midnight, next_month, whole_months
 from scoring.scope import owner_filter
 from sync.sql_time import days_between, whole_days
 from sync.store.rollups import NO_CLOSE_DATE, OpportunityStageFact, StageEntryMonth, StageEntryOwnerMonth, irregular
@@ -23,7 +24,7 @@ from sync.store.rollups import NO_CLOSE_DATE, OpportunityStageFact, StageEntryMo
 
 def entry_conditions(organization_id: int, owners, since: datetime | None, until: datetime,
                      open_only: bool = False) -> list:
-    """WHERE clauses on the stage facts: the entries a window [since, until) counts (see pipeline.stage_entries)."""
+    """WHERE clauses on the stage facts: the entries a window [since, until) counts (see stage_stats.stage_entries)."""
     fact = OpportunityStageFact
     conditions = [fact.organization_id == organization_id, owner_filter(fact.owner_remote_id, owners),
                   fact.changed_at < until]
@@ -50,14 +51,6 @@ class StageTally:
     buckets: dict = field(default_factory=lambda: defaultdict(int))
 
 
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day)
-
-
-def _next_month(day: date) -> date:
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
-
-
 def organization_stage_tallies(session: Session, organization_id: int, since: datetime, until: datetime,
                                lost_stages: set[str], by_owner: bool = False) -> dict:
     """Per stage (or per (owner, stage), owner None for none), the whole organization's entries in
@@ -67,8 +60,7 @@ def organization_stage_tallies(session: Session, organization_id: int, since: da
     times stages times next stages is too many rows to add up in Python.
     """
     fact = OpportunityStageFact
-    first = since.date() if since.day == 1 else _next_month(since.date())
-    past = until.date().replace(day=1)
+    first, past = whole_months(since.date(), until.date())
     lost = sorted(lost_stages)
     tallies: dict = defaultdict(StageTally)
     window = entry_conditions(organization_id, None, since, until)
@@ -88,12 +80,12 @@ def organization_stage_tallies(session: Session, organization_id: int, since: da
             entries, ended_n, lost_n, stay_us = (int(v or 0) for v in sums)
             key, bucket = ((other or None, stage), None) if by_owner else (stage, int(other))
             _count(tallies[key], entries, ended_n, lost_n, bucket, stay_us / 86_400_000_000)
-        in_months = and_(fact.changed_at >= _midnight(first), fact.changed_at < _midnight(past))
+        in_months = and_(fact.changed_at >= midnight(first), fact.changed_at < midnight(past))
         # Each part a plain range of one index (an OR of two ranges reads the table's rows instead).
-        parts = [fact.changed_at < _midnight(first), fact.changed_at >= _midnight(past),
+        parts = [fact.changed_at < midnight(first), fact.changed_at >= midnight(past),
                  and_(in_months, irregular()),
-                 and_(in_months, ~irregular(), fact.next_at >= _midnight(past),
-                      fact.next_at < _midnight(_next_month(past)))]
+                 and_(in_months, ~irregular(), fact.next_at >= midnight(past),
+                      fact.next_at < midnight(next_month(past)))]
     else:
         parts = [fact.changed_at >= since]
     is_ended = fact.next_at < until

@@ -9,13 +9,18 @@ from datetime import date, timedelta
 from sqlalchemy import Float, and_, case, false, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from scoring.deals_as_of import midnight
 from scoring.scope import owner_filter
-from scoring.team.pipeline import (DEFAULT_IDLE_DAYS, STALLED_LIMIT, Table, days_between, midnight, record_url,
-                                   stage_p75_days)
+from scoring.team.stage_stats import stage_p75_days
+from scoring.team.views import Table, record_links
+from sync.sql_time import days_between
 from sync.deal_state import latest_activity, latest_entry
 from sync.stages import stage_names
-from sync.store import Connection, Opportunity, User
+from sync.store import Opportunity, User
 from sync.store.rollups import OpenDealState
+
+DEFAULT_IDLE_DAYS = 14
+STALLED_LIMIT = 50
 
 
 def stalled_deals(session: Session, organization_id: int, owners, as_of: date,
@@ -66,8 +71,7 @@ def stalled_deals(session: Session, organization_id: int, owners, as_of: date,
 def stalled_table(session: Session, organization_id: int, rows, idle_days: int, total: int | None) -> Table:
     """The stalled-deals table from its rows: (connection, deal, name, owner, owner's name, stage, amount,
     close date, idle days, days in stage, the stage's P75) each."""
-    connections = {c.id: c for c in session.scalars(
-        select(Connection).where(Connection.organization_id == organization_id))}
+    crm_link = record_links(session, organization_id)
     table = Table("stalled", [("name", "Deal"), ("owner_name", "Owner"), ("stage", "Stage"),
                               ("amount", "Amount"), ("close_date", "Close date"),
                               ("idle_days", "Days without activity"), ("days_in_stage", "Days in stage"),
@@ -85,6 +89,6 @@ def stalled_table(session: Session, organization_id: int, rows, idle_days: int, 
                            "close_date": row[7], "idle_days": float(row[8]), "days_in_stage": float(row[9]),
                            "stage_p75_days": float(row[10]) if row[10] is not None else None,
                            "reason": "; ".join(reasons),
-                           "url": record_url(connections.get(row[0]), "opportunity", row[1])})
+                           "url": crm_link(row[0], "opportunity", row[1])})
     table.totals = {"count": int(total or 0)}
     return table

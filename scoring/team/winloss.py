@@ -8,8 +8,8 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from scoring.deals_as_of import Period
-from scoring.team.pipeline import Table, live_opportunities, ratio, record_url
-from sync.store import Account, Connection, Opportunity, User
+from scoring.team.views import Table, live_opportunities, ratio, record_links
+from sync.store import Account, Opportunity, User
 
 # Upper bounds of the deal size bands; the last band is open-ended.
 SIZE_BANDS = ((1_000, "Under 1,000"), (10_000, "1,000 to 9,999"), (50_000, "10,000 to 49,999"),
@@ -84,8 +84,7 @@ def _label(dimension: str, value: Any, names: dict[str, str]) -> str:
 def closed_deals(session: Session, organization_id: int, owners, period: Period, as_of: date,
                  names: dict[str, str], limit: int = DEALS_LIMIT) -> Table:
     """The deals behind the figures (a rep's drill-down), newest close first, with CRM links."""
-    connections = {c.id: c for c in session.scalars(
-        select(Connection).where(Connection.organization_id == organization_id))}
+    crm_link = record_links(session, organization_id)
     rows = session.execute(
         select(Opportunity.connection_id, Opportunity.remote_id, Opportunity.name, Opportunity.owner_remote_id,
                Opportunity.product, Opportunity.amount, Opportunity.close_date, Opportunity.is_won)
@@ -98,7 +97,7 @@ def closed_deals(session: Session, organization_id: int, owners, period: Period,
         table.rows.append({"remote_id": remote_id, "name": name or remote_id, "owner": owner,
                            "owner_name": names.get(owner, owner), "product": product, "amount": amount,
                            "close_date": close_date, "outcome": "Won" if is_won else "Lost",
-                           "url": record_url(connections.get(conn_id), "opportunity", remote_id)})
+                           "url": crm_link(conn_id, "opportunity", remote_id)})
     return table
 
 

@@ -9,14 +9,13 @@ from sqlalchemy import select
 from scoring.records.card_words import factor_shares, feature_name, headline
 from scoring.records.model_overrides import keep_feature as keep_override
 from scoring.records.model_overrides import release_feature as release_override
+from scoring.records.targets import TARGETS
 from sync.job_chain import RETRAIN
 from sync.stages import stage_names
 from sync.store import ModelVersion
 from web.admin import bp, jobs, organization_id, record
 from web.extensions import runtime
 from web.signed_in import actor
-
-TARGETS = ("lead", "opportunity")
 
 
 def retrain_available() -> bool:
