@@ -29,7 +29,8 @@ from scoring.team.benchmarks import benchmarks
 from scoring.team.coaching import coaching
 from scoring.team.data_periods import default_period, quarter_of
 from scoring.team.funnel import funnel_view
-from scoring.team.pipeline import Table, pipeline_health
+from scoring.team.pipeline import pipeline_health
+from scoring.team.views import Table
 from scoring.team.winloss import win_loss_view
 from sync import currency
 from sync.local_time import user_zone

@@ -12,11 +12,12 @@ import logging
 from datetime import date
 
 from embed.app_runtime import runtime
-from scoring.forecast.calls import CallError, call_owner, call_summary, submit
 from scoring.deals_as_of import Period
-from scoring.team.pipeline import Table, deals_closing
+from scoring.forecast.calls import CallError, call_owner, call_summary, submit
 from scoring.forecast.quotas import forecast_against_quota, won_by_owner
 from scoring.scope import Subject, Viewer, may_view
+from scoring.team.pipeline import deals_closing
+from scoring.team.views import Table
 from sync.job_chain import FORECAST_SNAPSHOT
 
 log = logging.getLogger(__name__)

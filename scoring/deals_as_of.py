@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from sync.deal_months import next_month
 from sync.store import Opportunity, OpportunityStageChange, User
 
 PERIOD_PATTERN = re.compile(r"^(\d{4})-(?:(0[1-9]|1[0-2])|Q([1-4]))$")
@@ -67,11 +68,6 @@ def add_months(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
-
-
-def next_month(day: date) -> date:
-    """The first day of the month after the day's."""
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 def first_whole_month(day: date) -> date:

@@ -168,3 +168,11 @@ def mark(session: Session, connection: Connection, status: str, reason: str | No
     connection.status_reason = reason
     connection.paused_until = paused_until
     connection.updated_at = utcnow()
+
+
+def record_url(connection: Connection | None, object_type: str, remote_id: str) -> str | None:
+    """The record's page in its CRM, as its provider builds it (the provider's ``record_url`` hook)."""
+    if connection is None:
+        return None
+    return registry.get(connection.provider).provider.record_url(
+        connection.instance_url or "", connection.remote_org_id, object_type, remote_id)

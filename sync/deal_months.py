@@ -55,8 +55,9 @@ def groups_of(session: Session, connection_id: int, remote_ids: list[str]) -> se
     return found
 
 
-def _next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+def next_month(day: date) -> date:
+    """The first day of the month after the day's."""
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 def _deals_in(owner: str, month: date):
@@ -64,7 +65,7 @@ def _deals_in(owner: str, month: date):
     deal = Opportunity
     who = deal.owner_remote_id.is_(None) if owner == "" else deal.owner_remote_id == owner
     when = (deal.close_date.is_(None) if month == NO_CLOSE_DATE
-            else and_(deal.close_date >= month, deal.close_date < _next_month(month)))
+            else and_(deal.close_date >= month, deal.close_date < next_month(month)))
     # '' also stands for an empty owner id: the key treats both alike.
     return and_(or_(who, deal.owner_remote_id == "") if owner == "" else who, when)
 

@@ -22,14 +22,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from scoring.records.leak_screens import (
-    exposure_strata,
-    numeric_values,
-    presence_leak,
-    purity_leak,
-    screening_leak,
-    single_auc,
-)
+from scoring.records.leak_screens import (exposure_strata, numeric_values, presence_leak, purity_leak, screening_leak,
+                                          single_auc)
 from scoring.records.leak_timing import judgement_leak, open_record_leak
 
 SKIPPED_KINDS = ("empty",)

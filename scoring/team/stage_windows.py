@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from scoring.deals_as_of import midnight, next_month, whole_months
+from scoring.deals_as_of import midnight, whole_months
 from scoring.scope import owner_filter
+from sync.deal_months import next_month
 from sync.sql_time import days_between, whole_days
 from sync.store.rollups import NO_CLOSE_DATE, OpportunityStageFact, StageEntryMonth, StageEntryOwnerMonth, irregular
 

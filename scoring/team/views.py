@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors import registry
 from scoring.scope import owner_filter
+from sync.connections import record_url
 from sync.store import Connection, Opportunity
 
 HISTORY_DAYS = 365
@@ -39,14 +39,6 @@ def live_opportunities(organization_id: int, owners):
     """WHERE clauses: the organization's undeleted opportunities owned inside the scope."""
     return (Opportunity.organization_id == organization_id, Opportunity.deleted_at.is_(None),
             owner_filter(Opportunity.owner_remote_id, owners))
-
-
-def record_url(connection: Connection | None, object_type: str, remote_id: str) -> str | None:
-    """The record's page in its CRM, as its provider builds it (the provider's ``record_url`` hook)."""
-    if connection is None:
-        return None
-    return registry.get(connection.provider).provider.record_url(
-        connection.instance_url or "", connection.remote_org_id, object_type, remote_id)
 
 
 def record_links(session: Session, organization_id: int) -> Callable[[int | None, str, str], str | None]:
