@@ -1,6 +1,7 @@
 """Quotas read from the CRMs: synced into the quota table, where the team panel reads them, over an admin's figure."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from connectors.common import quarter_label
@@ -31,15 +32,18 @@ def test_salesforce_forecasting_quotas_reach_the_team_panel(sqlite_url, make_run
         organization_id = stored[0].organization_id
         sample = max(remote, key=lambda r: (r["QuotaAmount"], r["Id"]))
         owner, period = sample["QuotaOwnerId"], quarter_label_of(sample["StartDate"])
-        # The CRM's figure counts over an admin's; the admin's stays as the fallback.
-        set_quota(session, organization_id, owner, period, 1.0)
-        session.commit()
         assert quotas_by_owner(session, organization_id, period, frozenset({owner})) == {
             owner: float(sample["QuotaAmount"])}
-        assert session.scalar(select(func.count()).select_from(Quota).where(Quota.source == "admin")) == 1
+        # The CRM's figure counts over an admin's: the console says where to change it and stores nothing.
+        with pytest.raises(ValueError, match="comes from your CRM .* Change it in the CRM"):
+            set_quota(session, organization_id, owner, period, 1.0)
+        assert not session.scalar(select(func.count()).select_from(Quota).where(Quota.source == "admin"))
+        # Once the CRM keeps none for that period, the admin's figure counts.
         for row in live_quotas(session, connection_id):
             if (row.owner_remote_id, row.period) == (owner, period):
                 row.deleted_at = row.synced_at
+        session.commit()
+        set_quota(session, organization_id, owner, period, 1.0)
         session.commit()
         assert quotas_by_owner(session, organization_id, period, frozenset({owner})) == {owner: 1.0}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import select
@@ -53,16 +54,19 @@ def test_admin_figures_move_in_and_crm_copies_go(db_url):
                                     " content_hash, remote_deleted, synced_at, is_active)"
                                     " VALUES (1, 1, 'R1', '{}', 'h', :no, :at, :yes)"),
                             {"no": False, "yes": True, "at": AT})
-            # An admin's figure for someone the CRM already gives one to waits behind the CRM's.
-            set_quota(session, 1, "R1", "2024-Q2", 1.0)
-            set_quota(session, 1, "R1", "2024-Q2", 2.0)
+            # An admin's figure where the CRM keeps one is refused; for another period it is kept, once.
+            with pytest.raises(ValueError, match="comes from your CRM"):
+                set_quota(session, 1, "R1", "2024-Q2", 1.0)
+            set_quota(session, 1, "R1", "2024-Q3", 1.0)
+            set_quota(session, 1, "R1", "2024-Q3", 2.0)
             session.commit()
             assert quotas_by_owner(session, 1, "2024-Q2", None) == {"R1": 120000, "R2": 90000}
+            assert quotas_by_owner(session, 1, "2024-Q3", None) == {"R1": 2.0}
             assert session.scalar(select(sa.func.count()).select_from(Quota).where(Quota.source == "admin")) == 2
         command.downgrade(config, "0023")
         with engine.connect() as db:
             assert set(db.execute(sa.text("SELECT owner_remote_id, amount, source FROM quota"))) == {
-                ("R1", 2.0, "admin"), ("R2", 90000, "admin")}
+                ("R1", 2.0, "admin"), ("R2", 90000, "admin")}  # the CRM's figures come back with the next copy
             assert db.execute(sa.text("SELECT count(*) FROM crm_quota")).scalar() == 1
         command.upgrade(config, "head")
     finally:

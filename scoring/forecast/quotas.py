@@ -65,6 +65,14 @@ def set_quota(session: Session, organization_id: int, owner_remote_id: str, peri
     if member is None:
         raise ValueError("That person is not a user of your organization's CRM. Choose someone from the list "
                          "and save the quota again.")
+    label = parse_period(period).label
+    synced = session.scalar(select(Quota.amount).where(
+        Quota.organization_id == organization_id, Quota.owner_remote_id == owner_remote_id, Quota.period == label,
+        Quota.connection_id.is_not(None), Quota.deleted_at.is_(None), Quota.remote_deleted.is_(False),
+        Quota.amount.is_not(None)).limit(1))
+    if synced is not None:
+        raise ValueError(f"This person's quota for {label} comes from your CRM ({synced:,.0f}), and the CRM's figure "
+                         "counts over one set here. Change it in the CRM; the next sync brings it in.")
     set_quotas(session, organization_id, [{"owner_remote_id": owner_remote_id, "period": period, "amount": amount}])
 
 

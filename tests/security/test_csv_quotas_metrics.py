@@ -58,7 +58,10 @@ def test_a_quota_for_someone_outside_the_organization_is_refused(app):  # noqa: 
         form["csrf_token"] = csrf_token(token)
     refused = client.post("/embed/manager/quotas", data={**form, "owner": "005OTHERORG0000AAA"})
     assert refused.status_code == 400 and "not a user of your organization" in refused.get_data(as_text=True)
-    accepted = client.post("/embed/manager/quotas", data={**form, "owner": R1})
+    # The seed's CRM keeps R1's 2024-Q2 quota: the form says where to change it, and stores nothing.
+    kept_by_crm = client.post("/embed/manager/quotas", data={**form, "owner": R1})
+    assert kept_by_crm.status_code == 400 and "Change it in the CRM" in kept_by_crm.get_data(as_text=True)
+    accepted = client.post("/embed/manager/quotas", data={**form, "owner": R1, "period": "2024-Q3"})
     assert accepted.status_code == 303
     with app.app_context(), runtime().sessions() as session:
         owners = set(session.scalars(select(Quota.owner_remote_id).where(Quota.source == "admin")))
