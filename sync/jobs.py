@@ -1,4 +1,10 @@
-"""RQ job functions of the sync layer. They take ids, never ORM objects."""
+"""RQ job functions of the sync layer. They take ids, never ORM objects.
+
+A sync reads top to bottom: ``_locked_run`` holds the connection's lock, ``_run`` opens the client,
+pulls, marks the connection synced, refreshes the planner's statistics after a bulk load and queues
+the scoring. The scheduler's tick stays here, just past 300 lines, because queued ticks name it by
+this path.
+"""
 from __future__ import annotations
 
 import logging
