@@ -224,8 +224,10 @@ def generate(engines, opportunities: int, seed: int = 20240515) -> dict:
         writer.commit()
         print(f"  {min(first + CHUNK, opportunities):,} opportunities written", flush=True)
     leads(writer, rng, max(1000, opportunities * 2 // 5), opportunities, reps, org, conn, now)
-    writer.write("quota", ("organization_id", "owner_remote_id", "period", "amount", "source", "updated_at"),
-                 [(org, rep, PERIOD, float(rng.integers(300, 900) * 1000), "crm", now) for rep in reps])
+    amounts = [float(rng.integers(300, 900) * 1000) for _ in reps]
+    writer.write("quota", SYNCED + ("owner_remote_id", "period", "period_start", "amount", "deal_amount"), [
+        synced(org, conn, f"0J9B{n:014d}", None, None, now) + (rep, PERIOD, "2024-04-01", amount, amount)
+        for n, (rep, amount) in enumerate(zip(reps, amounts))])
     snapshots = []
     for period, as_of in ((PERIOD, "2024-05-01"), ("2024-Q1", "2024-02-01"), ("2023-Q4", "2023-11-01")):
         for key, scope in [("org", "org")] + [(rep, "rep") for rep in reps]:
@@ -241,15 +243,12 @@ def generate(engines, opportunities: int, seed: int = 20240515) -> dict:
 
 
 def prepare(url: str):
-    """Migrate an empty store, add the quota table and the views' indexes; returns its engine."""
-    from sync.store import Base
+    """Migrate an empty store; returns its engine (the views' indexes come after the load)."""
     from sync.store.db import make_engine
     from web.cli import upgrade_database
 
     upgrade_database(url)
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    return engine
+    return make_engine(url)
 
 
 def add_indexes(engine) -> None:
