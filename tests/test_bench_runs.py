@@ -12,6 +12,9 @@ from demo import bench
 
 def test_the_panel_bench_times_every_view_on_sqlite_and_postgresql(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(bench, "PROJECT_ROOT", tmp_path)  # its var/bench/, not the checkout's
+    var = tmp_path / "var"
+    var.mkdir()
+    monkeypatch.setenv("PIPEWISE_VAR_DIR", str(var))  # the embedded Redis the panels' app starts lives here
     assert bench.main(["--opportunities", "1000", "--runs", "1", "--org-runs", "1", "--scoring-leads", "0",
                        "--intake-seconds", "0", "--latency-changes", "0"]) == 0
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
