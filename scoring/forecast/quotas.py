@@ -67,13 +67,18 @@ def set_quota(session: Session, organization_id: int, owner_remote_id: str, peri
                          "and save the quota again.")
     label = parse_period(period).label
     synced = session.scalar(select(Quota.amount).where(
-        Quota.organization_id == organization_id, Quota.owner_remote_id == owner_remote_id, Quota.period == label,
-        Quota.connection_id.is_not(None), Quota.deleted_at.is_(None), Quota.remote_deleted.is_(False),
-        Quota.amount.is_not(None)).limit(1))
+        *_live(organization_id, label), Quota.owner_remote_id == owner_remote_id, Quota.connection_id.is_not(None))
+        .limit(1))
     if synced is not None:
         raise ValueError(f"This person's quota for {label} comes from your CRM ({synced:,.0f}), and the CRM's figure "
                          "counts over one set here. Change it in the CRM; the next sync brings it in.")
     set_quotas(session, organization_id, [{"owner_remote_id": owner_remote_id, "period": period, "amount": amount}])
+
+
+def _live(organization_id: int, period: str) -> tuple:
+    """WHERE clauses: the organization's quotas for the period that count, an amount for someone, not deleted."""
+    return (Quota.organization_id == organization_id, Quota.period == period, Quota.deleted_at.is_(None),
+            Quota.remote_deleted.is_(False), Quota.owner_remote_id.is_not(None), Quota.amount.is_not(None))
 
 
 def _counted(organization_id: int, period: str):
@@ -83,9 +88,7 @@ def _counted(organization_id: int, period: str):
                                             order_by=(Quota.connection_id.is_(None),
                                                       Quota.remote_modified_at.desc().nulls_last(),
                                                       Quota.id.desc())).label("rank"))
-              .where(Quota.organization_id == organization_id, Quota.period == period,
-                     Quota.deleted_at.is_(None), Quota.remote_deleted.is_(False),
-                     Quota.owner_remote_id.is_not(None), Quota.amount.is_not(None))
+              .where(*_live(organization_id, period))
               .subquery())
     return select(ranked.c.owner_remote_id, ranked.c.amount).where(ranked.c.rank == 1).subquery("counted_quota")
 
